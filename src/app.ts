@@ -1,0 +1,132 @@
+/**
+ * Builds the app: global middleware (outermost first), the routers, the OpenAPI document,
+ * and the one place where every error becomes a problem+json response.
+ */
+import type { Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
+import { createMiddleware } from 'hono/factory';
+import { HTTPException } from 'hono/http-exception';
+import { requestId } from 'hono/request-id';
+import { secureHeaders } from 'hono/secure-headers';
+import type { AppEnv } from './env';
+import { ApiError, ConfigError, problemBody, problemResponse, type ErrorCode } from './errors';
+import { context } from './middleware/context';
+import { requireHttps } from './middleware/https';
+import { createRouter } from './router';
+import { adminRouter } from './routes/admin';
+import { authRouter } from './routes/auth';
+import { compatRouter } from './routes/compat';
+import { metaRouter } from './routes/meta';
+import { sessionsRouter } from './routes/sessions';
+
+export const MAX_BODY_BYTES = 16 * 1024;
+
+function renderError(err: unknown, c: Context<AppEnv>): Response {
+  const requestId = c.get('requestId');
+  const render = (status: number, code: ErrorCode, detail: string, extra: Pick<ApiError['extra'], 'errors'> = {}) =>
+    problemResponse(problemBody(status, code, detail, { ...extra, requestId }), {
+      'Cache-Control': 'no-store',
+      ...(requestId ? { 'X-Request-Id': requestId } : {}),
+    });
+
+  if (err instanceof ApiError) {
+    const res = render(err.status, err.code, err.detail, { errors: err.extra.errors });
+    for (const [name, value] of Object.entries(err.extra.headers ?? {})) res.headers.set(name, value);
+    return res;
+  }
+  if (err instanceof HTTPException) {
+    // Hono's own (e.g. its validator's) 4xx; keep headers such as WWW-Authenticate.
+    const code: ErrorCode =
+      err.status === 401 ? 'unauthorized' : err.status === 413 ? 'payload_too_large' : 'validation_failed';
+    const res = render(err.status, code, err.status >= 500 ? 'Internal server error.' : err.message || 'Bad request.');
+    err.getResponse().headers.forEach((value, name) => {
+      if (name.toLowerCase() === 'www-authenticate') res.headers.set(name, value);
+    });
+    return res;
+  }
+  if (err instanceof ConfigError) {
+    // The message names variables, never their values, so the operator can act on it.
+    console.error(JSON.stringify({ type: 'error', kind: 'config', message: err.message, request_id: requestId }));
+    return render(500, 'misconfigured', err.message);
+  }
+  console.error(
+    JSON.stringify({
+      type: 'error',
+      kind: 'unexpected',
+      name: err instanceof Error ? err.name : typeof err,
+      request_id: requestId,
+    }),
+  );
+  return render(500, 'internal_error', 'An unexpected error occurred.');
+}
+
+/** Token and user data must never sit in a shared or browser cache; routes that may be cached say so. */
+const noStoreByDefault = () =>
+  createMiddleware<AppEnv>(async (c, next) => {
+    await next();
+    if (!c.res.headers.has('Cache-Control')) c.res.headers.set('Cache-Control', 'no-store');
+  });
+
+export function createApp() {
+  const app = createRouter();
+
+  app.use(requestId());
+  app.use(
+    secureHeaders({
+      // ASVS 3.4.1 asks at least one year; Hono's default is 180 days.
+      strictTransportSecurity: 'max-age=31536000; includeSubDomains',
+      contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
+      xFrameOptions: 'DENY',
+      crossOriginResourcePolicy: 'same-origin',
+    }),
+  );
+  app.use(noStoreByDefault());
+  app.use(context());
+  app.use(
+    cors({
+      // Never `*`, never an echo: only origins listed in CORS_ORIGINS get CORS headers.
+      origin: (origin, c: Context<AppEnv>) => (c.var.config.corsOrigins.includes(origin) ? origin : null),
+      credentials: true,
+      allowMethods: ['GET', 'POST', 'PATCH', 'DELETE'],
+      allowHeaders: ['Authorization', 'Content-Type'],
+      exposeHeaders: ['Retry-After', 'WWW-Authenticate', 'X-Request-Id'],
+      maxAge: 600,
+    }),
+  );
+  app.use(requireHttps());
+  app.use(
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new ApiError(413, 'payload_too_large', `Request bodies are limited to ${MAX_BODY_BYTES} bytes.`);
+      },
+    }),
+  );
+
+  app.route('/', metaRouter);
+  app.route('/', authRouter);
+  app.route('/', sessionsRouter);
+  app.route('/', adminRouter);
+  app.route('/', compatRouter);
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+  });
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'edge-auth',
+      version: '1.0.0',
+      description: 'Authentication and authorization at the edge. Every error is application/problem+json (RFC 9457).',
+    },
+  });
+
+  app.notFound((c) => {
+    throw new ApiError(404, 'not_found', `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`);
+  });
+  app.onError(renderError);
+  return app;
+}

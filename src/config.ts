@@ -1,0 +1,132 @@
+/**
+ * Configuration, parsed and validated once per isolate from `env` (wrangler.toml `[vars]`
+ * plus secrets). Nothing else in the service reads `env.SOME_VAR`; a bad setting fails
+ * loudly here, naming the variable and never echoing its value (it may be a secret).
+ */
+import * as z from 'zod';
+import { ConfigError } from './errors';
+
+/** Deployed Workers refuse PBKDF2 above this (workerd's DEFAULT_MAX_PBKDF2_ITERATIONS). */
+export const MAX_PBKDF2_ITERATIONS = 100_000;
+/** ASVS 5.0 2.1.1 floor; NIST SP 800-63B-4 asks 15 for single-factor passwords. */
+export const MIN_PASSWORD_LENGTH_FLOOR = 8;
+export const MAX_PASSWORD_LENGTH = 128;
+const MIN_SECRET_BYTES = 32;
+
+const bytes = (s: string) => new TextEncoder().encode(s).length;
+const int = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
+const secret = (name: string) =>
+  z.string().refine((s) => bytes(s) >= MIN_SECRET_BYTES, `${name} must be at least ${MIN_SECRET_BYTES} bytes`);
+const list = z
+  .string()
+  .default('')
+  .transform((s) =>
+    s
+      .split(/[\s,]+/)
+      .map((v) => v.trim())
+      .filter(Boolean),
+  );
+
+const asymmetricAlgs = ['EdDSA', 'ES256'] as const;
+export type AsymmetricAlg = (typeof asymmetricAlgs)[number];
+
+const privateJwk = z
+  .looseObject({
+    kid: z.string().min(1).max(64),
+    alg: z.enum(asymmetricAlgs),
+    kty: z.enum(['OKP', 'EC']),
+    d: z.string().min(1),
+  })
+  .transform((jwk) => jwk as JsonWebKey & { kid: string; alg: AsymmetricAlg });
+const publicJwk = z
+  .looseObject({ kid: z.string().min(1).max(64), alg: z.enum(asymmetricAlgs), kty: z.enum(['OKP', 'EC']) })
+  .refine((jwk) => !('d' in jwk), 'must be a public key (no "d")')
+  .transform((jwk) => jwk as JsonWebKey & { kid: string; alg: AsymmetricAlg });
+
+const json = <T extends z.ZodType>(schema: T) =>
+  z
+    .string()
+    .transform((s, ctx) => {
+      try {
+        return JSON.parse(s) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be valid JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
+
+const envSchema = z.object({
+  ISSUER: z.string().min(1).default('edge-auth'),
+  AUDIENCE: z.string().min(1).default('edge-auth'),
+  ACCESS_TOKEN_TTL: int(30, 86_400, 900),
+  REFRESH_TOKEN_TTL: int(60, 400 * 86_400, 30 * 86_400),
+  REFRESH_REUSE_GRACE: int(0, 120, 10),
+  PBKDF2_ITERATIONS: int(10_000, MAX_PBKDF2_ITERATIONS, MAX_PBKDF2_ITERATIONS),
+  PASSWORD_MIN_LENGTH: int(MIN_PASSWORD_LENGTH_FLOOR, 64, MIN_PASSWORD_LENGTH_FLOOR),
+  LOGIN_MAX_FAILURES: int(1, 1000, 5),
+  LOGIN_IP_MAX_FAILURES: int(1, 100_000, 50),
+  LOGIN_WINDOW: int(1, 86_400, 900),
+  SESSION_RETENTION: int(0, 400 * 86_400, 7 * 86_400),
+  CORS_ORIGINS: list.pipe(z.array(z.url({ protocol: /^https?$/ }).transform((u) => new URL(u).origin))),
+  JWT_SECRET: secret('JWT_SECRET').optional(),
+  JWT_PREVIOUS_SECRETS: list.pipe(z.array(secret('JWT_PREVIOUS_SECRETS entries'))),
+  JWT_PRIVATE_KEY: json(privateJwk).optional(),
+  JWT_PREVIOUS_PUBLIC_KEYS: json(
+    z.union([z.array(publicJwk), z.object({ keys: z.array(publicJwk) }).transform((s) => s.keys)]),
+  ).optional(),
+  PASSWORD_PEPPER: secret('PASSWORD_PEPPER').optional(),
+});
+
+export type Config = ReturnType<typeof toConfig>;
+
+function toConfig(env: z.output<typeof envSchema>) {
+  if (!env.JWT_SECRET && !env.JWT_PRIVATE_KEY) {
+    throw new ConfigError(
+      'JWT_SECRET is not set: set it (at least 32 random bytes) with `wrangler secret put JWT_SECRET`, or configure JWT_PRIVATE_KEY',
+    );
+  }
+  return {
+    issuer: env.ISSUER,
+    audience: env.AUDIENCE,
+    accessTokenTtl: env.ACCESS_TOKEN_TTL,
+    refreshTokenTtl: env.REFRESH_TOKEN_TTL,
+    refreshReuseGrace: env.REFRESH_REUSE_GRACE,
+    pbkdf2Iterations: env.PBKDF2_ITERATIONS,
+    passwordMinLength: env.PASSWORD_MIN_LENGTH,
+    loginMaxFailures: env.LOGIN_MAX_FAILURES,
+    loginIpMaxFailures: env.LOGIN_IP_MAX_FAILURES,
+    loginWindow: env.LOGIN_WINDOW,
+    sessionRetention: env.SESSION_RETENTION,
+    corsOrigins: env.CORS_ORIGINS,
+    pepper: env.PASSWORD_PEPPER,
+    jwt: {
+      secret: env.JWT_SECRET,
+      previousSecrets: env.JWT_PREVIOUS_SECRETS,
+      privateKey: env.JWT_PRIVATE_KEY,
+      previousPublicKeys: env.JWT_PREVIOUS_PUBLIC_KEYS ?? [],
+    },
+  };
+}
+
+/** Parses `env` into a Config; throws ConfigError naming every bad variable (never values). */
+export function parseConfig(env: Record<string, unknown>): Config {
+  const result = envSchema.safeParse(env);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  return toConfig(result.data);
+}
+
+const cache = new WeakMap<object, Config>();
+
+/** The isolate's parsed configuration (`env` is the same object for every request). */
+export function getConfig(env: object): Config {
+  let config = cache.get(env);
+  if (!config) {
+    config = parseConfig(env as Record<string, unknown>);
+    cache.set(env, config);
+  }
+  return config;
+}

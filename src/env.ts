@@ -1,0 +1,39 @@
+/** The one environment type shared by the app, every router and every middleware. */
+import type { Config } from './config';
+import type { Database } from './db/client';
+import type { User } from './db/schema';
+import type { AccessClaims } from './tokens';
+
+/** Bindings from wrangler.toml (`[vars]`, `[[d1_databases]]`) and `wrangler secret put`. */
+export type Bindings = {
+  DB: D1Database;
+  ISSUER?: string;
+  AUDIENCE?: string;
+  ACCESS_TOKEN_TTL?: string;
+  REFRESH_TOKEN_TTL?: string;
+  REFRESH_REUSE_GRACE?: string;
+  PBKDF2_ITERATIONS?: string;
+  PASSWORD_MIN_LENGTH?: string;
+  LOGIN_MAX_FAILURES?: string;
+  LOGIN_IP_MAX_FAILURES?: string;
+  LOGIN_WINDOW?: string;
+  SESSION_RETENTION?: string;
+  CORS_ORIGINS?: string;
+  JWT_SECRET?: string;
+  JWT_PREVIOUS_SECRETS?: string;
+  JWT_PRIVATE_KEY?: string;
+  JWT_PREVIOUS_PUBLIC_KEYS?: string;
+  PASSWORD_PEPPER?: string;
+};
+
+export type AppEnv = {
+  Bindings: Bindings;
+  Variables: {
+    config: Config;
+    db: Database;
+    requestId: string;
+    /** Set by requireAuth: the user as just read from D1 (role is authoritative there). */
+    user: User;
+    claims: AccessClaims;
+  };
+};

@@ -1,0 +1,87 @@
+/**
+ * Every failure leaves the service as an RFC 9457 problem document with a stable `code`.
+ * Code throws `ApiError`; `onError` in app.ts renders it (and everything else) with
+ * `problemResponse`, so there is exactly one error path.
+ */
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+
+/** The closed set of error codes clients may rely on, with their human titles. */
+export const ERROR_CODES = {
+  validation_failed: 'Request validation failed',
+  malformed_json: 'Malformed JSON body',
+  unsupported_media_type: 'Unsupported media type',
+  payload_too_large: 'Payload too large',
+  username_taken: 'Username already taken',
+  password_too_common: 'Password too common',
+  invalid_credentials: 'Invalid credentials',
+  too_many_attempts: 'Too many attempts',
+  unauthorized: 'Authentication required',
+  invalid_token: 'Invalid access token',
+  invalid_refresh_token: 'Invalid refresh token',
+  refresh_token_reused: 'Refresh token reused',
+  forbidden: 'Forbidden',
+  csrf_rejected: 'Cross-site request rejected',
+  https_required: 'HTTPS required',
+  not_found: 'Not found',
+  method_not_allowed: 'Method not allowed',
+  last_admin: 'Cannot remove the last admin',
+  service_unavailable: 'Service unavailable',
+  misconfigured: 'Service misconfigured',
+  internal_error: 'Internal server error',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export type FieldError = { field: string; message: string };
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly code: ErrorCode,
+    readonly detail: string,
+    readonly extra: { headers?: Record<string, string>; errors?: FieldError[] } = {},
+  ) {
+    super(detail);
+    this.name = 'ApiError';
+  }
+}
+
+/** Configuration is wrong: the operator must act, the client cannot. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export type Problem = {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: ErrorCode;
+  instance?: string;
+  request_id?: string;
+  errors?: FieldError[];
+};
+
+export function problemBody(
+  status: number,
+  code: ErrorCode,
+  detail: string,
+  extra: { errors?: FieldError[]; instance?: string; requestId?: string } = {},
+): Problem {
+  return {
+    type: `https://edge-auth.dev/problems/${code.replaceAll('_', '-')}`,
+    title: ERROR_CODES[code],
+    status,
+    detail,
+    code,
+    ...(extra.instance ? { instance: extra.instance } : {}),
+    ...(extra.requestId ? { request_id: extra.requestId } : {}),
+    ...(extra.errors ? { errors: extra.errors } : {}),
+  };
+}
+
+export function problemResponse(problem: Problem, headers: HeadersInit = {}): Response {
+  const res = new Response(JSON.stringify(problem), { status: problem.status, headers });
+  res.headers.set('Content-Type', 'application/problem+json');
+  return res;
+}

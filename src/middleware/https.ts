@@ -1,0 +1,19 @@
+import { createMiddleware } from 'hono/factory';
+import type { AppEnv } from '../env';
+import { ApiError } from '../errors';
+
+const LOOPBACK = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])$/;
+
+/**
+ * Refuses plain-HTTP requests except on loopback (`wrangler dev`). Refusing rather than
+ * redirecting: a redirect would come after the credentials already crossed the network in
+ * clear, and would teach clients to keep using http:// URLs.
+ */
+export const requireHttps = () =>
+  createMiddleware<AppEnv>(async (c, next) => {
+    const url = new URL(c.req.url);
+    if (url.protocol !== 'https:' && !LOOPBACK.test(url.hostname)) {
+      throw new ApiError(403, 'https_required', 'This service is only available over HTTPS.');
+    }
+    await next();
+  });

@@ -1,0 +1,90 @@
+/** /admin/users: user management for admins. The first admin is made by `npm run admin:promote`. */
+import { createRoute } from '@hono/zod-openapi';
+import * as z from 'zod';
+import { ROLES } from '../db/schema';
+import { requireAuth, requireRole } from '../middleware/auth';
+import { jsonBody } from '../middleware/json-body';
+import { createRouter } from '../router';
+import { bearerSecurity, json, jsonBody as body, problem, userSchema } from '../schemas';
+import { audit } from '../services/audit';
+import { deleteUser, listUsers, setRole, toPublicUser } from '../services/users';
+
+const tags = ['admin'];
+const adminOnly = [requireAuth(), requireRole('admin')];
+const idParam = z.object({ id: z.string().min(1).max(64) });
+const forbidden = problem('Caller is not an admin (`forbidden`)');
+const unauthorized = problem('No or invalid access token');
+
+export const listUsersRoute = createRoute({
+  method: 'get',
+  path: '/admin/users',
+  tags,
+  summary: 'List users, oldest id first, with cursor pagination',
+  middleware: adminOnly,
+  security: bearerSecurity,
+  request: {
+    query: z.object({
+      limit: z.coerce.number().int().min(1).max(100).default(20),
+      cursor: z.string().min(1).max(64).optional().meta({ description: '`next_cursor` of the previous page' }),
+    }),
+  },
+  responses: {
+    200: json(z.object({ users: z.array(userSchema), next_cursor: z.string().nullable() }), 'A page of users'),
+    400: problem('Bad `limit` or `cursor`'),
+    401: unauthorized,
+    403: forbidden,
+  },
+});
+
+export const setRoleRoute = createRoute({
+  method: 'patch',
+  path: '/admin/users/{id}',
+  tags,
+  summary: "Change a user's role",
+  middleware: [jsonBody(), ...adminOnly],
+  security: bearerSecurity,
+  request: { params: idParam, body: body(z.object({ role: z.enum(ROLES) })) },
+  responses: {
+    200: json(z.object({ user: userSchema }), 'The updated user'),
+    400: problem('Invalid role'),
+    401: unauthorized,
+    403: forbidden,
+    404: problem('No such user'),
+    409: problem('Would remove the last admin (`last_admin`)'),
+  },
+});
+
+export const deleteUserRoute = createRoute({
+  method: 'delete',
+  path: '/admin/users/{id}',
+  tags,
+  summary: 'Delete a user; their sessions and tokens stop working at once',
+  middleware: adminOnly,
+  security: bearerSecurity,
+  request: { params: idParam },
+  responses: {
+    204: { description: 'Deleted' },
+    401: unauthorized,
+    403: forbidden,
+    404: problem('No such user'),
+    409: problem('Would remove the last admin (`last_admin`)'),
+  },
+});
+
+export const adminRouter = createRouter()
+  .openapi(listUsersRoute, async (c) => {
+    const page = await listUsers(c.var.db, c.req.valid('query'));
+    return c.json({ users: page.users.map(toPublicUser), next_cursor: page.nextCursor }, 200);
+  })
+  .openapi(setRoleRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    const user = await setRole(c.var.db, id, c.req.valid('json').role);
+    audit('role_changed', { requestId: c.var.requestId, userId: c.var.user.id, targetUserId: id, role: user.role });
+    return c.json({ user: toPublicUser(user) }, 200);
+  })
+  .openapi(deleteUserRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    await deleteUser(c.var.db, id);
+    audit('user_deleted', { requestId: c.var.requestId, userId: c.var.user.id, targetUserId: id });
+    return c.body(null, 204);
+  });

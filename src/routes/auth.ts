@@ -1,0 +1,264 @@
+/** /auth/*: registration, login, tokens, logout, password change and the caller's own user. */
+import { createRoute } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import * as z from 'zod';
+import type { User } from '../db/schema';
+import type { AppEnv } from '../env';
+import { ApiError } from '../errors';
+import { getKeyRing } from '../keys';
+import { requireAuth } from '../middleware/auth';
+import { jsonBody } from '../middleware/json-body';
+import { clearRefreshCookie, readRefreshCookie, setRefreshCookie } from '../refresh-cookie';
+import { createRouter } from '../router';
+import {
+  bearerSecurity,
+  credentialsSchema,
+  json,
+  jsonBody as body,
+  newPasswordSchema,
+  passwordSchema,
+  problem,
+  tokenResponseSchema,
+  userSchema,
+} from '../schemas';
+import { audit } from '../services/audit';
+import { changePassword, login, register } from '../services/auth';
+import {
+  revokeByRefreshToken,
+  revokeUserSessionsQuery,
+  rotateRefreshToken,
+  type IssuedRefresh,
+} from '../services/sessions';
+import { bumpTokenVersionQuery, toPublicUser } from '../services/users';
+import { issueAccessToken } from '../tokens';
+
+const tags = ['auth'];
+const clientIp = (c: Context<AppEnv>) => c.req.header('CF-Connecting-IP');
+
+const deliverySchema = z
+  .enum(['body', 'cookie'])
+  .default('body')
+  .meta({
+    description: '`cookie` puts the refresh token in an HttpOnly cookie (for browser SPAs) instead of the body',
+  });
+
+/** The login/refresh response: an access token, and the refresh token in the body or a cookie. */
+async function tokenResponse(c: Context<AppEnv>, user: User, session: IssuedRefresh, delivery: 'body' | 'cookie') {
+  const config = c.var.config;
+  const access = await issueAccessToken(config, await getKeyRing(config), {
+    userId: user.id,
+    role: user.role,
+    tokenVersion: user.tokenVersion,
+    sessionId: session.sessionId,
+  });
+  if (delivery === 'cookie') setRefreshCookie(c, session.refreshToken, session.expiresIn);
+  return {
+    access_token: access.token,
+    token_type: 'Bearer' as const,
+    expires_in: access.expiresIn,
+    ...(delivery === 'body' ? { refresh_token: session.refreshToken } : {}),
+    refresh_expires_in: session.expiresIn,
+    user: toPublicUser(user),
+  };
+}
+
+export const registerRoute = createRoute({
+  method: 'post',
+  path: '/auth/register',
+  tags,
+  summary: 'Create a user (always with role `user`)',
+  middleware: [jsonBody()],
+  request: { body: body(credentialsSchema) },
+  responses: {
+    201: json(z.object({ user: userSchema }), 'The new user'),
+    400: problem('Invalid input (`validation_failed`, `password_too_common`, `malformed_json`)'),
+    409: problem('Username taken (`username_taken`)'),
+    415: problem('Body is not JSON'),
+  },
+});
+
+export const loginRoute = createRoute({
+  method: 'post',
+  path: '/auth/login',
+  tags,
+  summary: 'Exchange username and password for an access token and a refresh token',
+  middleware: [jsonBody()],
+  request: { body: body(credentialsSchema.extend({ refresh_token_delivery: deliverySchema })) },
+  responses: {
+    200: json(tokenResponseSchema, 'Tokens and the user'),
+    400: problem('Invalid input'),
+    401: problem('Wrong username or password (`invalid_credentials`)'),
+    429: problem('Too many failed attempts (`too_many_attempts`), see Retry-After'),
+  },
+});
+
+export const refreshRoute = createRoute({
+  method: 'post',
+  path: '/auth/refresh',
+  tags,
+  summary: 'Rotate a refresh token: new access token and new refresh token',
+  description:
+    'The refresh token comes from the body, or else from the refresh cookie (which needs an allowed Origin).',
+  middleware: [jsonBody({ optional: true })],
+  request: {
+    body: { content: { 'application/json': { schema: z.object({ refresh_token: z.string().max(512).optional() }) } } },
+  },
+  responses: {
+    200: json(tokenResponseSchema, 'Fresh tokens'),
+    401: problem('`invalid_refresh_token`, or `refresh_token_reused` (the whole session was revoked)'),
+    403: problem('Cookie sent without an allowed Origin (`csrf_rejected`)'),
+  },
+});
+
+export const logoutRoute = createRoute({
+  method: 'post',
+  path: '/auth/logout',
+  tags,
+  summary: 'End the session of a refresh token (idempotent)',
+  middleware: [jsonBody({ optional: true })],
+  request: {
+    body: { content: { 'application/json': { schema: z.object({ refresh_token: z.string().max(512).optional() }) } } },
+  },
+  responses: { 204: { description: 'Logged out' }, 403: problem('`csrf_rejected`') },
+});
+
+export const logoutAllRoute = createRoute({
+  method: 'post',
+  path: '/auth/logout-all',
+  tags,
+  summary: 'End every session of the caller and invalidate every access token issued so far',
+  middleware: [requireAuth()],
+  security: bearerSecurity,
+  responses: { 204: { description: 'Logged out everywhere' }, 401: problem('No or invalid access token') },
+});
+
+export const passwordRoute = createRoute({
+  method: 'post',
+  path: '/auth/password',
+  tags,
+  summary: 'Change the password; other sessions and all access tokens are revoked',
+  middleware: [jsonBody(), requireAuth()],
+  security: bearerSecurity,
+  request: { body: body(z.object({ current_password: passwordSchema, new_password: newPasswordSchema })) },
+  responses: {
+    204: { description: 'Changed' },
+    400: problem('Invalid new password'),
+    401: problem('Wrong current password (`invalid_credentials`) or invalid access token'),
+    429: problem('Too many wrong passwords'),
+  },
+});
+
+const meResponse = z.object({ user: userSchema });
+
+export const protectedRoute = createRoute({
+  method: 'get',
+  path: '/auth/protected',
+  tags,
+  summary: 'A protected greeting (the tutorial route)',
+  middleware: [requireAuth()],
+  security: bearerSecurity,
+  responses: {
+    200: json(z.object({ message: z.string(), user: userSchema }), 'Greeting'),
+    401: problem('No or invalid access token'),
+  },
+});
+
+export const meRoute = createRoute({
+  method: 'get',
+  path: '/auth/me',
+  tags,
+  summary: 'The caller',
+  middleware: [requireAuth()],
+  security: bearerSecurity,
+  responses: { 200: json(meResponse, 'The caller'), 401: problem('No or invalid access token') },
+});
+
+export const authRouter = createRouter()
+  .openapi(registerRoute, async (c) => {
+    const user = await register(c.var.db, c.var.config, c.req.valid('json'));
+    audit('register', { requestId: c.var.requestId, userId: user.id, ip: clientIp(c) });
+    return c.json({ user: toPublicUser(user) }, 201);
+  })
+  .openapi(loginRoute, async (c) => {
+    const { username, password, refresh_token_delivery } = c.req.valid('json');
+    const log = { requestId: c.var.requestId, ip: clientIp(c) };
+    let result;
+    try {
+      result = await login(c.var.db, c.var.config, {
+        username,
+        password,
+        ip: clientIp(c),
+        userAgent: c.req.header('User-Agent'),
+        withSession: true,
+      });
+    } catch (err) {
+      if (err instanceof ApiError)
+        audit(err.status === 429 ? 'login_locked' : 'login_failure', { ...log, reason: err.code });
+      throw err;
+    }
+    audit('login_success', { ...log, userId: result.user.id, sessionId: result.session!.sessionId });
+    return c.json(await tokenResponse(c, result.user, result.session!, refresh_token_delivery), 200);
+  })
+  .openapi(refreshRoute, async (c) => {
+    const fromBody = c.req.valid('json').refresh_token;
+    const presented = fromBody ?? readRefreshCookie(c);
+    if (!presented) throw new ApiError(401, 'invalid_refresh_token', 'No refresh token was sent.');
+    const outcome = await rotateRefreshToken(c.var.db, c.var.config, presented, Date.now());
+    if (outcome.kind === 'reused') {
+      audit('refresh_reuse_detected', {
+        requestId: c.var.requestId,
+        userId: outcome.userId,
+        sessionId: outcome.sessionId,
+        ip: clientIp(c),
+      });
+      if (!fromBody) clearRefreshCookie(c);
+      throw new ApiError(
+        401,
+        'refresh_token_reused',
+        'This refresh token was already used; the session has been revoked.',
+      );
+    }
+    audit('refresh', { requestId: c.var.requestId, userId: outcome.user.id, sessionId: outcome.issued.sessionId });
+    return c.json(await tokenResponse(c, outcome.user, outcome.issued, fromBody ? 'body' : 'cookie'), 200);
+  })
+  .openapi(logoutRoute, async (c) => {
+    const fromBody = c.req.valid('json').refresh_token;
+    const presented = fromBody ?? readRefreshCookie(c);
+    const ended = presented ? await revokeByRefreshToken(c.var.db, presented, Date.now()) : null;
+    if (ended) audit('logout', { requestId: c.var.requestId, ...ended });
+    clearRefreshCookie(c);
+    return c.body(null, 204);
+  })
+  .openapi(logoutAllRoute, async (c) => {
+    const { db, user } = c.var;
+    await db.batch([
+      bumpTokenVersionQuery(db, user.id),
+      revokeUserSessionsQuery(db, user.id, 'logout_all', Date.now()),
+    ]);
+    audit('logout_all', { requestId: c.var.requestId, userId: user.id });
+    clearRefreshCookie(c);
+    return c.body(null, 204);
+  })
+  .openapi(passwordRoute, async (c) => {
+    const { current_password, new_password } = c.req.valid('json');
+    const log = { requestId: c.var.requestId, userId: c.var.user.id, ip: clientIp(c) };
+    try {
+      await changePassword(c.var.db, c.var.config, {
+        user: c.var.user,
+        currentPassword: current_password,
+        newPassword: new_password,
+        sessionId: c.var.claims.sid,
+        ip: clientIp(c),
+      });
+    } catch (err) {
+      if (err instanceof ApiError && err.status !== 400) audit('password_change_failure', { ...log, reason: err.code });
+      throw err;
+    }
+    audit('password_changed', log);
+    return c.body(null, 204);
+  })
+  .openapi(protectedRoute, (c) => {
+    const user = c.var.user;
+    return c.json({ message: `Hello, ${user.username}!`, user: toPublicUser(user) }, 200);
+  })
+  .openapi(meRoute, (c) => c.json({ user: toPublicUser(c.var.user) }, 200));

@@ -1,0 +1,97 @@
+/**
+ * Flask-JWT compatibility: /signup, /auth and /hello answer as the Flask-JWT tutorial did,
+ * so its clients move over unchanged. Same users, hashing, throttling and tokens as /auth/*.
+ */
+import { createRoute } from '@hono/zod-openapi';
+import * as z from 'zod';
+import { ApiError } from '../errors';
+import { getKeyRing } from '../keys';
+import { requireAuth } from '../middleware/auth';
+import { jsonBody } from '../middleware/json-body';
+import { createRouter } from '../router';
+import { credentialsSchema, json, jsonBody as body, problem } from '../schemas';
+import { audit } from '../services/audit';
+import { login, register } from '../services/auth';
+import { issueAccessToken } from '../tokens';
+
+const tags = ['flask-jwt compatibility'];
+const statusSchema = z.object({ Status: z.enum(['Success', 'Error']), result: z.string() });
+
+export const signupRoute = createRoute({
+  method: 'post',
+  path: '/signup',
+  tags,
+  summary: 'Flask-JWT tutorial signup',
+  middleware: [jsonBody()],
+  request: { body: body(credentialsSchema) },
+  responses: {
+    200: json(statusSchema, '`{"Status":"Success","result":"User created"}`'),
+    400: json(statusSchema, '`{"Status":"Error","result":"User already exists"}`; invalid input is a problem document'),
+  },
+});
+
+export const flaskAuthRoute = createRoute({
+  method: 'post',
+  path: '/auth',
+  tags,
+  summary: 'Flask-JWT login: an access token only (no refresh token, no session)',
+  middleware: [jsonBody()],
+  request: { body: body(credentialsSchema) },
+  responses: {
+    200: json(z.object({ access_token: z.string() }), 'The access token'),
+    401: problem('`invalid_credentials`'),
+    429: problem('`too_many_attempts`'),
+  },
+});
+
+export const helloRoute = createRoute({
+  method: 'get',
+  path: '/hello',
+  tags,
+  summary: 'Flask-JWT protected greeting; accepts `Authorization: JWT <token>` or `Bearer <token>`',
+  middleware: [requireAuth(['JWT', 'Bearer'])],
+  security: [{ bearerAuth: [] }],
+  responses: {
+    200: json(statusSchema, '`{"Status":"Success","result":"Hello <username>"}`'),
+    401: problem('No or invalid token'),
+  },
+});
+
+export const compatRouter = createRouter()
+  .openapi(signupRoute, async (c) => {
+    try {
+      const user = await register(c.var.db, c.var.config, c.req.valid('json'));
+      audit('register', { requestId: c.var.requestId, userId: user.id });
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'username_taken') {
+        return c.json({ Status: 'Error' as const, result: 'User already exists' }, 400);
+      }
+      throw err;
+    }
+    return c.json({ Status: 'Success' as const, result: 'User created' }, 200);
+  })
+  .openapi(flaskAuthRoute, async (c) => {
+    const ip = c.req.header('CF-Connecting-IP');
+    let result;
+    try {
+      result = await login(c.var.db, c.var.config, { ...c.req.valid('json'), ip, withSession: false });
+    } catch (err) {
+      if (err instanceof ApiError)
+        audit(err.status === 429 ? 'login_locked' : 'login_failure', {
+          requestId: c.var.requestId,
+          ip,
+          reason: err.code,
+        });
+      throw err;
+    }
+    audit('login_success', { requestId: c.var.requestId, userId: result.user.id, ip });
+    const config = c.var.config;
+    const { user } = result;
+    const access = await issueAccessToken(config, await getKeyRing(config), {
+      userId: user.id,
+      role: user.role,
+      tokenVersion: user.tokenVersion,
+    });
+    return c.json({ access_token: access.token }, 200);
+  })
+  .openapi(helloRoute, (c) => c.json({ Status: 'Success' as const, result: `Hello ${c.var.user.username}` }, 200));

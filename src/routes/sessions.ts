@@ -1,0 +1,68 @@
+/** /auth/sessions: the caller's active sessions (logins), and revoking one of them. */
+import { createRoute } from '@hono/zod-openapi';
+import * as z from 'zod';
+import { requireAuth } from '../middleware/auth';
+import { createRouter } from '../router';
+import { bearerSecurity, json, problem } from '../schemas';
+import { audit } from '../services/audit';
+import { listActiveSessions, revokeOwnSession } from '../services/sessions';
+
+const tags = ['sessions'];
+const iso = (ms: number) => new Date(ms).toISOString();
+
+const sessionSchema = z.object({
+  id: z.string(),
+  created_at: z.iso.datetime(),
+  last_used_at: z.iso.datetime(),
+  expires_at: z.iso.datetime(),
+  user_agent: z.string().nullable(),
+  current: z.boolean().meta({ description: 'The session the presented access token belongs to' }),
+});
+
+export const listSessionsRoute = createRoute({
+  method: 'get',
+  path: '/auth/sessions',
+  tags,
+  summary: "The caller's active sessions",
+  middleware: [requireAuth()],
+  security: bearerSecurity,
+  responses: {
+    200: json(z.object({ sessions: z.array(sessionSchema) }), 'Active sessions, most recently used first'),
+    401: problem('No or invalid access token'),
+  },
+});
+
+export const revokeSessionRoute = createRoute({
+  method: 'delete',
+  path: '/auth/sessions/{id}',
+  tags,
+  summary: 'Revoke one of the caller’s sessions',
+  middleware: [requireAuth()],
+  security: bearerSecurity,
+  request: { params: z.object({ id: z.string().min(1).max(64) }) },
+  responses: {
+    204: { description: 'Revoked' },
+    401: problem('No or invalid access token'),
+    404: problem('No such active session of the caller (`not_found`)'),
+  },
+});
+
+export const sessionsRouter = createRouter()
+  .openapi(listSessionsRoute, async (c) => {
+    const rows = await listActiveSessions(c.var.db, c.var.user.id, Date.now());
+    const sessions = rows.map((s) => ({
+      id: s.id,
+      created_at: iso(s.createdAt),
+      last_used_at: iso(s.lastUsedAt),
+      expires_at: iso(s.expiresAt),
+      user_agent: s.userAgent,
+      current: s.id === c.var.claims.sid,
+    }));
+    return c.json({ sessions }, 200);
+  })
+  .openapi(revokeSessionRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    await revokeOwnSession(c.var.db, c.var.user.id, id, Date.now());
+    audit('session_revoked', { requestId: c.var.requestId, userId: c.var.user.id, sessionId: id });
+    return c.body(null, 204);
+  });

@@ -1,0 +1,77 @@
+/** Request and response schemas: they validate requests and generate /openapi.json. */
+import * as z from 'zod';
+import { MAX_PASSWORD_LENGTH } from './config';
+import { ERROR_CODES } from './errors';
+
+/**
+ * NFKC first, so full-width `ａｄｍｉｎ` is `admin`; then ASCII only, so look-alikes from
+ * other scripts (Cyrillic `а`) are refused instead of becoming confusable twins.
+ */
+export const usernameSchema = z
+  .string()
+  .max(256)
+  .transform((s) => s.normalize('NFKC'))
+  .pipe(
+    z
+      .string()
+      .min(3)
+      .max(32)
+      .regex(/^[A-Za-z0-9_.-]+$/, 'may contain only letters A-Z a-z, digits, "_", "." and "-"'),
+  )
+  .meta({ example: 'alice', description: '3-32 characters from A-Z a-z 0-9 _ . - (case-insensitively unique)' });
+
+/** Length beyond the maximum is refused here; the configurable minimum is checked in services/auth.ts. */
+export const newPasswordSchema = z
+  .string()
+  .min(1)
+  .max(MAX_PASSWORD_LENGTH * 4)
+  .meta({ example: 'correct horse battery staple' });
+export const passwordSchema = z
+  .string()
+  .min(1)
+  .max(MAX_PASSWORD_LENGTH * 4);
+
+export const credentialsSchema = z.object({ username: usernameSchema, password: passwordSchema });
+
+export const userSchema = z.object({
+  id: z.string(),
+  username: z.string(),
+  role: z.enum(['user', 'admin']),
+  created_at: z.iso.datetime(),
+});
+
+export const problemSchema = z.object({
+  type: z.string(),
+  title: z.string(),
+  status: z.number().int(),
+  detail: z.string(),
+  code: z.enum(Object.keys(ERROR_CODES) as [keyof typeof ERROR_CODES]),
+  request_id: z.string().optional(),
+  errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+});
+
+export const tokenResponseSchema = z.object({
+  access_token: z.string(),
+  token_type: z.literal('Bearer'),
+  expires_in: z.number().int(),
+  refresh_token: z.string().optional().meta({ description: 'Absent when delivered as a cookie' }),
+  refresh_expires_in: z.number().int().optional(),
+  user: userSchema,
+});
+
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  content: { 'application/json': { schema } },
+  description,
+});
+
+export const jsonBody = <T extends z.ZodType>(schema: T) => ({
+  content: { 'application/json': { schema } },
+  required: true,
+});
+
+export const problem = (description: string) => ({
+  content: { 'application/problem+json': { schema: problemSchema } },
+  description,
+});
+
+export const bearerSecurity = [{ bearerAuth: [] }];

@@ -1,0 +1,134 @@
+/**
+ * Registration, login and password change: the flows that spend PBKDF2 work. Each is one
+ * read round trip, the hash, and at most one batched write.
+ */
+import { eq } from 'drizzle-orm';
+import { MAX_PASSWORD_LENGTH, type Config } from '../config';
+import type { Database } from '../db/client';
+import { users, type User } from '../db/schema';
+import { ApiError } from '../errors';
+import { burnPasswordWork, hashPassword, verifyPassword } from '../password';
+import { isCommonPassword } from '../security/common-passwords';
+import { newSessionQueries, revokeUserSessionsQuery, type IssuedRefresh } from './sessions';
+import {
+  assertNotLocked,
+  clearUserFailuresQuery,
+  recordFailureQueries,
+  selectFailures,
+  type ThrottleKeys,
+} from './throttle';
+import { bumpTokenVersionQuery, createUser, usernameKey } from './users';
+
+const hashOptions = (config: Config) => ({ iterations: config.pbkdf2Iterations, pepper: config.pepper });
+
+/**
+ * Length limits (NIST SP 800-63B: counted in characters after NFKC) and the common-password
+ * list (ASVS 6.2.4). No composition rules, as both ask.
+ */
+export function checkNewPassword(password: string, config: Config, field = 'password'): void {
+  const length = [...password.normalize('NFKC')].length;
+  if (length < config.passwordMinLength || length > MAX_PASSWORD_LENGTH) {
+    throw new ApiError(400, 'validation_failed', 'The request is invalid.', {
+      errors: [{ field, message: `must be ${config.passwordMinLength} to ${MAX_PASSWORD_LENGTH} characters` }],
+    });
+  }
+  if (isCommonPassword(password)) {
+    throw new ApiError(
+      400,
+      'password_too_common',
+      'This password is among the most commonly used ones; choose another.',
+    );
+  }
+}
+
+export async function register(
+  db: Database,
+  config: Config,
+  input: { username: string; password: string },
+): Promise<User> {
+  checkNewPassword(input.password, config);
+  const passwordHash = await hashPassword(input.password, hashOptions(config));
+  return createUser(db, { username: input.username, passwordHash });
+}
+
+const invalidCredentials = () => new ApiError(401, 'invalid_credentials', 'The username or password is incorrect.');
+
+export type LoginResult = { user: User; session: IssuedRefresh | null; rehashed: boolean };
+
+/**
+ * Checks credentials under throttling. Locked out -> 429 before any hashing (throttling
+ * protects CPU too). Unknown user and wrong password are the same 401 at the same cost.
+ */
+export async function login(
+  db: Database,
+  config: Config,
+  input: {
+    username: string;
+    password: string;
+    ip?: string | undefined;
+    userAgent?: string | undefined;
+    withSession: boolean;
+  },
+  now = Date.now(),
+): Promise<LoginResult> {
+  const keys: ThrottleKeys = { user: usernameKey(input.username), ip: input.ip };
+  const [found, failures] = await db.batch([
+    db.query.users.findFirst({ where: eq(users.usernameKey, keys.user) }),
+    selectFailures(db, keys),
+  ]);
+  assertNotLocked(failures, config, now);
+
+  const verdict = found
+    ? await verifyPassword(input.password, found.passwordHash, hashOptions(config))
+    : (await burnPasswordWork(input.password, hashOptions(config)), { ok: false, needsRehash: false });
+  if (!found || !verdict.ok) {
+    await db.batch(recordFailureQueries(db, keys, now, config));
+    throw invalidCredentials();
+  }
+
+  const session = input.withSession
+    ? await newSessionQueries(db, config, { userId: found.id, userAgent: input.userAgent }, now)
+    : null;
+  // Upgrading the hash costs a second PBKDF2 run, once per user after a parameter change.
+  const rehash = verdict.needsRehash ? await hashPassword(input.password, hashOptions(config)) : null;
+  await db.batch([
+    clearUserFailuresQuery(db, keys),
+    ...(session?.queries ?? []),
+    ...(rehash ? [db.update(users).set({ passwordHash: rehash, updatedAt: now }).where(eq(users.id, found.id))] : []),
+  ]);
+  return { user: found, session: session?.issued ?? null, rehashed: rehash !== null };
+}
+
+/**
+ * Changes a password after checking the current one (throttled like a login). Every other
+ * session is revoked and the token version bumped, so every access token issued so far,
+ * this caller's included, stops working; the current session's refresh token still works.
+ */
+export async function changePassword(
+  db: Database,
+  config: Config,
+  input: {
+    user: User;
+    currentPassword: string;
+    newPassword: string;
+    sessionId?: string | undefined;
+    ip?: string | undefined;
+  },
+  now = Date.now(),
+): Promise<void> {
+  const keys: ThrottleKeys = { user: input.user.usernameKey, ip: input.ip };
+  assertNotLocked(await selectFailures(db, keys), config, now);
+  const verdict = await verifyPassword(input.currentPassword, input.user.passwordHash, hashOptions(config));
+  if (!verdict.ok) {
+    await db.batch(recordFailureQueries(db, keys, now, config));
+    throw new ApiError(401, 'invalid_credentials', 'The current password is incorrect.');
+  }
+  checkNewPassword(input.newPassword, config, 'new_password');
+  const passwordHash = await hashPassword(input.newPassword, hashOptions(config));
+  await db.batch([
+    db.update(users).set({ passwordHash, updatedAt: now }).where(eq(users.id, input.user.id)),
+    bumpTokenVersionQuery(db, input.user.id),
+    revokeUserSessionsQuery(db, input.user.id, 'password_changed', now, input.sessionId),
+    clearUserFailuresQuery(db, keys),
+  ]);
+}

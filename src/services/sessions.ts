@@ -1,0 +1,215 @@
+/**
+ * Sessions and rotating refresh tokens.
+ *
+ * A session is one login; every refresh token it ever had belongs to it (its "family").
+ * Only SHA-256 hashes of refresh tokens are stored: a leaked database holds no usable
+ * token, and a 256-bit random token needs no salt or slow hash.
+ *
+ * Rotation is a compare-and-swap in one D1 batch (D1 has no interactive transactions): the
+ * presented token's row is marked rotated only if it was not already, and the successor's
+ * row is inserted only if that mark names it. Of two racing refreshes exactly one wins.
+ * The loser, if it comes within REFRESH_REUSE_GRACE seconds, is handed the same successor
+ * (parallel tabs are not theft); after that, presenting a rotated token revokes the family.
+ */
+import { and, desc, eq, gt, isNull, lt, ne, or, sql } from 'drizzle-orm';
+import type { Config } from '../config';
+import { fromBase64Url, randomBytes, randomToken, sha256, sha256Base64Url, toBase64Url, utf8 } from '../crypto';
+import type { Database } from '../db/client';
+import { refreshTokens, sessions, users, type User } from '../db/schema';
+import { ApiError } from '../errors';
+
+export type IssuedRefresh = { sessionId: string; refreshToken: string; expiresIn: number };
+
+const invalidRefresh = () =>
+  new ApiError(401, 'invalid_refresh_token', 'The refresh token is invalid, expired or revoked.');
+
+/** Queries that start a new session for `userId`; the caller batches them with its other writes. */
+export async function newSessionQueries(
+  db: Database,
+  config: Config,
+  input: { userId: string; userAgent?: string | undefined },
+  now: number,
+) {
+  const sessionId = randomToken(16);
+  const refreshToken = randomToken(32);
+  const expiresAt = now + config.refreshTokenTtl * 1000;
+  const queries = [
+    db.insert(sessions).values({
+      id: sessionId,
+      userId: input.userId,
+      userAgent: input.userAgent?.slice(0, 256) ?? null,
+      createdAt: now,
+      lastUsedAt: now,
+      expiresAt,
+    }),
+    db
+      .insert(refreshTokens)
+      .values({ tokenHash: await sha256Base64Url(refreshToken), sessionId, createdAt: now, expiresAt }),
+  ] as const;
+  return { issued: { sessionId, refreshToken, expiresIn: config.refreshTokenTtl } satisfies IssuedRefresh, queries };
+}
+
+/** AES-GCM key derived from a refresh token's value: only its holder can open what it seals. */
+async function sealKey(token: string): Promise<CryptoKey> {
+  const material = await sha256(`edge-auth successor seal\u0000${token}`);
+  return crypto.subtle.importKey('raw', material, 'AES-GCM', false, ['encrypt', 'decrypt']);
+}
+
+async function sealSuccessor(presented: string, successor: string): Promise<string> {
+  const iv = randomBytes(12);
+  const sealed = await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, await sealKey(presented), utf8(successor));
+  return `${toBase64Url(iv)}.${toBase64Url(sealed)}`;
+}
+
+async function openSuccessor(presented: string, sealed: string): Promise<string | null> {
+  const [iv, data] = sealed.split('.').map((p) => fromBase64Url(p));
+  if (!iv || !data) return null;
+  try {
+    const plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv }, await sealKey(presented), data);
+    return new TextDecoder().decode(plain);
+  } catch {
+    return null;
+  }
+}
+
+function findToken(db: Database, tokenHash: string) {
+  return db
+    .select({ token: refreshTokens, session: sessions, user: users })
+    .from(refreshTokens)
+    .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .where(eq(refreshTokens.tokenHash, tokenHash))
+    .get();
+}
+
+export type RotateOutcome =
+  { kind: 'rotated'; user: User; issued: IssuedRefresh } | { kind: 'reused'; userId: string; sessionId: string };
+
+/**
+ * Exchanges a refresh token for its successor. Returns `reused` (after revoking the family)
+ * when a token that was already rotated comes back after the grace window.
+ */
+export async function rotateRefreshToken(
+  db: Database,
+  config: Config,
+  presented: string,
+  now: number,
+): Promise<RotateOutcome> {
+  const tokenHash = await sha256Base64Url(presented);
+  let row = await findToken(db, tokenHash);
+  if (!row || row.session.revokedAt !== null || row.session.expiresAt <= now || row.token.expiresAt <= now) {
+    throw invalidRefresh();
+  }
+  const sessionId = row.session.id;
+
+  if (row.token.rotatedAt === null) {
+    const successor = randomToken(32);
+    const successorHash = await sha256Base64Url(successor);
+    const expiresAt = now + config.refreshTokenTtl * 1000;
+    const [won] = await db.batch([
+      db
+        .update(refreshTokens)
+        .set({ rotatedAt: now, successorHash, successorSealed: await sealSuccessor(presented, successor) })
+        .where(and(eq(refreshTokens.tokenHash, tokenHash), isNull(refreshTokens.rotatedAt)))
+        .returning({ tokenHash: refreshTokens.tokenHash }),
+      db.run(sql`INSERT INTO ${refreshTokens} (token_hash, session_id, created_at, expires_at)
+        SELECT ${successorHash}, ${sessionId}, ${now}, ${expiresAt}
+        WHERE EXISTS (SELECT 1 FROM ${refreshTokens} WHERE token_hash = ${tokenHash} AND successor_hash = ${successorHash})`),
+      db
+        .update(sessions)
+        .set({ lastUsedAt: now, expiresAt })
+        .where(
+          and(
+            eq(sessions.id, sessionId),
+            sql`EXISTS (SELECT 1 FROM ${refreshTokens} WHERE token_hash = ${successorHash})`,
+          ),
+        ),
+    ]);
+    if (won.length === 1) {
+      return {
+        kind: 'rotated',
+        user: row.user,
+        issued: { sessionId, refreshToken: successor, expiresIn: config.refreshTokenTtl },
+      };
+    }
+    // Another request rotated it between our read and our write: answer as that loser.
+    row = await findToken(db, tokenHash);
+    if (!row) throw invalidRefresh();
+  }
+
+  const rotatedAt = row.token.rotatedAt ?? now;
+  if (now - rotatedAt <= config.refreshReuseGrace * 1000 && row.token.successorSealed) {
+    const successor = await openSuccessor(presented, row.token.successorSealed);
+    const head =
+      successor &&
+      (await db.query.refreshTokens.findFirst({
+        where: eq(refreshTokens.tokenHash, await sha256Base64Url(successor)),
+      }));
+    // Hand out the successor only while it is still the live head of the family.
+    if (successor && head && head.rotatedAt === null) {
+      const expiresIn = Math.floor((head.expiresAt - now) / 1000);
+      return { kind: 'rotated', user: row.user, issued: { sessionId, refreshToken: successor, expiresIn } };
+    }
+    throw invalidRefresh();
+  }
+  await revokeSession(db, sessionId, 'refresh_token_reused', now);
+  return { kind: 'reused', userId: row.user.id, sessionId };
+}
+
+export async function revokeSession(db: Database, sessionId: string, reason: string, now: number): Promise<void> {
+  await db
+    .update(sessions)
+    .set({ revokedAt: now, revokedReason: reason })
+    .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)));
+}
+
+/** Revokes the session a refresh token belongs to; unknown tokens are fine (logout is idempotent). */
+export async function revokeByRefreshToken(
+  db: Database,
+  presented: string,
+  now: number,
+): Promise<{ sessionId: string; userId: string } | null> {
+  const row = await findToken(db, await sha256Base64Url(presented));
+  if (!row) return null;
+  await revokeSession(db, row.session.id, 'logout', now);
+  return { sessionId: row.session.id, userId: row.user.id };
+}
+
+/** Revokes every active session of a user, except `keep` when given. */
+export function revokeUserSessionsQuery(db: Database, userId: string, reason: string, now: number, keep?: string) {
+  return db
+    .update(sessions)
+    .set({ revokedAt: now, revokedReason: reason })
+    .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), keep ? ne(sessions.id, keep) : undefined));
+}
+
+export async function listActiveSessions(db: Database, userId: string, now: number) {
+  return db
+    .select()
+    .from(sessions)
+    .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now)))
+    .orderBy(desc(sessions.lastUsedAt));
+}
+
+/** Revokes one of the user's own sessions; someone else's id is answered like an unknown one. */
+export async function revokeOwnSession(db: Database, userId: string, sessionId: string, now: number): Promise<void> {
+  const [row] = await db
+    .update(sessions)
+    .set({ revokedAt: now, revokedReason: 'revoked_by_user' })
+    .where(
+      and(
+        eq(sessions.id, sessionId),
+        eq(sessions.userId, userId),
+        isNull(sessions.revokedAt),
+        gt(sessions.expiresAt, now),
+      ),
+    )
+    .returning({ id: sessions.id });
+  if (!row) throw new ApiError(404, 'not_found', 'No active session with that id.');
+}
+
+/** Deletes sessions (and, by cascade, their tokens) that ended more than the retention period ago. */
+export function deleteEndedSessionsQuery(db: Database, config: Config, now: number) {
+  const before = now - config.sessionRetention * 1000;
+  return db.delete(sessions).where(or(lt(sessions.expiresAt, before), lt(sessions.revokedAt, before)));
+}

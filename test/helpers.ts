@@ -1,0 +1,79 @@
+/** Drives the real Worker (exports.default.fetch) inside workerd, against the test D1. */
+import { env, exports } from 'cloudflare:workers';
+import { expect } from 'vitest';
+
+export const ORIGIN = 'https://auth.example.test';
+
+let counter = 0;
+/** A username no other test uses (storage is per file, but tests in a file share it). */
+export function uniqueName(prefix = 'user'): string {
+  counter += 1;
+  return `${prefix}_${counter}_${crypto.randomUUID().slice(0, 8)}`;
+}
+
+export const PASSWORD = 'a-long-and-unusual-passphrase';
+
+type Init = { method?: string; json?: unknown; body?: BodyInit; token?: string; headers?: Record<string, string> };
+
+export async function api(path: string, init: Init = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (init.json !== undefined) headers.set('Content-Type', 'application/json');
+  if (init.token) headers.set('Authorization', `Bearer ${init.token}`);
+  const url = path.startsWith('http') ? path : `${ORIGIN}${path}`;
+  return exports.default.fetch(
+    new Request(url, {
+      method: init.method ?? (init.json !== undefined || init.body !== undefined ? 'POST' : 'GET'),
+      headers,
+      body: init.json !== undefined ? JSON.stringify(init.json) : init.body,
+    }),
+  );
+}
+
+export async function register(username = uniqueName(), password = PASSWORD) {
+  const res = await api('/auth/register', { json: { username, password } });
+  expect(res.status).toBe(201);
+  const body = (await res.json()) as { user: { id: string; username: string; role: string } };
+  return { ...body.user, password };
+}
+
+export type Tokens = { access_token: string; refresh_token: string; expires_in: number; refresh_expires_in: number };
+
+export async function login(username: string, password = PASSWORD, extra: Record<string, unknown> = {}) {
+  const res = await api('/auth/login', { json: { username, password, ...extra } });
+  expect(res.status).toBe(200);
+  return (await res.json()) as Tokens;
+}
+
+/** Registers and logs in a fresh user. */
+export async function signedIn(prefix = 'user') {
+  const user = await register(uniqueName(prefix));
+  const tokens = await login(user.username);
+  return { user, tokens, token: tokens.access_token };
+}
+
+/** Makes `userId` an admin directly in D1, as `npm run admin:promote` does. */
+export async function promote(userId: string) {
+  await env.DB.prepare("UPDATE users SET role = 'admin' WHERE id = ?").bind(userId).run();
+}
+
+export async function signedInAdmin() {
+  const s = await signedIn('admin');
+  await promote(s.user.id);
+  return s;
+}
+
+/** Asserts an RFC 9457 problem response and returns its body. */
+export async function expectProblem(res: Response, status: number, code?: string) {
+  expect(res.status).toBe(status);
+  expect(res.headers.get('Content-Type')).toBe('application/problem+json');
+  const body = (await res.json()) as Record<string, unknown>;
+  expect(body).toMatchObject({
+    status,
+    type: expect.any(String),
+    title: expect.any(String),
+    detail: expect.any(String),
+  });
+  if (code) expect(body.code).toBe(code);
+  expect(JSON.stringify(body)).not.toMatch(/at .*\.(ts|js):\d+/);
+  return body;
+}
