@@ -50,11 +50,15 @@ function renderError(err: unknown, c: Context<AppEnv>): Response {
     console.error(JSON.stringify({ type: 'error', kind: 'config', message: err.message, request_id: requestId }));
     return render(500, 'misconfigured', err.message);
   }
+  // Name and first stack frame only: messages of query errors carry bound parameters
+  // (password hashes, token hashes), which must never reach the logs.
+  const frame = err instanceof Error ? err.stack?.split('\n').find((line) => line.trim().startsWith('at ')) : undefined;
   console.error(
     JSON.stringify({
       type: 'error',
       kind: 'unexpected',
       name: err instanceof Error ? err.name : typeof err,
+      at: frame?.trim(),
       request_id: requestId,
     }),
   );
@@ -124,8 +128,19 @@ export function createApp() {
     },
   });
 
+  // A known path with another method is a 405 with Allow, not a 404.
+  const routes = app.routes
+    .filter((r) => r.method !== 'ALL')
+    .map((r) => ({ method: r.method, pattern: new RegExp(`^${r.path.replace(/:[^/]+/g, '[^/]+')}/?$`) }));
   app.notFound((c) => {
-    throw new ApiError(404, 'not_found', `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`);
+    const path = new URL(c.req.url).pathname;
+    const allowed = [...new Set(routes.filter((r) => r.pattern.test(path)).map((r) => r.method))];
+    if (allowed.length > 0) {
+      throw new ApiError(405, 'method_not_allowed', `${c.req.method} is not allowed here; use ${allowed.join(', ')}.`, {
+        headers: { Allow: allowed.join(', ') },
+      });
+    }
+    throw new ApiError(404, 'not_found', `No route for ${c.req.method} ${path}.`);
   });
   app.onError(renderError);
   return app;

@@ -18,14 +18,24 @@ export const usernameSchema = z
       .max(32)
       .regex(/^[A-Za-z0-9_.-]+$/, 'may contain only letters A-Z a-z, digits, "_", "." and "-"'),
   )
-  .meta({ example: 'alice', description: '3-32 characters from A-Z a-z 0-9 _ . - (case-insensitively unique)' });
+  // The document shows the rule the normalised name must meet, not the pre-normalisation bound.
+  .meta({
+    example: 'alice',
+    description: '3-32 characters from A-Z a-z 0-9 _ . - after NFKC normalisation; unique case-insensitively',
+    minLength: 3,
+    maxLength: 32,
+    pattern: '^[A-Za-z0-9_.-]+$',
+  });
 
 /** Length beyond the maximum is refused here; the configurable minimum is checked in services/auth.ts. */
 export const newPasswordSchema = z
   .string()
   .min(1)
   .max(MAX_PASSWORD_LENGTH * 4)
-  .meta({ example: 'correct horse battery staple' });
+  .meta({
+    example: 'correct horse battery staple',
+    description: `PASSWORD_MIN_LENGTH (default 8) to ${MAX_PASSWORD_LENGTH} characters after NFKC; not one of the 3,000 most common passwords`,
+  });
 export const passwordSchema = z
   .string()
   .min(1)

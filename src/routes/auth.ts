@@ -35,12 +35,9 @@ import { issueAccessToken } from '../tokens';
 const tags = ['auth'];
 const clientIp = (c: Context<AppEnv>) => c.req.header('CF-Connecting-IP');
 
-const deliverySchema = z
-  .enum(['body', 'cookie'])
-  .default('body')
-  .meta({
-    description: '`cookie` puts the refresh token in an HttpOnly cookie (for browser SPAs) instead of the body',
-  });
+const deliverySchema = z.enum(['body', 'cookie']).default('body').meta({
+  description: '`cookie` puts the refresh token in an HttpOnly cookie (for browser SPAs) instead of the body',
+});
 
 /** The login/refresh response: an access token, and the refresh token in the body or a cookie. */
 async function tokenResponse(c: Context<AppEnv>, user: User, session: IssuedRefresh, delivery: 'body' | 'cookie') {

@@ -72,10 +72,13 @@ export async function login(
   now = Date.now(),
 ): Promise<LoginResult> {
   const keys: ThrottleKeys = { user: usernameKey(input.username), ip: input.ip };
-  const [found, failures] = await db.batch([
-    db.query.users.findFirst({ where: eq(users.usernameKey, keys.user) }),
+  // One round trip for the user and the throttle counters. (A relational findFirst that
+  // matches nothing crashes drizzle's batch result mapping, hence the plain select.)
+  const [matches, failures] = await db.batch([
+    db.select().from(users).where(eq(users.usernameKey, keys.user)).limit(1),
     selectFailures(db, keys),
   ]);
+  const found = matches[0];
   assertNotLocked(failures, config, now);
 
   const verdict = found

@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { MAX_PBKDF2_ITERATIONS, parseConfig } from '../src/config';
+import { ConfigError } from '../src/errors';
+
+const SECRET = 'x'.repeat(32);
+
+describe('configuration', () => {
+  it('has safe defaults', () => {
+    const config = parseConfig({ JWT_SECRET: SECRET });
+    expect(config).toMatchObject({
+      accessTokenTtl: 900,
+      refreshTokenTtl: 30 * 86_400,
+      pbkdf2Iterations: 100_000,
+      passwordMinLength: 8,
+      loginMaxFailures: 5,
+      loginWindow: 900,
+      corsOrigins: [],
+    });
+  });
+
+  it('refuses more PBKDF2 iterations than deployed Workers allow (local workerd would accept them)', () => {
+    expect(MAX_PBKDF2_ITERATIONS).toBe(100_000);
+    expect(() => parseConfig({ JWT_SECRET: SECRET, PBKDF2_ITERATIONS: '100001' })).toThrow(/PBKDF2_ITERATIONS/);
+    expect(() => parseConfig({ JWT_SECRET: SECRET, PBKDF2_ITERATIONS: '600000' })).toThrow(ConfigError);
+  });
+
+  it('requires JWT_SECRET and names it without echoing the value', () => {
+    expect(() => parseConfig({})).toThrow(/JWT_SECRET/);
+    const short = 'short-secret-value';
+    let message = '';
+    try {
+      parseConfig({ JWT_SECRET: short });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/JWT_SECRET/);
+    expect(message).not.toContain(short);
+  });
+
+  it('refuses a minimum password length below the ASVS floor of 8', () => {
+    expect(() => parseConfig({ JWT_SECRET: SECRET, PASSWORD_MIN_LENGTH: '6' })).toThrow(/PASSWORD_MIN_LENGTH/);
+    expect(parseConfig({ JWT_SECRET: SECRET, PASSWORD_MIN_LENGTH: '15' }).passwordMinLength).toBe(15);
+  });
+
+  it('parses CORS_ORIGINS into origins and refuses non-URLs', () => {
+    expect(
+      parseConfig({ JWT_SECRET: SECRET, CORS_ORIGINS: 'https://a.example, https://b.example/' }).corsOrigins,
+    ).toEqual(['https://a.example', 'https://b.example']);
+    expect(() => parseConfig({ JWT_SECRET: SECRET, CORS_ORIGINS: '*' })).toThrow(/CORS_ORIGINS/);
+  });
+
+  it('refuses a malformed JWT_PRIVATE_KEY without echoing it', () => {
+    let message = '';
+    try {
+      parseConfig({ JWT_PRIVATE_KEY: '{"kid":"k","alg":"HS256","d":"secretvalue"}' });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/JWT_PRIVATE_KEY/);
+    expect(message).not.toContain('secretvalue');
+  });
+});

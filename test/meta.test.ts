@@ -1,0 +1,92 @@
+import { env } from 'cloudflare:workers';
+import { describe, expect, it } from 'vitest';
+import { createApp } from '../src/app';
+import { api, expectProblem } from './helpers';
+
+describe('GET /health', () => {
+  it('is ok when D1 answers', async () => {
+    const res = await api('/health');
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: 'ok' });
+  });
+
+  it('is a 503 problem when D1 is unreachable', async () => {
+    const broken = {
+      prepare: () => {
+        throw new Error('D1 is down');
+      },
+      batch: () => Promise.reject(new Error('D1 is down')),
+    } as unknown as D1Database;
+    const res = await createApp().fetch(new Request('https://auth.example.test/health'), { ...env, DB: broken });
+    await expectProblem(res, 503, 'service_unavailable');
+  });
+});
+
+describe('unknown routes and methods', () => {
+  it('are 404 problems for unknown paths', async () => {
+    await expectProblem(await api('/nope'), 404, 'not_found');
+    await expectProblem(await api('/admin/users/x/y'), 404, 'not_found');
+  });
+
+  it('are 405 problems with Allow for a known path', async () => {
+    const res = await api('/auth/register');
+    await expectProblem(res, 405, 'method_not_allowed');
+    expect(res.headers.get('Allow')).toBe('POST');
+    const item = await api('/admin/users/some-id', { method: 'PUT' });
+    await expectProblem(item, 405, 'method_not_allowed');
+    expect(item.headers.get('Allow')).toBe('PATCH, DELETE');
+  });
+});
+
+describe('a misconfigured deployment', () => {
+  it('answers 500 misconfigured, naming the variable but not its value', async () => {
+    const res = await createApp().fetch(new Request('https://auth.example.test/health'), {
+      ...env,
+      JWT_SECRET: 'too-short',
+    });
+    const problem = await expectProblem(res, 500, 'misconfigured');
+    expect(problem.detail).toMatch(/JWT_SECRET/);
+    expect(JSON.stringify(problem)).not.toContain('too-short');
+  });
+});
+
+describe('GET /openapi.json', () => {
+  it('is an OpenAPI 3.1 document covering every route', async () => {
+    const res = await api('/openapi.json');
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as { openapi: string; paths: Record<string, Record<string, unknown>> };
+    expect(doc.openapi).toBe('3.1.0');
+    const routes = Object.entries(doc.paths).flatMap(([path, ops]) =>
+      Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`),
+    );
+    expect(routes.sort()).toEqual(
+      [
+        'POST /auth/register',
+        'POST /auth/login',
+        'POST /auth/refresh',
+        'POST /auth/logout',
+        'POST /auth/logout-all',
+        'POST /auth/password',
+        'GET /auth/protected',
+        'GET /auth/me',
+        'GET /auth/sessions',
+        'DELETE /auth/sessions/{id}',
+        'GET /admin/users',
+        'PATCH /admin/users/{id}',
+        'DELETE /admin/users/{id}',
+        'GET /health',
+        'GET /.well-known/jwks.json',
+        'POST /signup',
+        'POST /auth',
+        'GET /hello',
+      ].sort(),
+    );
+  });
+
+  it('documents request bodies from the same zod schemas that validate them', async () => {
+    const doc = (await (await api('/openapi.json')).json()) as any;
+    const schema = doc.paths['/auth/register'].post.requestBody.content['application/json'].schema;
+    expect(schema.required).toEqual(expect.arrayContaining(['username', 'password']));
+    expect(schema.properties.username.maxLength ?? schema.properties.username).toBeTruthy();
+  });
+});

@@ -1,0 +1,326 @@
+/**
+ * Rotating refresh tokens: rotation chains, reuse detection with family revocation, the
+ * grace window for parallel tabs, concurrent refreshes, and every way a refresh can fail.
+ */
+import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
+import { env } from 'cloudflare:workers';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createApp } from '../src/app';
+import {
+  api,
+  expectProblem,
+  login,
+  ORIGIN,
+  register,
+  signedIn,
+  signedInAdmin,
+  uniqueName,
+  type Tokens,
+} from './helpers';
+
+const DAY = 86_400_000;
+const T0 = Date.UTC(2030, 0, 15, 12, 0, 0);
+
+afterEach(() => {
+  vi.useRealTimers();
+  vi.restoreAllMocks();
+});
+
+/** Freezes `Date` (in the tests and, same isolate, in the Worker) at `ms`. */
+function setNow(ms: number) {
+  vi.useFakeTimers({ toFake: ['Date'] });
+  vi.setSystemTime(ms);
+}
+
+const refresh = (refreshToken: string) => api('/auth/refresh', { json: { refresh_token: refreshToken } });
+
+async function refreshOk(refreshToken: string): Promise<Tokens> {
+  const res = await refresh(refreshToken);
+  expect(res.status).toBe(200);
+  return (await res.json()) as Tokens;
+}
+
+function claims(accessToken: string): { sub: string; sid: string } {
+  const part = accessToken.split('.')[1]!;
+  return JSON.parse(atob(part.replaceAll('-', '+').replaceAll('_', '/'))) as { sub: string; sid: string };
+}
+
+async function sha256Base64Url(text: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
+  return btoa(String.fromCharCode(...digest))
+    .replaceAll('+', '-')
+    .replaceAll('/', '_')
+    .replace(/=+$/, '');
+}
+
+/** The app with a modified configuration, on the same D1. */
+function appWith(overrides: Partial<Cloudflare.Env>) {
+  const app = createApp();
+  const appEnv = { ...env, ...overrides };
+  return async (path: string, json?: unknown) => {
+    const ctx = createExecutionContext();
+    const res = await app.fetch(
+      new Request(`${ORIGIN}${path}`, {
+        method: json === undefined ? 'GET' : 'POST',
+        headers: json === undefined ? {} : { 'Content-Type': 'application/json' },
+        body: json === undefined ? undefined : JSON.stringify(json),
+      }),
+      appEnv,
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    return res;
+  };
+}
+
+function auditEvents(spy: { mock: { calls: unknown[][] } }, event: string): Record<string, unknown>[] {
+  return spy.mock.calls
+    .map((args) => {
+      try {
+        return JSON.parse(String(args[0])) as Record<string, unknown>;
+      } catch {
+        return null;
+      }
+    })
+    .filter((line): line is Record<string, unknown> => line?.type === 'audit' && line.event === event);
+}
+
+describe('POST /auth/refresh', () => {
+  describe('login', () => {
+    it('returns a refresh token of at least 256 bits that lives 30 days by default', async () => {
+      const { tokens } = await signedIn();
+      expect(tokens.refresh_token).toMatch(/^[A-Za-z0-9_-]{43,}$/);
+      expect(tokens.refresh_expires_in).toBe(2_592_000);
+    });
+
+    it('gives every login a different refresh token', async () => {
+      const user = await register(uniqueName());
+      const [a, b] = [await login(user.username), await login(user.username)];
+      expect(a.refresh_token).not.toBe(b.refresh_token);
+    });
+  });
+
+  describe('a rotation chain', () => {
+    it('hands out a new refresh token and a working access token at every step', async () => {
+      const { user, tokens } = await signedIn();
+      const seen = new Set([tokens.refresh_token]);
+      let current = tokens.refresh_token;
+      for (let step = 0; step < 4; step++) {
+        const next = await refreshOk(current);
+        expect(next.refresh_token).toMatch(/^[A-Za-z0-9_-]{43,}$/);
+        expect(seen.has(next.refresh_token)).toBe(false);
+        expect(next.refresh_expires_in).toBe(2_592_000);
+        seen.add(next.refresh_token);
+        const me = await api('/auth/me', { token: next.access_token });
+        expect(me.status).toBe(200);
+        expect(await me.json()).toMatchObject({ user: { id: user.id } });
+        current = next.refresh_token;
+      }
+    });
+
+    it('keeps the same session id through the chain', async () => {
+      const { tokens } = await signedIn();
+      const first = await refreshOk(tokens.refresh_token);
+      const second = await refreshOk(first.refresh_token);
+      expect(claims(second.access_token).sid).toBe(claims(tokens.access_token).sid);
+    });
+
+    it('never lets an earlier link of the chain produce a token again, even within the grace window', async () => {
+      const { tokens } = await signedIn();
+      const chain = [tokens.refresh_token];
+      for (let step = 0; step < 3; step++) chain.push((await refreshOk(chain.at(-1)!)).refresh_token);
+      // Every token but the newest has a successor that was itself rotated already.
+      for (const old of chain.slice(0, -2)) await expectProblem(await refresh(old), 401, 'invalid_refresh_token');
+      // Refusing them did not end the session: the newest token still works.
+      await refreshOk(chain.at(-1)!);
+    });
+  });
+
+  describe('when a rotated token is presented again after the grace window', () => {
+    it('answers 401 refresh_token_reused, revokes the whole family and logs an audit line', async () => {
+      setNow(T0);
+      const { user, tokens } = await signedIn();
+      const successor = await refreshOk(tokens.refresh_token);
+      const log = vi.spyOn(console, 'log');
+
+      setNow(T0 + 11_000);
+      const reused = await refresh(tokens.refresh_token);
+      await expectProblem(reused, 401, 'refresh_token_reused');
+
+      // The legitimate holder's newest token dies with the family.
+      await expectProblem(await refresh(successor.refresh_token), 401, 'invalid_refresh_token');
+      const sessions = await api('/auth/sessions', { token: successor.access_token });
+      expect(sessions.status).toBe(200);
+      const { sessions: listed } = (await sessions.json()) as { sessions: { id: string }[] };
+      expect(listed.map((s) => s.id)).not.toContain(claims(tokens.access_token).sid);
+
+      const events = auditEvents(log, 'refresh_reuse_detected');
+      expect(events).toHaveLength(1);
+      expect(events[0]).toMatchObject({ user_id: user.id, session_id: claims(tokens.access_token).sid });
+      // Audit lines carry ids only, never token values.
+      const logged = log.mock.calls.flat().join('\n');
+      expect(logged).not.toContain(tokens.refresh_token);
+      expect(logged).not.toContain(successor.refresh_token);
+    });
+
+    it('keeps refusing the reused token afterwards', async () => {
+      setNow(T0);
+      const { tokens } = await signedIn();
+      await refreshOk(tokens.refresh_token);
+      setNow(T0 + 60_000);
+      await expectProblem(await refresh(tokens.refresh_token), 401, 'refresh_token_reused');
+      await expectProblem(await refresh(tokens.refresh_token), 401, 'invalid_refresh_token');
+    });
+
+    it("leaves the user's other sessions alone", async () => {
+      setNow(T0);
+      const user = await register(uniqueName());
+      const stolen = await login(user.username);
+      const other = await login(user.username);
+      await refreshOk(stolen.refresh_token);
+      setNow(T0 + 11_000);
+      await expectProblem(await refresh(stolen.refresh_token), 401, 'refresh_token_reused');
+      await refreshOk(other.refresh_token);
+    });
+
+    it('treats a second presentation one second later as reuse when REFRESH_REUSE_GRACE is 0', async () => {
+      const noGrace = appWith({ REFRESH_REUSE_GRACE: '0' });
+      setNow(T0);
+      const user = await register(uniqueName());
+      const loginRes = await noGrace('/auth/login', { username: user.username, password: user.password });
+      expect(loginRes.status).toBe(200);
+      const tokens = (await loginRes.json()) as Tokens;
+      const rotated = await noGrace('/auth/refresh', { refresh_token: tokens.refresh_token });
+      expect(rotated.status).toBe(200);
+      const successor = (await rotated.json()) as Tokens;
+
+      setNow(T0 + 1_000);
+      await expectProblem(
+        await noGrace('/auth/refresh', { refresh_token: tokens.refresh_token }),
+        401,
+        'refresh_token_reused',
+      );
+      await expectProblem(
+        await noGrace('/auth/refresh', { refresh_token: successor.refresh_token }),
+        401,
+        'invalid_refresh_token',
+      );
+    });
+  });
+
+  describe('when the just-rotated token is presented again within the grace window (parallel tabs)', () => {
+    it('returns the same successor, with a working access token', async () => {
+      setNow(T0);
+      const { user, tokens } = await signedIn();
+      const first = await refreshOk(tokens.refresh_token);
+
+      setNow(T0 + 9_000);
+      const second = await refreshOk(tokens.refresh_token);
+      expect(second.refresh_token).toBe(first.refresh_token);
+      const me = await api('/auth/me', { token: second.access_token });
+      expect(me.status).toBe(200);
+      expect(await me.json()).toMatchObject({ user: { id: user.id } });
+    });
+
+    it('does not revoke anything: the successor keeps rotating and no reuse is logged', async () => {
+      setNow(T0);
+      const { tokens } = await signedIn();
+      const first = await refreshOk(tokens.refresh_token);
+      const log = vi.spyOn(console, 'log');
+
+      setNow(T0 + 5_000);
+      await refreshOk(tokens.refresh_token);
+      const next = await refreshOk(first.refresh_token);
+      await refreshOk(next.refresh_token);
+      expect(auditEvents(log, 'refresh_reuse_detected')).toHaveLength(0);
+    });
+  });
+
+  describe('when one token is refreshed 10 times at once', () => {
+    it('gives every request the same successor, leaves exactly one live successor, and that one works', async () => {
+      const { tokens } = await signedIn();
+      const responses = await Promise.all(Array.from({ length: 10 }, () => refresh(tokens.refresh_token)));
+      expect(responses.map((r) => r.status)).toEqual(Array(10).fill(200));
+      const bodies = (await Promise.all(responses.map((r) => r.json()))) as Tokens[];
+
+      const successors = new Set(bodies.map((b) => b.refresh_token));
+      expect(successors.size).toBe(1);
+      const [successor] = [...successors] as [string];
+      expect(successor).not.toBe(tokens.refresh_token);
+
+      // In D1, the session has exactly one un-rotated token, and it is that successor.
+      const live = await env.DB.prepare(
+        'SELECT token_hash FROM refresh_tokens WHERE session_id = ? AND rotated_at IS NULL',
+      )
+        .bind(claims(tokens.access_token).sid)
+        .all<{ token_hash: string }>();
+      expect(live.results.map((r) => r.token_hash)).toEqual([await sha256Base64Url(successor)]);
+
+      for (const body of bodies) expect((await api('/auth/me', { token: body.access_token })).status).toBe(200);
+      await refreshOk(successor);
+    });
+  });
+
+  describe('an invalid refresh token', () => {
+    it('is refused with 401 invalid_refresh_token when unknown', async () => {
+      const unknown = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))))
+        .replaceAll('+', '-')
+        .replaceAll('/', '_')
+        .replace(/=+$/, '');
+      await expectProblem(await refresh(unknown), 401, 'invalid_refresh_token');
+    });
+
+    it.each([
+      ['an empty string', ''],
+      ['a short word', 'garbage'],
+      ['dots and spaces', 'a.b.c d'],
+      ['non-ASCII text', 'jeton-\u00e9\u00e8\u{1F511}'],
+      ['a 512-character string', 'x'.repeat(512)],
+    ])('is refused with 401 invalid_refresh_token for %s', async (_label, value) => {
+      await expectProblem(await refresh(value), 401, 'invalid_refresh_token');
+    });
+
+    it('is refused with 401 invalid_refresh_token when none is sent at all', async () => {
+      await expectProblem(await api('/auth/refresh', { method: 'POST' }), 401, 'invalid_refresh_token');
+      await expectProblem(await api('/auth/refresh', { json: {} }), 401, 'invalid_refresh_token');
+    });
+
+    it('is refused with 401 invalid_refresh_token once expired (after 30 days by default)', async () => {
+      setNow(T0);
+      const { tokens } = await signedIn();
+      setNow(T0 + 30 * DAY + 1_000);
+      await expectProblem(await refresh(tokens.refresh_token), 401, 'invalid_refresh_token');
+    });
+
+    it('still works just before it expires', async () => {
+      setNow(T0);
+      const { tokens } = await signedIn();
+      setNow(T0 + 30 * DAY - 1_000);
+      await refreshOk(tokens.refresh_token);
+    });
+
+    it('is refused with 401 invalid_refresh_token when it is an access token', async () => {
+      const { tokens } = await signedIn();
+      await expectProblem(await refresh(tokens.access_token), 401, 'invalid_refresh_token');
+      // The session itself is untouched.
+      await refreshOk(tokens.refresh_token);
+    });
+
+    it('is refused with 401 invalid_refresh_token when its user was deleted', async () => {
+      const admin = await signedInAdmin();
+      const { user, tokens } = await signedIn();
+      const deleted = await api(`/admin/users/${user.id}`, { method: 'DELETE', token: admin.token });
+      expect(deleted.status).toBe(204);
+      await expectProblem(await refresh(tokens.refresh_token), 401, 'invalid_refresh_token');
+    });
+  });
+
+  describe('a refresh token presented as a Bearer access token', () => {
+    it('is refused with 401 invalid_token', async () => {
+      const { tokens } = await signedIn();
+      const res = await api('/auth/me', { token: tokens.refresh_token });
+      await expectProblem(res, 401, 'invalid_token');
+      expect(res.headers.get('WWW-Authenticate')).toContain('error="invalid_token"');
+    });
+  });
+});
