@@ -112,9 +112,21 @@ export async function rotateRefreshToken(
         .set({ rotatedAt: now, successorHash, successorSealed: await sealSuccessor(presented, successor) })
         .where(and(eq(refreshTokens.tokenHash, tokenHash), isNull(refreshTokens.rotatedAt)))
         .returning({ tokenHash: refreshTokens.tokenHash }),
-      db.run(sql`INSERT INTO ${refreshTokens} (token_hash, session_id, created_at, expires_at)
-        SELECT ${successorHash}, ${sessionId}, ${now}, ${expiresAt}
-        WHERE EXISTS (SELECT 1 FROM ${refreshTokens} WHERE token_hash = ${tokenHash} AND successor_hash = ${successorHash})`),
+      // INSERT ... SELECT: the successor lands only if the swap above named it.
+      db.insert(refreshTokens).select(
+        db
+          .select({
+            tokenHash: sql<string>`${successorHash}`.as('token_hash'),
+            sessionId: refreshTokens.sessionId,
+            createdAt: sql<number>`${now}`.as('created_at'),
+            expiresAt: sql<number>`${expiresAt}`.as('expires_at'),
+            rotatedAt: sql<null>`NULL`.as('rotated_at'),
+            successorHash: sql<null>`NULL`.as('successor_hash'),
+            successorSealed: sql<null>`NULL`.as('successor_sealed'),
+          })
+          .from(refreshTokens)
+          .where(and(eq(refreshTokens.tokenHash, tokenHash), eq(refreshTokens.successorHash, successorHash))),
+      ),
       db
         .update(sessions)
         .set({ lastUsedAt: now, expiresAt })
