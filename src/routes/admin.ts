@@ -41,7 +41,7 @@ export const setRoleRoute = createRoute({
   path: '/admin/users/{id}',
   tags,
   summary: "Change a user's role",
-  middleware: [jsonBody(), ...adminOnly],
+  middleware: [...adminOnly, jsonBody()],
   security: bearerSecurity,
   request: { params: idParam, body: body(z.object({ role: z.enum(ROLES) })) },
   responses: {

@@ -134,7 +134,7 @@ export const passwordRoute = createRoute({
   path: '/auth/password',
   tags,
   summary: 'Change the password; other sessions and all access tokens are revoked',
-  middleware: [jsonBody(), requireAuth()],
+  middleware: [requireAuth(), jsonBody()],
   security: bearerSecurity,
   request: { body: body(z.object({ current_password: passwordSchema, new_password: newPasswordSchema })) },
   responses: {
