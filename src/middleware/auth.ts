@@ -1,14 +1,15 @@
 /**
  * Bearer authentication and role checks. The token proves who the caller was when it was
- * issued; the user row, read from D1 on every protected request (one primary-key read),
- * says who they are now: deleted users, demotions and logout-all take effect at once.
+ * issued; the user row and the token's session, read from D1 on every protected request
+ * (one query), say who they are now: deleted users, demotions, logout, revoked sessions and
+ * logout-all take effect at once.
  */
 import { createMiddleware } from 'hono/factory';
 import type { Role } from '../db/schema';
 import type { AppEnv } from '../env';
 import { ApiError } from '../errors';
 import { getKeyRing } from '../keys';
-import { findUserById } from '../services/users';
+import { findTokenSubject } from '../services/sessions';
 import { verifyAccessToken } from '../tokens';
 
 const REALM = 'edge-auth';
@@ -45,9 +46,12 @@ export const requireAuth = (schemes: readonly string[] = ['Bearer']) => {
       if (err instanceof ApiError) throw unauthorized(err.detail, true);
       throw err;
     }
-    const user = await findUserById(c.var.db, claims.sub);
-    if (!user) throw unauthorized('The user of this token no longer exists.', true);
-    if (user.tokenVersion !== claims.ver) throw unauthorized('The access token has been revoked.', true);
+    const subject = await findTokenSubject(c.var.db, claims.sub, claims.sid, Date.now());
+    if (!subject) throw unauthorized('The user of this token no longer exists.', true);
+    const { user, sessionLive } = subject;
+    if (user.tokenVersion !== claims.ver || !sessionLive) {
+      throw unauthorized('The access token has been revoked.', true);
+    }
     c.set('user', user);
     c.set('claims', claims);
     await next();

@@ -168,6 +168,30 @@ export async function rotateRefreshToken(
   return { kind: 'reused', userId: row.user.id, sessionId };
 }
 
+/**
+ * The user behind an access token, and whether the token's session is still live, in one
+ * query (two primary-key lookups): ending a session ends its access tokens at once too.
+ */
+export async function findTokenSubject(
+  db: Database,
+  userId: string,
+  sessionId: string | undefined,
+  now: number,
+): Promise<{ user: User; sessionLive: boolean } | undefined> {
+  const row = await db
+    .select({ user: users, sessionRevokedAt: sessions.revokedAt, sessionExpiresAt: sessions.expiresAt })
+    .from(users)
+    .leftJoin(sessions, and(eq(sessions.id, sessionId ?? ''), eq(sessions.userId, users.id)))
+    .where(eq(users.id, userId))
+    .get();
+  if (!row) return undefined;
+  // Tokens from the Flask-JWT /auth route belong to no session.
+  const sessionLive =
+    sessionId === undefined ||
+    (row.sessionExpiresAt !== null && row.sessionRevokedAt === null && row.sessionExpiresAt > now);
+  return { user: row.user, sessionLive };
+}
+
 export async function revokeSession(db: Database, sessionId: string, reason: string, now: number): Promise<void> {
   await db
     .update(sessions)
