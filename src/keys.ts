@@ -73,6 +73,8 @@ async function buildKeyRing(config: Config): Promise<KeyRing> {
   }
   for (const jwk of previousPublicKeys) {
     const pub = toPublicJwk(jwk);
+    // A second key under one kid would shadow the signing key and fail every new token.
+    if (verify.has(pub.kid)) throw new ConfigError(`JWT_PREVIOUS_PUBLIC_KEYS: kid "${pub.kid}" is already in use`);
     jwks.push(pub);
     verify.set(pub.kid, await importPublic(pub, 'JWT_PREVIOUS_PUBLIC_KEYS'));
   }
