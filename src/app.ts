@@ -37,8 +37,12 @@ function renderError(err: unknown, c: Context<AppEnv>): Response {
   }
   if (err instanceof HTTPException) {
     // Hono's own (e.g. its validator's) 4xx; keep headers such as WWW-Authenticate.
-    const code: ErrorCode =
-      err.status === 401 ? 'unauthorized' : err.status === 413 ? 'payload_too_large' : 'validation_failed';
+    const codes: Partial<Record<number, ErrorCode>> = {
+      401: 'unauthorized',
+      413: 'payload_too_large',
+      415: 'unsupported_media_type',
+    };
+    const code = codes[err.status] ?? 'validation_failed';
     const res = render(err.status, code, err.status >= 500 ? 'Internal server error.' : err.message || 'Bad request.');
     err.getResponse().headers.forEach((value, name) => {
       if (name.toLowerCase() === 'www-authenticate') res.headers.set(name, value);
@@ -129,13 +133,23 @@ export function createApp() {
   });
 
   // A known path with another method is a 405 with Allow, not a 404.
+  const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   const routes = app.routes
     .filter((r) => r.method !== 'ALL')
-    .map((r) => ({ method: r.method, pattern: new RegExp(`^${r.path.replace(/:[^/]+/g, '[^/]+')}/?$`) }));
+    .map((r) => ({
+      method: r.method,
+      pattern: new RegExp(
+        `^${r.path
+          .split(/(:[^/]+)/)
+          .map((part) => (part.startsWith(':') ? '[^/]+' : escape(part)))
+          .join('')}$`,
+      ),
+    }));
   app.notFound((c) => {
     const path = new URL(c.req.url).pathname;
     const allowed = [...new Set(routes.filter((r) => r.pattern.test(path)).map((r) => r.method))];
-    if (allowed.length > 0) {
+    const method = c.req.method === 'HEAD' ? 'GET' : c.req.method;
+    if (allowed.length > 0 && !allowed.includes(method)) {
       throw new ApiError(405, 'method_not_allowed', `${c.req.method} is not allowed here; use ${allowed.join(', ')}.`, {
         headers: { Allow: allowed.join(', ') },
       });

@@ -73,8 +73,13 @@ async function buildKeyRing(config: Config): Promise<KeyRing> {
   }
   for (const jwk of previousPublicKeys) {
     const pub = toPublicJwk(jwk);
-    // A second key under one kid would shadow the signing key and fail every new token.
-    if (verify.has(pub.kid)) throw new ConfigError(`JWT_PREVIOUS_PUBLIC_KEYS: kid "${pub.kid}" is already in use`);
+    const known = jwks.find((k) => k.kid === pub.kid);
+    // The same key listed twice is normal mid-rotation (published first, then made the
+    // signing key); a different key under a used kid would shadow it and fail its tokens.
+    if (known && (known.x !== pub.x || known.y !== pub.y)) {
+      throw new ConfigError(`JWT_PREVIOUS_PUBLIC_KEYS: kid "${pub.kid}" names two different keys`);
+    }
+    if (known) continue;
     jwks.push(pub);
     verify.set(pub.kid, await importPublic(pub, 'JWT_PREVIOUS_PUBLIC_KEYS'));
   }

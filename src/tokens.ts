@@ -65,13 +65,15 @@ const invalid = (detail: string) => new ApiError(401, 'invalid_token', detail);
 
 /** Verifies an access token and returns its claims, or throws a 401 `invalid_token`. */
 export async function verifyAccessToken(config: Config, ring: KeyRing, token: string): Promise<AccessClaims> {
-  let header: { kid?: unknown; alg?: unknown };
+  let header: unknown;
   try {
     header = decodeHeader(token);
   } catch {
     throw invalid('The access token is malformed.');
   }
-  const key = typeof header.kid === 'string' ? ring.verify.get(header.kid) : undefined;
+  // The header is attacker-chosen JSON: `null`, an array or a number must not throw here.
+  const kid = typeof header === 'object' && header !== null ? (header as { kid?: unknown }).kid : undefined;
+  const key = typeof kid === 'string' ? ring.verify.get(kid) : undefined;
   if (!key) throw invalid('The access token was not signed by a key this service trusts.');
   let payload: unknown;
   try {

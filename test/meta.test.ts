@@ -50,6 +50,25 @@ describe('a misconfigured deployment', () => {
   });
 });
 
+describe('a key ring with one kid for two different keys', () => {
+  it('is refused as misconfigured instead of shadowing the signing key', async () => {
+    const pair = async () => {
+      const keys = (await crypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify'])) as CryptoKeyPair;
+      return (await crypto.subtle.exportKey('jwk', keys.privateKey)) as JsonWebKey;
+    };
+    const signing = { ...(await pair()), kid: 'k1', alg: 'EdDSA' };
+    const { d: _d, ...other } = { ...(await pair()), kid: 'k1', alg: 'EdDSA' };
+    const res = await createApp().fetch(new Request('https://auth.example.test/.well-known/jwks.json'), {
+      ...env,
+      JWT_PRIVATE_KEY: JSON.stringify(signing),
+      JWT_PREVIOUS_PUBLIC_KEYS: JSON.stringify([other]),
+    });
+    const problem = await expectProblem(res, 500, 'misconfigured');
+    expect(problem.detail).toMatch(/JWT_PREVIOUS_PUBLIC_KEYS: kid "k1"/);
+    expect(JSON.stringify(problem)).not.toContain(signing.d!);
+  });
+});
+
 describe('GET /openapi.json', () => {
   it('is an OpenAPI 3.1 document covering every route', async () => {
     const res = await api('/openapi.json');

@@ -31,12 +31,16 @@ function unauthorized(detail: string, withError: boolean): ApiError {
  * (`JWT` is Flask-JWT's, kept for its clients on the compatibility routes).
  */
 export const requireAuth = (schemes: readonly string[] = ['Bearer']) => {
-  const pattern = new RegExp(`^(?:${schemes.join('|')}) +([A-Za-z0-9_.~+/=-]+)$`, 'i');
+  const accepted = new Set(schemes.map((s) => s.toLowerCase()));
   return createMiddleware<AppEnv>(async (c, next) => {
-    const header = c.req.header('Authorization');
-    if (!header) throw unauthorized('This route requires an access token (Authorization: Bearer <token>).', false);
-    const token = pattern.exec(header.trim())?.[1];
-    if (!token) throw unauthorized('The Authorization header is not a bearer token.', true);
+    const header = c.req.header('Authorization')?.trim();
+    const [scheme = '', ...rest] = header ? header.split(/ +/) : [];
+    // RFC 6750 §3.1: no credentials, or another scheme (Basic, ...), gets a bare challenge.
+    if (!accepted.has(scheme.toLowerCase())) {
+      throw unauthorized(`This route requires an access token (Authorization: ${schemes[0]} <token>).`, false);
+    }
+    const token = rest.length === 1 && /^[A-Za-z0-9_.~+/=-]+$/.test(rest[0]!) ? rest[0] : undefined;
+    if (!token) throw unauthorized('The Authorization header does not carry one well-formed token.', true);
 
     const config = c.var.config;
     let claims;
