@@ -147,12 +147,11 @@ describe('POST /auth/refresh', () => {
       const reused = await refresh(tokens.refresh_token);
       await expectProblem(reused, 401, 'refresh_token_reused');
 
-      // The legitimate holder's newest token dies with the family.
+      // The legitimate holder's newest token dies with the family, and so do the session's access tokens.
       await expectProblem(await refresh(successor.refresh_token), 401, 'invalid_refresh_token');
-      const sessions = await api('/auth/sessions', { token: successor.access_token });
-      expect(sessions.status).toBe(200);
-      const { sessions: listed } = (await sessions.json()) as { sessions: { id: string }[] };
-      expect(listed.map((s) => s.id)).not.toContain(claims(tokens.access_token).sid);
+      for (const token of [tokens.access_token, successor.access_token]) {
+        await expectProblem(await api('/auth/me', { token }), 401, 'invalid_token');
+      }
 
       const events = auditEvents(log, 'refresh_reuse_detected');
       expect(events).toHaveLength(1);
@@ -180,6 +179,7 @@ describe('POST /auth/refresh', () => {
       await refreshOk(stolen.refresh_token);
       setNow(T0 + 11_000);
       await expectProblem(await refresh(stolen.refresh_token), 401, 'refresh_token_reused');
+      expect((await api('/auth/me', { token: other.access_token })).status).toBe(200);
       await refreshOk(other.refresh_token);
     });
 
@@ -297,6 +297,17 @@ describe('POST /auth/refresh', () => {
       const { tokens } = await signedIn();
       setNow(T0 + 30 * DAY - 1_000);
       await refreshOk(tokens.refresh_token);
+    });
+
+    it('stays valid while the session is used: each refresh renews the 30-day idle timeout', async () => {
+      setNow(T0);
+      const { tokens } = await signedIn();
+      setNow(T0 + 20 * DAY);
+      const renewed = await refreshOk(tokens.refresh_token);
+      setNow(T0 + 45 * DAY);
+      const again = await refreshOk(renewed.refresh_token);
+      setNow(T0 + 45 * DAY + 30 * DAY + 1_000);
+      await expectProblem(await refresh(again.refresh_token), 401, 'invalid_refresh_token');
     });
 
     it('is refused with 401 invalid_refresh_token when it is an access token', async () => {
