@@ -20,10 +20,17 @@ if (!existsSync(devVars) || !/^JWT_SECRET=\S{32,}/m.test(readFileSync(devVars, '
   console.log('dev: wrote a new development JWT_SECRET to .dev.vars');
 }
 
+const extra = process.argv.slice(2);
+
 const run = (args) => {
   const result = spawnSync('wrangler', args, { stdio: 'inherit', env });
   if (result.status !== 0) process.exit(result.status ?? 1);
 };
 
-run(['d1', 'migrations', 'apply', 'DB', '--local']);
-run(['dev', '--ip', '127.0.0.1', '--port', '8787', ...process.argv.slice(2)]);
+const persistAt = extra.findIndex((arg) => arg === '--persist-to');
+const persist = persistAt >= 0 ? ['--persist-to', extra[persistAt + 1]] : [];
+run(['d1', 'migrations', 'apply', 'DB', '--local', ...persist]);
+// Defaults unless the caller chose (`npm run dev -- --port 8788`).
+const given = (flag) => extra.some((arg) => arg === flag || arg.startsWith(`${flag}=`));
+const defaults = [...(given('--ip') ? [] : ['--ip', '127.0.0.1']), ...(given('--port') ? [] : ['--port', '8787'])];
+run(['dev', ...defaults, ...extra]);
