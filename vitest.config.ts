@@ -9,6 +9,8 @@ export default defineConfig(async () => {
   const migrations = await readD1Migrations('./migrations');
   return {
     test: {
+      // Audit lines are asserted by test/audit.test.ts; elsewhere they only bury the report.
+      onConsoleLog: (log: string) => !log.includes('"type":"audit"'),
       projects: [
         {
           plugins: [

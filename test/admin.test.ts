@@ -114,6 +114,24 @@ describe('admin routes', () => {
   });
 
   describe('the last admin', () => {
+    it('survives two admins demoting each other at the same moment', async () => {
+      await env.DB.prepare("UPDATE users SET role = 'user'").run();
+      const a = await signedInAdmin();
+      const b = await signedInAdmin();
+      const results = await Promise.all([
+        api(`/admin/users/${b.user.id}`, { method: 'PATCH', json: { role: 'user' }, token: a.token }),
+        api(`/admin/users/${a.user.id}`, { method: 'PATCH', json: { role: 'user' }, token: b.token }),
+      ]);
+      const statuses = results.map((r) => r.status).sort();
+      // Whoever lost the race is either no longer an admin (403) or would remove the last one (409).
+      expect(statuses[0]).toBe(200);
+      expect([403, 409]).toContain(statuses[1]);
+      const admins = await env.DB.prepare("SELECT count(*) AS n FROM users WHERE role = 'admin'").first<{
+        n: number;
+      }>();
+      expect(admins!.n).toBe(1);
+    });
+
     it('cannot be demoted or deleted, while one of two can', async () => {
       // Storage is shared within this file: start from a state with exactly one admin.
       await env.DB.prepare("UPDATE users SET role = 'user'").run();
