@@ -2,11 +2,8 @@
  * Browser mode: the refresh token in an HttpOnly cookie, the Origin check that keeps other
  * sites from riding on it, and CORS for the origins listed in CORS_ORIGINS.
  */
-import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
-import { env } from 'cloudflare:workers';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createApp } from '../src/app';
-import { api, expectProblem, ORIGIN, PASSWORD, register, uniqueName, type Tokens } from './helpers';
+import { api, appWith, expectProblem, ORIGIN, PASSWORD, register, uniqueName, type Tokens } from './helpers';
 
 const COOKIE = '__Secure-edge-auth-refresh';
 const SPA = 'https://app.example.test';
@@ -15,30 +12,6 @@ const T0 = Date.UTC(2030, 0, 15, 12, 0, 0);
 afterEach(() => {
   vi.useRealTimers();
 });
-
-type Init = { method?: string; json?: unknown; headers?: Record<string, string> };
-
-function request(path: string, init: Init = {}): Request {
-  const headers = new Headers(init.headers);
-  if (init.json !== undefined) headers.set('Content-Type', 'application/json');
-  return new Request(`${ORIGIN}${path}`, {
-    method: init.method ?? (init.json !== undefined ? 'POST' : 'GET'),
-    headers,
-    body: init.json !== undefined ? JSON.stringify(init.json) : undefined,
-  });
-}
-
-/** The app with a modified configuration, on the same D1. */
-function appWith(overrides: Partial<Cloudflare.Env>) {
-  const app = createApp();
-  const appEnv = { ...env, ...overrides };
-  return async (path: string, init: Init = {}) => {
-    const ctx = createExecutionContext();
-    const res = await app.fetch(request(path, init), appEnv, ctx);
-    await waitOnExecutionContext(ctx);
-    return res;
-  };
-}
 
 type SetCookie = { name: string; value: string; attributes: Map<string, string> };
 

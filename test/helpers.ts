@@ -1,6 +1,8 @@
 /** Drives the real Worker (exports.default.fetch) inside workerd, against the test D1. */
+import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { env, exports } from 'cloudflare:workers';
 import { expect } from 'vitest';
+import { createApp } from '../src/app';
 
 export const ORIGIN = 'https://auth.example.test';
 
@@ -13,20 +15,46 @@ export function uniqueName(prefix = 'user'): string {
 
 export const PASSWORD = 'a-long-and-unusual-passphrase';
 
-type Init = { method?: string; json?: unknown; body?: BodyInit; token?: string; headers?: Record<string, string> };
+export type Init = {
+  method?: string;
+  json?: unknown;
+  body?: BodyInit;
+  token?: string;
+  headers?: Record<string, string>;
+};
 
-export async function api(path: string, init: Init = {}): Promise<Response> {
+function buildRequest(path: string, init: Init): Request {
   const headers = new Headers(init.headers);
   if (init.json !== undefined) headers.set('Content-Type', 'application/json');
   if (init.token) headers.set('Authorization', `Bearer ${init.token}`);
   const url = path.startsWith('http') ? path : `${ORIGIN}${path}`;
-  return exports.default.fetch(
-    new Request(url, {
-      method: init.method ?? (init.json !== undefined || init.body !== undefined ? 'POST' : 'GET'),
-      headers,
-      body: init.json !== undefined ? JSON.stringify(init.json) : init.body,
-    }),
-  );
+  return new Request(url, {
+    method: init.method ?? (init.json !== undefined || init.body !== undefined ? 'POST' : 'GET'),
+    headers,
+    body: init.json !== undefined ? JSON.stringify(init.json) : init.body,
+  });
+}
+
+/** A request to the Worker as deployed (its default export), with the test configuration. */
+export async function api(path: string, init: Init = {}): Promise<Response> {
+  return exports.default.fetch(buildRequest(path, init));
+}
+
+export type Api = typeof api;
+
+/**
+ * The same app with configuration overrides (key rotation, CORS origins, ...), on the same
+ * D1. Configuration is parsed per env object, so each override set gets its own config.
+ */
+export function appWith(overrides: Partial<Cloudflare.Env>): Api {
+  const app = createApp();
+  const appEnv = { ...env, ...overrides };
+  return async (path, init = {}) => {
+    const ctx = createExecutionContext();
+    const res = await app.fetch(buildRequest(path, init), appEnv, ctx);
+    await waitOnExecutionContext(ctx);
+    return res;
+  };
 }
 
 export async function register(username = uniqueName(), password = PASSWORD) {

@@ -3,42 +3,26 @@
  * that an independent JOSE implementation can use, algorithm confusion, rotation of
  * asymmetric keys, and a missing or weak JWT_SECRET.
  */
-import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createApp } from '../src/app';
-import { api, expectProblem, login, ORIGIN, PASSWORD, register, signedIn, uniqueName, type Tokens } from './helpers';
+import {
+  api,
+  appWith,
+  expectProblem,
+  login,
+  ORIGIN,
+  type Api as Call,
+  PASSWORD,
+  register,
+  signedIn,
+  uniqueName,
+  type Tokens,
+} from './helpers';
 
 afterEach(() => {
   vi.restoreAllMocks();
 });
-
-type Init = { method?: string; json?: unknown; token?: string };
-type Call = (path: string, init?: Init) => Promise<Response>;
-
-/** The app with a modified configuration, on the same D1. */
-function appWith(overrides: Partial<Cloudflare.Env>): Call {
-  const app = createApp();
-  const appEnv = { ...env, ...overrides };
-  return async (path, init = {}) => {
-    const headers = new Headers();
-    if (init.json !== undefined) headers.set('Content-Type', 'application/json');
-    if (init.token) headers.set('Authorization', `Bearer ${init.token}`);
-    const ctx = createExecutionContext();
-    const res = await app.fetch(
-      new Request(`${ORIGIN}${path}`, {
-        method: init.method ?? (init.json !== undefined ? 'POST' : 'GET'),
-        headers,
-        body: init.json !== undefined ? JSON.stringify(init.json) : undefined,
-      }),
-      appEnv,
-      ctx,
-    );
-    await waitOnExecutionContext(ctx);
-    return res;
-  };
-}
 
 const encoder = new TextEncoder();
 

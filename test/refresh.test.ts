@@ -2,11 +2,10 @@
  * Rotating refresh tokens: rotation chains, reuse detection with family revocation, the
  * grace window for parallel tabs, concurrent refreshes, and every way a refresh can fail.
  */
-import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createApp } from '../src/app';
 import {
+  appWith,
   api,
   expectProblem,
   login,
@@ -51,26 +50,6 @@ async function sha256Base64Url(text: string): Promise<string> {
     .replaceAll('+', '-')
     .replaceAll('/', '_')
     .replace(/=+$/, '');
-}
-
-/** The app with a modified configuration, on the same D1. */
-function appWith(overrides: Partial<Cloudflare.Env>) {
-  const app = createApp();
-  const appEnv = { ...env, ...overrides };
-  return async (path: string, json?: unknown) => {
-    const ctx = createExecutionContext();
-    const res = await app.fetch(
-      new Request(`${ORIGIN}${path}`, {
-        method: json === undefined ? 'GET' : 'POST',
-        headers: json === undefined ? {} : { 'Content-Type': 'application/json' },
-        body: json === undefined ? undefined : JSON.stringify(json),
-      }),
-      appEnv,
-      ctx,
-    );
-    await waitOnExecutionContext(ctx);
-    return res;
-  };
 }
 
 function auditEvents(spy: { mock: { calls: unknown[][] } }, event: string): Record<string, unknown>[] {
@@ -187,21 +166,21 @@ describe('POST /auth/refresh', () => {
       const noGrace = appWith({ REFRESH_REUSE_GRACE: '0' });
       setNow(T0);
       const user = await register(uniqueName());
-      const loginRes = await noGrace('/auth/login', { username: user.username, password: user.password });
+      const loginRes = await noGrace('/auth/login', { json: { username: user.username, password: user.password } });
       expect(loginRes.status).toBe(200);
       const tokens = (await loginRes.json()) as Tokens;
-      const rotated = await noGrace('/auth/refresh', { refresh_token: tokens.refresh_token });
+      const rotated = await noGrace('/auth/refresh', { json: { refresh_token: tokens.refresh_token } });
       expect(rotated.status).toBe(200);
       const successor = (await rotated.json()) as Tokens;
 
       setNow(T0 + 1_000);
       await expectProblem(
-        await noGrace('/auth/refresh', { refresh_token: tokens.refresh_token }),
+        await noGrace('/auth/refresh', { json: { refresh_token: tokens.refresh_token } }),
         401,
         'refresh_token_reused',
       );
       await expectProblem(
-        await noGrace('/auth/refresh', { refresh_token: successor.refresh_token }),
+        await noGrace('/auth/refresh', { json: { refresh_token: successor.refresh_token } }),
         401,
         'invalid_refresh_token',
       );

@@ -1,0 +1,141 @@
+/**
+ * The README's quick start, literally: `npm run dev` (scripts/dev.mjs) gives a newcomer an API
+ * on 127.0.0.1 backed by a local D1 that is created and migrated automatically, with a
+ * development-only JWT secret generated into `.dev.vars`; a second `npm run dev` reuses the
+ * same database and secret, so nothing is lost between runs.
+ *
+ * All of it happens in a throw-away copy of the project (node_modules symlinked), so the
+ * developer's own `.dev.vars` and `.wrangler/state` are never read or touched.
+ *
+ * Run: npx vitest run --project e2e
+ */
+import { existsSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, readFile, rm, stat, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { jwtVerify } from 'jose';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ROOT, api, childEnv, freePort, startServer, uniqueName, type Server } from './support';
+
+const COPIED = ['src', 'migrations', 'scripts', 'wrangler.toml', 'package.json', 'tsconfig.json'];
+const PASSWORD = 'a-long-and-unusual-passphrase';
+
+let scratch = '';
+/** The throw-away project copy: where `npm run dev` runs. */
+let project = '';
+let devVarsPath = '';
+let server: Server | undefined;
+/** Every run's output, shown when something fails. */
+let log = '';
+/** The developer's own .dev.vars (or null), to prove it was left alone. */
+let ownDevVars: Buffer | null = null;
+
+/** What the first run left for the second. */
+let first: { devVars: Buffer; user: unknown; username: string; token: string } | undefined;
+
+const readIfThere = (file: string) => readFile(file).catch(() => null);
+
+/** `npm run dev -- --port <port>` in the copy, as `npm run` would run it; resolves once /health is 200. */
+async function npmRunDev(): Promise<Server> {
+  const port = await freePort();
+  log += `\n--- npm run dev -- --port ${port} ---\n`;
+  try {
+    server = await startServer({
+      name: 'npm run dev',
+      command: 'node',
+      args: ['scripts/dev.mjs', '--port', String(port)],
+      cwd: project,
+      env: childEnv(scratch),
+      port,
+    });
+  } catch (err) {
+    log += (err as Error).message;
+    throw err;
+  }
+  return server;
+}
+
+async function stop(): Promise<void> {
+  if (!server) return;
+  const stopping = server;
+  log += stopping.output;
+  server = undefined;
+  await stopping.stop(); // Resolves only once the whole group (node, wrangler, workerd) is gone.
+}
+
+const secretIn = (devVars: string) => /^JWT_SECRET=(\S+)$/m.exec(devVars)?.[1] ?? '';
+
+describe('README quick start: npm run dev, twice', () => {
+  beforeAll(async () => {
+    ownDevVars = await readIfThere(path.join(ROOT, '.dev.vars'));
+    scratch = await mkdtemp(path.join(tmpdir(), 'edge-auth-quick-start-'));
+    project = path.join(scratch, 'project');
+    await mkdir(project);
+    for (const entry of COPIED) await cp(path.join(ROOT, entry), path.join(project, entry), { recursive: true });
+    await symlink(path.join(ROOT, 'node_modules'), path.join(project, 'node_modules'), 'dir');
+    devVarsPath = path.join(project, '.dev.vars');
+  });
+
+  afterAll(async () => {
+    await stop();
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  });
+
+  beforeEach(({ onTestFailed }) => {
+    onTestFailed(() => console.error(`--- npm run dev output ---\n${log}${server?.output ?? ''}`));
+  });
+
+  it('first run: writes a private .dev.vars secret, creates and migrates the local D1, serves the API', async () => {
+    expect(existsSync(devVarsPath), 'the copy must start without .dev.vars').toBe(false);
+    expect(existsSync(path.join(project, '.wrangler')), 'the copy must start without local state').toBe(false);
+
+    const dev = await npmRunDev();
+
+    const devVars = await readFile(devVarsPath);
+    const secret = secretIn(devVars.toString('utf8'));
+    expect(secret.length, `no JWT_SECRET line of >= 32 characters in:\n${devVars}`).toBeGreaterThanOrEqual(32);
+    const mode = (await stat(devVarsPath)).mode;
+    expect((mode & 0o077).toString(8), `.dev.vars has mode ${(mode & 0o777).toString(8)}`).toBe('0');
+    expect(existsSync(path.join(project, '.wrangler', 'state', 'v3', 'd1')), 'no local D1 was created').toBe(true);
+    expect(dev.output, 'the first run did not apply the migrations').toMatch(/0000_init\.sql/);
+
+    const username = uniqueName('newcomer');
+    const registered = await api(dev.baseUrl, '/auth/register', { json: { username, password: PASSWORD } });
+    expect(registered.status, JSON.stringify(registered.body)).toBe(201);
+    const login = await api(dev.baseUrl, '/auth/login', { json: { username, password: PASSWORD } });
+    expect(login.status, JSON.stringify(login.body)).toBe(200);
+    const token: string = login.body.access_token;
+
+    // The Worker really signs with the secret in .dev.vars (not one from anywhere else).
+    await expect(jwtVerify(token, new TextEncoder().encode(secret), { algorithms: ['HS256'] })).resolves.toBeTruthy();
+
+    await stop();
+    first = { devVars, user: registered.body.user, username, token };
+  });
+
+  it('second run: reuses the same .dev.vars and database; the old token and the old password still work', async () => {
+    expect(first, 'the first run did not complete').toBeDefined();
+    const before = first!;
+
+    const dev = await npmRunDev();
+
+    expect((await readFile(devVarsPath)).equals(before.devVars), '.dev.vars changed between runs').toBe(true);
+
+    // Same secret and same database: the token from the first run still names an existing user.
+    const me = await api(dev.baseUrl, '/auth/me', { token: before.token });
+    expect(me.status, JSON.stringify(me.body)).toBe(200);
+    expect(me.body.user).toEqual(before.user);
+
+    // The migrations were not re-applied destructively: the account is still there.
+    const login = await api(dev.baseUrl, '/auth/login', { json: { username: before.username, password: PASSWORD } });
+    expect(login.status, JSON.stringify(login.body)).toBe(200);
+    expect(login.body.user).toEqual(before.user);
+
+    expect(dev.output, 'the second run applied migrations again').toMatch(/No migrations to apply/);
+    await stop();
+  });
+
+  it("never touched the developer's own .dev.vars", async () => {
+    expect(await readIfThere(path.join(ROOT, '.dev.vars'))).toEqual(ownDevVars);
+  });
+});
