@@ -59,6 +59,11 @@ async function tokenResponse(c: Context<AppEnv>, user: User, session: IssuedRefr
   };
 }
 
+/** Refresh and logout take the token from the body, or else from the refresh cookie. */
+const refreshTokenBody = {
+  content: { 'application/json': { schema: z.object({ refresh_token: z.string().max(512).optional() }) } },
+};
+
 export const registerRoute = createRoute({
   method: 'post',
   path: '/auth/register',
@@ -97,9 +102,7 @@ export const refreshRoute = createRoute({
   description:
     'The refresh token comes from the body, or else from the refresh cookie (which needs an allowed Origin).',
   middleware: [jsonBody({ optional: true })],
-  request: {
-    body: { content: { 'application/json': { schema: z.object({ refresh_token: z.string().max(512).optional() }) } } },
-  },
+  request: { body: refreshTokenBody },
   responses: {
     200: json(tokenResponseSchema, 'Fresh tokens'),
     401: problem('`invalid_refresh_token`, or `refresh_token_reused` (the whole session was revoked)'),
@@ -113,9 +116,7 @@ export const logoutRoute = createRoute({
   tags,
   summary: 'End the session of a refresh token (idempotent)',
   middleware: [jsonBody({ optional: true })],
-  request: {
-    body: { content: { 'application/json': { schema: z.object({ refresh_token: z.string().max(512).optional() }) } } },
-  },
+  request: { body: refreshTokenBody },
   responses: { 204: { description: 'Logged out' }, 403: problem('`csrf_rejected`') },
 });
 
@@ -172,28 +173,23 @@ export const meRoute = createRoute({
 
 export const authRouter = createRouter()
   .openapi(registerRoute, async (c) => {
-    const user = await register(c.var.db, c.var.config, c.req.valid('json'));
-    audit('register', { requestId: c.var.requestId, userId: user.id, ip: clientIp(c) });
+    const user = await register(c.var.db, c.var.config, {
+      ...c.req.valid('json'),
+      requestId: c.var.requestId,
+      ip: clientIp(c),
+    });
     return c.json({ user: toPublicUser(user) }, 201);
   })
   .openapi(loginRoute, async (c) => {
     const { username, password, refresh_token_delivery } = c.req.valid('json');
-    const log = { requestId: c.var.requestId, ip: clientIp(c) };
-    let result;
-    try {
-      result = await login(c.var.db, c.var.config, {
-        username,
-        password,
-        ip: clientIp(c),
-        userAgent: c.req.header('User-Agent'),
-        withSession: true,
-      });
-    } catch (err) {
-      if (err instanceof ApiError)
-        audit(err.status === 429 ? 'login_locked' : 'login_failure', { ...log, reason: err.code });
-      throw err;
-    }
-    audit('login_success', { ...log, userId: result.user.id, sessionId: result.session!.sessionId });
+    const result = await login(c.var.db, c.var.config, {
+      username,
+      password,
+      ip: clientIp(c),
+      userAgent: c.req.header('User-Agent'),
+      withSession: true,
+      requestId: c.var.requestId,
+    });
     return c.json(await tokenResponse(c, result.user, result.session!, refresh_token_delivery), 200);
   })
   .openapi(refreshRoute, async (c) => {
@@ -238,20 +234,14 @@ export const authRouter = createRouter()
   })
   .openapi(passwordRoute, async (c) => {
     const { current_password, new_password } = c.req.valid('json');
-    const log = { requestId: c.var.requestId, userId: c.var.user.id, ip: clientIp(c) };
-    try {
-      await changePassword(c.var.db, c.var.config, {
-        user: c.var.user,
-        currentPassword: current_password,
-        newPassword: new_password,
-        sessionId: c.var.claims.sid,
-        ip: clientIp(c),
-      });
-    } catch (err) {
-      if (err instanceof ApiError && err.status !== 400) audit('password_change_failure', { ...log, reason: err.code });
-      throw err;
-    }
-    audit('password_changed', log);
+    await changePassword(c.var.db, c.var.config, {
+      user: c.var.user,
+      currentPassword: current_password,
+      newPassword: new_password,
+      sessionId: c.var.claims.sid,
+      ip: clientIp(c),
+      requestId: c.var.requestId,
+    });
     return c.body(null, 204);
   })
   .openapi(protectedRoute, (c) => {

@@ -10,7 +10,6 @@ import { requireAuth } from '../middleware/auth';
 import { jsonBody } from '../middleware/json-body';
 import { createRouter } from '../router';
 import { credentialsSchema, json, jsonBody as body, problem } from '../schemas';
-import { audit } from '../services/audit';
 import { login, register } from '../services/auth';
 import { issueAccessToken } from '../tokens';
 
@@ -60,8 +59,11 @@ export const helloRoute = createRoute({
 export const compatRouter = createRouter()
   .openapi(signupRoute, async (c) => {
     try {
-      const user = await register(c.var.db, c.var.config, c.req.valid('json'));
-      audit('register', { requestId: c.var.requestId, userId: user.id });
+      await register(c.var.db, c.var.config, {
+        ...c.req.valid('json'),
+        requestId: c.var.requestId,
+        ip: c.req.header('CF-Connecting-IP'),
+      });
     } catch (err) {
       if (err instanceof ApiError && err.code === 'username_taken') {
         return c.json({ Status: 'Error' as const, result: 'User already exists' }, 400);
@@ -71,20 +73,12 @@ export const compatRouter = createRouter()
     return c.json({ Status: 'Success' as const, result: 'User created' }, 200);
   })
   .openapi(flaskAuthRoute, async (c) => {
-    const ip = c.req.header('CF-Connecting-IP');
-    let result;
-    try {
-      result = await login(c.var.db, c.var.config, { ...c.req.valid('json'), ip, withSession: false });
-    } catch (err) {
-      if (err instanceof ApiError)
-        audit(err.status === 429 ? 'login_locked' : 'login_failure', {
-          requestId: c.var.requestId,
-          ip,
-          reason: err.code,
-        });
-      throw err;
-    }
-    audit('login_success', { requestId: c.var.requestId, userId: result.user.id, ip });
+    const result = await login(c.var.db, c.var.config, {
+      ...c.req.valid('json'),
+      ip: c.req.header('CF-Connecting-IP'),
+      withSession: false,
+      requestId: c.var.requestId,
+    });
     const config = c.var.config;
     const { user } = result;
     const access = await issueAccessToken(config, await getKeyRing(config), {

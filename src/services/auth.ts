@@ -7,6 +7,7 @@ import { MAX_PASSWORD_LENGTH, type Config } from '../config';
 import type { Database } from '../db/client';
 import { users, type User } from '../db/schema';
 import { ApiError } from '../errors';
+import { audit } from './audit';
 import { burnPasswordWork, hashPassword, verifyPassword } from '../password';
 import { isCommonPassword } from '../security/common-passwords';
 import { newSessionQueries, revokeUserSessionsQuery, type IssuedRefresh } from './sessions';
@@ -44,11 +45,13 @@ export function checkNewPassword(password: string, config: Config, field = 'pass
 export async function register(
   db: Database,
   config: Config,
-  input: { username: string; password: string },
+  input: { username: string; password: string; requestId?: string | undefined; ip?: string | undefined },
 ): Promise<User> {
   checkNewPassword(input.password, config);
   const passwordHash = await hashPassword(input.password, hashOptions(config));
-  return createUser(db, { username: input.username, passwordHash });
+  const user = await createUser(db, { username: input.username, passwordHash });
+  audit('register', { requestId: input.requestId, userId: user.id, ip: input.ip });
+  return user;
 }
 
 const invalidCredentials = () => new ApiError(401, 'invalid_credentials', 'The username or password is incorrect.');
@@ -68,8 +71,27 @@ export async function login(
     ip?: string | undefined;
     userAgent?: string | undefined;
     withSession: boolean;
+    requestId?: string | undefined;
   },
   now = Date.now(),
+): Promise<LoginResult> {
+  const log = { requestId: input.requestId, ip: input.ip };
+  try {
+    const result = await checkCredentials(db, config, input, now);
+    audit('login_success', { ...log, userId: result.user.id, sessionId: result.session?.sessionId });
+    return result;
+  } catch (err) {
+    if (err instanceof ApiError)
+      audit(err.status === 429 ? 'login_locked' : 'login_failure', { ...log, reason: err.code });
+    throw err;
+  }
+}
+
+async function checkCredentials(
+  db: Database,
+  config: Config,
+  input: Parameters<typeof login>[2],
+  now: number,
 ): Promise<LoginResult> {
   const keys: ThrottleKeys = { user: usernameKey(input.username), ip: input.ip };
   // One round trip for the user and the throttle counters. (A relational findFirst that
@@ -116,14 +138,22 @@ export async function changePassword(
     newPassword: string;
     sessionId?: string | undefined;
     ip?: string | undefined;
+    requestId?: string | undefined;
   },
   now = Date.now(),
 ): Promise<void> {
   const keys: ThrottleKeys = { user: input.user.usernameKey, ip: input.ip };
-  assertNotLocked(await selectFailures(db, keys), config, now);
+  const log = { requestId: input.requestId, userId: input.user.id, ip: input.ip };
+  try {
+    assertNotLocked(await selectFailures(db, keys), config, now);
+  } catch (err) {
+    audit('password_change_failure', { ...log, reason: 'too_many_attempts' });
+    throw err;
+  }
   const verdict = await verifyPassword(input.currentPassword, input.user.passwordHash, hashOptions(config));
   if (!verdict.ok) {
     await db.batch(recordFailureQueries(db, keys, now, config));
+    audit('password_change_failure', { ...log, reason: 'invalid_credentials' });
     throw new ApiError(401, 'invalid_credentials', 'The current password is incorrect.');
   }
   checkNewPassword(input.newPassword, config, 'new_password');
@@ -134,4 +164,5 @@ export async function changePassword(
     revokeUserSessionsQuery(db, input.user.id, 'password_changed', now, input.sessionId),
     clearUserFailuresQuery(db, keys),
   ]);
+  audit('password_changed', log);
 }
