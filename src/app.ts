@@ -79,7 +79,12 @@ const noStoreByDefault = () =>
 export function createApp() {
   const app = createRouter();
 
-  app.use(requestId());
+  // Ids are always ours: a client-chosen one could forge or collide entries in the audit log.
+  app.use(requestId({ headerName: '' }));
+  app.use(async (c, next) => {
+    c.header('X-Request-Id', c.var.requestId);
+    await next();
+  });
   app.use(
     secureHeaders({
       // ASVS 3.4.1 asks at least one year; Hono's default is 180 days.
