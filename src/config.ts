@@ -119,14 +119,25 @@ export function parseConfig(env: Record<string, unknown>): Config {
   return toConfig(result.data);
 }
 
-const cache = new WeakMap<object, Config>();
+const byEnv = new WeakMap<object, Config>();
+const byValues = new Map<string, Config>();
+const VARIABLES = Object.keys(envSchema.shape) as (keyof typeof envSchema.shape)[];
 
-/** The isolate's parsed configuration (`env` is the same object for every request). */
+/**
+ * The isolate's parsed configuration. `env` is normally one object for the isolate's life,
+ * but nothing promises that, so a miss falls back to the variables' values: either way the
+ * parse, and the CryptoKey imports keyed on the Config (keys.ts), happen once per isolate.
+ */
 export function getConfig(env: object): Config {
-  let config = cache.get(env);
+  let config = byEnv.get(env);
+  if (config) return config;
+  const vars = env as Record<string, unknown>;
+  const fingerprint = JSON.stringify(VARIABLES.map((name) => vars[name] ?? null));
+  config = byValues.get(fingerprint);
   if (!config) {
-    config = parseConfig(env as Record<string, unknown>);
-    cache.set(env, config);
+    config = parseConfig(vars);
+    byValues.set(fingerprint, config);
   }
+  byEnv.set(env, config);
   return config;
 }

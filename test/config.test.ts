@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_PBKDF2_ITERATIONS, parseConfig } from '../src/config';
+import { getConfig, MAX_PBKDF2_ITERATIONS, parseConfig } from '../src/config';
 import { ConfigError } from '../src/errors';
 
 const SECRET = 'x'.repeat(32);
@@ -58,5 +58,14 @@ describe('configuration', () => {
     }
     expect(message).toMatch(/JWT_PRIVATE_KEY/);
     expect(message).not.toContain('secretvalue');
+  });
+});
+
+describe('getConfig', () => {
+  it('parses once per set of values, even when env arrives as a new object', () => {
+    const first = getConfig({ JWT_SECRET: SECRET, ACCESS_TOKEN_TTL: '600' });
+    const again = getConfig({ JWT_SECRET: SECRET, ACCESS_TOKEN_TTL: '600' });
+    expect(again).toBe(first);
+    expect(getConfig({ JWT_SECRET: SECRET, ACCESS_TOKEN_TTL: '601' })).not.toBe(first);
   });
 });
