@@ -56,7 +56,7 @@ export async function register(
 
 const invalidCredentials = () => new ApiError(401, 'invalid_credentials', 'The username or password is incorrect.');
 
-export type LoginResult = { user: User; session: IssuedRefresh | null; rehashed: boolean };
+export type LoginResult = { user: User; session: IssuedRefresh | null };
 
 /**
  * Checks credentials under throttling. Locked out -> 429 before any hashing (throttling
@@ -121,7 +121,7 @@ async function checkCredentials(
     ...(session?.queries ?? []),
     ...(rehash ? [db.update(users).set({ passwordHash: rehash, updatedAt: now }).where(eq(users.id, found.id))] : []),
   ]);
-  return { user: found, session: session?.issued ?? null, rehashed: rehash !== null };
+  return { user: found, session: session?.issued ?? null };
 }
 
 /**
