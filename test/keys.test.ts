@@ -361,6 +361,32 @@ describe('EdDSA signing (JWT_PRIVATE_KEY)', () => {
   });
 });
 
+describe('ES256 signing (JWT_PRIVATE_KEY with a P-256 key)', () => {
+  it('signs with ES256, publishes the P-256 public key, and verifies with jose from the JWKS alone', async () => {
+    const pair = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, [
+      'sign',
+      'verify',
+    ])) as CryptoKeyPair;
+    const jwk = (await crypto.subtle.exportKey('jwk', pair.privateKey)) as JsonWebKey;
+    const app = appWith({ JWT_PRIVATE_KEY: JSON.stringify({ ...jwk, kid: 'p256-1', alg: 'ES256' }) });
+    const user = await register(uniqueName());
+    const tokens = await loginVia(app, user.username);
+    expect(header(tokens.access_token)).toEqual({ alg: 'ES256', typ: 'at+jwt', kid: 'p256-1' });
+    expect(await me(app, tokens.access_token)).toBe(200);
+
+    const { body } = await jwks(app);
+    expect(body.keys[0]).toMatchObject({ kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y, kid: 'p256-1', alg: 'ES256' });
+    expect(body.keys[0]).not.toHaveProperty('d');
+    const { payload } = await jwtVerify(tokens.access_token, createLocalJWKSet(body), {
+      issuer: 'edge-auth',
+      audience: 'edge-auth',
+      typ: 'at+jwt',
+      algorithms: ['ES256'],
+    });
+    expect(payload.sub).toBe(user.id);
+  });
+});
+
 describe('a misconfigured signing secret', () => {
   it.each([
     ['JWT_SECRET is missing', { JWT_SECRET: undefined }, 'JWT_SECRET', undefined],
