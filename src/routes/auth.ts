@@ -23,13 +23,8 @@ import {
 } from '../schemas';
 import { audit } from '../services/audit';
 import { changePassword, login, register } from '../services/auth';
-import {
-  revokeByRefreshToken,
-  revokeUserSessionsQuery,
-  rotateRefreshToken,
-  type IssuedRefresh,
-} from '../services/sessions';
-import { bumpTokenVersionQuery, toPublicUser } from '../services/users';
+import { logoutEverywhere, revokeByRefreshToken, rotateRefreshToken, type IssuedRefresh } from '../services/sessions';
+import { toPublicUser } from '../services/users';
 import { issueAccessToken } from '../tokens';
 
 const tags = ['auth'];
@@ -223,12 +218,8 @@ export const authRouter = createRouter()
     return c.body(null, 204);
   })
   .openapi(logoutAllRoute, async (c) => {
-    const { db, user } = c.var;
-    await db.batch([
-      bumpTokenVersionQuery(db, user.id),
-      revokeUserSessionsQuery(db, user.id, 'logout_all', Date.now()),
-    ]);
-    audit('logout_all', { requestId: c.var.requestId, userId: user.id });
+    await logoutEverywhere(c.var.db, c.var.user.id, Date.now());
+    audit('logout_all', { requestId: c.var.requestId, userId: c.var.user.id });
     clearRefreshCookie(c);
     return c.body(null, 204);
   })

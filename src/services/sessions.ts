@@ -17,6 +17,7 @@ import { fromBase64Url, randomBytes, randomToken, sha256, sha256Base64Url, toBas
 import type { Database } from '../db/client';
 import { refreshTokens, sessions, users, type User } from '../db/schema';
 import { ApiError } from '../errors';
+import { bumpTokenVersionQuery } from './users';
 
 export type IssuedRefresh = { sessionId: string; refreshToken: string; expiresIn: number };
 
@@ -217,6 +218,11 @@ export function revokeUserSessionsQuery(db: Database, userId: string, reason: st
     .update(sessions)
     .set({ revokedAt: now, revokedReason: reason })
     .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), keep ? ne(sessions.id, keep) : undefined));
+}
+
+/** Revokes every session and, through the token version, every access token of the user. */
+export async function logoutEverywhere(db: Database, userId: string, now: number): Promise<void> {
+  await db.batch([bumpTokenVersionQuery(db, userId), revokeUserSessionsQuery(db, userId, 'logout_all', now)]);
 }
 
 export async function listActiveSessions(db: Database, userId: string, now: number) {
