@@ -17,7 +17,16 @@ export default defineConfig(async () => {
             cloudflareTest({
               wrangler: { configPath: './wrangler.toml' },
               miniflare: {
-                bindings: { TEST_MIGRATIONS: migrations, JWT_SECRET: TEST_JWT_SECRET },
+                // Secrets pinned here (empty = not set), so a developer's .dev.vars, which the
+                // plugin also reads, cannot change what the tests see.
+                bindings: {
+                  TEST_MIGRATIONS: migrations,
+                  JWT_SECRET: TEST_JWT_SECRET,
+                  JWT_PREVIOUS_SECRETS: '',
+                  JWT_PRIVATE_KEY: '',
+                  JWT_PREVIOUS_PUBLIC_KEYS: '',
+                  PASSWORD_PEPPER: '',
+                },
               },
             }),
           ],

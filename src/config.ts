@@ -56,6 +56,9 @@ const json = <T extends z.ZodType>(schema: T) =>
     })
     .pipe(schema);
 
+/** An optional setting; set to the empty string it counts as not set (`PASSWORD_PEPPER=`). */
+const unset = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
+
 const envSchema = z.object({
   ISSUER: z.string().min(1).default('edge-auth'),
   AUDIENCE: z.string().min(1).default('edge-auth'),
@@ -69,13 +72,13 @@ const envSchema = z.object({
   LOGIN_WINDOW: int(1, 86_400, 900),
   SESSION_RETENTION: int(0, 400 * 86_400, 7 * 86_400),
   CORS_ORIGINS: list.pipe(z.array(z.url({ protocol: /^https?$/ }).transform((u) => new URL(u).origin))),
-  JWT_SECRET: secret('JWT_SECRET').optional(),
+  JWT_SECRET: unset(secret('JWT_SECRET')),
   JWT_PREVIOUS_SECRETS: list.pipe(z.array(secret('JWT_PREVIOUS_SECRETS entries'))),
-  JWT_PRIVATE_KEY: json(privateJwk).optional(),
-  JWT_PREVIOUS_PUBLIC_KEYS: json(
-    z.union([z.array(publicJwk), z.object({ keys: z.array(publicJwk) }).transform((s) => s.keys)]),
-  ).optional(),
-  PASSWORD_PEPPER: secret('PASSWORD_PEPPER').optional(),
+  JWT_PRIVATE_KEY: unset(json(privateJwk)),
+  JWT_PREVIOUS_PUBLIC_KEYS: unset(
+    json(z.union([z.array(publicJwk), z.object({ keys: z.array(publicJwk) }).transform((s) => s.keys)])),
+  ),
+  PASSWORD_PEPPER: unset(secret('PASSWORD_PEPPER')),
 });
 
 export type Config = ReturnType<typeof toConfig>;

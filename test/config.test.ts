@@ -37,6 +37,14 @@ describe('configuration', () => {
     expect(message).not.toContain(short);
   });
 
+  it('treats an empty optional secret as not set', () => {
+    expect(parseConfig({ JWT_SECRET: SECRET, PASSWORD_PEPPER: '', JWT_PRIVATE_KEY: '' })).toMatchObject({
+      pepper: undefined,
+      jwt: { privateKey: undefined },
+    });
+    expect(() => parseConfig({ JWT_SECRET: '' })).toThrow(/JWT_SECRET is not set/);
+  });
+
   it('refuses a minimum password length below the ASVS floor of 8', () => {
     expect(() => parseConfig({ JWT_SECRET: SECRET, PASSWORD_MIN_LENGTH: '6' })).toThrow(/PASSWORD_MIN_LENGTH/);
     expect(parseConfig({ JWT_SECRET: SECRET, PASSWORD_MIN_LENGTH: '15' }).passwordMinLength).toBe(15);
