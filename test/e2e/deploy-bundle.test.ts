@@ -1,0 +1,41 @@
+/**
+ * What `wrangler deploy` would upload, built offline with `--dry-run`: it must build with the
+ * deployed compatibility settings (no `node:*` import that only the local runtime tolerates)
+ * and stay far below Workers' size limit, since every cold start loads it.
+ */
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterAll, describe, expect, it } from 'vitest';
+import { childEnv, ROOT, run } from './support';
+
+/** Workers Free plan limit on the compressed upload (paid plans allow 10 MB). */
+const FREE_PLAN_LIMIT = 3 * 1024 * 1024;
+
+let outDir = '';
+afterAll(async () => {
+  if (outDir) await rm(outDir, { recursive: true, force: true });
+});
+
+describe('the deploy bundle', () => {
+  it('builds offline, imports no node: modules, and is well within the size limit', async () => {
+    outDir = await mkdtemp(path.join(tmpdir(), 'edge-auth-bundle-'));
+    const result = await run('wrangler', ['deploy', '--dry-run', '--outdir', outDir], {
+      cwd: ROOT,
+      env: childEnv(outDir),
+      timeoutMs: 60_000,
+    });
+    expect(result.code, result.output).toBe(0);
+
+    const scripts = (await readdir(outDir)).filter((f) => f.endsWith('.js'));
+    expect(scripts.length).toBeGreaterThan(0);
+    let gzipped = 0;
+    for (const file of scripts) {
+      const code = await readFile(path.join(outDir, file));
+      expect(code.toString('utf8')).not.toMatch(/from\s*["']node:|require\(["']node:/);
+      gzipped += gzipSync(code).length;
+    }
+    expect(gzipped).toBeLessThan(FREE_PLAN_LIMIT / 4);
+  });
+});
