@@ -69,19 +69,8 @@ export const tokenResponseSchema = z.object({
   user: userSchema,
 });
 
-export const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  content: { 'application/json': { schema } },
-  description,
-});
+/** A JSON response of a route declaration (see routing.ts). */
+export const json = (schema: z.ZodType, description: string) => ({ description, schema });
 
-export const jsonBody = <T extends z.ZodType>(schema: T) => ({
-  content: { 'application/json': { schema } },
-  required: true,
-});
-
-export const problem = (description: string) => ({
-  content: { 'application/problem+json': { schema: problemSchema } },
-  description,
-});
-
-export const bearerSecurity = [{ bearerAuth: [] }];
+/** An RFC 9457 problem response of a route declaration. */
+export const problem = (description: string) => ({ description, problem: true as const });

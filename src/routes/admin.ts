@@ -1,11 +1,9 @@
 /** /admin/users: user management for admins. The first admin is made by `npm run admin:promote`. */
-import { createRoute } from '@hono/zod-openapi';
 import * as z from 'zod';
 import { ROLES } from '../db/schema';
 import { requireAuth, requireRole } from '../middleware/auth';
-import { jsonBody } from '../middleware/json-body';
-import { createRouter } from '../router';
-import { bearerSecurity, json, jsonBody as body, problem, userSchema } from '../schemas';
+import { createRouter, defineRoute } from '../routing';
+import { json, problem, userSchema } from '../schemas';
 import { audit } from '../services/audit';
 import { deleteUser, listUsers, setRole, toPublicUser } from '../services/users';
 
@@ -15,13 +13,13 @@ const idParam = z.object({ id: z.string().min(1).max(64) });
 const forbidden = problem('Caller is not an admin (`forbidden`)');
 const unauthorized = problem('No or invalid access token');
 
-export const listUsersRoute = createRoute({
+export const listUsersRoute = defineRoute({
   method: 'get',
   path: '/admin/users',
   tags,
   summary: 'List users, oldest id first, with cursor pagination',
   middleware: adminOnly,
-  security: bearerSecurity,
+  bearer: true,
   request: {
     query: z.object({
       limit: z.coerce.number().int().min(1).max(100).default(20),
@@ -36,14 +34,14 @@ export const listUsersRoute = createRoute({
   },
 });
 
-export const setRoleRoute = createRoute({
+export const setRoleRoute = defineRoute({
   method: 'patch',
   path: '/admin/users/{id}',
   tags,
   summary: "Change a user's role",
-  middleware: [...adminOnly, jsonBody()],
-  security: bearerSecurity,
-  request: { params: idParam, body: body(z.object({ role: z.enum(ROLES) })) },
+  middleware: adminOnly,
+  bearer: true,
+  request: { params: idParam, body: z.object({ role: z.enum(ROLES) }) },
   responses: {
     200: json(z.object({ user: userSchema }), 'The updated user'),
     400: problem('Invalid role'),
@@ -54,13 +52,13 @@ export const setRoleRoute = createRoute({
   },
 });
 
-export const deleteUserRoute = createRoute({
+export const deleteUserRoute = defineRoute({
   method: 'delete',
   path: '/admin/users/{id}',
   tags,
   summary: 'Delete a user; their sessions and tokens stop working at once',
   middleware: adminOnly,
-  security: bearerSecurity,
+  bearer: true,
   request: { params: idParam },
   responses: {
     204: { description: 'Deleted' },
@@ -72,17 +70,17 @@ export const deleteUserRoute = createRoute({
 });
 
 export const adminRouter = createRouter()
-  .openapi(listUsersRoute, async (c) => {
+  .route(listUsersRoute, async (c) => {
     const page = await listUsers(c.var.db, c.req.valid('query'));
     return c.json({ users: page.users.map(toPublicUser), next_cursor: page.nextCursor }, 200);
   })
-  .openapi(setRoleRoute, async (c) => {
+  .route(setRoleRoute, async (c) => {
     const { id } = c.req.valid('param');
     const user = await setRole(c.var.db, id, c.req.valid('json').role);
     audit('role_changed', { requestId: c.var.requestId, userId: c.var.user.id, targetUserId: id, role: user.role });
     return c.json({ user: toPublicUser(user) }, 200);
   })
-  .openapi(deleteUserRoute, async (c) => {
+  .route(deleteUserRoute, async (c) => {
     const { id } = c.req.valid('param');
     await deleteUser(c.var.db, id);
     audit('user_deleted', { requestId: c.var.requestId, userId: c.var.user.id, targetUserId: id });

@@ -1,5 +1,4 @@
 /** /auth/*: registration, login, tokens, logout, password change and the caller's own user. */
-import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import * as z from 'zod';
 import type { User } from '../db/schema';
@@ -7,14 +6,11 @@ import type { AppEnv } from '../env';
 import { ApiError } from '../errors';
 import { getKeyRing } from '../keys';
 import { requireAuth } from '../middleware/auth';
-import { jsonBody } from '../middleware/json-body';
 import { clearRefreshCookie, readRefreshCookie, setRefreshCookie } from '../refresh-cookie';
-import { createRouter } from '../router';
+import { createRouter, defineRoute } from '../routing';
 import {
-  bearerSecurity,
   credentialsSchema,
   json,
-  jsonBody as body,
   newPasswordSchema,
   passwordSchema,
   problem,
@@ -55,17 +51,14 @@ async function tokenResponse(c: Context<AppEnv>, user: User, session: IssuedRefr
 }
 
 /** Refresh and logout take the token from the body, or else from the refresh cookie. */
-const refreshTokenBody = {
-  content: { 'application/json': { schema: z.object({ refresh_token: z.string().max(512).optional() }) } },
-};
+const refreshTokenBody = z.object({ refresh_token: z.string().max(512).optional() });
 
-export const registerRoute = createRoute({
+export const registerRoute = defineRoute({
   method: 'post',
   path: '/auth/register',
   tags,
   summary: 'Create a user (always with role `user`)',
-  middleware: [jsonBody()],
-  request: { body: body(credentialsSchema) },
+  request: { body: credentialsSchema },
   responses: {
     201: json(z.object({ user: userSchema }), 'The new user'),
     400: problem('Invalid input (`validation_failed`, `password_too_common`, `malformed_json`)'),
@@ -74,13 +67,12 @@ export const registerRoute = createRoute({
   },
 });
 
-export const loginRoute = createRoute({
+export const loginRoute = defineRoute({
   method: 'post',
   path: '/auth/login',
   tags,
   summary: 'Exchange username and password for an access token and a refresh token',
-  middleware: [jsonBody()],
-  request: { body: body(credentialsSchema.extend({ refresh_token_delivery: deliverySchema })) },
+  request: { body: credentialsSchema.extend({ refresh_token_delivery: deliverySchema }) },
   responses: {
     200: json(tokenResponseSchema, 'Tokens and the user'),
     400: problem('Invalid input'),
@@ -89,15 +81,14 @@ export const loginRoute = createRoute({
   },
 });
 
-export const refreshRoute = createRoute({
+export const refreshRoute = defineRoute({
   method: 'post',
   path: '/auth/refresh',
   tags,
   summary: 'Rotate a refresh token: new access token and new refresh token',
   description:
     'The refresh token comes from the body, or else from the refresh cookie (which needs an allowed Origin).',
-  middleware: [jsonBody({ optional: true })],
-  request: { body: refreshTokenBody },
+  request: { body: refreshTokenBody, bodyOptional: true },
   responses: {
     200: json(tokenResponseSchema, 'Fresh tokens'),
     401: problem('`invalid_refresh_token`, or `refresh_token_reused` (the whole session was revoked)'),
@@ -105,34 +96,33 @@ export const refreshRoute = createRoute({
   },
 });
 
-export const logoutRoute = createRoute({
+export const logoutRoute = defineRoute({
   method: 'post',
   path: '/auth/logout',
   tags,
   summary: 'End the session of a refresh token (idempotent)',
-  middleware: [jsonBody({ optional: true })],
-  request: { body: refreshTokenBody },
+  request: { body: refreshTokenBody, bodyOptional: true },
   responses: { 204: { description: 'Logged out' }, 403: problem('`csrf_rejected`') },
 });
 
-export const logoutAllRoute = createRoute({
+export const logoutAllRoute = defineRoute({
   method: 'post',
   path: '/auth/logout-all',
   tags,
   summary: 'End every session of the caller and invalidate every access token issued so far',
   middleware: [requireAuth()],
-  security: bearerSecurity,
+  bearer: true,
   responses: { 204: { description: 'Logged out everywhere' }, 401: problem('No or invalid access token') },
 });
 
-export const passwordRoute = createRoute({
+export const passwordRoute = defineRoute({
   method: 'post',
   path: '/auth/password',
   tags,
   summary: 'Change the password; other sessions and all access tokens are revoked',
-  middleware: [requireAuth(), jsonBody()],
-  security: bearerSecurity,
-  request: { body: body(z.object({ current_password: passwordSchema, new_password: newPasswordSchema })) },
+  middleware: [requireAuth()],
+  bearer: true,
+  request: { body: z.object({ current_password: passwordSchema, new_password: newPasswordSchema }) },
   responses: {
     204: { description: 'Changed' },
     400: problem('Invalid new password'),
@@ -143,31 +133,31 @@ export const passwordRoute = createRoute({
 
 const meResponse = z.object({ user: userSchema });
 
-export const protectedRoute = createRoute({
+export const protectedRoute = defineRoute({
   method: 'get',
   path: '/auth/protected',
   tags,
   summary: 'A protected greeting (the tutorial route)',
   middleware: [requireAuth()],
-  security: bearerSecurity,
+  bearer: true,
   responses: {
     200: json(z.object({ message: z.string(), user: userSchema }), 'Greeting'),
     401: problem('No or invalid access token'),
   },
 });
 
-export const meRoute = createRoute({
+export const meRoute = defineRoute({
   method: 'get',
   path: '/auth/me',
   tags,
   summary: 'The caller',
   middleware: [requireAuth()],
-  security: bearerSecurity,
+  bearer: true,
   responses: { 200: json(meResponse, 'The caller'), 401: problem('No or invalid access token') },
 });
 
 export const authRouter = createRouter()
-  .openapi(registerRoute, async (c) => {
+  .route(registerRoute, async (c) => {
     const user = await register(c.var.db, c.var.config, {
       ...c.req.valid('json'),
       requestId: c.var.requestId,
@@ -175,7 +165,7 @@ export const authRouter = createRouter()
     });
     return c.json({ user: toPublicUser(user) }, 201);
   })
-  .openapi(loginRoute, async (c) => {
+  .route(loginRoute, async (c) => {
     const { username, password, refresh_token_delivery } = c.req.valid('json');
     const result = await login(c.var.db, c.var.config, {
       username,
@@ -187,7 +177,7 @@ export const authRouter = createRouter()
     });
     return c.json(await tokenResponse(c, result.user, result.session!, refresh_token_delivery), 200);
   })
-  .openapi(refreshRoute, async (c) => {
+  .route(refreshRoute, async (c) => {
     const fromBody = c.req.valid('json').refresh_token;
     const presented = fromBody ?? readRefreshCookie(c);
     if (!presented) throw new ApiError(401, 'invalid_refresh_token', 'No refresh token was sent.');
@@ -209,7 +199,7 @@ export const authRouter = createRouter()
     audit('refresh', { requestId: c.var.requestId, userId: outcome.user.id, sessionId: outcome.issued.sessionId });
     return c.json(await tokenResponse(c, outcome.user, outcome.issued, fromBody ? 'body' : 'cookie'), 200);
   })
-  .openapi(logoutRoute, async (c) => {
+  .route(logoutRoute, async (c) => {
     const fromBody = c.req.valid('json').refresh_token;
     const presented = fromBody ?? readRefreshCookie(c);
     const ended = presented ? await revokeByRefreshToken(c.var.db, presented, Date.now()) : null;
@@ -217,13 +207,13 @@ export const authRouter = createRouter()
     clearRefreshCookie(c);
     return c.body(null, 204);
   })
-  .openapi(logoutAllRoute, async (c) => {
+  .route(logoutAllRoute, async (c) => {
     await logoutEverywhere(c.var.db, c.var.user.id, Date.now());
     audit('logout_all', { requestId: c.var.requestId, userId: c.var.user.id });
     clearRefreshCookie(c);
     return c.body(null, 204);
   })
-  .openapi(passwordRoute, async (c) => {
+  .route(passwordRoute, async (c) => {
     const { current_password, new_password } = c.req.valid('json');
     await changePassword(c.var.db, c.var.config, {
       user: c.var.user,
@@ -235,8 +225,8 @@ export const authRouter = createRouter()
     });
     return c.body(null, 204);
   })
-  .openapi(protectedRoute, (c) => {
+  .route(protectedRoute, (c) => {
     const user = c.var.user;
     return c.json({ message: `Hello, ${user.username}!`, user: toPublicUser(user) }, 200);
   })
-  .openapi(meRoute, (c) => c.json({ user: toPublicUser(c.var.user) }, 200));
+  .route(meRoute, (c) => c.json({ user: toPublicUser(c.var.user) }, 200));

@@ -2,40 +2,36 @@
  * Flask-JWT compatibility: /signup, /auth and /hello answer as the Flask-JWT tutorial did,
  * so its clients move over unchanged. Same users, hashing, throttling and tokens as /auth/*.
  */
-import { createRoute } from '@hono/zod-openapi';
 import * as z from 'zod';
 import { ApiError } from '../errors';
 import { getKeyRing } from '../keys';
 import { requireAuth } from '../middleware/auth';
-import { jsonBody } from '../middleware/json-body';
-import { createRouter } from '../router';
-import { credentialsSchema, json, jsonBody as body, problem } from '../schemas';
+import { createRouter, defineRoute } from '../routing';
+import { credentialsSchema, json, problem } from '../schemas';
 import { login, register } from '../services/auth';
 import { issueAccessToken } from '../tokens';
 
 const tags = ['flask-jwt compatibility'];
 const statusSchema = z.object({ Status: z.enum(['Success', 'Error']), result: z.string() });
 
-export const signupRoute = createRoute({
+export const signupRoute = defineRoute({
   method: 'post',
   path: '/signup',
   tags,
   summary: 'Flask-JWT tutorial signup',
-  middleware: [jsonBody()],
-  request: { body: body(credentialsSchema) },
+  request: { body: credentialsSchema },
   responses: {
     200: json(statusSchema, '`{"Status":"Success","result":"User created"}`'),
     400: json(statusSchema, '`{"Status":"Error","result":"User already exists"}`; invalid input is a problem document'),
   },
 });
 
-export const flaskAuthRoute = createRoute({
+export const flaskAuthRoute = defineRoute({
   method: 'post',
   path: '/auth',
   tags,
   summary: 'Flask-JWT login: an access token only (no refresh token, no session)',
-  middleware: [jsonBody()],
-  request: { body: body(credentialsSchema) },
+  request: { body: credentialsSchema },
   responses: {
     200: json(z.object({ access_token: z.string() }), 'The access token'),
     401: problem('`invalid_credentials`'),
@@ -43,13 +39,13 @@ export const flaskAuthRoute = createRoute({
   },
 });
 
-export const helloRoute = createRoute({
+export const helloRoute = defineRoute({
   method: 'get',
   path: '/hello',
   tags,
   summary: 'Flask-JWT protected greeting; accepts `Authorization: JWT <token>` or `Bearer <token>`',
   middleware: [requireAuth(['JWT', 'Bearer'])],
-  security: [{ bearerAuth: [] }],
+  bearer: true,
   responses: {
     200: json(statusSchema, '`{"Status":"Success","result":"Hello <username>"}`'),
     401: problem('No or invalid token'),
@@ -57,7 +53,7 @@ export const helloRoute = createRoute({
 });
 
 export const compatRouter = createRouter()
-  .openapi(signupRoute, async (c) => {
+  .route(signupRoute, async (c) => {
     try {
       await register(c.var.db, c.var.config, {
         ...c.req.valid('json'),
@@ -72,7 +68,7 @@ export const compatRouter = createRouter()
     }
     return c.json({ Status: 'Success' as const, result: 'User created' }, 200);
   })
-  .openapi(flaskAuthRoute, async (c) => {
+  .route(flaskAuthRoute, async (c) => {
     const result = await login(c.var.db, c.var.config, {
       ...c.req.valid('json'),
       ip: c.req.header('CF-Connecting-IP'),
@@ -88,4 +84,4 @@ export const compatRouter = createRouter()
     });
     return c.json({ access_token: access.token }, 200);
   })
-  .openapi(helloRoute, (c) => c.json({ Status: 'Success' as const, result: `Hello ${c.var.user.username}` }, 200));
+  .route(helloRoute, (c) => c.json({ Status: 'Success' as const, result: `Hello ${c.var.user.username}` }, 200));

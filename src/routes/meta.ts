@@ -1,15 +1,14 @@
 /** Service metadata: health, the public signing keys, and (in app.ts) the OpenAPI document. */
-import { createRoute } from '@hono/zod-openapi';
 import { sql } from 'drizzle-orm';
 import * as z from 'zod';
 import { ApiError } from '../errors';
 import { getKeyRing } from '../keys';
-import { createRouter } from '../router';
+import { createRouter, defineRoute } from '../routing';
 import { json, problem } from '../schemas';
 
 const tags = ['meta'];
 
-export const healthRoute = createRoute({
+export const healthRoute = defineRoute({
   method: 'get',
   path: '/health',
   tags,
@@ -20,7 +19,7 @@ export const healthRoute = createRoute({
   },
 });
 
-export const jwksRoute = createRoute({
+export const jwksRoute = defineRoute({
   method: 'get',
   path: '/.well-known/jwks.json',
   tags,
@@ -34,7 +33,7 @@ export const jwksRoute = createRoute({
 });
 
 export const metaRouter = createRouter()
-  .openapi(healthRoute, async (c) => {
+  .route(healthRoute, async (c) => {
     try {
       await c.var.db.run(sql`SELECT 1`);
     } catch (err) {
@@ -46,7 +45,7 @@ export const metaRouter = createRouter()
     }
     return c.json({ status: 'ok' as const }, 200);
   })
-  .openapi(jwksRoute, async (c) => {
+  .route(jwksRoute, async (c) => {
     const ring = await getKeyRing(c.var.config);
     // Caches may keep it a while: a new key is published before it signs (see README rotation).
     c.header('Cache-Control', 'public, max-age=300, stale-while-revalidate=60');

@@ -1,9 +1,8 @@
 /** /auth/sessions: the caller's active sessions (logins), and revoking one of them. */
-import { createRoute } from '@hono/zod-openapi';
 import * as z from 'zod';
 import { requireAuth } from '../middleware/auth';
-import { createRouter } from '../router';
-import { bearerSecurity, json, problem } from '../schemas';
+import { createRouter, defineRoute } from '../routing';
+import { json, problem } from '../schemas';
 import { audit } from '../services/audit';
 import { listActiveSessions, revokeOwnSession } from '../services/sessions';
 
@@ -19,26 +18,26 @@ const sessionSchema = z.object({
   current: z.boolean().meta({ description: 'The session the presented access token belongs to' }),
 });
 
-export const listSessionsRoute = createRoute({
+export const listSessionsRoute = defineRoute({
   method: 'get',
   path: '/auth/sessions',
   tags,
   summary: "The caller's active sessions",
   middleware: [requireAuth()],
-  security: bearerSecurity,
+  bearer: true,
   responses: {
     200: json(z.object({ sessions: z.array(sessionSchema) }), 'Active sessions, most recently used first'),
     401: problem('No or invalid access token'),
   },
 });
 
-export const revokeSessionRoute = createRoute({
+export const revokeSessionRoute = defineRoute({
   method: 'delete',
   path: '/auth/sessions/{id}',
   tags,
   summary: 'Revoke one of the caller’s sessions',
   middleware: [requireAuth()],
-  security: bearerSecurity,
+  bearer: true,
   request: { params: z.object({ id: z.string().min(1).max(64) }) },
   responses: {
     204: { description: 'Revoked' },
@@ -48,7 +47,7 @@ export const revokeSessionRoute = createRoute({
 });
 
 export const sessionsRouter = createRouter()
-  .openapi(listSessionsRoute, async (c) => {
+  .route(listSessionsRoute, async (c) => {
     const rows = await listActiveSessions(c.var.db, c.var.user.id, Date.now());
     const sessions = rows.map((s) => ({
       id: s.id,
@@ -60,7 +59,7 @@ export const sessionsRouter = createRouter()
     }));
     return c.json({ sessions }, 200);
   })
-  .openapi(revokeSessionRoute, async (c) => {
+  .route(revokeSessionRoute, async (c) => {
     const { id } = c.req.valid('param');
     await revokeOwnSession(c.var.db, c.var.user.id, id, Date.now());
     audit('session_revoked', { requestId: c.var.requestId, userId: c.var.user.id, sessionId: id });

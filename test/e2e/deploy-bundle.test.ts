@@ -1,7 +1,7 @@
 /**
  * What `wrangler deploy` would upload, built offline with `--dry-run`: it must build with the
  * deployed compatibility settings (no `node:*` import that only the local runtime tolerates)
- * and stay far below Workers' size limit, since every cold start loads it.
+ * and stay within a size budget, since every cold start loads it.
  */
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,8 +10,11 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { childEnv, ROOT, run } from './support';
 
-/** Workers Free plan limit on the compressed upload (paid plans allow 10 MB). */
-const FREE_PLAN_LIMIT = 3 * 1024 * 1024;
+/**
+ * A budget, not the platform limit (3 MB compressed on the Free plan): 93 KiB gzipped today;
+ * @hono/zod-openapi alone took it to 169 KiB. Raise it only for a dependency worth its weight.
+ */
+const GZIP_BUDGET = 150 * 1024;
 
 let outDir = '';
 afterAll(async () => {
@@ -36,6 +39,6 @@ describe('the deploy bundle', () => {
       expect(code.toString('utf8')).not.toMatch(/from\s*["']node:|require\(["']node:/);
       gzipped += gzipSync(code).length;
     }
-    expect(gzipped).toBeLessThan(FREE_PLAN_LIMIT / 4);
+    expect(gzipped).toBeLessThan(GZIP_BUDGET);
   });
 });

@@ -1,0 +1,86 @@
+/**
+ * Routes as data. Each route is declared once (method, path, zod schemas, responses), and
+ * that one declaration both wires Hono (middleware -> zod validation -> handler) and feeds
+ * the OpenAPI document (openapi.ts), so the documentation cannot drift from the code.
+ *
+ * Why not @hono/zod-openapi: it keeps all of zod's namespace (every locale) plus
+ * zod-to-openapi in the bundle: 676 KiB of minified Worker (169 KiB gzipped) against 287 KiB
+ * (93 KiB) this way, and Workers load the whole bundle on every cold start.
+ */
+import { zValidator } from '@hono/zod-validator';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import type * as z from 'zod';
+import type { AppEnv } from './env';
+import { ApiError } from './errors';
+import { jsonBody } from './middleware/json-body';
+
+export type ResponseSpec = { description: string; schema?: z.ZodType; problem?: true };
+
+export type RouteSpec = {
+  method: 'get' | 'post' | 'patch' | 'delete';
+  /** OpenAPI style: `/admin/users/{id}`. */
+  path: string;
+  tags: string[];
+  summary: string;
+  description?: string;
+  /** Requires `Authorization: Bearer` (documented; enforced by `middleware`). */
+  bearer?: true;
+  /** Runs before validation: authentication first, so bad bodies from strangers cost nothing. */
+  middleware?: MiddlewareHandler<AppEnv>[];
+  request?: { body?: z.ZodType; bodyOptional?: true; query?: z.ZodType; params?: z.ZodType };
+  responses: Record<number, ResponseSpec>;
+};
+
+/** Keeps the literal types of a route declaration (the handler's `c.req.valid()` relies on them). */
+export const defineRoute = <const S extends RouteSpec>(spec: S): S => spec;
+
+type Request<S extends RouteSpec> = NonNullable<S['request']>;
+type Validated<S extends RouteSpec> = (Request<S> extends { body: infer B extends z.ZodType }
+  ? { json: z.output<B> }
+  : {}) &
+  (Request<S> extends { query: infer Q extends z.ZodType } ? { query: z.output<Q> } : {}) &
+  (Request<S> extends { params: infer P extends z.ZodType } ? { param: z.output<P> } : {});
+
+export type RouteHandler<S extends RouteSpec> = (
+  c: Context<AppEnv, string, { out: Validated<S> }>,
+) => Response | Promise<Response>;
+
+/** Every validation failure leaves as one 400 `validation_failed` naming each bad field. */
+type Issues = { issues: readonly { path: readonly PropertyKey[]; message: string }[] };
+const failValidation = (result: { success: boolean; error?: Issues; target: string }) => {
+  if (result.success || !result.error) return;
+  const errors = result.error.issues.map((issue) => ({
+    field: issue.path.length ? issue.path.map(String).join('.') : result.target,
+    message: issue.message,
+  }));
+  throw new ApiError(400, 'validation_failed', 'The request is invalid.', { errors });
+};
+
+export type Router = {
+  app: Hono<AppEnv>;
+  specs: RouteSpec[];
+  route<S extends RouteSpec>(spec: S, handler: RouteHandler<S>): Router;
+};
+
+export function createRouter(): Router {
+  const app = new Hono<AppEnv>();
+  const specs: RouteSpec[] = [];
+  const router: Router = {
+    app,
+    specs,
+    route(spec, handler) {
+      const { body, bodyOptional, query, params } = spec.request ?? {};
+      const chain: MiddlewareHandler<AppEnv>[] = [...(spec.middleware ?? [])];
+      if (body) chain.push(jsonBody({ optional: bodyOptional }), zValidator('json', body, failValidation));
+      if (query) chain.push(zValidator('query', query, failValidation));
+      if (params) chain.push(zValidator('param', params, failValidation));
+      const path = spec.path.replace(/\{(\w+)\}/g, ':$1');
+      // The handler's types come from the declaration (Validated<S>), not from this chain.
+      const on = app.on as (method: string, path: string, ...handlers: MiddlewareHandler<AppEnv>[]) => unknown;
+      on.call(app, spec.method.toUpperCase(), path, ...chain, handler as unknown as MiddlewareHandler<AppEnv>);
+      specs.push(spec);
+      return router;
+    },
+  };
+  return router;
+}
