@@ -8,6 +8,7 @@ import { env } from 'cloudflare:workers';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ERROR_CODES } from '../src/errors';
+import { b64url, signHs256 } from './jwt';
 import { ORIGIN, PASSWORD, api, expectProblem, login, register, signedIn, signedInAdmin, uniqueName } from './helpers';
 
 type Json = Record<string, unknown>;
@@ -16,25 +17,7 @@ type Problem = { type: string; title: string; status: number; detail: string; co
 const encoder = new TextEncoder();
 const MAX_BODY = 16 * 1024;
 
-function b64url(data: string | Uint8Array | ArrayBuffer): string {
-  const bytes =
-    typeof data === 'string' ? encoder.encode(data) : data instanceof Uint8Array ? data : new Uint8Array(data);
-  let binary = '';
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
-}
-
-async function hs256(header: Json, payload: Json): Promise<string> {
-  const unsigned = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}`;
-  const key = await crypto.subtle.importKey(
-    'raw',
-    encoder.encode(env.JWT_SECRET!),
-    { name: 'HMAC', hash: 'SHA-256' },
-    false,
-    ['sign'],
-  );
-  return `${unsigned}.${b64url(await crypto.subtle.sign('HMAC', key, encoder.encode(unsigned)))}`;
-}
+const hs256 = (header: Json, payload: Json) => signHs256(header, payload, env.JWT_SECRET!);
 
 /** POSTs `body` verbatim with a JSON content type (unless `contentType` says otherwise). */
 function rawPost(path: string, body: BodyInit, contentType: string | null = 'application/json', token?: string) {

@@ -6,6 +6,7 @@
 import { env } from 'cloudflare:workers';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { b64url, fromB64url, signHs256 } from './jwt';
 import {
   api,
   appWith,
@@ -26,24 +27,12 @@ afterEach(() => {
 
 const encoder = new TextEncoder();
 
-function base64url(bytes: Uint8Array | ArrayBuffer): string {
-  const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
-  return btoa(String.fromCharCode(...view))
-    .replaceAll('+', '-')
-    .replaceAll('/', '_')
-    .replace(/=+$/, '');
-}
-
-function fromBase64url(text: string): Uint8Array<ArrayBuffer> {
-  return Uint8Array.from(atob(text.replaceAll('-', '+').replaceAll('_', '/')), (c) => c.charCodeAt(0));
-}
-
 const part = (token: string, index: 0 | 1) =>
-  JSON.parse(new TextDecoder().decode(fromBase64url(token.split('.')[index]!))) as Record<string, unknown>;
+  JSON.parse(new TextDecoder().decode(fromB64url(token.split('.')[index]!))) as Record<string, unknown>;
 const header = (token: string) => part(token, 0);
 
 /** A fresh random secret of 32 bytes (43 base64url characters). */
-const randomSecret = () => base64url(crypto.getRandomValues(new Uint8Array(32)));
+const randomSecret = () => b64url(crypto.getRandomValues(new Uint8Array(32)));
 
 async function loginVia(call: Call, username: string): Promise<Tokens> {
   const res = await call('/auth/login', { json: { username, password: PASSWORD } });
@@ -68,13 +57,7 @@ async function ed25519(kid: string): Promise<{ privateKey: string; publicJwk: Pu
 }
 
 /** Signs `claims` under `head` with HMAC-SHA256 and `secret`: a hand-made HS256 token. */
-async function hs256(head: object, claims: object, secret: Uint8Array): Promise<string> {
-  const unsigned = `${base64url(encoder.encode(JSON.stringify(head)))}.${base64url(encoder.encode(JSON.stringify(claims)))}`;
-  const key = await crypto.subtle.importKey('raw', new Uint8Array(secret), { name: 'HMAC', hash: 'SHA-256' }, false, [
-    'sign',
-  ]);
-  return `${unsigned}.${base64url(await crypto.subtle.sign('HMAC', key, encoder.encode(unsigned)))}`;
-}
+const hs256 = (head: object, claims: object, secret: Uint8Array) => signHs256(head, claims, new Uint8Array(secret));
 
 async function jwks(call: Call): Promise<{ res: Response; body: JSONWebKeySet }> {
   const res = await call('/.well-known/jwks.json');
@@ -224,7 +207,7 @@ describe('EdDSA signing (JWT_PRIVATE_KEY)', () => {
 
     it.each([
       ['the x text', (x: string) => encoder.encode(x)],
-      ['the decoded x bytes', (x: string) => fromBase64url(x)],
+      ['the decoded x bytes', (x: string) => fromB64url(x)],
     ])(
       'are refused with 401 invalid_token when signed HS256 with the public key (%s) as secret',
       async (_label, toSecret) => {
@@ -248,7 +231,7 @@ describe('EdDSA signing (JWT_PRIVATE_KEY)', () => {
     it('are refused with 401 invalid_token when unsigned (alg "none")', async () => {
       const { app, claims } = await genuine();
       const unsigned = [{ alg: 'none', typ: 'at+jwt', kid: 'k1' }, claims]
-        .map((p) => base64url(encoder.encode(JSON.stringify(p))))
+        .map((p) => b64url(encoder.encode(JSON.stringify(p))))
         .join('.');
       await expectProblem(await app('/auth/me', { token: `${unsigned}.` }), 401, 'invalid_token');
     });
@@ -264,14 +247,10 @@ describe('EdDSA signing (JWT_PRIVATE_KEY)', () => {
         ['sign'],
       );
       const unsigned = [{ alg: 'EdDSA', typ: 'at+jwt', kid: 'k1' }, claims]
-        .map((p) => base64url(encoder.encode(JSON.stringify(p))))
+        .map((p) => b64url(encoder.encode(JSON.stringify(p))))
         .join('.');
       const signature = await crypto.subtle.sign({ name: 'Ed25519' }, signer, encoder.encode(unsigned));
-      await expectProblem(
-        await app('/auth/me', { token: `${unsigned}.${base64url(signature)}` }),
-        401,
-        'invalid_token',
-      );
+      await expectProblem(await app('/auth/me', { token: `${unsigned}.${b64url(signature)}` }), 401, 'invalid_token');
     });
   });
 

@@ -10,46 +10,16 @@
 import { env } from 'cloudflare:workers';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../src/app';
+import { b64url, decodePart, fromB64url, signHs256, unsignedPart } from './jwt';
 import { ORIGIN, api, expectProblem, login, signedIn, signedInAdmin, type Tokens } from './helpers';
 
 type Json = Record<string, unknown>;
 
 const encoder = new TextEncoder();
 
-function b64url(data: string | Uint8Array | ArrayBuffer): string {
-  const bytes =
-    typeof data === 'string' ? encoder.encode(data) : data instanceof Uint8Array ? data : new Uint8Array(data);
-  let binary = '';
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
-}
-
-function fromB64url(text: string): Uint8Array<ArrayBuffer> {
-  const binary = atob(text.replaceAll('-', '+').replaceAll('_', '/'));
-  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
-}
-
-function decodePart(token: string, index: 0 | 1): Json {
-  return JSON.parse(new TextDecoder().decode(fromB64url(token.split('.')[index]!))) as Json;
-}
-
-/** `header.payload` exactly as given (a string part is used verbatim as JSON text). */
-function unsignedPart(header: unknown, payload: unknown): string {
-  const text = (part: unknown) => (typeof part === 'string' ? part : JSON.stringify(part));
-  return `${b64url(text(header))}.${b64url(text(payload))}`;
-}
-
-async function hmacSha256(secret: string | Uint8Array<ArrayBuffer>, data: string): Promise<string> {
-  const raw = typeof secret === 'string' ? encoder.encode(secret) : secret;
-  const key = await crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-  return b64url(await crypto.subtle.sign('HMAC', key, encoder.encode(data)));
-}
-
-/** An HS256 JWS over exactly these parts, keyed with `secret` (the service's own by default). */
-async function hs256(header: unknown, payload: unknown, secret: string | Uint8Array<ArrayBuffer> = serviceSecret()) {
-  const unsigned = unsignedPart(header, payload);
-  return `${unsigned}.${await hmacSha256(secret, unsigned)}`;
-}
+/** An HS256 JWS over exactly these parts, keyed with the service's own secret by default. */
+const hs256 = (header: unknown, payload: unknown, secret: string | Uint8Array<ArrayBuffer> = serviceSecret()) =>
+  signHs256(header, payload, secret);
 
 async function ed25519(header: unknown, payload: unknown, privateKey: CryptoKey) {
   const unsigned = unsignedPart(header, payload);
