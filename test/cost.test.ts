@@ -40,6 +40,14 @@ describe('cost per request', () => {
     expect(d1.batches()).toBe(0);
   });
 
+  it('a protected request imports no key: CryptoKeys are made once per isolate', async () => {
+    const { token } = await signedIn();
+    await api('/auth/me', { token });
+    const imports = vi.spyOn(crypto.subtle, 'importKey');
+    expect((await api('/auth/me', { token })).status).toBe(200);
+    expect(imports).not.toHaveBeenCalled();
+  });
+
   it('a login is one PBKDF2 run, one read round trip and one write round trip', async () => {
     const { user } = await signedIn();
     const d1 = countD1();
