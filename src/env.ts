@@ -32,6 +32,8 @@ export type AppEnv = {
     config: Config;
     db: Database;
     requestId: string;
+    /** From CF-Connecting-IP only (X-Forwarded-For is client-controlled); absent off Cloudflare. */
+    clientIp: string | undefined;
     /** Set by requireAuth: the user as just read from D1 (role is authoritative there). */
     user: User;
     claims: AccessClaims;

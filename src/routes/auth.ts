@@ -24,7 +24,6 @@ import { toPublicUser } from '../services/users';
 import { issueAccessToken } from '../tokens';
 
 const tags = ['auth'];
-const clientIp = (c: Context<AppEnv>) => c.req.header('CF-Connecting-IP');
 
 const deliverySchema = z.enum(['body', 'cookie']).default('body').meta({
   description: '`cookie` puts the refresh token in an HttpOnly cookie (for browser SPAs) instead of the body',
@@ -161,7 +160,7 @@ export const authRouter = createRouter()
     const user = await register(c.var.db, c.var.config, {
       ...c.req.valid('json'),
       requestId: c.var.requestId,
-      ip: clientIp(c),
+      ip: c.var.clientIp,
     });
     return c.json({ user: toPublicUser(user) }, 201);
   })
@@ -170,7 +169,7 @@ export const authRouter = createRouter()
     const result = await login(c.var.db, c.var.config, {
       username,
       password,
-      ip: clientIp(c),
+      ip: c.var.clientIp,
       userAgent: c.req.header('User-Agent'),
       withSession: true,
       requestId: c.var.requestId,
@@ -187,7 +186,7 @@ export const authRouter = createRouter()
         requestId: c.var.requestId,
         userId: outcome.userId,
         sessionId: outcome.sessionId,
-        ip: clientIp(c),
+        ip: c.var.clientIp,
       });
       if (!fromBody) clearRefreshCookie(c);
       throw new ApiError(
@@ -220,7 +219,7 @@ export const authRouter = createRouter()
       currentPassword: current_password,
       newPassword: new_password,
       sessionId: c.var.claims.sid,
-      ip: clientIp(c),
+      ip: c.var.clientIp,
       requestId: c.var.requestId,
     });
     return c.body(null, 204);

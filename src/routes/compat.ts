@@ -58,7 +58,7 @@ export const compatRouter = createRouter()
       await register(c.var.db, c.var.config, {
         ...c.req.valid('json'),
         requestId: c.var.requestId,
-        ip: c.req.header('CF-Connecting-IP'),
+        ip: c.var.clientIp,
       });
     } catch (err) {
       if (err instanceof ApiError && err.code === 'username_taken') {
@@ -71,7 +71,7 @@ export const compatRouter = createRouter()
   .route(flaskAuthRoute, async (c) => {
     const result = await login(c.var.db, c.var.config, {
       ...c.req.valid('json'),
-      ip: c.req.header('CF-Connecting-IP'),
+      ip: c.var.clientIp,
       withSession: false,
       requestId: c.var.requestId,
     });

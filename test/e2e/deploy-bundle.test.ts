@@ -3,12 +3,11 @@
  * deployed compatibility settings (no `node:*` import that only the local runtime tolerates)
  * and stay within a size budget, since every cold start loads it.
  */
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { afterAll, describe, expect, it } from 'vitest';
-import { childEnv, ROOT, run } from './support';
+import { describe, expect, it } from 'vitest';
+import { childEnv, ROOT, run, useScratchDir } from './support';
 
 /**
  * A budget, not the platform limit (3 MB compressed on the Free plan): 93 KiB gzipped today;
@@ -16,14 +15,11 @@ import { childEnv, ROOT, run } from './support';
  */
 const GZIP_BUDGET = 150 * 1024;
 
-let outDir = '';
-afterAll(async () => {
-  if (outDir) await rm(outDir, { recursive: true, force: true });
-});
+const scratch = useScratchDir('bundle');
 
 describe('the deploy bundle', () => {
   it('builds offline, imports no node: modules, and is well within the size limit', async () => {
-    outDir = await mkdtemp(path.join(tmpdir(), 'edge-auth-bundle-'));
+    const outDir = scratch();
     const result = await run('wrangler', ['deploy', '--dry-run', '--outdir', outDir], {
       cwd: ROOT,
       env: childEnv(outDir),

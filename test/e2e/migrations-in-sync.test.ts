@@ -3,20 +3,16 @@
  * without `npm run db:generate` would pass every test (they apply migrations/) and then fail
  * in production. drizzle-kit runs in a throw-away copy so a drift never writes into the repo.
  */
-import { cp, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, readdir, symlink } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { childEnv, ROOT, run } from './support';
+import { describe, expect, it } from 'vitest';
+import { childEnv, ROOT, run, useScratchDir } from './support';
 
-let copy = '';
-afterAll(async () => {
-  if (copy) await rm(copy, { recursive: true, force: true });
-});
+const scratch = useScratchDir('migrations');
 
 describe('migrations/', () => {
   it('matches src/db/schema.ts (drizzle-kit has nothing left to generate)', async () => {
-    copy = await mkdtemp(path.join(tmpdir(), 'edge-auth-migrations-'));
+    const copy = scratch();
     for (const entry of ['src/db', 'migrations', 'drizzle.config.ts', 'package.json']) {
       await cp(path.join(ROOT, entry), path.join(copy, entry), { recursive: true });
     }

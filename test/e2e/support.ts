@@ -4,9 +4,12 @@
  * process group, waited for on GET /health, and stopped with everything they started.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const BIN = path.join(ROOT, 'node_modules', '.bin');
@@ -224,3 +227,15 @@ export async function api(
 }
 
 export const uniqueName = (prefix: string) => `${prefix}_${crypto.randomUUID().slice(0, 8)}`;
+
+/** A temporary directory for the calling file's tests, made before them and removed after. */
+export function useScratchDir(prefix: string): () => string {
+  let dir = '';
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), `edge-auth-${prefix}-`));
+  });
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+  return () => dir;
+}
