@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { api, expectProblem, login, PASSWORD, register, signedIn, uniqueName } from './helpers';
+import { api, appWith, expectProblem, login, PASSWORD, register, signedIn, uniqueName } from './helpers';
 
 describe('POST /auth/register', () => {
   it('creates a user with role "user" and an opaque id', async () => {
@@ -74,6 +74,15 @@ describe('POST /auth/register', () => {
       const res = await api('/auth/register', { json: { username: uniqueName(), password } });
       expect(res.status).toBe(201);
     }
+  });
+
+  it('takes the minimum password length from PASSWORD_MIN_LENGTH', async () => {
+    const nist = appWith({ PASSWORD_MIN_LENGTH: '15' });
+    const short = await nist('/auth/register', { json: { username: uniqueName(), password: 'fourteen-chars' } });
+    const problem = await expectProblem(short, 400, 'validation_failed');
+    expect(problem.errors).toEqual([{ field: 'password', message: 'must be 15 to 128 characters' }]);
+    const ok = await nist('/auth/register', { json: { username: uniqueName(), password: 'fifteen-chars!!' } });
+    expect(ok.status).toBe(201);
   });
 
   it('rejects the most common passwords with 400 password_too_common', async () => {

@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:workers';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { api, expectProblem, PASSWORD, register, signedIn, uniqueName } from './helpers';
+import { api, appWith, expectProblem, PASSWORD, register, signedIn, uniqueName } from './helpers';
 
 const WRONG = 'definitely-not-it';
 const loginAs = (username: string, password: string, ip = '203.0.113.7', headers: Record<string, string> = {}) =>
@@ -137,6 +137,33 @@ describe('login throttling', () => {
       });
       await expectProblem(res, 429, 'too_many_attempts');
     });
+  });
+
+  it('takes its thresholds and window from configuration', async () => {
+    const strict = appWith({ LOGIN_MAX_FAILURES: '2', LOGIN_WINDOW: '60' });
+    const { username } = await register();
+    const attempt = (password: string) =>
+      strict('/auth/login', { json: { username, password }, headers: { 'CF-Connecting-IP': '203.0.113.150' } });
+    for (let i = 0; i < 2; i++) await expectProblem(await attempt(WRONG), 401, 'invalid_credentials');
+    const locked = await attempt(PASSWORD);
+    await expectProblem(locked, 429, 'too_many_attempts');
+    expect(locked.headers.get('Retry-After')).toBe('60');
+    vi.setSystemTime(new Date('2026-06-01T12:01:01Z'));
+    expect((await attempt(PASSWORD)).status).toBe(200);
+  });
+
+  it('takes the per-IP threshold from configuration', async () => {
+    const strict = appWith({ LOGIN_IP_MAX_FAILURES: '3' });
+    const headers = { 'CF-Connecting-IP': '203.0.113.151' };
+    for (let i = 0; i < 3; i++) {
+      await strict('/auth/login', { json: { username: uniqueName('spray'), password: WRONG }, headers });
+    }
+    const { username } = await register();
+    await expectProblem(
+      await strict('/auth/login', { json: { username, password: PASSWORD }, headers }),
+      429,
+      'too_many_attempts',
+    );
   });
 
   it('keeps its counters in D1, so every edge location sees the same count', async () => {
