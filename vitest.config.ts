@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 
 /** A fixed, test-only secret: tests must not depend on a developer's .dev.vars. */
 export const TEST_JWT_SECRET = 'test-only-secret-0123456789abcdefghijklmnopqrstuvwxyz';
+export const TEST_DATA_ENCRYPTION_KEY = 'test-only-data-key-0123456789abcdefghijklmnopqrstuvwxyz';
 
 export default defineConfig(async () => {
   // The real migrations, applied to each test file's isolated D1 by test/apply-migrations.ts.
@@ -26,6 +27,9 @@ export default defineConfig(async () => {
                   JWT_PRIVATE_KEY: '',
                   JWT_PREVIOUS_PUBLIC_KEYS: '',
                   PASSWORD_PEPPER: '',
+                  DATA_ENCRYPTION_KEY: TEST_DATA_ENCRYPTION_KEY,
+                  // Mail is off unless a test brings a fake EMAIL binding (test/helpers.ts appWith).
+                  EMAIL_FROM: '',
                 },
               },
             }),

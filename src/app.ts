@@ -18,20 +18,27 @@ import { adminRouter } from './routes/admin';
 import { authRouter } from './routes/auth';
 import { compatRouter } from './routes/compat';
 import { metaRouter } from './routes/meta';
+import { mfaRouter } from './routes/mfa';
+import { recoveryRouter } from './routes/recovery';
 import { sessionsRouter } from './routes/sessions';
 
 export const MAX_BODY_BYTES = 16 * 1024;
 
 function renderError(err: unknown, c: Context<AppEnv>): Response {
   const requestId = c.get('requestId');
-  const render = (status: number, code: ErrorCode, detail: string, extra: Pick<ApiError['extra'], 'errors'> = {}) =>
+  const render = (
+    status: number,
+    code: ErrorCode,
+    detail: string,
+    extra: Pick<ApiError['extra'], 'errors' | 'members'> = {},
+  ) =>
     problemResponse(problemBody(status, code, detail, { ...extra, requestId }), {
       'Cache-Control': 'no-store',
       ...(requestId ? { 'X-Request-Id': requestId } : {}),
     });
 
   if (err instanceof ApiError) {
-    const res = render(err.status, err.code, err.detail, { errors: err.extra.errors });
+    const res = render(err.status, err.code, err.detail, { errors: err.extra.errors, members: err.extra.members });
     for (const [name, value] of Object.entries(err.extra.headers ?? {})) res.headers.set(name, value);
     return res;
   }
@@ -117,7 +124,7 @@ export function createApp() {
     }),
   );
 
-  const routers = [metaRouter, authRouter, sessionsRouter, adminRouter, compatRouter];
+  const routers = [metaRouter, authRouter, mfaRouter, recoveryRouter, sessionsRouter, adminRouter, compatRouter];
   for (const router of routers) app.route('/', router.app);
   // Built on first request, not at cold start.
   let document: ReturnType<typeof openApiDocument> | undefined;

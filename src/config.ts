@@ -79,6 +79,13 @@ const envSchema = z.object({
     json(z.union([z.array(publicJwk), z.object({ keys: z.array(publicJwk) }).transform((s) => s.keys)])),
   ),
   PASSWORD_PEPPER: unset(secret('PASSWORD_PEPPER')),
+  DATA_ENCRYPTION_KEY: unset(secret('DATA_ENCRYPTION_KEY')),
+  MFA_MAX_FAILURES: int(1, 1000, 10),
+  MFA_WINDOW: int(60, 86_400, 900),
+  PASSWORD_RESET_TTL: int(300, 7 * 86_400, 3600),
+  RECOVERY_IP_MAX: int(1, 1_000_000, 20),
+  EMAIL_USER_MAX: int(1, 100, 3),
+  EMAIL_FROM: unset(z.email()),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -103,6 +110,16 @@ function toConfig(env: z.output<typeof envSchema>) {
     sessionRetention: env.SESSION_RETENTION,
     corsOrigins: env.CORS_ORIGINS,
     pepper: env.PASSWORD_PEPPER,
+    /** Seals TOTP secrets and keys recovery-code hashes (src/mfa/data-key.ts); unset = MFA off. */
+    dataEncryptionKey: env.DATA_ENCRYPTION_KEY,
+    mfaMaxFailures: env.MFA_MAX_FAILURES,
+    mfaWindow: env.MFA_WINDOW,
+    passwordResetTtl: env.PASSWORD_RESET_TTL,
+    /** Per address and hour: password resets tried and forgot-password requests. */
+    recoveryIpMax: env.RECOVERY_IP_MAX,
+    /** Per user and hour: mails sent (verification codes and reset links). */
+    emailUserMax: env.EMAIL_USER_MAX,
+    emailFrom: env.EMAIL_FROM,
     jwt: {
       secret: env.JWT_SECRET,
       previousSecrets: env.JWT_PREVIOUS_SECRETS,

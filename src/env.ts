@@ -24,6 +24,15 @@ export type Bindings = {
   JWT_PRIVATE_KEY?: string;
   JWT_PREVIOUS_PUBLIC_KEYS?: string;
   PASSWORD_PEPPER?: string;
+  DATA_ENCRYPTION_KEY?: string;
+  MFA_MAX_FAILURES?: string;
+  MFA_WINDOW?: string;
+  PASSWORD_RESET_TTL?: string;
+  RECOVERY_IP_MAX?: string;
+  EMAIL_USER_MAX?: string;
+  EMAIL_FROM?: string;
+  /** Cloudflare Email Sending (`[[send_email]]` in wrangler.toml); optional, see services/email.ts. */
+  EMAIL?: SendEmail;
 };
 
 export type AppEnv = {

@@ -25,6 +25,15 @@ export const ERROR_CODES = {
   not_found: 'Not found',
   method_not_allowed: 'Method not allowed',
   last_admin: 'Cannot remove the last admin',
+  mfa_required: 'Second factor required',
+  mfa_already_enabled: 'Two-factor authentication already enabled',
+  mfa_not_enabled: 'Two-factor authentication not enabled',
+  invalid_mfa_code: 'Invalid two-factor code',
+  invalid_mfa_token: 'Invalid two-factor token',
+  invalid_reset_token: 'Invalid password reset token',
+  invalid_email_code: 'Invalid email verification code',
+  email_taken: 'Email address already in use',
+  email_disabled: 'Email not enabled',
   service_unavailable: 'Service unavailable',
   misconfigured: 'Service misconfigured',
   internal_error: 'Internal server error',
@@ -34,12 +43,15 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 
 export type FieldError = { field: string; message: string };
 
+/** RFC 9457 extension members a problem may carry (e.g. `mfa_token` on `mfa_required`). */
+export type ProblemMembers = { mfa_token?: string; mfa_token_expires_in?: number };
+
 export class ApiError extends Error {
   constructor(
     readonly status: ContentfulStatusCode,
     readonly code: ErrorCode,
     readonly detail: string,
-    readonly extra: { headers?: Record<string, string>; errors?: FieldError[] } = {},
+    readonly extra: { headers?: Record<string, string>; errors?: FieldError[]; members?: ProblemMembers } = {},
   ) {
     super(detail);
     this.name = 'ApiError';
@@ -60,15 +72,16 @@ export type Problem = {
   instance?: string;
   request_id?: string;
   errors?: FieldError[];
-};
+} & ProblemMembers;
 
 export function problemBody(
   status: number,
   code: ErrorCode,
   detail: string,
-  extra: { errors?: FieldError[]; instance?: string; requestId?: string } = {},
+  extra: { errors?: FieldError[]; instance?: string; requestId?: string; members?: ProblemMembers } = {},
 ): Problem {
   return {
+    ...extra.members,
     type: `https://edge-auth.dev/problems/${code.replaceAll('_', '-')}`,
     title: ERROR_CODES[code],
     status,

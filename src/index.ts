@@ -5,6 +5,7 @@ import { getDb } from './db/client';
 import type { Bindings } from './env';
 import { deleteEndedSessionsQuery } from './services/sessions';
 import { deleteStaleFailuresQuery } from './services/throttle';
+import { deleteEndedRecoveryQueries } from './services/recovery-cleanup';
 
 const app = createApp();
 
@@ -15,6 +16,7 @@ export async function cleanup(env: Bindings, now = Date.now()): Promise<{ sessio
   const [sessions, failures] = await db.batch([
     deleteEndedSessionsQuery(db, config, now),
     deleteStaleFailuresQuery(db, config, now),
+    ...deleteEndedRecoveryQueries(db, now),
   ]);
   return { sessions: sessions.meta.changes, failures: failures.meta.changes };
 }

@@ -48,6 +48,9 @@ export const userSchema = z.object({
   username: z.string(),
   role: z.enum(['user', 'admin']),
   created_at: z.iso.datetime(),
+  mfa_enabled: z.boolean().meta({ description: 'Whether sign-in asks for a TOTP code' }),
+  email: z.string().nullable().meta({ description: 'The verified address, if any' }),
+  email_verified: z.boolean(),
 });
 
 export const problemSchema = z.object({

@@ -8,7 +8,15 @@ describe('POST /auth/register', () => {
     const res = await api('/auth/register', { json: { username, password: PASSWORD } });
     expect(res.status).toBe(201);
     const { user } = (await res.json()) as { user: Record<string, string> };
-    expect(user).toEqual({ id: expect.any(String), username, role: 'user', created_at: expect.any(String) });
+    expect(user).toEqual({
+      id: expect.any(String),
+      username,
+      role: 'user',
+      created_at: expect.any(String),
+      mfa_enabled: false,
+      email: null,
+      email_verified: false,
+    });
     expect(user.id).not.toMatch(/^\d+$/);
     expect(Number.isNaN(Date.parse(user.created_at!))).toBe(false);
   });
@@ -165,7 +173,15 @@ describe('GET /auth/protected', () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({
       message: `Hello, ${user.username}!`,
-      user: { id: user.id, username: user.username, role: 'user', created_at: expect.any(String) },
+      user: {
+        id: user.id,
+        username: user.username,
+        role: 'user',
+        created_at: expect.any(String),
+        mfa_enabled: false,
+        email: null,
+        email_verified: false,
+      },
     });
   });
 

@@ -98,6 +98,17 @@ describe('GET /openapi.json', () => {
         'POST /signup',
         'POST /auth',
         'GET /hello',
+        'POST /auth/mfa/totp',
+        'POST /auth/mfa/totp/confirm',
+        'DELETE /auth/mfa/totp',
+        'POST /auth/mfa/recovery-codes',
+        'POST /auth/mfa/verify',
+        'POST /auth/password/reset',
+        'POST /auth/password/forgot',
+        'POST /auth/email',
+        'POST /auth/email/verify',
+        'POST /admin/users/{id}/password-reset',
+        'DELETE /admin/users/{id}/mfa',
       ].sort(),
     );
   });

@@ -4,7 +4,7 @@
  * them in SQL without conversions.
  */
 import { sql } from 'drizzle-orm';
-import { check, index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { check, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 export const ROLES = ['user', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -23,9 +23,17 @@ export const users = sqliteTable(
     tokenVersion: integer('token_version').notNull().default(0),
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
+    /** Whether sign-in asks for a second factor (a confirmed row in mfa_totp). */
+    mfaEnabled: integer('mfa_enabled', { mode: 'boolean' }).notNull().default(false),
+    /** A verified address only (pending ones wait in email_verifications); lower-cased in email_key. */
+    email: text('email'),
+    emailKey: text('email_key'),
+    emailVerifiedAt: integer('email_verified_at'),
   },
   (t) => [
     uniqueIndex('users_username_key_unique').on(t.usernameKey),
+    // A verified address belongs to one user only (NULLs do not collide in SQLite).
+    uniqueIndex('users_email_key_unique').on(t.emailKey),
     check('users_role_check', sql`${t.role} IN ('user', 'admin')`),
   ],
 );
@@ -80,6 +88,90 @@ export const loginFailures = sqliteTable('login_failures', {
   key: text('key').primaryKey(),
   windowStart: integer('window_start').notNull(),
   failures: integer('failures').notNull(),
+});
+
+/**
+ * A user's TOTP secret, AES-GCM-sealed under a key derived from DATA_ENCRYPTION_KEY (so a
+ * database dump alone yields no second factor). Pending until confirmed with a first code.
+ */
+export const mfaTotp = sqliteTable('mfa_totp', {
+  userId: text('user_id')
+    .primaryKey()
+    .references(() => users.id, { onDelete: 'cascade' }),
+  secretSealed: text('secret_sealed').notNull(),
+  createdAt: integer('created_at').notNull(),
+  confirmedAt: integer('confirmed_at'),
+  /** The last 30 s step a code was accepted for: a code is accepted once, later steps only. */
+  lastStep: integer('last_step'),
+});
+
+/** Recovery codes, as keyed hashes (HMAC under a key derived from DATA_ENCRYPTION_KEY). */
+export const mfaRecoveryCodes = sqliteTable(
+  'mfa_recovery_codes',
+  {
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    codeHash: text('code_hash').notNull(),
+    createdAt: integer('created_at').notNull(),
+    usedAt: integer('used_at'),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.codeHash] })],
+);
+
+/** The `mfa_token` of a login that passed the password step, by SHA-256 of its value. */
+export const mfaChallenges = sqliteTable(
+  'mfa_challenges',
+  {
+    tokenHash: text('token_hash').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    /** The user's token version at the password step: a password change or reset ends the challenge. */
+    tokenVersion: integer('token_version').notNull(),
+    /** The login's `refresh_token_delivery`, honoured when the challenge is met. */
+    delivery: text('delivery', { enum: ['body', 'cookie'] }).notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    createdAt: integer('created_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+    usedAt: integer('used_at'),
+  },
+  (t) => [index('mfa_challenges_user_id_idx').on(t.userId), index('mfa_challenges_expires_at_idx').on(t.expiresAt)],
+);
+
+/** Password reset tokens (admin-issued or mailed), by SHA-256 of their 256-bit value. */
+export const passwordResetTokens = sqliteTable(
+  'password_reset_tokens',
+  {
+    tokenHash: text('token_hash').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    via: text('via', { enum: ['admin', 'email'] }).notNull(),
+    createdAt: integer('created_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+    usedAt: integer('used_at'),
+  },
+  (t) => [index('password_reset_tokens_user_id_idx').on(t.userId)],
+);
+
+/** An address waiting for its 6-digit code; one per user, replaced by a newer request. */
+export const emailVerifications = sqliteTable('email_verifications', {
+  userId: text('user_id')
+    .primaryKey()
+    .references(() => users.id, { onDelete: 'cascade' }),
+  email: text('email').notNull(),
+  codeHash: text('code_hash').notNull(),
+  attempts: integer('attempts').notNull().default(0),
+  createdAt: integer('created_at').notNull(),
+  expiresAt: integer('expires_at').notNull(),
+});
+
+/** Fixed-window counters for the recovery and MFA limits (services/rate-limit.ts). */
+export const rateLimits = sqliteTable('rate_limits', {
+  key: text('key').primaryKey(),
+  windowStart: integer('window_start').notNull(),
+  count: integer('count').notNull(),
 });
 
 export type User = typeof users.$inferSelect;

@@ -19,18 +19,19 @@ import {
 } from '../schemas';
 import { audit } from '../services/audit';
 import { changePassword, login, register } from '../services/auth';
+import { mfaRequired } from '../services/mfa';
 import { logoutEverywhere, revokeByRefreshToken, rotateRefreshToken, type IssuedRefresh } from '../services/sessions';
 import { toPublicUser } from '../services/users';
 import { issueAccessToken } from '../tokens';
 
 const tags = ['auth'];
 
-const deliverySchema = z.enum(['body', 'cookie']).default('body').meta({
+export const deliverySchema = z.enum(['body', 'cookie']).default('body').meta({
   description: '`cookie` puts the refresh token in an HttpOnly cookie (for browser SPAs) instead of the body',
 });
 
 /** The login/refresh response: an access token, and the refresh token in the body or a cookie. */
-async function tokenResponse(c: Context<AppEnv>, user: User, session: IssuedRefresh, delivery: 'body' | 'cookie') {
+export async function tokenResponse(c: Context<AppEnv>, user: User, session: IssuedRefresh, delivery: 'body' | 'cookie') {
   const config = c.var.config;
   const access = await issueAccessToken(config, await getKeyRing(config), {
     userId: user.id,
@@ -76,6 +77,9 @@ export const loginRoute = defineRoute({
     200: json(tokenResponseSchema, 'Tokens and the user'),
     400: problem('Invalid input'),
     401: problem('Wrong username or password (`invalid_credentials`)'),
+    403: problem(
+      'Right password, and the user has two-factor on (`mfa_required`): no tokens, but `mfa_token` and `mfa_token_expires_in` for POST /auth/mfa/verify',
+    ),
     429: problem('Too many failed attempts (`too_many_attempts`), see Retry-After'),
   },
 });
@@ -172,8 +176,10 @@ export const authRouter = createRouter()
       ip: c.var.clientIp,
       userAgent: c.req.header('User-Agent'),
       withSession: true,
+      delivery: refresh_token_delivery,
       requestId: c.var.requestId,
     });
+    if (result.mfa) throw mfaRequired(result.mfa.challenge);
     return c.json(await tokenResponse(c, result.user, result.session!, refresh_token_delivery), 200);
   })
   .route(refreshRoute, async (c) => {

@@ -9,6 +9,7 @@ import { requireAuth } from '../middleware/auth';
 import { createRouter, defineRoute } from '../routing';
 import { credentialsSchema, json, problem } from '../schemas';
 import { login, register } from '../services/auth';
+import { mfaRequired } from '../services/mfa';
 import { issueAccessToken } from '../tokens';
 
 const tags = ['flask-jwt compatibility'];
@@ -35,6 +36,7 @@ export const flaskAuthRoute = defineRoute({
   responses: {
     200: json(z.object({ access_token: z.string() }), 'The access token'),
     401: problem('`invalid_credentials`'),
+    403: problem('The user has two-factor on (`mfa_required`); this route cannot complete such a login'),
     429: problem('`too_many_attempts`'),
   },
 });
@@ -75,6 +77,8 @@ export const compatRouter = createRouter()
       withSession: false,
       requestId: c.var.requestId,
     });
+    // Flask-JWT clients cannot answer a second-factor challenge: no token for such users.
+    if (result.mfa) throw mfaRequired(null);
     const config = c.var.config;
     const { user } = result;
     const access = await issueAccessToken(config, await getKeyRing(config), {

@@ -16,7 +16,20 @@ export type AuditEvent =
   | 'password_changed'
   | 'password_change_failure'
   | 'role_changed'
-  | 'user_deleted';
+  | 'user_deleted'
+  | 'login_mfa_required'
+  | 'mfa_failure'
+  | 'mfa_enrolment_started'
+  | 'mfa_enabled'
+  | 'mfa_disabled'
+  | 'mfa_reset_by_admin'
+  | 'mfa_recovery_codes_regenerated'
+  | 'password_reset_issued'
+  | 'password_reset_used'
+  | 'password_reset_failure'
+  | 'email_verification_sent'
+  | 'email_verified'
+  | 'mail_throttled';
 
 export type AuditFields = {
   requestId?: string | undefined;
@@ -26,6 +39,8 @@ export type AuditFields = {
   role?: string | undefined;
   ip?: string | undefined;
   reason?: string | undefined;
+  /** How a step was done: `totp`, `recovery_code`, `admin`, `email`. */
+  method?: string | undefined;
 };
 
 export function audit(event: AuditEvent, fields: AuditFields): void {
@@ -41,6 +56,7 @@ export function audit(event: AuditEvent, fields: AuditFields): void {
       role: fields.role,
       ip: fields.ip,
       reason: fields.reason,
+      method: fields.method,
     }),
   );
 }

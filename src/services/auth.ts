@@ -7,7 +7,9 @@ import { MAX_PASSWORD_LENGTH, type Config } from '../config';
 import type { Database } from '../db/client';
 import { users, type User } from '../db/schema';
 import { ApiError } from '../errors';
+import type { Delivery } from '../mfa/challenges';
 import { audit } from './audit';
+import { secondFactorGate, type SecondFactorGate } from './mfa';
 import { burnPasswordWork, hashPassword, verifyPassword } from '../password';
 import { isCommonPassword } from '../security/common-passwords';
 import { newSessionQueries, revokeUserSessionsQuery, type IssuedRefresh } from './sessions';
@@ -56,7 +58,8 @@ export async function register(
 
 const invalidCredentials = () => new ApiError(401, 'invalid_credentials', 'The username or password is incorrect.');
 
-export type LoginResult = { user: User; session: IssuedRefresh | null };
+/** `mfa` set: the password was right but a second factor is needed (no session was made). */
+export type LoginResult = { user: User; session: IssuedRefresh | null; mfa?: SecondFactorGate };
 
 /**
  * Checks credentials under throttling. Locked out -> 429 before any hashing (throttling
@@ -71,6 +74,8 @@ export async function login(
     ip?: string | undefined;
     userAgent?: string | undefined;
     withSession: boolean;
+    /** The refresh_token_delivery a two-factor challenge will honour. */
+    delivery?: Delivery;
     requestId?: string | undefined;
   },
   now = Date.now(),
@@ -78,7 +83,8 @@ export async function login(
   const log = { requestId: input.requestId, ip: input.ip };
   try {
     const result = await checkCredentials(db, config, input, now);
-    audit('login_success', { ...log, userId: result.user.id, sessionId: result.session?.sessionId });
+    if (result.mfa) audit('login_mfa_required', { ...log, userId: result.user.id });
+    else audit('login_success', { ...log, userId: result.user.id, sessionId: result.session?.sessionId });
     return result;
   } catch (err) {
     if (err instanceof ApiError)
@@ -111,17 +117,21 @@ async function checkCredentials(
     throw invalidCredentials();
   }
 
-  const session = input.withSession
-    ? await newSessionQueries(db, config, { userId: found.id, userAgent: input.userAgent }, now)
-    : null;
+  // Two-factor users get a challenge (or, without a session, just the verdict) instead (services/mfa.ts).
+  const mfa = await secondFactorGate(db, found, input.withSession ? (input.delivery ?? 'body') : null, now);
+  const session =
+    input.withSession && !mfa
+      ? await newSessionQueries(db, config, { userId: found.id, userAgent: input.userAgent }, now)
+      : null;
   // Upgrading the hash costs a second PBKDF2 run, once per user after a parameter change.
   const rehash = verdict.needsRehash ? await hashPassword(input.password, hashOptions(config)) : null;
   await db.batch([
     clearUserFailuresQuery(db, keys),
     ...(session?.queries ?? []),
+    ...(mfa?.queries ?? []),
     ...(rehash ? [db.update(users).set({ passwordHash: rehash, updatedAt: now }).where(eq(users.id, found.id))] : []),
   ]);
-  return { user: found, session: session?.issued ?? null };
+  return { user: found, session: session?.issued ?? null, ...(mfa ? { mfa } : {}) };
 }
 
 /**

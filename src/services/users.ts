@@ -5,10 +5,31 @@ import { users, type Role, type User } from '../db/schema';
 import { ApiError } from '../errors';
 
 /** What clients see of a user; never the hash or the token version. */
-export type PublicUser = { id: string; username: string; role: Role; created_at: string };
+export type PublicUser = {
+  id: string;
+  username: string;
+  role: Role;
+  created_at: string;
+  mfa_enabled: boolean;
+  email: string | null;
+  email_verified: boolean;
+};
 
 export function toPublicUser(user: User): PublicUser {
-  return { id: user.id, username: user.username, role: user.role, created_at: new Date(user.createdAt).toISOString() };
+  return {
+    id: user.id,
+    username: user.username,
+    role: user.role,
+    created_at: new Date(user.createdAt).toISOString(),
+    mfa_enabled: user.mfaEnabled,
+    email: user.email,
+    email_verified: user.emailVerifiedAt !== null,
+  };
+}
+
+/** Addresses are compared case-insensitively (a verified one belongs to one user). */
+export function emailKey(email: string): string {
+  return email.normalize('NFKC').toLowerCase();
 }
 
 /** Usernames are compared case-insensitively; the unique index is on this key. */
@@ -16,7 +37,7 @@ export function usernameKey(username: string): string {
   return username.normalize('NFKC').toLowerCase();
 }
 
-function isUniqueViolation(err: unknown): boolean {
+export function isUniqueViolation(err: unknown): boolean {
   for (let e: unknown = err; e instanceof Error; e = e.cause) {
     if (/UNIQUE constraint failed/i.test(e.message)) return true;
   }

@@ -1,0 +1,17 @@
+/** What the daily cleanup removes of two-factor and recovery state: nothing live, nothing needed. */
+import { lt, or, isNotNull } from 'drizzle-orm';
+import type { Database } from '../db/client';
+import { emailVerifications, passwordResetTokens } from '../db/schema';
+import { deleteEndedChallengesQuery } from '../mfa/challenges';
+import { deleteStaleLimitsQuery } from './rate-limit';
+
+export function deleteEndedRecoveryQueries(db: Database, now: number) {
+  return [
+    deleteEndedChallengesQuery(db, now),
+    db
+      .delete(passwordResetTokens)
+      .where(or(lt(passwordResetTokens.expiresAt, now), isNotNull(passwordResetTokens.usedAt))),
+    db.delete(emailVerifications).where(lt(emailVerifications.expiresAt, now)),
+    deleteStaleLimitsQuery(db, now),
+  ] as const;
+}
