@@ -3,6 +3,7 @@ import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { env, exports } from 'cloudflare:workers';
 import { expect } from 'vitest';
 import { createApp } from '../src/app';
+import { totp } from './totp';
 
 export const ORIGIN = 'https://auth.example.test';
 
@@ -104,4 +105,25 @@ export async function expectProblem(res: Response, status: number, code?: string
   if (code) expect(body.code).toBe(code);
   expect(JSON.stringify(body)).not.toMatch(/at .*\.(ts|js):\d+/);
   return body;
+}
+
+/**
+ * Turns two-factor on for the holder of `token` as a client would: enrol, read the secret,
+ * confirm with the current code. Returns the secret and the recovery codes.
+ */
+export async function enrolTotp(token: string, call: Api = api) {
+  const started = await call('/auth/mfa/totp', { method: 'POST', token });
+  expect(started.status).toBe(200);
+  const { secret, otpauth_uri } = (await started.json()) as { secret: string; otpauth_uri: string };
+  const confirmed = await call('/auth/mfa/totp/confirm', { json: { code: await totp(secret) }, token });
+  expect(confirmed.status).toBe(200);
+  const { recovery_codes } = (await confirmed.json()) as { recovery_codes: string[] };
+  return { secret, otpauthUri: otpauth_uri, recoveryCodes: recovery_codes };
+}
+
+/** A login of a two-factor user: the 403 `mfa_required` problem, with its `mfa_token`. */
+export async function loginForChallenge(username: string, extra: Record<string, unknown> = {}, call: Api = api) {
+  const res = await call('/auth/login', { json: { username, password: PASSWORD, ...extra } });
+  const problem = await expectProblem(res, 403, 'mfa_required');
+  return problem as { mfa_token: string; mfa_token_expires_in: number };
 }
