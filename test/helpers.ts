@@ -65,7 +65,13 @@ export async function register(username = uniqueName(), password = PASSWORD) {
   return { ...body.user, password };
 }
 
-export type Tokens = { access_token: string; refresh_token: string; expires_in: number; refresh_expires_in: number };
+export type Tokens = {
+  access_token: string;
+  refresh_token: string;
+  expires_in: number;
+  refresh_expires_in: number;
+  user: { id: string; username: string; role: string; mfa_enabled: boolean };
+};
 
 export async function login(username: string, password = PASSWORD, extra: Record<string, unknown> = {}) {
   const res = await api('/auth/login', { json: { username, password, ...extra } });

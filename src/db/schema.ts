@@ -50,6 +50,12 @@ export const sessions = sqliteTable(
     createdAt: integer('created_at').notNull(),
     lastUsedAt: integer('last_used_at').notNull(),
     expiresAt: integer('expires_at').notNull(),
+    /**
+     * The user's token version when the session began (kept in step by a password change for
+     * the session it keeps). A refresh whose session lags the user's version is refused, so a
+     * session created by a login racing a logout-all or a password change cannot live on.
+     */
+    tokenVersion: integer('token_version').notNull().default(0),
     revokedAt: integer('revoked_at'),
     revokedReason: text('revoked_reason'),
   },
@@ -83,12 +89,33 @@ export const refreshTokens = sqliteTable(
   (t) => [index('refresh_tokens_session_id_idx').on(t.sessionId)],
 );
 
-/** Fixed-window failure counters for login throttling, keyed `user:<name>` or `ip:<addr>`. */
-export const loginFailures = sqliteTable('login_failures', {
+/**
+ * Fixed-window counters for every throttle (login attempts, registrations, ...), keyed by
+ * `<purpose>:<subject>`. Each row carries its own window end, so one cleanup query serves
+ * every purpose whatever its window length.
+ */
+export const rateCounters = sqliteTable('rate_counters', {
   key: text('key').primaryKey(),
   windowStart: integer('window_start').notNull(),
-  failures: integer('failures').notNull(),
+  expiresAt: integer('expires_at').notNull(),
+  count: integer('count').notNull(),
 });
+
+/**
+ * Addresses (an IPv4 address or an IPv6 /64) a user recently logged in from. Failed logins
+ * from elsewhere cannot lock the owner out of a known address.
+ */
+export const knownAddresses = sqliteTable(
+  'known_addresses',
+  {
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    address: text('address').notNull(),
+    lastSeenAt: integer('last_seen_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.address] }), index('known_addresses_last_seen_at_idx').on(t.lastSeenAt)],
+);
 
 /**
  * A user's TOTP secret, AES-GCM-sealed under a key derived from DATA_ENCRYPTION_KEY (so a
@@ -165,13 +192,6 @@ export const emailVerifications = sqliteTable('email_verifications', {
   attempts: integer('attempts').notNull().default(0),
   createdAt: integer('created_at').notNull(),
   expiresAt: integer('expires_at').notNull(),
-});
-
-/** Fixed-window counters for the recovery and MFA limits (services/rate-limit.ts). */
-export const rateLimits = sqliteTable('rate_limits', {
-  key: text('key').primaryKey(),
-  windowStart: integer('window_start').notNull(),
-  count: integer('count').notNull(),
 });
 
 export type User = typeof users.$inferSelect;

@@ -7,7 +7,7 @@
 import { and, eq, gt, isNull, lt, sql } from 'drizzle-orm';
 import { randomToken, sha256Base64Url } from '../crypto';
 import type { Database } from '../db/client';
-import { mfaChallenges, type User } from '../db/schema';
+import { mfaChallenges, users, type User } from '../db/schema';
 import { ApiError } from '../errors';
 
 export const CHALLENGE_TTL_SECONDS = 5 * 60;
@@ -19,17 +19,45 @@ export type IssuedChallenge = { mfaToken: string; expiresIn: number };
 export const invalidMfaToken = () =>
   new ApiError(401, 'invalid_mfa_token', 'The two-factor token is invalid, expired or already used; log in again.');
 
-/** The insert for a new challenge; the login batches it with its other writes. */
-export async function newChallengeQuery(db: Database, user: User, delivery: Delivery, now: number) {
+/**
+ * The first query of a login's write batch for a two-factor user, in place of the session's:
+ * the challenge row is inserted only if the user still has the password hash and token
+ * version the login verified (INSERT ... SELECT), so it returns no row if a password change
+ * or logout-all committed meanwhile. Without a delivery (the Flask-JWT route, which cannot
+ * answer a challenge) it only checks that, and nothing is issued.
+ */
+export async function challengeQuery(
+  db: Database,
+  user: User,
+  verified: { passwordHash: string; tokenVersion: number },
+  delivery: Delivery | undefined,
+  now: number,
+) {
+  const stillVerified = and(
+    eq(users.id, user.id),
+    eq(users.passwordHash, verified.passwordHash),
+    eq(users.tokenVersion, verified.tokenVersion),
+  );
+  if (!delivery) return { query: db.select({ id: users.id }).from(users).where(stillVerified), issued: null };
   const mfaToken = randomToken(32);
-  const query = db.insert(mfaChallenges).values({
-    tokenHash: await sha256Base64Url(mfaToken),
-    userId: user.id,
-    tokenVersion: user.tokenVersion,
-    delivery,
-    createdAt: now,
-    expiresAt: now + CHALLENGE_TTL_SECONDS * 1000,
-  });
+  const query = db
+    .insert(mfaChallenges)
+    .select(
+      db
+        .select({
+          tokenHash: sql<string>`${await sha256Base64Url(mfaToken)}`.as('token_hash'),
+          userId: users.id,
+          tokenVersion: users.tokenVersion,
+          delivery: sql<Delivery>`${delivery}`.as('delivery'),
+          attempts: sql<number>`0`.as('attempts'),
+          createdAt: sql<number>`${now}`.as('created_at'),
+          expiresAt: sql<number>`${now + CHALLENGE_TTL_SECONDS * 1000}`.as('expires_at'),
+          usedAt: sql<null>`NULL`.as('used_at'),
+        })
+        .from(users)
+        .where(stillVerified),
+    )
+    .returning({ id: mfaChallenges.userId });
   return { query, issued: { mfaToken, expiresIn: CHALLENGE_TTL_SECONDS } satisfies IssuedChallenge };
 }
 

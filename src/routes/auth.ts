@@ -175,12 +175,11 @@ export const authRouter = createRouter()
       password,
       ip: c.var.clientIp,
       userAgent: c.req.header('User-Agent'),
-      withSession: true,
-      delivery: refresh_token_delivery,
       requestId: c.var.requestId,
+      delivery: refresh_token_delivery,
     });
     if (result.mfa) throw mfaRequired(result.mfa.challenge);
-    return c.json(await tokenResponse(c, result.user, result.session!, refresh_token_delivery), 200);
+    return c.json(await tokenResponse(c, result.user, result.session, refresh_token_delivery), 200);
   })
   .route(refreshRoute, async (c) => {
     const fromBody = c.req.valid('json').refresh_token;

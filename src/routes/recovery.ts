@@ -10,7 +10,8 @@ import { requestEmailVerification, verifyEmail } from '../services/email-address
 import { requireMailer } from '../services/email';
 import { resetMfaByAdmin } from '../services/mfa';
 import { issueResetByAdmin, mailResetToken, recoveryIpLimit, resetPassword } from '../services/password-reset';
-import { consume } from '../services/rate-limit';
+import { consumeAttempt } from '../services/rate-limit';
+import { addressKey } from '../address';
 import { toPublicUser } from '../services/users';
 
 const adminOnly = [requireAuth(), requireRole('admin')];
@@ -145,7 +146,8 @@ export const recoveryRouter = createRouter()
     const mailer = requireMailer(c.env, config);
     const body = c.req.valid('json');
     // Depends on the address only, never on the account asked about.
-    if (clientIp) await consume(db, recoveryIpLimit(config, clientIp), Date.now());
+    const address = addressKey(clientIp);
+    if (address) await consumeAttempt(db, recoveryIpLimit(config, address), Date.now());
     const who = body.username !== undefined ? { username: body.username } : { email: body.email! };
     const log = { requestId: c.var.requestId, ip: clientIp };
     // The lookup, the token and the mail happen after the answer has gone: its body and its

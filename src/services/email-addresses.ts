@@ -13,7 +13,7 @@ import { ApiError } from '../errors';
 import { audit } from './audit';
 import { verificationMail, type Mailer } from './email';
 import { mailUserLimit } from './password-reset';
-import { consume } from './rate-limit';
+import { consumeAttempt } from './rate-limit';
 import { emailKey, isUniqueViolation } from './users';
 
 type Log = { requestId?: string | undefined; ip?: string | undefined };
@@ -44,7 +44,7 @@ export async function requestEmailVerification(
   log: Log,
   now = Date.now(),
 ): Promise<{ expiresIn: number }> {
-  await consume(db, mailUserLimit(config, user.id), now);
+  await consumeAttempt(db, mailUserLimit(config, user.id), now, 'Too many mails to this account');
   const code = newCode();
   const row = {
     userId: user.id,

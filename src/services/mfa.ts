@@ -19,7 +19,7 @@ import {
   completeChallenge,
   deleteUserChallengesQuery,
   invalidMfaToken,
-  newChallengeQuery,
+  challengeQuery,
   takeAttempt,
   type Delivery,
   type IssuedChallenge,
@@ -28,8 +28,8 @@ import { assertDataKey, open, seal } from '../mfa/data-key';
 import { newRecoveryCode, normalizeRecoveryCode, RECOVERY_CODE_COUNT, recoveryCodeHash } from '../mfa/recovery-codes';
 import { matchTotp, newTotpSecret, totpUri } from '../mfa/totp';
 import { audit } from './audit';
-import { clearQuery, countQuery, tooMany, type Limit } from './rate-limit';
-import { newSessionQueries, type IssuedRefresh } from './sessions';
+import { clearCounterQuery, consumeAttempt, type Limit } from './rate-limit';
+import { newSessionQueries, type IssuedRefresh, type VerifiedUser } from './sessions';
 import { findUserById } from './users';
 
 type Log = { requestId?: string | undefined; ip?: string | undefined };
@@ -48,11 +48,8 @@ const alreadyEnabled = () =>
 const notEnabled = () => new ApiError(409, 'mfa_not_enabled', 'Two-factor authentication is not enabled.');
 
 /** Counts one code check for the user; 429 past MFA_MAX_FAILURES (forgiven by a right code). */
-async function countCheck(db: Database, config: Config, userId: string, now: number): Promise<void> {
-  const limit = failuresLimit(config, userId);
-  const [row] = await countQuery(db, limit, now);
-  if (row && row.count > limit.max) throw tooMany(limit, row, now);
-}
+const countCheck = (db: Database, config: Config, userId: string, now: number) =>
+  consumeAttempt(db, failuresLimit(config, userId), now, 'Too many two-factor codes tried');
 
 /**
  * Checks a second factor and spends it: a TOTP code's step is recorded (a later request with
@@ -185,7 +182,7 @@ export async function confirmTotpEnrolment(
   await db.batch([
     db.update(users).set({ mfaEnabled: true, updatedAt: now }).where(eq(users.id, user.id)),
     ...recovery.queries,
-    clearQuery(db, failuresLimit(config, user.id).key),
+    clearCounterQuery(db, failuresLimit(config, user.id).key),
   ]);
   audit('mfa_enabled', { ...log, userId: user.id, method: 'totp' });
   return recovery.codes;
@@ -217,7 +214,7 @@ async function requireFactor(db: Database, config: Config, user: User, code: str
 /** Turns two-factor off after a current code or a recovery code. */
 export async function disableTotp(db: Database, config: Config, user: User, code: string, log: Log, now = Date.now()) {
   const method = await requireFactor(db, config, user, code, log, now);
-  await db.batch([...removeQueries(db, user.id, now), clearQuery(db, failuresLimit(config, user.id).key)]);
+  await db.batch([...removeQueries(db, user.id, now), clearCounterQuery(db, failuresLimit(config, user.id).key)]);
   audit('mfa_disabled', { ...log, userId: user.id, method });
 }
 
@@ -232,7 +229,7 @@ export async function regenerateRecoveryCodes(
 ): Promise<string[]> {
   const method = await requireFactor(db, config, user, code, log, now);
   const recovery = await newRecoveryCodes(db, config, user.id, now);
-  await db.batch([...recovery.queries, clearQuery(db, failuresLimit(config, user.id).key)]);
+  await db.batch([...recovery.queries, clearCounterQuery(db, failuresLimit(config, user.id).key)]);
   audit('mfa_recovery_codes_regenerated', { ...log, userId: user.id, method });
   return recovery.codes;
 }
@@ -245,32 +242,27 @@ export async function resetMfaByAdmin(
   now = Date.now(),
 ): Promise<void> {
   if (!(await findUserById(db, targetUserId))) throw new ApiError(404, 'not_found', 'No user with that id.');
-  await db.batch([...removeQueries(db, targetUserId, now), clearQuery(db, mfaLimitKey(targetUserId))]);
+  await db.batch([...removeQueries(db, targetUserId, now), clearCounterQuery(db, mfaLimitKey(targetUserId))]);
   audit('mfa_reset_by_admin', { requestId: log.requestId, ip: log.ip, userId: log.adminId, targetUserId });
 }
 
 /**
  * The login hook. For a user with two-factor on, the password step ends here: instead of a
- * session, a challenge (`delivery` given) or just the verdict that a second factor is needed
- * (`delivery` null: the Flask-JWT `/auth` route, whose clients cannot answer a challenge).
- * Null for everyone else. The caller batches `queries` with its own writes.
+ * session, a challenge for the login's delivery (or, with no delivery, just the verdict that
+ * a second factor is needed). Null for everyone else. `queries` take the place of the
+ * session's at the head of the login's batch (see challengeQuery).
  */
 export async function secondFactorGate(
   db: Database,
   user: User,
-  delivery: Delivery | null,
+  verified: VerifiedUser,
+  delivery: Delivery | undefined,
   now: number,
-): Promise<SecondFactorGate | null> {
+) {
   if (!user.mfaEnabled) return null;
-  if (!delivery) return { queries: [], challenge: null };
-  const { query, issued } = await newChallengeQuery(db, user, delivery, now);
-  return { queries: [query], challenge: issued };
+  const { query, issued } = await challengeQuery(db, user, verified, delivery, now);
+  return { queries: [query] as const, challenge: issued };
 }
-
-export type SecondFactorGate = {
-  queries: Awaited<ReturnType<typeof newChallengeQuery>>['query'][];
-  challenge: IssuedChallenge | null;
-};
 
 /** The 403 a login answers when a second factor is needed, with the challenge's token if any. */
 export function mfaRequired(challenge: IssuedChallenge | null): ApiError {
@@ -302,8 +294,11 @@ export async function verifyLoginChallenge(
     throw invalidCode(401);
   }
   if (!(await completeChallenge(db, challenge.tokenHash, now))) throw invalidMfaToken();
-  const session = await newSessionQueries(db, config, { userId: user.id, userAgent: input.userAgent }, now);
-  await db.batch([...session.queries, clearQuery(db, failuresLimit(config, user.id).key)]);
+  // Created as login creates it, conditional on the password and version of the password step.
+  const verified = { passwordHash: user.passwordHash, tokenVersion: challenge.tokenVersion };
+  const session = await newSessionQueries(db, config, { userId: user.id, userAgent: input.userAgent, verified }, now);
+  const [created] = await db.batch([...session.queries, clearCounterQuery(db, failuresLimit(config, user.id).key)]);
+  if (created.length === 0) throw invalidMfaToken();
   audit('login_success', { ...log, userId: user.id, sessionId: session.issued.sessionId, method });
   return { user, session: session.issued, delivery: challenge.delivery };
 }

@@ -15,7 +15,8 @@ import { hashPassword } from '../password';
 import { audit } from './audit';
 import { checkNewPassword } from './auth';
 import { resetMail, type Mailer } from './email';
-import { consume, tryConsume } from './rate-limit';
+import { addressKey } from '../address';
+import { consumeAttempt, countAgainst, type Limit } from './rate-limit';
 import { revokeUserSessionsQuery } from './sessions';
 import { emailKey, findUserById, usernameKey } from './users';
 
@@ -26,14 +27,14 @@ const invalidResetToken = () =>
   new ApiError(400, 'invalid_reset_token', 'The reset token is invalid, expired or already used.');
 
 /** One limit per address for every unauthenticated recovery request (resets and forgot-password). */
-export const recoveryIpLimit = (config: Config, ip: string) => ({
-  key: `recovery-ip:${ip}`,
+export const recoveryIpLimit = (config: Config, address: string): Limit => ({
+  key: `recovery-ip:${address}`,
   max: config.recoveryIpMax,
   windowSeconds: HOUR,
 });
 
 /** Mails per user and hour, whatever they carry. */
-export const mailUserLimit = (config: Config, userId: string) => ({
+export const mailUserLimit = (config: Config, userId: string): Limit => ({
   key: `mail:${userId}`,
   max: config.emailUserMax,
   windowSeconds: HOUR,
@@ -81,7 +82,8 @@ export async function resetPassword(
   log: Log,
   now = Date.now(),
 ): Promise<void> {
-  if (log.ip) await consume(db, recoveryIpLimit(config, log.ip), now);
+  const address = addressKey(log.ip);
+  if (address) await consumeAttempt(db, recoveryIpLimit(config, address), now);
   const tokenHash = await sha256Base64Url(input.resetToken);
   const live = and(
     eq(passwordResetTokens.tokenHash, tokenHash),
@@ -133,7 +135,7 @@ export async function mailResetToken(
       ? await db.query.users.findFirst({ where: eq(users.usernameKey, usernameKey(who.username)) })
       : await db.query.users.findFirst({ where: eq(users.emailKey, emailKey(who.email)) });
   if (!user?.email || user.emailVerifiedAt === null) return;
-  if (!(await tryConsume(db, mailUserLimit(config, user.id), now))) {
+  if (!(await countAgainst(db, mailUserLimit(config, user.id), now)).ok) {
     audit('mail_throttled', { ...log, userId: user.id, reason: 'password_reset' });
     return;
   }

@@ -1,57 +1,77 @@
 /**
- * Fixed-window counters in D1 for the recovery and two-factor limits. Each attempt is counted
- * first and decided on the count the write returns (`INSERT … ON CONFLICT DO UPDATE …
- * RETURNING`), so N parallel requests cannot all read "under the limit" before any of them
- * writes: at most `limit` of them ever get past.
+ * Fixed-window counters in D1, the one mechanism behind every throttle. D1 is one database
+ * for every edge location, so attempts spread over many locations are still counted
+ * together (Cloudflare's Rate Limiting binding counts per location).
+ *
+ * Counting is atomic: an attempt first increments its counters (INSERT ... ON CONFLICT DO
+ * UPDATE ... RETURNING) and is then judged on the counts that write returned. Of N parallel
+ * attempts D1 serialises the increments, so each sees a distinct count and at most `limit`
+ * of them pass. Reading the counters, doing the work, and only then writing a failure would
+ * let every request that read before the first write through.
  */
-import { eq, sql } from 'drizzle-orm';
+import { lte, sql } from 'drizzle-orm';
 import type { Database } from '../db/client';
-import { rateLimits } from '../db/schema';
-import { ApiError } from '../errors';
+import { rateCounters } from '../db/schema';
+import { ApiError, type ErrorCode } from '../errors';
 
-export type Limit = { key: string; max: number; windowSeconds: number };
+export type Counter = { key: string; windowSeconds: number };
+export type Count = { key: string; count: number; expiresAt: number };
 
-/** Counts one attempt on `limit.key`, opening a new window when the old one has passed. */
-export function countQuery(db: Database, limit: Limit, now: number) {
-  const expired = sql`${rateLimits.windowStart} <= ${now - limit.windowSeconds * 1000}`;
+/**
+ * One statement that counts one attempt on every counter and returns their counts. A counter
+ * whose window has ended starts a new one at 1.
+ */
+export function countAttemptQuery(db: Database, counters: readonly [Counter, ...Counter[]], now: number) {
+  const expired = sql`${rateCounters.expiresAt} <= excluded.window_start`;
   return db
-    .insert(rateLimits)
-    .values({ key: limit.key, windowStart: now, count: 1 })
+    .insert(rateCounters)
+    .values(counters.map((c) => ({ key: c.key, windowStart: now, expiresAt: now + c.windowSeconds * 1000, count: 1 })))
     .onConflictDoUpdate({
-      target: rateLimits.key,
+      target: rateCounters.key,
       set: {
-        count: sql`CASE WHEN ${expired} THEN 1 ELSE ${rateLimits.count} + 1 END`,
-        windowStart: sql`CASE WHEN ${expired} THEN ${now} ELSE ${rateLimits.windowStart} END`,
+        count: sql`CASE WHEN ${expired} THEN 1 ELSE ${rateCounters.count} + 1 END`,
+        windowStart: sql`CASE WHEN ${expired} THEN excluded.window_start ELSE ${rateCounters.windowStart} END`,
+        expiresAt: sql`CASE WHEN ${expired} THEN excluded.expires_at ELSE ${rateCounters.expiresAt} END`,
       },
     })
-    .returning({ count: rateLimits.count, windowStart: rateLimits.windowStart });
+    .returning({ key: rateCounters.key, count: rateCounters.count, expiresAt: rateCounters.expiresAt });
 }
 
-/** The 429 for an attempt past the limit, with Retry-After. */
-export function tooMany(limit: Limit, row: { windowStart: number }, now: number): ApiError {
-  const seconds = Math.max(1, Math.ceil((row.windowStart + limit.windowSeconds * 1000 - now) / 1000));
-  return new ApiError(429, 'too_many_attempts', `Too many attempts; try again in ${seconds} seconds.`, {
+/** Takes back one counted attempt (it turned out not to be a failure). */
+export function uncountAttemptQuery(db: Database, keys: readonly string[], now: number) {
+  return db
+    .update(rateCounters)
+    .set({ count: sql`max(${rateCounters.count} - 1, 0)` })
+    .where(sql`${rateCounters.key} IN ${keys} AND ${rateCounters.expiresAt} > ${now}`);
+}
+
+export function clearCounterQuery(db: Database, key: string) {
+  return db.delete(rateCounters).where(sql`${rateCounters.key} = ${key}`);
+}
+
+export function deleteExpiredCountersQuery(db: Database, now: number) {
+  return db.delete(rateCounters).where(lte(rateCounters.expiresAt, now));
+}
+
+/** 429 with Retry-After until the latest of the given windows ends. */
+export function tooMany(code: ErrorCode, what: string, until: number, now: number): ApiError {
+  const seconds = Math.max(1, Math.ceil((until - now) / 1000));
+  return new ApiError(429, code, `${what}; try again in ${seconds} seconds.`, {
     headers: { 'Retry-After': String(seconds) },
   });
 }
 
-/** Counts one attempt; throws 429 when it is past the limit. */
-export async function consume(db: Database, limit: Limit, now: number): Promise<void> {
-  const [row] = await countQuery(db, limit, now);
-  if (row && row.count > limit.max) throw tooMany(limit, row, now);
+/** A counter with a ceiling: at most `max` attempts per window. */
+export type Limit = Counter & { max: number };
+
+/** Counts one attempt on `limit`; whether it is within the ceiling, and when the window ends. */
+export async function countAgainst(db: Database, limit: Limit, now: number): Promise<{ ok: boolean; until: number }> {
+  const [row] = await countAttemptQuery(db, [limit], now);
+  return { ok: !row || row.count <= limit.max, until: row?.expiresAt ?? now };
 }
 
-/** Counts one attempt; false (and nothing thrown) when it is past the limit. */
-export async function tryConsume(db: Database, limit: Limit, now: number): Promise<boolean> {
-  const [row] = await countQuery(db, limit, now);
-  return !row || row.count <= limit.max;
-}
-
-export function clearQuery(db: Database, key: string) {
-  return db.delete(rateLimits).where(eq(rateLimits.key, key));
-}
-
-/** Counters whose window began more than a day ago (the longest window used) are stale. */
-export function deleteStaleLimitsQuery(db: Database, now: number) {
-  return db.delete(rateLimits).where(sql`${rateLimits.windowStart} <= ${now - 86_400_000}`);
+/** Counts one attempt on `limit`; 429 `too_many_attempts` with Retry-After past the ceiling. */
+export async function consumeAttempt(db: Database, limit: Limit, now: number, what = 'Too many attempts') {
+  const { ok, until } = await countAgainst(db, limit, now);
+  if (!ok) throw tooMany('too_many_attempts', what, until, now);
 }

@@ -3,7 +3,6 @@ import { lt, or, isNotNull } from 'drizzle-orm';
 import type { Database } from '../db/client';
 import { emailVerifications, passwordResetTokens } from '../db/schema';
 import { deleteEndedChallengesQuery } from '../mfa/challenges';
-import { deleteStaleLimitsQuery } from './rate-limit';
 
 export function deleteEndedRecoveryQueries(db: Database, now: number) {
   return [
@@ -12,6 +11,5 @@ export function deleteEndedRecoveryQueries(db: Database, now: number) {
       .delete(passwordResetTokens)
       .where(or(lt(passwordResetTokens.expiresAt, now), isNotNull(passwordResetTokens.usedAt))),
     db.delete(emailVerifications).where(lt(emailVerifications.expiresAt, now)),
-    deleteStaleLimitsQuery(db, now),
   ] as const;
 }

@@ -51,12 +51,6 @@ CREATE TABLE `password_reset_tokens` (
 );
 --> statement-breakpoint
 CREATE INDEX `password_reset_tokens_user_id_idx` ON `password_reset_tokens` (`user_id`);--> statement-breakpoint
-CREATE TABLE `rate_limits` (
-	`key` text PRIMARY KEY NOT NULL,
-	`window_start` integer NOT NULL,
-	`count` integer NOT NULL
-);
---> statement-breakpoint
 ALTER TABLE `users` ADD `mfa_enabled` integer DEFAULT false NOT NULL;--> statement-breakpoint
 ALTER TABLE `users` ADD `email` text;--> statement-breakpoint
 ALTER TABLE `users` ADD `email_key` text;--> statement-breakpoint
