@@ -1,0 +1,244 @@
+/** Email verification and forgot-password, with a fake `EMAIL` (send_email) binding in workerd. */
+import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
+import { env } from 'cloudflare:workers';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createApp } from '../src/app';
+import { api, appWith, expectProblem, login, ORIGIN, signedIn, type Api } from './helpers';
+
+afterEach(() => vi.useRealTimers());
+
+const FROM = 'auth@example.test';
+type Sent = { from: string; to: string; subject: string; text: string; html: string };
+
+/** A stand-in for Cloudflare's send_email binding that keeps what it was asked to send. */
+function fakeEmail() {
+  const sent: Sent[] = [];
+  const binding = {
+    async send(message: Sent) {
+      sent.push(message);
+      return { messageId: `<${sent.length}@example.test>` };
+    },
+  } as unknown as SendEmail;
+  return { sent, binding };
+}
+
+function mailing(overrides: Partial<Cloudflare.Env> = {}) {
+  const mail = fakeEmail();
+  return { ...mail, call: appWith({ EMAIL: mail.binding, EMAIL_FROM: FROM, ...overrides }) };
+}
+
+const codeIn = (mail: Sent) => /^(\d{6})$/m.exec(mail.text)?.[1];
+const tokenIn = (mail: Sent) => /^([A-Za-z0-9_-]{43})$/m.exec(mail.text)?.[1];
+const address = (name: string) => `${name.toLowerCase()}@example.test`;
+
+async function withVerifiedEmail(call: Api, sent: Sent[], prefix: string) {
+  const s = await signedIn(prefix);
+  const email = address(s.user.username);
+  expect((await call('/auth/email', { json: { email }, token: s.token })).status).toBe(202);
+  const code = codeIn(sent.at(-1)!);
+  expect((await call('/auth/email/verify', { json: { code }, token: s.token })).status).toBe(200);
+  return { ...s, email };
+}
+
+describe('adding an email address', () => {
+  it('mails a 6-digit code from EMAIL_FROM; the code verifies the address on the user', async () => {
+    const { call, sent } = mailing();
+    const { token, user } = await signedIn('mail');
+    const email = `${user.username}@Example.test`;
+    const res = await call('/auth/email', { json: { email }, token });
+    expect(res.status).toBe(202);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toMatchObject({ from: FROM, to: email, subject: expect.any(String), html: expect.any(String) });
+    const code = codeIn(sent[0]!);
+    expect(code).toMatch(/^\d{6}$/);
+
+    const verified = await call('/auth/email/verify', { json: { code }, token });
+    expect(verified.status).toBe(200);
+    const body = (await verified.json()) as { user: { email: string; email_verified: boolean } };
+    expect(body.user).toMatchObject({ email, email_verified: true });
+    const me = (await (await api('/auth/me', { token })).json()) as { user: { email: string } };
+    expect(me.user.email).toBe(email);
+  });
+
+  it('a wrong code is 400 invalid_email_code; five wrong ones end the code', async () => {
+    const { call, sent } = mailing();
+    const { token } = await signedIn('wrongmail');
+    await call('/auth/email', { json: { email: 'wrong@example.test' }, token });
+    const code = codeIn(sent[0]!)!;
+    const wrong = String((Number(code) + 1) % 1_000_000).padStart(6, '0');
+    for (let i = 0; i < 5; i++) {
+      await expectProblem(await call('/auth/email/verify', { json: { code: wrong }, token }), 400, 'invalid_email_code');
+    }
+    await expectProblem(await call('/auth/email/verify', { json: { code }, token }), 400, 'invalid_email_code');
+  });
+
+  it('the code expires after 15 minutes', async () => {
+    const { call, sent } = mailing();
+    const { token, user } = await signedIn('latemail');
+    await call('/auth/email', { json: { email: 'late@example.test' }, token });
+    vi.setSystemTime(Date.now() + 15 * 60_000 + 1000);
+    const fresh = (await login(user.username)).access_token; // the first one expired meanwhile
+    await expectProblem(
+      await call('/auth/email/verify', { json: { code: codeIn(sent[0]!) }, token: fresh }),
+      400,
+      'invalid_email_code',
+    );
+  });
+
+  it('a verified address belongs to one user only (case-insensitively): 409 email_taken', async () => {
+    const { call, sent } = mailing();
+    const first = await withVerifiedEmail(call, sent, 'owner');
+    const { token } = await signedIn('second');
+    expect((await call('/auth/email', { json: { email: first.email.toUpperCase() }, token })).status).toBe(202);
+    await expectProblem(
+      await call('/auth/email/verify', { json: { code: codeIn(sent.at(-1)!) }, token }),
+      409,
+      'email_taken',
+    );
+  });
+
+  it('refuses what is not an address', async () => {
+    const { call } = mailing();
+    const { token } = await signedIn('bademail');
+    await expectProblem(await call('/auth/email', { json: { email: 'not-an-address' }, token }), 400, 'validation_failed');
+  });
+});
+
+describe('POST /auth/password/forgot', () => {
+  it('mails a reset token to the verified address; the token sets a new password', async () => {
+    const { call, sent } = mailing();
+    const { user } = await withVerifiedEmail(call, sent, 'forgot');
+    const res = await call('/auth/password/forgot', { json: { username: user.username } });
+    expect(res.status).toBe(202);
+    const mail = sent.at(-1)!;
+    expect(mail.to).toBe(address(user.username));
+    const reset_token = tokenIn(mail)!;
+    expect(reset_token).toBeDefined();
+    const done = await api('/auth/password/reset', { json: { reset_token, new_password: 'mailed-new-passphrase' } });
+    expect(done.status).toBe(204);
+    expect((await login(user.username, 'mailed-new-passphrase')).access_token).toEqual(expect.any(String));
+  });
+
+  it('also finds the user by address', async () => {
+    const { call, sent } = mailing();
+    const { email } = await withVerifiedEmail(call, sent, 'byaddress');
+    const before = sent.length;
+    expect((await call('/auth/password/forgot', { json: { email: email.toUpperCase() } })).status).toBe(202);
+    expect(sent).toHaveLength(before + 1);
+    expect(tokenIn(sent.at(-1)!)).toBeDefined();
+  });
+
+  it('answers the same whether the user exists, has an address, or neither; mails only the one', async () => {
+    const { call, sent } = mailing();
+    const { user } = await withVerifiedEmail(call, sent, 'enum');
+    const noAddress = await signedIn('noaddress');
+    const before = sent.length;
+    const answers = await Promise.all(
+      [
+        { username: user.username },
+        { username: noAddress.user.username },
+        { username: 'nobody_by_this_name' },
+        { email: 'nobody@example.test' },
+      ].map((json) => call('/auth/password/forgot', { json })),
+    );
+    const shapes = await Promise.all(
+      answers.map(async (r) => ({
+        status: r.status,
+        type: r.headers.get('Content-Type'),
+        cache: r.headers.get('Cache-Control'),
+        body: await r.text(),
+      })),
+    );
+    expect(new Set(shapes.map((s) => JSON.stringify(s))).size).toBe(1);
+    expect(shapes[0]!.status).toBe(202);
+    expect(sent).toHaveLength(before + 1);
+  });
+
+  it('answers before looking anything up: the answer cannot wait on the lookup or the mail', async () => {
+    // The mail never completes until released; the 202 must come out regardless. The same
+    // code path serves every name, so whatever the lookup finds cannot shape the timing.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const sent: string[] = [];
+    const EMAIL = {
+      async send(m: { to: string }) {
+        await gate;
+        sent.push(m.to);
+        return { messageId: '<x@example.test>' };
+      },
+    } as unknown as SendEmail;
+    const { call, sent: setup } = mailing();
+    const { user } = await withVerifiedEmail(call, setup, 'waits');
+    const appEnv = { ...env, EMAIL, EMAIL_FROM: FROM };
+    const ctx = createExecutionContext();
+    const res = await createApp().fetch(
+      new Request(`${ORIGIN}/auth/password/forgot`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ username: user.username }),
+      }),
+      appEnv,
+      ctx,
+    );
+    expect(res.status).toBe(202);
+    expect(sent).toEqual([]);
+    release();
+    await waitOnExecutionContext(ctx);
+    expect(sent).toEqual([address(user.username)]);
+  });
+
+  it('sends at most EMAIL_USER_MAX mails per user and hour, still answering 202', async () => {
+    const { call, sent } = mailing({ EMAIL_USER_MAX: '2' });
+    const { user } = await withVerifiedEmail(call, sent, 'capped'); // the verification code was mail 1
+    const before = sent.length;
+    for (let i = 0; i < 3; i++) {
+      expect((await call('/auth/password/forgot', { json: { username: user.username } })).status).toBe(202);
+    }
+    expect(sent.length - before).toBe(1);
+  });
+
+  it('is throttled per address (RECOVERY_IP_MAX per hour) whatever the name', async () => {
+    const { call } = mailing({ RECOVERY_IP_MAX: '2' });
+    const ask = (username: string) =>
+      call('/auth/password/forgot', { json: { username }, headers: { 'CF-Connecting-IP': '203.0.113.9' } });
+    expect((await ask('someone_a')).status).toBe(202);
+    expect((await ask('someone_b')).status).toBe(202);
+    const third = await ask('someone_c');
+    await expectProblem(third, 429, 'too_many_attempts');
+    expect(third.headers.get('Retry-After')).toBeTruthy();
+  });
+
+  it('needs exactly one of username and email', async () => {
+    const { call } = mailing();
+    await expectProblem(await call('/auth/password/forgot', { json: {} }), 400, 'validation_failed');
+    await expectProblem(
+      await call('/auth/password/forgot', { json: { username: 'alice', email: 'a@example.test' } }),
+      400,
+      'validation_failed',
+    );
+  });
+});
+
+describe('email is off unless configured', () => {
+  it('without EMAIL and EMAIL_FROM the email routes answer 404 email_disabled', async () => {
+    const { token } = await signedIn('nomail');
+    await expectProblem(await api('/auth/email', { json: { email: 'a@example.test' }, token }), 404, 'email_disabled');
+    await expectProblem(await api('/auth/password/forgot', { json: { username: 'alice' } }), 404, 'email_disabled');
+  });
+
+  it('with only one of the two the service says which is missing (500 misconfigured)', async () => {
+    vi.spyOn(console, 'error').mockImplementation(() => {});
+    const noBinding = await expectProblem(
+      await appWith({ EMAIL_FROM: FROM })('/auth/password/forgot', { json: { username: 'alice' } }),
+      500,
+      'misconfigured',
+    );
+    expect(noBinding.detail).toMatch(/binding EMAIL\b/);
+    const noFrom = await expectProblem(
+      await appWith({ EMAIL: fakeEmail().binding })('/auth/password/forgot', { json: { username: 'alice' } }),
+      500,
+      'misconfigured',
+    );
+    expect(noFrom.detail).toMatch(/EMAIL_FROM/);
+  });
+});
