@@ -76,4 +76,27 @@ describe('getConfig', () => {
     expect(again).toBe(first);
     expect(getConfig({ JWT_SECRET: SECRET, ACCESS_TOKEN_TTL: '601' })).not.toBe(first);
   });
+
+  it('parses the two-factor and recovery settings, refusing a short DATA_ENCRYPTION_KEY without echoing it', () => {
+    const config = parseConfig({ JWT_SECRET: SECRET });
+    expect(config).toMatchObject({
+      dataEncryptionKey: undefined,
+      mfaMaxFailures: 10,
+      mfaWindow: 900,
+      passwordResetTtl: 3600,
+      recoveryIpMax: 20,
+      emailUserMax: 3,
+      emailFrom: undefined,
+    });
+    const short = 'too-short-data-key';
+    expect(() => parseConfig({ JWT_SECRET: SECRET, DATA_ENCRYPTION_KEY: short })).toThrow(/DATA_ENCRYPTION_KEY/);
+    try {
+      parseConfig({ JWT_SECRET: SECRET, DATA_ENCRYPTION_KEY: short });
+    } catch (err) {
+      expect((err as Error).message).not.toContain(short);
+    }
+    expect(parseConfig({ JWT_SECRET: SECRET, DATA_ENCRYPTION_KEY: '' }).dataEncryptionKey).toBeUndefined();
+    expect(() => parseConfig({ JWT_SECRET: SECRET, EMAIL_FROM: 'not an address' })).toThrow(/EMAIL_FROM/);
+    expect(() => parseConfig({ JWT_SECRET: SECRET, PASSWORD_RESET_TTL: '10' })).toThrow(/PASSWORD_RESET_TTL/);
+  });
 });
