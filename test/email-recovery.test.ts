@@ -67,7 +67,11 @@ describe('adding an email address', () => {
     const code = codeIn(sent[0]!)!;
     const wrong = String((Number(code) + 1) % 1_000_000).padStart(6, '0');
     for (let i = 0; i < 5; i++) {
-      await expectProblem(await call('/auth/email/verify', { json: { code: wrong }, token }), 400, 'invalid_email_code');
+      await expectProblem(
+        await call('/auth/email/verify', { json: { code: wrong }, token }),
+        400,
+        'invalid_email_code',
+      );
     }
     await expectProblem(await call('/auth/email/verify', { json: { code }, token }), 400, 'invalid_email_code');
   });
@@ -100,7 +104,11 @@ describe('adding an email address', () => {
   it('refuses what is not an address', async () => {
     const { call } = mailing();
     const { token } = await signedIn('bademail');
-    await expectProblem(await call('/auth/email', { json: { email: 'not-an-address' }, token }), 400, 'validation_failed');
+    await expectProblem(
+      await call('/auth/email', { json: { email: 'not-an-address' }, token }),
+      400,
+      'validation_failed',
+    );
   });
 });
 

@@ -102,7 +102,10 @@ describe('replay', () => {
     const { user, secret } = await twoFactorUser('replayrace');
     const [a, b] = [await loginForChallenge(user.username), await loginForChallenge(user.username)];
     const code = await totp(secret);
-    const results = await Promise.all([verify({ mfa_token: a.mfa_token, code }), verify({ mfa_token: b.mfa_token, code })]);
+    const results = await Promise.all([
+      verify({ mfa_token: a.mfa_token, code }),
+      verify({ mfa_token: b.mfa_token, code }),
+    ]);
     expect(results.map((r) => r.status).sort()).toEqual([200, 401]);
   });
 
@@ -144,7 +147,11 @@ describe('the mfa_token', () => {
     expect((await verify({ mfa_token: inTime.mfa_token, code: await totp(secret) })).status).toBe(200);
     vi.setSystemTime(Date.now() + 2_000);
     waitSteps(1);
-    await expectProblem(await verify({ mfa_token: late.mfa_token, code: await totp(secret) }), 401, 'invalid_mfa_token');
+    await expectProblem(
+      await verify({ mfa_token: late.mfa_token, code: await totp(secret) }),
+      401,
+      'invalid_mfa_token',
+    );
   });
 
   it('unknown or forged tokens are 401 invalid_mfa_token', async () => {
@@ -240,6 +247,8 @@ describe('admin routes need the admin role', () => {
     expect(user.role).toBe('user');
     // And an admin's own call works, for contrast.
     const admin = await signedInAdmin();
-    expect((await api(`/admin/users/${target.user.id}/mfa`, { method: 'DELETE', token: admin.token })).status).toBe(204);
+    expect((await api(`/admin/users/${target.user.id}/mfa`, { method: 'DELETE', token: admin.token })).status).toBe(
+      204,
+    );
   });
 });

@@ -281,6 +281,10 @@ describe('DELETE /admin/users/{id}/mfa', () => {
 
   it('answers 404 for an unknown user', async () => {
     const admin = await signedInAdmin();
-    await expectProblem(await api('/admin/users/nobody/mfa', { method: 'DELETE', token: admin.token }), 404, 'not_found');
+    await expectProblem(
+      await api('/admin/users/nobody/mfa', { method: 'DELETE', token: admin.token }),
+      404,
+      'not_found',
+    );
   });
 });

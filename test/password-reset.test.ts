@@ -136,7 +136,11 @@ describe('POST /auth/password/reset', () => {
 
   it('answers 400 for missing fields', async () => {
     await expectProblem(await api('/auth/password/reset', { json: { reset_token: 'x' } }), 400, 'validation_failed');
-    await expectProblem(await api('/auth/password/reset', { json: { new_password: NEW_PASSWORD } }), 400, 'validation_failed');
+    await expectProblem(
+      await api('/auth/password/reset', { json: { new_password: NEW_PASSWORD } }),
+      400,
+      'validation_failed',
+    );
   });
 
   it('leaves TOTP on: the next login still asks for the second factor', async () => {

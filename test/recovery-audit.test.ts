@@ -27,7 +27,9 @@ describe('audit events of two-factor and recovery', () => {
   it('log enrol, confirm, challenge, verify, disable, admin reset, reset issued and used, email verified; no secret', async () => {
     const secrets: string[] = [];
     const sent: { text: string }[] = [];
-    const EMAIL = { send: async (m: { text: string }) => (sent.push(m), { messageId: '<a@b>' }) } as unknown as SendEmail;
+    const EMAIL = {
+      send: async (m: { text: string }) => (sent.push(m), { messageId: '<a@b>' }),
+    } as unknown as SendEmail;
     const mail = appWith({ EMAIL, EMAIL_FROM: 'auth@example.test' });
     const admin = await signedInAdmin();
     const { user, token } = await signedIn('audited');

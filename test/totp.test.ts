@@ -35,7 +35,8 @@ describe('TOTP (RFC 6238)', () => {
     const step = totpStep(now);
 
     it('accepts the current step and one step either side, and reports which', () => {
-      for (const offset of [-1, 0, 1]) expect(matchTotp(secret, totpCode(secret, step + offset), now)).toBe(step + offset);
+      for (const offset of [-1, 0, 1])
+        expect(matchTotp(secret, totpCode(secret, step + offset), now)).toBe(step + offset);
     });
 
     it('refuses codes two steps away, wrong codes and malformed input', () => {

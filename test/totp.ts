@@ -24,8 +24,7 @@ export async function hotp(key: Uint8Array<ArrayBuffer>, counter: number, digits
   const hmacKey = await crypto.subtle.importKey('raw', key, { name: 'HMAC', hash: 'SHA-1' }, false, ['sign']);
   const hs = new Uint8Array(await crypto.subtle.sign('HMAC', hmacKey, message));
   const offset = hs[19]! & 0xf;
-  const binary =
-    ((hs[offset]! & 0x7f) << 24) | (hs[offset + 1]! << 16) | (hs[offset + 2]! << 8) | hs[offset + 3]!;
+  const binary = ((hs[offset]! & 0x7f) << 24) | (hs[offset + 1]! << 16) | (hs[offset + 2]! << 8) | hs[offset + 3]!;
   return String(binary % 10 ** digits).padStart(digits, '0');
 }
 

@@ -25,11 +25,7 @@ export function newRecoveryCode(): string {
  * look-alikes Crockford maps (I and L are 1, O is 0). Null when it cannot be a code.
  */
 export function normalizeRecoveryCode(input: string): string | null {
-  const cleaned = input
-    .toUpperCase()
-    .replace(/[\s-]/g, '')
-    .replace(/[IL]/g, '1')
-    .replace(/O/g, '0');
+  const cleaned = input.toUpperCase().replace(/[\s-]/g, '').replace(/[IL]/g, '1').replace(/O/g, '0');
   return cleaned.length === GROUPS * GROUP_LENGTH && [...cleaned].every((c) => ALPHABET.includes(c)) ? cleaned : null;
 }
 

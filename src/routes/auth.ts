@@ -31,7 +31,12 @@ export const deliverySchema = z.enum(['body', 'cookie']).default('body').meta({
 });
 
 /** The login/refresh response: an access token, and the refresh token in the body or a cookie. */
-export async function tokenResponse(c: Context<AppEnv>, user: User, session: IssuedRefresh, delivery: 'body' | 'cookie') {
+export async function tokenResponse(
+  c: Context<AppEnv>,
+  user: User,
+  session: IssuedRefresh,
+  delivery: 'body' | 'cookie',
+) {
   const config = c.var.config;
   const access = await issueAccessToken(config, await getKeyRing(config), {
     userId: user.id,

@@ -37,7 +37,9 @@ export const enrolTotpRoute = defineRoute({
     200: json(
       z.object({
         secret: z.string().meta({ description: 'Base32, for typing into an authenticator app' }),
-        otpauth_uri: z.string().meta({ description: 'otpauth://totp/<ISSUER>:<username>?secret=…&issuer=…, for a QR code' }),
+        otpauth_uri: z
+          .string()
+          .meta({ description: 'otpauth://totp/<ISSUER>:<username>?secret=…&issuer=…, for a QR code' }),
       }),
       'The pending secret',
     ),
@@ -123,7 +125,9 @@ export const verifyMfaRoute = defineRoute({
   responses: {
     200: json(tokenResponseSchema, 'Tokens and the user, as from login'),
     400: problem('Invalid input (`validation_failed`)'),
-    401: problem('Wrong code (`invalid_mfa_code`), or the token is unknown, expired, used or dead (`invalid_mfa_token`)'),
+    401: problem(
+      'Wrong code (`invalid_mfa_code`), or the token is unknown, expired, used or dead (`invalid_mfa_token`)',
+    ),
     429: tooMany,
     500: misconfigured,
   },

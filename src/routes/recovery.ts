@@ -54,7 +54,12 @@ export const adminMfaResetRoute = defineRoute({
   middleware: adminOnly,
   bearer: true,
   request: { params: idParam },
-  responses: { 204: { description: 'Two-factor is off' }, 401: unauthorized, 403: forbidden, 404: problem('No such user') },
+  responses: {
+    204: { description: 'Two-factor is off' },
+    401: unauthorized,
+    403: forbidden,
+    404: problem('No such user'),
+  },
 });
 
 export const passwordResetRoute = defineRoute({
@@ -155,7 +160,11 @@ export const recoveryRouter = createRouter()
     c.executionCtx.waitUntil(
       mailResetToken(db, config, mailer, who, log).catch((err: unknown) =>
         console.error(
-          JSON.stringify({ type: 'error', kind: 'forgot_password', name: err instanceof Error ? err.name : typeof err }),
+          JSON.stringify({
+            type: 'error',
+            kind: 'forgot_password',
+            name: err instanceof Error ? err.name : typeof err,
+          }),
         ),
       ),
     );

@@ -54,22 +54,13 @@ export async function requestEmailVerification(
     createdAt: now,
     expiresAt: now + CODE_TTL_SECONDS * 1000,
   };
-  await db
-    .insert(emailVerifications)
-    .values(row)
-    .onConflictDoUpdate({ target: emailVerifications.userId, set: row });
+  await db.insert(emailVerifications).values(row).onConflictDoUpdate({ target: emailVerifications.userId, set: row });
   await mailer.send(verificationMail(config, email, user.username, code, CODE_TTL_SECONDS / 60));
   audit('email_verification_sent', { ...log, userId: user.id });
   return { expiresIn: CODE_TTL_SECONDS };
 }
 
-export async function verifyEmail(
-  db: Database,
-  user: User,
-  code: string,
-  log: Log,
-  now = Date.now(),
-): Promise<User> {
+export async function verifyEmail(db: Database, user: User, code: string, log: Log, now = Date.now()): Promise<User> {
   // The attempt is counted before the code is compared: parallel guesses share the cap.
   const [pending] = await db
     .update(emailVerifications)

@@ -44,7 +44,9 @@ export const mailUserLimit = (config: Config, userId: string): Limit => ({
 async function issueToken(db: Database, config: Config, userId: string, via: 'admin' | 'email', now: number) {
   const resetToken = randomToken(32);
   await db.batch([
-    db.delete(passwordResetTokens).where(and(eq(passwordResetTokens.userId, userId), isNull(passwordResetTokens.usedAt))),
+    db
+      .delete(passwordResetTokens)
+      .where(and(eq(passwordResetTokens.userId, userId), isNull(passwordResetTokens.usedAt))),
     db.insert(passwordResetTokens).values({
       tokenHash: await sha256Base64Url(resetToken),
       userId,
@@ -96,12 +98,25 @@ export async function resetPassword(
     throw invalidResetToken();
   }
   checkNewPassword(input.newPassword, config, 'new_password');
-  const passwordHash = await hashPassword(input.newPassword, { iterations: config.pbkdf2Iterations, pepper: config.pepper });
+  const passwordHash = await hashPassword(input.newPassword, {
+    iterations: config.pbkdf2Iterations,
+    pepper: config.pepper,
+  });
   const [changed] = await db.batch([
     db
       .update(users)
       .set({ passwordHash, tokenVersion: sql`${users.tokenVersion} + 1`, updatedAt: now })
-      .where(and(eq(users.id, row.userId), exists(db.select({ one: sql`1` }).from(passwordResetTokens).where(live))))
+      .where(
+        and(
+          eq(users.id, row.userId),
+          exists(
+            db
+              .select({ one: sql`1` })
+              .from(passwordResetTokens)
+              .where(live),
+          ),
+        ),
+      )
       .returning({ id: users.id }),
     db.update(passwordResetTokens).set({ usedAt: now }).where(live),
     revokeUserSessionsQuery(db, row.userId, 'password_reset', now),

@@ -1,0 +1,156 @@
+/**
+ * Two-factor sign-in and forgot-password end to end, over HTTP against a real `wrangler dev`
+ * with a `[[send_email]]` binding. Locally that binding sends nothing: Miniflare logs each
+ * mail with the path of a file holding its text, which is where this test (and a developer,
+ * see the README) reads the code and the reset token.
+ *
+ * Run: npx vitest run test/e2e/recovery.test.ts
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { totp } from '../totp';
+import {
+  ROOT,
+  api as apiAt,
+  childEnv,
+  freePort,
+  run,
+  startServer,
+  uniqueName,
+  useScratchDir,
+  type Server,
+} from './support';
+
+const PASSWORD = 'a-long-and-unusual-passphrase';
+const FROM = 'auth@example.test';
+
+const scratch = useScratchDir('recovery');
+let stateDir = '';
+let config = '';
+let wrangler: Server | undefined;
+
+const api = (pathname: string, init: { json?: unknown; token?: string } = {}) =>
+  apiAt(wrangler!.baseUrl, pathname, init);
+
+/** wrangler.toml as it is, plus the mail settings an operator adds to turn email on. */
+async function writeConfig(): Promise<string> {
+  const base = await readFile(path.join(ROOT, 'wrangler.toml'), 'utf8');
+  const text = base
+    .replace(/^main = ".*"$/m, `main = ${JSON.stringify(path.join(ROOT, 'src', 'index.ts'))}`)
+    .replace(/^migrations_dir = ".*"$/m, `migrations_dir = ${JSON.stringify(path.join(ROOT, 'migrations'))}`);
+  const file = path.join(stateDir, 'wrangler.toml');
+  await writeFile(file, `${text}\nEMAIL_FROM = "${FROM}"\n\n[[send_email]]\nname = "EMAIL"\n`);
+  return file;
+}
+
+/** The text of the next mail to `to` that Miniflare reports after `seen` bytes of output. */
+async function mailTo(to: string, seen: number): Promise<string> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const fresh = wrangler!.output.slice(seen);
+    const block = fresh.split('send_email binding called').find((part) => part.includes(to));
+    const file = block && /Text: (\S+\.txt)/.exec(block)?.[1];
+    if (file) return readFile(file, 'utf8');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`no mail to ${to} in the wrangler dev output:\n${wrangler!.output.slice(seen)}`);
+}
+
+describe('two-factor and recovery under wrangler dev', () => {
+  beforeAll(async () => {
+    stateDir = scratch();
+    config = await writeConfig();
+    const env = childEnv(stateDir);
+    const migrated = await run(
+      'wrangler',
+      ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', stateDir, '--config', config],
+      { cwd: ROOT, env },
+    );
+    if (migrated.code !== 0) throw new Error(`migrations failed (exit ${migrated.code}):\n${migrated.output}`);
+    const envFile = path.join(stateDir, 'e2e.env');
+    await writeFile(envFile, '# Deliberately empty: nothing from a developer .dev.vars.\n');
+    const port = await freePort();
+    wrangler = await startServer({
+      name: 'wrangler dev',
+      command: 'wrangler',
+      args: [
+        'dev',
+        '--config',
+        config,
+        '--ip',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--persist-to',
+        stateDir,
+        '--env-file',
+        envFile,
+        '--var',
+        `JWT_SECRET:e2e-${crypto.randomUUID()}-${crypto.randomUUID()}`,
+        '--var',
+        `DATA_ENCRYPTION_KEY:e2e-${crypto.randomUUID()}-${crypto.randomUUID()}`,
+        '--show-interactive-dev-session=false',
+      ],
+      cwd: ROOT,
+      env,
+      port,
+    });
+  });
+
+  afterAll(async () => {
+    await wrangler?.stop();
+  });
+
+  beforeEach(({ onTestFailed }) => {
+    onTestFailed(() => console.error(`--- wrangler dev output ---\n${wrangler?.output ?? ''}`));
+  });
+
+  it('enrols TOTP, then signs in with the password and a code', async () => {
+    const username = uniqueName('e2e_totp');
+    expect((await api('/auth/register', { json: { username, password: PASSWORD } })).status).toBe(201);
+    const { access_token } = (await api('/auth/login', { json: { username, password: PASSWORD } })).body;
+    const enrol = await api('/auth/mfa/totp', { json: {}, token: access_token });
+    expect(enrol.status, JSON.stringify(enrol.body)).toBe(200);
+    const secret: string = enrol.body.secret;
+    const confirm = await api('/auth/mfa/totp/confirm', { json: { code: await totp(secret) }, token: access_token });
+    expect(confirm.status, JSON.stringify(confirm.body)).toBe(200);
+    expect(confirm.body.recovery_codes).toHaveLength(10);
+
+    const gate = await api('/auth/login', { json: { username, password: PASSWORD } });
+    expect(gate.status).toBe(403);
+    expect(gate.body).toMatchObject({ code: 'mfa_required', mfa_token: expect.any(String) });
+    // The confirming code's step is spent; the next step's code is inside the drift window.
+    const code = await totp(secret, Date.now(), 1);
+    const verified = await api('/auth/mfa/verify', { json: { mfa_token: gate.body.mfa_token, code } });
+    expect(verified.status, JSON.stringify(verified.body)).toBe(200);
+    expect(verified.body.user).toMatchObject({ username, mfa_enabled: true });
+  });
+
+  it('verifies an address and resets a forgotten password through the mails Miniflare captured', async () => {
+    const username = uniqueName('e2e_mail');
+    const email = `${username.toLowerCase()}@example.test`;
+    expect((await api('/auth/register', { json: { username, password: PASSWORD } })).status).toBe(201);
+    const { access_token } = (await api('/auth/login', { json: { username, password: PASSWORD } })).body;
+
+    let seen = wrangler!.output.length;
+    expect((await api('/auth/email', { json: { email }, token: access_token })).status).toBe(202);
+    const code = /^(\d{6})$/m.exec(await mailTo(email, seen))?.[1];
+    expect(code).toBeDefined();
+    const verified = await api('/auth/email/verify', { json: { code }, token: access_token });
+    expect(verified.status, JSON.stringify(verified.body)).toBe(200);
+    expect(verified.body.user).toMatchObject({ email, email_verified: true });
+
+    seen = wrangler!.output.length;
+    const forgot = await api('/auth/password/forgot', { json: { username } });
+    expect(forgot.status).toBe(202);
+    const resetToken = /^([A-Za-z0-9_-]{43})$/m.exec(await mailTo(email, seen))?.[1];
+    expect(resetToken).toBeDefined();
+    const reset = await api('/auth/password/reset', {
+      json: { reset_token: resetToken, new_password: 'a-new-mailed-passphrase' },
+    });
+    expect(reset.status, JSON.stringify(reset.body)).toBe(204);
+    const login = await api('/auth/login', { json: { username, password: 'a-new-mailed-passphrase' } });
+    expect(login.status).toBe(200);
+  });
+});
