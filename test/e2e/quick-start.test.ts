@@ -63,7 +63,7 @@ async function stop(): Promise<void> {
   await stopping.stop(); // Resolves only once the whole group (node, wrangler, workerd) is gone.
 }
 
-const secretIn = (devVars: string) => /^JWT_SECRET=(\S+)$/m.exec(devVars)?.[1] ?? '';
+const secretIn = (devVars: string, name = 'JWT_SECRET') => new RegExp(`^${name}=(\\S+)$`, 'm').exec(devVars)?.[1] ?? '';
 
 describe('README quick start: npm run dev, twice', () => {
   beforeAll(async () => {
@@ -108,6 +108,15 @@ describe('README quick start: npm run dev, twice', () => {
 
     // The Worker really signs with the secret in .dev.vars (not one from anywhere else).
     await expect(jwtVerify(token, new TextEncoder().encode(secret), { algorithms: ['HS256'] })).resolves.toBeTruthy();
+
+    // Two-factor works out of the box: npm run dev generated its DATA_ENCRYPTION_KEY too.
+    const dataKey = secretIn(devVars.toString('utf8'), 'DATA_ENCRYPTION_KEY');
+    expect(dataKey.length, `no DATA_ENCRYPTION_KEY line of >= 32 characters in:\n${devVars}`).toBeGreaterThanOrEqual(
+      32,
+    );
+    expect(dataKey).not.toBe(secret);
+    const enrol = await api(dev.baseUrl, '/auth/mfa/totp', { json: {}, token });
+    expect(enrol.status, JSON.stringify(enrol.body)).toBe(200);
 
     await stop();
     first = { devVars, user: registered.body.user, username, token };
