@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { REFRESH_COOKIE } from '../src/refresh-cookie';
 import {
   api,
+  appWith,
   enrolTotp,
   expectProblem,
   login,
@@ -286,5 +287,25 @@ describe('DELETE /admin/users/{id}/mfa', () => {
       404,
       'not_found',
     );
+  });
+});
+
+describe('with the access-check cache on (ACCESS_CHECK_CACHE_TTL)', () => {
+  it('/auth/me shows mfa_enabled change at once, and a password reset ends a cached token at once', async () => {
+    const cached = appWith({ ACCESS_CHECK_CACHE_TTL: '60' });
+    const admin = await signedInAdmin();
+    const { user, token } = await signedIn('cached');
+    const me = async () => (await cached('/auth/me', { token })).json() as Promise<{ user: { mfa_enabled: boolean } }>;
+    expect((await me()).user.mfa_enabled).toBe(false);
+    await enrolTotp(token, cached);
+    expect((await me()).user.mfa_enabled).toBe(true);
+    expect((await cached(`/admin/users/${user.id}/mfa`, { method: 'DELETE', token: admin.token })).status).toBe(204);
+    expect((await me()).user.mfa_enabled).toBe(false);
+
+    const issued = await cached(`/admin/users/${user.id}/password-reset`, { method: 'POST', token: admin.token });
+    const { reset_token } = (await issued.json()) as { reset_token: string };
+    const done = await cached('/auth/password/reset', { json: { reset_token, new_password: 'cached-new-passphrase' } });
+    expect(done.status).toBe(204);
+    await expectProblem(await cached('/auth/me', { token }), 401, 'invalid_token');
   });
 });

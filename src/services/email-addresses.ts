@@ -5,6 +5,7 @@
  * wrong tries; mails are limited per user (EMAIL_USER_MAX per hour).
  */
 import { and, eq, gt, lt, sql } from 'drizzle-orm';
+import { forgetUser } from '../access-cache';
 import type { Config } from '../config';
 import { fromBase64Url, sha256, timingSafeEqual, toBase64Url } from '../crypto';
 import type { Database } from '../db/client';
@@ -86,6 +87,7 @@ export async function verifyEmail(db: Database, user: User, code: string, log: L
       db.delete(emailVerifications).where(eq(emailVerifications.userId, user.id)),
     ]);
     if (!updated) throw invalidCode();
+    forgetUser(user.id);
     audit('email_verified', { ...log, userId: user.id });
     return updated;
   } catch (err) {

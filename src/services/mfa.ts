@@ -11,6 +11,7 @@
  */
 import { encodeBase32NoPadding } from '@oslojs/encoding';
 import { and, eq, isNotNull, isNull, lt, or } from 'drizzle-orm';
+import { forgetUser } from '../access-cache';
 import type { Config } from '../config';
 import type { Database } from '../db/client';
 import { mfaRecoveryCodes, mfaTotp, users, type User } from '../db/schema';
@@ -184,6 +185,7 @@ export async function confirmTotpEnrolment(
     ...recovery.queries,
     clearCounterQuery(db, failuresLimit(config, user.id).key),
   ]);
+  forgetUser(user.id); // a cached access check holds the old mfa_enabled
   audit('mfa_enabled', { ...log, userId: user.id, method: 'totp' });
   return recovery.codes;
 }
@@ -215,6 +217,7 @@ async function requireFactor(db: Database, config: Config, user: User, code: str
 export async function disableTotp(db: Database, config: Config, user: User, code: string, log: Log, now = Date.now()) {
   const method = await requireFactor(db, config, user, code, log, now);
   await db.batch([...removeQueries(db, user.id, now), clearCounterQuery(db, failuresLimit(config, user.id).key)]);
+  forgetUser(user.id);
   audit('mfa_disabled', { ...log, userId: user.id, method });
 }
 
@@ -243,6 +246,7 @@ export async function resetMfaByAdmin(
 ): Promise<void> {
   if (!(await findUserById(db, targetUserId))) throw new ApiError(404, 'not_found', 'No user with that id.');
   await db.batch([...removeQueries(db, targetUserId, now), clearCounterQuery(db, mfaLimitKey(targetUserId))]);
+  forgetUser(targetUserId);
   audit('mfa_reset_by_admin', { requestId: log.requestId, ip: log.ip, userId: log.adminId, targetUserId });
 }
 

@@ -6,6 +6,7 @@
  * reset alone does not get past a second factor.
  */
 import { and, eq, exists, gt, isNull, ne, sql } from 'drizzle-orm';
+import { forgetUser } from '../access-cache';
 import type { Config } from '../config';
 import { randomToken, sha256Base64Url } from '../crypto';
 import type { Database } from '../db/client';
@@ -129,6 +130,7 @@ export async function resetPassword(
     audit('password_reset_failure', { ...log, userId: row.userId, reason: 'invalid_reset_token' });
     throw invalidResetToken();
   }
+  forgetUser(row.userId);
   audit('password_reset_used', { ...log, userId: row.userId, method: row.via });
 }
 
