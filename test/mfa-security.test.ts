@@ -2,6 +2,7 @@
 import { env } from 'cloudflare:workers';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { sha256Base64Url } from '../src/crypto';
+import { cleanup } from '../src/index';
 import {
   api,
   appWith,
@@ -250,5 +251,24 @@ describe('admin routes need the admin role', () => {
     expect((await api(`/admin/users/${target.user.id}/mfa`, { method: 'DELETE', token: admin.token })).status).toBe(
       204,
     );
+  });
+});
+
+describe('the daily cleanup', () => {
+  it('removes ended challenges and spent or expired reset tokens, and keeps live ones', async () => {
+    const admin = await signedInAdmin();
+    const { user } = await twoFactorUser('cleanup');
+    await loginForChallenge(user.username);
+    await api(`/admin/users/${user.id}/password-reset`, { method: 'POST', token: admin.token });
+    const count = async (table: string) =>
+      (await env.DB.prepare(`SELECT count(*) AS n FROM ${table} WHERE user_id = ?`)
+        .bind(user.id)
+        .first<{ n: number }>())!.n;
+    await cleanup(env, Date.now());
+    expect(await count('mfa_challenges')).toBe(1);
+    expect(await count('password_reset_tokens')).toBe(1);
+    await cleanup(env, Date.now() + 3601_000);
+    expect(await count('mfa_challenges')).toBe(0);
+    expect(await count('password_reset_tokens')).toBe(0);
   });
 });
