@@ -1,7 +1,7 @@
 /** Drives the real Worker (exports.default.fetch) inside workerd, against the test D1. */
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { env, exports } from 'cloudflare:workers';
-import { expect } from 'vitest';
+import { expect, vi } from 'vitest';
 import { createApp } from '../src/app';
 
 export const ORIGIN = 'https://auth.example.test';
@@ -104,4 +104,18 @@ export async function expectProblem(res: Response, status: number, code?: string
   if (code) expect(body.code).toBe(code);
   expect(JSON.stringify(body)).not.toMatch(/at .*\.(ts|js):\d+/);
   return body;
+}
+
+/** PBKDF2 iterations spent while `work` runs, counted at WebCrypto: the cost an observer can time. */
+export async function pbkdf2IterationsSpent(work: () => Promise<unknown>): Promise<number> {
+  const spy = vi.spyOn(crypto.subtle, 'deriveBits');
+  try {
+    await work();
+    return spy.mock.calls
+      .map(([alg]) => alg as { name: string; iterations?: number })
+      .filter((alg) => alg.name === 'PBKDF2')
+      .reduce((sum, alg) => sum + (alg.iterations ?? 0), 0);
+  } finally {
+    spy.mockRestore();
+  }
 }
