@@ -165,3 +165,17 @@ export async function loginForChallenge(username: string, extra: Record<string, 
   const problem = await expectProblem(res, 403, 'mfa_required');
   return problem as { mfa_token: string; mfa_token_expires_in: number };
 }
+
+/** PBKDF2 iterations spent while `work` runs, counted at WebCrypto: the cost an observer can time. */
+export async function pbkdf2IterationsSpent(work: () => Promise<unknown>): Promise<number> {
+  const spy = vi.spyOn(crypto.subtle, 'deriveBits');
+  try {
+    await work();
+    return spy.mock.calls
+      .map(([alg]) => alg as { name: string; iterations?: number })
+      .filter((alg) => alg.name === 'PBKDF2')
+      .reduce((sum, alg) => sum + (alg.iterations ?? 0), 0);
+  } finally {
+    spy.mockRestore();
+  }
+}
