@@ -61,6 +61,11 @@ export const problemSchema = z.object({
   code: z.enum(Object.keys(ERROR_CODES) as [keyof typeof ERROR_CODES]),
   request_id: z.string().optional(),
   errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+  mfa_token: z
+    .string()
+    .optional()
+    .meta({ description: '`mfa_required` from a login: the token for POST /auth/mfa/verify' }),
+  mfa_token_expires_in: z.number().int().optional().meta({ description: 'Seconds the `mfa_token` stays valid' }),
 });
 
 export const tokenResponseSchema = z.object({

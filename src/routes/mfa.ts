@@ -29,8 +29,11 @@ const tooMany = problem('Too many wrong codes for this user (`too_many_attempts`
 export const enrolTotpRoute = defineRoute({
   method: 'post',
   path: '/auth/mfa/totp',
+  operationId: 'enrolTotp',
   tags,
   summary: 'Start TOTP enrolment: a new secret, pending until confirmed (calling again replaces it)',
+  description:
+    'Returns a new TOTP secret and its otpauth URI (show it as a QR code). Two-factor is not on until POST /auth/mfa/totp/confirm proves the app has it.',
   middleware: [requireAuth()],
   bearer: true,
   responses: {
@@ -52,11 +55,14 @@ export const enrolTotpRoute = defineRoute({
 export const confirmTotpRoute = defineRoute({
   method: 'post',
   path: '/auth/mfa/totp/confirm',
+  operationId: 'confirmTotp',
   tags,
   summary: 'Confirm enrolment with a first code: TOTP is on, and the recovery codes are returned once',
+  description:
+    'Checks a first code from the app, turns two-factor on, and returns ten single-use recovery codes: show them once, they are stored only as hashes.',
   middleware: [requireAuth()],
   bearer: true,
-  request: { body: z.object({ code }) },
+  request: { example: { code: '123456' }, body: z.object({ code }) },
   responses: {
     200: json(recoveryCodes, 'Ten recovery codes'),
     400: problem('Wrong code (`invalid_mfa_code`) or invalid input'),
@@ -70,11 +76,13 @@ export const confirmTotpRoute = defineRoute({
 export const disableTotpRoute = defineRoute({
   method: 'delete',
   path: '/auth/mfa/totp',
+  operationId: 'disableTotp',
   tags,
   summary: 'Turn TOTP off, with a current code or a recovery code; the recovery codes go too',
+  description: 'Needs a current TOTP code or an unused recovery code. Code checks count against the per-user limit.',
   middleware: [requireAuth()],
   bearer: true,
-  request: { body: z.object({ code: codeOrRecovery }) },
+  request: { example: { code: '123456' }, body: z.object({ code: codeOrRecovery }) },
   responses: {
     204: { description: 'Two-factor is off' },
     400: problem('Wrong code (`invalid_mfa_code`) or invalid input'),
@@ -88,11 +96,13 @@ export const disableTotpRoute = defineRoute({
 export const recoveryCodesRoute = defineRoute({
   method: 'post',
   path: '/auth/mfa/recovery-codes',
+  operationId: 'regenerateRecoveryCodes',
   tags,
   summary: 'A fresh set of recovery codes, with a current code or a recovery code; the old set stops working',
+  description: 'Needs a current TOTP code or an unused recovery code; the previous recovery codes stop working.',
   middleware: [requireAuth()],
   bearer: true,
-  request: { body: z.object({ code: codeOrRecovery }) },
+  request: { example: { code: '123456' }, body: z.object({ code: codeOrRecovery }) },
   responses: {
     200: json(recoveryCodes, 'Ten new recovery codes'),
     400: problem('Wrong code (`invalid_mfa_code`) or invalid input'),
@@ -106,11 +116,13 @@ export const recoveryCodesRoute = defineRoute({
 export const verifyMfaRoute = defineRoute({
   method: 'post',
   path: '/auth/mfa/verify',
+  operationId: 'verifyMfa',
   tags,
   summary: "Complete a login that answered 403 `mfa_required`: the login's tokens, delivered as it asked",
   description:
     'Send the `mfa_token` of that answer with either `code` (TOTP) or `recovery_code`. The token works once, for five minutes, and dies after five wrong codes.',
   request: {
+    example: { mfa_token: 'Qm9vb2…', code: '123456' },
     body: z
       .object({
         mfa_token: z.string().min(1).max(512),

@@ -27,8 +27,11 @@ const FORGOT_ANSWER = {
 export const adminPasswordResetRoute = defineRoute({
   method: 'post',
   path: '/admin/users/{id}/password-reset',
+  operationId: 'issuePasswordReset',
   tags: ['admin'],
   summary: 'Issue a single-use password reset token for a user, to hand over out of band',
+  description:
+    'The token is single use, valid PASSWORD_RESET_TTL seconds, stored only as SHA-256. Hand it to the user out of band; they send it to POST /auth/password/reset.',
   middleware: adminOnly,
   bearer: true,
   request: { params: idParam },
@@ -49,8 +52,11 @@ export const adminPasswordResetRoute = defineRoute({
 export const adminMfaResetRoute = defineRoute({
   method: 'delete',
   path: '/admin/users/{id}/mfa',
+  operationId: 'resetUserMfa',
   tags: ['admin'],
   summary: "Turn off a user's two-factor authentication (lost phone and recovery codes); audited",
+  description:
+    'For a user who lost both the authenticator and the recovery codes: deletes the TOTP secret, the recovery codes and open challenges. Audited as mfa_reset_by_admin.',
   middleware: adminOnly,
   bearer: true,
   request: { params: idParam },
@@ -65,9 +71,15 @@ export const adminMfaResetRoute = defineRoute({
 export const passwordResetRoute = defineRoute({
   method: 'post',
   path: '/auth/password/reset',
+  operationId: 'resetPassword',
   tags: ['recovery'],
   summary: 'Set a new password with a reset token; every session is revoked (TOTP stays on)',
-  request: { body: z.object({ reset_token: z.string().min(1).max(512), new_password: newPasswordSchema }) },
+  description:
+    'The new password follows the registration rules. Every session is revoked and every access token stops working. Limited per address.',
+  request: {
+    example: { reset_token: 'x2Vb…', new_password: 'a new long passphrase' },
+    body: z.object({ reset_token: z.string().min(1).max(512), new_password: newPasswordSchema }),
+  },
   responses: {
     204: { description: 'Password set' },
     400: problem('Unknown, used or expired token (`invalid_reset_token`), or invalid new password'),
@@ -78,9 +90,13 @@ export const passwordResetRoute = defineRoute({
 export const forgotPasswordRoute = defineRoute({
   method: 'post',
   path: '/auth/password/forgot',
+  operationId: 'forgotPassword',
   tags: ['recovery'],
   summary: 'Mail a reset token to the verified address of a user; the answer is the same whether or not one exists',
+  description:
+    'Always 202 with the same body, at the same speed: the lookup and the mail happen after the answer. A user with a verified address gets a reset token by mail. Needs email configured.',
   request: {
+    example: { username: 'alice' },
     body: z
       .object({ username: usernameSchema.optional(), email: email.optional() })
       .refine((b) => (b.username === undefined) !== (b.email === undefined), {
@@ -99,11 +115,14 @@ export const forgotPasswordRoute = defineRoute({
 export const addEmailRoute = defineRoute({
   method: 'post',
   path: '/auth/email',
+  operationId: 'addEmail',
   tags: ['recovery'],
   summary: 'Add an email address: a 6-digit code is mailed to it (valid 15 minutes)',
+  description:
+    'Mails a 6-digit code to the address (valid 15 minutes, five tries); POST /auth/email/verify stores the address on the user. Needs email configured.',
   middleware: [requireAuth()],
   bearer: true,
-  request: { body: z.object({ email }) },
+  request: { example: { email: 'alice@example.com' }, body: z.object({ email }) },
   responses: {
     202: json(z.object({ message: z.string(), expires_in: z.number().int() }), 'Code sent'),
     400: problem('Invalid address'),
@@ -116,11 +135,13 @@ export const addEmailRoute = defineRoute({
 export const verifyEmailRoute = defineRoute({
   method: 'post',
   path: '/auth/email/verify',
+  operationId: 'verifyEmail',
   tags: ['recovery'],
   summary: 'Confirm the address with the mailed code',
+  description: 'A verified address belongs to one user only.',
   middleware: [requireAuth()],
   bearer: true,
-  request: { body: z.object({ code: z.string().min(1).max(16) }) },
+  request: { example: { code: '123456' }, body: z.object({ code: z.string().min(1).max(16) }) },
   responses: {
     200: json(z.object({ user: userSchema }), 'The user, with `email` and `email_verified`'),
     400: problem('Wrong or expired code (`invalid_email_code`)'),
