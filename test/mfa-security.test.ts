@@ -272,3 +272,49 @@ describe('the daily cleanup', () => {
     expect(await count('password_reset_tokens')).toBe(0);
   });
 });
+
+describe('parallel changes to one enrolment', () => {
+  /** What a dump shows: the flag, the secret's state and the codes must tell one story. */
+  async function state(userId: string) {
+    const row = await env.DB.prepare(
+      `SELECT u.mfa_enabled AS enabled, t.confirmed_at AS confirmed,
+        (SELECT count(*) FROM mfa_recovery_codes c WHERE c.user_id = u.id) AS codes
+       FROM users u LEFT JOIN mfa_totp t ON t.user_id = u.id WHERE u.id = ?`,
+    )
+      .bind(userId)
+      .first<{ enabled: number; confirmed: number | null; codes: number }>();
+    return { enabled: row!.enabled === 1, confirmed: row!.confirmed !== null, codes: row!.codes };
+  }
+
+  it('a confirm racing a restart of enrolment either turns two-factor on with its codes, or changes nothing', async () => {
+    for (let i = 0; i < 3; i++) {
+      const { user, token } = await signedIn('confirmrace');
+      const { secret } = (await (await api('/auth/mfa/totp', { method: 'POST', token })).json()) as { secret: string };
+      const [confirm, restart] = await Promise.all([
+        api('/auth/mfa/totp/confirm', { json: { code: await totp(secret) }, token }),
+        api('/auth/mfa/totp', { method: 'POST', token }),
+      ]);
+      const after = await state(user.id);
+      if (confirm.status === 200) {
+        expect(restart.status).toBe(409);
+        expect(after).toEqual({ enabled: true, confirmed: true, codes: 10 });
+      } else {
+        expect([confirm.status, restart.status]).toEqual([400, 200]);
+        expect(after).toEqual({ enabled: false, confirmed: false, codes: 0 });
+      }
+    }
+  });
+
+  it('new recovery codes racing a disable leave none behind for a user without TOTP', async () => {
+    for (let i = 0; i < 3; i++) {
+      const { user, token, recoveryCodes } = await twoFactorUser('regenrace');
+      const [regen, disable] = await Promise.all([
+        api('/auth/mfa/recovery-codes', { json: { code: recoveryCodes[0] }, token }),
+        api('/auth/mfa/totp', { method: 'DELETE', json: { code: recoveryCodes[1] }, token }),
+      ]);
+      expect(disable.status).toBe(204);
+      expect(await state(user.id)).toEqual({ enabled: false, confirmed: false, codes: 0 });
+      expect([200, 409]).toContain(regen.status);
+    }
+  });
+});

@@ -10,7 +10,7 @@
  * code is spent by the write that accepts it.
  */
 import { encodeBase32NoPadding } from '@oslojs/encoding';
-import { and, eq, isNotNull, isNull, lt, or } from 'drizzle-orm';
+import { and, eq, exists, isNotNull, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
 import { forgetUser } from '../access-cache';
 import type { Config } from '../config';
 import type { Database } from '../db/client';
@@ -102,22 +102,48 @@ async function spendFactor(
 /** On Bearer routes one `code` field takes either kind: six digits are TOTP, anything else a recovery code. */
 const factorOf = (code: string) => (/^\s*\d{6}\s*$/.test(code) ? { code: code.trim() } : { recoveryCode: code });
 
-/** Fresh recovery codes: the values for the user, and the queries that replace the stored set. */
-async function newRecoveryCodes(db: Database, config: Config, userId: string, now: number) {
+/**
+ * Fresh recovery codes: the values for the user, and the queries that replace the stored set.
+ * Every query runs only while `still` holds (evaluated in the same batch), so a confirm or a
+ * regeneration that loses a race with another change stores nothing.
+ */
+async function newRecoveryCodes(db: Database, config: Config, userId: string, now: number, still: SQL) {
   const codes = Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode);
-  const rows = await Promise.all(
-    codes.map(async (code) => ({
-      userId,
-      codeHash: await recoveryCodeHash(config, userId, normalizeRecoveryCode(code)!),
-      createdAt: now,
-    })),
-  );
+  const hashes = await Promise.all(codes.map((code) => recoveryCodeHash(config, userId, normalizeRecoveryCode(code)!)));
+  const insert = (codeHash: string) =>
+    db.insert(mfaRecoveryCodes).select(
+      db
+        .select({
+          userId: users.id,
+          codeHash: sql<string>`${codeHash}`.as('code_hash'),
+          createdAt: sql<number>`${now}`.as('created_at'),
+          usedAt: sql<null>`NULL`.as('used_at'),
+        })
+        .from(users)
+        .where(and(eq(users.id, userId), still)),
+    );
   const queries = [
-    db.delete(mfaRecoveryCodes).where(eq(mfaRecoveryCodes.userId, userId)),
-    db.insert(mfaRecoveryCodes).values(rows),
+    db.delete(mfaRecoveryCodes).where(and(eq(mfaRecoveryCodes.userId, userId), still)),
+    ...hashes.map(insert),
   ] as const;
   return { codes, queries };
 }
+
+/** SQL: the user has a confirmed TOTP secret (optionally: exactly this one, confirmed at `at`). */
+const totpConfirmed = (db: Database, userId: string, exactly?: { secretSealed: string; at: number }) =>
+  exists(
+    db
+      .select({ one: sql`1` })
+      .from(mfaTotp)
+      .where(
+        and(
+          eq(mfaTotp.userId, userId),
+          exactly
+            ? and(eq(mfaTotp.confirmedAt, exactly.at), eq(mfaTotp.secretSealed, exactly.secretSealed))
+            : isNotNull(mfaTotp.confirmedAt),
+        ),
+      ),
+  );
 
 /** Starts (or restarts) TOTP enrolment: a new secret, pending until confirmed with a code. */
 export async function startTotpEnrolment(
@@ -170,21 +196,26 @@ export async function confirmTotpEnrolment(
     audit('mfa_failure', { ...log, userId: user.id, reason: 'enrolment' });
     throw invalidCode(400);
   }
-  // Confirms exactly the secret that was checked: a restart in between leaves it pending.
-  const confirmed = await db
-    .update(mfaTotp)
-    .set({ confirmedAt: now, lastStep: step })
-    .where(
-      and(eq(mfaTotp.userId, user.id), isNull(mfaTotp.confirmedAt), eq(mfaTotp.secretSealed, pending.secretSealed)),
-    )
-    .returning({ userId: mfaTotp.userId });
-  if (confirmed.length === 0) throw invalidCode(400);
-  const recovery = await newRecoveryCodes(db, config, user.id, now);
-  await db.batch([
-    db.update(users).set({ mfaEnabled: true, updatedAt: now }).where(eq(users.id, user.id)),
+  // One batch: the secret that was checked is confirmed (a restart in between leaves it
+  // pending), and the flag and the codes are written only if that confirmation happened.
+  const confirmedNow = totpConfirmed(db, user.id, { secretSealed: pending.secretSealed, at: now });
+  const recovery = await newRecoveryCodes(db, config, user.id, now, confirmedNow);
+  const [confirmed] = await db.batch([
+    db
+      .update(mfaTotp)
+      .set({ confirmedAt: now, lastStep: step })
+      .where(
+        and(eq(mfaTotp.userId, user.id), isNull(mfaTotp.confirmedAt), eq(mfaTotp.secretSealed, pending.secretSealed)),
+      )
+      .returning({ userId: mfaTotp.userId }),
+    db
+      .update(users)
+      .set({ mfaEnabled: true, updatedAt: now })
+      .where(and(eq(users.id, user.id), confirmedNow)),
     ...recovery.queries,
     clearCounterQuery(db, failuresLimit(config, user.id).key),
   ]);
+  if (confirmed.length === 0) throw invalidCode(400);
   forgetUser(user.id); // a cached access check holds the old mfa_enabled
   audit('mfa_enabled', { ...log, userId: user.id, method: 'totp' });
   return recovery.codes;
@@ -231,8 +262,10 @@ export async function regenerateRecoveryCodes(
   now = Date.now(),
 ): Promise<string[]> {
   const method = await requireFactor(db, config, user, code, log, now);
-  const recovery = await newRecoveryCodes(db, config, user.id, now);
-  await db.batch([...recovery.queries, clearCounterQuery(db, failuresLimit(config, user.id).key)]);
+  const recovery = await newRecoveryCodes(db, config, user.id, now, totpConfirmed(db, user.id));
+  const [, first] = await db.batch([...recovery.queries, clearCounterQuery(db, failuresLimit(config, user.id).key)]);
+  // Two-factor was turned off meanwhile: nothing was stored, so hand nothing out.
+  if (first.meta.changes === 0) throw notEnabled();
   audit('mfa_recovery_codes_regenerated', { ...log, userId: user.id, method });
   return recovery.codes;
 }
