@@ -22,6 +22,15 @@ import { sessionsRouter } from './routes/sessions';
 
 export const MAX_BODY_BYTES = 16 * 1024;
 
+const routers = [metaRouter, authRouter, sessionsRouter, adminRouter, compatRouter];
+
+let document: ReturnType<typeof openApiDocument> | undefined;
+/**
+ * The OpenAPI document of every route. Built on first use, not at cold start; also read by
+ * scripts/client-types.ts, which generates the client's types from it.
+ */
+export const apiDocument = () => (document ??= openApiDocument(routers.flatMap((r) => r.specs)));
+
 function renderError(err: unknown, c: Context<AppEnv>): Response {
   const requestId = c.get('requestId');
   const render = (status: number, code: ErrorCode, detail: string, extra: Pick<ApiError['extra'], 'errors'> = {}) =>
@@ -117,11 +126,8 @@ export function createApp() {
     }),
   );
 
-  const routers = [metaRouter, authRouter, sessionsRouter, adminRouter, compatRouter];
   for (const router of routers) app.route('/', router.app);
-  // Built on first request, not at cold start.
-  let document: ReturnType<typeof openApiDocument> | undefined;
-  app.get('/openapi.json', (c) => c.json((document ??= openApiDocument(routers.flatMap((r) => r.specs)))));
+  app.get('/openapi.json', (c) => c.json(apiDocument()));
 
   // A known path with another method is a 405 with Allow, not a 404.
   const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
