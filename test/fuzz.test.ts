@@ -375,8 +375,8 @@ describe('Fuzzing', () => {
       {
         Origin: fc.constantFrom('https://evil.example', 'null', ORIGIN, 'https://auth.example.test.evil.example'),
         Cookie: fc.oneof(
-          fc.constant(`__Secure-edge-auth-refresh=${refreshToken}`),
-          asciiText(40).map((s) => `__Secure-edge-auth-refresh=${encodeURIComponent(s)}`),
+          fc.constant(`__Host-edge-auth-refresh=${refreshToken}`),
+          asciiText(40).map((s) => `__Host-edge-auth-refresh=${encodeURIComponent(s)}`),
           asciiText(60),
         ),
         'X-Request-Id': asciiText(40),
