@@ -43,6 +43,15 @@ async function until429(send: Send): Promise<Response> {
 }
 const strict = () => appWith({ LOGIN_MAX_FAILURES: '1', LOGIN_WINDOW: '60' });
 
+/** Registrations from one address (one per route, no other case uses it) until the limit answers. */
+function registerUntil429(path: '/auth/register' | '/signup'): Promise<Response> {
+  const app = appWith({ REGISTER_IP_MAX: '1', REGISTER_WINDOW: '60' });
+  const ip = path === '/signup' ? '198.51.100.2' : '198.51.100.1';
+  return until429(() =>
+    app(path, { json: { username: uniqueName(), password: PASSWORD }, headers: { 'CF-Connecting-IP': ip } }),
+  );
+}
+
 /** A refresh cookie from a cookie-mode login, for the CSRF cases. */
 async function refreshCookie(): Promise<string> {
   const user = await register();
@@ -83,6 +92,7 @@ const CASES: Record<string, Record<number, Send[]>> = {
       () => api('/auth/register', { json: { username: uniqueName(), password: 'password' } }),
     ],
     409: [async () => api('/auth/register', { json: { username: (await register()).username, password: PASSWORD } })],
+    429: [() => registerUntil429('/auth/register')],
   },
   login: {
     200: [
@@ -259,6 +269,7 @@ const CASES: Record<string, Record<number, Send[]>> = {
       async () => api('/signup', { json: { username: (await register()).username, password: PASSWORD } }),
       () => api('/signup', { json: { username: 'x', password: PASSWORD } }),
     ],
+    429: [() => registerUntil429('/signup')],
   },
   flaskLogin: {
     200: [async () => api('/auth', { json: { username: (await register()).username, password: PASSWORD } })],

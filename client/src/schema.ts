@@ -340,7 +340,7 @@ export interface paths {
         put?: never;
         /**
          * Flask-JWT login: an access token only (no refresh token)
-         * @description Login as the Flask-JWT tutorial answered it: `{"access_token"}` only, no refresh token. Same users, throttling and tokens as `login`; new clients use `login`.
+         * @description Login as the Flask-JWT tutorial answered it: `{"access_token"}` only, no refresh token. It still belongs to a session, listed and ended like any other. Same users, throttling and tokens as `login`; new clients use `login`.
          */
         post: operations["flaskLogin"];
         delete?: never;
@@ -379,7 +379,7 @@ export interface components {
             status: number;
             detail: string;
             /** @enum {string} */
-            code: "validation_failed" | "malformed_json" | "unsupported_media_type" | "payload_too_large" | "username_taken" | "password_too_common" | "invalid_credentials" | "too_many_attempts" | "unauthorized" | "invalid_token" | "invalid_refresh_token" | "refresh_token_reused" | "forbidden" | "csrf_rejected" | "https_required" | "not_found" | "method_not_allowed" | "last_admin" | "service_unavailable" | "misconfigured" | "internal_error";
+            code: "validation_failed" | "malformed_json" | "unsupported_media_type" | "payload_too_large" | "username_taken" | "password_too_common" | "invalid_credentials" | "too_many_attempts" | "too_many_registrations" | "unauthorized" | "invalid_token" | "invalid_refresh_token" | "refresh_token_reused" | "forbidden" | "csrf_rejected" | "https_required" | "not_found" | "method_not_allowed" | "last_admin" | "service_unavailable" | "misconfigured" | "internal_error";
             request_id?: string;
             errors?: {
                 field: string;
@@ -558,6 +558,15 @@ export interface operations {
             };
             /** @description Body is not JSON */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many registrations from this address (`too_many_registrations`), see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1397,6 +1406,15 @@ export interface operations {
             };
             /** @description Body is not JSON (`unsupported_media_type`) */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many registrations from this address (`too_many_registrations`), see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -67,6 +67,7 @@ export const registerRoute = defineRoute({
     400: problem('Invalid input (`validation_failed`, `password_too_common`, `malformed_json`)'),
     409: problem('Username taken (`username_taken`)'),
     415: problem('Body is not JSON'),
+    429: problem('Too many registrations from this address (`too_many_registrations`), see Retry-After'),
   },
 });
 
@@ -200,10 +201,9 @@ export const authRouter = createRouter()
       password,
       ip: c.var.clientIp,
       userAgent: c.req.header('User-Agent'),
-      withSession: true,
       requestId: c.var.requestId,
     });
-    return c.json(await tokenResponse(c, result.user, result.session!, refresh_token_delivery), 200);
+    return c.json(await tokenResponse(c, result.user, result.session, refresh_token_delivery), 200);
   })
   .route(refreshRoute, async (c) => {
     const fromBody = c.req.valid('json').refresh_token;

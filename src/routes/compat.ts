@@ -26,6 +26,7 @@ export const signupRoute = defineRoute({
   responses: {
     200: json(statusSchema, '`{"Status":"Success","result":"User created"}`'),
     400: json(statusSchema, '`{"Status":"Error","result":"User already exists"}`; invalid input is a problem document'),
+    429: problem('Too many registrations from this address (`too_many_registrations`), see Retry-After'),
   },
 });
 
@@ -36,7 +37,7 @@ export const flaskAuthRoute = defineRoute({
   tags,
   summary: 'Flask-JWT login: an access token only (no refresh token)',
   description:
-    'Login as the Flask-JWT tutorial answered it: `{"access_token"}` only, no refresh token. Same users, throttling and tokens as `login`; new clients use `login`.',
+    'Login as the Flask-JWT tutorial answered it: `{"access_token"}` only, no refresh token. It still belongs to a session, listed and ended like any other. Same users, throttling and tokens as `login`; new clients use `login`.',
   request: { body: credentialsSchema, example: { username: 'alice', password: 'correct horse battery staple' } },
   responses: {
     200: json(z.object({ access_token: z.string() }), 'The access token'),
@@ -77,18 +78,20 @@ export const compatRouter = createRouter()
     return c.json({ Status: 'Success' as const, result: 'User created' }, 200);
   })
   .route(flaskAuthRoute, async (c) => {
-    const result = await login(c.var.db, c.var.config, {
+    // A session like every login, so /auth/sessions lists it and revoke, logout-all and
+    // reuse detection end it; Flask-JWT clients just never see its refresh token.
+    const { user, session } = await login(c.var.db, c.var.config, {
       ...c.req.valid('json'),
       ip: c.var.clientIp,
-      withSession: false,
+      userAgent: c.req.header('User-Agent'),
       requestId: c.var.requestId,
     });
     const config = c.var.config;
-    const { user } = result;
     const access = await issueAccessToken(config, await getKeyRing(config), {
       userId: user.id,
       role: user.role,
       tokenVersion: user.tokenVersion,
+      sessionId: session.sessionId,
     });
     return c.json({ access_token: access.token }, 200);
   })
