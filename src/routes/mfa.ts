@@ -1,6 +1,7 @@
 /** /auth/mfa/*: TOTP enrolment, the second step of a login, recovery codes. */
 import * as z from 'zod';
 import { requireAuth } from '../middleware/auth';
+import type { Tag } from '../openapi';
 import { createRouter, defineRoute } from '../routing';
 import { json, problem, tokenResponseSchema } from '../schemas';
 import {
@@ -12,7 +13,7 @@ import {
 } from '../services/mfa';
 import { tokenResponse } from './auth';
 
-const tags = ['two-factor'];
+const tags: Tag[] = ['two-factor'];
 const code = z.string().min(1).max(64).meta({ example: '123456', description: 'A TOTP code' });
 const codeOrRecovery = z
   .string()
