@@ -6,7 +6,7 @@
 import { exports } from 'cloudflare:workers';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createEdgeAuthClient, EdgeAuthError, type EdgeAuthClientOptions, type User } from '../client/src/index';
-import { ORIGIN, PASSWORD, api, promote, register, uniqueName } from './helpers';
+import { ORIGIN, PASSWORD, api, enrolTotp, promote, register, signedIn, uniqueName } from './helpers';
 
 /** The Worker as the client's fetch, recording `METHOD /path` of each request. */
 function recordingFetch(prepare: (request: Request) => Request = (r) => r) {
@@ -108,6 +108,30 @@ describe('edge-auth/client', () => {
       expect((invalid as EdgeAuthError).problem.errors).toEqual([
         expect.objectContaining({ field: 'username', message: expect.any(String) }),
       ]);
+    });
+
+    it('completes a two-factor login: mfa_required carries the mfa_token, verifyMfa keeps the tokens', async () => {
+      const { user: registered, token } = await signedIn('client2fa');
+      const { recoveryCodes } = await enrolTotp(token);
+      for (const delivery of ['body', 'cookie'] as const) {
+        const jarred = browser();
+        const auth = client(jarred.fetch, { refreshTokenDelivery: delivery });
+        const required = await auth
+          .login({ username: registered.username, password: PASSWORD })
+          .catch((e: unknown) => e);
+        expect(required).toMatchObject({ name: 'EdgeAuthError', status: 403, code: 'mfa_required' });
+        expect(auth.user).toBeNull();
+        const mfa_token = (required as EdgeAuthError).problem.mfa_token as string;
+        const wrong = await auth.verifyMfa({ mfa_token, recovery_code: 'ZZZZ-ZZZZ-ZZZZ' }).catch((e: unknown) => e);
+        expect(wrong).toMatchObject({ status: 401, code: 'invalid_mfa_code' });
+        const recovery_code = delivery === 'body' ? recoveryCodes[0]! : recoveryCodes[1]!;
+        const { user } = await auth.verifyMfa({ mfa_token, recovery_code });
+        expect(user).toMatchObject({ id: registered.id, mfa_enabled: true });
+        expect(auth.user).toEqual(user);
+        expect((await auth.api.GET('/auth/me')).response.status).toBe(200);
+        expect(await auth.refresh()).toEqual(user);
+        expect(jarred.jar.size > 0).toBe(delivery === 'cookie');
+      }
     });
 
     it('turns an answer that is not a problem document into EdgeAuthError `unexpected_response`', async () => {

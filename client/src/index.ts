@@ -257,6 +257,23 @@ export function createEdgeAuthClient(options: EdgeAuthClientOptions) {
       return { user: data.user };
     },
 
+    /**
+     * The second step of a two-factor login: the `mfa_token` from login's 403 `mfa_required`
+     * EdgeAuthError (`err.problem.mfa_token`) with a TOTP `code` or a `recovery_code`. Keeps
+     * the tokens as login does. Throws EdgeAuthError: 401 `invalid_mfa_code` (ask again),
+     * 401 `invalid_mfa_token` (expired, used or five wrong codes: log in again), 429
+     * `too_many_attempts`.
+     */
+    async verifyMfa(
+      step: { mfa_token: string; code: string } | { mfa_token: string; recovery_code: string },
+    ): Promise<{ user: User }> {
+      const { data, error, response } = await session.POST('/auth/mfa/verify', { body: step });
+      if (!data) throw toEdgeAuthError(response, error);
+      epoch += 1;
+      accept(data);
+      return { user: data.user };
+    },
+
     refresh,
 
     /**
