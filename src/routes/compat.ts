@@ -44,7 +44,7 @@ export const helloRoute = defineRoute({
   path: '/hello',
   tags,
   summary: 'Flask-JWT protected greeting; accepts `Authorization: JWT <token>` or `Bearer <token>`',
-  middleware: [requireAuth(['JWT', 'Bearer'])],
+  middleware: [requireAuth({ schemes: ['JWT', 'Bearer'], cache: true })],
   bearer: true,
   responses: {
     200: json(statusSchema, '`{"Status":"Success","result":"Hello <username>"}`'),
