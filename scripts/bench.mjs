@@ -238,7 +238,7 @@ async function tripsSection() {
     for (const route of TRIP_ROUTES) {
       const res = await sendOnce(instance.url, route.request(state), { 'x-bench-count-d1': '1' });
       const [, far = '?', near = '?'] = /primary=(\d+) replica=(\d+)/.exec(res.headers.get('x-bench-d1') ?? '') ?? [];
-      const count = near === '0' ? far : `${far} primary + ${near} replica`;
+      const count = near === '0' ? far : far === '0' ? `${near} replica` : `${far} primary + ${near} replica`;
       cells.get(route.title).push(res.ok ? count : `${count} (HTTP ${res.status})`);
     }
     await stop(instance);
@@ -271,7 +271,7 @@ async function latencySection() {
   }
   const modes = Object.keys(LATENCY_MODES);
   return [
-    `### GET /auth/protected with a far D1 primary, ${LATENCY_CONNECTIONS} connections, ${ROUNDS} rounds of ${SECONDS} s`,
+    `### GET /auth/protected with a far D1 primary, ${LATENCY_CONNECTIONS} connection(s), ${ROUNDS} rounds of ${SECONDS} s`,
     '',
     'Every D1 call to the primary waits the added latency first; reads in a `first-unconstrained` session wait ~1 ms (a replica nearby).',
     '',

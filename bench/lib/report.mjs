@@ -8,7 +8,8 @@ export const median = (values) => {
 
 export const fmt = {
   rps: (v) => (Number.isFinite(v) ? (v >= 100 ? v.toFixed(0) : v.toFixed(1)) : '–'),
-  ms: (v) => (Number.isFinite(v) ? `${v >= 10 ? v.toFixed(0) : v.toFixed(1)} ms` : '–'),
+  // autocannon records whole milliseconds: 0 means under one.
+  ms: (v) => (!Number.isFinite(v) ? '–' : v < 1 ? '< 1 ms' : `${v >= 10 ? v.toFixed(0) : v.toFixed(1)} ms`),
   ratio: (v) => (Number.isFinite(v) ? `${v.toFixed(2)}×` : '–'),
   cpu: (v) => (Number.isFinite(v) ? `${v.toFixed(2)} ms` : '–'),
   kib: (bytes) => `${(bytes / 1024).toFixed(1)} KiB`,
