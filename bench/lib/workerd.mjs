@@ -183,7 +183,9 @@ export async function startWorker(worker, { dir, vars = {}, seed }) {
   if (seed) await seed(join(dir, 'v3', 'd1'));
   const port = await freePort();
   const binary = join(dir, 'config.bin');
-  writeFileSync(binary, serializeConfig(standaloneConfig(worker, { dir, port, vars })));
+  const config = standaloneConfig(worker, { dir, port, vars });
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(config, null, 2)); // for reading, with BENCH_KEEP=1
+  writeFileSync(binary, serializeConfig(config));
   const log = openSync(join(dir, 'workerd.log'), 'a');
   const child = spawn(WORKERD, ['serve', '--experimental', '--binary', binary], { stdio: ['ignore', log, log] });
   const url = `http://127.0.0.1:${port}`;
