@@ -362,7 +362,24 @@ const report = [
   `workerd ${JSON.parse(readFileSync('node_modules/workerd/package.json', 'utf8')).version}, ` +
     `${USERS.toLocaleString('en')} users seeded unless stated, autocannon in one Node process on the same machine.`,
 ];
+const unknown = [...sections].filter((s) => !SECTIONS[s]);
+if (unknown.length) {
+  rmSync(scratch, { recursive: true, force: true });
+  console.error(`unknown section(s) ${unknown.join(', ')}; known: ${Object.keys(SECTIONS).join(', ')}`);
+  process.exit(2);
+}
+
+/** The Workers each section runs; all are built at the start, side by side (builds mostly wait on tools). */
+const NEEDS = {
+  compare: ['edge', 'floor'],
+  modes: ['edge', 'floor'],
+  trips: ['latency'],
+  latency: ['latency'],
+  sizes: ['edge'],
+  startup: ['edge'],
+};
 try {
+  await Promise.all([...new Set([...sections].flatMap((s) => NEEDS[s] ?? []))].map(worker));
   for (const name of Object.keys(SECTIONS).filter((s) => sections.has(s))) {
     log(`section ${name}`);
     report.push('', await SECTIONS[name]());
