@@ -10,24 +10,13 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { totp } from '../totp';
-import {
-  ROOT,
-  api as apiAt,
-  childEnv,
-  freePort,
-  run,
-  startServer,
-  uniqueName,
-  useScratchDir,
-  type Server,
-} from './support';
+import { ROOT, api as apiAt, startWranglerDev, uniqueName, useScratchDir, type Server } from './support';
 
 const PASSWORD = 'a-long-and-unusual-passphrase';
 const FROM = 'auth@example.test';
 
 const scratch = useScratchDir('recovery');
 let stateDir = '';
-let config = '';
 let wrangler: Server | undefined;
 
 const api = (pathname: string, init: { json?: unknown; token?: string } = {}) =>
@@ -60,42 +49,14 @@ async function mailTo(to: string, seen: number): Promise<string> {
 describe('two-factor and recovery under wrangler dev', () => {
   beforeAll(async () => {
     stateDir = scratch();
-    config = await writeConfig();
-    const env = childEnv(stateDir);
-    const migrated = await run(
-      'wrangler',
-      ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', stateDir, '--config', config],
-      { cwd: ROOT, env },
+    wrangler = await startWranglerDev(
+      stateDir,
+      {
+        JWT_SECRET: `e2e-${crypto.randomUUID()}-${crypto.randomUUID()}`,
+        DATA_ENCRYPTION_KEY: `e2e-${crypto.randomUUID()}-${crypto.randomUUID()}`,
+      },
+      { config: await writeConfig() },
     );
-    if (migrated.code !== 0) throw new Error(`migrations failed (exit ${migrated.code}):\n${migrated.output}`);
-    const envFile = path.join(stateDir, 'e2e.env');
-    await writeFile(envFile, '# Deliberately empty: nothing from a developer .dev.vars.\n');
-    const port = await freePort();
-    wrangler = await startServer({
-      name: 'wrangler dev',
-      command: 'wrangler',
-      args: [
-        'dev',
-        '--config',
-        config,
-        '--ip',
-        '127.0.0.1',
-        '--port',
-        String(port),
-        '--persist-to',
-        stateDir,
-        '--env-file',
-        envFile,
-        '--var',
-        `JWT_SECRET:e2e-${crypto.randomUUID()}-${crypto.randomUUID()}`,
-        '--var',
-        `DATA_ENCRYPTION_KEY:e2e-${crypto.randomUUID()}-${crypto.randomUUID()}`,
-        '--show-interactive-dev-session=false',
-      ],
-      cwd: ROOT,
-      env,
-      port,
-    });
   });
 
   afterAll(async () => {

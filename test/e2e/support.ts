@@ -209,9 +209,14 @@ export async function startServer(options: StartOptions): Promise<Server> {
  * not enough: it does win over .dev.vars for the same name (checked: the token's kid was the
  * --var secret's), but every other .dev.vars entry (e.g. ACCESS_TOKEN_TTL=31) still got in.
  */
-export async function startWranglerDev(stateDir: string, vars: Record<string, string>): Promise<Server> {
+export async function startWranglerDev(
+  stateDir: string,
+  vars: Record<string, string>,
+  options: { /** Another wrangler config than the project's (e.g. with extra bindings). */ config?: string } = {},
+): Promise<Server> {
   const env = childEnv(stateDir);
-  const migrate = ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', stateDir];
+  const config = options.config ? ['--config', options.config] : [];
+  const migrate = ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', stateDir, ...config];
   const migrated = await run('wrangler', migrate, { cwd: ROOT, env });
   if (migrated.code !== 0) throw new Error(`migrations failed (exit ${migrated.code}):\n${migrated.output}`);
   const port = await freePort();
@@ -222,6 +227,7 @@ export async function startWranglerDev(stateDir: string, vars: Record<string, st
     command: 'wrangler',
     args: [
       'dev',
+      ...config,
       '--ip',
       '127.0.0.1',
       '--port',
