@@ -72,6 +72,16 @@ const STATUSES_OF_CODE: Record<string, number[]> = {
   https_required: [403],
   not_found: [404],
   method_not_allowed: [405],
+  too_many_registrations: [429],
+  mfa_required: [403],
+  mfa_already_enabled: [409],
+  mfa_not_enabled: [409],
+  invalid_mfa_code: [400, 401],
+  invalid_mfa_token: [401],
+  invalid_reset_token: [400],
+  invalid_email_code: [400],
+  email_taken: [409],
+  email_disabled: [404],
 };
 
 type Sent = { method: string; url: string; headers: Record<string, string>; body?: string };
