@@ -75,8 +75,9 @@ export async function issueResetByAdmin(
 
 /**
  * Sets a new password with a reset token. The token is read first (a bad one costs no
- * PBKDF2), then one batch writes the password only if the token is still unused and marks it
- * used: of two requests with one token, exactly one changes the password.
+ * PBKDF2), then one batch writes the password only if the token is still live and marks it
+ * used: of two requests with one token, exactly one changes the password, and a token that
+ * expired meanwhile changes nothing.
  */
 export async function resetPassword(
   db: Database,
@@ -120,16 +121,20 @@ export async function resetPassword(
       )
       .returning({ id: users.id }),
     db.update(passwordResetTokens).set({ usedAt: now }).where(live),
+  ]);
+  if (changed.length === 0) {
+    audit('password_reset_failure', { ...log, userId: row.userId, reason: 'invalid_reset_token' });
+    throw invalidResetToken();
+  }
+  // The version bump above already ended every session (refresh compares it) and access
+  // token; this records why, and ends open challenges and other outstanding reset tokens.
+  await db.batch([
     revokeUserSessionsQuery(db, row.userId, 'password_reset', now),
     db.delete(mfaChallenges).where(eq(mfaChallenges.userId, row.userId)),
     db
       .delete(passwordResetTokens)
       .where(and(eq(passwordResetTokens.userId, row.userId), ne(passwordResetTokens.tokenHash, tokenHash))),
   ]);
-  if (changed.length === 0) {
-    audit('password_reset_failure', { ...log, userId: row.userId, reason: 'invalid_reset_token' });
-    throw invalidResetToken();
-  }
   forgetUser(row.userId);
   audit('password_reset_used', { ...log, userId: row.userId, method: row.via });
 }
