@@ -4,7 +4,7 @@
  * process group, waited for on GET /health, and stopped with everything they started.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -199,6 +199,55 @@ export async function startServer(options: StartOptions): Promise<Server> {
     : `${name} did not answer GET /health with 200 within ${timeoutMs} ms (last answer: ${lastAnswer}).`;
   await server.stop().catch(() => {});
   throw new Error(`${failure} Its output:\n${output}`);
+}
+
+export type WranglerDevOptions = {
+  /** The test's own directory: the local D1 (migrated here first) and wrangler's registry. */
+  stateDir: string;
+  /** Configuration for the Worker (`--var NAME:value`), e.g. `{ JWT_SECRET, CORS_ORIGINS }`. */
+  vars: Record<string, string>;
+  /** Default: a free one. */
+  port?: number;
+};
+
+/**
+ * `wrangler dev` on 127.0.0.1 with a fresh local D1 (the real migrations applied first) and
+ * only the given configuration: nothing from a developer's .dev.vars gets in.
+ */
+export async function startWranglerDev(options: WranglerDevOptions): Promise<Server> {
+  const { stateDir, vars } = options;
+  const env = childEnv(stateDir);
+  const migrated = await run('wrangler', ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', stateDir], {
+    cwd: ROOT,
+    env,
+  });
+  if (migrated.code !== 0) throw new Error(`migrations failed (exit ${migrated.code}):\n${migrated.output}`);
+  // With --env-file, wrangler reads that file INSTEAD of .dev.vars (and .env). --var alone is
+  // not enough: it does win over .dev.vars for the same name (checked: the token's kid was the
+  // --var secret's), but every other .dev.vars entry (e.g. ACCESS_TOKEN_TTL=31) still got in.
+  const envFile = path.join(stateDir, 'e2e.env');
+  await writeFile(envFile, '# Deliberately empty: see startWranglerDev in test/e2e/support.ts.\n');
+  const port = options.port ?? (await freePort());
+  return startServer({
+    name: 'wrangler dev',
+    command: 'wrangler',
+    args: [
+      'dev',
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--persist-to',
+      stateDir,
+      '--env-file',
+      envFile,
+      ...Object.entries(vars).flatMap(([name, value]) => ['--var', `${name}:${value}`]),
+      '--show-interactive-dev-session=false',
+    ],
+    cwd: ROOT,
+    env,
+    port,
+  });
 }
 
 export type ApiResponse = { status: number; type: string | null; body: any };
