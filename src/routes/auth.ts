@@ -171,10 +171,9 @@ export const authRouter = createRouter()
       password,
       ip: c.var.clientIp,
       userAgent: c.req.header('User-Agent'),
-      withSession: true,
       requestId: c.var.requestId,
     });
-    return c.json(await tokenResponse(c, result.user, result.session!, refresh_token_delivery), 200);
+    return c.json(await tokenResponse(c, result.user, result.session, refresh_token_delivery), 200);
   })
   .route(refreshRoute, async (c) => {
     const fromBody = c.req.valid('json').refresh_token;
