@@ -2,17 +2,29 @@
  * The demo app (/) and the API reference (/docs) in real Chromium, against a real `wrangler dev`
  * (static assets, _headers, the Worker, a local D1). The tests act as a user would: they find
  * controls by role and accessible name, the contract screen readers rely on too. Each device is
- * a browser context of its own (its own cookie jar).
+ * a browser context of its own (its own cookie jar). The last part serves the same app from two
+ * other origins, one listed in CORS_ORIGINS and one not.
  *
  * `npm run screenshot` runs this file with DEMO_SCREENSHOT set, which saves docs/demo.png.
  *
  * Run: npx vitest run test/e2e/demo-app.test.ts
  */
+import type { Server as HttpServer } from 'node:http';
 import path from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page, Response } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { launchChromium, newContext, violations } from './browser';
-import { ROOT, api, childEnv, run, startWranglerDev, uniqueName, useScratchDir, type Server } from './support';
+import { launchChromium, newContext, serveAppElsewhere, serviceAnswers, violations } from './browser';
+import {
+  ROOT,
+  api,
+  childEnv,
+  freePort,
+  run,
+  startWranglerDev,
+  uniqueName,
+  useScratchDir,
+  type Server,
+} from './support';
 
 const PASSWORD = 'a-long-and-unusual-passphrase';
 const JWT_SECRET = `e2e-${crypto.randomUUID()}-${crypto.randomUUID()}`;
@@ -23,6 +35,10 @@ let server: Server | undefined;
 let browser: Browser | undefined;
 const contexts: BrowserContext[] = [];
 const base = () => server!.baseUrl;
+/** The app served from two other origins (see the last describe): one in CORS_ORIGINS, one not. */
+let listed = '';
+let unlisted = '';
+const elsewhere: HttpServer[] = [];
 
 /** A new device: its own context (cookies, storage) and one page on the app. */
 async function device(): Promise<Page> {
@@ -58,31 +74,55 @@ async function reload(page: Page, expect: { signedInAs: string } | 'signed out')
 
 const status = (page: Page) => page.getByRole('status');
 
+/** The response of the next `POST /auth/refresh` at the service. */
+const nextRefresh = (page: Page): Promise<Response> =>
+  page.waitForResponse((r) => r.url() === `${base()}/auth/refresh` && r.request().method() === 'POST');
+
 /** Waits until the status region says something containing `text`. */
 const statusSays = (page: Page, text: string) => status(page).filter({ hasText: text }).waitFor();
 
+// One `wrangler dev` and one browser for the whole file: starting them is most of its time.
+beforeAll(async () => {
+  // Asked for at once, so the OS hands out three different ports.
+  const [servicePort, listedPort, unlistedPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  listed = `http://127.0.0.1:${listedPort}`;
+  unlisted = `http://127.0.0.1:${unlistedPort}`;
+  [server, browser] = await Promise.all([
+    startWranglerDev({
+      stateDir: scratch(),
+      port: servicePort,
+      vars: {
+        JWT_SECRET,
+        CORS_ORIGINS: listed,
+        // Every registration here comes from 127.0.0.1: lift the per-address limit (20 an hour).
+        REGISTER_IP_MAX: '1000',
+        // The lowest cost the service accepts: these tests are about the browser, not hashing.
+        PBKDF2_ITERATIONS: '10000',
+      },
+    }),
+    launchChromium(),
+  ]);
+  elsewhere.push(
+    await serveAppElsewhere(listedPort, server.baseUrl),
+    await serveAppElsewhere(unlistedPort, server.baseUrl),
+  );
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+  for (const http of elsewhere) http.close();
+});
+
+beforeEach(({ onTestFailed }) => {
+  onTestFailed(() => console.error(`--- wrangler dev output ---\n${server?.output ?? ''}`));
+});
+
+afterEach(async () => {
+  for (const context of contexts.splice(0)) await context.close();
+});
+
 describe('the demo app in Chromium', () => {
-  beforeAll(async () => {
-    [server, browser] = await Promise.all([
-      // Every registration here comes from 127.0.0.1: lift the per-address limit (20 an hour).
-      startWranglerDev({ stateDir: scratch(), vars: { JWT_SECRET, REGISTER_IP_MAX: '1000' } }),
-      launchChromium(),
-    ]);
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
-
-  beforeEach(({ onTestFailed }) => {
-    onTestFailed(() => console.error(`--- wrangler dev output ---\n${server?.output ?? ''}`));
-  });
-
-  afterEach(async () => {
-    for (const context of contexts.splice(0)) await context.close();
-  });
-
   it('is served at / with its own CSP, while the API keeps its strict one and unknown paths stay 404 problem+json', async () => {
     const app = await fetch(`${base()}/`);
     expect(app.status).toBe(200);
@@ -286,9 +326,12 @@ describe('the demo app in Chromium', () => {
     const doomed = uniqueName('doomed');
     // Enough users for more than one page of 10, whatever the other tests left.
     const extra = Array.from({ length: 10 }, (_, i) => uniqueName(`filler${i}`));
-    for (const username of [target, doomed, ...extra]) {
-      expect((await api(base(), '/auth/register', { json: { username, password: PASSWORD } })).status).toBe(201);
-    }
+    const registered = await Promise.all(
+      [target, doomed, ...extra].map((username) =>
+        api(base(), '/auth/register', { json: { username, password: PASSWORD } }),
+      ),
+    );
+    expect(registered.map((r) => r.status)).toEqual(registered.map(() => 201));
     await reload(page, { signedInAs: adminName });
     const table = page.getByRole('table', { name: 'Users' });
     const rows = table.getByRole('row');
@@ -357,5 +400,89 @@ describe('the demo app in Chromium', () => {
     // violation allowed is Scalar's bundled zod probing whether it may compile with `new
     // Function`; it catches the refusal and validates without.
     expect((await violations(page)).filter((v) => v.blockedURI !== 'eval')).toEqual([]);
+  });
+});
+
+/**
+ * The same app served from other origins than the service, as an SPA on app.example.com calling
+ * auth.example.com would be: http://127.0.0.1:B (listed in CORS_ORIGINS) and :C (not) call the
+ * Worker on http://127.0.0.1:A. Different origins but the same site, so Chromium sends the
+ * SameSite=Strict cookie along, and CORS_ORIGINS and the service's Origin check decide.
+ */
+describe('the demo app on another origin than the service', () => {
+  /** One browser profile: the listed origin's session, then the unlisted origin's attempts on it. */
+  let context: BrowserContext;
+  const username = uniqueName('xorigin');
+  const signedIn = (page: Page) => page.getByText(`Signed in as ${username}`);
+
+  it('signs in from a listed origin, and refreshes through the cookie with credentials: include', async () => {
+    context = await newContext(browser!);
+    context.setDefaultTimeout(15_000);
+    const page = await context.newPage();
+    await page.goto(listed);
+    await page.getByLabel('Username').fill(username);
+    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await page.getByRole('button', { name: 'Register', exact: true }).click();
+    await signedIn(page).waitFor();
+    // The cookie belongs to the service's host, though the page is on another origin.
+    expect((await context.cookies(base())).map((c) => c.name)).toEqual(['__Host-edge-auth-refresh']);
+
+    const refreshed = nextRefresh(page);
+    await page.reload();
+    const refresh = await refreshed;
+    expect(refresh.status()).toBe(200);
+    expect(await refresh.request().headerValue('origin')).toBe(listed);
+    expect(await refresh.headerValue('access-control-allow-origin')).toBe(listed);
+    expect(await refresh.headerValue('access-control-allow-credentials')).toBe('true');
+    await signedIn(page).waitFor();
+
+    await page.getByRole('button', { name: 'Call the protected route' }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: `Hello, ${username}!` })
+      .waitFor();
+  });
+
+  it('from an unlisted origin: the browser blocks every call, and the cookie refresh is 403 csrf_rejected', async () => {
+    expect(context, 'the listed-origin test did not run').toBeDefined();
+    // Same profile, so the same cookie: it is sent (same site), and the Origin check refuses it.
+    const page = await context.newPage();
+    const refreshes = await serviceAnswers(page, `${base()}/auth/refresh`);
+    await page.goto(unlisted);
+    await page.getByRole('alert').filter({ hasText: 'Your session could not be restored' }).waitFor();
+    expect(await signedIn(page).count()).toBe(0);
+    expect(refreshes).toHaveLength(1);
+    expect(refreshes[0]!.requestHeaders).toMatchObject({
+      Origin: unlisted,
+      Cookie: expect.stringMatching(/^__Host-edge-auth-refresh=/),
+    });
+    expect(refreshes[0]!.status).toBe(403);
+    expect(refreshes[0]!.body.code).toBe('csrf_rejected');
+    expect(refreshes[0]!.responseHeaders['access-control-allow-origin']).toBeUndefined();
+
+    // Page script there cannot read any answer of the service...
+    const outcome = await page.evaluate(async (url) => {
+      try {
+        await fetch(`${url}/auth/refresh`, { method: 'POST', credentials: 'include' });
+        return 'read the response';
+      } catch (err) {
+        return (err as Error).name;
+      }
+    }, base());
+    expect(outcome).toBe('TypeError');
+
+    // ...and a login never leaves the browser: its CORS preflight gets no approval.
+    const logins = await serviceAnswers(page, `${base()}/auth/login`);
+    await page.getByLabel('Username').fill(username);
+    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await page.getByRole('button', { name: 'Log in', exact: true }).click();
+    await page.getByRole('alert').filter({ hasText: 'The service could not be reached' }).waitFor();
+    expect(logins.filter((answer) => answer.method === 'POST')).toEqual([]);
+
+    // Refused, not rotated: the session of the listed origin goes on.
+    const listedPage = await context.newPage();
+    await listedPage.goto(listed);
+    await signedIn(listedPage).waitFor();
+    await context.close();
   });
 });
