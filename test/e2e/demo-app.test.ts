@@ -137,12 +137,18 @@ describe('the demo app in Chromium', () => {
     const document = await fetch(`${base()}/openapi.json`);
     expect(document.headers.get('Content-Security-Policy')).toBe("default-src 'none'; frame-ancestors 'none'");
 
-    for (const pathname of ['/nope', '/auth/nope', '/index.htm', '/docs/nope']) {
+    // `_headers` configures the assets; it is not one of them.
+    for (const pathname of ['/nope', '/auth/nope', '/index.htm', '/docs/nope', '/_headers']) {
       const res = await fetch(`${base()}${pathname}`, { headers: { Accept: 'text/html' } });
       expect(res.status, pathname).toBe(404);
       expect(res.headers.get('Content-Type'), pathname).toBe('application/problem+json');
       expect((await res.json()).code, pathname).toBe('not_found');
     }
+    // A browser navigating to a deep link gets the 404 too, not the app's index.html.
+    const page = await device();
+    const navigated = await page.goto(`${base()}/some/deep/link`);
+    expect(navigated?.status()).toBe(404);
+    expect(await navigated?.headerValue('content-type')).toBe('application/problem+json');
   });
 
   it('registers, stays signed in across a reload, calls the protected route, and keeps every token from page script', async () => {
