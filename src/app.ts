@@ -14,15 +14,18 @@ import { ApiError, ConfigError, problemBody, problemResponse, type ErrorCode } f
 import { context } from './middleware/context';
 import { requireHttps } from './middleware/https';
 import { openApiDocument } from './openapi';
+import { MAX_BODY_BYTES } from './schemas';
 import { adminRouter } from './routes/admin';
 import { authRouter } from './routes/auth';
 import { compatRouter } from './routes/compat';
-import { metaRouter } from './routes/meta';
+import { metaRouter, openApiRoute } from './routes/meta';
+import { createRouter, type Router } from './routing';
 import { sessionsRouter } from './routes/sessions';
 
-export const MAX_BODY_BYTES = 16 * 1024;
+export { MAX_BODY_BYTES };
 
-const routers = [metaRouter, authRouter, sessionsRouter, adminRouter, compatRouter];
+const documentRouter: Router = createRouter().route(openApiRoute, (c) => c.json(apiDocument(), 200));
+const routers: Router[] = [metaRouter, documentRouter, authRouter, sessionsRouter, adminRouter, compatRouter];
 
 let document: ReturnType<typeof openApiDocument> | undefined;
 /**
@@ -127,7 +130,6 @@ export function createApp() {
   );
 
   for (const router of routers) app.route('/', router.app);
-  app.get('/openapi.json', (c) => c.json(apiDocument()));
 
   // A known path with another method is a 405 with Allow, not a 404.
   const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

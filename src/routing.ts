@@ -11,6 +11,7 @@ import { zValidator } from '@hono/zod-validator';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import type * as z from 'zod';
 import type { AppEnv } from './env';
+import type { Tag } from './openapi';
 import { ApiError } from './errors';
 import { jsonBody } from './middleware/json-body';
 
@@ -20,14 +21,30 @@ export type RouteSpec = {
   method: 'get' | 'post' | 'patch' | 'delete';
   /** OpenAPI style: `/admin/users/{id}`. */
   path: string;
-  tags: string[];
+  /**
+   * Stable, camelCase: client generators name their functions after it, so renaming one is
+   * a breaking change for every generated client.
+   */
+  operationId: string;
+  tags: Tag[];
+  /** One line, shown in lists. */
   summary: string;
-  description?: string;
+  /** What it does and when to use it; the details a caller needs beyond the schemas. */
+  description: string;
   /** Requires `Authorization: Bearer` (documented; enforced by `middleware`). */
   bearer?: true;
+  /** Accepts the refresh token from the HttpOnly refresh cookie instead of the body (documented). */
+  refreshCookie?: true;
   /** Runs before validation: authentication first, so bad bodies from strangers cost nothing. */
   middleware?: MiddlewareHandler<AppEnv>[];
-  request?: { body?: z.ZodType; bodyOptional?: true; query?: z.ZodType; params?: z.ZodType };
+  request?: {
+    body?: z.ZodType;
+    bodyOptional?: true;
+    /** A valid request body, shown by documentation tools (and checked against `body` by Spectral). */
+    example?: Record<string, unknown>;
+    query?: z.ZodType;
+    params?: z.ZodType;
+  };
   responses: Record<number, ResponseSpec>;
 };
 

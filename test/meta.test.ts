@@ -94,6 +94,7 @@ describe('GET /openapi.json', () => {
         'PATCH /admin/users/{id}',
         'DELETE /admin/users/{id}',
         'GET /health',
+        'GET /openapi.json',
         'GET /.well-known/jwks.json',
         'POST /signup',
         'POST /auth',

@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { inject } from 'vitest';
@@ -58,11 +59,11 @@ const TYPES: Record<string, string> = {
 };
 
 /**
- * Serves the built app (dist/assets) on 127.0.0.1:`port`, another origin than the service's,
- * pointed at the service by the `edge-auth-url` meta tag, with the CSP the README gives for this
- * layout: 'self', plus the service for connect-src.
+ * Serves the built app (dist/assets) on another origin than the service's (127.0.0.1, a port
+ * the OS picks), pointed at the service by the `edge-auth-url` meta tag, with the CSP the README
+ * gives for this layout: 'self', plus the service for connect-src. Returns the origin.
  */
-export async function serveAppElsewhere(port: number, serviceUrl: string): Promise<HttpServer> {
+export async function serveAppElsewhere(serviceUrl: () => string): Promise<{ origin: string; server: HttpServer }> {
   const server = createServer(async (req, res) => {
     const pathname = new URL(req.url ?? '/', 'http://x').pathname;
     const file = pathname === '/' ? 'index.html' : pathname.slice(1);
@@ -73,16 +74,17 @@ export async function serveAppElsewhere(port: number, serviceUrl: string): Promi
     }
     const body =
       file === 'index.html'
-        ? stored.toString('utf8').replace('<head>', `<head>\n<meta name="edge-auth-url" content="${serviceUrl}" />`)
+        ? stored.toString('utf8').replace('<head>', `<head>\n<meta name="edge-auth-url" content="${serviceUrl()}" />`)
         : stored;
     res.writeHead(200, {
       'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream',
-      'Content-Security-Policy': `default-src 'self'; connect-src 'self' ${serviceUrl}; base-uri 'none'; frame-ancestors 'none'`,
+      'Content-Security-Policy': `default-src 'self'; connect-src 'self' ${serviceUrl()}; base-uri 'none'; frame-ancestors 'none'`,
     });
     res.end(body);
   });
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  return server;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { origin: `http://127.0.0.1:${port}`, server };
 }
 
 export type Answer = {

@@ -14,17 +14,7 @@ import path from 'node:path';
 import type { Browser, BrowserContext, Page, Response } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { launchChromium, newContext, serveAppElsewhere, serviceAnswers, violations } from './browser';
-import {
-  ROOT,
-  api,
-  childEnv,
-  freePort,
-  run,
-  startWranglerDev,
-  uniqueName,
-  useScratchDir,
-  type Server,
-} from './support';
+import { ROOT, api, childEnv, run, startWranglerDev, uniqueName, useScratchDir, type Server } from './support';
 
 const PASSWORD = 'a-long-and-unusual-passphrase';
 const JWT_SECRET = `e2e-${crypto.randomUUID()}-${crypto.randomUUID()}`;
@@ -83,29 +73,25 @@ const statusSays = (page: Page, text: string) => status(page).filter({ hasText: 
 
 // One `wrangler dev` and one browser for the whole file: starting them is most of its time.
 beforeAll(async () => {
-  // Asked for at once, so the OS hands out three different ports.
-  const [servicePort, listedPort, unlistedPort] = await Promise.all([freePort(), freePort(), freePort()]);
-  listed = `http://127.0.0.1:${listedPort}`;
-  unlisted = `http://127.0.0.1:${unlistedPort}`;
+  // The CORS_ORIGINS the service starts with names the listed origin: serve the app first.
+  const [listedApp, unlistedApp] = await Promise.all([
+    serveAppElsewhere(() => server!.baseUrl),
+    serveAppElsewhere(() => server!.baseUrl),
+  ]);
+  elsewhere.push(listedApp.server, unlistedApp.server);
+  listed = listedApp.origin;
+  unlisted = unlistedApp.origin;
   [server, browser] = await Promise.all([
-    startWranglerDev({
-      stateDir: scratch(),
-      port: servicePort,
-      vars: {
-        JWT_SECRET,
-        CORS_ORIGINS: listed,
-        // Every registration here comes from 127.0.0.1: lift the per-address limit (20 an hour).
-        REGISTER_IP_MAX: '1000',
-        // The lowest cost the service accepts: these tests are about the browser, not hashing.
-        PBKDF2_ITERATIONS: '10000',
-      },
+    startWranglerDev(scratch(), {
+      JWT_SECRET,
+      CORS_ORIGINS: listed,
+      // Every registration here comes from 127.0.0.1: lift the per-address limit (20 an hour).
+      REGISTER_IP_MAX: '1000',
+      // The lowest cost the service accepts: these tests are about the browser, not hashing.
+      PBKDF2_ITERATIONS: '10000',
     }),
     launchChromium(),
   ]);
-  elsewhere.push(
-    await serveAppElsewhere(listedPort, server.baseUrl),
-    await serveAppElsewhere(unlistedPort, server.baseUrl),
-  );
 });
 
 afterAll(async () => {

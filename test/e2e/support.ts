@@ -201,33 +201,22 @@ export async function startServer(options: StartOptions): Promise<Server> {
   throw new Error(`${failure} Its output:\n${output}`);
 }
 
-export type WranglerDevOptions = {
-  /** The test's own directory: the local D1 (migrated here first) and wrangler's registry. */
-  stateDir: string;
-  /** Configuration for the Worker (`--var NAME:value`), e.g. `{ JWT_SECRET, CORS_ORIGINS }`. */
-  vars: Record<string, string>;
-  /** Default: a free one. */
-  port?: number;
-};
-
 /**
- * `wrangler dev` on 127.0.0.1 with a fresh local D1 (the real migrations applied first) and
- * only the given configuration: nothing from a developer's .dev.vars gets in.
+ * A real `wrangler dev` on 127.0.0.1 (workerd, wrangler.toml's bindings) serving a fresh local
+ * D1 in `stateDir`, to which the real migrations are applied first. `vars` become `--var`s.
+ *
+ * With --env-file, wrangler reads that file INSTEAD of .dev.vars (and .env). --var alone is
+ * not enough: it does win over .dev.vars for the same name (checked: the token's kid was the
+ * --var secret's), but every other .dev.vars entry (e.g. ACCESS_TOKEN_TTL=31) still got in.
  */
-export async function startWranglerDev(options: WranglerDevOptions): Promise<Server> {
-  const { stateDir, vars } = options;
+export async function startWranglerDev(stateDir: string, vars: Record<string, string>): Promise<Server> {
   const env = childEnv(stateDir);
-  const migrated = await run('wrangler', ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', stateDir], {
-    cwd: ROOT,
-    env,
-  });
+  const migrate = ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', stateDir];
+  const migrated = await run('wrangler', migrate, { cwd: ROOT, env });
   if (migrated.code !== 0) throw new Error(`migrations failed (exit ${migrated.code}):\n${migrated.output}`);
-  // With --env-file, wrangler reads that file INSTEAD of .dev.vars (and .env). --var alone is
-  // not enough: it does win over .dev.vars for the same name (checked: the token's kid was the
-  // --var secret's), but every other .dev.vars entry (e.g. ACCESS_TOKEN_TTL=31) still got in.
+  const port = await freePort();
   const envFile = path.join(stateDir, 'e2e.env');
-  await writeFile(envFile, '# Deliberately empty: see startWranglerDev in test/e2e/support.ts.\n');
-  const port = options.port ?? (await freePort());
+  await writeFile(envFile, '# Deliberately empty: see startWranglerDev in support.ts.\n');
   return startServer({
     name: 'wrangler dev',
     command: 'wrangler',

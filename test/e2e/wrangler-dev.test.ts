@@ -40,7 +40,7 @@ async function signUp(prefix: string) {
 describe('wrangler dev, end to end', () => {
   beforeAll(async () => {
     stateDir = await mkdtemp(path.join(tmpdir(), 'edge-auth-e2e-'));
-    wrangler = await startWranglerDev({ stateDir, vars: { JWT_SECRET } });
+    wrangler = await startWranglerDev(stateDir, { JWT_SECRET });
   });
 
   afterAll(async () => {
