@@ -79,6 +79,10 @@ const envSchema = z.object({
   SESSION_RETENTION: int(0, 400 * 86_400, 7 * 86_400),
   // ASVS 7.3.2: a session ends this long after login however active it is.
   SESSION_MAX_LIFETIME: int(60, 400 * 86_400, 90 * 86_400),
+  // Seconds a positive access check may be reused by an isolate (0 = every request asks D1).
+  ACCESS_CHECK_CACHE_TTL: int(0, 60, 0),
+  // `nearest`: reads through D1 read replication (the Sessions API); see db/client.ts.
+  D1_READS: z.enum(['primary', 'nearest']).default('primary'),
   CORS_ORIGINS: list.pipe(z.array(z.url({ protocol: /^https?$/ }).transform((u) => new URL(u).origin))),
   JWT_SECRET: unset(secret('JWT_SECRET')),
   JWT_PREVIOUS_SECRETS: list.pipe(z.array(secret('JWT_PREVIOUS_SECRETS entries'))),
@@ -113,6 +117,8 @@ function toConfig(env: z.output<typeof envSchema>) {
     registerWindow: env.REGISTER_WINDOW,
     sessionRetention: env.SESSION_RETENTION,
     sessionMaxLifetime: env.SESSION_MAX_LIFETIME,
+    accessCheckCacheTtl: env.ACCESS_CHECK_CACHE_TTL,
+    d1Reads: env.D1_READS,
     corsOrigins: env.CORS_ORIGINS,
     pepper: env.PASSWORD_PEPPER,
     jwt: {

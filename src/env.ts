@@ -22,6 +22,8 @@ export type Bindings = {
   REGISTER_WINDOW?: string;
   SESSION_RETENTION?: string;
   SESSION_MAX_LIFETIME?: string;
+  ACCESS_CHECK_CACHE_TTL?: string;
+  D1_READS?: string;
   CORS_ORIGINS?: string;
   JWT_SECRET?: string;
   JWT_PREVIOUS_SECRETS?: string;

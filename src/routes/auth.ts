@@ -165,7 +165,7 @@ export const protectedRoute = defineRoute({
   tags,
   summary: 'A protected greeting (the tutorial route)',
   description: 'Answers only with a valid access token: the simplest way to check one end to end.',
-  middleware: [requireAuth()],
+  middleware: [requireAuth({ cache: true })],
   bearer: true,
   responses: {
     200: json(z.object({ message: z.string(), user: userSchema }), 'Greeting'),
@@ -180,7 +180,7 @@ export const meRoute = defineRoute({
   tags,
   summary: 'The caller',
   description: 'The user the access token belongs to, as stored now (a role changed since login shows here).',
-  middleware: [requireAuth()],
+  middleware: [requireAuth({ cache: true })],
   bearer: true,
   responses: { 200: json(meResponse, 'The caller'), 401: problem('No or invalid access token') },
 });

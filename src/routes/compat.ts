@@ -53,7 +53,7 @@ export const helloRoute = defineRoute({
   tags,
   summary: 'Flask-JWT protected greeting',
   description: 'Accepts `Authorization: JWT <token>` (Flask-JWT’s scheme) or `Bearer <token>`.',
-  middleware: [requireAuth(['JWT', 'Bearer'])],
+  middleware: [requireAuth({ schemes: ['JWT', 'Bearer'], cache: true })],
   bearer: true,
   responses: {
     200: json(statusSchema, '`{"Status":"Success","result":"Hello <username>"}`'),

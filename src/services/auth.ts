@@ -3,6 +3,7 @@
  * read round trip, the hash, and at most one batched write.
  */
 import { and, eq, sql } from 'drizzle-orm';
+import { forgetUser } from '../access-cache';
 import { addressKey } from '../address';
 import { MAX_PASSWORD_LENGTH, type Config } from '../config';
 import type { Database } from '../db/client';
@@ -209,5 +210,6 @@ export async function changePassword(
     audit('password_change_failure', { ...log, reason: 'invalid_credentials' });
     throw new ApiError(401, 'invalid_credentials', 'The password was changed by another request meanwhile.');
   }
+  forgetUser(user.id);
   audit('password_changed', log);
 }

@@ -16,6 +16,7 @@ import type { Config } from '../config';
 import { fromBase64Url, randomBytes, randomToken, sha256, sha256Base64Url, toBase64Url, utf8 } from '../crypto';
 import type { Database } from '../db/client';
 import { refreshTokens, sessions, users, type User } from '../db/schema';
+import { forgetUser } from '../access-cache';
 import { ApiError } from '../errors';
 import { bumpTokenVersionQuery } from './users';
 
@@ -221,6 +222,16 @@ export async function rotateRefreshToken(
   return { kind: 'reused', userId: row.user.id, sessionId };
 }
 
+/** Built once per Database (once per isolate on the primary): this runs on every protected request. */
+const prepareSubjectQuery = (db: Database) =>
+  db
+    .select({ user: users, sessionRevokedAt: sessions.revokedAt, sessionExpiresAt: sessions.expiresAt })
+    .from(users)
+    .leftJoin(sessions, and(eq(sessions.id, sql.placeholder('sessionId')), eq(sessions.userId, users.id)))
+    .where(eq(users.id, sql.placeholder('userId')))
+    .prepare();
+const subjectQueries = new WeakMap<Database, ReturnType<typeof prepareSubjectQuery>>();
+
 /**
  * The user behind an access token, and whether the token's session is still live, in one
  * query (two primary-key lookups): ending a session ends its access tokens at once too.
@@ -231,22 +242,21 @@ export async function findTokenSubject(
   sessionId: string,
   now: number,
 ): Promise<{ user: User; sessionLive: boolean } | undefined> {
-  const row = await db
-    .select({ user: users, sessionRevokedAt: sessions.revokedAt, sessionExpiresAt: sessions.expiresAt })
-    .from(users)
-    .leftJoin(sessions, and(eq(sessions.id, sessionId), eq(sessions.userId, users.id)))
-    .where(eq(users.id, userId))
-    .get();
+  let query = subjectQueries.get(db);
+  if (!query) subjectQueries.set(db, (query = prepareSubjectQuery(db)));
+  const row = await query.get({ userId, sessionId });
   if (!row) return undefined;
   const sessionLive = row.sessionExpiresAt !== null && row.sessionRevokedAt === null && row.sessionExpiresAt > now;
   return { user: row.user, sessionLive };
 }
 
 export async function revokeSession(db: Database, sessionId: string, reason: string, now: number): Promise<void> {
-  await db
+  const [revoked] = await db
     .update(sessions)
     .set({ revokedAt: now, revokedReason: reason })
-    .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)));
+    .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)))
+    .returning({ userId: sessions.userId });
+  if (revoked) forgetUser(revoked.userId);
 }
 
 /** Revokes the session a refresh token belongs to; unknown tokens are fine (logout is idempotent). */
@@ -272,6 +282,7 @@ export function revokeUserSessionsQuery(db: Database, userId: string, reason: st
 /** Revokes every session and, through the token version, every access token of the user. */
 export async function logoutEverywhere(db: Database, userId: string, now: number): Promise<void> {
   await db.batch([bumpTokenVersionQuery(db, userId), revokeUserSessionsQuery(db, userId, 'logout_all', now)]);
+  forgetUser(userId);
 }
 
 export async function listActiveSessions(db: Database, userId: string, now: number) {
@@ -297,6 +308,7 @@ export async function revokeOwnSession(db: Database, userId: string, sessionId: 
     )
     .returning({ id: sessions.id });
   if (!row) throw new ApiError(404, 'not_found', 'No active session with that id.');
+  forgetUser(userId);
 }
 
 /** Deletes sessions (and, by cascade, their tokens) that ended more than the retention period ago. */
