@@ -120,6 +120,14 @@ describe('the demo app in Chromium', () => {
     // No inline script: every <script> has a src.
     expect(await app.text()).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
 
+    // /docs allows inline styles (Scalar sets them at run time), and nothing else beyond 'self'.
+    const docs = await fetch(`${base()}/docs`);
+    expect(docs.status).toBe(200);
+    const docsCsp = docs.headers.get('Content-Security-Policy') ?? '';
+    expect(docsCsp).toContain("style-src 'self' 'unsafe-inline'");
+    expect(docsCsp.replace("style-src 'self' 'unsafe-inline'", '')).not.toMatch(/unsafe-|https?:/);
+    expect(await docs.text()).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
+
     const document = await fetch(`${base()}/openapi.json`);
     expect(document.headers.get('Content-Security-Policy')).toBe("default-src 'none'; frame-ancestors 'none'");
 
