@@ -12,8 +12,8 @@ import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import type * as z from 'zod';
 import type { AppEnv } from './env';
 import type { Tag } from './openapi';
-import { ApiError } from './errors';
 import { jsonBody } from './middleware/json-body';
+import { validationFailed, zodFieldErrors } from './validation';
 
 export type ResponseSpec = { description: string; schema?: z.ZodType; problem?: true };
 
@@ -62,15 +62,11 @@ export type RouteHandler<S extends RouteSpec> = (
   c: Context<AppEnv, string, { out: Validated<S> }>,
 ) => Response | Promise<Response>;
 
-/** Every validation failure leaves as one 400 `validation_failed` naming each bad field. */
+/** The hook of @hono/zod-validator, so query and path failures leave like body failures. */
 type Issues = { issues: readonly { path: readonly PropertyKey[]; message: string }[] };
 const failValidation = (result: { success: boolean; error?: Issues; target: string }) => {
   if (result.success || !result.error) return;
-  const errors = result.error.issues.map((issue) => ({
-    field: issue.path.length ? issue.path.map(String).join('.') : result.target,
-    message: issue.message,
-  }));
-  throw new ApiError(400, 'validation_failed', 'The request is invalid.', { errors });
+  throw validationFailed(zodFieldErrors(result.error.issues, result.target));
 };
 
 export type Router = {
@@ -88,7 +84,7 @@ export function createRouter(): Router {
     route(spec, handler) {
       const { body, bodyOptional, query, params } = spec.request ?? {};
       const chain: MiddlewareHandler<AppEnv>[] = [...(spec.middleware ?? [])];
-      if (body) chain.push(jsonBody({ optional: bodyOptional }), zValidator('json', body, failValidation));
+      if (body) chain.push(jsonBody(body, { optional: bodyOptional }));
       if (query) chain.push(zValidator('query', query, failValidation));
       if (params) chain.push(zValidator('param', params, failValidation));
       const path = spec.path.replace(/\{(\w+)\}/g, ':$1');

@@ -214,7 +214,7 @@ export interface paths {
         };
         /**
          * The caller
-         * @description The user the access token belongs to, as stored now (a role changed since login shows here).
+         * @description The user the access token belongs to, as stored now: a role changed since login shows here (with `ACCESS_CHECK_CACHE_TTL` set, within that many seconds).
          */
         get: operations["getMe"];
         put?: never;

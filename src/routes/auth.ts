@@ -179,7 +179,8 @@ export const meRoute = defineRoute({
   operationId: 'getMe',
   tags,
   summary: 'The caller',
-  description: 'The user the access token belongs to, as stored now (a role changed since login shows here).',
+  description:
+    'The user the access token belongs to, as stored now: a role changed since login shows here (with `ACCESS_CHECK_CACHE_TTL` set, within that many seconds).',
   middleware: [requireAuth({ cache: true })],
   bearer: true,
   responses: { 200: json(meResponse, 'The caller'), 401: problem('No or invalid access token') },
