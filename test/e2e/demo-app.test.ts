@@ -43,23 +43,24 @@ async function device(): Promise<Page> {
 const signedInAs = (page: Page, username: string) => page.getByText(`Signed in as ${username}`);
 const loginButton = (page: Page) => page.getByRole('button', { name: 'Log in', exact: true });
 
-/** Fills the signed-out form and presses `button`; resolves once the account is shown. */
+/** Fills the signed-out form and presses `button`. */
 async function submitCredentials(page: Page, button: 'Register' | 'Log in', username: string, password = PASSWORD) {
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('Password', { exact: true }).fill(password);
   await page.getByRole('button', { name: button, exact: true }).click();
 }
 
+/** submitCredentials, then waits until the account is shown. */
 async function signIn(page: Page, button: 'Register' | 'Log in', username: string, password = PASSWORD) {
   await submitCredentials(page, button, username, password);
   await signedInAs(page, username).waitFor();
 }
 
 /** Reloads, and waits until the silent restore has decided: signed in as `username`, or out. */
-async function reload(page: Page, expect: { signedInAs: string } | 'signed out') {
+async function reload(page: Page, outcome: { signedInAs: string } | 'signed out') {
   await page.reload();
-  if (expect === 'signed out') await loginButton(page).waitFor();
-  else await signedInAs(page, expect.signedInAs).waitFor();
+  if (outcome === 'signed out') await loginButton(page).waitFor();
+  else await signedInAs(page, outcome.signedInAs).waitFor();
 }
 
 const status = (page: Page) => page.getByRole('status');
