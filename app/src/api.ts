@@ -50,3 +50,13 @@ export const setRole = (id: string, role: 'user' | 'admin') =>
   ok(auth.api.PATCH('/admin/users/{id}', { params: { path: { id } }, body: { role } }));
 
 export const deleteUser = (id: string) => ok(auth.api.DELETE('/admin/users/{id}', { params: { path: { id } } }));
+
+export const startTotp = () => ok(auth.api.POST('/auth/mfa/totp'));
+
+export const confirmTotp = (code: string) =>
+  ok(auth.api.POST('/auth/mfa/totp/confirm', { body: { code } })).then((body) => body.recovery_codes);
+
+export const disableTotp = (code: string) => ok(auth.api.DELETE('/auth/mfa/totp', { body: { code } }));
+
+export const newRecoveryCodes = (code: string) =>
+  ok(auth.api.POST('/auth/mfa/recovery-codes', { body: { code } })).then((body) => body.recovery_codes);

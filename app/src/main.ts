@@ -3,7 +3,9 @@
  *
  *   api.ts     the client (edge-auth/client) and every call the app makes
  *   dom.ts     h() to build elements, labelled fields, alerts, status messages
- *   views/     one render function per view: signed-out, account (+ sessions, users)
+ *   views/     one render function per view: signed-out (+ the two-factor step), account
+ *              (+ sessions, two-factor, users)
+ *   qr.ts      the otpauth URI as a QR code (SVG built from DOM nodes)
  *   main.ts    this file: which view to show, and the silent restore on load
  *
  * The only state is the client's: who is signed in. Every change of it (login, logout, a

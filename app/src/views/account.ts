@@ -5,6 +5,7 @@
 import { auth, callProtected, changePassword, type User } from '../api';
 import { act, alertRegion, announce, field, h } from '../dom';
 import { sessionsView } from './sessions';
+import { twoFactorView } from './two-factor';
 import { usersView } from './users';
 
 export function accountView(user: User): HTMLElement {
@@ -54,6 +55,7 @@ export function accountView(user: User): HTMLElement {
     {},
     account,
     h('div', { class: 'grid' }, sessions.element, h('section', {}, passwordForm)),
+    twoFactorView(user),
     user.role === 'admin' ? usersView(user) : null,
   );
 }
