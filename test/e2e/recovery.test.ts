@@ -22,12 +22,23 @@ let wrangler: Server | undefined;
 const api = (pathname: string, init: { json?: unknown; token?: string } = {}) =>
   apiAt(wrangler!.baseUrl, pathname, init);
 
-/** wrangler.toml as it is, plus the mail settings an operator adds to turn email on. */
+/**
+ * wrangler.toml as it is, plus the mail settings an operator adds to turn email on. It lives in
+ * the scratch directory, so its paths are made absolute (wrangler resolves them from the file).
+ */
 async function writeConfig(): Promise<string> {
   const base = await readFile(path.join(ROOT, 'wrangler.toml'), 'utf8');
+  const absolute = (relative: string) => JSON.stringify(path.join(ROOT, relative));
   const text = base
-    .replace(/^main = ".*"$/m, `main = ${JSON.stringify(path.join(ROOT, 'src', 'index.ts'))}`)
-    .replace(/^migrations_dir = ".*"$/m, `migrations_dir = ${JSON.stringify(path.join(ROOT, 'migrations'))}`);
+    .replace(
+      /^(main|migrations_dir|directory) = "(.*)"$/gm,
+      (_, key: string, value: string) => `${key} = ${absolute(value)}`,
+    )
+    .replace(
+      /^command = "node (\S+)"$/m,
+      (_, script: string) => `command = ${JSON.stringify(`node ${path.join(ROOT, script)}`)}`,
+    )
+    .replace(/^watch_dir = .*$/m, '');
   const file = path.join(stateDir, 'wrangler.toml');
   await writeFile(file, `${text}\nEMAIL_FROM = "${FROM}"\n\n[[send_email]]\nname = "EMAIL"\n`);
   return file;
