@@ -1,0 +1,212 @@
+/**
+ * Moving users from a Flask app, end to end: a Flask-SQLAlchemy SQLite file and a CSV file
+ * go through the real `scripts/import-users.mjs` (and so `wrangler d1 execute`) into the D1
+ * of a running `wrangler dev`; then each imported user logs in over HTTP, and the hash
+ * stored for them becomes the service's own. The hashes are the tool-made vectors of
+ * test/fixtures/legacy-hash-vectors.json with werkzeug's and Flask-Bcrypt's real defaults,
+ * which the workers pool runs too slowly to verify (see test/legacy-hashes.test.ts).
+ *
+ * Run: npx vitest run test/e2e/import-users.test.ts
+ */
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  ROOT,
+  api as apiAt,
+  childEnv,
+  freePort,
+  run as runCommand,
+  startServer,
+  useScratchDir,
+  type Server,
+} from './support';
+
+const IMPORT = path.join(ROOT, 'scripts', 'import-users.mjs');
+const JWT_SECRET = `e2e-${crypto.randomUUID()}-${crypto.randomUUID()}`;
+const { vectors } = JSON.parse(readFileSync(path.join(ROOT, 'test/fixtures/legacy-hash-vectors.json'), 'utf8')) as {
+  vectors: { hash: string; password: string; wrong_password: string }[];
+};
+const vector = (prefix: string) => vectors.find((v) => v.hash.startsWith(prefix))!;
+
+/** One user of each kind a Flask app may hold, as its SQLite file has them. */
+const FLASK_USERS = [
+  { username: 'wz_two', role: 'user', ...vector('pbkdf2:sha256:260000$') },
+  { username: 'wz_three_oh', role: 'user', ...vector('pbkdf2:sha256:600000$') },
+  { username: 'wz_three_one', role: 'admin', ...vector('pbkdf2:sha256:1000000$') },
+  { username: 'wz_scrypt', role: 'user', ...vector('scrypt:32768:8:1$') },
+  { username: 'flask_bcrypt', role: null, ...vector('$2b$12$') },
+  { username: 'tutorial', role: 'editor', hash: 'plain text password', password: 'plain text password' },
+];
+
+const scratch = useScratchDir('import');
+let wrangler: Server | undefined;
+
+const run = (command: string, args: string[]) =>
+  runCommand(command, args, { cwd: ROOT, env: childEnv(scratch()), timeoutMs: 60_000 });
+const importUsers = (file: string) => run('node', [IMPORT, file, '--local', '--persist-to', scratch()]);
+const api = (pathname: string, init: { json?: unknown; token?: string } = {}) =>
+  apiAt(wrangler!.baseUrl, pathname, init);
+
+/** Every column of every user, through the same CLI the import uses. */
+async function dumpUsers(): Promise<Record<string, unknown>[]> {
+  const sql = 'SELECT * FROM users ORDER BY username_key';
+  const result = await run('wrangler', [
+    'd1',
+    'execute',
+    'DB',
+    '--local',
+    '--persist-to',
+    scratch(),
+    '--json',
+    '--command',
+    sql,
+  ]);
+  expect(result.code, result.output).toBe(0);
+  return JSON.parse(result.output.slice(result.output.indexOf('[')))[0].results;
+}
+const hashOf = (users: Record<string, unknown>[], name: string) =>
+  users.find((u) => u.username_key === name.toLowerCase())?.password_hash;
+
+describe('users:import from a Flask app, then login over HTTP', () => {
+  let sqliteFile = '';
+  let afterFirstImport: Record<string, unknown>[] = [];
+
+  beforeAll(async () => {
+    const dir = scratch();
+    const migrated = await run('wrangler', ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', dir]);
+    if (migrated.code !== 0) throw new Error(`migrations failed (exit ${migrated.code}):\n${migrated.output}`);
+
+    // As Flask-SQLAlchemy creates it for `class User(db.Model)`.
+    sqliteFile = path.join(dir, 'app.db');
+    const db = new DatabaseSync(sqliteFile);
+    db.exec(
+      'CREATE TABLE user (id INTEGER NOT NULL PRIMARY KEY, username VARCHAR(80) NOT NULL UNIQUE, ' +
+        'password_hash VARCHAR(256) NOT NULL, role VARCHAR(20))',
+    );
+    const insert = db.prepare('INSERT INTO user (username, password_hash, role) VALUES (?, ?, ?)');
+    for (const u of FLASK_USERS) insert.run(u.username, u.hash, u.role);
+    insert.run('no spaces allowed', 'whatever-password', null);
+    insert.run('WZ_TWO', 'another plaintext', null);
+    insert.run('broken_hash', 'pbkdf2:sha256:1000000000000$salt$' + '00'.repeat(32), null);
+    db.close();
+
+    const envFile = path.join(dir, 'e2e.env');
+    await writeFile(envFile, '# Deliberately empty: see wrangler-dev.test.ts.\n');
+    const port = await freePort();
+    wrangler = await startServer({
+      name: 'wrangler dev',
+      command: 'wrangler',
+      args: [
+        'dev',
+        '--ip',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--persist-to',
+        dir,
+        '--env-file',
+        envFile,
+        '--var',
+        `JWT_SECRET:${JWT_SECRET}`,
+        '--show-interactive-dev-session=false',
+      ],
+      cwd: ROOT,
+      env: childEnv(dir),
+      port,
+    });
+  });
+
+  afterAll(async () => {
+    await wrangler?.stop();
+  });
+
+  beforeEach(({ onTestFailed }) => {
+    onTestFailed(() => console.error(`--- wrangler dev output ---\n${wrangler?.output ?? ''}`));
+  });
+
+  it('imports every kind, keeps legacy hashes verbatim, and reports the bad rows with reasons', async () => {
+    const result = await importUsers(sqliteFile);
+    expect(result.code, result.output).toBe(0);
+    expect(result.output).toContain(
+      'imported 6 of 9 into the local database (1 plaintext hashed; legacy hashes kept: 3 werkzeug-pbkdf2, 1 werkzeug-scrypt, 1 bcrypt); ' +
+        'skipped 3 (1 invalid_username, 1 duplicate_in_file, 1 unsupported_hash)',
+    );
+    expect(result.output).toMatch(/"no spaces allowed"\) skipped: invalid_username/);
+    expect(result.output).toMatch(/"WZ_TWO"\) skipped: duplicate_in_file/);
+    expect(result.output).toMatch(/"broken_hash"\) skipped: unsupported_hash: malformed or out of bounds/);
+    // A password is never echoed.
+    expect(result.output).not.toContain('plain text password');
+
+    afterFirstImport = await dumpUsers();
+    expect(afterFirstImport.map((u) => u.username)).toEqual(FLASK_USERS.map((u) => u.username).sort());
+    for (const u of FLASK_USERS.slice(0, 5)) expect(hashOf(afterFirstImport, u.username)).toBe(u.hash);
+    expect(hashOf(afterFirstImport, 'tutorial')).toMatch(/^\$pbkdf2-sha256\$i=100000\$/);
+    const roles = Object.fromEntries(afterFirstImport.map((u) => [u.username, u.role]));
+    expect(roles).toEqual({
+      wz_two: 'user',
+      wz_three_oh: 'user',
+      wz_three_one: 'admin',
+      wz_scrypt: 'user',
+      flask_bcrypt: 'user',
+      tutorial: 'user',
+    });
+  });
+
+  it('changes nothing when run a second time', async () => {
+    const again = await importUsers(sqliteFile);
+    expect(again.code, again.output).toBe(0);
+    expect(again.output).toContain('imported 0 of 9');
+    expect(again.output).toContain('6 already_in_database');
+    expect(await dumpUsers()).toEqual(afterFirstImport);
+  });
+
+  it('imports a CSV file, skipping a name already in D1 whatever its case', async () => {
+    const csv = path.join(scratch(), 'users.csv');
+    const bcrypt = vector('$2a$');
+    await writeFile(
+      csv,
+      'username,password,role\n' +
+        `csv_plain,"a password, with a comma and ""quotes""",admin\n` +
+        `csv_bcrypt,${bcrypt.hash},\n` +
+        'Tutorial,someone else,\n',
+    );
+    const result = await importUsers(csv);
+    expect(result.code, result.output).toBe(0);
+    expect(result.output).toContain('imported 2 of 3');
+    expect(result.output).toMatch(/line 4 \("Tutorial"\) skipped: already_in_database/);
+
+    const plain = await api('/auth/login', {
+      json: { username: 'csv_plain', password: 'a password, with a comma and "quotes"' },
+    });
+    expect(plain.status).toBe(200);
+    expect(plain.body.user.role).toBe('admin');
+    const legacy = await api('/auth/login', { json: { username: 'CSV_bcrypt', password: bcrypt.password } });
+    expect(legacy.status).toBe(200);
+  });
+
+  it('logs each kind in over HTTP, refuses wrong passwords, and upgrades the stored hash', async () => {
+    for (const u of FLASK_USERS) {
+      // A wrong password for the cheaper kinds only: the unit tests refuse one of every kind.
+      if (u.username === 'wz_scrypt' || u.username === 'flask_bcrypt') {
+        const wrong = await api('/auth/login', { json: { username: u.username, password: `${u.password}!` } });
+        expect(wrong.status, u.username).toBe(401);
+        expect(wrong.body.code).toBe('invalid_credentials');
+      }
+      const right = await api('/auth/login', { json: { username: u.username, password: u.password } });
+      expect(right.status, `${u.username}: ${JSON.stringify(right.body)}`).toBe(200);
+      expect(right.body.user.role).toBe(u.role === 'admin' ? 'admin' : 'user');
+    }
+    const admin = await api('/auth/login', {
+      json: { username: 'wz_three_one', password: vector('pbkdf2:sha256:1000000$').password },
+    });
+    expect((await api('/admin/users', { token: admin.body.access_token })).status).toBe(200);
+
+    const users = await dumpUsers();
+    for (const u of FLASK_USERS) expect(hashOf(users, u.username), u.username).toMatch(/^\$pbkdf2-sha256\$i=100000\$/);
+    // The plaintext user's hash was already the service's own: a login leaves it alone.
+    expect(hashOf(users, 'tutorial')).toBe(hashOf(afterFirstImport, 'tutorial'));
+  });
+});
