@@ -69,8 +69,20 @@ const envSchema = z.object({
   PASSWORD_MIN_LENGTH: int(MIN_PASSWORD_LENGTH_FLOOR, 64, MIN_PASSWORD_LENGTH_FLOOR),
   LOGIN_MAX_FAILURES: int(1, 1000, 5),
   LOGIN_IP_MAX_FAILURES: int(1, 100_000, 50),
+  // Per username across every address: far above the per-address limit, against guessing
+  // spread over many addresses; it never locks the owner out of a known address.
+  LOGIN_USER_MAX_FAILURES: int(1, 1_000_000, 100),
   LOGIN_WINDOW: int(1, 86_400, 900),
+  // Benchmarks and bulk tests lift the registration limit with very large values.
+  REGISTER_IP_MAX: int(1, 1_000_000_000, 20),
+  REGISTER_WINDOW: int(1, 1_000_000_000, 3_600),
   SESSION_RETENTION: int(0, 400 * 86_400, 7 * 86_400),
+  // ASVS 7.3.2: a session ends this long after login however active it is.
+  SESSION_MAX_LIFETIME: int(60, 400 * 86_400, 90 * 86_400),
+  // Seconds a positive access check may be reused by an isolate (0 = every request asks D1).
+  ACCESS_CHECK_CACHE_TTL: int(0, 60, 0),
+  // `nearest`: reads through D1 read replication (the Sessions API); see db/client.ts.
+  D1_READS: z.enum(['primary', 'nearest']).default('primary'),
   CORS_ORIGINS: list.pipe(z.array(z.url({ protocol: /^https?$/ }).transform((u) => new URL(u).origin))),
   JWT_SECRET: unset(secret('JWT_SECRET')),
   JWT_PREVIOUS_SECRETS: list.pipe(z.array(secret('JWT_PREVIOUS_SECRETS entries'))),
@@ -99,8 +111,14 @@ function toConfig(env: z.output<typeof envSchema>) {
     passwordMinLength: env.PASSWORD_MIN_LENGTH,
     loginMaxFailures: env.LOGIN_MAX_FAILURES,
     loginIpMaxFailures: env.LOGIN_IP_MAX_FAILURES,
+    loginUserMaxFailures: env.LOGIN_USER_MAX_FAILURES,
     loginWindow: env.LOGIN_WINDOW,
+    registerIpMax: env.REGISTER_IP_MAX,
+    registerWindow: env.REGISTER_WINDOW,
     sessionRetention: env.SESSION_RETENTION,
+    sessionMaxLifetime: env.SESSION_MAX_LIFETIME,
+    accessCheckCacheTtl: env.ACCESS_CHECK_CACHE_TTL,
+    d1Reads: env.D1_READS,
     corsOrigins: env.CORS_ORIGINS,
     pepper: env.PASSWORD_PEPPER,
     jwt: {

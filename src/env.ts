@@ -16,8 +16,14 @@ export type Bindings = {
   PASSWORD_MIN_LENGTH?: string;
   LOGIN_MAX_FAILURES?: string;
   LOGIN_IP_MAX_FAILURES?: string;
+  LOGIN_USER_MAX_FAILURES?: string;
   LOGIN_WINDOW?: string;
+  REGISTER_IP_MAX?: string;
+  REGISTER_WINDOW?: string;
   SESSION_RETENTION?: string;
+  SESSION_MAX_LIFETIME?: string;
+  ACCESS_CHECK_CACHE_TTL?: string;
+  D1_READS?: string;
   CORS_ORIGINS?: string;
   JWT_SECRET?: string;
   JWT_PREVIOUS_SECRETS?: string;

@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   password_too_common: 'Password too common',
   invalid_credentials: 'Invalid credentials',
   too_many_attempts: 'Too many attempts',
+  too_many_registrations: 'Too many registrations',
   unauthorized: 'Authentication required',
   invalid_token: 'Invalid access token',
   invalid_refresh_token: 'Invalid refresh token',

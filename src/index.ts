@@ -3,20 +3,46 @@ import { createApp } from './app';
 import { getConfig } from './config';
 import { getDb } from './db/client';
 import type { Bindings } from './env';
-import { deleteEndedSessionsQuery } from './services/sessions';
-import { deleteStaleFailuresQuery } from './services/throttle';
+import { deleteExpiredCountersQuery } from './services/rate-limit';
+import {
+  deleteEndedSessionsQuery,
+  deleteSpentExpiredTokensQuery,
+  eraseSealedSuccessorsQuery,
+} from './services/sessions';
+import { deleteForgottenAddressesQuery } from './services/throttle';
 
 const app = createApp();
 
-/** Deletes sessions that ended more than SESSION_RETENTION ago, and expired throttle counters. */
-export async function cleanup(env: Bindings, now = Date.now()): Promise<{ sessions: number; failures: number }> {
+export type CleanupSummary = {
+  sessions: number;
+  spentTokens: number;
+  sealedSuccessors: number;
+  counters: number;
+  knownAddresses: number;
+};
+
+/**
+ * What the database must not keep: sessions that ended more than SESSION_RETENTION ago,
+ * spent refresh tokens past their lifetime, sealed successors past the grace window,
+ * expired throttle counters, and addresses not seen for KNOWN_ADDRESS_DAYS.
+ */
+export async function cleanup(env: Bindings, now = Date.now()): Promise<CleanupSummary> {
   const config = getConfig(env);
   const db = getDb(env.DB);
-  const [sessions, failures] = await db.batch([
+  const [sessions, spentTokens, sealedSuccessors, counters, knownAddresses] = await db.batch([
     deleteEndedSessionsQuery(db, config, now),
-    deleteStaleFailuresQuery(db, config, now),
+    deleteSpentExpiredTokensQuery(db, now),
+    eraseSealedSuccessorsQuery(db, now - config.refreshReuseGrace * 1000),
+    deleteExpiredCountersQuery(db, now),
+    deleteForgottenAddressesQuery(db, now),
   ]);
-  return { sessions: sessions.meta.changes, failures: failures.meta.changes };
+  return {
+    sessions: sessions.meta.changes,
+    spentTokens: spentTokens.meta.changes,
+    sealedSuccessors: sealedSuccessors.meta.changes,
+    counters: counters.meta.changes,
+    knownAddresses: knownAddresses.meta.changes,
+  };
 }
 
 export default {
@@ -25,7 +51,14 @@ export default {
     ctx.waitUntil(
       cleanup(env, controller.scheduledTime).then((deleted) =>
         console.log(
-          JSON.stringify({ type: 'cleanup', deleted_sessions: deleted.sessions, deleted_failures: deleted.failures }),
+          JSON.stringify({
+            type: 'cleanup',
+            deleted_sessions: deleted.sessions,
+            deleted_spent_tokens: deleted.spentTokens,
+            erased_sealed_successors: deleted.sealedSuccessors,
+            deleted_counters: deleted.counters,
+            deleted_known_addresses: deleted.knownAddresses,
+          }),
         ),
       ),
     );

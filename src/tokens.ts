@@ -19,7 +19,7 @@ const accessClaimsSchema = z.object({
   sub: z.string().min(1),
   role: z.enum(ROLES),
   ver: z.number().int(),
-  sid: z.string().optional(),
+  sid: z.string().min(1),
   token_use: z.literal('access'),
   iss: z.string(),
   aud: z.string(),
@@ -29,7 +29,7 @@ const accessClaimsSchema = z.object({
 });
 export type AccessClaims = z.infer<typeof accessClaimsSchema>;
 
-export type AccessSubject = { userId: string; role: AccessClaims['role']; tokenVersion: number; sessionId?: string };
+export type AccessSubject = { userId: string; role: AccessClaims['role']; tokenVersion: number; sessionId: string };
 
 const encodePart = (part: object) => toBase64Url(utf8(JSON.stringify(part)));
 
@@ -48,7 +48,7 @@ export async function issueAccessToken(
     sub: subject.userId,
     role: subject.role,
     ver: subject.tokenVersion,
-    ...(subject.sessionId ? { sid: subject.sessionId } : {}),
+    sid: subject.sessionId,
     token_use: 'access',
     iss: config.issuer,
     aud: config.audience,

@@ -1,5 +1,7 @@
+import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { api, expectProblem, PASSWORD, uniqueName } from './helpers';
+import { api, expectProblem, login, PASSWORD, uniqueName } from './helpers';
+import { decodePart, signHs256 } from './jwt';
 
 describe('Flask-JWT compatibility', () => {
   it('signs up, authenticates and says hello like the Flask-JWT tutorial', async () => {
@@ -58,5 +60,70 @@ describe('Flask-JWT compatibility', () => {
 
   it('validates /signup input like /auth/register', async () => {
     await expectProblem(await api('/signup', { json: { username: 'a', password: 'x' } }), 400, 'validation_failed');
+  });
+
+  describe('tokens of /auth belong to a session, like every other login', () => {
+    async function flaskLogin(username: string) {
+      const res = await api('/auth', {
+        json: { username, password: PASSWORD },
+        headers: { 'User-Agent': 'FlaskClient/1.0' },
+      });
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as Record<string, unknown>;
+      // Still only what Flask-JWT returned.
+      expect(Object.keys(body)).toEqual(['access_token']);
+      return body.access_token as string;
+    }
+    const sessionsOf = async (token: string) =>
+      ((await (await api('/auth/sessions', { token })).json()) as { sessions: { id: string; user_agent: string }[] })
+        .sessions;
+
+    it('is listed in /auth/sessions', async () => {
+      const username = uniqueName('flask');
+      await api('/signup', { json: { username, password: PASSWORD } });
+      const flaskToken = await flaskLogin(username);
+      const other = await login(username);
+      const listed = await sessionsOf(other.access_token);
+      expect(listed.map((s) => s.user_agent)).toContain('FlaskClient/1.0');
+      expect(await sessionsOf(flaskToken)).toHaveLength(2);
+    });
+
+    it('ends when its session is revoked', async () => {
+      const username = uniqueName('flask');
+      await api('/signup', { json: { username, password: PASSWORD } });
+      const flaskToken = await flaskLogin(username);
+      const other = await login(username);
+      const flaskSession = (await sessionsOf(other.access_token)).find((s) => s.user_agent === 'FlaskClient/1.0')!;
+      const revoke = await api(`/auth/sessions/${flaskSession.id}`, { method: 'DELETE', token: other.access_token });
+      expect(revoke.status).toBe(204);
+      await expectProblem(
+        await api('/hello', { headers: { Authorization: `JWT ${flaskToken}` } }),
+        401,
+        'invalid_token',
+      );
+    });
+
+    it('ends with logout-all', async () => {
+      const username = uniqueName('flask');
+      await api('/signup', { json: { username, password: PASSWORD } });
+      const flaskToken = await flaskLogin(username);
+      const other = await login(username);
+      expect((await api('/auth/logout-all', { method: 'POST', token: other.access_token })).status).toBe(204);
+      await expectProblem(
+        await api('/hello', { headers: { Authorization: `JWT ${flaskToken}` } }),
+        401,
+        'invalid_token',
+      );
+    });
+
+    it('refuses an access token that names no session at all', async () => {
+      const username = uniqueName('flask');
+      await api('/signup', { json: { username, password: PASSWORD } });
+      const flaskToken = await flaskLogin(username);
+      // The same token, validly signed, without its `sid` (as /auth issued them before).
+      const { sid: _, ...claims } = decodePart(flaskToken, 1);
+      const forged = await signHs256(decodePart(flaskToken, 0), claims, env.JWT_SECRET!);
+      await expectProblem(await api('/hello', { headers: { Authorization: `JWT ${forged}` } }), 401, 'invalid_token');
+    });
   });
 });

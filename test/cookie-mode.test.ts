@@ -5,7 +5,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { api, appWith, expectProblem, ORIGIN, PASSWORD, register, uniqueName, type Tokens } from './helpers';
 
-const COOKIE = '__Secure-edge-auth-refresh';
+const COOKIE = '__Host-edge-auth-refresh';
+const LEGACY_COOKIE = '__Secure-edge-auth-refresh';
 const SPA = 'https://app.example.test';
 const T0 = Date.UTC(2030, 0, 15, 12, 0, 0);
 
@@ -64,7 +65,7 @@ const cookieRefresh = (cookie: string, origin?: string) =>
 
 describe('refresh tokens delivered as a cookie', () => {
   describe('login with refresh_token_delivery: "cookie"', () => {
-    it('sets a __Secure- cookie that is HttpOnly, Secure, SameSite=Strict and scoped to /auth', async () => {
+    it('sets a __Host- cookie: HttpOnly, Secure, SameSite=Strict, Path=/, no Domain, nothing else', async () => {
       const user = await register(uniqueName('browser'));
       const res = await api('/auth/login', {
         json: { username: user.username, password: PASSWORD, refresh_token_delivery: 'cookie' },
@@ -72,11 +73,38 @@ describe('refresh tokens delivered as a cookie', () => {
       expect(res.status).toBe(200);
       const cookie = refreshCookie(res);
       expect(cookie.value).toMatch(/^[A-Za-z0-9_-]{43,}$/);
-      expect(cookie.attributes.has('httponly')).toBe(true);
-      expect(cookie.attributes.has('secure')).toBe(true);
-      expect(cookie.attributes.get('samesite')).toBe('Strict');
-      expect(cookie.attributes.get('path')).toBe('/auth');
-      expect(cookie.attributes.get('max-age')).toBe('2592000');
+      // The complete attribute set: a Domain (or a Path other than /) would void the __Host- prefix.
+      expect(Object.fromEntries(cookie.attributes)).toEqual({
+        httponly: '',
+        secure: '',
+        samesite: 'Strict',
+        path: '/',
+        'max-age': '2592000',
+      });
+    });
+
+    it('clears the old __Secure- cookie (Path=/auth) that earlier versions set', async () => {
+      const user = await register(uniqueName('browser'));
+      const res = await api('/auth/login', {
+        json: { username: user.username, password: PASSWORD, refresh_token_delivery: 'cookie' },
+      });
+      const legacy = res.headers
+        .getSetCookie()
+        .map(parseSetCookie)
+        .filter((c) => c.name === LEGACY_COOKIE);
+      expect(legacy).toHaveLength(1);
+      expect(isCleared(legacy[0]!)).toBe(true);
+      expect(legacy[0]!.attributes.get('path')).toBe('/auth');
+      expect(legacy[0]!.attributes.has('secure')).toBe(true);
+    });
+
+    it('does not honour a refresh token in the old __Secure- cookie (a sibling subdomain could have tossed it)', async () => {
+      const { cookie } = await cookieLogin();
+      const res = await api('/auth/refresh', {
+        method: 'POST',
+        headers: { Cookie: `${LEGACY_COOKIE}=${cookie}`, Origin: ORIGIN },
+      });
+      await expectProblem(res, 401, 'invalid_refresh_token');
     });
 
     it('leaves the refresh token out of the body, which still has the access token', async () => {
@@ -108,7 +136,7 @@ describe('refresh tokens delivered as a cookie', () => {
         expect(next.value).toMatch(/^[A-Za-z0-9_-]{43,}$/);
         expect(next.value).not.toBe(cookie);
         expect(next.attributes.has('httponly')).toBe(true);
-        expect(next.attributes.get('path')).toBe('/auth');
+        expect(next.attributes.get('path')).toBe('/');
         const body = (await res.json()) as Tokens;
         expect(body).not.toHaveProperty('refresh_token');
         expect((await api('/auth/me', { token: body.access_token })).status).toBe(200);
@@ -184,8 +212,9 @@ describe('refresh tokens delivered as a cookie', () => {
       expect(isCleared(cleared)).toBe(true);
       expect(cleared.value).toBe('');
       // A browser only replaces the cookie if name, path and the Secure prefix rules match.
-      expect(cleared.attributes.get('path')).toBe('/auth');
+      expect(cleared.attributes.get('path')).toBe('/');
       expect(cleared.attributes.has('secure')).toBe(true);
+      expect(cleared.attributes.has('domain')).toBe(false);
       await expectProblem(await cookieRefresh(cookie, ORIGIN), 401, 'invalid_refresh_token');
       await expectProblem(await api('/auth/me', { token: body.access_token as string }), 401, 'invalid_token');
     });

@@ -5,24 +5,9 @@
  */
 import { env } from 'cloudflare:workers';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { api, PASSWORD, signedIn } from './helpers';
+import { api, appWith, countD1, PASSWORD, signedIn } from './helpers';
 
 afterEach(() => vi.restoreAllMocks());
-
-/** Counts D1 round trips: single statements (first/all/run/raw) and batches. */
-function countD1() {
-  const statements: string[] = [];
-  const batches = vi.spyOn(env.DB, 'batch');
-  const prepare = env.DB.prepare.bind(env.DB);
-  vi.spyOn(env.DB, 'prepare').mockImplementation((sql: string) => {
-    statements.push(sql);
-    return prepare(sql);
-  });
-  return {
-    statements,
-    batches: () => batches.mock.calls.length,
-  };
-}
 
 const pbkdf2Runs = () => {
   const spy = vi.spyOn(crypto.subtle, 'deriveBits');
@@ -33,10 +18,19 @@ describe('cost per request', () => {
   it('a protected request is one D1 query (user and session by primary key) and no write', async () => {
     const { token } = await signedIn();
     const d1 = countD1();
-    const res = await api('/auth/me', { token });
-    expect(res.status).toBe(200);
-    expect(d1.statements).toHaveLength(1);
-    expect(d1.statements[0]).toMatch(/^select /i);
+    for (let i = 0; i < 3; i++) expect((await api('/auth/me', { token })).status).toBe(200);
+    expect(d1.executed).toHaveLength(3);
+    for (const sql of d1.executed) expect(sql).toMatch(/^select /i);
+    expect(d1.batches()).toBe(0);
+  });
+
+  it('a protected request with a warm access-check cache is no D1 query at all', async () => {
+    const cached = appWith({ ACCESS_CHECK_CACHE_TTL: '5' });
+    const { token } = await signedIn();
+    expect((await cached('/auth/me', { token })).status).toBe(200);
+    const d1 = countD1();
+    for (let i = 0; i < 3; i++) expect((await cached('/auth/protected', { token })).status).toBe(200);
+    expect(d1.executed).toHaveLength(0);
     expect(d1.batches()).toBe(0);
   });
 
@@ -56,5 +50,17 @@ describe('cost per request', () => {
     expect(res.status).toBe(200);
     expect(runs()).toBe(1);
     expect(d1.batches()).toBe(2);
+    expect(d1.executed).toHaveLength(0);
+  });
+
+  it('a failed login is one PBKDF2 run and one round trip (it was counted before the check)', async () => {
+    const { user } = await signedIn();
+    const d1 = countD1();
+    const runs = pbkdf2Runs();
+    const res = await api('/auth/login', { json: { username: user.username, password: 'not-the-password' } });
+    expect(res.status).toBe(401);
+    expect(runs()).toBe(1);
+    expect(d1.batches()).toBe(1);
+    expect(d1.executed).toHaveLength(0);
   });
 });

@@ -127,12 +127,20 @@ describe('Fuzzing', () => {
   async function mint(userId: string): Promise<string> {
     const row = await userRow(userId);
     const iat = Math.floor(Date.now() / 1000);
+    // Every access token names a live session; the fuzzer may have ended earlier ones.
+    const sid = crypto.randomUUID();
+    await env.DB.prepare(
+      'INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, token_version) VALUES (?, ?, ?, ?, ?, ?)',
+    )
+      .bind(sid, userId, Date.now(), Date.now(), Date.now() + 3_600_000, row?.token_version ?? 0)
+      .run();
     return hs256(
       { alg: 'HS256', typ: 'at+jwt', kid },
       {
         sub: userId,
         role: row?.role ?? 'user',
         ver: row?.token_version ?? 0,
+        sid,
         token_use: 'access',
         iss: 'edge-auth',
         aud: 'edge-auth',
@@ -375,8 +383,8 @@ describe('Fuzzing', () => {
       {
         Origin: fc.constantFrom('https://evil.example', 'null', ORIGIN, 'https://auth.example.test.evil.example'),
         Cookie: fc.oneof(
-          fc.constant(`__Secure-edge-auth-refresh=${refreshToken}`),
-          asciiText(40).map((s) => `__Secure-edge-auth-refresh=${encodeURIComponent(s)}`),
+          fc.constant(`__Host-edge-auth-refresh=${refreshToken}`),
+          asciiText(40).map((s) => `__Host-edge-auth-refresh=${encodeURIComponent(s)}`),
           asciiText(60),
         ),
         'X-Request-Id': asciiText(40),

@@ -1,7 +1,7 @@
 /** Drives the real Worker (exports.default.fetch) inside workerd, against the test D1. */
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { env, exports } from 'cloudflare:workers';
-import { expect } from 'vitest';
+import { expect, vi } from 'vitest';
 import { createApp } from '../src/app';
 
 export const ORIGIN = 'https://auth.example.test';
@@ -105,3 +105,35 @@ export async function expectProblem(res: Response, status: number, code?: string
   expect(JSON.stringify(body)).not.toMatch(/at .*\.(ts|js):\d+/);
   return body;
 }
+
+/**
+ * Counts D1 round trips as the binding sees them: statement executions (first/all/run/raw,
+ * prepared once or not) and batches. Call before the requests to count.
+ */
+export function countD1() {
+  const statements: string[] = [];
+  const prepare = env.DB.prepare.bind(env.DB);
+  vi.spyOn(env.DB, 'prepare').mockImplementation((sql: string) => {
+    const statement = prepare(sql);
+    sqlOf.set(statement, sql);
+    return statement;
+  });
+  const proto = Object.getPrototypeOf(prepare('SELECT 1')) as Record<string, (...args: unknown[]) => unknown>;
+  const executed: string[] = [];
+  for (const method of ['first', 'all', 'run', 'raw'] as const) {
+    const original = proto[method]!;
+    vi.spyOn(proto, method).mockImplementation(function (this: D1PreparedStatement, ...args: unknown[]) {
+      executed.push(sqlOf.get(this) ?? '?');
+      return original.apply(this, args);
+    });
+  }
+  const bind = proto.bind!;
+  vi.spyOn(proto, 'bind').mockImplementation(function (this: D1PreparedStatement, ...args: unknown[]) {
+    const bound = bind.apply(this, args) as D1PreparedStatement;
+    sqlOf.set(bound, sqlOf.get(this) ?? '?');
+    return bound;
+  });
+  const batches = vi.spyOn(env.DB, 'batch');
+  return { statements, executed, batches: () => batches.mock.calls.length };
+}
+const sqlOf = new WeakMap<object, string>();

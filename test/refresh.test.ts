@@ -104,14 +104,61 @@ describe('POST /auth/refresh', () => {
       expect(claims(second.access_token).sid).toBe(claims(tokens.access_token).sid);
     });
 
-    it('never lets an earlier link of the chain produce a token again, even within the grace window', async () => {
+    it('treats a token two rotations stale as reuse even within the grace window: the family is revoked', async () => {
       const { tokens } = await signedIn();
       const chain = [tokens.refresh_token];
       for (let step = 0; step < 3; step++) chain.push((await refreshOk(chain.at(-1)!)).refresh_token);
-      // Every token but the newest has a successor that was itself rotated already.
-      for (const old of chain.slice(0, -2)) await expectProblem(await refresh(old), 401, 'invalid_refresh_token');
-      // Refusing them did not end the session: the newest token still works.
-      await refreshOk(chain.at(-1)!);
+      // chain[1]'s successor chain[2] was itself rotated: no parallel tab can hold chain[1] now.
+      await expectProblem(await refresh(chain[1]!), 401, 'refresh_token_reused');
+      // The whole family is gone, the newest token included.
+      await expectProblem(await refresh(chain.at(-1)!), 401, 'invalid_refresh_token');
+      await expectProblem(await api('/auth/me', { token: tokens.access_token }), 401, 'invalid_token');
+    });
+
+    it('still hands the immediate predecessor of the live token its successor (parallel tabs)', async () => {
+      const { tokens } = await signedIn();
+      const first = await refreshOk(tokens.refresh_token);
+      const second = await refreshOk(first.refresh_token);
+      // first.refresh_token is the live head's immediate predecessor: the same successor again.
+      const again = await refreshOk(first.refresh_token);
+      expect(again.refresh_token).toBe(second.refresh_token);
+      await refreshOk(second.refresh_token);
+    });
+  });
+
+  describe('the absolute session lifetime (SESSION_MAX_LIFETIME, default 90 days)', () => {
+    it('ends an active session 90 days after login, however often it refreshed', async () => {
+      setNow(T0);
+      const { tokens } = await signedIn();
+      let current = tokens.refresh_token;
+      for (let day = 20; day <= 80; day += 20) {
+        setNow(T0 + day * DAY);
+        current = (await refreshOk(current)).refresh_token;
+      }
+      setNow(T0 + 90 * DAY + 1_000);
+      await expectProblem(await refresh(current), 401, 'invalid_refresh_token');
+    });
+
+    it('caps the refresh lifetime it announces at the end of the session', async () => {
+      const short = appWith({ SESSION_MAX_LIFETIME: '3600' });
+      setNow(T0);
+      const user = await register(uniqueName());
+      const loginRes = await short('/auth/login', { json: { username: user.username, password: user.password } });
+      const tokens = (await loginRes.json()) as Tokens;
+      expect(tokens.refresh_expires_in).toBe(3600);
+      setNow(T0 + 1_800_000);
+      const res = await short('/auth/refresh', { json: { refresh_token: tokens.refresh_token } });
+      expect(res.status).toBe(200);
+      const next = (await res.json()) as Tokens;
+      expect(next.refresh_expires_in).toBe(1800);
+      setNow(T0 + 3_601_000);
+      await expectProblem(
+        await short('/auth/refresh', { json: { refresh_token: next.refresh_token } }),
+        401,
+        'invalid_refresh_token',
+      );
+      // The session's access tokens end with it too.
+      await expectProblem(await short('/auth/me', { token: next.access_token }), 401);
     });
   });
 

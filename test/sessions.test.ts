@@ -293,8 +293,8 @@ describe('POST /auth/password', () => {
     });
   });
 
-  describe('with a Flask-JWT /auth token, which belongs to no session', () => {
-    it('revokes every session of the user', async () => {
+  describe('with a Flask-JWT /auth token, which has a session of its own', () => {
+    it('revokes every other session of the user', async () => {
       const user = await register(uniqueName());
       const a = await login(user.username);
       const b = await login(user.username);

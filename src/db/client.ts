@@ -14,3 +14,19 @@ export function getDb(d1: D1Database): Database {
   }
   return db;
 }
+
+/** Methods that never write; everything else is treated as a request that may. */
+const READ_ONLY = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * The database a request should use. `primary`: the binding itself. `nearest` (D1 read
+ * replication through the Sessions API): a read-only request reads from whatever replica is
+ * nearest ('first-unconstrained'); a request that may write starts at the primary
+ * ('first-primary') and stays on it, so it reads its own writes.
+ */
+export function requestDb(d1: D1Database, reads: 'primary' | 'nearest', method: string): Database {
+  if (reads === 'primary') return getDb(d1);
+  const session = d1.withSession(READ_ONLY.has(method) ? 'first-unconstrained' : 'first-primary');
+  // Drizzle's d1 driver is typed for D1Database only; a session has the prepare/batch it uses.
+  return drizzle(session as unknown as D1Database, { schema });
+}

@@ -4,7 +4,7 @@
  * them in SQL without conversions.
  */
 import { sql } from 'drizzle-orm';
-import { check, index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { check, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 export const ROLES = ['user', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -42,6 +42,12 @@ export const sessions = sqliteTable(
     createdAt: integer('created_at').notNull(),
     lastUsedAt: integer('last_used_at').notNull(),
     expiresAt: integer('expires_at').notNull(),
+    /**
+     * The user's token version when the session began (kept in step by a password change for
+     * the session it keeps). A refresh whose session lags the user's version is refused, so a
+     * session created by a login racing a logout-all or a password change cannot live on.
+     */
+    tokenVersion: integer('token_version').notNull().default(0),
     revokedAt: integer('revoked_at'),
     revokedReason: text('revoked_reason'),
   },
@@ -75,12 +81,33 @@ export const refreshTokens = sqliteTable(
   (t) => [index('refresh_tokens_session_id_idx').on(t.sessionId)],
 );
 
-/** Fixed-window failure counters for login throttling, keyed `user:<name>` or `ip:<addr>`. */
-export const loginFailures = sqliteTable('login_failures', {
+/**
+ * Fixed-window counters for every throttle (login attempts, registrations, ...), keyed by
+ * `<purpose>:<subject>`. Each row carries its own window end, so one cleanup query serves
+ * every purpose whatever its window length.
+ */
+export const rateCounters = sqliteTable('rate_counters', {
   key: text('key').primaryKey(),
   windowStart: integer('window_start').notNull(),
-  failures: integer('failures').notNull(),
+  expiresAt: integer('expires_at').notNull(),
+  count: integer('count').notNull(),
 });
+
+/**
+ * Addresses (an IPv4 address or an IPv6 /64) a user recently logged in from. Failed logins
+ * from elsewhere cannot lock the owner out of a known address.
+ */
+export const knownAddresses = sqliteTable(
+  'known_addresses',
+  {
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    address: text('address').notNull(),
+    lastSeenAt: integer('last_seen_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.address] }), index('known_addresses_last_seen_at_idx').on(t.lastSeenAt)],
+);
 
 export type User = typeof users.$inferSelect;
 export type Session = typeof sessions.$inferSelect;

@@ -7,6 +7,7 @@
 import { createMiddleware } from 'hono/factory';
 import type { Role } from '../db/schema';
 import type { AppEnv } from '../env';
+import { cachedCheck, rememberCheck } from '../access-cache';
 import { ApiError } from '../errors';
 import { getKeyRing } from '../keys';
 import { findTokenSubject } from '../services/sessions';
@@ -26,11 +27,19 @@ function unauthorized(detail: string, withError: boolean): ApiError {
   });
 }
 
-/**
- * Requires a valid access token. `schemes` lists the accepted Authorization schemes
- * (`JWT` is Flask-JWT's, kept for its clients on the compatibility routes).
- */
-export const requireAuth = (schemes: readonly string[] = ['Bearer']) => {
+export type RequireAuthOptions = {
+  /** Accepted Authorization schemes (`JWT` is Flask-JWT's, kept for its compatibility routes). */
+  schemes?: readonly string[];
+  /**
+   * May reuse a check cached by this isolate for up to ACCESS_CHECK_CACHE_TTL seconds. Only
+   * for routes that read and need no admin role: anything that changes state or needs the
+   * admin role must see D1 as it is now.
+   */
+  cache?: boolean;
+};
+
+/** Requires a valid access token whose user and session are still live. */
+export const requireAuth = ({ schemes = ['Bearer'], cache = false }: RequireAuthOptions = {}) => {
   const accepted = new Set(schemes.map((s) => s.toLowerCase()));
   return createMiddleware<AppEnv>(async (c, next) => {
     const header = c.req.header('Authorization')?.trim();
@@ -50,11 +59,17 @@ export const requireAuth = (schemes: readonly string[] = ['Bearer']) => {
       if (err instanceof ApiError) throw unauthorized(err.detail, true);
       throw err;
     }
-    const subject = await findTokenSubject(c.var.db, claims.sub, claims.sid, Date.now());
-    if (!subject) throw unauthorized('The user of this token no longer exists.', true);
-    const { user, sessionLive } = subject;
-    if (user.tokenVersion !== claims.ver || !sessionLive) {
-      throw unauthorized('The access token has been revoked.', true);
+    const now = Date.now();
+    const ttl = cache ? config.accessCheckCacheTtl : 0;
+    let user = ttl ? cachedCheck(claims.sub, claims.sid, claims.ver, ttl, now) : undefined;
+    if (!user) {
+      const subject = await findTokenSubject(c.var.db, claims.sub, claims.sid, now);
+      if (!subject) throw unauthorized('The user of this token no longer exists.', true);
+      if (subject.user.tokenVersion !== claims.ver || !subject.sessionLive) {
+        throw unauthorized('The access token has been revoked.', true);
+      }
+      user = subject.user;
+      if (config.accessCheckCacheTtl) rememberCheck(user, claims.sid, now);
     }
     c.set('user', user);
     c.set('claims', claims);

@@ -1,13 +1,14 @@
 import { createMiddleware } from 'hono/factory';
 import { getConfig } from '../config';
-import { getDb } from '../db/client';
+import { requestDb } from '../db/client';
 import type { AppEnv } from '../env';
 
-/** Puts the isolate's parsed config, the Drizzle client and the client IP on the context. */
+/** Puts the isolate's parsed config, the request's Drizzle client and the client IP on the context. */
 export const context = () =>
   createMiddleware<AppEnv>(async (c, next) => {
-    c.set('config', getConfig(c.env));
-    c.set('db', getDb(c.env.DB));
+    const config = getConfig(c.env);
+    c.set('config', config);
+    c.set('db', requestDb(c.env.DB, config.d1Reads, c.req.method));
     c.set('clientIp', c.req.header('CF-Connecting-IP'));
     await next();
   });

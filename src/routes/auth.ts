@@ -137,7 +137,7 @@ export const protectedRoute = defineRoute({
   path: '/auth/protected',
   tags,
   summary: 'A protected greeting (the tutorial route)',
-  middleware: [requireAuth()],
+  middleware: [requireAuth({ cache: true })],
   bearer: true,
   responses: {
     200: json(z.object({ message: z.string(), user: userSchema }), 'Greeting'),
@@ -150,7 +150,7 @@ export const meRoute = defineRoute({
   path: '/auth/me',
   tags,
   summary: 'The caller',
-  middleware: [requireAuth()],
+  middleware: [requireAuth({ cache: true })],
   bearer: true,
   responses: { 200: json(meResponse, 'The caller'), 401: problem('No or invalid access token') },
 });
@@ -171,10 +171,9 @@ export const authRouter = createRouter()
       password,
       ip: c.var.clientIp,
       userAgent: c.req.header('User-Agent'),
-      withSession: true,
       requestId: c.var.requestId,
     });
-    return c.json(await tokenResponse(c, result.user, result.session!, refresh_token_delivery), 200);
+    return c.json(await tokenResponse(c, result.user, result.session, refresh_token_delivery), 200);
   })
   .route(refreshRoute, async (c) => {
     const fromBody = c.req.valid('json').refresh_token;

@@ -30,7 +30,7 @@ export const flaskAuthRoute = defineRoute({
   method: 'post',
   path: '/auth',
   tags,
-  summary: 'Flask-JWT login: an access token only (no refresh token, no session)',
+  summary: 'Flask-JWT login: an access token only (its session is listed, and ended, like any other)',
   request: { body: credentialsSchema },
   responses: {
     200: json(z.object({ access_token: z.string() }), 'The access token'),
@@ -44,7 +44,7 @@ export const helloRoute = defineRoute({
   path: '/hello',
   tags,
   summary: 'Flask-JWT protected greeting; accepts `Authorization: JWT <token>` or `Bearer <token>`',
-  middleware: [requireAuth(['JWT', 'Bearer'])],
+  middleware: [requireAuth({ schemes: ['JWT', 'Bearer'], cache: true })],
   bearer: true,
   responses: {
     200: json(statusSchema, '`{"Status":"Success","result":"Hello <username>"}`'),
@@ -69,18 +69,20 @@ export const compatRouter = createRouter()
     return c.json({ Status: 'Success' as const, result: 'User created' }, 200);
   })
   .route(flaskAuthRoute, async (c) => {
-    const result = await login(c.var.db, c.var.config, {
+    // A session like every login, so /auth/sessions lists it and revoke, logout-all and
+    // reuse detection end it; Flask-JWT clients just never see its refresh token.
+    const { user, session } = await login(c.var.db, c.var.config, {
       ...c.req.valid('json'),
       ip: c.var.clientIp,
-      withSession: false,
+      userAgent: c.req.header('User-Agent'),
       requestId: c.var.requestId,
     });
     const config = c.var.config;
-    const { user } = result;
     const access = await issueAccessToken(config, await getKeyRing(config), {
       userId: user.id,
       role: user.role,
       tokenVersion: user.tokenVersion,
+      sessionId: session.sessionId,
     });
     return c.json({ access_token: access.token }, 200);
   })

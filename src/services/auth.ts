@@ -2,23 +2,26 @@
  * Registration, login and password change: the flows that spend PBKDF2 work. Each is one
  * read round trip, the hash, and at most one batched write.
  */
-import { eq } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
+import { forgetUser } from '../access-cache';
+import { addressKey } from '../address';
 import { MAX_PASSWORD_LENGTH, type Config } from '../config';
 import type { Database } from '../db/client';
-import { users, type User } from '../db/schema';
+import { knownAddresses, sessions, users, type User } from '../db/schema';
 import { ApiError } from '../errors';
-import { audit } from './audit';
 import { burnPasswordWork, hashPassword, verifyPassword } from '../password';
 import { isCommonPassword } from '../security/common-passwords';
+import { audit } from './audit';
 import { newSessionQueries, revokeUserSessionsQuery, type IssuedRefresh } from './sessions';
 import {
-  assertNotLocked,
-  clearUserFailuresQuery,
-  recordFailureQueries,
-  selectFailures,
-  type ThrottleKeys,
+  assertAttemptAllowed,
+  assertRegistrationAllowed,
+  countPasswordAttemptQuery,
+  knownAddressJoin,
+  passwordAttemptSucceededQueries,
+  type AttemptKeys,
 } from './throttle';
-import { bumpTokenVersionQuery, createUser, usernameKey } from './users';
+import { createUser, usernameKey } from './users';
 
 const hashOptions = (config: Config) => ({ iterations: config.pbkdf2Iterations, pepper: config.pepper });
 
@@ -48,6 +51,7 @@ export async function register(
   input: { username: string; password: string; requestId?: string | undefined; ip?: string | undefined },
 ): Promise<User> {
   checkNewPassword(input.password, config);
+  await assertRegistrationAllowed(db, config, addressKey(input.ip), Date.now());
   const passwordHash = await hashPassword(input.password, hashOptions(config));
   const user = await createUser(db, { username: input.username, passwordHash });
   audit('register', { requestId: input.requestId, userId: user.id, ip: input.ip });
@@ -56,11 +60,12 @@ export async function register(
 
 const invalidCredentials = () => new ApiError(401, 'invalid_credentials', 'The username or password is incorrect.');
 
-export type LoginResult = { user: User; session: IssuedRefresh | null };
+export type LoginResult = { user: User; session: IssuedRefresh };
 
 /**
- * Checks credentials under throttling. Locked out -> 429 before any hashing (throttling
- * protects CPU too). Unknown user and wrong password are the same 401 at the same cost.
+ * Checks credentials under throttling and starts a session. Over a limit -> 429 before any
+ * hashing (throttling protects CPU too). Unknown user and wrong password are the same 401 at
+ * the same cost. Two D1 round trips: count + read, then the success writes.
  */
 export async function login(
   db: Database,
@@ -70,7 +75,6 @@ export async function login(
     password: string;
     ip?: string | undefined;
     userAgent?: string | undefined;
-    withSession: boolean;
     requestId?: string | undefined;
   },
   now = Date.now(),
@@ -78,7 +82,7 @@ export async function login(
   const log = { requestId: input.requestId, ip: input.ip };
   try {
     const result = await checkCredentials(db, config, input, now);
-    audit('login_success', { ...log, userId: result.user.id, sessionId: result.session?.sessionId });
+    audit('login_success', { ...log, userId: result.user.id, sessionId: result.session.sessionId });
     return result;
   } catch (err) {
     if (err instanceof ApiError)
@@ -93,35 +97,50 @@ async function checkCredentials(
   input: Parameters<typeof login>[2],
   now: number,
 ): Promise<LoginResult> {
-  const keys: ThrottleKeys = { user: usernameKey(input.username), ip: input.ip };
-  // One round trip for the user and the throttle counters. (A relational findFirst that
-  // matches nothing crashes drizzle's batch result mapping, hence the plain select.)
-  const [matches, failures] = await db.batch([
-    db.select().from(users).where(eq(users.usernameKey, keys.user)).limit(1),
-    selectFailures(db, keys),
+  const keys: AttemptKeys = { user: usernameKey(input.username), address: addressKey(input.ip) };
+  // One round trip: the attempt is counted before the password is checked, and the user is
+  // read with whether this address is known for them. (A relational findFirst that matches
+  // nothing crashes drizzle's batch result mapping, hence the plain select.)
+  const [counts, matches] = await db.batch([
+    countPasswordAttemptQuery(db, config, keys, now),
+    db
+      .select({ user: users, knownSince: knownAddresses.lastSeenAt })
+      .from(users)
+      .leftJoin(knownAddresses, knownAddressJoin(users.id, keys.address, now))
+      .where(eq(users.usernameKey, keys.user))
+      .limit(1),
   ]);
   const found = matches[0];
-  assertNotLocked(failures, config, now);
+  assertAttemptAllowed(counts, config, keys, found?.knownSince != null, now);
 
   const verdict = found
-    ? await verifyPassword(input.password, found.passwordHash, hashOptions(config))
+    ? await verifyPassword(input.password, found.user.passwordHash, hashOptions(config))
     : (await burnPasswordWork(input.password, hashOptions(config)), { ok: false, needsRehash: false });
-  if (!found || !verdict.ok) {
-    await db.batch(recordFailureQueries(db, keys, now, config));
-    throw invalidCredentials();
-  }
+  if (!found || !verdict.ok) throw invalidCredentials();
 
-  const session = input.withSession
-    ? await newSessionQueries(db, config, { userId: found.id, userAgent: input.userAgent }, now)
-    : null;
+  const user = found.user;
+  // Every write below is conditional on the hash and token version just verified: a login
+  // that verified the old password cannot outlive a password change, logout-all or deletion
+  // that committed while it was hashing.
+  const verified = { passwordHash: user.passwordHash, tokenVersion: user.tokenVersion };
+  const session = await newSessionQueries(db, config, { userId: user.id, userAgent: input.userAgent, verified }, now);
   // Upgrading the hash costs a second PBKDF2 run, once per user after a parameter change.
   const rehash = verdict.needsRehash ? await hashPassword(input.password, hashOptions(config)) : null;
-  await db.batch([
-    clearUserFailuresQuery(db, keys),
-    ...(session?.queries ?? []),
-    ...(rehash ? [db.update(users).set({ passwordHash: rehash, updatedAt: now }).where(eq(users.id, found.id))] : []),
+  const [created] = await db.batch([
+    ...session.queries,
+    ...(rehash ? [replaceHashQuery(db, user.id, user.passwordHash, rehash, now)] : []),
+    ...passwordAttemptSucceededQueries(db, keys, user.id, now),
   ]);
-  return { user: found, session: session?.issued ?? null };
+  if (created.length === 0) throw invalidCredentials();
+  return { user, session: session.issued };
+}
+
+/** Replaces only the hash that was verified: a password changed meanwhile stays changed. */
+function replaceHashQuery(db: Database, userId: string, verifiedHash: string, newHash: string, now: number) {
+  return db
+    .update(users)
+    .set({ passwordHash: newHash, updatedAt: now })
+    .where(and(eq(users.id, userId), eq(users.passwordHash, verifiedHash)));
 }
 
 /**
@@ -136,33 +155,61 @@ export async function changePassword(
     user: User;
     currentPassword: string;
     newPassword: string;
-    sessionId?: string | undefined;
+    sessionId: string;
     ip?: string | undefined;
     requestId?: string | undefined;
   },
   now = Date.now(),
 ): Promise<void> {
-  const keys: ThrottleKeys = { user: input.user.usernameKey, ip: input.ip };
-  const log = { requestId: input.requestId, userId: input.user.id, ip: input.ip };
+  // Before counting: a too-short new password is not a failed guess of the current one.
+  checkNewPassword(input.newPassword, config, 'new_password');
+  const user = input.user;
+  const keys: AttemptKeys = { user: user.usernameKey, address: addressKey(input.ip) };
+  const log = { requestId: input.requestId, userId: user.id, ip: input.ip };
+  const [counts, known] = await db.batch([
+    countPasswordAttemptQuery(db, config, keys, now),
+    db
+      .select({ since: knownAddresses.lastSeenAt })
+      .from(knownAddresses)
+      .where(knownAddressJoin(user.id, keys.address, now)),
+  ]);
   try {
-    assertNotLocked(await selectFailures(db, keys), config, now);
+    assertAttemptAllowed(counts, config, keys, known.length > 0, now);
   } catch (err) {
     audit('password_change_failure', { ...log, reason: 'too_many_attempts' });
     throw err;
   }
-  const verdict = await verifyPassword(input.currentPassword, input.user.passwordHash, hashOptions(config));
+  const verdict = await verifyPassword(input.currentPassword, user.passwordHash, hashOptions(config));
   if (!verdict.ok) {
-    await db.batch(recordFailureQueries(db, keys, now, config));
     audit('password_change_failure', { ...log, reason: 'invalid_credentials' });
     throw new ApiError(401, 'invalid_credentials', 'The current password is incorrect.');
   }
-  checkNewPassword(input.newPassword, config, 'new_password');
   const passwordHash = await hashPassword(input.newPassword, hashOptions(config));
-  await db.batch([
-    db.update(users).set({ passwordHash, updatedAt: now }).where(eq(users.id, input.user.id)),
-    bumpTokenVersionQuery(db, input.user.id),
-    revokeUserSessionsQuery(db, input.user.id, 'password_changed', now, input.sessionId),
-    clearUserFailuresQuery(db, keys),
+  const [changed] = await db.batch([
+    // Conditional on what was verified: of two concurrent changes only one lands.
+    db
+      .update(users)
+      .set({ passwordHash, tokenVersion: sql`${users.tokenVersion} + 1`, updatedAt: now })
+      .where(
+        and(
+          eq(users.id, user.id),
+          eq(users.passwordHash, user.passwordHash),
+          eq(users.tokenVersion, user.tokenVersion),
+        ),
+      )
+      .returning({ id: users.id }),
+    revokeUserSessionsQuery(db, user.id, 'password_changed', now, input.sessionId),
+    // The kept session follows the new version, so its refresh token keeps working.
+    db
+      .update(sessions)
+      .set({ tokenVersion: sql`(SELECT ${users.tokenVersion} FROM ${users} WHERE ${users.id} = ${user.id})` })
+      .where(and(eq(sessions.id, input.sessionId), sql`${sessions.revokedAt} IS NULL`)),
+    ...passwordAttemptSucceededQueries(db, keys, user.id, now),
   ]);
+  if (changed.length === 0) {
+    audit('password_change_failure', { ...log, reason: 'invalid_credentials' });
+    throw new ApiError(401, 'invalid_credentials', 'The password was changed by another request meanwhile.');
+  }
+  forgetUser(user.id);
   audit('password_changed', log);
 }

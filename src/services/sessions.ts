@@ -11,11 +11,12 @@
  * The loser, if it comes within REFRESH_REUSE_GRACE seconds, is handed the same successor
  * (parallel tabs are not theft); after that, presenting a rotated token revokes the family.
  */
-import { and, desc, eq, gt, isNull, lt, ne, or, sql } from 'drizzle-orm';
+import { and, desc, eq, gt, isNotNull, isNull, lt, lte, ne, or, sql } from 'drizzle-orm';
 import type { Config } from '../config';
 import { fromBase64Url, randomBytes, randomToken, sha256, sha256Base64Url, toBase64Url, utf8 } from '../crypto';
 import type { Database } from '../db/client';
 import { refreshTokens, sessions, users, type User } from '../db/schema';
+import { forgetUser } from '../access-cache';
 import { ApiError } from '../errors';
 import { bumpTokenVersionQuery } from './users';
 
@@ -24,30 +25,73 @@ export type IssuedRefresh = { sessionId: string; refreshToken: string; expiresIn
 const invalidRefresh = () =>
   new ApiError(401, 'invalid_refresh_token', 'The refresh token is invalid, expired or revoked.');
 
-/** Queries that start a new session for `userId`; the caller batches them with its other writes. */
+/** What a login verified about the user; the session is created only if it still holds. */
+export type VerifiedUser = { passwordHash: string; tokenVersion: number };
+
+/** When a session used (or created) at `now` expires: idle timeout, capped by the absolute lifetime. */
+const sessionExpiry = (config: Config, createdAt: number, now: number) =>
+  Math.min(now + config.refreshTokenTtl * 1000, createdAt + config.sessionMaxLifetime * 1000);
+
+/**
+ * Queries that start a new session for `userId`; the caller batches them with its other
+ * writes, first. The session row is inserted only if the user still has the verified hash
+ * and token version (INSERT ... SELECT), so a password change, logout-all or deletion that
+ * committed after the check wins; the first query returns no row then. The refresh token
+ * row is inserted only if the session row was.
+ */
 export async function newSessionQueries(
   db: Database,
   config: Config,
-  input: { userId: string; userAgent?: string | undefined },
+  input: { userId: string; userAgent?: string | undefined; verified: VerifiedUser },
   now: number,
 ) {
   const sessionId = randomToken(16);
   const refreshToken = randomToken(32);
-  const expiresAt = now + config.refreshTokenTtl * 1000;
+  const expiresAt = sessionExpiry(config, now, now);
+  const tokenHash = await sha256Base64Url(refreshToken);
   const queries = [
-    db.insert(sessions).values({
-      id: sessionId,
-      userId: input.userId,
-      userAgent: input.userAgent?.slice(0, 256) ?? null,
-      createdAt: now,
-      lastUsedAt: now,
-      expiresAt,
-    }),
     db
-      .insert(refreshTokens)
-      .values({ tokenHash: await sha256Base64Url(refreshToken), sessionId, createdAt: now, expiresAt }),
+      .insert(sessions)
+      .select(
+        db
+          .select({
+            id: sql<string>`${sessionId}`.as('id'),
+            userId: users.id,
+            userAgent: sql<string | null>`${input.userAgent?.slice(0, 256) ?? null}`.as('user_agent'),
+            createdAt: sql<number>`${now}`.as('created_at'),
+            lastUsedAt: sql<number>`${now}`.as('last_used_at'),
+            expiresAt: sql<number>`${expiresAt}`.as('expires_at'),
+            tokenVersion: users.tokenVersion,
+            revokedAt: sql<null>`NULL`.as('revoked_at'),
+            revokedReason: sql<null>`NULL`.as('revoked_reason'),
+          })
+          .from(users)
+          .where(
+            and(
+              eq(users.id, input.userId),
+              eq(users.passwordHash, input.verified.passwordHash),
+              eq(users.tokenVersion, input.verified.tokenVersion),
+            ),
+          ),
+      )
+      .returning({ id: sessions.id }),
+    db.insert(refreshTokens).select(
+      db
+        .select({
+          tokenHash: sql<string>`${tokenHash}`.as('token_hash'),
+          sessionId: sessions.id,
+          createdAt: sql<number>`${now}`.as('created_at'),
+          expiresAt: sql<number>`${expiresAt}`.as('expires_at'),
+          rotatedAt: sql<null>`NULL`.as('rotated_at'),
+          successorHash: sql<null>`NULL`.as('successor_hash'),
+          successorSealed: sql<null>`NULL`.as('successor_sealed'),
+        })
+        .from(sessions)
+        .where(eq(sessions.id, sessionId)),
+    ),
   ] as const;
-  return { issued: { sessionId, refreshToken, expiresIn: config.refreshTokenTtl } satisfies IssuedRefresh, queries };
+  const expiresIn = Math.floor((expiresAt - now) / 1000);
+  return { issued: { sessionId, refreshToken, expiresIn } satisfies IssuedRefresh, queries };
 }
 
 /** AES-GCM key derived from a refresh token's value: only its holder can open what it seals. */
@@ -98,19 +142,29 @@ export async function rotateRefreshToken(
 ): Promise<RotateOutcome> {
   const tokenHash = await sha256Base64Url(presented);
   let row = await findToken(db, tokenHash);
-  if (!row || row.session.revokedAt !== null || row.session.expiresAt <= now || row.token.expiresAt <= now) {
+  if (
+    !row ||
+    row.session.revokedAt !== null ||
+    row.session.expiresAt <= now ||
+    row.token.expiresAt <= now ||
+    // A session that lags the user's token version began before a logout-all or password
+    // change it should not have survived.
+    row.session.tokenVersion !== row.user.tokenVersion
+  ) {
     throw invalidRefresh();
   }
   const sessionId = row.session.id;
+  const graceMs = config.refreshReuseGrace * 1000;
 
   if (row.token.rotatedAt === null) {
     const successor = randomToken(32);
     const successorHash = await sha256Base64Url(successor);
-    const expiresAt = now + config.refreshTokenTtl * 1000;
+    const expiresAt = sessionExpiry(config, row.session.createdAt, now);
+    const sealed = graceMs > 0 ? await sealSuccessor(presented, successor) : null;
     const [won] = await db.batch([
       db
         .update(refreshTokens)
-        .set({ rotatedAt: now, successorHash, successorSealed: await sealSuccessor(presented, successor) })
+        .set({ rotatedAt: now, successorHash, successorSealed: sealed })
         .where(and(eq(refreshTokens.tokenHash, tokenHash), isNull(refreshTokens.rotatedAt)))
         .returning({ tokenHash: refreshTokens.tokenHash }),
       // INSERT ... SELECT: the successor lands only if the swap above named it.
@@ -137,13 +191,11 @@ export async function rotateRefreshToken(
             sql`EXISTS (SELECT 1 FROM ${refreshTokens} WHERE token_hash = ${successorHash})`,
           ),
         ),
+      eraseSealedSuccessorsQuery(db, now - graceMs, sessionId),
     ]);
     if (won.length === 1) {
-      return {
-        kind: 'rotated',
-        user: row.user,
-        issued: { sessionId, refreshToken: successor, expiresIn: config.refreshTokenTtl },
-      };
+      const expiresIn = Math.floor((expiresAt - now) / 1000);
+      return { kind: 'rotated', user: row.user, issued: { sessionId, refreshToken: successor, expiresIn } };
     }
     // Another request rotated it between our read and our write: answer as that loser.
     row = await findToken(db, tokenHash);
@@ -151,23 +203,34 @@ export async function rotateRefreshToken(
   }
 
   const rotatedAt = row.token.rotatedAt ?? now;
-  if (now - rotatedAt <= config.refreshReuseGrace * 1000 && row.token.successorSealed) {
+  if (now - rotatedAt <= graceMs && row.token.successorSealed) {
     const successor = await openSuccessor(presented, row.token.successorSealed);
     const head =
       successor &&
       (await db.query.refreshTokens.findFirst({
         where: eq(refreshTokens.tokenHash, await sha256Base64Url(successor)),
       }));
-    // Hand out the successor only while it is still the live head of the family.
+    // Parallel tabs present the same token at the same moment, so a loser's token is the
+    // immediate predecessor of the live head. A token whose successor has itself been rotated
+    // is two or more rotations stale: that is reuse, grace window or not.
     if (successor && head && head.rotatedAt === null) {
       const expiresIn = Math.floor((head.expiresAt - now) / 1000);
       return { kind: 'rotated', user: row.user, issued: { sessionId, refreshToken: successor, expiresIn } };
     }
-    throw invalidRefresh();
   }
   await revokeSession(db, sessionId, 'refresh_token_reused', now);
   return { kind: 'reused', userId: row.user.id, sessionId };
 }
+
+/** Built once per Database (once per isolate on the primary): this runs on every protected request. */
+const prepareSubjectQuery = (db: Database) =>
+  db
+    .select({ user: users, sessionRevokedAt: sessions.revokedAt, sessionExpiresAt: sessions.expiresAt })
+    .from(users)
+    .leftJoin(sessions, and(eq(sessions.id, sql.placeholder('sessionId')), eq(sessions.userId, users.id)))
+    .where(eq(users.id, sql.placeholder('userId')))
+    .prepare();
+const subjectQueries = new WeakMap<Database, ReturnType<typeof prepareSubjectQuery>>();
 
 /**
  * The user behind an access token, and whether the token's session is still live, in one
@@ -176,28 +239,24 @@ export async function rotateRefreshToken(
 export async function findTokenSubject(
   db: Database,
   userId: string,
-  sessionId: string | undefined,
+  sessionId: string,
   now: number,
 ): Promise<{ user: User; sessionLive: boolean } | undefined> {
-  const row = await db
-    .select({ user: users, sessionRevokedAt: sessions.revokedAt, sessionExpiresAt: sessions.expiresAt })
-    .from(users)
-    .leftJoin(sessions, and(eq(sessions.id, sessionId ?? ''), eq(sessions.userId, users.id)))
-    .where(eq(users.id, userId))
-    .get();
+  let query = subjectQueries.get(db);
+  if (!query) subjectQueries.set(db, (query = prepareSubjectQuery(db)));
+  const row = await query.get({ userId, sessionId });
   if (!row) return undefined;
-  // Tokens from the Flask-JWT /auth route belong to no session.
-  const sessionLive =
-    sessionId === undefined ||
-    (row.sessionExpiresAt !== null && row.sessionRevokedAt === null && row.sessionExpiresAt > now);
+  const sessionLive = row.sessionExpiresAt !== null && row.sessionRevokedAt === null && row.sessionExpiresAt > now;
   return { user: row.user, sessionLive };
 }
 
 export async function revokeSession(db: Database, sessionId: string, reason: string, now: number): Promise<void> {
-  await db
+  const [revoked] = await db
     .update(sessions)
     .set({ revokedAt: now, revokedReason: reason })
-    .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)));
+    .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)))
+    .returning({ userId: sessions.userId });
+  if (revoked) forgetUser(revoked.userId);
 }
 
 /** Revokes the session a refresh token belongs to; unknown tokens are fine (logout is idempotent). */
@@ -223,6 +282,7 @@ export function revokeUserSessionsQuery(db: Database, userId: string, reason: st
 /** Revokes every session and, through the token version, every access token of the user. */
 export async function logoutEverywhere(db: Database, userId: string, now: number): Promise<void> {
   await db.batch([bumpTokenVersionQuery(db, userId), revokeUserSessionsQuery(db, userId, 'logout_all', now)]);
+  forgetUser(userId);
 }
 
 export async function listActiveSessions(db: Database, userId: string, now: number) {
@@ -248,10 +308,33 @@ export async function revokeOwnSession(db: Database, userId: string, sessionId: 
     )
     .returning({ id: sessions.id });
   if (!row) throw new ApiError(404, 'not_found', 'No active session with that id.');
+  forgetUser(userId);
 }
 
 /** Deletes sessions (and, by cascade, their tokens) that ended more than the retention period ago. */
 export function deleteEndedSessionsQuery(db: Database, config: Config, now: number) {
   const before = now - config.sessionRetention * 1000;
   return db.delete(sessions).where(or(lt(sessions.expiresAt, before), lt(sessions.revokedAt, before)));
+}
+
+/**
+ * Erases sealed successors whose grace window has passed (of one session, or of all): after
+ * it, a spent token must open nothing, so a database dump plus an old token yields no live one.
+ */
+export function eraseSealedSuccessorsQuery(db: Database, rotatedBefore: number, sessionId?: string) {
+  return db
+    .update(refreshTokens)
+    .set({ successorSealed: null })
+    .where(
+      and(
+        sessionId === undefined ? undefined : eq(refreshTokens.sessionId, sessionId),
+        isNotNull(refreshTokens.successorSealed),
+        lte(refreshTokens.rotatedAt, rotatedBefore),
+      ),
+    );
+}
+
+/** Spent tokens past their own lifetime: reuse of them is answered as expired anyway. */
+export function deleteSpentExpiredTokensQuery(db: Database, now: number) {
+  return db.delete(refreshTokens).where(and(isNotNull(refreshTokens.rotatedAt), lte(refreshTokens.expiresAt, now)));
 }

@@ -1,69 +1,122 @@
 /**
- * Login throttling with fixed-window failure counters in D1. D1 is one database for every
- * edge location, so a guesser cannot spread attempts across colos to dodge the count
- * (Cloudflare's Rate Limiting binding counts per location). Two keys are counted: the
- * username (stops guessing one account) and the client IP (stops spraying many accounts).
+ * Login throttling: the lockout model for password checks (login, Flask-JWT /auth, the
+ * current password of a password change), built on the counters of rate-limit.ts.
+ *
+ * Three counters per attempt, all counted before the password is checked:
+ * - (username, address): LOGIN_MAX_FAILURES. Locks that address out of that account, even
+ *   with the right password: the guesser's own address is what gets locked.
+ * - address: LOGIN_IP_MAX_FAILURES. Stops one address spraying many accounts.
+ * - username: LOGIN_USER_MAX_FAILURES, far higher. Stops guessing spread over many
+ *   addresses, but never applies at a *known address* (one the account logged in from
+ *   successfully in the last KNOWN_ADDRESS_DAYS), so strangers failing cannot keep the owner
+ *   out of their usual places.
+ * An address is an IPv4 address or an IPv6 /64 (address.ts). A success takes back its own
+ * count, clears the (username, address) counter and remembers the address as known.
  */
-import { eq, inArray, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import type { Config } from '../config';
 import type { Database } from '../db/client';
-import { loginFailures } from '../db/schema';
-import { ApiError } from '../errors';
+import { knownAddresses } from '../db/schema';
+import {
+  clearCounterQuery,
+  countAttemptQuery,
+  tooMany,
+  uncountAttemptQuery,
+  type Count,
+  type Counter,
+} from './rate-limit';
 
-export type ThrottleKeys = { user: string; ip?: string | undefined };
+export const KNOWN_ADDRESS_DAYS = 30;
+const KNOWN_ADDRESS_MS = KNOWN_ADDRESS_DAYS * 86_400_000;
 
-const keyList = (keys: ThrottleKeys) => [`user:${keys.user}`, ...(keys.ip ? [`ip:${keys.ip}`] : [])];
+/** Whose password is being tried, and from where (`address` is an addressKey(), if known). */
+export type AttemptKeys = { user: string; address?: string | undefined };
 
-export function selectFailures(db: Database, keys: ThrottleKeys) {
+const userAtAddressKey = (k: AttemptKeys) => `login:user-address:${k.user}|${k.address ?? '-'}`;
+const addressKey = (address: string) => `login:address:${address}`;
+const userKey = (k: AttemptKeys) => `login:user:${k.user}`;
+
+function counters(config: Config, keys: AttemptKeys): [Counter, ...Counter[]] {
+  const windowSeconds = config.loginWindow;
+  return [
+    { key: userAtAddressKey(keys), windowSeconds },
+    { key: userKey(keys), windowSeconds },
+    ...(keys.address ? [{ key: addressKey(keys.address), windowSeconds }] : []),
+  ];
+}
+
+/** Counts one password attempt; batch it with the read that the check needs. */
+export function countPasswordAttemptQuery(db: Database, config: Config, keys: AttemptKeys, now: number) {
+  return countAttemptQuery(db, counters(config, keys), now);
+}
+
+/** Throws 429 (Retry-After) when the counts just returned put this attempt over a limit. */
+export function assertAttemptAllowed(
+  counts: Count[],
+  config: Config,
+  keys: AttemptKeys,
+  knownAddress: boolean,
+  now: number,
+): void {
+  const limits = new Map<string, number>([
+    [userAtAddressKey(keys), config.loginMaxFailures],
+    ...(keys.address ? [[addressKey(keys.address), config.loginIpMaxFailures] as const] : []),
+    ...(knownAddress ? [] : [[userKey(keys), config.loginUserMaxFailures] as const]),
+  ]);
+  let until = 0;
+  for (const { key, count, expiresAt } of counts) {
+    const limit = limits.get(key);
+    if (limit !== undefined && count > limit) until = Math.max(until, expiresAt);
+  }
+  if (until) throw tooMany('too_many_attempts', 'Too many failed attempts', until, now);
+}
+
+/**
+ * After a right password: this attempt was no failure (take its count back), the address
+ * has proven itself for this account (clear its counter, remember it as known).
+ */
+export function passwordAttemptSucceededQueries(db: Database, keys: AttemptKeys, userId: string, now: number) {
+  return [
+    clearCounterQuery(db, userAtAddressKey(keys)),
+    uncountAttemptQuery(db, [userKey(keys), ...(keys.address ? [addressKey(keys.address)] : [])], now),
+    ...(keys.address ? [rememberAddressQuery(db, userId, keys.address, now)] : []),
+  ] as const;
+}
+
+function rememberAddressQuery(db: Database, userId: string, address: string, now: number) {
   return db
-    .select()
-    .from(loginFailures)
-    .where(inArray(loginFailures.key, keyList(keys)));
+    .insert(knownAddresses)
+    .values({ userId, address, lastSeenAt: now })
+    .onConflictDoUpdate({ target: [knownAddresses.userId, knownAddresses.address], set: { lastSeenAt: now } });
 }
 
-type Row = typeof loginFailures.$inferSelect;
-
-/** Throws 429 with Retry-After if either key has used up its failures in the current window. */
-export function assertNotLocked(rows: Row[], config: Config, now: number): void {
-  const windowMs = config.loginWindow * 1000;
-  let retryAt = 0;
-  for (const row of rows) {
-    const limit = row.key.startsWith('ip:') ? config.loginIpMaxFailures : config.loginMaxFailures;
-    if (row.windowStart + windowMs > now && row.failures >= limit)
-      retryAt = Math.max(retryAt, row.windowStart + windowMs);
-  }
-  if (retryAt) {
-    const seconds = Math.max(1, Math.ceil((retryAt - now) / 1000));
-    throw new ApiError(429, 'too_many_attempts', `Too many failed attempts; try again in ${seconds} seconds.`, {
-      headers: { 'Retry-After': String(seconds) },
-    });
-  }
+/** SQL for "this address is known for the user" (for a LEFT JOIN beside the user read). */
+export function knownAddressJoin(userIdColumn: unknown, address: string | undefined, now: number) {
+  return sql`${knownAddresses.userId} = ${userIdColumn} AND ${knownAddresses.address} = ${address ?? ''} AND ${knownAddresses.lastSeenAt} > ${now - KNOWN_ADDRESS_MS}`;
 }
 
-/** Counts one failure on each key, opening a new window when the old one has passed. */
-export function recordFailureQueries(db: Database, keys: ThrottleKeys, now: number, config: Config) {
-  const windowStartBefore = now - config.loginWindow * 1000;
-  const [first, ...rest] = keyList(keys).map((key) =>
-    db
-      .insert(loginFailures)
-      .values({ key, windowStart: now, failures: 1 })
-      .onConflictDoUpdate({
-        target: loginFailures.key,
-        set: {
-          failures: sql`CASE WHEN ${loginFailures.windowStart} <= ${windowStartBefore} THEN 1 ELSE ${loginFailures.failures} + 1 END`,
-          windowStart: sql`CASE WHEN ${loginFailures.windowStart} <= ${windowStartBefore} THEN ${now} ELSE ${loginFailures.windowStart} END`,
-        },
-      }),
+export function deleteForgottenAddressesQuery(db: Database, now: number) {
+  return db.delete(knownAddresses).where(sql`${knownAddresses.lastSeenAt} <= ${now - KNOWN_ADDRESS_MS}`);
+}
+
+/**
+ * Registration per address (REGISTER_IP_MAX per REGISTER_WINDOW), counted before any
+ * hashing, so bulk sign-ups and username probing from one address cost their author alone.
+ * Without an address (off Cloudflare) there is nothing to count by.
+ */
+export async function assertRegistrationAllowed(
+  db: Database,
+  config: Config,
+  address: string | undefined,
+  now: number,
+): Promise<void> {
+  if (!address) return;
+  const [counted] = await countAttemptQuery(
+    db,
+    [{ key: `register:address:${address}`, windowSeconds: config.registerWindow }],
+    now,
   );
-  // A non-empty tuple, as db.batch() wants.
-  return [first!, ...rest] as const;
-}
-
-/** A successful login forgives the username's failures (not the IP's: a sprayer may own one account). */
-export function clearUserFailuresQuery(db: Database, keys: ThrottleKeys) {
-  return db.delete(loginFailures).where(eq(loginFailures.key, `user:${keys.user}`));
-}
-
-export function deleteStaleFailuresQuery(db: Database, config: Config, now: number) {
-  return db.delete(loginFailures).where(sql`${loginFailures.windowStart} <= ${now - config.loginWindow * 1000}`);
+  if (counted && counted.count > config.registerIpMax) {
+    throw tooMany('too_many_registrations', 'Too many registrations from this address', counted.expiresAt, now);
+  }
 }

@@ -2,6 +2,7 @@
 import { and, asc, eq, gt, ne, sql } from 'drizzle-orm';
 import type { Database } from '../db/client';
 import { users, type Role, type User } from '../db/schema';
+import { forgetUser } from '../access-cache';
 import { ApiError } from '../errors';
 
 /** What clients see of a user; never the hash or the token version. */
@@ -98,7 +99,9 @@ export async function setRole(db: Database, id: string, role: Role): Promise<Use
       ),
     )
     .returning();
-  return user ?? explainNoChange(db, id);
+  if (!user) return explainNoChange(db, id);
+  forgetUser(id);
+  return user;
 }
 
 export async function deleteUser(db: Database, id: string): Promise<void> {
@@ -107,4 +110,5 @@ export async function deleteUser(db: Database, id: string): Promise<void> {
     .where(and(eq(users.id, id), sql`(${ne(users.role, 'admin')} OR ${anotherAdminRemains(id)})`))
     .returning({ id: users.id });
   if (!deleted) await explainNoChange(db, id);
+  forgetUser(id);
 }

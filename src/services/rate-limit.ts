@@ -1,0 +1,62 @@
+/**
+ * Fixed-window counters in D1, the one mechanism behind every throttle. D1 is one database
+ * for every edge location, so attempts spread over many locations are still counted
+ * together (Cloudflare's Rate Limiting binding counts per location).
+ *
+ * Counting is atomic: an attempt first increments its counters (INSERT ... ON CONFLICT DO
+ * UPDATE ... RETURNING) and is then judged on the counts that write returned. Of N parallel
+ * attempts D1 serialises the increments, so each sees a distinct count and at most `limit`
+ * of them pass. Reading the counters, doing the work, and only then writing a failure would
+ * let every request that read before the first write through.
+ */
+import { lte, sql } from 'drizzle-orm';
+import type { Database } from '../db/client';
+import { rateCounters } from '../db/schema';
+import { ApiError, type ErrorCode } from '../errors';
+
+export type Counter = { key: string; windowSeconds: number };
+export type Count = { key: string; count: number; expiresAt: number };
+
+/**
+ * One statement that counts one attempt on every counter and returns their counts. A counter
+ * whose window has ended starts a new one at 1.
+ */
+export function countAttemptQuery(db: Database, counters: readonly [Counter, ...Counter[]], now: number) {
+  const expired = sql`${rateCounters.expiresAt} <= excluded.window_start`;
+  return db
+    .insert(rateCounters)
+    .values(counters.map((c) => ({ key: c.key, windowStart: now, expiresAt: now + c.windowSeconds * 1000, count: 1 })))
+    .onConflictDoUpdate({
+      target: rateCounters.key,
+      set: {
+        count: sql`CASE WHEN ${expired} THEN 1 ELSE ${rateCounters.count} + 1 END`,
+        windowStart: sql`CASE WHEN ${expired} THEN excluded.window_start ELSE ${rateCounters.windowStart} END`,
+        expiresAt: sql`CASE WHEN ${expired} THEN excluded.expires_at ELSE ${rateCounters.expiresAt} END`,
+      },
+    })
+    .returning({ key: rateCounters.key, count: rateCounters.count, expiresAt: rateCounters.expiresAt });
+}
+
+/** Takes back one counted attempt (it turned out not to be a failure). */
+export function uncountAttemptQuery(db: Database, keys: readonly string[], now: number) {
+  return db
+    .update(rateCounters)
+    .set({ count: sql`max(${rateCounters.count} - 1, 0)` })
+    .where(sql`${rateCounters.key} IN ${keys} AND ${rateCounters.expiresAt} > ${now}`);
+}
+
+export function clearCounterQuery(db: Database, key: string) {
+  return db.delete(rateCounters).where(sql`${rateCounters.key} = ${key}`);
+}
+
+export function deleteExpiredCountersQuery(db: Database, now: number) {
+  return db.delete(rateCounters).where(lte(rateCounters.expiresAt, now));
+}
+
+/** 429 with Retry-After until the latest of the given windows ends. */
+export function tooMany(code: ErrorCode, what: string, until: number, now: number): ApiError {
+  const seconds = Math.max(1, Math.ceil((until - now) / 1000));
+  return new ApiError(429, code, `${what}; try again in ${seconds} seconds.`, {
+    headers: { 'Retry-After': String(seconds) },
+  });
+}

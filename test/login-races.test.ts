@@ -1,0 +1,173 @@
+/**
+ * A login in flight cannot outlive what committed while it was hashing: a password change,
+ * logout-all or deletion. The login's request is held, through a gate in front of the real
+ * D1, between its password check and its writes, while the other request runs to the end;
+ * then the login goes on. Without conditional writes it would create a session anyway.
+ */
+import { env } from 'cloudflare:workers';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  api,
+  appWith,
+  expectProblem,
+  login,
+  PASSWORD,
+  register,
+  signedIn,
+  signedInAdmin,
+  uniqueName,
+  type Api,
+} from './helpers';
+
+const NEW_PASSWORD = 'a-different-long-passphrase';
+
+afterEach(() => vi.restoreAllMocks());
+
+/**
+ * The real test D1, except that its `batchNumber`-th batch waits until `release()`.
+ * `reached` resolves when that batch is called.
+ */
+function gatedD1(batchNumber: number) {
+  let calls = 0;
+  let reached!: () => void;
+  let release!: () => void;
+  const reachedP = new Promise<void>((resolve) => (reached = resolve));
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const real = env.DB;
+  const d1 = {
+    prepare: (query: string) => real.prepare(query),
+    batch: async (statements: D1PreparedStatement[]) => {
+      calls += 1;
+      if (calls === batchNumber) {
+        reached();
+        await released;
+      }
+      return real.batch(statements);
+    },
+    exec: (query: string) => real.exec(query),
+    dump: () => real.dump(),
+    withSession: (constraint?: string) => real.withSession(constraint),
+  } as unknown as D1Database;
+  return { d1, reached: reachedP, release };
+}
+
+/** Starts a login whose writes (its second D1 batch) wait for `release()`. */
+async function heldLogin(username: string, password = PASSWORD, overrides: Partial<Cloudflare.Env> = {}) {
+  const gate = gatedD1(2);
+  const app: Api = appWith({ ...overrides, DB: gate.d1 });
+  const response = app('/auth/login', { json: { username, password } });
+  await gate.reached;
+  return { response, release: gate.release };
+}
+
+async function sessionCount(userId: string): Promise<number> {
+  const row = await env.DB.prepare('SELECT count(*) AS n FROM sessions WHERE user_id = ?')
+    .bind(userId)
+    .first<{ n: number }>();
+  return row!.n;
+}
+
+describe('a login racing another request', () => {
+  it('that verified the old password gets 401 and no session once a password change committed', async () => {
+    const { user, token } = await signedIn('race');
+    const before = await sessionCount(user.id);
+    const held = await heldLogin(user.username);
+
+    const change = await api('/auth/password', {
+      json: { current_password: PASSWORD, new_password: NEW_PASSWORD },
+      token,
+    });
+    expect(change.status).toBe(204);
+    held.release();
+
+    await expectProblem(await held.response, 401, 'invalid_credentials');
+    expect(await sessionCount(user.id)).toBe(before);
+    expect((await api('/auth/login', { json: { username: user.username, password: NEW_PASSWORD } })).status).toBe(200);
+  });
+
+  it('gets 401 and no session once a logout-all committed', async () => {
+    const { user, token } = await signedIn('race');
+    const held = await heldLogin(user.username);
+    expect((await api('/auth/logout-all', { method: 'POST', token })).status).toBe(204);
+    held.release();
+
+    await expectProblem(await held.response, 401, 'invalid_credentials');
+    const live = await env.DB.prepare('SELECT count(*) AS n FROM sessions WHERE user_id = ? AND revoked_at IS NULL')
+      .bind(user.id)
+      .first<{ n: number }>();
+    expect(live!.n).toBe(0);
+  });
+
+  it('of a user deleted meanwhile gets 401, not a 500', async () => {
+    const { token: adminToken } = await signedInAdmin();
+    const user = await register(uniqueName('race'));
+    const held = await heldLogin(user.username);
+    expect((await api(`/admin/users/${user.id}`, { method: 'DELETE', token: adminToken })).status).toBe(204);
+    held.release();
+
+    await expectProblem(await held.response, 401, 'invalid_credentials');
+    expect(await sessionCount(user.id)).toBe(0);
+  });
+
+  it('that upgrades the hash does not write it over a password changed meanwhile', async () => {
+    // Hashed at the default 100,000 iterations; this app wants 50,000, so its login rehashes.
+    const { user, token } = await signedIn('race');
+    const held = await heldLogin(user.username, PASSWORD, { PBKDF2_ITERATIONS: '50000' });
+    const change = await api('/auth/password', {
+      json: { current_password: PASSWORD, new_password: NEW_PASSWORD },
+      token,
+    });
+    expect(change.status).toBe(204);
+    held.release();
+    await held.response;
+
+    // The old password must not have come back through the rehash.
+    await expectProblem(
+      await api('/auth/login', { json: { username: user.username, password: PASSWORD } }),
+      401,
+      'invalid_credentials',
+    );
+    expect((await api('/auth/login', { json: { username: user.username, password: NEW_PASSWORD } })).status).toBe(200);
+  });
+
+  it('that wins the race is ended by the password change like any other session', async () => {
+    const { user, token } = await signedIn('race');
+    const early = await login(user.username);
+    const change = await api('/auth/password', {
+      json: { current_password: PASSWORD, new_password: NEW_PASSWORD },
+      token,
+    });
+    expect(change.status).toBe(204);
+    await expectProblem(
+      await api('/auth/refresh', { json: { refresh_token: early.refresh_token } }),
+      401,
+      'invalid_refresh_token',
+    );
+  });
+});
+
+describe('refresh and the token version', () => {
+  it("refuses a session whose token version lags the user's (it should have died with a logout-all)", async () => {
+    const { user, tokens } = await signedIn('lag');
+    // What a session created after a logout-all's revocation would look like.
+    await env.DB.prepare('UPDATE users SET token_version = token_version + 1 WHERE id = ?').bind(user.id).run();
+    await expectProblem(
+      await api('/auth/refresh', { json: { refresh_token: tokens.refresh_token } }),
+      401,
+      'invalid_refresh_token',
+    );
+  });
+
+  it('keeps the session that changed the password refreshable (it follows the new version)', async () => {
+    const { tokens } = await signedIn('keep');
+    const change = await api('/auth/password', {
+      json: { current_password: PASSWORD, new_password: NEW_PASSWORD },
+      token: tokens.access_token,
+    });
+    expect(change.status).toBe(204);
+    const res = await api('/auth/refresh', { json: { refresh_token: tokens.refresh_token } });
+    expect(res.status).toBe(200);
+    const { access_token } = (await res.json()) as { access_token: string };
+    expect((await api('/auth/me', { token: access_token })).status).toBe(200);
+  });
+});
