@@ -104,6 +104,16 @@ if (!Number.isInteger(iterations) || iterations < 10_000 || iterations > MAX_PBK
 
 /** @typedef {{ at: string, username: unknown, password: unknown, role: unknown }} Row */
 
+/** Flask-Bcrypt returns bytes; stored without `.decode()`, SQLite holds them as a BLOB. */
+function text(value) {
+  if (!(value instanceof Uint8Array)) return value;
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(value);
+  } catch {
+    return undefined;
+  }
+}
+
 /** @returns {Promise<Row[]>} */
 async function readSqlite(file, table) {
   const { DatabaseSync } = await import('node:sqlite');
@@ -125,7 +135,7 @@ async function readSqlite(file, table) {
     const rows = db
       .prepare(`SELECT rowid AS r, username, "${passwordColumn}" AS password, ${role} AS role FROM ${quoted}`)
       .all();
-    return rows.map((r) => ({ at: `row ${r.r}`, username: r.username, password: r.password, role: r.role }));
+    return rows.map((r) => ({ at: `row ${r.r}`, username: r.username, password: text(r.password), role: r.role }));
   } finally {
     db.close();
   }
@@ -215,7 +225,7 @@ const kept = new Map();
 
 for (const row of rows) {
   if (typeof row.username !== 'string') {
-    skip(row, 'invalid_username', 'missing');
+    skip(row, 'invalid_username', 'not a text value');
     continue;
   }
   const name = usernameSchema.safeParse(row.username);

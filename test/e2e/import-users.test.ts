@@ -42,6 +42,7 @@ const FLASK_USERS = [
 ];
 
 const scratch = useScratchDir('import');
+let server: Promise<Server> | undefined;
 let wrangler: Server | undefined;
 
 const run = (command: string, args: string[]) =>
@@ -88,6 +89,8 @@ describe('users:import from a Flask app, then login over HTTP', () => {
     );
     const insert = db.prepare('INSERT INTO user (username, password_hash, role) VALUES (?, ?, ?)');
     for (const u of FLASK_USERS) insert.run(u.username, u.hash, u.role);
+    // Flask-Bcrypt's bytes, stored without .decode(): a BLOB.
+    insert.run('bcrypt_bytes', Buffer.from(vector('$2b$10$').hash), null);
     insert.run('no spaces allowed', 'whatever-password', null);
     insert.run('WZ_TWO', 'another plaintext', null);
     insert.run('broken_hash', 'pbkdf2:sha256:1000000000000$salt$' + '00'.repeat(32), null);
@@ -95,8 +98,9 @@ describe('users:import from a Flask app, then login over HTTP', () => {
 
     const envFile = path.join(dir, 'e2e.env');
     await writeFile(envFile, '# Deliberately empty: see wrangler-dev.test.ts.\n');
+    // Started now but awaited only by the tests that need it: it boots while the imports run.
     const port = await freePort();
-    wrangler = await startServer({
+    server = startServer({
       name: 'wrangler dev',
       command: 'wrangler',
       args: [
@@ -117,10 +121,11 @@ describe('users:import from a Flask app, then login over HTTP', () => {
       env: childEnv(dir),
       port,
     });
+    server.catch(() => {}); // Reported by the first test that awaits it.
   });
 
   afterAll(async () => {
-    await wrangler?.stop();
+    await (await server?.catch(() => undefined))?.stop();
   });
 
   beforeEach(({ onTestFailed }) => {
@@ -131,7 +136,7 @@ describe('users:import from a Flask app, then login over HTTP', () => {
     const result = await importUsers(sqliteFile);
     expect(result.code, result.output).toBe(0);
     expect(result.output).toContain(
-      'imported 6 of 9 into the local database (1 plaintext hashed; legacy hashes kept: 3 werkzeug-pbkdf2, 1 werkzeug-scrypt, 1 bcrypt); ' +
+      'imported 7 of 10 into the local database (1 plaintext hashed; legacy hashes kept: 3 werkzeug-pbkdf2, 1 werkzeug-scrypt, 2 bcrypt); ' +
         'skipped 3 (1 invalid_username, 1 duplicate_in_file, 1 unsupported_hash)',
     );
     expect(result.output).toMatch(/"no spaces allowed"\) skipped: invalid_username/);
@@ -141,11 +146,15 @@ describe('users:import from a Flask app, then login over HTTP', () => {
     expect(result.output).not.toContain('plain text password');
 
     afterFirstImport = await dumpUsers();
-    expect(afterFirstImport.map((u) => u.username)).toEqual(FLASK_USERS.map((u) => u.username).sort());
+    expect(afterFirstImport.map((u) => u.username)).toEqual(
+      [...FLASK_USERS.map((u) => u.username), 'bcrypt_bytes'].sort(),
+    );
     for (const u of FLASK_USERS.slice(0, 5)) expect(hashOf(afterFirstImport, u.username)).toBe(u.hash);
+    expect(hashOf(afterFirstImport, 'bcrypt_bytes')).toBe(vector('$2b$10$').hash);
     expect(hashOf(afterFirstImport, 'tutorial')).toMatch(/^\$pbkdf2-sha256\$i=100000\$/);
     const roles = Object.fromEntries(afterFirstImport.map((u) => [u.username, u.role]));
     expect(roles).toEqual({
+      bcrypt_bytes: 'user',
       wz_two: 'user',
       wz_three_oh: 'user',
       wz_three_one: 'admin',
@@ -158,12 +167,13 @@ describe('users:import from a Flask app, then login over HTTP', () => {
   it('changes nothing when run a second time', async () => {
     const again = await importUsers(sqliteFile);
     expect(again.code, again.output).toBe(0);
-    expect(again.output).toContain('imported 0 of 9');
-    expect(again.output).toContain('6 already_in_database');
+    expect(again.output).toContain('imported 0 of 10');
+    expect(again.output).toContain('7 already_in_database');
     expect(await dumpUsers()).toEqual(afterFirstImport);
   });
 
   it('imports a CSV file, skipping a name already in D1 whatever its case', async () => {
+    wrangler = await server;
     const csv = path.join(scratch(), 'users.csv');
     const bcrypt = vector('$2a$');
     await writeFile(
@@ -188,6 +198,7 @@ describe('users:import from a Flask app, then login over HTTP', () => {
   });
 
   it('logs each kind in over HTTP, refuses wrong passwords, and upgrades the stored hash', async () => {
+    wrangler = await server;
     for (const u of FLASK_USERS) {
       // A wrong password for the cheaper kinds only: the unit tests refuse one of every kind.
       if (u.username === 'wz_scrypt' || u.username === 'flask_bcrypt') {
