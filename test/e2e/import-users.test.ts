@@ -221,3 +221,35 @@ describe('users:import from a Flask app, then login over HTTP', () => {
     expect(hashOf(users, 'tutorial')).toBe(hashOf(afterFirstImport, 'tutorial'));
   });
 });
+
+describe('users:import refuses bad invocations before touching D1', () => {
+  const importWith = (...args: string[]) => run('node', [IMPORT, ...args]);
+
+  it('exits 2 on usage errors', async () => {
+    const both = await importWith(path.join(ROOT, 'package.json'), '--local', '--remote');
+    expect(both.code, both.output).toBe(2);
+    expect(both.output).toContain('pass exactly one of --local or --remote');
+    const missing = await importWith(path.join(scratch(), 'nope.db'), '--local');
+    expect(missing.code, missing.output).toBe(2);
+    expect(missing.output).toContain('no such file');
+  });
+
+  it('exits 1 naming the problem when the table or the CSV header is not what a Flask app has', async () => {
+    const dbFile = path.join(scratch(), 'other.db');
+    const db = new DatabaseSync(dbFile);
+    db.exec('CREATE TABLE accounts (name TEXT, pw TEXT)');
+    db.close();
+    const noTable = await importWith(dbFile, '--local', '--persist-to', scratch());
+    expect(noTable.code, noTable.output).toBe(1);
+    expect(noTable.output).toContain('no table "user" (use --table)');
+    const noColumns = await importWith(dbFile, '--local', '--persist-to', scratch(), '--table', 'accounts');
+    expect(noColumns.code, noColumns.output).toBe(1);
+    expect(noColumns.output).toContain('needs columns username and password_hash or password');
+
+    const csv = path.join(scratch(), 'bad.csv');
+    await writeFile(csv, 'login,secret\nalice,pw\n');
+    const badHeader = await importWith(csv, '--local', '--persist-to', scratch());
+    expect(badHeader.code, badHeader.output).toBe(1);
+    expect(badHeader.output).toContain('the header must be username,password[,role]');
+  });
+});
