@@ -17,6 +17,10 @@ export default defineConfig(async () => {
             cloudflareTest({
               wrangler: { configPath: './wrangler.toml' },
               miniflare: {
+                // Vitest's runner asks `node:inspector` whether a debugger is attached; without
+                // workerd's stub module (url() is undefined) every test file printed a warning.
+                // Tests only: the Worker itself imports no node: module (deploy-bundle test).
+                compatibilityFlags: ['enable_nodejs_inspector_module'],
                 // Secrets pinned here (empty = not set), so a developer's .dev.vars, which the
                 // plugin also reads, cannot change what the tests see.
                 bindings: {

@@ -14,13 +14,25 @@ import { ApiError, ConfigError, problemBody, problemResponse, type ErrorCode } f
 import { context } from './middleware/context';
 import { requireHttps } from './middleware/https';
 import { openApiDocument } from './openapi';
+import { MAX_BODY_BYTES } from './schemas';
 import { adminRouter } from './routes/admin';
 import { authRouter } from './routes/auth';
 import { compatRouter } from './routes/compat';
-import { metaRouter } from './routes/meta';
+import { metaRouter, openApiRoute } from './routes/meta';
+import { createRouter, type Router } from './routing';
 import { sessionsRouter } from './routes/sessions';
 
-export const MAX_BODY_BYTES = 16 * 1024;
+export { MAX_BODY_BYTES };
+
+const documentRouter: Router = createRouter().route(openApiRoute, (c) => c.json(apiDocument(), 200));
+const routers: Router[] = [metaRouter, documentRouter, authRouter, sessionsRouter, adminRouter, compatRouter];
+
+let document: ReturnType<typeof openApiDocument> | undefined;
+/**
+ * The OpenAPI document of every route. Built on first use, not at cold start; also read by
+ * scripts/client-types.ts, which generates the client's types from it.
+ */
+export const apiDocument = () => (document ??= openApiDocument(routers.flatMap((r) => r.specs)));
 
 function renderError(err: unknown, c: Context<AppEnv>): Response {
   const requestId = c.get('requestId');
@@ -117,11 +129,7 @@ export function createApp() {
     }),
   );
 
-  const routers = [metaRouter, authRouter, sessionsRouter, adminRouter, compatRouter];
   for (const router of routers) app.route('/', router.app);
-  // Built on first request, not at cold start.
-  let document: ReturnType<typeof openApiDocument> | undefined;
-  app.get('/openapi.json', (c) => c.json((document ??= openApiDocument(routers.flatMap((r) => r.specs)))));
 
   // A known path with another method is a 405 with Allow, not a 404.
   const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

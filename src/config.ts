@@ -5,6 +5,7 @@
  */
 import * as z from 'zod';
 import { ConfigError } from './errors';
+import { isLoopbackHost } from './loopback';
 
 /** Deployed Workers refuse PBKDF2 above this (workerd's DEFAULT_MAX_PBKDF2_ITERATIONS). */
 export const MAX_PBKDF2_ITERATIONS = 100_000;
@@ -59,6 +60,17 @@ const json = <T extends z.ZodType>(schema: T) =>
 /** An optional setting; set to the empty string it counts as not set (`PASSWORD_PEPPER=`). */
 const unset = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
 
+/**
+ * A browser origin allowed to call with credentials. Plain http only on loopback (a local dev
+ * server): a page served over http elsewhere can be rewritten by anyone on the network path,
+ * who would then read tokens and ride the refresh cookie as that origin.
+ */
+const corsOrigin = z
+  .url({ protocol: /^https?$/ })
+  .transform((u) => new URL(u))
+  .refine((u) => u.protocol === 'https:' || isLoopbackHost(u.hostname), 'must be https:// (http:// only on loopback)')
+  .transform((u) => u.origin);
+
 const envSchema = z.object({
   ISSUER: z.string().min(1).default('edge-auth'),
   AUDIENCE: z.string().min(1).default('edge-auth'),
@@ -83,7 +95,7 @@ const envSchema = z.object({
   ACCESS_CHECK_CACHE_TTL: int(0, 60, 0),
   // `nearest`: reads through D1 read replication (the Sessions API); see db/client.ts.
   D1_READS: z.enum(['primary', 'nearest']).default('primary'),
-  CORS_ORIGINS: list.pipe(z.array(z.url({ protocol: /^https?$/ }).transform((u) => new URL(u).origin))),
+  CORS_ORIGINS: list.pipe(z.array(corsOrigin)),
   JWT_SECRET: unset(secret('JWT_SECRET')),
   JWT_PREVIOUS_SECRETS: list.pipe(z.array(secret('JWT_PREVIOUS_SECRETS entries'))),
   JWT_PRIVATE_KEY: unset(json(privateJwk)),

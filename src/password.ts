@@ -87,6 +87,11 @@ export async function verifyPassword(password: string, stored: string, options: 
   const input = await passwordInput(password, peppered ? options.pepper : undefined);
   const actual = await pbkdf2Sha256(input, salt, iterations, expected.byteLength);
   const ok = timingSafeEqual(actual, expected);
+  if (!ok && iterations < options.iterations) {
+    // A hash from before the cost was raised is cheaper to check: burn the difference, or a
+    // failed login would tell accounts not yet upgraded from unknown names by its speed.
+    await pbkdf2Sha256(input, salt, options.iterations - iterations, KEY_BYTES);
+  }
   return { ok, needsRehash: ok && (iterations !== options.iterations || peppered !== Boolean(options.pepper)) };
 }
 

@@ -69,6 +69,9 @@ export const tokenResponseSchema = z.object({
   user: userSchema,
 });
 
+/** Every request body is limited to this (app.ts), and the document says so (openapi.ts). */
+export const MAX_BODY_BYTES = 16 * 1024;
+
 /** A JSON response of a route declaration (see routing.ts). */
 export const json = (schema: z.ZodType, description: string) => ({ description, schema });
 

@@ -24,6 +24,7 @@ const accessClaimsSchema = z.object({
   iss: z.string(),
   aud: z.string(),
   iat: z.number().int(),
+  nbf: z.number().optional(),
   exp: z.number().int(),
   jti: z.string().optional(),
 });
@@ -63,6 +64,14 @@ export async function issueAccessToken(
 
 const invalid = (detail: string) => new ApiError(401, 'invalid_token', detail);
 
+/**
+ * How far in the future `iat` and `nbf` may lie. Workers in one location verify tokens issued
+ * in another, whose clock may be a little ahead; without leeway a fresh token would bounce
+ * there. `exp` gets none: a token is never used past its lifetime. (Hono's verify has no
+ * leeway option, so it checks `exp` and this module the other two.)
+ */
+export const CLOCK_SKEW_SECONDS = 60;
+
 /** Verifies an access token and returns its claims, or throws a 401 `invalid_token`. */
 export async function verifyAccessToken(config: Config, ring: KeyRing, token: string): Promise<AccessClaims> {
   let header: unknown;
@@ -82,6 +91,8 @@ export async function verifyAccessToken(config: Config, ring: KeyRing, token: st
       iss: config.issuer,
       aud: config.audience,
       typ: ACCESS_TOKEN_TYP,
+      iat: false,
+      nbf: false,
     });
   } catch (err) {
     const expired = err instanceof Error && err.name === 'JwtTokenExpired';
@@ -89,5 +100,7 @@ export async function verifyAccessToken(config: Config, ring: KeyRing, token: st
   }
   const claims = accessClaimsSchema.safeParse(payload);
   if (!claims.success) throw invalid('The access token is not a valid access token.');
+  const latest = Math.floor(Date.now() / 1000) + CLOCK_SKEW_SECONDS;
+  if (claims.data.iat > latest || (claims.data.nbf ?? 0) > latest) throw invalid('The access token is not valid yet.');
   return claims.data;
 }

@@ -57,6 +57,27 @@ describe('configuration', () => {
     expect(() => parseConfig({ JWT_SECRET: SECRET, CORS_ORIGINS: '*' })).toThrow(/CORS_ORIGINS/);
   });
 
+  it('refuses http:// CORS origins except loopback (a dev server)', () => {
+    const origins = (value: string) => parseConfig({ JWT_SECRET: SECRET, CORS_ORIGINS: value }).corsOrigins;
+    expect(origins('http://localhost:5173 http://127.0.0.1:8080 http://[::1]:3000')).toEqual([
+      'http://localhost:5173',
+      'http://127.0.0.1:8080',
+      'http://[::1]:3000',
+    ]);
+    for (const value of [
+      'http://app.example',
+      'https://app.example http://app.example',
+      'http://192.168.1.10:5173',
+      'http://10.0.0.1',
+      'http://localhost.evil.example',
+      'http://127.0.0.1.evil.example',
+      'http://[::2]',
+    ]) {
+      expect(() => origins(value), value).toThrow(/CORS_ORIGINS/);
+      expect(() => origins(value), value).toThrow(ConfigError);
+    }
+  });
+
   it('refuses a malformed JWT_PRIVATE_KEY without echoing it', () => {
     let message = '';
     try {

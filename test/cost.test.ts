@@ -5,7 +5,8 @@
  */
 import { env } from 'cloudflare:workers';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { api, appWith, countD1, PASSWORD, signedIn } from './helpers';
+import { hashPassword } from '../src/password';
+import { api, appWith, countD1, PASSWORD, pbkdf2IterationsSpent, register, signedIn, uniqueName } from './helpers';
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -62,5 +63,32 @@ describe('cost per request', () => {
     expect(runs()).toBe(1);
     expect(d1.batches()).toBe(1);
     expect(d1.executed).toHaveLength(0);
+  });
+});
+
+describe('after PBKDF2_ITERATIONS was raised', () => {
+  /** PBKDF2 iterations a request spends, after checking its status. */
+  const iterationsSpent = (request: () => Promise<Response>, status: number) =>
+    pbkdf2IterationsSpent(async () => expect((await request()).status).toBe(status));
+
+  it('a wrong password for an account not yet upgraded costs what one for an unknown name does', async () => {
+    // An account whose hash predates the raise (10,000 iterations; the configuration says 100,000).
+    const stale = await register(uniqueName('stale'));
+    const oldHash = await hashPassword(PASSWORD, { iterations: 10_000 });
+    await env.DB.prepare('UPDATE users SET password_hash = ? WHERE id = ?').bind(oldHash, stale.id).run();
+    const current = await register(uniqueName('current'));
+    const attempt = (username: string) => () =>
+      api('/auth/login', { json: { username, password: 'not-the-password' } });
+
+    const unknown = await iterationsSpent(attempt(uniqueName('nobody')), 401);
+    expect(unknown).toBe(100_000);
+    expect(await iterationsSpent(attempt(stale.username), 401)).toBe(unknown);
+    expect(await iterationsSpent(attempt(current.username), 401)).toBe(unknown);
+    // The right password still works, and upgrades the hash.
+    expect((await api('/auth/login', { json: { username: stale.username, password: PASSWORD } })).status).toBe(200);
+    const row = await env.DB.prepare('SELECT password_hash FROM users WHERE id = ?')
+      .bind(stale.id)
+      .first<{ password_hash: string }>();
+    expect(row!.password_hash).toMatch(/^\$pbkdf2-sha256\$i=100000\$/);
   });
 });

@@ -137,3 +137,17 @@ export function countD1() {
   return { statements, executed, batches: () => batches.mock.calls.length };
 }
 const sqlOf = new WeakMap<object, string>();
+
+/** PBKDF2 iterations spent while `work` runs, counted at WebCrypto: the cost an observer can time. */
+export async function pbkdf2IterationsSpent(work: () => Promise<unknown>): Promise<number> {
+  const spy = vi.spyOn(crypto.subtle, 'deriveBits');
+  try {
+    await work();
+    return spy.mock.calls
+      .map(([alg]) => alg as { name: string; iterations?: number })
+      .filter((alg) => alg.name === 'PBKDF2')
+      .reduce((sum, alg) => sum + (alg.iterations ?? 0), 0);
+  } finally {
+    spy.mockRestore();
+  }
+}

@@ -1,7 +1,18 @@
 import { env } from 'cloudflare:workers';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../src/app';
 import { api, expectProblem } from './helpers';
+
+afterEach(() => vi.restoreAllMocks());
+
+/**
+ * Captures the operator's error log lines (JSON on stderr) instead of printing them, so a
+ * passing run shows no error output; the tests assert what the operator would read.
+ */
+function errorLog(): () => Record<string, unknown>[] {
+  const spy = vi.spyOn(console, 'error').mockImplementation(() => {});
+  return () => spy.mock.calls.map(([line]) => JSON.parse(line as string) as Record<string, unknown>);
+}
 
 describe('GET /health', () => {
   it('is ok when D1 answers', async () => {
@@ -17,8 +28,12 @@ describe('GET /health', () => {
       },
       batch: () => Promise.reject(new Error('D1 is down')),
     } as unknown as D1Database;
+    const logged = errorLog();
     const res = await createApp().fetch(new Request('https://auth.example.test/health'), { ...env, DB: broken });
     await expectProblem(res, 503, 'service_unavailable');
+    expect(logged()).toEqual([
+      { type: 'error', message: 'health check: D1 query failed', request_id: res.headers.get('X-Request-Id') },
+    ]);
   });
 });
 
@@ -39,7 +54,8 @@ describe('unknown routes and methods', () => {
 });
 
 describe('a misconfigured deployment', () => {
-  it('answers 500 misconfigured, naming the variable but not its value', async () => {
+  it('answers 500 misconfigured and logs it, naming the variable but not its value', async () => {
+    const logged = errorLog();
     const res = await createApp().fetch(new Request('https://auth.example.test/health'), {
       ...env,
       JWT_SECRET: 'too-short',
@@ -47,6 +63,10 @@ describe('a misconfigured deployment', () => {
     const problem = await expectProblem(res, 500, 'misconfigured');
     expect(problem.detail).toMatch(/JWT_SECRET/);
     expect(JSON.stringify(problem)).not.toContain('too-short');
+    expect(logged()).toEqual([
+      expect.objectContaining({ type: 'error', kind: 'config', message: expect.stringMatching(/JWT_SECRET/) }),
+    ]);
+    expect(JSON.stringify(logged())).not.toContain('too-short');
   });
 });
 
@@ -57,6 +77,7 @@ describe('a key ring with one kid for two different keys', () => {
       return (await crypto.subtle.exportKey('jwk', keys.privateKey)) as JsonWebKey;
     };
     const signing = { ...(await pair()), kid: 'k1', alg: 'EdDSA' };
+    const logged = errorLog();
     const { d: _d, ...other } = { ...(await pair()), kid: 'k1', alg: 'EdDSA' };
     const res = await createApp().fetch(new Request('https://auth.example.test/.well-known/jwks.json'), {
       ...env,
@@ -66,6 +87,8 @@ describe('a key ring with one kid for two different keys', () => {
     const problem = await expectProblem(res, 500, 'misconfigured');
     expect(problem.detail).toMatch(/JWT_PREVIOUS_PUBLIC_KEYS: kid "k1"/);
     expect(JSON.stringify(problem)).not.toContain(signing.d!);
+    expect(logged()).toEqual([expect.objectContaining({ kind: 'config', message: expect.stringMatching(/kid "k1"/) })]);
+    expect(JSON.stringify(logged())).not.toContain(signing.d!);
   });
 });
 
@@ -94,6 +117,7 @@ describe('GET /openapi.json', () => {
         'PATCH /admin/users/{id}',
         'DELETE /admin/users/{id}',
         'GET /health',
+        'GET /openapi.json',
         'GET /.well-known/jwks.json',
         'POST /signup',
         'POST /auth',

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fromBase64Url, toBase64Url, utf8 } from '../src/crypto';
-import { hashPassword, pbkdf2Sha256, verifyPassword } from '../src/password';
+import { burnPasswordWork, hashPassword, pbkdf2Sha256, verifyPassword } from '../src/password';
+import { pbkdf2IterationsSpent } from './helpers';
 
 const hex = (bytes: Uint8Array) => [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
 const PEPPER = 'pepper-pepper-pepper-pepper-pepper-32';
@@ -74,6 +75,29 @@ describe('password hashes', () => {
     for (const stored of ['', 'plaintext', '$pbkdf2-sha256$i=1$AAAA$BBBB', '$bcrypt$...']) {
       expect((await verifyPassword('whatever-password', stored, { iterations: 10_000 })).ok).toBe(false);
     }
+  });
+});
+
+describe('a failed check after the iteration count was raised', () => {
+  const now = { iterations: 50_000 };
+
+  it('spends as many iterations as the check for an unknown name', async () => {
+    const old = await hashPassword('correct horse battery', { iterations: 10_000 });
+    const unknown = await pbkdf2IterationsSpent(() => burnPasswordWork('wrong guess', now));
+    expect(unknown).toBe(50_000);
+    expect(await pbkdf2IterationsSpent(() => verifyPassword('wrong guess', old, now))).toBe(unknown);
+    // Peppered hashes too, whose input goes through HMAC first.
+    const peppered = await hashPassword('correct horse battery', { iterations: 10_000, pepper: PEPPER });
+    const withPepper = { ...now, pepper: PEPPER };
+    expect(await pbkdf2IterationsSpent(() => verifyPassword('wrong guess', peppered, withPepper))).toBe(
+      await pbkdf2IterationsSpent(() => burnPasswordWork('wrong guess', withPepper)),
+    );
+  });
+
+  it('still fails, and a right password still verifies and asks for a rehash', async () => {
+    const old = await hashPassword('correct horse battery', { iterations: 10_000 });
+    expect(await verifyPassword('wrong guess', old, now)).toEqual({ ok: false, needsRehash: false });
+    expect(await verifyPassword('correct horse battery', old, now)).toEqual({ ok: true, needsRehash: true });
   });
 });
 

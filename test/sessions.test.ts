@@ -379,7 +379,7 @@ describe('the scheduled cleanup', () => {
     it('runs the same cleanup at the time of the trigger', async () => {
       const now = Date.now();
       const { userId, gone, kept } = await agedSessions(now);
-      const log = vi.spyOn(console, 'log');
+      const log = vi.spyOn(console, 'log').mockImplementation(() => {});
       const ctx = createExecutionContext();
       await worker.scheduled(createScheduledController({ scheduledTime: now, cron: '17 3 * * *' }), env, ctx);
       await waitOnExecutionContext(ctx);

@@ -8,7 +8,7 @@
  * real secret must be accepted (checked in beforeAll), so each refusal is the attack's doing.
  */
 import { env } from 'cloudflare:workers';
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../src/app';
 import { b64url, decodePart, fromB64url, signHs256, unsignedPart } from './jwt';
 import { ORIGIN, api, expectProblem, login, signedIn, signedInAdmin, type Tokens } from './helpers';
@@ -293,6 +293,53 @@ describe('An access token', () => {
 
     it('are JSON null, even correctly signed', async () => {
       await expectInvalidToken(await me(await hs256(header(), 'null')));
+    });
+  });
+
+  describe('issued by a Worker whose clock runs ahead (up to 60 s of skew is tolerated)', () => {
+    // Real time, whole seconds: the victim's session (checked on every request) stays live.
+    const now = nowSeconds();
+    const T0 = now * 1000;
+    beforeEach(() => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      vi.setSystemTime(T0);
+    });
+    afterEach(() => vi.useRealTimers());
+
+    it.each<[string, Json]>([
+      ['iat 1 s ahead', { iat: now + 1, exp: now + 601 }],
+      ['iat 60 s ahead (the limit)', { iat: now + 60, exp: now + 660 }],
+      ['nbf 60 s ahead (the limit)', { iat: now, nbf: now + 60, exp: now + 600 }],
+      ['iat and nbf both 60 s ahead', { iat: now + 60, nbf: now + 60, exp: now + 660 }],
+      ['nbf now', { iat: now, nbf: now, exp: now + 600 }],
+      ['a fractional nbf 59.5 s ahead', { iat: now, nbf: now + 59.5, exp: now + 600 }],
+      ['exp 1 s from now', { iat: now - 599, exp: now + 1 }],
+    ])('is accepted with %s', async (_label, times) => {
+      await expectAccepted(await me(await hs256(header(), claims(times))), victim.username);
+    });
+
+    it.each<[string, Json]>([
+      ['iat 61 s ahead', { iat: now + 61, exp: now + 661 }],
+      ['nbf 61 s ahead', { iat: now, nbf: now + 61, exp: now + 600 }],
+      ['nbf 60.5 s ahead', { iat: now, nbf: now + 60.5, exp: now + 600 }],
+      ['iat an hour ahead', { iat: now + 3600, exp: now + 4200 }],
+      ['exp exactly now (exp gets no leeway)', { iat: now - 600, exp: now }],
+      ['exp 1 s ago (exp gets no leeway)', { iat: now - 601, exp: now - 1 }],
+      ['exp before iat, both within the skew', { iat: now + 30, exp: now - 1 }],
+      ['nbf as a string', { iat: now, nbf: String(now), exp: now + 600 }],
+      ['nbf null', { iat: now, nbf: null, exp: now + 600 }],
+      ['iat as a string', { iat: String(now), exp: now + 600 }],
+      ['no iat', { iat: undefined, exp: now + 600 }],
+    ])('is refused with %s, even correctly signed', async (_label, times) => {
+      await expectInvalidToken(await me(await hs256(header(), claims(times))));
+    });
+
+    it('tolerates the skew on a token the service issued itself, read by a Worker whose clock is 60 s behind', async () => {
+      const { token } = await signedIn('skew');
+      vi.setSystemTime(T0 - 60_000);
+      expect((await me(token)).status).toBe(200);
+      vi.setSystemTime(T0 - 61_000);
+      await expectInvalidToken(await me(token));
     });
   });
 

@@ -1,8 +1,7 @@
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../env';
 import { ApiError } from '../errors';
-
-const LOOPBACK = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])$/;
+import { isLoopbackHost } from '../loopback';
 
 /**
  * Refuses plain-HTTP requests except on loopback (`wrangler dev`). Refusing rather than
@@ -12,7 +11,7 @@ const LOOPBACK = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])$/;
 export const requireHttps = () =>
   createMiddleware<AppEnv>(async (c, next) => {
     const url = new URL(c.req.url);
-    if (url.protocol !== 'https:' && !LOOPBACK.test(url.hostname)) {
+    if (url.protocol !== 'https:' && !isLoopbackHost(url.hostname)) {
       throw new ApiError(403, 'https_required', 'This service is only available over HTTPS.');
     }
     await next();

@@ -1,15 +1,26 @@
 /**
- * Strict JSON bodies. Hono's json validator treats a body with another content type as
- * `{}`, and JSON.parse silently keeps the last of duplicate keys: an auth API must not
- * guess, so both are refused here, before validation sees the body.
+ * Strict JSON bodies, read, parsed and validated in this one middleware. Hono's json
+ * validator decides on its own from Content-Type whether to read the body (another media type
+ * becomes `{}`) and cannot tell an empty body from malformed JSON; with two places deciding,
+ * they disagreed on some Content-Types and an optional body sent as `Content-Type:
+ * application/json` with no bytes was refused. Here one decision covers all of it. JSON.parse
+ * also silently keeps the last of duplicate keys: an auth API must not guess, so those are
+ * refused too.
  */
 import { createMiddleware } from 'hono/factory';
+import type * as z from 'zod';
 import type { AppEnv } from '../env';
 import { ApiError } from '../errors';
+import { validationFailed, zodFieldErrors } from '../validation';
 
-/** Hono's json validator's own test, on the same media type, so the two never disagree. */
+/** The media types read as JSON: `application/json` and `application/*+json`, any parameters. */
 const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;
 const mediaType = (contentType: string) => contentType.split(';')[0]!.trim().toLowerCase();
+export const isJsonContentType = (contentType: string | undefined): boolean =>
+  contentType !== undefined && JSON_TYPE.test(mediaType(contentType));
+
+/** No bytes, or only JSON's own whitespace (RFC 8259), counts as no body at all. */
+const EMPTY = /^[ \t\r\n]*$/;
 
 /**
  * Returns the first key that appears twice in one object of `text` (already valid JSON),
@@ -42,36 +53,50 @@ function malformed(detail: string): ApiError {
   return new ApiError(400, 'malformed_json', detail);
 }
 
-/** Requires an `application/json` body that parses cleanly; `optional` also allows no body. */
-export const jsonBody = (options: { optional?: boolean } = {}) =>
+/** Parses `text` as one JSON object, refusing anything an auth API should not guess about. */
+function parseObject(contentType: string | undefined, text: string): object {
+  if (!isJsonContentType(contentType)) {
+    throw new ApiError(
+      415,
+      'unsupported_media_type',
+      'The request body must be JSON (Content-Type: application/json).',
+    );
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text, (_key, v: unknown) => {
+      if (typeof v === 'string' && !v.isWellFormed()) throw new TypeError('lone surrogate');
+      return v;
+    });
+  } catch {
+    throw malformed('The request body is not valid JSON (or contains unpaired UTF-16 surrogates).');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw malformed('The request body must be a JSON object.');
+  }
+  const duplicate = findDuplicateKey(text);
+  if (duplicate !== null) throw malformed('The request body repeats a key; each key may appear once.');
+  // Keys are checked too (a reviver sees only values).
+  if (Object.keys(value).some((k) => !k.isWellFormed()))
+    throw malformed('The request body contains unpaired UTF-16 surrogates.');
+  return value;
+}
+
+/**
+ * Validates the JSON body against `schema` and hands the result to `c.req.valid('json')`.
+ * An empty body is "no body", whatever its Content-Type: `optional` routes then validate `{}`
+ * (clients that put `Content-Type: application/json` on every request must still work), and
+ * the others answer 400 `validation_failed` naming the body, like any missing field.
+ */
+export const jsonBody = (schema: z.ZodType, options: { optional?: boolean } = {}) =>
   createMiddleware<AppEnv>(async (c, next) => {
-    const contentType = c.req.header('Content-Type');
-    const hasBody = c.req.raw.body !== null && c.req.header('Content-Length') !== '0';
-    if (!hasBody && !contentType && options.optional) return next();
-    if (!contentType || !JSON_TYPE.test(mediaType(contentType))) {
-      throw new ApiError(
-        415,
-        'unsupported_media_type',
-        'The request body must be JSON (Content-Type: application/json).',
-      );
-    }
-    const text = await c.req.text();
-    let value: unknown;
-    try {
-      value = JSON.parse(text, (_key, v: unknown) => {
-        if (typeof v === 'string' && !v.isWellFormed()) throw new TypeError('lone surrogate');
-        return v;
-      });
-    } catch {
-      throw malformed('The request body is not valid JSON (or contains unpaired UTF-16 surrogates).');
-    }
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      throw malformed('The request body must be a JSON object.');
-    }
-    const duplicate = findDuplicateKey(text);
-    if (duplicate !== null) throw malformed('The request body repeats a key; each key may appear once.');
-    // Keys are checked too (a reviver sees only values).
-    if (Object.keys(value).some((k) => !k.isWellFormed()))
-      throw malformed('The request body contains unpaired UTF-16 surrogates.');
+    // Bytes, not .text(): workerd warns when .text() meets a Content-Type that is not text.
+    const text = new TextDecoder().decode(await c.req.arrayBuffer());
+    let value: object = {};
+    if (!EMPTY.test(text)) value = parseObject(c.req.header('Content-Type'), text);
+    else if (!options.optional) throw validationFailed([{ field: 'body', message: 'A JSON object is required.' }]);
+    const result = await schema.safeParseAsync(value);
+    if (!result.success) throw validationFailed(zodFieldErrors(result.error.issues, 'body'));
+    c.req.addValidatedData('json', result.data as object);
     await next();
   });

@@ -3,11 +3,12 @@ import * as z from 'zod';
 import { ROLES } from '../db/schema';
 import { requireAuth, requireRole } from '../middleware/auth';
 import { createRouter, defineRoute } from '../routing';
+import type { Tag } from '../openapi';
 import { json, problem, userSchema } from '../schemas';
 import { audit } from '../services/audit';
 import { deleteUser, listUsers, setRole, toPublicUser } from '../services/users';
 
-const tags = ['admin'];
+const tags: Tag[] = ['admin'];
 const adminOnly = [requireAuth(), requireRole('admin')];
 const idParam = z.object({ id: z.string().min(1).max(64) });
 const forbidden = problem('Caller is not an admin (`forbidden`)');
@@ -16,8 +17,10 @@ const unauthorized = problem('No or invalid access token');
 export const listUsersRoute = defineRoute({
   method: 'get',
   path: '/admin/users',
+  operationId: 'listUsers',
   tags,
   summary: 'List users, oldest id first, with cursor pagination',
+  description: 'Pages of up to `limit` users; pass `next_cursor` as `cursor` for the next page until it is null.',
   middleware: adminOnly,
   bearer: true,
   request: {
@@ -37,11 +40,14 @@ export const listUsersRoute = defineRoute({
 export const setRoleRoute = defineRoute({
   method: 'patch',
   path: '/admin/users/{id}',
+  operationId: 'setUserRole',
   tags,
   summary: "Change a user's role",
+  description:
+    'Takes effect on the user’s next request: roles are read from the database, not from the token. The last admin cannot be demoted.',
   middleware: adminOnly,
   bearer: true,
-  request: { params: idParam, body: z.object({ role: z.enum(ROLES) }) },
+  request: { params: idParam, body: z.object({ role: z.enum(ROLES) }), example: { role: 'admin' } },
   responses: {
     200: json(z.object({ user: userSchema }), 'The updated user'),
     400: problem('Invalid role'),
@@ -55,8 +61,10 @@ export const setRoleRoute = defineRoute({
 export const deleteUserRoute = defineRoute({
   method: 'delete',
   path: '/admin/users/{id}',
+  operationId: 'deleteUser',
   tags,
   summary: 'Delete a user; their sessions and tokens stop working at once',
+  description: 'Deletes the user and their sessions. The last admin cannot be deleted.',
   middleware: adminOnly,
   bearer: true,
   request: { params: idParam },

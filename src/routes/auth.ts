@@ -8,6 +8,7 @@ import { getKeyRing } from '../keys';
 import { requireAuth } from '../middleware/auth';
 import { clearRefreshCookie, readRefreshCookie, setRefreshCookie } from '../refresh-cookie';
 import { createRouter, defineRoute } from '../routing';
+import type { Tag } from '../openapi';
 import {
   credentialsSchema,
   json,
@@ -23,7 +24,7 @@ import { logoutEverywhere, revokeByRefreshToken, rotateRefreshToken, type Issued
 import { toPublicUser } from '../services/users';
 import { issueAccessToken } from '../tokens';
 
-const tags = ['auth'];
+const tags: Tag[] = ['auth'];
 
 const deliverySchema = z.enum(['body', 'cookie']).default('body').meta({
   description: '`cookie` puts the refresh token in an HttpOnly cookie (for browser SPAs) instead of the body',
@@ -55,23 +56,33 @@ const refreshTokenBody = z.object({ refresh_token: z.string().max(512).optional(
 export const registerRoute = defineRoute({
   method: 'post',
   path: '/auth/register',
+  operationId: 'register',
   tags,
   summary: 'Create a user (always with role `user`)',
-  request: { body: credentialsSchema },
+  description:
+    'Creates a user with role `user` and returns it. It does not sign in: call `login` next. The username is NFKC-normalised and unique case-insensitively; the password must meet the length rule and not be one of the most common passwords.',
+  request: { body: credentialsSchema, example: { username: 'alice', password: 'correct horse battery staple' } },
   responses: {
     201: json(z.object({ user: userSchema }), 'The new user'),
     400: problem('Invalid input (`validation_failed`, `password_too_common`, `malformed_json`)'),
     409: problem('Username taken (`username_taken`)'),
     415: problem('Body is not JSON'),
+    429: problem('Too many registrations from this address (`too_many_registrations`), see Retry-After'),
   },
 });
 
 export const loginRoute = defineRoute({
   method: 'post',
   path: '/auth/login',
+  operationId: 'login',
   tags,
   summary: 'Exchange username and password for an access token and a refresh token',
-  request: { body: credentialsSchema.extend({ refresh_token_delivery: deliverySchema }) },
+  description:
+    'Starts a session. The access token is short-lived (`expires_in` seconds) and goes in `Authorization: Bearer`; the refresh token, in the body or (`refresh_token_delivery: "cookie"`, for browser SPAs) in an HttpOnly cookie, gets new tokens from `refreshToken`. Failed attempts are throttled per account and address.',
+  request: {
+    body: credentialsSchema.extend({ refresh_token_delivery: deliverySchema }),
+    example: { username: 'alice', password: 'correct horse battery staple', refresh_token_delivery: 'body' },
+  },
   responses: {
     200: json(tokenResponseSchema, 'Tokens and the user'),
     400: problem('Invalid input'),
@@ -83,11 +94,13 @@ export const loginRoute = defineRoute({
 export const refreshRoute = defineRoute({
   method: 'post',
   path: '/auth/refresh',
+  operationId: 'refreshToken',
   tags,
   summary: 'Rotate a refresh token: new access token and new refresh token',
   description:
-    'The refresh token comes from the body, or else from the refresh cookie (which needs an allowed Origin).',
-  request: { body: refreshTokenBody, bodyOptional: true },
+    'The refresh token comes from the body, or else from the refresh cookie (which needs an allowed Origin). Each refresh token works once: the answer carries its successor, delivered the same way. Presenting a spent one again revokes the whole session (`refresh_token_reused`).',
+  refreshCookie: true,
+  request: { body: refreshTokenBody, bodyOptional: true, example: { refresh_token: 'dseXq0v…' } },
   responses: {
     200: json(tokenResponseSchema, 'Fresh tokens'),
     401: problem('`invalid_refresh_token`, or `refresh_token_reused` (the whole session was revoked)'),
@@ -98,17 +111,24 @@ export const refreshRoute = defineRoute({
 export const logoutRoute = defineRoute({
   method: 'post',
   path: '/auth/logout',
+  operationId: 'logout',
   tags,
   summary: 'End the session of a refresh token (idempotent)',
-  request: { body: refreshTokenBody, bodyOptional: true },
+  description:
+    'Revokes the session of the refresh token from the body or the refresh cookie, and clears the cookie. Access tokens of that session stop working at once. Answers 204 also when there was nothing to end.',
+  refreshCookie: true,
+  request: { body: refreshTokenBody, bodyOptional: true, example: { refresh_token: 'dseXq0v…' } },
   responses: { 204: { description: 'Logged out' }, 403: problem('`csrf_rejected`') },
 });
 
 export const logoutAllRoute = defineRoute({
   method: 'post',
   path: '/auth/logout-all',
+  operationId: 'logoutAll',
   tags,
   summary: 'End every session of the caller and invalidate every access token issued so far',
+  description:
+    'For a lost device or a suspected leak: every session of the caller, on every device, ends, and every access token issued to them so far stops working.',
   middleware: [requireAuth()],
   bearer: true,
   responses: { 204: { description: 'Logged out everywhere' }, 401: problem('No or invalid access token') },
@@ -117,11 +137,17 @@ export const logoutAllRoute = defineRoute({
 export const passwordRoute = defineRoute({
   method: 'post',
   path: '/auth/password',
+  operationId: 'changePassword',
   tags,
   summary: 'Change the password; other sessions and all access tokens are revoked',
+  description:
+    'Needs the current password. Every other session ends and every access token (the caller’s too) stops working; the caller’s own session continues, so its refresh token gets a fresh access token. Wrong current passwords are throttled like failed logins.',
   middleware: [requireAuth()],
   bearer: true,
-  request: { body: z.object({ current_password: passwordSchema, new_password: newPasswordSchema }) },
+  request: {
+    body: z.object({ current_password: passwordSchema, new_password: newPasswordSchema }),
+    example: { current_password: 'correct horse battery staple', new_password: 'a-new-and-unusual-passphrase' },
+  },
   responses: {
     204: { description: 'Changed' },
     400: problem('Invalid new password'),
@@ -135,8 +161,10 @@ const meResponse = z.object({ user: userSchema });
 export const protectedRoute = defineRoute({
   method: 'get',
   path: '/auth/protected',
+  operationId: 'getProtected',
   tags,
   summary: 'A protected greeting (the tutorial route)',
+  description: 'Answers only with a valid access token: the simplest way to check one end to end.',
   middleware: [requireAuth({ cache: true })],
   bearer: true,
   responses: {
@@ -148,8 +176,11 @@ export const protectedRoute = defineRoute({
 export const meRoute = defineRoute({
   method: 'get',
   path: '/auth/me',
+  operationId: 'getMe',
   tags,
   summary: 'The caller',
+  description:
+    'The user the access token belongs to, as stored now: a role changed since login shows here (with `ACCESS_CHECK_CACHE_TTL` set, within that many seconds).',
   middleware: [requireAuth({ cache: true })],
   bearer: true,
   responses: { 200: json(meResponse, 'The caller'), 401: problem('No or invalid access token') },

@@ -7,31 +7,38 @@ import { ApiError } from '../errors';
 import { getKeyRing } from '../keys';
 import { requireAuth } from '../middleware/auth';
 import { createRouter, defineRoute } from '../routing';
+import type { Tag } from '../openapi';
 import { credentialsSchema, json, problem } from '../schemas';
 import { login, register } from '../services/auth';
 import { issueAccessToken } from '../tokens';
 
-const tags = ['flask-jwt compatibility'];
+const tags: Tag[] = ['flask-jwt compatibility'];
 const statusSchema = z.object({ Status: z.enum(['Success', 'Error']), result: z.string() });
 
 export const signupRoute = defineRoute({
   method: 'post',
   path: '/signup',
+  operationId: 'flaskSignup',
   tags,
   summary: 'Flask-JWT tutorial signup',
-  request: { body: credentialsSchema },
+  description: 'Registration as the Flask-JWT tutorial answered it. New clients use `register`.',
+  request: { body: credentialsSchema, example: { username: 'alice', password: 'correct horse battery staple' } },
   responses: {
     200: json(statusSchema, '`{"Status":"Success","result":"User created"}`'),
     400: json(statusSchema, '`{"Status":"Error","result":"User already exists"}`; invalid input is a problem document'),
+    429: problem('Too many registrations from this address (`too_many_registrations`), see Retry-After'),
   },
 });
 
 export const flaskAuthRoute = defineRoute({
   method: 'post',
   path: '/auth',
+  operationId: 'flaskLogin',
   tags,
-  summary: 'Flask-JWT login: an access token only (its session is listed, and ended, like any other)',
-  request: { body: credentialsSchema },
+  summary: 'Flask-JWT login: an access token only (no refresh token)',
+  description:
+    'Login as the Flask-JWT tutorial answered it: `{"access_token"}` only, no refresh token. It still belongs to a session, listed and ended like any other. Same users, throttling and tokens as `login`; new clients use `login`.',
+  request: { body: credentialsSchema, example: { username: 'alice', password: 'correct horse battery staple' } },
   responses: {
     200: json(z.object({ access_token: z.string() }), 'The access token'),
     401: problem('`invalid_credentials`'),
@@ -42,8 +49,10 @@ export const flaskAuthRoute = defineRoute({
 export const helloRoute = defineRoute({
   method: 'get',
   path: '/hello',
+  operationId: 'flaskHello',
   tags,
-  summary: 'Flask-JWT protected greeting; accepts `Authorization: JWT <token>` or `Bearer <token>`',
+  summary: 'Flask-JWT protected greeting',
+  description: 'Accepts `Authorization: JWT <token>` (Flask-JWT’s scheme) or `Bearer <token>`.',
   middleware: [requireAuth({ schemes: ['JWT', 'Bearer'], cache: true })],
   bearer: true,
   responses: {

@@ -2,11 +2,12 @@
 import * as z from 'zod';
 import { requireAuth } from '../middleware/auth';
 import { createRouter, defineRoute } from '../routing';
+import type { Tag } from '../openapi';
 import { json, problem } from '../schemas';
 import { audit } from '../services/audit';
 import { listActiveSessions, revokeOwnSession } from '../services/sessions';
 
-const tags = ['sessions'];
+const tags: Tag[] = ['sessions'];
 const iso = (ms: number) => new Date(ms).toISOString();
 
 const sessionSchema = z.object({
@@ -21,8 +22,11 @@ const sessionSchema = z.object({
 export const listSessionsRoute = defineRoute({
   method: 'get',
   path: '/auth/sessions',
+  operationId: 'listSessions',
   tags,
   summary: "The caller's active sessions",
+  description:
+    'One entry per login that has not ended: when it started and was last refreshed, when it expires, its User-Agent, and whether it is the session of the presented token (`current`).',
   middleware: [requireAuth()],
   bearer: true,
   responses: {
@@ -34,8 +38,11 @@ export const listSessionsRoute = defineRoute({
 export const revokeSessionRoute = defineRoute({
   method: 'delete',
   path: '/auth/sessions/{id}',
+  operationId: 'revokeSession',
   tags,
   summary: 'Revoke one of the caller’s sessions',
+  description:
+    'Ends one session (for example a device the user no longer has): its refresh token and its access tokens stop working at once.',
   middleware: [requireAuth()],
   bearer: true,
   request: { params: z.object({ id: z.string().min(1).max(64) }) },

@@ -4,7 +4,7 @@
  * process group, waited for on GET /health, and stopped with everything they started.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -199,6 +199,44 @@ export async function startServer(options: StartOptions): Promise<Server> {
     : `${name} did not answer GET /health with 200 within ${timeoutMs} ms (last answer: ${lastAnswer}).`;
   await server.stop().catch(() => {});
   throw new Error(`${failure} Its output:\n${output}`);
+}
+
+/**
+ * A real `wrangler dev` on 127.0.0.1 (workerd, wrangler.toml's bindings) serving a fresh local
+ * D1 in `stateDir`, to which the real migrations are applied first. `vars` become `--var`s.
+ *
+ * With --env-file, wrangler reads that file INSTEAD of .dev.vars (and .env). --var alone is
+ * not enough: it does win over .dev.vars for the same name (checked: the token's kid was the
+ * --var secret's), but every other .dev.vars entry (e.g. ACCESS_TOKEN_TTL=31) still got in.
+ */
+export async function startWranglerDev(stateDir: string, vars: Record<string, string>): Promise<Server> {
+  const env = childEnv(stateDir);
+  const migrate = ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', stateDir];
+  const migrated = await run('wrangler', migrate, { cwd: ROOT, env });
+  if (migrated.code !== 0) throw new Error(`migrations failed (exit ${migrated.code}):\n${migrated.output}`);
+  const port = await freePort();
+  const envFile = path.join(stateDir, 'e2e.env');
+  await writeFile(envFile, '# Deliberately empty: see startWranglerDev in support.ts.\n');
+  return startServer({
+    name: 'wrangler dev',
+    command: 'wrangler',
+    args: [
+      'dev',
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--persist-to',
+      stateDir,
+      '--env-file',
+      envFile,
+      ...Object.entries(vars).flatMap(([name, value]) => ['--var', `${name}:${value}`]),
+      '--show-interactive-dev-session=false',
+    ],
+    cwd: ROOT,
+    env,
+    port,
+  });
 }
 
 export type ApiResponse = { status: number; type: string | null; body: any };

@@ -6,20 +6,11 @@
  *
  * Run: npx vitest run --project e2e
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import {
-  ROOT,
-  api as apiAt,
-  childEnv,
-  freePort,
-  run as runCommand,
-  startServer,
-  uniqueName,
-  type Server,
-} from './support';
+import { ROOT, api as apiAt, childEnv, run as runCommand, startWranglerDev, uniqueName, type Server } from './support';
 
 const MAKE_ADMIN = path.join(ROOT, 'scripts', 'make-admin.mjs');
 const PASSWORD = 'a-long-and-unusual-passphrase';
@@ -32,36 +23,6 @@ let wrangler: Server | undefined;
 const run = (command: string, args: string[]) => runCommand(command, args, { cwd: ROOT, env: childEnv(stateDir) });
 
 const makeAdmin = (...args: string[]) => run('node', [MAKE_ADMIN, ...args, '--local', '--persist-to', stateDir]);
-
-async function startWrangler(): Promise<Server> {
-  const port = await freePort();
-  // With --env-file, wrangler reads that file INSTEAD of .dev.vars (and .env). --var alone is
-  // not enough: it does win over .dev.vars for the same name (checked: the token's kid was the
-  // --var secret's), but every other .dev.vars entry (e.g. ACCESS_TOKEN_TTL=31) still got in.
-  const envFile = path.join(stateDir, 'e2e.env');
-  await writeFile(envFile, '# Deliberately empty: see wrangler-dev.test.ts.\n');
-  return startServer({
-    name: 'wrangler dev',
-    command: 'wrangler',
-    args: [
-      'dev',
-      '--ip',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--persist-to',
-      stateDir,
-      '--env-file',
-      envFile,
-      '--var',
-      `JWT_SECRET:${JWT_SECRET}`,
-      '--show-interactive-dev-session=false',
-    ],
-    cwd: ROOT,
-    env: childEnv(stateDir),
-    port,
-  });
-}
 
 const api = (pathname: string, init: { json?: unknown; token?: string } = {}) =>
   apiAt(wrangler!.baseUrl, pathname, init);
@@ -79,10 +40,7 @@ async function signUp(prefix: string) {
 describe('wrangler dev, end to end', () => {
   beforeAll(async () => {
     stateDir = await mkdtemp(path.join(tmpdir(), 'edge-auth-e2e-'));
-    // The real migrations into the same state directory wrangler dev will serve.
-    const migrated = await run('wrangler', ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', stateDir]);
-    if (migrated.code !== 0) throw new Error(`migrations failed (exit ${migrated.code}):\n${migrated.output}`);
-    wrangler = await startWrangler();
+    wrangler = await startWranglerDev(stateDir, { JWT_SECRET });
   });
 
   afterAll(async () => {

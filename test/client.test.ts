@@ -1,0 +1,402 @@
+/**
+ * edge-auth/client against the real Worker in workerd: the client's fetch is the Worker's
+ * own (exports.default.fetch), so every answer, token and cookie is the service's real one.
+ * Each fetch is recorded, which is how the tests count refreshes and retries.
+ */
+import { exports } from 'cloudflare:workers';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createEdgeAuthClient, EdgeAuthError, type EdgeAuthClientOptions, type User } from '../client/src/index';
+import { ORIGIN, PASSWORD, api, promote, register, uniqueName } from './helpers';
+
+/** The Worker as the client's fetch, recording `METHOD /path` of each request. */
+function recordingFetch(prepare: (request: Request) => Request = (r) => r) {
+  const calls: string[] = [];
+  const fetch = async (request: Request) => {
+    calls.push(`${request.method} ${new URL(request.url).pathname}`);
+    return exports.default.fetch(prepare(request));
+  };
+  return { fetch, calls, count: (call: string) => calls.filter((c) => c === call).length };
+}
+
+/**
+ * What a browser adds in cookie mode: the page's Origin on every request, and a cookie jar
+ * that stores Set-Cookie answers and sends them back. Tabs and reloads share one jar.
+ */
+function browser(jar = new Map<string, string>()) {
+  const recording = recordingFetch((request) => {
+    const headers = new Headers(request.headers);
+    headers.set('Origin', ORIGIN);
+    if (jar.size) headers.set('Cookie', [...jar].map(([name, value]) => `${name}=${value}`).join('; '));
+    return new Request(request, { headers });
+  });
+  const fetch = async (request: Request) => {
+    const res = await recording.fetch(request);
+    for (const line of res.headers.getSetCookie()) {
+      const [pair = ''] = line.split(';');
+      const name = pair.slice(0, pair.indexOf('='));
+      const value = pair.slice(pair.indexOf('=') + 1);
+      if (value === '' || /max-age=0\b/i.test(line)) jar.delete(name.trim());
+      else jar.set(name.trim(), value);
+    }
+    return res;
+  };
+  return { ...recording, fetch, jar };
+}
+
+const client = (fetch: (request: Request) => Promise<Response>, options: Partial<EdgeAuthClientOptions> = {}) =>
+  createEdgeAuthClient({ baseUrl: ORIGIN, refreshTokenDelivery: 'body', fetch, ...options });
+
+/** Kills every access token of the user but keeps the caller's session (and its refresh token). */
+async function invalidateAccessTokens(auth: ReturnType<typeof client>) {
+  const { response } = await auth.api.POST('/auth/password', {
+    body: { current_password: PASSWORD, new_password: `${PASSWORD}-2` },
+  });
+  expect(response.status).toBe(204);
+  const stale = await api('/auth/me', { token: auth.accessToken! });
+  expect(stale.status).toBe(401);
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('edge-auth/client', () => {
+  describe('register and login', () => {
+    it('registers without signing in, then logs in and calls a protected route with the token', async () => {
+      const { fetch } = recordingFetch();
+      const auth = client(fetch);
+      const username = uniqueName('client');
+
+      const registered = await auth.register({ username, password: PASSWORD });
+      expect(registered.user).toMatchObject({ username, role: 'user' });
+      expect(auth.user).toBeNull();
+
+      const { data: anonymous, response: denied } = await auth.api.GET('/auth/protected');
+      expect(anonymous).toBeUndefined();
+      expect(denied.status).toBe(401);
+
+      const { user } = await auth.login({ username, password: PASSWORD });
+      expect(user).toEqual(registered.user);
+      expect(auth.user).toEqual(user);
+      const { data, error } = await auth.api.GET('/auth/protected');
+      expect(error).toBeUndefined();
+      expect(data).toEqual({ message: `Hello, ${username}!`, user });
+    });
+
+    it('throws EdgeAuthError carrying the whole problem document', async () => {
+      const { fetch } = recordingFetch();
+      const auth = client(fetch);
+      const { username } = await register();
+
+      const taken = await auth.register({ username, password: PASSWORD }).catch((e: unknown) => e);
+      expect(taken).toBeInstanceOf(EdgeAuthError);
+      expect(taken).toMatchObject({ name: 'EdgeAuthError', status: 409, code: 'username_taken' });
+      expect((taken as EdgeAuthError).problem).toMatchObject({
+        status: 409,
+        code: 'username_taken',
+        title: expect.any(String),
+        detail: expect.any(String),
+        request_id: expect.any(String),
+      });
+      expect((taken as EdgeAuthError).message).toBe((taken as EdgeAuthError).problem.detail);
+
+      const wrong = await auth.login({ username, password: 'not-the-password' }).catch((e: unknown) => e);
+      expect(wrong).toMatchObject({ name: 'EdgeAuthError', status: 401, code: 'invalid_credentials' });
+      expect(auth.user).toBeNull();
+
+      const invalid = await auth.register({ username: 'x', password: PASSWORD }).catch((e: unknown) => e);
+      expect((invalid as EdgeAuthError).problem.errors).toEqual([
+        expect.objectContaining({ field: 'username', message: expect.any(String) }),
+      ]);
+    });
+
+    it('turns an answer that is not a problem document into EdgeAuthError `unexpected_response`', async () => {
+      const auth = client(async () => new Response('<h1>Bad gateway</h1>', { status: 502, statusText: 'Bad Gateway' }));
+      const err = await auth.login({ username: 'alice', password: PASSWORD }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(EdgeAuthError);
+      expect(err).toMatchObject({ status: 502, code: 'unexpected_response' });
+    });
+  });
+
+  describe('refresh on 401 invalid_token', () => {
+    it('refreshes once and retries the call once, body included', async () => {
+      const { fetch, count } = recordingFetch();
+      const auth = client(fetch);
+      const { username } = await register();
+      await auth.login({ username, password: PASSWORD });
+      await invalidateAccessTokens(auth);
+      const dead = auth.accessToken;
+
+      const { data, response } = await auth.api.GET('/auth/me');
+      expect(response.status).toBe(200);
+      expect(data?.user.username).toBe(username);
+      expect(count('POST /auth/refresh')).toBe(1);
+      expect(count('GET /auth/me')).toBe(2);
+      expect(auth.accessToken).not.toBe(dead);
+    });
+
+    it('retries a call with a body, body included', async () => {
+      const { fetch, count } = recordingFetch();
+      const auth = client(fetch);
+      const { username } = await register();
+      await auth.login({ username, password: PASSWORD });
+      await invalidateAccessTokens(auth); // The password is now `${PASSWORD}-2`.
+
+      const { response } = await auth.api.POST('/auth/password', {
+        body: { current_password: `${PASSWORD}-2`, new_password: `${PASSWORD}-3` },
+      });
+      expect(response.status).toBe(204);
+      expect(count('POST /auth/refresh')).toBe(1);
+      expect(count('POST /auth/password')).toBe(3);
+      await client(recordingFetch().fetch).login({ username, password: `${PASSWORD}-3` });
+    });
+
+    it('shares one refresh among parallel calls that all meet the dead token, and retries each once', async () => {
+      const { fetch, count } = recordingFetch();
+      const auth = client(fetch);
+      const { username } = await register();
+      await auth.login({ username, password: PASSWORD });
+      await invalidateAccessTokens(auth);
+
+      const results = await Promise.all(Array.from({ length: 8 }, () => auth.api.GET('/auth/protected')));
+      expect(results.map((r) => r.response.status)).toEqual(Array(8).fill(200));
+      expect(count('POST /auth/refresh')).toBe(1);
+      expect(count('GET /auth/protected')).toBe(16);
+    });
+
+    it('shares one refresh among parallel refresh() calls', async () => {
+      const { fetch, count } = recordingFetch();
+      const auth = client(fetch);
+      const { username } = await register();
+      await auth.login({ username, password: PASSWORD });
+      const users = await Promise.all([auth.refresh(), auth.refresh(), auth.refresh()]);
+      expect(users.map((u) => u?.username)).toEqual([username, username, username]);
+      expect(count('POST /auth/refresh')).toBe(1);
+    });
+
+    it('signs out, without looping, when the session itself is gone', async () => {
+      const { fetch, count } = recordingFetch();
+      const auth = client(fetch);
+      const other = client(recordingFetch().fetch);
+      const { username } = await register();
+      await auth.login({ username, password: PASSWORD });
+      await other.login({ username, password: PASSWORD });
+      const changes: (User | null)[] = [];
+      auth.onChange((user) => changes.push(user));
+
+      await other.logoutAll();
+      const { error, response } = await auth.api.GET('/auth/me');
+      expect(response.status).toBe(401);
+      expect(error).toMatchObject({ code: 'invalid_token' });
+      expect(count('POST /auth/refresh')).toBe(1);
+      expect(count('GET /auth/me')).toBe(1);
+      expect(auth.user).toBeNull();
+      expect(auth.accessToken).toBeNull();
+      expect(changes).toEqual([null]);
+    });
+
+    it('does not refresh on other 401s or on 403', async () => {
+      const { fetch, count } = recordingFetch();
+      const auth = client(fetch);
+      const { username } = await register();
+      await auth.login({ username, password: PASSWORD });
+
+      const { response: forbidden } = await auth.api.GET('/admin/users');
+      expect(forbidden.status).toBe(403);
+      const { response: wrong } = await auth.api.POST('/auth/password', {
+        body: { current_password: 'not-the-password', new_password: `${PASSWORD}-2` },
+      });
+      expect(wrong.status).toBe(401);
+      expect(count('POST /auth/refresh')).toBe(0);
+    });
+
+    it('refreshes before sending when the access token is known to have expired', async () => {
+      const { fetch, count } = recordingFetch();
+      const auth = client(fetch, { autoRefresh: false });
+      const { username } = await register();
+      const { user } = await auth.login({ username, password: PASSWORD });
+      vi.useFakeTimers({ toFake: ['Date'] });
+      vi.setSystemTime(Date.now() + 16 * 60_000); // ACCESS_TOKEN_TTL is 15 minutes.
+
+      const { data } = await auth.api.GET('/auth/me');
+      expect(data?.user).toEqual(user);
+      expect(count('POST /auth/refresh')).toBe(1);
+      expect(count('GET /auth/me')).toBe(1);
+    });
+  });
+
+  describe('scheduled refresh', () => {
+    it('refreshes ahead of expiry, and logout stops the timer', async () => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+      const { fetch, count } = recordingFetch();
+      const stored: (string | null)[] = [];
+      const auth = client(fetch, { onRefreshToken: (token) => stored.push(token) });
+      const { username } = await register();
+      await auth.login({ username, password: PASSWORD });
+      expect(vi.getTimerCount()).toBe(1);
+
+      await vi.advanceTimersByTimeAsync(13 * 60_000);
+      expect(count('POST /auth/refresh')).toBe(0);
+      await vi.advanceTimersByTimeAsync(60_000); // 14 minutes: one minute before the 15-minute expiry.
+      await vi.waitFor(() => expect(count('POST /auth/refresh')).toBe(1));
+      await vi.waitFor(() => expect(stored).toHaveLength(2)); // Rotated.
+      expect(vi.getTimerCount()).toBe(1); // The next one.
+
+      await auth.logout();
+      expect(vi.getTimerCount()).toBe(0);
+      await vi.advanceTimersByTimeAsync(60 * 60_000);
+      expect(count('POST /auth/refresh')).toBe(1);
+    });
+
+    it('schedules nothing with autoRefresh: false', async () => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+      const auth = client(recordingFetch().fetch, { autoRefresh: false });
+      const { username } = await register();
+      await auth.login({ username, password: PASSWORD });
+      expect(vi.getTimerCount()).toBe(0);
+    });
+  });
+
+  describe('signed-in state', () => {
+    it('tells listeners about login, a changed user on refresh, and logout; unsubscribe stops it', async () => {
+      const auth = client(recordingFetch().fetch);
+      const { username, id } = await register();
+      const seen: (User | null)[] = [];
+      const unsubscribe = auth.onChange((user) => seen.push(user));
+
+      await auth.login({ username, password: PASSWORD });
+      await auth.refresh(); // Same user: no event.
+      await promote(id);
+      await auth.refresh();
+      await auth.logout();
+      expect(seen.map((u) => u && u.role)).toEqual(['user', 'admin', null]);
+
+      unsubscribe();
+      await auth.login({ username, password: PASSWORD });
+      expect(seen).toHaveLength(3);
+    });
+
+    it('keeps signing in when a listener throws', async () => {
+      const auth = client(recordingFetch().fetch);
+      const { username } = await register();
+      const reported = new Promise((resolve) => {
+        // The listener's error is rethrown asynchronously, as an event handler's would be.
+        const original = queueMicrotask;
+        vi.stubGlobal('queueMicrotask', (task: () => void) =>
+          original(() => {
+            try {
+              task();
+            } catch (err) {
+              resolve(err);
+            }
+          }),
+        );
+      });
+      auth.onChange(() => {
+        throw new Error('listener bug');
+      });
+      const { user } = await auth.login({ username, password: PASSWORD });
+      expect(auth.user).toEqual(user);
+      expect(await reported).toMatchObject({ message: 'listener bug' });
+      vi.unstubAllGlobals();
+    });
+  });
+
+  describe('body delivery (mobile, native, server)', () => {
+    it('hands every new refresh token over for storage, and restores a session from the stored one', async () => {
+      const stored: (string | null)[] = [];
+      const auth = client(recordingFetch().fetch, { onRefreshToken: (token) => stored.push(token) });
+      const { username } = await register();
+      await auth.login({ username, password: PASSWORD });
+      await auth.refresh();
+      expect(stored).toHaveLength(2);
+      expect(stored[0]).not.toBe(stored[1]);
+
+      // The next run of the app starts from the stored token.
+      const { fetch, count } = recordingFetch();
+      const next = client(fetch, { refreshToken: stored[1]! });
+      expect(next.user).toBeNull();
+      expect((await next.refresh())?.username).toBe(username);
+      expect((await next.api.GET('/auth/me')).data?.user.username).toBe(username);
+      expect(count('POST /auth/refresh')).toBe(1);
+    });
+
+    it('refresh() resolves null, signed out, without a refresh token or with a spent one', async () => {
+      const { fetch, count } = recordingFetch();
+      expect(await client(fetch).refresh()).toBeNull();
+      expect(count('POST /auth/refresh')).toBe(0);
+      expect(await client(fetch, { refreshToken: 'not-a-refresh-token' }).refresh()).toBeNull();
+    });
+
+    it('logout ends the session at the service, so its refresh token is dead', async () => {
+      let token: string | null = null;
+      const auth = client(recordingFetch().fetch, { onRefreshToken: (t) => (token ??= t) });
+      const { username } = await register();
+      await auth.login({ username, password: PASSWORD });
+      await auth.logout();
+      expect(auth.user).toBeNull();
+      const res = await api('/auth/refresh', { json: { refresh_token: token } });
+      expect(res.status).toBe(401);
+    });
+  });
+
+  describe('cookie delivery (browser SPAs)', () => {
+    it('keeps the refresh token out of reach, and restores the session on reload from the cookie', async () => {
+      const tab = browser();
+      const stored: (string | null)[] = [];
+      const auth = client(tab.fetch, { refreshTokenDelivery: 'cookie', onRefreshToken: (t) => stored.push(t) });
+      const { username } = await register();
+      await auth.login({ username, password: PASSWORD });
+      expect(stored).toEqual([]);
+      expect(tab.jar.size).toBe(1);
+      expect((await auth.api.GET('/auth/me')).data?.user.username).toBe(username);
+
+      // A reload: a new client, the same cookie jar.
+      const reloaded = browser(tab.jar);
+      const again = client(reloaded.fetch, { refreshTokenDelivery: 'cookie' });
+      expect((await again.refresh())?.username).toBe(username);
+      expect((await again.api.GET('/auth/me')).data?.user.username).toBe(username);
+
+      await again.logout();
+      expect(tab.jar.size).toBe(0);
+      expect(await client(browser(tab.jar).fetch, { refreshTokenDelivery: 'cookie' }).refresh()).toBeNull();
+    });
+
+    it('refresh() resolves null on a first visit (no cookie)', async () => {
+      const tab = browser();
+      const auth = client(tab.fetch, { refreshTokenDelivery: 'cookie' });
+      expect(await auth.refresh()).toBeNull();
+      expect(tab.count('POST /auth/refresh')).toBe(1);
+    });
+
+    it('throws EdgeAuthError csrf_rejected when the page origin is not allowed', async () => {
+      const jar = new Map<string, string>();
+      const tab = browser(jar);
+      const auth = client(tab.fetch, { refreshTokenDelivery: 'cookie' });
+      const { username } = await register();
+      await auth.login({ username, password: PASSWORD });
+      const foreign = async (request: Request) => {
+        const headers = new Headers(request.headers);
+        headers.set('Origin', 'https://evil.example');
+        headers.set('Cookie', [...jar].map(([n, v]) => `${n}=${v}`).join('; '));
+        return exports.default.fetch(new Request(request, { headers }));
+      };
+      const err = await client(foreign, { refreshTokenDelivery: 'cookie' })
+        .refresh()
+        .catch((e: unknown) => e);
+      expect(err).toMatchObject({ name: 'EdgeAuthError', status: 403, code: 'csrf_rejected' });
+    });
+
+    it('logoutAll ends the other tabs’ and devices’ sessions too', async () => {
+      const phone = client(recordingFetch().fetch);
+      const auth = client(browser().fetch, { refreshTokenDelivery: 'cookie' });
+      const { username } = await register();
+      await phone.login({ username, password: PASSWORD });
+      await auth.login({ username, password: PASSWORD });
+      await auth.logoutAll();
+      expect(auth.user).toBeNull();
+      expect(await phone.refresh()).toBeNull();
+      expect(phone.user).toBeNull();
+    });
+  });
+});
