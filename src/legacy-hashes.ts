@@ -2,8 +2,9 @@
  * Password hashes brought over from Flask apps by `npm run users:import`, verified once per
  * user: the first successful login replaces them with the service's own hash (password.ts).
  *
- * - werkzeug `pbkdf2:<hashlib name>:<iterations>$<salt>$<hex>` (2.x: 260,000; 3.0: 600,000;
- *   3.1: 1,000,000 iterations of SHA-256), salt and password used as their UTF-8 bytes;
+ * - werkzeug `pbkdf2:<hashlib name>:<iterations>$<salt>$<hex>` (SHA-256 by default, with
+ *   260,000 iterations in 2.0-2.2, 600,000 in 2.3-3.0, 1,000,000 in 3.1), salt and password
+ *   used as their UTF-8 bytes;
  * - werkzeug `scrypt:<N>:<r>:<p>$<salt>$<hex>` (the default since 3.0: 32768:8:1, 64 bytes);
  * - bcrypt `$2a$`, `$2b$`, `$2y$` (Flask-Bcrypt).
  *
@@ -11,7 +12,7 @@
  * alike (workerd's checkPbkdfLimits), and local workerd does not enforce that cap. So only
  * PBKDF2 within the cap goes to WebCrypto; above it, and for scrypt, the pure-JS
  * @noble/hashes runs, and bcryptjs for bcrypt. Both are well kept, dependency-free and
- * small (together 16 KB gzipped). Their synchronous forms on purpose: the async ones yield
+ * small (together 18 KiB gzipped). Their synchronous forms on purpose: the async ones yield
  * by wall-clock time, which stands still inside a Worker while JavaScript runs, so they
  * would only add a clock read per iteration (measured slower in workerd, never faster).
  *
@@ -33,9 +34,9 @@ import { timingSafeEqual, utf8 } from './crypto';
 export const WEBCRYPTO_MAX_PBKDF2_ITERATIONS = 100_000;
 /** Twice werkzeug 3.1's default; beyond it a stored hash is taken as corrupt or hostile. */
 export const MAX_LEGACY_PBKDF2_ITERATIONS = 2_000_000;
-/** workerd's own scrypt cost cap (N·r·p); werkzeug's default is 2^18 of it. */
+/** workerd's own scrypt cost cap (N·r·p); werkzeug's default is 2^18. */
 export const MAX_SCRYPT_COST = 2 ** 20;
-/** 128·N·r bytes: twice werkzeug's default 32 MiB, well inside a Worker's 128 MB. */
+/** 128·r·(N + p + 1) bytes: twice werkzeug's default 32 MiB, well inside a Worker's 128 MB. */
 export const MAX_SCRYPT_MEMORY = 64 * 1024 * 1024;
 /** Flask-Bcrypt defaults to 12; each step doubles the work. */
 export const MAX_BCRYPT_COST = 15;
@@ -109,7 +110,8 @@ export function parseLegacyHash(stored: string): LegacyHash | null {
   const [N, r, p] = args.map(decimal) as [number, number, number];
   const powerOfTwo = N >= 2 && (N & (N - 1)) === 0;
   if (!powerOfTwo || !(r >= 1 && p >= 1)) return null;
-  if (N * r * p > MAX_SCRYPT_COST || 128 * N * r > MAX_SCRYPT_MEMORY) return null;
+  // What @noble/hashes allocates (V, B and a scratch block), so it never refuses a parsed hash.
+  if (N * r * p > MAX_SCRYPT_COST || 128 * r * (N + p + 1) > MAX_SCRYPT_MEMORY) return null;
   return { kind: 'werkzeug-scrypt', N, r, p, salt, expected };
 }
 
@@ -130,7 +132,7 @@ async function derive(password: string, legacy: Exclude<LegacyHash, { kind: 'bcr
   const dkLen = legacy.expected.byteLength;
   if (legacy.kind === 'werkzeug-scrypt') {
     const { N, r, p } = legacy;
-    return scrypt(input, salt, { N, r, p, dkLen, maxmem: MAX_SCRYPT_MEMORY + 1024 * 1024 });
+    return scrypt(input, salt, { N, r, p, dkLen, maxmem: MAX_SCRYPT_MEMORY });
   }
   const hash = PBKDF2_HASHES[legacy.hashName]!;
   if (hash.webCrypto && legacy.iterations <= WEBCRYPTO_MAX_PBKDF2_ITERATIONS) {
@@ -143,6 +145,12 @@ async function derive(password: string, legacy: Exclude<LegacyHash, { kind: 'bcr
 export async function verifyLegacyHash(password: string, legacy: LegacyHash): Promise<boolean> {
   // bcryptjs compares in constant time, and reads only the first 72 UTF-8 bytes of the
   // password, as Python's bcrypt did when it made these hashes.
-  if (legacy.kind === 'bcrypt') return bcryptCompare(password, legacy.stored);
-  return timingSafeEqual(await derive(password, legacy), legacy.expected);
+  try {
+    if (legacy.kind === 'bcrypt') return bcryptCompare(password, legacy.stored);
+    return timingSafeEqual(await derive(password, legacy), legacy.expected);
+  } catch {
+    // parseLegacyHash admits only what the libraries accept; should one refuse anyway, the
+    // login fails like a wrong password instead of a 500.
+    return false;
+  }
 }

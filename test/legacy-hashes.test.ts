@@ -149,6 +149,7 @@ const MALFORMED: Record<string, string> = {
   'scrypt, r = 1024 (1 GiB)': `scrypt:8192:1024:1$${scryptSalt}$${scryptHex}`,
   'scrypt, p = 10^6': `scrypt:32768:8:1000000$${scryptSalt}$${scryptHex}`,
   'scrypt, r = 0': `scrypt:32768:0:1$${scryptSalt}$${scryptHex}`,
+  'scrypt, within N·r·p but B needs 96 MiB': `scrypt:2:262144:2$${scryptSalt}$${scryptHex}`,
   'scrypt, two parameters': `scrypt:32768:8$${scryptSalt}$${scryptHex}`,
   'scrypt, truncated hex': scrypt.slice(0, -3),
   'bcrypt, truncated': bcrypt.slice(0, -1),
