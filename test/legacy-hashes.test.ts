@@ -5,9 +5,17 @@
  * and the rehash on first login through the Worker.
  */
 import { env } from 'cloudflare:workers';
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import fixture from './fixtures/legacy-hash-vectors.json';
-import { parseLegacyHash, WEBCRYPTO_MAX_PBKDF2_ITERATIONS } from '../src/legacy-hashes';
+import {
+  MAX_BCRYPT_COST,
+  MAX_LEGACY_PBKDF2_ITERATIONS,
+  MAX_SCRYPT_COST,
+  MAX_SCRYPT_MEMORY,
+  parseLegacyHash,
+  WEBCRYPTO_MAX_PBKDF2_ITERATIONS,
+} from '../src/legacy-hashes';
 import { verifyPassword } from '../src/password';
 import { api, expectProblem, uniqueName } from './helpers';
 
@@ -170,6 +178,69 @@ describe('malformed legacy strings', () => {
     expect(await verifyPassword('flask-tutorial-2x', stored, OPTIONS)).toEqual({ ok: false, needsRehash: false });
     // Exactly the work of a wrong password on a native hash (and of an unknown user).
     expect(asked).toEqual([OPTIONS.iterations]);
+  });
+});
+
+describe('parsing stored values', () => {
+  const number = fc.oneof(
+    fc.integer({ min: 0, max: 24 }).map((k) => String(2 ** k)),
+    fc.integer({ min: 1, max: 2 ** 21 }).map(String),
+    fc.constantFrom('2', '4', '8', '16', '1024', '32768', '65536', '2000000', '2000001'),
+    fc.integer({ min: -5, max: 2 ** 40 }).map(String),
+    fc.constantFrom('', '0', '08', '1e6', 'x'),
+  );
+  const hashName = fc.constantFrom('sha256', 'sha512', 'md5', 'sha3_256', '__proto__', 'constructor');
+  const args = fc.oneof(
+    fc.tuple(fc.constant('pbkdf2'), hashName, number),
+    fc.tuple(fc.constant('scrypt'), number, number, number),
+    fc
+      .tuple(fc.constantFrom('pbkdf2', 'scrypt'))
+      .chain(([m]) => fc.array(fc.oneof(number, hashName), { maxLength: 4 }).map((rest) => [m, ...rest])),
+  );
+  const salt = fc.oneof(fc.stringMatching(/^[A-Za-z0-9_-]{1,24}$/), fc.string({ maxLength: 40 }));
+  const werkzeugLike = fc
+    .tuple(
+      args,
+      salt,
+      fc.oneof(
+        fc.constantFrom('ab'.repeat(32), 'cd'.repeat(64)),
+        fc.stringMatching(/^[0-9a-f]{0,140}$/),
+        fc.string({ maxLength: 20 }),
+      ),
+    )
+    .map(([parts, salt, hex]) => `${parts.join(':')}$${salt}$${hex}`);
+  const bcryptLike = fc
+    .tuple(
+      fc.constantFrom('2a', '2b', '2y', '2x', '2', '3a'),
+      fc.oneof(
+        fc.integer({ min: 0, max: 99 }).map((n) => String(n).padStart(2, '0')),
+        number,
+      ),
+      fc.oneof(fc.stringMatching(/^[./A-Za-z0-9]{53}$/), fc.string({ maxLength: 60 })),
+    )
+    .map(([minor, cost, rest]) => `$${minor}$${cost}$${rest}`);
+
+  it('never throws, and accepts only parameters within the bounds', () => {
+    let accepted = 0;
+    fc.assert(
+      fc.property(fc.oneof(werkzeugLike, bcryptLike, fc.string()), (stored) => {
+        const legacy = parseLegacyHash(stored);
+        if (!legacy) return;
+        accepted += 1;
+        if (legacy.kind === 'bcrypt') expect(legacy.cost).toBeLessThanOrEqual(MAX_BCRYPT_COST);
+        if (legacy.kind === 'werkzeug-pbkdf2') {
+          expect(legacy.iterations).toBeGreaterThanOrEqual(1);
+          expect(legacy.iterations).toBeLessThanOrEqual(MAX_LEGACY_PBKDF2_ITERATIONS);
+        }
+        if (legacy.kind === 'werkzeug-scrypt') {
+          expect(legacy.N * legacy.r * legacy.p).toBeLessThanOrEqual(MAX_SCRYPT_COST);
+          expect(128 * legacy.r * (legacy.N + legacy.p + 1)).toBeLessThanOrEqual(MAX_SCRYPT_MEMORY);
+        }
+      }),
+      { numRuns: 2_000 },
+    );
+    // The generators reach the accepting side too, so the bounds above were really checked.
+    expect(accepted).toBeGreaterThan(20);
   });
 });
 
