@@ -1,0 +1,44 @@
+// Load from autocannon, run in-process: rps, p50 and p99 of one scenario against one instance,
+// and the CPU time the workerd process spent per request.
+import { readFileSync } from 'node:fs';
+import autocannon from 'autocannon';
+
+/** Clock ticks per second of /proc/<pid>/stat (USER_HZ, 100 on Linux). */
+const TICKS_PER_SECOND = 100;
+
+/** CPU time (user + system) of a process so far, in ms; NaN off Linux. */
+function cpuMs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * `request` is an autocannon request (method, path, headers, body, setupRequest, onResponse).
+ * rps counts every completed request over the run; non-2xx answers are reported, since a
+ * scenario that gets errors is measuring the wrong thing. `cpu` is workerd's CPU ms per
+ * request, D1's local SQLite work included (on Cloudflare that runs elsewhere).
+ */
+export async function measure(instance, { connections, seconds, request }) {
+  const cpuBefore = cpuMs(instance.child.pid);
+  const result = await autocannon({
+    url: instance.url,
+    connections,
+    duration: seconds,
+    requests: [request],
+    timeout: 30,
+  });
+  const cpu = (cpuMs(instance.child.pid) - cpuBefore) / result.requests.total;
+  return {
+    rps: result.requests.total / result.duration,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    cpu,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+  };
+}

@@ -1,0 +1,144 @@
+// What each scenario sends, and the setup it needs (tokens got through the real API).
+import { BENCH_PASSWORD } from './d1.mjs';
+
+/** Production has CF-Connecting-IP on every request, so the per-address throttles run as they would there. */
+const CLIENT = { 'cf-connecting-ip': '198.51.100.7', 'user-agent': 'edge-auth-bench' };
+const JSON_HEADERS = { ...CLIENT, 'content-type': 'application/json' };
+export const BENCH_USER = 'bench-user';
+export const BENCH_ADMIN = 'bench-admin';
+
+async function post(url, path, body) {
+  const res = await fetch(url + path, { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify(body) });
+  if (!res.ok) throw new Error(`POST ${path} -> ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+const login = (url, username) => post(url, '/auth/login', { username, password: BENCH_PASSWORD });
+
+/** Tokens for an edge-auth instance: a user, an admin, and `refreshPool` live refresh tokens. */
+export async function setupEdge(instance, { refreshPool = 0, users }) {
+  const user = await login(instance.url, BENCH_USER);
+  const admin = await login(instance.url, BENCH_ADMIN);
+  const refreshTokens = [];
+  for (let i = 0; i < refreshPool; i++) refreshTokens.push((await login(instance.url, BENCH_USER)).refresh_token);
+  return { userToken: user.access_token, adminToken: admin.access_token, refreshTokens, users };
+}
+
+export async function setupFloor(instance, { users }) {
+  const { access_token } = await post(instance.url, '/login', { username: BENCH_USER, password: BENCH_PASSWORD });
+  return { userToken: access_token, users };
+}
+
+const bearer = (token) => ({ ...CLIENT, authorization: `Bearer ${token}` });
+let registered = 0;
+const uniqueName = () => `r${process.pid.toString(36)}x${(registered++).toString(36)}`;
+const credentials = (username) => JSON.stringify({ username, password: BENCH_PASSWORD });
+
+/**
+ * Logins as production sees them: a different seeded user each time, from that user's own
+ * address (the per-(user, address) throttle counts attempts in flight, so one user logging in
+ * on 8 connections at once from one address would be refused by design).
+ */
+const seededLogin = (path, users) => ({
+  method: 'POST',
+  path,
+  setupRequest: (req) => {
+    const n = 1 + Math.floor(Math.random() * users);
+    const address = `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
+    return {
+      ...req,
+      headers: { ...JSON_HEADERS, 'cf-connecting-ip': address },
+      body: credentials(`seed${String(n).padStart(7, '0')}`),
+    };
+  },
+});
+
+export const edge = {
+  protected: (s) => ({ method: 'GET', path: '/auth/protected', headers: bearer(s.userToken) }),
+  me: (s) => ({ method: 'GET', path: '/auth/me', headers: bearer(s.userToken) }),
+  adminList: (s) => ({ method: 'GET', path: '/admin/users?limit=20', headers: bearer(s.adminToken) }),
+  login: (s) => seededLogin('/auth/login', s.users),
+  register: () => ({
+    method: 'POST',
+    path: '/auth/register',
+    headers: JSON_HEADERS,
+    setupRequest: (req) => ({ ...req, body: credentials(uniqueName()) }),
+  }),
+  /**
+   * Each refresh spends its token, so the connections share a pool: a request takes a token,
+   * its response gives the successor back. The pool holds more tokens than connections.
+   */
+  refresh: (s) => {
+    const pool = s.refreshTokens;
+    let last = pool[0];
+    return {
+      method: 'POST',
+      path: '/auth/refresh',
+      headers: JSON_HEADERS,
+      setupRequest: (req) => ({ ...req, body: JSON.stringify({ refresh_token: (last = pool.shift() ?? last) }) }),
+      onResponse: (status, body) => {
+        if (status === 200) pool.push(JSON.parse(body).refresh_token);
+      },
+    };
+  },
+};
+
+export const floor = {
+  protected: (s) => ({ method: 'GET', path: '/protected', headers: bearer(s.userToken) }),
+  login: (s) => seededLogin('/login', s.users),
+  register: () => ({
+    method: 'POST',
+    path: '/register',
+    headers: JSON_HEADERS,
+    setupRequest: (req) => ({ ...req, body: credentials(uniqueName()) }),
+  }),
+};
+
+/**
+ * The side-by-side scenarios. `floor` names the floor's request for the same work; routes
+ * the floor has no counterpart for are compared with the floor's protected route at the
+ * same connection count, measured in the same round.
+ */
+export const COMPARE = [
+  { id: 'protected-16', title: 'protected, 16 connections', connections: 16, edge: 'protected', floor: 'protected' },
+  { id: 'protected-64', title: 'protected, 64 connections', connections: 64, edge: 'protected', floor: 'protected' },
+  { id: 'me', title: 'me, 16 connections', connections: 16, edge: 'me', against: 'protected-16' },
+  { id: 'login', title: 'login, 8 connections', connections: 8, edge: 'login', floor: 'login' },
+  { id: 'register', title: 'register, 8 connections', connections: 8, edge: 'register', floor: 'register' },
+  { id: 'refresh', title: 'refresh, 16 connections', connections: 16, edge: 'refresh', against: 'protected-16' },
+  {
+    id: 'admin-list',
+    title: 'admin list, 16 connections',
+    connections: 16,
+    edge: 'adminList',
+    against: 'protected-16',
+  },
+];
+
+/** The requests whose D1 round trips are counted, in order (each runs once, as the bench user). */
+export const TRIP_ROUTES = [
+  { title: 'POST /auth/register', request: () => edge.register() },
+  { title: 'POST /auth/login', request: (s) => edge.login(s) },
+  { title: 'GET /auth/protected (first)', request: (s) => edge.protected(s) },
+  { title: 'GET /auth/protected (again)', request: (s) => edge.protected(s) },
+  { title: 'GET /auth/me', request: (s) => edge.me(s) },
+  { title: 'POST /auth/refresh', request: (s) => edge.refresh(s) },
+  {
+    title: 'GET /auth/sessions',
+    request: (s) => ({ method: 'GET', path: '/auth/sessions', headers: bearer(s.userToken) }),
+  },
+  { title: 'GET /admin/users', request: (s) => edge.adminList(s) },
+];
+
+/** Sends one scenario request with fetch (for counting round trips), running its hooks. */
+export async function sendOnce(url, request, headers = {}) {
+  const req = request.setupRequest ? request.setupRequest({ ...request }) : request;
+  const res = await fetch(url + req.path, {
+    method: req.method,
+    headers: { ...req.headers, ...headers },
+    body: req.body,
+  });
+  const body = await res.text();
+  request.onResponse?.(res.status, body);
+  return res;
+}
