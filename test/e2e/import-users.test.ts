@@ -11,7 +11,6 @@
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   ROOT,
@@ -42,6 +41,35 @@ const FLASK_USERS = [
 ];
 
 const scratch = useScratchDir('import');
+
+/**
+ * Writes a SQLite file as Flask-SQLAlchemy would, from a child Node: `node:sqlite` warns that
+ * it is experimental, and a passing test run prints nothing but test names.
+ */
+async function writeSqlite(file: string, statements: { sql: string; params?: (string | null | Buffer)[] }[]) {
+  const code = `
+    import { DatabaseSync } from 'node:sqlite';
+    const [file, json] = process.argv.slice(1);
+    const db = new DatabaseSync(file);
+    for (const { sql, params = [] } of JSON.parse(json)) {
+      db.prepare(sql).run(...params.map((p) => (p && typeof p === 'object' ? Buffer.from(p.blob, 'base64') : p)));
+    }
+    db.close();`;
+  const encoded = statements.map(({ sql, params = [] }) => ({
+    sql,
+    params: params.map((p) => (Buffer.isBuffer(p) ? { blob: p.toString('base64') } : p)),
+  }));
+  const args = [
+    '--disable-warning=ExperimentalWarning',
+    '--input-type=module',
+    '-e',
+    code,
+    file,
+    JSON.stringify(encoded),
+  ];
+  const result = await run('node', args);
+  if (result.code !== 0) throw new Error(`writing ${file} failed:\n${result.output}`);
+}
 let server: Promise<Server> | undefined;
 let wrangler: Server | undefined;
 
@@ -82,19 +110,20 @@ describe('users:import from a Flask app, then login over HTTP', () => {
 
     // As Flask-SQLAlchemy creates it for `class User(db.Model)`.
     sqliteFile = path.join(dir, 'app.db');
-    const db = new DatabaseSync(sqliteFile);
-    db.exec(
-      'CREATE TABLE user (id INTEGER NOT NULL PRIMARY KEY, username VARCHAR(80) NOT NULL UNIQUE, ' +
-        'password_hash VARCHAR(256) NOT NULL, role VARCHAR(20))',
-    );
-    const insert = db.prepare('INSERT INTO user (username, password_hash, role) VALUES (?, ?, ?)');
-    for (const u of FLASK_USERS) insert.run(u.username, u.hash, u.role);
-    // Flask-Bcrypt's bytes, stored without .decode(): a BLOB.
-    insert.run('bcrypt_bytes', Buffer.from(vector('$2b$10$').hash), null);
-    insert.run('no spaces allowed', 'whatever-password', null);
-    insert.run('WZ_TWO', 'another plaintext', null);
-    insert.run('broken_hash', 'pbkdf2:sha256:1000000000000$salt$' + '00'.repeat(32), null);
-    db.close();
+    const insert = 'INSERT INTO user (username, password_hash, role) VALUES (?, ?, ?)';
+    await writeSqlite(sqliteFile, [
+      {
+        sql:
+          'CREATE TABLE user (id INTEGER NOT NULL PRIMARY KEY, username VARCHAR(80) NOT NULL UNIQUE, ' +
+          'password_hash VARCHAR(256) NOT NULL, role VARCHAR(20))',
+      },
+      ...FLASK_USERS.map((u) => ({ sql: insert, params: [u.username, u.hash, u.role] })),
+      // Flask-Bcrypt's bytes, stored without .decode(): a BLOB.
+      { sql: insert, params: ['bcrypt_bytes', Buffer.from(vector('$2b$10$').hash), null] },
+      { sql: insert, params: ['no spaces allowed', 'whatever-password', null] },
+      { sql: insert, params: ['WZ_TWO', 'another plaintext', null] },
+      { sql: insert, params: ['broken_hash', 'pbkdf2:sha256:1000000000000$salt$' + '00'.repeat(32), null] },
+    ]);
 
     const envFile = path.join(dir, 'e2e.env');
     await writeFile(envFile, '# Deliberately empty: see wrangler-dev.test.ts.\n');
@@ -236,9 +265,7 @@ describe('users:import refuses bad invocations before touching D1', () => {
 
   it('exits 1 naming the problem when the table or the CSV header is not what a Flask app has', async () => {
     const dbFile = path.join(scratch(), 'other.db');
-    const db = new DatabaseSync(dbFile);
-    db.exec('CREATE TABLE accounts (name TEXT, pw TEXT)');
-    db.close();
+    await writeSqlite(dbFile, [{ sql: 'CREATE TABLE accounts (name TEXT, pw TEXT)' }]);
     const noTable = await importWith(dbFile, '--local', '--persist-to', scratch());
     expect(noTable.code, noTable.output).toBe(1);
     expect(noTable.output).toContain('no table "user" (use --table)');
