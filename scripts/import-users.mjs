@@ -38,10 +38,10 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 // The service's own rules and formats, not copies (see lib/ts-hooks.mjs).
-const { usernameSchema } = await import('../src/schemas.ts');
+const { passwordSchema, usernameSchema } = await import('../src/schemas.ts');
 const { hashPassword } = await import('../src/password.ts');
 const { looksLikeLegacyHash, parseLegacyHash } = await import('../src/legacy-hashes.ts');
-const { MAX_PASSWORD_LENGTH, MAX_PBKDF2_ITERATIONS } = await import('../src/config.ts');
+const { MAX_PBKDF2_ITERATIONS } = await import('../src/config.ts');
 
 const USAGE = 'usage: npm run users:import -- <file> --local|--remote [--persist-to <dir>] [--table user] [--dry-run]';
 /** Rows per `wrangler d1 execute` run, and per INSERT (D1 takes statements up to 100 KB). */
@@ -262,7 +262,7 @@ for (const row of rows) {
       ? `malformed or out of bounds: ${method.slice(0, 60)}`
       : 'unrecognised';
     skip(row, 'unsupported_hash', detail);
-  } else if ([...password.normalize('NFKC')].length > MAX_PASSWORD_LENGTH * 4) {
+  } else if (!passwordSchema.safeParse(password).success) {
     // Longer than login accepts: the user could never sign in with it.
     skip(row, 'password_too_long');
   } else {

@@ -201,7 +201,7 @@ describe('users:import from a Flask app, then login over HTTP', () => {
     expect(await dumpUsers()).toEqual(afterFirstImport);
   });
 
-  it('imports a CSV file, skipping a name already in D1 whatever its case', async () => {
+  it('imports a CSV file (after a dry run that writes nothing), skipping a name already in D1 whatever its case', async () => {
     wrangler = await server;
     const csv = path.join(scratch(), 'users.csv');
     const bcrypt = vector('$2a$');
@@ -212,6 +212,12 @@ describe('users:import from a Flask app, then login over HTTP', () => {
         `csv_bcrypt,${bcrypt.hash},\n` +
         'Tutorial,someone else,\n',
     );
+    const dryRun = await run('node', [IMPORT, csv, '--local', '--persist-to', scratch(), '--dry-run']);
+    expect(dryRun.code, dryRun.output).toBe(0);
+    expect(dryRun.output).toContain('dry run, nothing written: would import 2 of 3');
+    const notYet = await api('/auth/login', { json: { username: 'csv_bcrypt', password: bcrypt.password } });
+    expect(notYet.status).toBe(401);
+
     const result = await importUsers(csv);
     expect(result.code, result.output).toBe(0);
     expect(result.output).toContain('imported 2 of 3');
