@@ -150,7 +150,9 @@ const warnings = (s) => (s.non2xx + s.errors ? ` ⚠ ${s.non2xx} non-2xx, ${s.er
 
 async function compareSection() {
   const [a, b] = [await start('edge', { vars: MODES.strict }), await start('floor')];
-  const sa = await setupEdge(a, { refreshPool: 24, users: USERS });
+  // Every round (and warm-up) ends with up to 16 refreshes in flight whose successors never
+  // come back to the pool, so the pool starts with enough tokens for all of them.
+  const sa = await setupEdge(a, { refreshPool: 16 * (ROUNDS + 2) + 8, users: USERS });
   const sb = await setupFloor(b, { users: USERS });
   const plan = [];
   for (const s of COMPARE) {

@@ -108,17 +108,22 @@ export function createApp() {
   );
   app.use(noStoreByDefault());
   app.use(context());
-  app.use(
-    cors({
-      // Never `*`, never an echo: only origins listed in CORS_ORIGINS get CORS headers.
-      origin: (origin, c: Context<AppEnv>) => (c.var.config.corsOrigins.includes(origin) ? origin : null),
-      credentials: true,
-      allowMethods: ['GET', 'POST', 'PATCH', 'DELETE'],
-      allowHeaders: ['Authorization', 'Content-Type'],
-      exposeHeaders: ['Retry-After', 'WWW-Authenticate', 'X-Request-Id'],
-      maxAge: 600,
-    }),
-  );
+  const corsForBrowsers = cors({
+    // Never `*`, never an echo: only origins listed in CORS_ORIGINS get CORS headers.
+    origin: (origin, c: Context<AppEnv>) => (c.var.config.corsOrigins.includes(origin) ? origin : null),
+    credentials: true,
+    allowMethods: ['GET', 'POST', 'PATCH', 'DELETE'],
+    allowHeaders: ['Authorization', 'Content-Type'],
+    exposeHeaders: ['Retry-After', 'WWW-Authenticate', 'X-Request-Id'],
+    maxAge: 600,
+  });
+  // Only browsers send Origin; API and mobile clients (most protected calls) skip CORS work.
+  // Vary still says the answer depends on Origin, for any cache in between.
+  app.use((c, next) => {
+    if (c.req.header('Origin') !== undefined) return corsForBrowsers(c, next);
+    c.header('Vary', 'Origin');
+    return next();
+  });
   app.use(requireHttps());
   app.use(
     bodyLimit({

@@ -34,7 +34,7 @@ export const freePort = () =>
  * Builds a Worker (its deploy bundle), makes its migrated D1 and captures its workerd config.
  * `configPath` is the Worker's wrangler config; `main` optionally replaces its entry module.
  */
-export async function prepareWorker({ name, configPath, main, dir }) {
+export async function prepareWorker({ name, configPath, main, dir, minify }) {
   mkdirSync(dir, { recursive: true });
   const config = unstable_readConfig({ config: configPath });
   const d1 = config.d1_databases.map((db) => ({
@@ -51,7 +51,10 @@ export async function prepareWorker({ name, configPath, main, dir }) {
     vars: config.vars,
   };
   const buildConfig = join(dir, 'build.wrangler.json');
-  writeFileSync(buildConfig, JSON.stringify({ ...base, main: resolve(main ?? config.main), minify: config.minify }));
+  writeFileSync(
+    buildConfig,
+    JSON.stringify({ ...base, main: resolve(main ?? config.main), minify: minify ?? config.minify }),
+  );
   const bundleDir = join(dir, 'bundle');
   await run('wrangler', ['deploy', '--dry-run', '--outdir', bundleDir, '-c', buildConfig]);
   const template = join(dir, 'd1-template');
@@ -177,7 +180,7 @@ export function standaloneConfig(worker, { dir, port, vars }) {
 }
 
 /** Starts one workerd instance of a prepared Worker on a fresh copy of its D1; resolves when /health answers. */
-export async function startWorker(worker, { dir, vars = {}, seed }) {
+export async function startWorker(worker, { dir, vars = {}, seed, inspectorPort }) {
   mkdirSync(dir, { recursive: true });
   cpSync(worker.template, dir, { recursive: true });
   if (seed) await seed(join(dir, 'v3', 'd1'));
@@ -187,7 +190,10 @@ export async function startWorker(worker, { dir, vars = {}, seed }) {
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config, null, 2)); // for reading, with BENCH_KEEP=1
   writeFileSync(binary, serializeConfig(config));
   const log = openSync(join(dir, 'workerd.log'), 'a');
-  const child = spawn(WORKERD, ['serve', '--experimental', '--binary', binary], { stdio: ['ignore', log, log] });
+  const inspect = inspectorPort ? [`--inspector-addr=127.0.0.1:${inspectorPort}`] : [];
+  const child = spawn(WORKERD, ['serve', '--experimental', '--binary', ...inspect, binary], {
+    stdio: ['ignore', log, log],
+  });
   const url = `http://127.0.0.1:${port}`;
   const instance = { url, port, dir, child, stop: () => stop(child) };
   for (let waited = 0; ; waited += 100) {
