@@ -285,6 +285,15 @@ describe('login with a legacy hash, through the Worker', () => {
     expect(await storedHash(user.id)).toMatch(/^\$pbkdf2-sha256\$/);
   });
 
+  it('lets a Flask-JWT client log in at /auth as before, and replaces the hash there too', async () => {
+    const v = byPrefix('$2b$04$');
+    const user = await insertUser(v.hash);
+    const res = await api('/auth', { json: { username: user.username, password: v.password } });
+    expect(res.status).toBe(200);
+    expect(Object.keys((await res.json()) as object)).toEqual(['access_token']);
+    expect(await storedHash(user.id)).toMatch(/^\$pbkdf2-sha256\$/);
+  });
+
   it('refuses a wrong password with 401 and leaves the legacy hash in place', async () => {
     const v = byPrefix('$2b$10$');
     const user = await insertUser(v.hash);
