@@ -1,10 +1,13 @@
 import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
+import { buildAssets } from './scripts/build-assets.mjs';
 
 /** A fixed, test-only secret: tests must not depend on a developer's .dev.vars. */
 export const TEST_JWT_SECRET = 'test-only-secret-0123456789abcdefghijklmnopqrstuvwxyz';
 
 export default defineConfig(async () => {
+  // wrangler.toml serves dist/assets: built from app/ here, so tests always see the current app.
+  await buildAssets();
   // The real migrations, applied to each test file's isolated D1 by test/apply-migrations.ts.
   const migrations = await readD1Migrations('./migrations');
   return {
@@ -46,6 +49,7 @@ export default defineConfig(async () => {
             name: 'e2e',
             include: ['test/e2e/**/*.test.ts'],
             environment: 'node',
+            globalSetup: ['./test/e2e/chromium-setup.ts'],
             testTimeout: 120_000,
             hookTimeout: 120_000,
           },

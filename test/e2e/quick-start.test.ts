@@ -17,7 +17,8 @@ import { jwtVerify } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ROOT, api, childEnv, freePort, startServer, uniqueName, type Server } from './support';
 
-const COPIED = ['src', 'migrations', 'scripts', 'wrangler.toml', 'package.json', 'tsconfig.json'];
+// No dist/: the copy is a fresh clone, whose first `wrangler dev` builds the app itself.
+const COPIED = ['src', 'migrations', 'scripts', 'app', 'client', 'wrangler.toml', 'package.json', 'tsconfig.json'];
 const PASSWORD = 'a-long-and-unusual-passphrase';
 
 let scratch = '';
@@ -108,6 +109,14 @@ describe('README quick start: npm run dev, twice', () => {
 
     // The Worker really signs with the secret in .dev.vars (not one from anywhere else).
     await expect(jwtVerify(token, new TextEncoder().encode(secret), { algorithms: ['HS256'] })).resolves.toBeTruthy();
+
+    // The demo app and the API reference were built on the way (nothing built is committed).
+    for (const page of ['/', '/docs']) {
+      const res = await fetch(`${dev.baseUrl}${page}`);
+      expect(res.status, page).toBe(200);
+      expect(res.headers.get('Content-Type'), page).toMatch(/^text\/html/);
+    }
+    expect(existsSync(path.join(project, 'dist', 'assets', 'app.js')), 'the app was not built').toBe(true);
 
     await stop();
     first = { devVars, user: registered.body.user, username, token };

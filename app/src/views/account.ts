@@ -1,0 +1,64 @@
+/**
+ * Signed in: who you are, the protected route, your password, your sessions; for admins, the
+ * users. Logging out publishes `null` to `auth.onChange`, which shows the signed-out view.
+ */
+import { auth, callProtected, changePassword, type User } from '../api';
+import { act, alertRegion, announce, field, h } from '../dom';
+import { sessionsView } from './sessions';
+import { usersView } from './users';
+
+export function accountView(user: User): HTMLElement {
+  const sessions = sessionsView();
+
+  const account: HTMLElement = h(
+    'section',
+    { 'aria-labelledby': 'account-heading' },
+    h('h2', { id: 'account-heading' }, 'Your account'),
+    h('p', {}, 'Signed in as ', h('strong', {}, user.username)),
+    h('p', {}, 'Role: ', h('strong', {}, user.role)),
+    h(
+      'div',
+      { class: 'buttons' },
+      h('button', { type: 'button', onclick: () => act(account, callAndShow) }, 'Call the protected route'),
+      h('button', { type: 'button', class: 'secondary', onclick: () => act(account, () => auth.logout()) }, 'Log out'),
+      h(
+        'button',
+        { type: 'button', class: 'danger', onclick: () => act(account, () => auth.logoutAll()) },
+        'Log out everywhere',
+      ),
+    ),
+  );
+
+  const passwordForm = h(
+    'form',
+    { 'aria-labelledby': 'password-heading', novalidate: true },
+    h('h2', { id: 'password-heading' }, 'Password'),
+    field('Current password', 'current_password', 'password', 'current-password'),
+    field('New password', 'new_password', 'password', 'new-password'),
+    alertRegion(),
+    h('div', { class: 'buttons' }, h('button', { type: 'submit' }, 'Change password')),
+  );
+  passwordForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const data = new FormData(passwordForm);
+    void act(passwordForm, async () => {
+      await changePassword(String(data.get('current_password')), String(data.get('new_password')));
+      passwordForm.reset();
+      announce('Password changed. Your other sessions were signed out.');
+      await sessions.reload();
+    });
+  });
+
+  return h(
+    'div',
+    {},
+    account,
+    h('div', { class: 'grid' }, sessions.element, h('section', {}, passwordForm)),
+    user.role === 'admin' ? usersView(user) : null,
+  );
+}
+
+async function callAndShow(): Promise<void> {
+  const { message } = await callProtected();
+  announce(`/auth/protected answered: ${message}`);
+}

@@ -1,0 +1,86 @@
+#!/usr/bin/env node
+// Builds the Worker's static assets into dist/assets: the demo app (served at /) and the API
+// reference (served at /docs). wrangler runs it as the `[build]` command before `wrangler dev`
+// and `wrangler deploy`; vitest.config.ts runs it before the tests. Nothing built is committed.
+//
+//   app/index.html, app.css, favicon.svg, _headers   copied as they are
+//   app/src/main.ts        -> app.js        (esbuild: the app and edge-auth/client in one file)
+//   app/docs/index.html    -> docs/index.html
+//   app/docs/docs.ts       -> docs/docs.js
+//   @scalar/api-reference  -> docs/scalar.js (its prebuilt standalone bundle: no CDN at run time)
+//
+// Several builds may run at once (every `wrangler dev` of the e2e tests starts one), so a file
+// is only written when its content changed, and then atomically (a temporary file renamed over
+// it): a server never reads a half-written asset.
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import * as esbuild from 'esbuild';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const APP = path.join(ROOT, 'app');
+export const ASSETS_DIR = path.join(ROOT, 'dist', 'assets');
+
+const COPIED = {
+  'index.html': 'index.html',
+  'app.css': 'app.css',
+  'favicon.svg': 'favicon.svg',
+  _headers: '_headers',
+  'docs/index.html': 'docs/index.html',
+};
+
+async function writeIfChanged(file, contents) {
+  const previous = await readFile(file).catch(() => undefined);
+  if (previous && Buffer.compare(previous, contents) === 0) return;
+  await mkdir(path.dirname(file), { recursive: true });
+  const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  await writeFile(temporary, contents);
+  await rename(temporary, file);
+}
+
+async function listFiles(dir) {
+  const entries = await readdir(dir, { withFileTypes: true, recursive: true }).catch(() => []);
+  return entries.filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+}
+
+/** Builds everything into ASSETS_DIR; returns the paths written there, relative to it. */
+export async function buildAssets() {
+  const outputs = new Map(); // path relative to ASSETS_DIR -> contents
+
+  for (const [from, to] of Object.entries(COPIED)) outputs.set(to, await readFile(path.join(APP, from)));
+
+  const require = createRequire(import.meta.url);
+  // The package exports no subpath for it; it sits beside the main entry (dist/index.js).
+  const scalarDist = path.dirname(require.resolve('@scalar/api-reference'));
+  outputs.set('docs/scalar.js', await readFile(path.join(scalarDist, 'browser/standalone.js')));
+
+  const built = await esbuild.build({
+    entryPoints: { app: path.join(APP, 'src/main.ts'), 'docs/docs': path.join(APP, 'docs/docs.ts') },
+    outdir: ASSETS_DIR,
+    bundle: true,
+    format: 'esm',
+    target: 'es2022',
+    minify: true,
+    sourcemap: 'linked',
+    // Resolves `edge-auth/client` to client/src through app/tsconfig.json's `paths`.
+    tsconfig: path.join(APP, 'tsconfig.json'),
+    write: false,
+    logLevel: 'warning',
+  });
+  for (const file of built.outputFiles) outputs.set(path.relative(ASSETS_DIR, file.path), Buffer.from(file.contents));
+
+  for (const [relative, contents] of outputs) await writeIfChanged(path.join(ASSETS_DIR, relative), contents);
+  // Leftovers of an earlier layout would be served too.
+  for (const file of await listFiles(ASSETS_DIR)) {
+    const relative = path.relative(ASSETS_DIR, file);
+    if (!outputs.has(relative) && !relative.endsWith('.tmp')) await rm(file, { force: true });
+  }
+  return [...outputs.keys()];
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const written = await buildAssets();
+  console.log(`build-assets: ${written.length} files in ${path.relative(process.cwd(), ASSETS_DIR) || '.'}`);
+}
