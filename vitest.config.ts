@@ -12,6 +12,9 @@ export default defineConfig(async () => {
   const migrations = await readD1Migrations('./migrations');
   return {
     test: {
+      // Vitest's default on 2 cores is one file at a time; the e2e files mostly wait on child
+      // processes (wrangler dev, npm, Chromium), so three at a time keeps both cores busy.
+      maxWorkers: 3,
       // Audit lines are asserted by test/audit.test.ts; elsewhere they only bury the report.
       onConsoleLog: (log: string) => !log.includes('"type":"audit"'),
       projects: [
