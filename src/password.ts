@@ -8,6 +8,7 @@
  * is first HMAC-ed with the pepper, so a stolen database alone cannot be attacked offline.
  */
 import { fromBase64Url, randomBytes, timingSafeEqual, toBase64Url, utf8 } from './crypto';
+import { parseLegacyHash, verifyLegacyHash } from './legacy-hashes';
 
 const SALT_BYTES = 16;
 const KEY_BYTES = 32;
@@ -62,6 +63,12 @@ export type VerifyResult = { ok: boolean; needsRehash: boolean };
  * that is now configured), so the caller can store a fresh one after a successful login.
  */
 export async function verifyPassword(password: string, stored: string, options: HashOptions): Promise<VerifyResult> {
+  // Imported from a Flask app (legacy-hashes.ts): good for one login, then replaced by ours.
+  const legacy = parseLegacyHash(stored);
+  if (legacy) {
+    const ok = await verifyLegacyHash(password, legacy);
+    return { ok, needsRehash: ok };
+  }
   const match = PHC.exec(stored);
   const salt = match && fromBase64Url(match[3]!);
   const expected = match && fromBase64Url(match[4]!);
