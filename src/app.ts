@@ -7,7 +7,6 @@ import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { createMiddleware } from 'hono/factory';
 import { HTTPException } from 'hono/http-exception';
-import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
 import type { AppEnv } from './env';
 import { ApiError, ConfigError, problemBody, problemResponse, type ErrorCode } from './errors';
@@ -108,9 +107,10 @@ export function createApp() {
   const app = new Hono<AppEnv>();
 
   // Ids are always ours: a client-chosen one could forge or collide entries in the audit log.
-  app.use(requestId({ headerName: '' }));
   app.use(async (c, next) => {
-    c.header('X-Request-Id', c.var.requestId);
+    const id = crypto.randomUUID();
+    c.set('requestId', id);
+    c.header('X-Request-Id', id);
     await next();
   });
   app.use(

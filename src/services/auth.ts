@@ -141,7 +141,7 @@ async function checkCredentials(
   const [created] = await db.batch([
     ...(gate?.queries ?? session!.queries),
     ...(rehash ? [replaceHashQuery(db, user.id, user.passwordHash, rehash, now)] : []),
-    ...passwordAttemptSucceededQueries(db, keys, user.id, now),
+    ...passwordAttemptSucceededQueries(db, keys, user.id, now, found.knownSince),
   ]);
   if (created.length === 0) throw invalidCredentials();
   return gate ? { user, mfa: { challenge: gate.challenge } } : { user, session: session!.issued };
@@ -216,7 +216,7 @@ export async function changePassword(
       .update(sessions)
       .set({ tokenVersion: sql`(SELECT ${users.tokenVersion} FROM ${users} WHERE ${users.id} = ${user.id})` })
       .where(and(eq(sessions.id, input.sessionId), sql`${sessions.revokedAt} IS NULL`)),
-    ...passwordAttemptSucceededQueries(db, keys, user.id, now),
+    ...passwordAttemptSucceededQueries(db, keys, user.id, now, known[0]?.since),
   ]);
   if (changed.length === 0) {
     audit('password_change_failure', { ...log, reason: 'invalid_credentials' });

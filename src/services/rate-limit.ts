@@ -37,14 +37,6 @@ export function countAttemptQuery(db: Database, counters: readonly [Counter, ...
     .returning({ key: rateCounters.key, count: rateCounters.count, expiresAt: rateCounters.expiresAt });
 }
 
-/** Takes back one counted attempt (it turned out not to be a failure). */
-export function uncountAttemptQuery(db: Database, keys: readonly string[], now: number) {
-  return db
-    .update(rateCounters)
-    .set({ count: sql`max(${rateCounters.count} - 1, 0)` })
-    .where(sql`${rateCounters.key} IN ${keys} AND ${rateCounters.expiresAt} > ${now}`);
-}
-
 export function clearCounterQuery(db: Database, key: string) {
   return db.delete(rateCounters).where(sql`${rateCounters.key} = ${key}`);
 }

@@ -16,15 +16,8 @@
 import { sql } from 'drizzle-orm';
 import type { Config } from '../config';
 import type { Database } from '../db/client';
-import { knownAddresses } from '../db/schema';
-import {
-  clearCounterQuery,
-  countAttemptQuery,
-  tooMany,
-  uncountAttemptQuery,
-  type Count,
-  type Counter,
-} from './rate-limit';
+import { knownAddresses, rateCounters } from '../db/schema';
+import { countAttemptQuery, tooMany, type Count, type Counter } from './rate-limit';
 
 export const KNOWN_ADDRESS_DAYS = 30;
 const KNOWN_ADDRESS_MS = KNOWN_ADDRESS_DAYS * 86_400_000;
@@ -73,13 +66,28 @@ export function assertAttemptAllowed(
 
 /**
  * After a right password: this attempt was no failure (take its count back), the address
- * has proven itself for this account (clear its counter, remember it as known).
+ * has proven itself for this account (reset its counter, remember it as known). One
+ * statement for the counters; the known address is rewritten at most daily (`knownSince`
+ * is when it was last recorded, as read beside the user), since "known" means 30 days.
  */
-export function passwordAttemptSucceededQueries(db: Database, keys: AttemptKeys, userId: string, now: number) {
+export function passwordAttemptSucceededQueries(
+  db: Database,
+  keys: AttemptKeys,
+  userId: string,
+  now: number,
+  knownSince: number | null | undefined,
+) {
+  const reset = userAtAddressKey(keys);
+  const counted = [reset, userKey(keys), ...(keys.address ? [addressKey(keys.address)] : [])];
+  const remember = keys.address && (knownSince == null || knownSince < now - 86_400_000);
   return [
-    clearCounterQuery(db, userAtAddressKey(keys)),
-    uncountAttemptQuery(db, [userKey(keys), ...(keys.address ? [addressKey(keys.address)] : [])], now),
-    ...(keys.address ? [rememberAddressQuery(db, userId, keys.address, now)] : []),
+    db
+      .update(rateCounters)
+      .set({
+        count: sql`CASE WHEN ${rateCounters.key} = ${reset} THEN 0 ELSE max(${rateCounters.count} - 1, 0) END`,
+      })
+      .where(sql`${rateCounters.key} IN ${counted} AND ${rateCounters.expiresAt} > ${now}`),
+    ...(remember ? [rememberAddressQuery(db, userId, keys.address!, now)] : []),
   ] as const;
 }
 
