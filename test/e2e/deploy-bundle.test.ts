@@ -10,12 +10,13 @@ import { describe, expect, it } from 'vitest';
 import { childEnv, ROOT, run, useScratchDir } from './support';
 
 /**
- * A budget, not the platform limit (3 MB compressed on the Free plan): 116 KiB gzipped today,
- * 18 KiB of it the Flask legacy-hash verifiers (bcryptjs 9, @noble/hashes 9; README section
- * 13); @hono/zod-openapi alone took it to 169 KiB. Raise it only for a dependency worth its
- * weight.
+ * A budget, not the platform limit (3 MB compressed on the Free plan): 126 KiB gzipped today.
+ * The perf issue's target is 100 KiB; what stands over it is the two-factor code (~10 KiB) and
+ * the Flask legacy-hash verifiers (bcryptjs 9, @noble/hashes 9; README section 14), which run
+ * once per imported user. @hono/zod-openapi alone took it to 169 KiB. Raise it only for a
+ * dependency worth its weight.
  */
-const GZIP_BUDGET = 150 * 1024;
+const GZIP_BUDGET = 130 * 1024;
 
 const scratch = useScratchDir('bundle');
 
