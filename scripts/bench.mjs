@@ -148,6 +148,11 @@ async function interleave(plan) {
 
 const warnings = (s) => (s.non2xx + s.errors ? ` ⚠ ${s.non2xx} non-2xx, ${s.errors} errors` : '');
 
+// BENCH_SCENARIOS=protected-16,protected-64 runs only those comparisons (a quick A/B).
+const compared = process.env.BENCH_SCENARIOS
+  ? COMPARE.filter((s) => process.env.BENCH_SCENARIOS.split(',').includes(s.id))
+  : COMPARE;
+
 async function compareSection() {
   const [a, b] = [await start('edge', { vars: MODES.strict }), await start('floor')];
   // Every round (and warm-up) ends with up to 16 refreshes in flight whose successors never
@@ -155,7 +160,7 @@ async function compareSection() {
   const sa = await setupEdge(a, { refreshPool: 16 * (ROUNDS + 2) + 8, users: USERS });
   const sb = await setupFloor(b, { users: USERS });
   const plan = [];
-  for (const s of COMPARE) {
+  for (const s of compared) {
     plan.push({ key: `edge:${s.id}`, instance: a, connections: s.connections, request: () => edge[s.edge](sa) });
     if (s.floor) {
       plan.push({ key: `floor:${s.id}`, instance: b, connections: s.connections, request: () => floor[s.floor](sb) });
@@ -163,7 +168,7 @@ async function compareSection() {
   }
   const samples = await interleave(plan);
   await stop(a, b);
-  const rows = COMPARE.map((s) => {
+  const rows = compared.map((s) => {
     const mine = samples.get(`edge:${s.id}`);
     const theirs = samples.get(`floor:${s.floor ? s.id : s.against}`);
     const [m, t] = [summarise(mine), summarise(theirs)];
