@@ -16,7 +16,7 @@ import {
   ROOT,
   api as apiAt,
   childEnv,
-  freePort,
+  onFreePort,
   run as runCommand,
   startServer,
   useScratchDir,
@@ -128,28 +128,29 @@ describe('users:import from a Flask app, then login over HTTP', () => {
     const envFile = path.join(dir, 'e2e.env');
     await writeFile(envFile, '# Deliberately empty: see wrangler-dev.test.ts.\n');
     // Started now but awaited only by the tests that need it: it boots while the imports run.
-    const port = await freePort();
-    server = startServer({
-      name: 'wrangler dev',
-      command: 'wrangler',
-      args: [
-        'dev',
-        '--ip',
-        '127.0.0.1',
-        '--port',
-        String(port),
-        '--persist-to',
-        dir,
-        '--env-file',
-        envFile,
-        '--var',
-        `JWT_SECRET:${JWT_SECRET}`,
-        '--show-interactive-dev-session=false',
-      ],
-      cwd: ROOT,
-      env: childEnv(dir),
-      port,
-    });
+    server = onFreePort((port) =>
+      startServer({
+        name: 'wrangler dev',
+        command: 'wrangler',
+        args: [
+          'dev',
+          '--ip',
+          '127.0.0.1',
+          '--port',
+          String(port),
+          '--persist-to',
+          dir,
+          '--env-file',
+          envFile,
+          '--var',
+          `JWT_SECRET:${JWT_SECRET}`,
+          '--show-interactive-dev-session=false',
+        ],
+        cwd: ROOT,
+        env: childEnv(dir),
+        port,
+      }),
+    );
     server.catch(() => {}); // Reported by the first test that awaits it.
   });
 

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { jwtVerify } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ROOT, api, childEnv, freePort, startServer, uniqueName, type Server } from './support';
+import { ROOT, api, childEnv, onFreePort, startServer, uniqueName, type Server } from './support';
 
 // No dist/: the copy is a fresh clone, whose first `wrangler dev` builds the app itself.
 const COPIED = ['src', 'migrations', 'scripts', 'app', 'client', 'wrangler.toml', 'package.json', 'tsconfig.json'];
@@ -38,16 +38,17 @@ const readIfThere = (file: string) => readFile(file).catch(() => null);
 
 /** `npm run dev -- --port <port>` in the copy, as `npm run` would run it; resolves once /health is 200. */
 async function npmRunDev(): Promise<Server> {
-  const port = await freePort();
-  log += `\n--- npm run dev -- --port ${port} ---\n`;
   try {
-    server = await startServer({
-      name: 'npm run dev',
-      command: 'node',
-      args: ['scripts/dev.mjs', '--port', String(port)],
-      cwd: project,
-      env: childEnv(scratch),
-      port,
+    server = await onFreePort((port) => {
+      log += `\n--- npm run dev -- --port ${port} ---\n`;
+      return startServer({
+        name: 'npm run dev',
+        command: 'node',
+        args: ['scripts/dev.mjs', '--port', String(port)],
+        cwd: project,
+        env: childEnv(scratch),
+        port,
+      });
     });
   } catch (err) {
     log += (err as Error).message;

@@ -202,6 +202,21 @@ export async function startServer(options: StartOptions): Promise<Server> {
 }
 
 /**
+ * Starts a server on a port from `freePort()`, and again on a new port if another process
+ * took that one between freePort() closing it and the server binding it (several e2e files
+ * start servers at once). Any other failure is thrown as it is.
+ */
+export async function onFreePort(start: (port: number) => Promise<Server>, tries = 3): Promise<Server> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start(await freePort());
+    } catch (err) {
+      if (attempt >= tries || !/address already in use/i.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+/**
  * A real `wrangler dev` on 127.0.0.1 (workerd, wrangler.toml's bindings) serving a fresh local
  * D1 in `stateDir`, to which the real migrations are applied first. `vars` become `--var`s.
  *
@@ -219,30 +234,31 @@ export async function startWranglerDev(
   const migrate = ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', stateDir, ...config];
   const migrated = await run('wrangler', migrate, { cwd: ROOT, env });
   if (migrated.code !== 0) throw new Error(`migrations failed (exit ${migrated.code}):\n${migrated.output}`);
-  const port = await freePort();
   const envFile = path.join(stateDir, 'e2e.env');
   await writeFile(envFile, '# Deliberately empty: see startWranglerDev in support.ts.\n');
-  return startServer({
-    name: 'wrangler dev',
-    command: 'wrangler',
-    args: [
-      'dev',
-      ...config,
-      '--ip',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--persist-to',
-      stateDir,
-      '--env-file',
-      envFile,
-      ...Object.entries(vars).flatMap(([name, value]) => ['--var', `${name}:${value}`]),
-      '--show-interactive-dev-session=false',
-    ],
-    cwd: ROOT,
-    env,
-    port,
-  });
+  return onFreePort((port) =>
+    startServer({
+      name: 'wrangler dev',
+      command: 'wrangler',
+      args: [
+        'dev',
+        ...config,
+        '--ip',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--persist-to',
+        stateDir,
+        '--env-file',
+        envFile,
+        ...Object.entries(vars).flatMap(([name, value]) => ['--var', `${name}:${value}`]),
+        '--show-interactive-dev-session=false',
+      ],
+      cwd: ROOT,
+      env,
+      port,
+    }),
+  );
 }
 
 export type ApiResponse = { status: number; type: string | null; body: any };
