@@ -29,13 +29,11 @@
 // Exit status: 0 done (skipped rows are reported, not errors); 1 the file could not be read
 // or wrangler failed; 2 usage error.
 import './lib/ts-hooks.mjs';
-import { spawnSync } from 'node:child_process';
+import { d1Command } from './lib/d1-command.mjs';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import process from 'node:process';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 
 // The service's own rules and formats, not copies (see lib/ts-hooks.mjs).
 const { passwordSchema, usernameSchema } = await import('../src/schemas.ts');
@@ -48,44 +46,11 @@ const USAGE = 'usage: npm run users:import -- <file> --local|--remote [--persist
 const ROWS_PER_BATCH = 10_000;
 const ROWS_PER_INSERT = 100;
 
-/** @param {string} message @returns {never} */
-function usageError(message) {
-  console.error(`users:import: ${message}\n${USAGE}`);
-  process.exit(2);
-}
-
-/** @param {string} message @returns {never} */
-function fail(message) {
-  console.error(`users:import: ${message}`);
-  process.exit(1);
-}
-
-let parsed;
-try {
-  parsed = parseArgs({
-    allowPositionals: true,
-    options: {
-      local: { type: 'boolean' },
-      remote: { type: 'boolean' },
-      'persist-to': { type: 'string' },
-      table: { type: 'string', default: 'user' },
-      'dry-run': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-} catch (err) {
-  usageError(err instanceof Error ? err.message : String(err));
-}
-const { values, positionals } = parsed;
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
-if (values.local === values.remote) usageError('pass exactly one of --local or --remote');
-if (values['persist-to'] !== undefined && !values.local) usageError('--persist-to only applies with --local');
-if (values['persist-to'] !== undefined && !existsSync(values['persist-to'])) {
-  usageError(`--persist-to ${values['persist-to']}: no such directory`);
-}
+const { values, positionals, where, usageError, fail, execute } = d1Command({
+  name: 'users:import',
+  usage: USAGE,
+  options: { table: { type: 'string', default: 'user' }, 'dry-run': { type: 'boolean' } },
+});
 if (positionals.length !== 1) usageError('pass exactly one file');
 const file = positionals[0];
 if (!existsSync(file)) usageError(`${file}: no such file`);
@@ -167,40 +132,8 @@ const rows = isSqlite ? await readSqlite(file, values.table) : await readCsv(fil
 
 // ---- D1 through wrangler ------------------------------------------------------------------
 
-const where = values.local ? 'local' : 'remote';
-const root = fileURLToPath(new URL('..', import.meta.url));
-const bin = path.join(root, 'node_modules', '.bin');
-
-/** Runs `wrangler d1 execute` with --command or --file; returns the parsed `--json` output. */
-function d1(input) {
-  const args = ['d1', 'execute', 'DB', values.local ? '--local' : '--remote'];
-  if (values['persist-to'] !== undefined) args.push('--persist-to', path.resolve(values['persist-to']));
-  if (values.remote) args.push('--yes');
-  args.push('--json', ...(input.file ? ['--file', input.file] : ['--command', input.command]));
-  const result = spawnSync('wrangler', args, {
-    cwd: root,
-    encoding: 'utf8',
-    maxBuffer: 512 * 1024 * 1024,
-    timeout: 600_000,
-    env: {
-      ...process.env,
-      PATH: `${bin}${path.delimiter}${process.env.PATH ?? ''}`,
-      CLOUDFLARE_CF_FETCH_ENABLED: 'false',
-      WRANGLER_SEND_METRICS: 'false',
-    },
-  });
-  if (result.error) fail(`could not run wrangler: ${result.error.message}`);
-  let output;
-  try {
-    output = JSON.parse(result.stdout);
-  } catch {}
-  if (result.status !== 0 || !Array.isArray(output)) {
-    const detail = output?.error?.text ?? (result.stderr || result.stdout).trim();
-    const hint = /no such table/.test(detail) ? ` (migrations not applied? npm run db:migrate:${where})` : '';
-    fail(`wrangler d1 execute failed (exit ${result.status ?? result.signal}): ${detail}${hint}`);
-  }
-  return output;
-}
+/** Large files (10,000 users each) may take a while on --remote. */
+const d1 = (input) => execute(input, { timeoutMs: 600_000 });
 
 const existingKeys = () =>
   new Set(d1({ command: 'SELECT username_key FROM users' })[0].results.map((r) => r.username_key));

@@ -15,12 +15,7 @@
 // service re-reads the role from D1 on every protected request.
 //
 // Exit status: 0 one user changed; 1 no such user, or wrangler failed; 2 usage error.
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import process from 'node:process';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { d1Command } from './lib/d1-command.mjs';
 
 const USAGE = 'usage: npm run admin:promote -- <username> --local|--remote [--persist-to <dir>] [--role admin|user]';
 const ROLES = ['admin', 'user'];
@@ -28,47 +23,11 @@ const ROLES = ['admin', 'user'];
 // cannot carry a quote or anything else SQL would interpret.
 const USERNAME = /^[A-Za-z0-9_.-]{3,32}$/;
 
-/** @param {string} message @returns {never} */
-function usageError(message) {
-  console.error(`admin:promote: ${message}\n${USAGE}`);
-  process.exit(2);
-}
-
-/** @param {string} message @returns {never} */
-function fail(message) {
-  console.error(`admin:promote: ${message}`);
-  process.exit(1);
-}
-
-let parsed;
-try {
-  parsed = parseArgs({
-    allowPositionals: true,
-    options: {
-      local: { type: 'boolean' },
-      remote: { type: 'boolean' },
-      'persist-to': { type: 'string' },
-      role: { type: 'string', default: 'admin' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-} catch (err) {
-  usageError(err instanceof Error ? err.message : String(err));
-}
-const { values, positionals } = parsed;
-
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
-// Neither is a default on purpose: promoting in the wrong database by accident is worse
-// than typing one more flag.
-if (values.local === values.remote) usageError('pass exactly one of --local or --remote');
-if (values['persist-to'] !== undefined && !values.local) usageError('--persist-to only applies with --local');
-// wrangler would silently create a fresh, empty state in a mistyped directory.
-if (values['persist-to'] !== undefined && !existsSync(values['persist-to'])) {
-  usageError(`--persist-to ${values['persist-to']}: no such directory`);
-}
+const { values, positionals, where, usageError, fail, execute } = d1Command({
+  name: 'admin:promote',
+  usage: USAGE,
+  options: { role: { type: 'string', default: 'admin' } },
+});
 if (!ROLES.includes(values.role)) usageError(`--role must be one of: ${ROLES.join(', ')}`);
 if (positionals.length !== 1) usageError('pass exactly one username');
 
@@ -79,7 +38,6 @@ if (!USERNAME.test(username)) {
 }
 const key = username.toLowerCase();
 const role = values.role;
-const where = values.local ? 'local' : 'remote';
 
 // Only validated values are interpolated: `key` passed USERNAME, `role` is one of ROLES, the
 // time is an integer. wrangler's --command takes no bound parameters, hence the validation.
@@ -88,43 +46,7 @@ const sql =
   `UPDATE users SET role = '${role}', updated_at = ${Date.now()} ` +
   `WHERE username_key = '${key}' RETURNING id, username, role`;
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const bin = path.join(root, 'node_modules', '.bin');
-const args = ['d1', 'execute', 'DB', values.local ? '--local' : '--remote'];
-// Relative to where the operator ran the command, not to the repo root wrangler runs in.
-if (values['persist-to'] !== undefined) args.push('--persist-to', path.resolve(values['persist-to']));
-args.push('--json', '--command', sql);
-
-const result = spawnSync('wrangler', args, {
-  // The repo root, so wrangler finds wrangler.toml wherever this is run from.
-  cwd: root,
-  encoding: 'utf8',
-  // A remote call may be slow, but must not hang a script or a test forever.
-  timeout: 120_000,
-  env: {
-    ...process.env,
-    // The repo's Node 22 (wrangler needs >= 22.12) and wrangler, even when run with plain `node`.
-    PATH: `${bin}${path.delimiter}${process.env.PATH ?? ''}`,
-    CLOUDFLARE_CF_FETCH_ENABLED: 'false',
-    WRANGLER_SEND_METRICS: 'false',
-  },
-});
-if (result.error) fail(`could not run wrangler: ${result.error.message}`);
-
-/** `--json` prints a JSON array of results, or an object with `error` when the query failed. */
-function parseOutput(stdout) {
-  try {
-    return JSON.parse(stdout);
-  } catch {
-    return undefined;
-  }
-}
-const output = parseOutput(result.stdout);
-if (result.status !== 0 || !Array.isArray(output)) {
-  const detail = output?.error?.text ?? (result.stderr || result.stdout).trim();
-  const hint = /no such table/.test(detail) ? ` (migrations not applied? npm run db:migrate:${where})` : '';
-  fail(`wrangler d1 execute failed (exit ${result.status ?? result.signal}): ${detail}${hint}`);
-}
+const output = execute({ command: sql });
 
 const { results = [], meta = {} } = output[0] ?? {};
 const changes = typeof meta.changes === 'number' ? meta.changes : results.length;

@@ -6,7 +6,7 @@
 import { env } from 'cloudflare:workers';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { forgetAll } from '../src/access-cache';
-import { api, appWith, countD1, expectProblem, PASSWORD, signedIn, signedInAdmin } from './helpers';
+import { api, appWith, countD1, expectProblem, PASSWORD, signedIn, signedInAdmin, sessionIdOf } from './helpers';
 
 const T0 = Date.UTC(2030, 5, 1, 12, 0, 0);
 const cached = appWith({ ACCESS_CHECK_CACHE_TTL: '5' });
@@ -22,11 +22,6 @@ function setNow(ms: number) {
   vi.setSystemTime(ms);
 }
 
-function sid(accessToken: string): string {
-  const part = accessToken.split('.')[1]!;
-  return (JSON.parse(atob(part.replaceAll('-', '+').replaceAll('_', '/'))) as { sid: string }).sid;
-}
-
 /** What another isolate's logout would leave in D1. */
 const revokeInD1 = (sessionId: string) =>
   env.DB.prepare("UPDATE sessions SET revoked_at = ?, revoked_reason = 'elsewhere' WHERE id = ?")
@@ -37,7 +32,7 @@ describe('the access-check cache', () => {
   it('is off by default: a revocation written elsewhere takes effect on the next request', async () => {
     const { token } = await signedIn();
     expect((await api('/auth/me', { token })).status).toBe(200);
-    await revokeInD1(sid(token));
+    await revokeInD1(sessionIdOf(token));
     await expectProblem(await api('/auth/me', { token }), 401, 'invalid_token');
   });
 
@@ -56,7 +51,7 @@ describe('the access-check cache', () => {
     setNow(T0);
     const { token } = await signedIn();
     expect((await cached('/auth/me', { token })).status).toBe(200);
-    await revokeInD1(sid(token));
+    await revokeInD1(sessionIdOf(token));
     setNow(T0 + 4_999);
     // Still inside the bound: this is the documented staleness.
     expect((await cached('/auth/me', { token })).status).toBe(200);
@@ -84,7 +79,7 @@ describe('the access-check cache', () => {
       const other = await api('/auth/login', { json: { username: user.username, password: PASSWORD } });
       const otherToken = ((await other.json()) as { access_token: string }).access_token;
       expect((await cached('/auth/me', { token })).status).toBe(200);
-      const res = await cached(`/auth/sessions/${sid(token)}`, { method: 'DELETE', token: otherToken });
+      const res = await cached(`/auth/sessions/${sessionIdOf(token)}`, { method: 'DELETE', token: otherToken });
       expect(res.status).toBe(204);
       await expectProblem(await cached('/auth/me', { token }), 401, 'invalid_token');
     });
@@ -130,7 +125,7 @@ describe('the access-check cache', () => {
     it('routes that change state check D1: a session revoked elsewhere cannot log out everywhere', async () => {
       const { token } = await signedIn();
       expect((await cached('/auth/me', { token })).status).toBe(200);
-      await revokeInD1(sid(token));
+      await revokeInD1(sessionIdOf(token));
       await expectProblem(await cached('/auth/logout-all', { method: 'POST', token }), 401, 'invalid_token');
       await expectProblem(
         await cached('/auth/password', {
@@ -148,7 +143,7 @@ describe('the access-check cache', () => {
       // A new login of the same user has another session: checked in D1, not served from the first.
       const second = await api('/auth/login', { json: { username: user.username, password: PASSWORD } });
       const secondToken = ((await second.json()) as { access_token: string }).access_token;
-      await revokeInD1(sid(secondToken));
+      await revokeInD1(sessionIdOf(secondToken));
       await expectProblem(await cached('/auth/me', { token: secondToken }), 401, 'invalid_token');
     });
   });

@@ -1,25 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { api, PASSWORD, register, signedIn, signedInAdmin, uniqueName } from './helpers';
-
-type Line = Record<string, unknown>;
-
-/** Captures the structured audit lines written while `fn` runs. */
-async function captureAudit(fn: () => Promise<unknown>): Promise<{ lines: Line[]; raw: string }> {
-  const spy = vi.spyOn(console, 'log');
-  await fn();
-  const raw = spy.mock.calls.map((args) => args.join(' ')).join('\n');
-  const lines = spy.mock.calls
-    .map((args) => {
-      try {
-        return JSON.parse(String(args[0])) as Line;
-      } catch {
-        return null;
-      }
-    })
-    .filter((l): l is Line => l?.type === 'audit');
-  spy.mockRestore();
-  return { lines, raw };
-}
+import { api, PASSWORD, register, signedIn, signedInAdmin, uniqueName, captureAudit } from './helpers';
 
 afterEach(() => vi.restoreAllMocks());
 

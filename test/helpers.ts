@@ -3,6 +3,7 @@ import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { env, exports } from 'cloudflare:workers';
 import { expect, vi } from 'vitest';
 import { createApp } from '../src/app';
+import { decodePart } from './jwt';
 import { totp } from './totp';
 
 export const ORIGIN = 'https://auth.example.test';
@@ -178,4 +179,35 @@ export async function pbkdf2IterationsSpent(work: () => Promise<unknown>): Promi
   } finally {
     spy.mockRestore();
   }
+}
+
+/** The session id (`sid` claim) an access token belongs to. */
+export function sessionIdOf(accessToken: string): string {
+  return decodePart(accessToken, 1).sid as string;
+}
+
+export type AuditLine = Record<string, unknown>;
+
+/** The structured audit lines (and all raw console.log output) written while `fn` runs. */
+export async function captureAudit(fn: () => Promise<unknown>): Promise<{ lines: AuditLine[]; raw: string }> {
+  const spy = vi.spyOn(console, 'log');
+  let calls: unknown[][];
+  try {
+    await fn();
+  } finally {
+    // Read before restoring: restoring a spy also clears what it recorded.
+    calls = [...spy.mock.calls];
+    spy.mockRestore();
+  }
+  const raw = calls.map((args) => args.join(' ')).join('\n');
+  const lines = calls
+    .map((args) => {
+      try {
+        return JSON.parse(String(args[0])) as AuditLine;
+      } catch {
+        return null;
+      }
+    })
+    .filter((l): l is AuditLine => l?.type === 'audit');
+  return { lines, raw };
 }

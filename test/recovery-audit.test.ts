@@ -1,25 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { api, appWith, enrolTotp, loginForChallenge, signedIn, signedInAdmin } from './helpers';
+import { api, appWith, enrolTotp, loginForChallenge, signedIn, signedInAdmin, captureAudit } from './helpers';
 import { totp } from './totp';
-
-type Line = Record<string, unknown>;
-
-async function captureAudit(fn: () => Promise<unknown>): Promise<{ lines: Line[]; raw: string }> {
-  const spy = vi.spyOn(console, 'log');
-  await fn();
-  const raw = spy.mock.calls.map((args) => args.join(' ')).join('\n');
-  const lines = spy.mock.calls
-    .map((args) => {
-      try {
-        return JSON.parse(String(args[0])) as Line;
-      } catch {
-        return null;
-      }
-    })
-    .filter((l): l is Line => l?.type === 'audit');
-  spy.mockRestore();
-  return { lines, raw };
-}
 
 afterEach(() => vi.restoreAllMocks());
 

@@ -14,6 +14,7 @@ import {
   signedIn,
   signedInAdmin,
   uniqueName,
+  sessionIdOf,
   type Tokens,
 } from './helpers';
 
@@ -37,11 +38,6 @@ async function refreshOk(refreshToken: string): Promise<Tokens> {
   const res = await refresh(refreshToken);
   expect(res.status).toBe(200);
   return (await res.json()) as Tokens;
-}
-
-function claims(accessToken: string): { sub: string; sid: string } {
-  const part = accessToken.split('.')[1]!;
-  return JSON.parse(atob(part.replaceAll('-', '+').replaceAll('_', '/'))) as { sub: string; sid: string };
 }
 
 async function sha256Base64Url(text: string): Promise<string> {
@@ -101,7 +97,7 @@ describe('POST /auth/refresh', () => {
       const { tokens } = await signedIn();
       const first = await refreshOk(tokens.refresh_token);
       const second = await refreshOk(first.refresh_token);
-      expect(claims(second.access_token).sid).toBe(claims(tokens.access_token).sid);
+      expect(sessionIdOf(second.access_token)).toBe(sessionIdOf(tokens.access_token));
     });
 
     it('treats a token two rotations stale as reuse even within the grace window: the family is revoked', async () => {
@@ -181,7 +177,7 @@ describe('POST /auth/refresh', () => {
 
       const events = auditEvents(log, 'refresh_reuse_detected');
       expect(events).toHaveLength(1);
-      expect(events[0]).toMatchObject({ user_id: user.id, session_id: claims(tokens.access_token).sid });
+      expect(events[0]).toMatchObject({ user_id: user.id, session_id: sessionIdOf(tokens.access_token) });
       // Audit lines carry ids only, never token values.
       const logged = log.mock.calls.flat().join('\n');
       expect(logged).not.toContain(tokens.refresh_token);
@@ -278,7 +274,7 @@ describe('POST /auth/refresh', () => {
       const live = await env.DB.prepare(
         'SELECT token_hash FROM refresh_tokens WHERE session_id = ? AND rotated_at IS NULL',
       )
-        .bind(claims(tokens.access_token).sid)
+        .bind(sessionIdOf(tokens.access_token))
         .all<{ token_hash: string }>();
       expect(live.results.map((r) => r.token_hash)).toEqual([await sha256Base64Url(successor)]);
 

@@ -5,7 +5,7 @@
 import { env } from 'cloudflare:workers';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cleanup } from '../src/index';
-import { api, signedIn, type Tokens } from './helpers';
+import { api, signedIn, type Tokens, sessionIdOf } from './helpers';
 
 const T0 = Date.UTC(2030, 2, 1, 12, 0, 0);
 const DAY = 86_400_000;
@@ -34,11 +34,6 @@ async function dump(sessionId: string): Promise<{ tokens: Row[]; session: Row | 
   return { tokens: tokens.results, session };
 }
 
-function sid(accessToken: string): string {
-  const part = accessToken.split('.')[1]!;
-  return (JSON.parse(atob(part.replaceAll('-', '+').replaceAll('_', '/'))) as { sid: string }).sid;
-}
-
 /** No stored value is, or contains, any token ever handed out. */
 function expectNoTokenStored(rows: Row[], issued: string[]) {
   const values = rows.flatMap((row) => Object.values(row).map(String));
@@ -49,7 +44,7 @@ describe('stored refresh-token state', () => {
   it('erases a sealed successor in the batch of the next rotation once the grace window has passed', async () => {
     setNow(T0);
     const { tokens } = await signedIn('residue');
-    const session = sid(tokens.access_token);
+    const session = sessionIdOf(tokens.access_token);
     setNow(T0 + 1_000);
     const first = await refreshOk(tokens.refresh_token);
     let { tokens: rows } = await dump(session);
@@ -66,7 +61,7 @@ describe('stored refresh-token state', () => {
   it('after the daily cleanup holds no sealed successor past the grace window and no usable token', async () => {
     setNow(T0);
     const { tokens } = await signedIn('residue');
-    const session = sid(tokens.access_token);
+    const session = sessionIdOf(tokens.access_token);
     const first = await refreshOk(tokens.refresh_token);
     // The session then goes idle: no next rotation will erase the last seal.
     await cleanup(env, T0 + 11_000);
@@ -82,7 +77,7 @@ describe('stored refresh-token state', () => {
   it('prunes spent token rows whose refresh lifetime is over, and keeps the live one', async () => {
     setNow(T0);
     const { tokens } = await signedIn('residue');
-    const session = sid(tokens.access_token);
+    const session = sessionIdOf(tokens.access_token);
     let current = tokens.refresh_token;
     // Keep the session alive with a rotation every 20 days; the first tokens expire meanwhile.
     for (let day = 20; day <= 60; day += 20) {

@@ -6,7 +6,17 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from 'cloudflare:workers';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import worker, { cleanup } from '../src/index';
-import { api, expectProblem, login, PASSWORD, register, signedIn, uniqueName, type Tokens } from './helpers';
+import {
+  api,
+  expectProblem,
+  login,
+  PASSWORD,
+  register,
+  signedIn,
+  uniqueName,
+  type Tokens,
+  sessionIdOf,
+} from './helpers';
 
 const DAY = 86_400_000;
 
@@ -17,11 +27,6 @@ afterEach(() => {
 
 const refresh = (refreshToken: string) => api('/auth/refresh', { json: { refresh_token: refreshToken } });
 const logout = (refreshToken: string) => api('/auth/logout', { json: { refresh_token: refreshToken } });
-
-function sid(accessToken: string): string {
-  const part = accessToken.split('.')[1]!;
-  return (JSON.parse(atob(part.replaceAll('-', '+').replaceAll('_', '/'))) as { sid: string }).sid;
-}
 
 async function loginWithAgent(username: string, userAgent: string): Promise<Tokens> {
   const res = await api('/auth/login', {
@@ -90,7 +95,7 @@ describe('POST /auth/logout', () => {
       const other = await login(user.username);
       await logout(ended.refresh_token);
       const ids = (await listSessions(other.access_token)).map((s) => s.id);
-      expect(ids).toEqual([sid(other.access_token)]);
+      expect(ids).toEqual([sessionIdOf(other.access_token)]);
     });
   });
 
@@ -158,8 +163,8 @@ describe('GET /auth/sessions', () => {
     const caller = logins[1]!;
     const sessions = await listSessions(caller.access_token);
 
-    expect(sessions.map((s) => s.id).sort()).toEqual(logins.map((l) => sid(l.access_token)).sort());
-    expect(sessions.filter((s) => s.current).map((s) => s.id)).toEqual([sid(caller.access_token)]);
+    expect(sessions.map((s) => s.id).sort()).toEqual(logins.map((l) => sessionIdOf(l.access_token)).sort());
+    expect(sessions.filter((s) => s.current).map((s) => s.id)).toEqual([sessionIdOf(caller.access_token)]);
     for (const s of sessions) {
       expect(Date.parse(s.expires_at)).toBeGreaterThan(Date.now());
       expect(Date.parse(s.last_used_at)).toBeGreaterThanOrEqual(Date.parse(s.created_at));
@@ -177,7 +182,7 @@ describe('GET /auth/sessions', () => {
     vi.setSystemTime(t0 + 120_000);
     const used = (await (await refresh(older.refresh_token)).json()) as Tokens;
     const sessions = await listSessions(used.access_token);
-    expect(sessions.map((s) => s.id)).toEqual([sid(older.access_token), sid(newer.access_token)]);
+    expect(sessions.map((s) => s.id)).toEqual([sessionIdOf(older.access_token), sessionIdOf(newer.access_token)]);
     expect(sessions[0]!.last_used_at).toBe(new Date(t0 + 120_000).toISOString());
   });
 
@@ -186,8 +191,8 @@ describe('GET /auth/sessions', () => {
     const phone = await loginWithAgent(user.username, 'PhoneBrowser/1.0 (test)');
     const laptop = await loginWithAgent(user.username, 'LaptopBrowser/2.0 (test)');
     const byId = new Map((await listSessions(phone.access_token)).map((s) => [s.id, s]));
-    expect(byId.get(sid(phone.access_token))?.user_agent).toBe('PhoneBrowser/1.0 (test)');
-    expect(byId.get(sid(laptop.access_token))?.user_agent).toBe('LaptopBrowser/2.0 (test)');
+    expect(byId.get(sessionIdOf(phone.access_token))?.user_agent).toBe('PhoneBrowser/1.0 (test)');
+    expect(byId.get(sessionIdOf(laptop.access_token))?.user_agent).toBe('LaptopBrowser/2.0 (test)');
   });
 
   it('keeps marking the same session as current after its tokens were refreshed', async () => {
@@ -195,7 +200,7 @@ describe('GET /auth/sessions', () => {
     const rotated = (await (await refresh(tokens.refresh_token)).json()) as Tokens;
     const sessions = await listSessions(rotated.access_token);
     expect(sessions).toHaveLength(1);
-    expect(sessions[0]).toMatchObject({ id: sid(tokens.access_token), current: true });
+    expect(sessions[0]).toMatchObject({ id: sessionIdOf(tokens.access_token), current: true });
   });
 });
 
@@ -204,18 +209,21 @@ describe('DELETE /auth/sessions/:id', () => {
     const user = await register(uniqueName());
     const caller = await login(user.username);
     const lost = await login(user.username);
-    const res = await api(`/auth/sessions/${sid(lost.access_token)}`, { method: 'DELETE', token: caller.access_token });
+    const res = await api(`/auth/sessions/${sessionIdOf(lost.access_token)}`, {
+      method: 'DELETE',
+      token: caller.access_token,
+    });
     expect(res.status).toBe(204);
     await expectProblem(await refresh(lost.refresh_token), 401, 'invalid_refresh_token');
     await expectProblem(await api('/auth/me', { token: lost.access_token }), 401, 'invalid_token');
-    expect((await listSessions(caller.access_token)).map((s) => s.id)).toEqual([sid(caller.access_token)]);
+    expect((await listSessions(caller.access_token)).map((s) => s.id)).toEqual([sessionIdOf(caller.access_token)]);
     expect((await refresh(caller.refresh_token)).status).toBe(200);
   });
 
   it("answers 404 not_found for another user's session, which keeps working", async () => {
     const caller = await signedIn();
     const victim = await signedIn();
-    const res = await api(`/auth/sessions/${sid(victim.token)}`, { method: 'DELETE', token: caller.token });
+    const res = await api(`/auth/sessions/${sessionIdOf(victim.token)}`, { method: 'DELETE', token: caller.token });
     await expectProblem(res, 404, 'not_found');
     expect((await refresh(victim.tokens.refresh_token)).status).toBe(200);
   });
@@ -229,7 +237,7 @@ describe('DELETE /auth/sessions/:id', () => {
     const user = await register(uniqueName());
     const caller = await login(user.username);
     const other = await login(user.username);
-    const path = `/auth/sessions/${sid(other.access_token)}`;
+    const path = `/auth/sessions/${sessionIdOf(other.access_token)}`;
     expect((await api(path, { method: 'DELETE', token: caller.access_token })).status).toBe(204);
     await expectProblem(await api(path, { method: 'DELETE', token: caller.access_token }), 404, 'not_found');
   });
@@ -322,7 +330,7 @@ describe('the scheduled cleanup', () => {
   async function agedSessions(now: number) {
     const user = await register(uniqueName('cleanup'));
     const ids: string[] = [];
-    for (let i = 0; i < 5; i++) ids.push(sid((await login(user.username)).access_token));
+    for (let i = 0; i < 5; i++) ids.push(sessionIdOf((await login(user.username)).access_token));
     const [revokedLongAgo, revokedRecently, expiredLongAgo, expiredRecently, active] = ids as [
       string,
       string,

@@ -187,6 +187,19 @@ describe('login throttling', () => {
       expect((await attempt(username, PASSWORD, home)).status).toBe(200);
     });
 
+    it('keeps an address known while the owner keeps logging in from it', async () => {
+      const { username } = await register();
+      const home = '192.0.2.202';
+      expect((await attempt(username, PASSWORD, home)).status).toBe(200);
+      vi.setSystemTime(new Date('2026-06-21T12:00:00Z'));
+      expect((await attempt(username, PASSWORD, home)).status).toBe(200);
+      // 45 days after the first login, 25 after the last: still known.
+      vi.setSystemTime(new Date('2026-07-16T12:00:00Z'));
+      for (let i = 1; i <= 10; i++) await attempt(username, WRONG, `192.0.2.${40 + i}`);
+      await expectProblem(await attempt(username, PASSWORD, '192.0.2.99'), 429, 'too_many_attempts');
+      expect((await attempt(username, PASSWORD, home)).status).toBe(200);
+    });
+
     it('forgets a known address after 30 days without a login from it', async () => {
       const { username } = await register();
       const home = '192.0.2.201';
