@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-// Maintainer-only generator for src/security/common-passwords.ts (ASVS 5.0 V6.2.4:
-// "reject at least the top 3,000 most common passwords"). The generated .ts file is
-// committed; this script only needs to be re-run to refresh or change the list.
+// Maintainer-only generator of the D1 migration that seeds the `common_passwords` table
+// (ASVS 5.0 V6.2.4: "reject at least the top 3,000 most common passwords"). The list lives in
+// D1, not in the Worker bundle: only registration and password changes read it. The generated
+// migration is committed (migrations/0006_common_passwords_seed.sql); this script only needs to
+// be re-run to refresh or change the list.
 //
 // Source: the "passwords-common" dictionary of @zxcvbn-ts/language-common (MIT), which
 // is ordered by frequency (most common first; zxcvbn uses the index as the rank).
@@ -9,26 +11,33 @@
 //
 //   mkdir -p /tmp/cpw && cd /tmp/cpw && npm init -y && npm install @zxcvbn-ts/language-common@4.1.3
 //
-// and point the script at the installed package directory:
+// Migrations that have landed are never edited, so a refresh goes into a NEW migration. Make an
+// empty one with drizzle-kit, then have the script fill it:
 //
-//   node scripts/build-common-passwords.mjs --source /tmp/cpw/node_modules/@zxcvbn-ts/language-common
-//   COMMON_PASSWORDS_SOURCE=/tmp/cpw/node_modules/@zxcvbn-ts/language-common node scripts/build-common-passwords.mjs
+//   npx drizzle-kit generate --custom --name=common_passwords_refresh
+//   node scripts/build-common-passwords.mjs --source /tmp/cpw/node_modules/@zxcvbn-ts/language-common \
+//     --out migrations/00NN_common_passwords_refresh.sql
+//
+// (COMMON_PASSWORDS_SOURCE=<dir> works instead of --source.) The statements are
+// INSERT OR IGNORE: entries already there, operators' own included, stay as they are, and
+// nothing is removed. To see that a committed migration is what the script makes, write to a
+// scratch file and compare: --out /tmp/seed.sql, then diff it with the migration.
 //
 // Without --source / COMMON_PASSWORDS_SOURCE the package is resolved normally (from this
 // script's location, then from the current working directory).
 //
 // Options:
 //   --source <dir>   package directory of @zxcvbn-ts/language-common (or first positional arg)
-//   --out <file>     output file (default: src/security/common-passwords.ts next to this script)
+//   --out <file>     the migration to write: a new file, or the empty one drizzle-kit made
+//                    (a file with SQL in it is refused: it may have been applied somewhere)
 //
 // Requires Node.js 20+. Output is deterministic (no timestamps), so re-running with the
 // same package version produces a byte-identical file.
 
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import process from 'node:process';
-import { fileURLToPath } from 'node:url';
 
 const PACKAGE_NAME = '@zxcvbn-ts/language-common';
 const DICTIONARY_KEY = 'passwords-common';
@@ -36,9 +45,10 @@ const DICTIONARY_KEY = 'passwords-common';
 const MIN_LENGTH = 8;
 /** ASVS 5.0 V6.2.4: at least the top 3,000. */
 const TARGET_COUNT = 3000;
-
-const scriptDir = path.dirname(fileURLToPath(import.meta.url));
-const projectRoot = path.resolve(scriptDir, '..');
+/** Rows per INSERT: a few statements apply faster than 3,000, and each stays far below D1's 100 KB per statement. */
+const ROWS_PER_STATEMENT = 500;
+/** What `drizzle-kit generate --custom` puts in the file it makes. */
+const DRIZZLE_PLACEHOLDER = '-- Custom SQL migration file, put your code below! --';
 
 function fail(message) {
   console.error(`build-common-passwords: ${message}`);
@@ -59,7 +69,7 @@ function parseArgs(argv) {
     if (arg === '--source' || arg.startsWith('--source=')) opts.source = take('--source');
     else if (arg === '--out' || arg.startsWith('--out=')) opts.out = take('--out');
     else if (arg === '-h' || arg === '--help') {
-      console.log('usage: node scripts/build-common-passwords.mjs [--source <package dir>] [--out <file>]');
+      console.log('usage: node scripts/build-common-passwords.mjs [--source <package dir>] --out <migration.sql>');
       process.exit(0);
     } else if (!arg.startsWith('-') && opts.source === undefined) opts.source = arg;
     else fail(`unknown argument: ${arg}`);
@@ -90,7 +100,16 @@ function locatePackageJson(source) {
 
 const opts = parseArgs(process.argv.slice(2));
 const pkgJsonPath = locatePackageJson(opts.source ?? process.env.COMMON_PASSWORDS_SOURCE);
-const outPath = path.resolve(opts.out ?? path.join(projectRoot, 'src', 'security', 'common-passwords.ts'));
+if (!opts.out) fail('--out <migration.sql> is required (see the header of this script)');
+const outPath = path.resolve(opts.out);
+// A migration that has landed is never edited: only a new file or drizzle-kit's empty one.
+if (
+  existsSync(outPath) &&
+  readFileSync(outPath, 'utf8').trim() !== '' &&
+  readFileSync(outPath, 'utf8').trim() !== DRIZZLE_PLACEHOLDER
+) {
+  fail(`${opts.out} already holds SQL; make a new migration with drizzle-kit generate --custom`);
+}
 
 let pkg;
 try {
@@ -116,9 +135,10 @@ const seen = new Set();
 const selected = [];
 let skippedShort = 0;
 let skippedDuplicate = 0;
-let skippedNewline = 0;
+let skippedControl = 0;
 for (const entry of raw) {
-  // Same normalization as isCommonPassword() applies to the candidate password.
+  // The form the Worker looks a candidate up in: commonPasswordKey() in
+  // src/services/common-passwords.ts (test/common-passwords.test.ts checks the seeded rows).
   const normalized = entry.normalize('NFKC').toLowerCase();
   // UTF-16 length (String#length) is >= the code-point length, so this keeps every entry
   // that could pass an 8-character minimum however the service counts characters.
@@ -126,9 +146,9 @@ for (const entry of raw) {
     skippedShort++;
     continue;
   }
-  if (/[\r\n]/.test(normalized)) {
-    // Would corrupt the "\n"-joined storage format; cannot be a typed password anyway.
-    skippedNewline++;
+  if (/[\u0000-\u001f\u007f]/.test(normalized)) {
+    // Cannot be typed into a password field, and would only make the SQL harder to read.
+    skippedControl++;
     continue;
   }
   if (seen.has(normalized)) {
@@ -151,45 +171,34 @@ if (short) {
 const source = `${PACKAGE_NAME}@${pkg.version} (${pkg.license ?? 'license unknown'})`;
 const countNote = short
   ? [
-      `// NOTE: the source has only ${selected.length} distinct entries of length >= ${MIN_LENGTH},`,
-      `// fewer than the ${TARGET_COUNT} targeted; all of them are included.`,
+      `-- NOTE: the source has only ${selected.length} distinct entries of length >= ${MIN_LENGTH},`,
+      `-- fewer than the ${TARGET_COUNT} targeted; all of them are included.`,
     ]
   : [];
 
+const literal = (text) => `'${text.replaceAll("'", "''")}'`;
+const statements = [];
+for (let i = 0; i < selected.length; i += ROWS_PER_STATEMENT) {
+  const rows = selected.slice(i, i + ROWS_PER_STATEMENT).map((p) => `(${literal(p)})`);
+  statements.push(`INSERT OR IGNORE INTO common_passwords (password) VALUES\n${rows.join(',\n')};`);
+}
+
 const output = [
-  '// GENERATED FILE - DO NOT EDIT BY HAND.',
-  '// Generated by scripts/build-common-passwords.mjs from',
-  `// ${source}, dictionary "${DICTIONARY_KEY}"`,
-  '// (ordered by frequency, most common first).',
-  '//',
-  `// Contains the ${selected.length} most common passwords of length >= ${MIN_LENGTH}, NFKC-normalized,`,
-  '// lowercased and de-duplicated, in frequency order (ASVS 5.0 V6.2.4: reject at least the',
-  '// top 3,000 most common passwords).',
-  `// Only entries of length >= ${MIN_LENGTH} are kept because the service's minimum password length`,
-  `// can never be below ${MIN_LENGTH}: shorter passwords are already rejected by the length check, so`,
-  '// shipping them would only add bundle size.',
+  '-- GENERATED FILE - DO NOT EDIT BY HAND.',
+  '-- Generated by scripts/build-common-passwords.mjs from',
+  `-- ${source}, dictionary "${DICTIONARY_KEY}"`,
+  '-- (ordered by frequency, most common first).',
+  '--',
+  `-- Seeds common_passwords with the ${selected.length} most common passwords of length >= ${MIN_LENGTH},`,
+  '-- NFKC-normalized, lowercased and de-duplicated, in frequency order (ASVS 5.0 V6.2.4: reject',
+  '-- at least the top 3,000 most common passwords).',
+  `-- Only entries of length >= ${MIN_LENGTH} are kept because the minimum password length of the`,
+  `-- service can never be below ${MIN_LENGTH}: shorter passwords are already refused by the length check.`,
+  '-- INSERT OR IGNORE leaves entries already present (those operators added too) as they are.',
   ...countNote,
-  '//',
-  '// To regenerate: see the header of scripts/build-common-passwords.mjs.',
-  '',
-  '/** One entry per line, normalized exactly as isCommonPassword normalizes its input. */',
-  `const COMMON_PASSWORDS =\n  ${JSON.stringify(selected.join('\n'))};`,
-  '',
-  `export const COMMON_PASSWORD_COUNT: number = ${selected.length};`,
-  '',
-  '// Built on first use (once per isolate) so that module evaluation at cold start does no work.',
-  'let commonPasswordSet: Set<string> | undefined;',
-  '',
-  '/**',
-  ` * True if \`password\` (after NFKC normalization and lowercasing) is one of the`,
-  ` * ${selected.length} most common passwords of length >= ${MIN_LENGTH}. Case-insensitive.`,
-  ' */',
-  'export function isCommonPassword(password: string): boolean {',
-  '  if (commonPasswordSet === undefined) {',
-  '    commonPasswordSet = new Set(COMMON_PASSWORDS.split("\\n"));',
-  '  }',
-  '  return commonPasswordSet.has(password.normalize("NFKC").toLowerCase());',
-  '}',
+  '--',
+  '-- To regenerate: see the header of scripts/build-common-passwords.mjs.',
+  statements.join('\n--> statement-breakpoint\n'),
   '',
 ].join('\n');
 
@@ -198,7 +207,7 @@ writeFileSync(outPath, output);
 
 console.log(
   `build-common-passwords: wrote ${path.relative(process.cwd(), outPath) || outPath} ` +
-    `(${selected.length} entries, ${Buffer.byteLength(output)} bytes) from ${source}; ` +
+    `(${selected.length} entries in ${statements.length} statements, ${Buffer.byteLength(output)} bytes) from ${source}; ` +
     `skipped ${skippedShort} shorter than ${MIN_LENGTH}, ${skippedDuplicate} duplicates, ` +
-    `${skippedNewline} containing line breaks`,
+    `${skippedControl} containing control characters`,
 );

@@ -194,5 +194,18 @@ export const emailVerifications = sqliteTable('email_verifications', {
   expiresAt: integer('expires_at').notNull(),
 });
 
+/**
+ * Passwords refused for new passwords (ASVS 5.0 V6.2.4), in the form the check looks them up:
+ * NFKC, then lower-cased (services/common-passwords.ts). A migration seeds the 3,000 most
+ * common of length >= 8 (scripts/build-common-passwords.mjs); operators add their own words.
+ * In D1 rather than in the bundle: only registration and password changes read it, and the
+ * lookup rides in a batch those flows send anyway. The check refuses an entry with an ASCII
+ * capital, which no lower-cased candidate could ever match. (A plain rowid table: drizzle-kit
+ * cannot emit WITHOUT ROWID, and the lookup reads the primary-key index alone.)
+ */
+export const commonPasswords = sqliteTable('common_passwords', { password: text('password').primaryKey() }, (t) => [
+  check('common_passwords_lower_case_check', sql`${t.password} = lower(${t.password})`),
+]);
+
 export type User = typeof users.$inferSelect;
 export type Session = typeof sessions.$inferSelect;

@@ -14,7 +14,8 @@ import { mfaChallenges, passwordResetTokens, users, type User } from '../db/sche
 import { ApiError } from '../errors';
 import { hashPassword } from '../password';
 import { audit } from './audit';
-import { checkNewPassword } from './auth';
+import { checkPasswordLength } from './auth';
+import { assertNotCommonPassword, commonPasswordQuery } from './common-passwords';
 import { resetMail, type Mailer } from './email';
 import { addressKey } from '../address';
 import { consumeAttempt, countAgainst, type Limit } from './rate-limit';
@@ -74,8 +75,8 @@ export async function issueResetByAdmin(
 }
 
 /**
- * Sets a new password with a reset token. The token is read first (a bad one costs no
- * PBKDF2), then one batch writes the password only if the token is still live and marks it
+ * Sets a new password with a reset token. The token is read first, in one round trip with
+ * the common-password lookup (a bad token or password costs no PBKDF2), then one batch writes the password only if the token is still live and marks it
  * used: of two requests with one token, exactly one changes the password, and a token that
  * expired meanwhile changes nothing.
  */
@@ -94,12 +95,18 @@ export async function resetPassword(
     isNull(passwordResetTokens.usedAt),
     gt(passwordResetTokens.expiresAt, now),
   );
-  const row = await db.query.passwordResetTokens.findFirst({ where: live });
+  // A plain select: a relational findFirst that matches nothing breaks drizzle's batch results.
+  const [tokens, listed] = await db.batch([
+    db.select().from(passwordResetTokens).where(live).limit(1),
+    commonPasswordQuery(db, input.newPassword),
+  ]);
+  const row = tokens[0];
   if (!row) {
     audit('password_reset_failure', { ...log, reason: 'invalid_reset_token' });
     throw invalidResetToken();
   }
-  checkNewPassword(input.newPassword, config, 'new_password');
+  checkPasswordLength(input.newPassword, config, 'new_password');
+  assertNotCommonPassword(listed);
   const passwordHash = await hashPassword(input.newPassword, {
     iterations: config.pbkdf2Iterations,
     pepper: config.pepper,

@@ -9,7 +9,7 @@
  * of them pass. Reading the counters, doing the work, and only then writing a failure would
  * let every request that read before the first write through.
  */
-import { lte, sql } from 'drizzle-orm';
+import { lte, sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../db/client';
 import { rateCounters } from '../db/schema';
 import { ApiError, type ErrorCode } from '../errors';
@@ -19,13 +19,28 @@ export type Count = { key: string; count: number; expiresAt: number };
 
 /**
  * One statement that counts one attempt on every counter and returns their counts. A counter
- * whose window has ended starts a new one at 1.
+ * whose window has ended starts a new one at 1. With `onlyIf`, nothing is counted and nothing
+ * returned unless that SQL condition holds, so a batch can count an attempt only if another
+ * check in it (a common password, say) lets the attempt through.
  */
-export function countAttemptQuery(db: Database, counters: readonly [Counter, ...Counter[]], now: number) {
+export function countAttemptQuery(db: Database, counters: readonly [Counter, ...Counter[]], now: number, onlyIf?: SQL) {
+  const rows = counters.map((c) => ({
+    key: c.key,
+    windowStart: now,
+    expiresAt: now + c.windowSeconds * 1000,
+    count: 1,
+  }));
+  // INSERT ... SELECT takes a WHERE; the VALUES are in the table's column order.
+  const insert = onlyIf
+    ? db.insert(rateCounters).select(
+        sql`SELECT * FROM (VALUES ${sql.join(
+          rows.map((r) => sql`(${r.key}, ${r.windowStart}, ${r.expiresAt}, ${r.count})`),
+          sql`, `,
+        )}) WHERE ${onlyIf}`,
+      )
+    : db.insert(rateCounters).values(rows);
   const expired = sql`${rateCounters.expiresAt} <= excluded.window_start`;
-  return db
-    .insert(rateCounters)
-    .values(counters.map((c) => ({ key: c.key, windowStart: now, expiresAt: now + c.windowSeconds * 1000, count: 1 })))
+  return insert
     .onConflictDoUpdate({
       target: rateCounters.key,
       set: {

@@ -13,7 +13,7 @@
  * An address is an IPv4 address or an IPv6 /64 (address.ts). A success takes back its own
  * count, clears the (username, address) counter and remembers the address as known.
  */
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import type { Config } from '../config';
 import type { Database } from '../db/client';
 import { knownAddresses, rateCounters } from '../db/schema';
@@ -38,9 +38,12 @@ function counters(config: Config, keys: AttemptKeys): [Counter, ...Counter[]] {
   ];
 }
 
-/** Counts one password attempt; batch it with the read that the check needs. */
-export function countPasswordAttemptQuery(db: Database, config: Config, keys: AttemptKeys, now: number) {
-  return countAttemptQuery(db, counters(config, keys), now);
+/**
+ * Counts one password attempt; batch it with the read that the check needs. With `onlyIf`,
+ * only when that holds (rate-limit.ts).
+ */
+export function countPasswordAttemptQuery(db: Database, config: Config, keys: AttemptKeys, now: number, onlyIf?: SQL) {
+  return countAttemptQuery(db, counters(config, keys), now, onlyIf);
 }
 
 /** Throws 429 (Retry-After) when the counts just returned put this attempt over a limit. */
@@ -110,20 +113,21 @@ export function deleteForgottenAddressesQuery(db: Database, now: number) {
 /**
  * Registration per address (REGISTER_IP_MAX per REGISTER_WINDOW), counted before any
  * hashing, so bulk sign-ups and username probing from one address cost their author alone.
- * Without an address (off Cloudflare) there is nothing to count by.
+ * Without an address (off Cloudflare) there is nothing to count by. Batch the count with the
+ * reads registration makes before hashing; with `onlyIf`, it counts only when that holds.
  */
-export async function assertRegistrationAllowed(
-  db: Database,
-  config: Config,
-  address: string | undefined,
-  now: number,
-): Promise<void> {
-  if (!address) return;
-  const [counted] = await countAttemptQuery(
+export function countRegistrationQuery(db: Database, config: Config, address: string, now: number, onlyIf?: SQL) {
+  return countAttemptQuery(
     db,
     [{ key: `register:address:${address}`, windowSeconds: config.registerWindow }],
     now,
+    onlyIf,
   );
+}
+
+/** Throws 429 (Retry-After) when the count just returned puts this registration over the limit. */
+export function assertRegistrationAllowed(counts: Count[], config: Config, now: number): void {
+  const [counted] = counts;
   if (counted && counted.count > config.registerIpMax) {
     throw tooMany('too_many_registrations', 'Too many registrations from this address', counted.expiresAt, now);
   }
