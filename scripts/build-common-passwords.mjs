@@ -15,7 +15,7 @@
 // empty one with drizzle-kit, then have the script fill it:
 //
 //   npx drizzle-kit generate --custom --name=common_passwords_refresh
-//   node scripts/build-common-passwords.mjs --source /tmp/cpw/node_modules/@zxcvbn-ts/language-common \
+//   npx node scripts/build-common-passwords.mjs --source /tmp/cpw/node_modules/@zxcvbn-ts/language-common \
 //     --out migrations/00NN_common_passwords_refresh.sql
 //
 // (COMMON_PASSWORDS_SOURCE=<dir> works instead of --source.) The statements are
@@ -31,13 +31,18 @@
 //   --out <file>     the migration to write: a new file, or the empty one drizzle-kit made
 //                    (a file with SQL in it is refused: it may have been applied somewhere)
 //
-// Requires Node.js 20+. Output is deterministic (no timestamps), so re-running with the
+// Requires Node.js 22.15+ (`npx node` runs the project's own), since it imports the service's
+// normalization from src/ (lib/ts-hooks.mjs). Output is deterministic (no timestamps), so re-running with the
 // same package version produces a byte-identical file.
 
+import './lib/ts-hooks.mjs';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import process from 'node:process';
+
+// The form the Worker looks a candidate up in, not a copy of it (see lib/ts-hooks.mjs).
+const { commonPasswordKey } = await import('../src/services/common-passwords.ts');
 
 const PACKAGE_NAME = '@zxcvbn-ts/language-common';
 const DICTIONARY_KEY = 'passwords-common';
@@ -137,9 +142,7 @@ let skippedShort = 0;
 let skippedDuplicate = 0;
 let skippedControl = 0;
 for (const entry of raw) {
-  // The form the Worker looks a candidate up in: commonPasswordKey() in
-  // src/services/common-passwords.ts (test/common-passwords.test.ts checks the seeded rows).
-  const normalized = entry.normalize('NFKC').toLowerCase();
+  const normalized = commonPasswordKey(entry);
   // UTF-16 length (String#length) is >= the code-point length, so this keeps every entry
   // that could pass an 8-character minimum however the service counts characters.
   if (normalized.length < MIN_LENGTH) {

@@ -1,12 +1,23 @@
 /**
  * The cost per request the design promises, counted at the D1 binding and at WebCrypto: a
  * protected request is one D1 query and no write; a login is one PBKDF2 run, one read round
- * trip and one write round trip.
+ * trip and one write round trip; the common-password lookup of the flows that set a password
+ * rides in a round trip they make anyway.
  */
 import { env } from 'cloudflare:workers';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { hashPassword } from '../src/password';
-import { api, appWith, countD1, PASSWORD, pbkdf2IterationsSpent, register, signedIn, uniqueName } from './helpers';
+import {
+  api,
+  appWith,
+  countD1,
+  PASSWORD,
+  pbkdf2IterationsSpent,
+  register,
+  signedIn,
+  signedInAdmin,
+  uniqueName,
+} from './helpers';
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -63,6 +74,68 @@ describe('cost per request', () => {
     expect(runs()).toBe(1);
     expect(d1.batches()).toBe(1);
     expect(d1.executed).toHaveLength(0);
+  });
+});
+
+describe('cost of setting a password (the common-password lookup adds no round trip)', () => {
+  /** As in production, where Cloudflare sets it on every request: the per-address limits run. */
+  const CLIENT = { 'CF-Connecting-IP': '198.51.100.60' };
+  const NEW_PASSWORD = 'a-new-and-unusual-passphrase';
+
+  it('a registration is one PBKDF2 run, one round trip before it (lookup and address count) and the insert', async () => {
+    const d1 = countD1();
+    const runs = pbkdf2Runs();
+    const res = await api('/auth/register', { json: { username: uniqueName(), password: PASSWORD }, headers: CLIENT });
+    expect(res.status).toBe(201);
+    expect(runs()).toBe(1);
+    expect(d1.batches()).toBe(1);
+    expect(d1.executed).toHaveLength(1);
+  });
+
+  it('a registration refused as too common is one round trip and no PBKDF2', async () => {
+    const d1 = countD1();
+    const runs = pbkdf2Runs();
+    const res = await api('/auth/register', {
+      json: { username: uniqueName(), password: 'Password1' },
+      headers: CLIENT,
+    });
+    expect(res.status).toBe(400);
+    expect(runs()).toBe(0);
+    expect(d1.batches()).toBe(1);
+    expect(d1.executed).toHaveLength(0);
+  });
+
+  it('a password change is two PBKDF2 runs (current and new), one read round trip and one write round trip', async () => {
+    const { token } = await signedIn();
+    const d1 = countD1();
+    const runs = pbkdf2Runs();
+    const res = await api('/auth/password', {
+      token,
+      headers: CLIENT,
+      json: { current_password: PASSWORD, new_password: NEW_PASSWORD },
+    });
+    expect(res.status).toBe(204);
+    expect(runs()).toBe(2);
+    expect(d1.batches()).toBe(2);
+    // The access check of the bearer token.
+    expect(d1.executed).toHaveLength(1);
+  });
+
+  it('a reset by token is one PBKDF2 run: the address count, token read with lookup, and two write batches', async () => {
+    const admin = await signedInAdmin();
+    const { user } = await signedIn();
+    const issued = await api(`/admin/users/${user.id}/password-reset`, { method: 'POST', token: admin.token });
+    const { reset_token } = (await issued.json()) as { reset_token: string };
+    const d1 = countD1();
+    const runs = pbkdf2Runs();
+    const res = await api('/auth/password/reset', {
+      headers: CLIENT,
+      json: { reset_token, new_password: NEW_PASSWORD },
+    });
+    expect(res.status).toBe(204);
+    expect(runs()).toBe(1);
+    expect(d1.batches()).toBe(3);
+    expect(d1.executed).toHaveLength(1);
   });
 });
 

@@ -107,4 +107,27 @@ describe('wrangler dev, end to end', () => {
     // Had the quote reached SQL, `OR '1'='1'` would have made every user an admin.
     expect((await api('/admin/users', { token: bystander.token })).status).toBe(403);
   });
+
+  it("refuses a password an operator added to common_passwords with the README's wrangler command", async () => {
+    const word = `examplecorp-${crypto.randomUUID().slice(0, 8)}`;
+    // README section 8, with --local --persist-to in place of --remote.
+    const added = await run('wrangler', [
+      'd1',
+      'execute',
+      'DB',
+      '--local',
+      '--persist-to',
+      stateDir,
+      '--command',
+      `INSERT OR IGNORE INTO common_passwords (password) VALUES ('${word}')`,
+    ]);
+    expect(added.code, added.output).toBe(0);
+    const refused = await api('/auth/register', {
+      json: { username: uniqueName('e2e'), password: word.toUpperCase() },
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.body.code).toBe('password_too_common');
+    const nearMiss = await api('/auth/register', { json: { username: uniqueName('e2e'), password: `${word}!` } });
+    expect(nearMiss.status).toBe(201);
+  });
 });
