@@ -76,9 +76,10 @@ export async function issueResetByAdmin(
 
 /**
  * Sets a new password with a reset token. The token is read first, in one round trip with
- * the common-password lookup (a bad token or password costs no PBKDF2), then one batch writes the password only if the token is still live and marks it
- * used: of two requests with one token, exactly one changes the password, and a token that
- * expired meanwhile changes nothing.
+ * the common-password lookup (a bad token or password costs no PBKDF2), then one batch
+ * writes the password only if the token is still live and marks it used: of two requests
+ * with one token, exactly one changes the password, and a token that expired meanwhile
+ * changes nothing.
  */
 export async function resetPassword(
   db: Database,

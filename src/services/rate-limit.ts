@@ -30,7 +30,8 @@ export function countAttemptQuery(db: Database, counters: readonly [Counter, ...
     expiresAt: now + c.windowSeconds * 1000,
     count: 1,
   }));
-  // INSERT ... SELECT takes a WHERE; the VALUES are in the table's column order.
+  // Only INSERT ... SELECT can carry a WHERE (which SQLite's upsert on a SELECT needs anyway);
+  // the VALUES are in the table's column order, the order drizzle names the columns in.
   const insert = onlyIf
     ? db.insert(rateCounters).select(
         sql`SELECT * FROM (VALUES ${sql.join(
