@@ -21,7 +21,8 @@ import { api, expectProblem, uniqueName } from './helpers';
 
 type Vector = { tool: string; call: string; password: string; wrong_password: string; hash: string };
 const vectors = fixture.vectors as Vector[];
-const OPTIONS = { iterations: 10_000 };
+/** With the real companion Worker (an auxiliary Worker of the pool, see vitest.config.ts). */
+const OPTIONS = { iterations: 10_000, legacyHashes: env.LEGACY_HASHES };
 
 /** Hash names werkzeug accepts that the service deliberately does not verify (see legacy-hashes.ts). */
 const unsupported = (v: Vector) => /^pbkdf2:sha3_/.test(v.hash);

@@ -213,6 +213,7 @@ export const authRouter = createRouter()
       userAgent: c.req.header('User-Agent'),
       requestId: c.var.requestId,
       delivery: refresh_token_delivery,
+      legacyHashes: c.env.LEGACY_HASHES,
     });
     if (result.mfa) throw mfaRequired(result.mfa.challenge);
     return c.json(await tokenResponse(c, result.user, result.session, refresh_token_delivery), 200);
@@ -262,6 +263,7 @@ export const authRouter = createRouter()
       sessionId: c.var.claims.sid,
       ip: c.var.clientIp,
       requestId: c.var.requestId,
+      legacyHashes: c.env.LEGACY_HASHES,
     });
     return c.body(null, 204);
   })

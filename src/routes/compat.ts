@@ -87,6 +87,7 @@ export const compatRouter = createRouter()
       ip: c.var.clientIp,
       userAgent: c.req.header('User-Agent'),
       requestId: c.var.requestId,
+      legacyHashes: c.env.LEGACY_HASHES,
     });
     // Flask-JWT clients cannot answer a second-factor challenge: no token for such users.
     if (result.mfa) throw mfaRequired(null);
