@@ -17,7 +17,7 @@ import {
   WEBCRYPTO_MAX_PBKDF2_ITERATIONS,
 } from '../src/legacy-hashes';
 import { verifyPassword } from '../src/password';
-import { api, expectProblem, uniqueName } from './helpers';
+import { api, expectProblem, insertImportedUser } from './helpers';
 
 type Vector = { tool: string; call: string; password: string; wrong_password: string; hash: string };
 const vectors = fixture.vectors as Vector[];
@@ -249,22 +249,12 @@ describe('parsing stored values', () => {
 describe('login with a legacy hash, through the Worker', () => {
   const asked = capWebCryptoLikeProduction();
 
-  async function insertUser(passwordHash: string) {
-    const username = uniqueName('flask');
-    const id = crypto.randomUUID();
-    await env.DB.prepare(
-      'INSERT INTO users (id, username, username_key, password_hash, role, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-    )
-      .bind(id, username, username.toLowerCase(), passwordHash, 'user', 0, 0)
-      .run();
-    return { id, username };
-  }
   const storedHash = async (id: string) =>
     (await env.DB.prepare('SELECT password_hash FROM users WHERE id = ?').bind(id).first<string>('password_hash'))!;
 
   it("logs in above 100,000 iterations under a deployed Worker's WebCrypto cap, replacing the hash for good", async () => {
     const v = byPrefix('pbkdf2:sha256:100001$');
-    const user = await insertUser(v.hash);
+    const user = await insertImportedUser(v.hash);
     const first = await api('/auth/login', { json: { username: user.username, password: v.password } });
     expect(first.status).toBe(200);
     // The legacy check took the pure-JS path: the only WebCrypto PBKDF2 was the new hash.
@@ -282,14 +272,14 @@ describe('login with a legacy hash, through the Worker', () => {
 
   it('logs in with a werkzeug scrypt hash and replaces it', async () => {
     const v = byPrefix('scrypt:1024:8:1$');
-    const user = await insertUser(v.hash);
+    const user = await insertImportedUser(v.hash);
     expect((await api('/auth/login', { json: { username: user.username, password: v.password } })).status).toBe(200);
     expect(await storedHash(user.id)).toMatch(/^\$pbkdf2-sha256\$/);
   });
 
   it('lets a Flask-JWT client log in at /auth as before, and replaces the hash there too', async () => {
     const v = byPrefix('$2b$04$');
-    const user = await insertUser(v.hash);
+    const user = await insertImportedUser(v.hash);
     const res = await api('/auth', { json: { username: user.username, password: v.password } });
     expect(res.status).toBe(200);
     expect(Object.keys((await res.json()) as object)).toEqual(['access_token']);
@@ -298,7 +288,7 @@ describe('login with a legacy hash, through the Worker', () => {
 
   it('refuses a wrong password with 401 and leaves the legacy hash in place', async () => {
     const v = byPrefix('$2b$10$');
-    const user = await insertUser(v.hash);
+    const user = await insertImportedUser(v.hash);
     await expectProblem(
       await api('/auth/login', { json: { username: user.username, password: v.wrong_password } }),
       401,
@@ -308,7 +298,7 @@ describe('login with a legacy hash, through the Worker', () => {
   });
 
   it('answers a corrupt legacy hash with the ordinary 401, never a 500', async () => {
-    const user = await insertUser(MALFORMED['scrypt, 2^24 N (2 GiB)']!);
+    const user = await insertImportedUser(MALFORMED['scrypt, 2^24 N (2 GiB)']!);
     await expectProblem(
       await api('/auth/login', { json: { username: user.username, password: 'scrypt-by-default' } }),
       401,

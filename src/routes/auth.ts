@@ -97,6 +97,9 @@ export const loginRoute = defineRoute({
       'Right password, and the user has two-factor on (`mfa_required`): no tokens, but `mfa_token` and `mfa_token_expires_in` for POST /auth/mfa/verify',
     ),
     429: problem('Too many failed attempts (`too_many_attempts`), see Retry-After'),
+    503: problem(
+      'The user was imported from Flask with a hash only the companion Worker can check, and it is not configured or failed (`legacy_hash_unavailable`); README section 14',
+    ),
   },
 });
 
@@ -162,6 +165,9 @@ export const passwordRoute = defineRoute({
     400: problem('Invalid new password'),
     401: problem('Wrong current password (`invalid_credentials`) or invalid access token'),
     429: problem('Too many wrong passwords'),
+    503: problem(
+      'The user was imported from Flask with a hash only the companion Worker can check, and it is not configured or failed (`legacy_hash_unavailable`); README section 14',
+    ),
   },
 });
 
