@@ -14,8 +14,16 @@
  */
 import { ApiError } from './errors';
 
+/**
+ * The companion's answer: whether the password matches, or why it would not check (arguments
+ * it does not accept, or a hash outside the bounds, which only happens when the two Workers
+ * were deployed from different versions). A value rather than a thrown error: an exception
+ * thrown out of an RPC method is logged by the runtime as uncaught.
+ */
+export type LegacyVerdict = { match: boolean } | { refused: string };
+
 /** The companion's RPC surface (workers/legacy-hashes/src/index.ts), as this Worker uses it. */
-export type LegacyHashesCompanion = { verify(password: string, stored: string): Promise<boolean> };
+export type LegacyHashesCompanion = { verify(password: string, stored: string): Promise<LegacyVerdict> };
 
 const unavailable = () =>
   new ApiError(
@@ -49,18 +57,21 @@ export async function verifyThroughCompanion(
     );
     throw unavailable();
   }
-  let ok: unknown;
+  let verdict: LegacyVerdict;
   try {
-    ok = await companion.verify(password, stored);
+    verdict = await companion.verify(password, stored);
   } catch (err) {
-    // Not deployed any more, over its CPU limit, or refusing a hash this Worker accepted (the
-    // two were deployed from different versions).
+    // Not deployed any more, or over its CPU limit.
     logUnavailable('the legacy-hashes companion Worker failed to verify an imported hash', err);
     throw unavailable();
   }
-  if (typeof ok !== 'boolean') {
-    logUnavailable('the legacy-hashes companion Worker gave no verdict (is LEGACY_HASHES bound to it?)');
+  if (typeof verdict !== 'object' || verdict === null || !('match' in verdict)) {
+    const why =
+      typeof verdict === 'object' && verdict !== null && 'refused' in verdict ? verdict.refused : 'no verdict';
+    logUnavailable(
+      `the legacy-hashes companion Worker did not check an imported hash (${String(why)}); deploy both from the same version`,
+    );
     throw unavailable();
   }
-  return ok;
+  return verdict.match === true;
 }

@@ -9,6 +9,7 @@
  */
 import { WorkerEntrypoint } from 'cloudflare:workers';
 import { parseLegacyHash } from '../../../src/legacy-hashes';
+import type { LegacyVerdict } from '../../../src/legacy-hashes-companion';
 import { verifyLegacyHashInJs } from './verify';
 
 // Far above the longest password login accepts (src/schemas.ts); bounds the work per call.
@@ -17,18 +18,17 @@ const MAX_PASSWORD_CHARS = 4096;
 
 export class LegacyHashes extends WorkerEntrypoint {
   /**
-   * Whether `password` matches `stored`, a werkzeug or bcrypt hash. Rejects (never answers
-   * false) when the arguments are not strings or the hash is malformed or outside the bounds,
-   * so a caller that disagrees about what is valid learns it instead of failing a login.
+   * Whether `password` matches `stored`, a werkzeug or bcrypt hash; or, with no work done,
+   * `refused` when the arguments are not two strings or the hash is malformed or outside the
+   * bounds, so a caller that disagrees about what is valid learns it instead of failing a
+   * login. The reasons never hold the arguments.
    */
-  async verify(password: string, stored: string): Promise<boolean> {
-    if (typeof password !== 'string' || typeof stored !== 'string') {
-      throw new TypeError('verify(password, stored) takes two strings');
-    }
-    if (password.length > MAX_PASSWORD_CHARS) throw new RangeError('the password is too long');
+  async verify(password: unknown, stored: unknown): Promise<LegacyVerdict> {
+    if (typeof password !== 'string' || typeof stored !== 'string') return { refused: 'arguments are not two strings' };
+    if (password.length > MAX_PASSWORD_CHARS) return { refused: 'password too long' };
     const legacy = parseLegacyHash(stored);
-    if (!legacy) throw new RangeError('the stored hash is malformed or outside the bounds');
-    return verifyLegacyHashInJs(password, legacy);
+    if (!legacy) return { refused: 'stored hash malformed or outside the bounds' };
+    return { match: await verifyLegacyHashInJs(password, legacy) };
   }
 
   /** No HTTP surface: `workers_dev = false` gives it no URL, and a request reaching it anyway gets nothing. */
