@@ -3,15 +3,13 @@
  * and the one place where every error becomes a problem+json response.
  */
 import { Hono, type Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
-import { createMiddleware } from 'hono/factory';
 import { HTTPException } from 'hono/http-exception';
-import { secureHeaders } from 'hono/secure-headers';
 import type { AppEnv } from './env';
 import { ApiError, ConfigError, problemBody, problemResponse, type ErrorCode } from './errors';
 import { context } from './middleware/context';
 import { requireHttps } from './middleware/https';
+import { responseHeaders } from './middleware/response-headers';
 import { openApiDocument } from './openapi';
 import { MAX_BODY_BYTES } from './schemas';
 import { adminRouter } from './routes/admin';
@@ -96,37 +94,14 @@ function renderError(err: unknown, c: Context<AppEnv>): Response {
   return render(500, 'internal_error', 'An unexpected error occurred.');
 }
 
-/** Token and user data must never sit in a shared or browser cache; routes that may be cached say so. */
-const noStoreByDefault = () =>
-  createMiddleware<AppEnv>(async (c, next) => {
-    await next();
-    if (!c.res.headers.has('Cache-Control')) c.res.headers.set('Cache-Control', 'no-store');
-  });
-
 export function createApp() {
   const app = new Hono<AppEnv>();
 
-  // Ids are always ours: a client-chosen one could forge or collide entries in the audit log.
-  app.use(async (c, next) => {
-    const id = crypto.randomUUID();
-    c.set('requestId', id);
-    c.header('X-Request-Id', id);
-    await next();
-  });
-  app.use(
-    secureHeaders({
-      // ASVS 3.4.1 asks at least one year; Hono's default is 180 days.
-      strictTransportSecurity: 'max-age=31536000; includeSubDomains',
-      contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
-      xFrameOptions: 'DENY',
-      crossOriginResourcePolicy: 'same-origin',
-    }),
-  );
-  app.use(noStoreByDefault());
+  app.use(responseHeaders());
   app.use(context());
   const corsForBrowsers = cors({
     // Never `*`, never an echo: only origins listed in CORS_ORIGINS get CORS headers.
-    origin: (origin, c: Context<AppEnv>) => (c.var.config.corsOrigins.includes(origin) ? origin : null),
+    origin: (origin, c: Context<AppEnv>) => (c.get('config').corsOrigins.includes(origin) ? origin : null),
     credentials: true,
     allowMethods: ['GET', 'POST', 'PATCH', 'DELETE'],
     allowHeaders: ['Authorization', 'Content-Type'],
@@ -141,14 +116,6 @@ export function createApp() {
     return next();
   });
   app.use(requireHttps());
-  app.use(
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: () => {
-        throw new ApiError(413, 'payload_too_large', `Request bodies are limited to ${MAX_BODY_BYTES} bytes.`);
-      },
-    }),
-  );
 
   for (const router of routers) app.route('/', router.app);
 

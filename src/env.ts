@@ -49,6 +49,10 @@ export type Bindings = {
 
 export type AppEnv = {
   Bindings: Bindings;
+  /**
+   * Read them with `c.get('name')`: Hono's `c.var` builds a new object of every variable on
+   * each access, which the protected path would pay several times per request.
+   */
   Variables: {
     config: Config;
     db: Database;

@@ -41,7 +41,7 @@ export function readRefreshCookie(c: Context<AppEnv>): string | undefined {
   if (!token) return undefined;
   const origin = c.req.header('Origin');
   const own = new URL(c.req.url).origin;
-  if (!origin || (origin !== own && !c.var.config.corsOrigins.includes(origin))) {
+  if (!origin || (origin !== own && !c.get('config').corsOrigins.includes(origin))) {
     throw new ApiError(403, 'csrf_rejected', 'Cookie-authenticated requests must come from an allowed Origin.');
   }
   return token;

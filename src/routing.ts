@@ -9,10 +9,13 @@
  */
 import { zValidator } from '@hono/zod-validator';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import type * as z from 'zod';
 import type { AppEnv } from './env';
 import type { Tag } from './openapi';
+import { ApiError } from './errors';
 import { jsonBody } from './middleware/json-body';
+import { MAX_BODY_BYTES } from './schemas';
 import { validationFailed, zodFieldErrors } from './validation';
 
 export type ResponseSpec = { description: string; schema?: z.ZodType; problem?: true };
@@ -69,6 +72,17 @@ const failValidation = (result: { success: boolean; error?: Issues; target: stri
   throw validationFailed(zodFieldErrors(result.error.issues, result.target));
 };
 
+/**
+ * Bodies are read by jsonBody only, so the limit sits in front of it, on the routes that take
+ * one: requests without a body, the protected GETs among them, pay nothing for it.
+ */
+const limitBody = bodyLimit({
+  maxSize: MAX_BODY_BYTES,
+  onError: () => {
+    throw new ApiError(413, 'payload_too_large', `Request bodies are limited to ${MAX_BODY_BYTES} bytes.`);
+  },
+});
+
 export type Router = {
   app: Hono<AppEnv>;
   specs: RouteSpec[];
@@ -84,7 +98,7 @@ export function createRouter(): Router {
     route(spec, handler) {
       const { body, bodyOptional, query, params } = spec.request ?? {};
       const chain: MiddlewareHandler<AppEnv>[] = [...(spec.middleware ?? [])];
-      if (body) chain.push(jsonBody(body, { optional: bodyOptional }));
+      if (body) chain.push(limitBody, jsonBody(body, { optional: bodyOptional }));
       if (query) chain.push(zValidator('query', query, failValidation));
       if (params) chain.push(zValidator('param', params, failValidation));
       const path = spec.path.replace(/\{(\w+)\}/g, ':$1');

@@ -53,7 +53,13 @@ export async function prepareWorker({ name, configPath, main, dir, minify }) {
   const buildConfig = join(dir, 'build.wrangler.json');
   writeFileSync(
     buildConfig,
-    JSON.stringify({ ...base, main: resolve(main ?? config.main), minify: minify ?? config.minify }),
+    // The build settings of the Worker's own config, so the bundle is the one `wrangler deploy` makes.
+    JSON.stringify({
+      ...base,
+      main: resolve(main ?? config.main),
+      minify: minify ?? config.minify,
+      keep_names: config.keep_names,
+    }),
   );
   const bundleDir = join(dir, 'bundle');
   await run('wrangler', ['deploy', '--dry-run', '--outdir', bundleDir, '-c', buildConfig]);

@@ -51,7 +51,7 @@ export const requireAuth = ({ schemes = ['Bearer'], cache = false }: RequireAuth
     const token = rest.length === 1 && /^[A-Za-z0-9_.~+/=-]+$/.test(rest[0]!) ? rest[0] : undefined;
     if (!token) throw unauthorized('The Authorization header does not carry one well-formed token.', true);
 
-    const config = c.var.config;
+    const config = c.get('config');
     let claims;
     try {
       claims = await verifyAccessToken(config, await getKeyRing(config), token);
@@ -63,7 +63,7 @@ export const requireAuth = ({ schemes = ['Bearer'], cache = false }: RequireAuth
     const ttl = cache ? config.accessCheckCacheTtl : 0;
     let user = ttl ? cachedCheck(claims.sub, claims.sid, claims.ver, ttl, now) : undefined;
     if (!user) {
-      const subject = await findTokenSubject(c.var.db, claims.sub, claims.sid, now);
+      const subject = await findTokenSubject(c.get('db'), claims.sub, claims.sid, now);
       if (!subject) throw unauthorized('The user of this token no longer exists.', true);
       if (subject.user.tokenVersion !== claims.ver || !subject.sessionLive) {
         throw unauthorized('The access token has been revoked.', true);
@@ -81,7 +81,7 @@ export const requireAuth = ({ schemes = ['Bearer'], cache = false }: RequireAuth
 export const requireRole = (...roles: Role[]) => {
   if (roles.length === 0) throw new Error('requireRole needs at least one role');
   return createMiddleware<AppEnv>(async (c, next) => {
-    if (!roles.includes(c.var.user.role)) {
+    if (!roles.includes(c.get('user').role)) {
       throw new ApiError(403, 'forbidden', `This route requires the ${roles.join(' or ')} role.`);
     }
     await next();

@@ -79,18 +79,23 @@ export const deleteUserRoute = defineRoute({
 
 export const adminRouter = createRouter()
   .route(listUsersRoute, async (c) => {
-    const page = await listUsers(c.var.db, c.req.valid('query'));
+    const page = await listUsers(c.get('db'), c.req.valid('query'));
     return c.json({ users: page.users.map(toPublicUser), next_cursor: page.nextCursor }, 200);
   })
   .route(setRoleRoute, async (c) => {
     const { id } = c.req.valid('param');
-    const user = await setRole(c.var.db, id, c.req.valid('json').role);
-    audit('role_changed', { requestId: c.var.requestId, userId: c.var.user.id, targetUserId: id, role: user.role });
+    const user = await setRole(c.get('db'), id, c.req.valid('json').role);
+    audit('role_changed', {
+      requestId: c.get('requestId'),
+      userId: c.get('user').id,
+      targetUserId: id,
+      role: user.role,
+    });
     return c.json({ user: toPublicUser(user) }, 200);
   })
   .route(deleteUserRoute, async (c) => {
     const { id } = c.req.valid('param');
-    await deleteUser(c.var.db, id);
-    audit('user_deleted', { requestId: c.var.requestId, userId: c.var.user.id, targetUserId: id });
+    await deleteUser(c.get('db'), id);
+    audit('user_deleted', { requestId: c.get('requestId'), userId: c.get('user').id, targetUserId: id });
     return c.body(null, 204);
   });

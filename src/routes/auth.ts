@@ -274,7 +274,7 @@ export const authRouter = createRouter()
     return c.body(null, 204);
   })
   .route(protectedRoute, (c) => {
-    const user = c.var.user;
+    const user = c.get('user');
     return c.json({ message: `Hello, ${user.username}!`, user: toPublicUser(user) }, 200);
   })
-  .route(meRoute, (c) => c.json({ user: toPublicUser(c.var.user) }, 200));
+  .route(meRoute, (c) => c.json({ user: toPublicUser(c.get('user')) }, 200));

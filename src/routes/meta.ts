@@ -58,18 +58,18 @@ export const openApiRoute = defineRoute({
 export const metaRouter = createRouter()
   .route(healthRoute, async (c) => {
     try {
-      await c.var.db.run(sql`SELECT 1`);
+      await c.get('db').run(sql`SELECT 1`);
     } catch {
       // The driver's message is not logged: query errors can carry bound parameters.
       console.error(
-        JSON.stringify({ type: 'error', message: 'health check: D1 query failed', request_id: c.var.requestId }),
+        JSON.stringify({ type: 'error', message: 'health check: D1 query failed', request_id: c.get('requestId') }),
       );
       throw new ApiError(503, 'service_unavailable', 'The database is unreachable.');
     }
     return c.json({ status: 'ok' as const }, 200);
   })
   .route(jwksRoute, async (c) => {
-    const ring = await getKeyRing(c.var.config);
+    const ring = await getKeyRing(c.get('config'));
     // Caches may keep it a while: a new key is published before it signs (see README rotation).
     c.header('Cache-Control', 'public, max-age=300, stale-while-revalidate=60');
     return c.json(ring.jwks, 200);

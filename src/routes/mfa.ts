@@ -148,33 +148,45 @@ export const verifyMfaRoute = defineRoute({
 
 export const mfaRouter = createRouter()
   .route(enrolTotpRoute, async (c) => {
-    const log = { requestId: c.var.requestId, ip: c.var.clientIp };
-    const enrolment = await startTotpEnrolment(c.var.db, c.var.config, c.var.user, log);
+    const log = { requestId: c.get('requestId'), ip: c.get('clientIp') };
+    const enrolment = await startTotpEnrolment(c.get('db'), c.get('config'), c.get('user'), log);
     return c.json({ secret: enrolment.secret, otpauth_uri: enrolment.otpauthUri }, 200);
   })
   .route(confirmTotpRoute, async (c) => {
-    const log = { requestId: c.var.requestId, ip: c.var.clientIp };
-    const codes = await confirmTotpEnrolment(c.var.db, c.var.config, c.var.user, c.req.valid('json').code, log);
+    const log = { requestId: c.get('requestId'), ip: c.get('clientIp') };
+    const codes = await confirmTotpEnrolment(
+      c.get('db'),
+      c.get('config'),
+      c.get('user'),
+      c.req.valid('json').code,
+      log,
+    );
     return c.json({ recovery_codes: codes }, 200);
   })
   .route(disableTotpRoute, async (c) => {
-    const log = { requestId: c.var.requestId, ip: c.var.clientIp };
-    await disableTotp(c.var.db, c.var.config, c.var.user, c.req.valid('json').code, log);
+    const log = { requestId: c.get('requestId'), ip: c.get('clientIp') };
+    await disableTotp(c.get('db'), c.get('config'), c.get('user'), c.req.valid('json').code, log);
     return c.body(null, 204);
   })
   .route(recoveryCodesRoute, async (c) => {
-    const log = { requestId: c.var.requestId, ip: c.var.clientIp };
-    const codes = await regenerateRecoveryCodes(c.var.db, c.var.config, c.var.user, c.req.valid('json').code, log);
+    const log = { requestId: c.get('requestId'), ip: c.get('clientIp') };
+    const codes = await regenerateRecoveryCodes(
+      c.get('db'),
+      c.get('config'),
+      c.get('user'),
+      c.req.valid('json').code,
+      log,
+    );
     return c.json({ recovery_codes: codes }, 200);
   })
   .route(verifyMfaRoute, async (c) => {
     const body = c.req.valid('json');
     const factor = body.code !== undefined ? { code: body.code } : { recoveryCode: body.recovery_code! };
     const result = await verifyLoginChallenge(
-      c.var.db,
-      c.var.config,
+      c.get('db'),
+      c.get('config'),
       { mfaToken: body.mfa_token, factor, userAgent: c.req.header('User-Agent') },
-      { requestId: c.var.requestId, ip: c.var.clientIp },
+      { requestId: c.get('requestId'), ip: c.get('clientIp') },
     );
     return c.json(await tokenResponse(c, result.user, result.session, result.delivery), 200);
   });

@@ -55,20 +55,20 @@ export const revokeSessionRoute = defineRoute({
 
 export const sessionsRouter = createRouter()
   .route(listSessionsRoute, async (c) => {
-    const rows = await listActiveSessions(c.var.db, c.var.user.id, Date.now());
+    const rows = await listActiveSessions(c.get('db'), c.get('user').id, Date.now());
     const sessions = rows.map((s) => ({
       id: s.id,
       created_at: iso(s.createdAt),
       last_used_at: iso(s.lastUsedAt),
       expires_at: iso(s.expiresAt),
       user_agent: s.userAgent,
-      current: s.id === c.var.claims.sid,
+      current: s.id === c.get('claims').sid,
     }));
     return c.json({ sessions }, 200);
   })
   .route(revokeSessionRoute, async (c) => {
     const { id } = c.req.valid('param');
-    await revokeOwnSession(c.var.db, c.var.user.id, id, Date.now());
-    audit('session_revoked', { requestId: c.var.requestId, userId: c.var.user.id, sessionId: id });
+    await revokeOwnSession(c.get('db'), c.get('user').id, id, Date.now());
+    audit('session_revoked', { requestId: c.get('requestId'), userId: c.get('user').id, sessionId: id });
     return c.body(null, 204);
   });
