@@ -6,8 +6,8 @@
  *
  * Without the binding, or when the companion fails, such a login cannot be decided either
  * way. It gets 503 `legacy_hash_unavailable` and the operator gets one error line saying what
- * to do; never a 500, and never a 401 that would tell the user their right password is wrong
- * (and count towards their lockout as a guess). The trade-off, written in README section 14:
+ * to do; never a 500, and never a 401 that would tell the user their right password is wrong.
+ * Like any attempt, it counts towards the login throttle until a login succeeds. The trade-off, written in README section 14:
  * the 503 comes whatever the password, so while the companion is missing it tells anyone that
  * the name exists and has not logged in since the import; the response time of a wrong
  * password already tells as much while the companion runs.
