@@ -407,6 +407,17 @@ describe('without the companion (LEGACY_HASHES is off by default)', () => {
     );
   });
 
+  it('counts each such attempt towards the login throttle, so names are tried no faster than passwords', async () => {
+    const v = byPrefix('scrypt:1024:8:1$');
+    const user = await insertImportedUser(v.hash);
+    operatorLog([v.password]);
+    const app = appWith({ LEGACY_HASHES: undefined, LOGIN_MAX_FAILURES: '2', LOGIN_WINDOW: '60' });
+    const attempt = () => app('/auth/login', { json: { username: user.username, password: v.password } });
+    await expectProblem(await attempt(), 503, 'legacy_hash_unavailable');
+    await expectProblem(await attempt(), 503, 'legacy_hash_unavailable');
+    await expectProblem(await attempt(), 429, 'too_many_attempts');
+  });
+
   it('leaves everyone else unaffected: ordinary users, and imported hashes WebCrypto can check', async () => {
     const lines = operatorLog([]);
     const app = withoutLegacyHashes();
