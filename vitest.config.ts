@@ -1,4 +1,6 @@
+import { readFile } from 'node:fs/promises';
 import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
+import * as esbuild from 'esbuild';
 import { defineConfig } from 'vitest/config';
 import { buildAssets } from './scripts/build-assets.mjs';
 
@@ -6,11 +8,37 @@ import { buildAssets } from './scripts/build-assets.mjs';
 export const TEST_JWT_SECRET = 'test-only-secret-0123456789abcdefghijklmnopqrstuvwxyz';
 export const TEST_DATA_ENCRYPTION_KEY = 'test-only-data-key-0123456789abcdefghijklmnopqrstuvwxyz';
 
+const LEGACY_HASHES_CONFIG = './workers/legacy-hashes/wrangler.toml';
+const LEGACY_HASHES_SCRIPT = './.wrangler/test/legacy-hashes.js';
+
+/**
+ * The companion Worker (workers/legacy-hashes) as the tests run it: an auxiliary Worker of the
+ * pool, which takes built JavaScript only, so it is bundled here as wrangler would bundle it.
+ * Returns its name and compatibility date, read from its own wrangler.toml.
+ */
+async function buildLegacyHashes() {
+  const toml = await readFile(LEGACY_HASHES_CONFIG, 'utf8');
+  const setting = (key: string) => new RegExp(`^${key} = "([^"]+)"$`, 'm').exec(toml)![1]!;
+  await esbuild.build({
+    entryPoints: ['./workers/legacy-hashes/src/index.ts'],
+    outfile: LEGACY_HASHES_SCRIPT,
+    bundle: true,
+    format: 'esm',
+    // As wrangler bundles: the browser platform honours bcryptjs's `"browser": { "crypto": false }`.
+    platform: 'browser',
+    conditions: ['workerd', 'worker', 'browser'],
+    external: ['cloudflare:*'],
+    logLevel: 'warning',
+  });
+  return { name: setting('name'), compatibilityDate: setting('compatibility_date') };
+}
+
 export default defineConfig(async () => {
   // wrangler.toml serves dist/assets: built from app/ here, so tests always see the current app.
   await buildAssets();
   // The real migrations, applied to each test file's isolated D1 by test/apply-migrations.ts.
   const migrations = await readD1Migrations('./migrations');
+  const legacyHashes = await buildLegacyHashes();
   return {
     test: {
       // Vitest's default on 2 cores is one file at a time; the e2e files mostly wait on child
@@ -41,6 +69,10 @@ export default defineConfig(async () => {
                   // Mail is off unless a test brings a fake EMAIL binding (test/helpers.ts appWith).
                   EMAIL_FROM: '',
                 },
+                // Off by default in wrangler.toml; on here, so the legacy-hash tests run the real
+                // companion. Tests of a deployment without it drop it with appWith().
+                serviceBindings: { LEGACY_HASHES: legacyHashes.name },
+                workers: [{ ...legacyHashes, modules: true, scriptPath: LEGACY_HASHES_SCRIPT }],
               },
             }),
           ],

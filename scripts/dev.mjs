@@ -4,9 +4,14 @@
 // 2. applies migrations/ to the local D1 in .wrangler/state (created on first run, reused after);
 // 3. runs `wrangler dev`.
 // Extra arguments go to `wrangler dev` (e.g. `npm run dev -- --port 8788`).
+//
+// `npm run dev:legacy-hashes` (`--legacy-hashes`) runs the companion Worker of workers/legacy-hashes
+// beside it, with the LEGACY_HASHES binding on, for Flask users imported with hashes only the
+// companion can check (README section 14).
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { legacyHashesDevConfigs } from './lib/legacy-hashes-dev.mjs';
 
 const env = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' };
 const devVars = new URL('../.dev.vars', import.meta.url);
@@ -28,7 +33,8 @@ if (missing.length > 0) {
   console.log(`dev: wrote a new development ${missing.join(' and ')} to .dev.vars`);
 }
 
-const extra = process.argv.slice(2);
+const withLegacyHashes = process.argv.includes('--legacy-hashes');
+const extra = process.argv.slice(2).filter((arg) => arg !== '--legacy-hashes');
 
 const run = (args) => {
   const result = spawnSync('wrangler', args, { stdio: 'inherit', env });
@@ -44,4 +50,5 @@ run(['d1', 'migrations', 'apply', 'DB', '--local', ...persist]);
 // Defaults unless the caller chose (`npm run dev -- --port 8788`).
 const given = (flag) => extra.some((arg) => arg === flag || arg.startsWith(`${flag}=`));
 const defaults = [...(given('--ip') ? [] : ['--ip', '127.0.0.1']), ...(given('--port') ? [] : ['--port', '8787'])];
-run(['dev', ...defaults, ...extra]);
+const configs = withLegacyHashes ? legacyHashesDevConfigs() : [];
+run(['dev', ...configs, ...defaults, ...extra]);

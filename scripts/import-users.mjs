@@ -38,7 +38,7 @@ import process from 'node:process';
 // The service's own rules and formats, not copies (see lib/ts-hooks.mjs).
 const { passwordSchema, usernameSchema } = await import('../src/schemas.ts');
 const { hashPassword } = await import('../src/password.ts');
-const { looksLikeLegacyHash, parseLegacyHash } = await import('../src/legacy-hashes.ts');
+const { looksLikeLegacyHash, parseLegacyHash, verifiesOnWebCrypto } = await import('../src/legacy-hashes.ts');
 const { MAX_PBKDF2_ITERATIONS } = await import('../src/config.ts');
 
 const USAGE = 'usage: npm run users:import -- <file> --local|--remote [--persist-to <dir>] [--table user] [--dry-run]';
@@ -155,6 +155,8 @@ const seen = new Map();
 /** @type {{ username: string, key: string, role: string, hash?: string, plaintext?: string }[]} */
 const accepted = [];
 const kept = new Map();
+/** Rows whose hash only the companion Worker (workers/legacy-hashes) can check. */
+let needCompanion = 0;
 
 for (const row of rows) {
   if (typeof row.username !== 'string') {
@@ -186,6 +188,7 @@ for (const row of rows) {
   const legacy = parseLegacyHash(password);
   if (legacy) {
     kept.set(legacy.kind, (kept.get(legacy.kind) ?? 0) + 1);
+    if (!verifiesOnWebCrypto(legacy)) needCompanion += 1;
     accepted.push({ username, key, role, hash: password });
   } else if (looksLikeLegacyHash(password) || OTHER_HASH.test(password)) {
     // The parameters of a werkzeug or bcrypt string are not secret; anything else might be
@@ -269,3 +272,20 @@ console.log(
     `(${plaintext.length} plaintext hashed${kept.size ? `; legacy hashes kept: ${count(kept)}` : ''}); ` +
     `skipped ${skippedTotal}${skipped.size ? ` (${count(skipped)})` : ''}`,
 );
+if (needCompanion > 0) {
+  const enabled = /^\s*binding\s*=\s*"LEGACY_HASHES"/m.test(
+    readFileSync(new URL('../wrangler.toml', import.meta.url), 'utf8'),
+  );
+  const how =
+    where === 'local'
+      ? 'run `npm run dev:legacy-hashes` instead of `npm run dev`'
+      : enabled
+        ? 'make sure it is deployed (`npm run deploy:legacy-hashes`); its binding is on in wrangler.toml'
+        : 'deploy it with `npm run deploy:legacy-hashes`, then uncomment the LEGACY_HASHES [[services]] block ' +
+          'at the end of wrangler.toml and run `npm run deploy`';
+  console.log(
+    `users:import: ${needCompanion} imported ${needCompanion === 1 ? 'user needs' : 'users need'} the companion ` +
+      'Worker to log in (werkzeug scrypt, PBKDF2 above 100,000 iterations or with a hash WebCrypto lacks, bcrypt); ' +
+      `until it runs, their logins get 503 legacy_hash_unavailable. To enable it, ${how} (README section 14).`,
+  );
+}

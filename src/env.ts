@@ -3,6 +3,7 @@ import type { Config } from './config';
 import type { Database } from './db/client';
 import type { User } from './db/schema';
 import type { AccessClaims } from './tokens';
+import type { LegacyHashes } from '../workers/legacy-hashes/src/index';
 
 /** Bindings from wrangler.toml (`[vars]`, `[[d1_databases]]`) and `wrangler secret put`. */
 export type Bindings = {
@@ -39,6 +40,11 @@ export type Bindings = {
   EMAIL_FROM?: string;
   /** Cloudflare Email Sending (`[[send_email]]` in wrangler.toml); optional, see services/email.ts. */
   EMAIL?: SendEmail;
+  /**
+   * The companion Worker that checks imported Flask hashes WebCrypto cannot (`[[services]]` in
+   * wrangler.toml); optional, see legacy-hashes-companion.ts.
+   */
+  LEGACY_HASHES?: Service<LegacyHashes>;
 };
 
 export type AppEnv = {

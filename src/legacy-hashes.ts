@@ -10,11 +10,14 @@
  *
  * Deployed Workers refuse PBKDF2 above 100,000 iterations, in WebCrypto and in `node:crypto`
  * alike (workerd's checkPbkdfLimits), and local workerd does not enforce that cap. So only
- * PBKDF2 within the cap goes to WebCrypto; above it, and for scrypt, the pure-JS
- * @noble/hashes runs, and bcryptjs for bcrypt. Both are well kept, dependency-free and
- * small (together 18 KiB gzipped). Their synchronous forms on purpose: the async ones yield
- * by wall-clock time, which stands still inside a Worker while JavaScript runs, so they
- * would only add a clock read per iteration (measured slower in workerd, never faster).
+ * PBKDF2 within the cap, with a hash WebCrypto has, is checked here; everything else needs
+ * pure JavaScript (@noble/hashes, bcryptjs: 17 KiB gzipped together), which lives in the
+ * companion Worker workers/legacy-hashes and is reached through legacy-hashes-companion.ts.
+ * That code runs once per imported user; kept out of this bundle, it costs nothing on the
+ * cold starts of every other request.
+ *
+ * This module is shared: the companion parses and bounds with it too, and the import uses it
+ * to decide what to keep, so the three always agree on what a valid stored hash is.
  *
  * The password is checked as the Flask app hashed it: its raw UTF-8 bytes, no NFKC.
  *
@@ -22,13 +25,8 @@
  * stored `pbkdf2:sha256:1000000000000$…` or a scrypt asking for gigabytes is refused as
  * malformed (the caller then burns one ordinary hash, as for a corrupt row), never run.
  */
-import { compareSync as bcryptCompare } from 'bcryptjs';
-import { md5, sha1 } from '@noble/hashes/legacy.js';
-import { pbkdf2 } from '@noble/hashes/pbkdf2.js';
-import { scrypt } from '@noble/hashes/scrypt.js';
-import { sha224, sha256, sha384, sha512, sha512_224, sha512_256 } from '@noble/hashes/sha2.js';
-import type { CHash } from '@noble/hashes/utils.js';
 import { timingSafeEqual, utf8 } from './crypto';
+import { verifyThroughCompanion, type LegacyHashesCompanion } from './legacy-hashes-companion';
 
 /** Deployed Workers refuse WebCrypto (and node:crypto) PBKDF2 above this. */
 export const WEBCRYPTO_MAX_PBKDF2_ITERATIONS = 100_000;
@@ -42,25 +40,28 @@ export const MAX_SCRYPT_MEMORY = 64 * 1024 * 1024;
 export const MAX_BCRYPT_COST = 15;
 
 /**
- * The hashlib names werkzeug may have written, with the WebCrypto name where there is one.
- * SHA-3 and BLAKE2 are left out: rare in werkzeug hashes, and SHA-3 alone would add 4 KB
- * gzipped to every cold start. The import reports such rows instead of storing them.
+ * The hashlib names werkzeug may have written: digest length, and the WebCrypto name where
+ * there is one. SHA-3 and BLAKE2 are left out: rare in werkzeug hashes. The import reports
+ * such rows instead of storing them.
  */
-const PBKDF2_HASHES: Record<string, { noble: CHash; webCrypto?: string }> = {
-  sha1: { noble: sha1, webCrypto: 'SHA-1' },
-  sha224: { noble: sha224 },
-  sha256: { noble: sha256, webCrypto: 'SHA-256' },
-  sha384: { noble: sha384, webCrypto: 'SHA-384' },
-  sha512: { noble: sha512, webCrypto: 'SHA-512' },
-  sha512_224: { noble: sha512_224 },
-  sha512_256: { noble: sha512_256 },
-  md5: { noble: md5 },
+export const PBKDF2_HASHES: Record<string, { bytes: number; webCrypto?: string }> = {
+  sha1: { bytes: 20, webCrypto: 'SHA-1' },
+  sha224: { bytes: 28 },
+  sha256: { bytes: 32, webCrypto: 'SHA-256' },
+  sha384: { bytes: 48, webCrypto: 'SHA-384' },
+  sha512: { bytes: 64, webCrypto: 'SHA-512' },
+  sha512_224: { bytes: 28 },
+  sha512_256: { bytes: 32 },
+  md5: { bytes: 16 },
 };
 
-export type LegacyHash =
+/** A parsed legacy hash; `stored` is the string it was parsed from. */
+export type LegacyHash = { stored: string } & (
   | { kind: 'werkzeug-pbkdf2'; hashName: string; iterations: number; salt: string; expected: Uint8Array }
   | { kind: 'werkzeug-scrypt'; N: number; r: number; p: number; salt: string; expected: Uint8Array }
-  | { kind: 'bcrypt'; cost: number; stored: string };
+  | { kind: 'bcrypt'; cost: number }
+);
+export type Pbkdf2Hash = Extract<LegacyHash, { kind: 'werkzeug-pbkdf2' }>;
 
 // werkzeug writes `method$salt$hex`; salts are printable ASCII without `$` (token_urlsafe today).
 const WERKZEUG = /^(pbkdf2|scrypt):([A-Za-z0-9_:]{1,64})\$([!-#%-~]{1,128})\$((?:[0-9a-f]{2}){16,128})$/;
@@ -103,54 +104,56 @@ export function parseLegacyHash(stored: string): LegacyHash | null {
     const iterations = decimal(count);
     if (!hash || !(iterations <= MAX_LEGACY_PBKDF2_ITERATIONS)) return null;
     // werkzeug leaves hashlib's default length: one digest.
-    if (expected.byteLength !== hash.noble.outputLen) return null;
-    return { kind: 'werkzeug-pbkdf2', hashName, iterations, salt, expected };
+    if (expected.byteLength !== hash.bytes) return null;
+    return { kind: 'werkzeug-pbkdf2', hashName, iterations, salt, expected, stored };
   }
   if (args.length !== 3) return null;
   const [N, r, p] = args.map(decimal) as [number, number, number];
   const powerOfTwo = N >= 2 && (N & (N - 1)) === 0;
   if (!powerOfTwo || !(r >= 1 && p >= 1)) return null;
-  // What @noble/hashes allocates (V, B and a scratch block), so it never refuses a parsed hash.
+  // What @noble/hashes allocates in the companion (V, B and a scratch block), so it never
+  // refuses a parsed hash.
   if (N * r * p > MAX_SCRYPT_COST || 128 * r * (N + p + 1) > MAX_SCRYPT_MEMORY) return null;
-  return { kind: 'werkzeug-scrypt', N, r, p, salt, expected };
+  return { kind: 'werkzeug-scrypt', N, r, p, salt, expected, stored };
 }
 
-async function webCryptoPbkdf2(
-  hash: string,
-  password: Uint8Array<ArrayBuffer>,
-  salt: Uint8Array<ArrayBuffer>,
-  iterations: number,
-  bytes: number,
-): Promise<Uint8Array> {
-  const key = await crypto.subtle.importKey('raw', password, 'PBKDF2', false, ['deriveBits']);
-  return new Uint8Array(await crypto.subtle.deriveBits({ name: 'PBKDF2', hash, salt, iterations }, key, bytes * 8));
+/**
+ * Whether a deployed Worker's WebCrypto can check this hash. When not, only the companion
+ * Worker can (the import tells the operator to deploy it when such rows came in).
+ */
+export function verifiesOnWebCrypto(legacy: LegacyHash): boolean {
+  return (
+    legacy.kind === 'werkzeug-pbkdf2' &&
+    PBKDF2_HASHES[legacy.hashName]!.webCrypto !== undefined &&
+    legacy.iterations <= WEBCRYPTO_MAX_PBKDF2_ITERATIONS
+  );
 }
 
-async function derive(password: string, legacy: Exclude<LegacyHash, { kind: 'bcrypt' }>): Promise<Uint8Array> {
-  const input = utf8(password);
-  const salt = utf8(legacy.salt);
-  const dkLen = legacy.expected.byteLength;
-  if (legacy.kind === 'werkzeug-scrypt') {
-    const { N, r, p } = legacy;
-    return scrypt(input, salt, { N, r, p, dkLen, maxmem: MAX_SCRYPT_MEMORY });
-  }
-  const hash = PBKDF2_HASHES[legacy.hashName]!;
-  if (hash.webCrypto && legacy.iterations <= WEBCRYPTO_MAX_PBKDF2_ITERATIONS) {
-    return webCryptoPbkdf2(hash.webCrypto, input, salt, legacy.iterations, dkLen);
-  }
-  return pbkdf2(hash.noble, input, salt, { c: legacy.iterations, dkLen });
-}
-
-/** Checks a password against a parsed legacy hash; compared in constant time. */
-export async function verifyLegacyHash(password: string, legacy: LegacyHash): Promise<boolean> {
-  // bcryptjs compares in constant time, and reads only the first 72 UTF-8 bytes of the
-  // password, as Python's bcrypt did when it made these hashes.
+/** PBKDF2 through WebCrypto, within its cap; compared in constant time. */
+export async function verifyPbkdf2OnWebCrypto(password: string, legacy: Pbkdf2Hash): Promise<boolean> {
+  const hash = PBKDF2_HASHES[legacy.hashName]!.webCrypto!;
   try {
-    if (legacy.kind === 'bcrypt') return bcryptCompare(password, legacy.stored);
-    return timingSafeEqual(await derive(password, legacy), legacy.expected);
+    const key = await crypto.subtle.importKey('raw', utf8(password), 'PBKDF2', false, ['deriveBits']);
+    const params = { name: 'PBKDF2', hash, salt: utf8(legacy.salt), iterations: legacy.iterations };
+    const bits = await crypto.subtle.deriveBits(params, key, legacy.expected.byteLength * 8);
+    return timingSafeEqual(new Uint8Array(bits), legacy.expected);
   } catch {
-    // parseLegacyHash admits only what the libraries accept; should one refuse anyway, the
-    // login fails like a wrong password instead of a 500.
+    // parseLegacyHash admits only what WebCrypto accepts; should it refuse anyway, the login
+    // fails like a wrong password instead of a 500.
     return false;
   }
+}
+
+/**
+ * Checks a password against a parsed legacy hash: here when WebCrypto can, otherwise in the
+ * companion Worker (503 `legacy_hash_unavailable` when it is not bound or fails).
+ */
+export async function verifyLegacyHash(
+  password: string,
+  legacy: LegacyHash,
+  companion: LegacyHashesCompanion | undefined,
+): Promise<boolean> {
+  if (legacy.kind === 'werkzeug-pbkdf2' && verifiesOnWebCrypto(legacy))
+    return verifyPbkdf2OnWebCrypto(password, legacy);
+  return verifyThroughCompanion(companion, password, legacy.stored);
 }

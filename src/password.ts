@@ -8,6 +8,7 @@
  * is first HMAC-ed with the pepper, so a stolen database alone cannot be attacked offline.
  */
 import { fromBase64Url, randomBytes, timingSafeEqual, toBase64Url, utf8 } from './crypto';
+import type { LegacyHashesCompanion } from './legacy-hashes-companion';
 import { parseLegacyHash, verifyLegacyHash } from './legacy-hashes';
 
 const SALT_BYTES = 16;
@@ -57,16 +58,19 @@ export async function hashPassword(password: string, options: HashOptions): Prom
 
 export type VerifyResult = { ok: boolean; needsRehash: boolean };
 
+/** The companion Worker that checks imported hashes WebCrypto cannot (legacy-hashes-companion.ts). */
+export type VerifyOptions = HashOptions & { legacyHashes?: LegacyHashesCompanion | undefined };
+
 /**
  * Checks `password` against a stored hash in constant time. `needsRehash` says the hash
  * was made with other parameters than today's (fewer iterations, or without the pepper
  * that is now configured), so the caller can store a fresh one after a successful login.
  */
-export async function verifyPassword(password: string, stored: string, options: HashOptions): Promise<VerifyResult> {
+export async function verifyPassword(password: string, stored: string, options: VerifyOptions): Promise<VerifyResult> {
   // Imported from a Flask app (legacy-hashes.ts): good for one login, then replaced by ours.
   const legacy = parseLegacyHash(stored);
   if (legacy) {
-    const ok = await verifyLegacyHash(password, legacy);
+    const ok = await verifyLegacyHash(password, legacy, options.legacyHashes);
     return { ok, needsRehash: ok };
   }
   const match = PHC.exec(stored);

@@ -27,9 +27,12 @@ import {
   register,
   signedIn,
   signedInAdmin,
+  insertImportedUser,
   uniqueName,
+  withoutLegacyHashes,
 } from './helpers';
 import { totp } from './totp';
+import fixture from './fixtures/legacy-hash-vectors.json';
 
 type Json = Record<string, any>;
 type Operation = {
@@ -105,6 +108,21 @@ function withoutDataKey(): typeof api {
   };
 }
 const mfaStrict = () => appWith({ MFA_MAX_FAILURES: '1' });
+/** A Flask-Bcrypt hash: only the companion Worker can check it (legacy-hashes-companion.ts). */
+const bcrypt = fixture.vectors.find((v) => v.hash.startsWith('$2b$04$'))!;
+/** Sends without the companion; its operator log line is asserted in legacy-hashes.test.ts. */
+async function withoutCompanion(path: string, init: Parameters<typeof api>[1]): Promise<Response> {
+  const quiet = vi.spyOn(console, 'error').mockImplementation(() => {});
+  try {
+    return await withoutLegacyHashes()(path, init);
+  } finally {
+    quiet.mockRestore();
+  }
+}
+const importedLogin = async (path: '/auth/login' | '/auth') =>
+  withoutCompanion(path, {
+    json: { username: (await insertImportedUser(bcrypt.hash)).username, password: bcrypt.password },
+  });
 /** The app with a fake send_email binding that keeps what it sends. */
 function mailing(overrides: Partial<Cloudflare.Env> = {}) {
   const sent: { text: string }[] = [];
@@ -163,6 +181,7 @@ const CASES: Record<string, Record<number, Send[]>> = {
         return until429(() => app('/auth/login', { json: { username, password: 'wrong-one' } }));
       },
     ],
+    503: [() => importedLogin('/auth/login')],
   },
   refreshToken: {
     200: [async () => api('/auth/refresh', { json: { refresh_token: (await signedIn()).tokens.refresh_token } })],
@@ -213,6 +232,18 @@ const CASES: Record<string, Record<number, Send[]>> = {
         return until429(() =>
           app('/auth/password', { token, json: { current_password: 'wrong-one', new_password: `${PASSWORD}-2` } }),
         );
+      },
+    ],
+    503: [
+      async () => {
+        // Only reachable with a Flask hash still in place while signed in (a login replaces it),
+        // so it is put back by hand here.
+        const { user, token } = await signedIn();
+        await env.DB.prepare('UPDATE users SET password_hash = ? WHERE id = ?').bind(bcrypt.hash, user.id).run();
+        return withoutCompanion('/auth/password', {
+          token,
+          json: { current_password: bcrypt.password, new_password: `${PASSWORD}-2` },
+        });
       },
     ],
   },
@@ -582,6 +613,7 @@ const CASES: Record<string, Record<number, Send[]>> = {
         return until429(() => app('/auth', { json: { username, password: 'wrong-one' } }));
       },
     ],
+    503: [() => importedLogin('/auth')],
   },
   flaskHello: {
     200: [async () => api('/hello', { headers: { Authorization: `JWT ${(await signedIn()).token}` } })],

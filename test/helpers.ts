@@ -92,6 +92,21 @@ export async function promote(userId: string) {
   await env.DB.prepare("UPDATE users SET role = 'admin' WHERE id = ?").bind(userId).run();
 }
 
+/** A user as `npm run users:import` stores one from a Flask app: with that app's password hash. */
+export async function insertImportedUser(passwordHash: string) {
+  const username = uniqueName('flask');
+  const id = crypto.randomUUID();
+  await env.DB.prepare(
+    'INSERT INTO users (id, username, username_key, password_hash, role, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+  )
+    .bind(id, username, username.toLowerCase(), passwordHash, 'user', 0, 0)
+    .run();
+  return { id, username };
+}
+
+/** The app without the companion Worker of imported hashes: its binding is off by default. */
+export const withoutLegacyHashes = () => appWith({ LEGACY_HASHES: undefined });
+
 export async function signedInAdmin() {
   const s = await signedIn('admin');
   await promote(s.user.id);

@@ -2,11 +2,13 @@
  * Legacy hashes imported from Flask apps: vectors made by the real tools (werkzeug's
  * security.py and Python's bcrypt; see test/fixtures/legacy-hash-vectors.json), hostile and
  * damaged strings, the path deployed Workers take above WebCrypto's 100,000-iteration cap,
- * and the rehash on first login through the Worker.
+ * and the rehash on first login through the Worker. Hashes WebCrypto cannot check go to the
+ * real companion Worker (workers/legacy-hashes), run by the pool beside the service; what a
+ * deployment without it answers is tested at the end.
  */
 import { env } from 'cloudflare:workers';
 import fc from 'fast-check';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import fixture from './fixtures/legacy-hash-vectors.json';
 import {
   MAX_BCRYPT_COST,
@@ -14,14 +16,18 @@ import {
   MAX_SCRYPT_COST,
   MAX_SCRYPT_MEMORY,
   parseLegacyHash,
+  PBKDF2_HASHES,
   WEBCRYPTO_MAX_PBKDF2_ITERATIONS,
 } from '../src/legacy-hashes';
+import type { LegacyHashesCompanion } from '../src/legacy-hashes-companion';
 import { verifyPassword } from '../src/password';
-import { api, expectProblem, uniqueName } from './helpers';
+import { NOBLE_HASHES, verifyLegacyHashInJs } from '../workers/legacy-hashes/src/verify';
+import { api, appWith, expectProblem, insertImportedUser, register, withoutLegacyHashes } from './helpers';
 
 type Vector = { tool: string; call: string; password: string; wrong_password: string; hash: string };
 const vectors = fixture.vectors as Vector[];
-const OPTIONS = { iterations: 10_000 };
+/** With the real companion Worker (an auxiliary Worker of the pool, see vitest.config.ts). */
+const OPTIONS = { iterations: 10_000, legacyHashes: env.LEGACY_HASHES };
 
 /** Hash names werkzeug accepts that the service deliberately does not verify (see legacy-hashes.ts). */
 const unsupported = (v: Vector) => /^pbkdf2:sha3_/.test(v.hash);
@@ -245,25 +251,15 @@ describe('parsing stored values', () => {
   });
 });
 
+const storedHash = async (id: string) =>
+  (await env.DB.prepare('SELECT password_hash FROM users WHERE id = ?').bind(id).first<string>('password_hash'))!;
+
 describe('login with a legacy hash, through the Worker', () => {
   const asked = capWebCryptoLikeProduction();
 
-  async function insertUser(passwordHash: string) {
-    const username = uniqueName('flask');
-    const id = crypto.randomUUID();
-    await env.DB.prepare(
-      'INSERT INTO users (id, username, username_key, password_hash, role, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-    )
-      .bind(id, username, username.toLowerCase(), passwordHash, 'user', 0, 0)
-      .run();
-    return { id, username };
-  }
-  const storedHash = async (id: string) =>
-    (await env.DB.prepare('SELECT password_hash FROM users WHERE id = ?').bind(id).first<string>('password_hash'))!;
-
   it("logs in above 100,000 iterations under a deployed Worker's WebCrypto cap, replacing the hash for good", async () => {
     const v = byPrefix('pbkdf2:sha256:100001$');
-    const user = await insertUser(v.hash);
+    const user = await insertImportedUser(v.hash);
     const first = await api('/auth/login', { json: { username: user.username, password: v.password } });
     expect(first.status).toBe(200);
     // The legacy check took the pure-JS path: the only WebCrypto PBKDF2 was the new hash.
@@ -281,14 +277,14 @@ describe('login with a legacy hash, through the Worker', () => {
 
   it('logs in with a werkzeug scrypt hash and replaces it', async () => {
     const v = byPrefix('scrypt:1024:8:1$');
-    const user = await insertUser(v.hash);
+    const user = await insertImportedUser(v.hash);
     expect((await api('/auth/login', { json: { username: user.username, password: v.password } })).status).toBe(200);
     expect(await storedHash(user.id)).toMatch(/^\$pbkdf2-sha256\$/);
   });
 
   it('lets a Flask-JWT client log in at /auth as before, and replaces the hash there too', async () => {
     const v = byPrefix('$2b$04$');
-    const user = await insertUser(v.hash);
+    const user = await insertImportedUser(v.hash);
     const res = await api('/auth', { json: { username: user.username, password: v.password } });
     expect(res.status).toBe(200);
     expect(Object.keys((await res.json()) as object)).toEqual(['access_token']);
@@ -297,7 +293,7 @@ describe('login with a legacy hash, through the Worker', () => {
 
   it('refuses a wrong password with 401 and leaves the legacy hash in place', async () => {
     const v = byPrefix('$2b$10$');
-    const user = await insertUser(v.hash);
+    const user = await insertImportedUser(v.hash);
     await expectProblem(
       await api('/auth/login', { json: { username: user.username, password: v.wrong_password } }),
       401,
@@ -307,11 +303,164 @@ describe('login with a legacy hash, through the Worker', () => {
   });
 
   it('answers a corrupt legacy hash with the ordinary 401, never a 500', async () => {
-    const user = await insertUser(MALFORMED['scrypt, 2^24 N (2 GiB)']!);
+    const user = await insertImportedUser(MALFORMED['scrypt, 2^24 N (2 GiB)']!);
     await expectProblem(
       await api('/auth/login', { json: { username: user.username, password: 'scrypt-by-default' } }),
       401,
       'invalid_credentials',
     );
+  });
+});
+
+describe('the companion Worker', () => {
+  const companion = env.LEGACY_HASHES!;
+  const asked = capWebCryptoLikeProduction();
+
+  it.each(Object.entries(MALFORMED))('refuses %s before any work', async (_, stored) => {
+    // The right password of the string it was made from: only the refusal can fail it.
+    expect(await companion.verify('flask-tutorial-2x', stored)).toEqual({
+      refused: 'stored hash malformed or outside the bounds',
+    });
+  });
+
+  it('refuses arguments that are not two strings, and an overlong password', async () => {
+    const v = byPrefix('$2b$04$');
+    const notStrings = { refused: 'arguments are not two strings' };
+    expect(await companion.verify(42 as unknown as string, v.hash)).toEqual(notStrings);
+    expect(await companion.verify(v.password, { hash: v.hash } as unknown as string)).toEqual(notStrings);
+    expect(await companion.verify(v.password.padEnd(4097, 'x'), v.hash)).toEqual({ refused: 'password too long' });
+    expect(await companion.verify(v.password, v.hash)).toEqual({ match: true });
+    expect(await companion.verify(v.wrong_password, v.hash)).toEqual({ match: false });
+  });
+
+  it('checks PBKDF2 above the cap in pure JavaScript, never asking WebCrypto for it', async () => {
+    // Its own code in this isolate, where WebCrypto refuses like production (the companion's
+    // isolate, like local workerd, would not).
+    const v = byPrefix('pbkdf2:sha256:100001$');
+    expect(await verifyLegacyHashInJs(v.password, parseLegacyHash(v.hash)!)).toBe(true);
+    expect(asked).toEqual([]);
+    // Pure JS in the test isolate is slow (see cheap() above); the companion runs it in 0.3 s.
+  }, 30_000);
+
+  it('has a hash of the right length for every name the parser accepts', () => {
+    expect(Object.keys(NOBLE_HASHES).sort()).toEqual(Object.keys(PBKDF2_HASHES).sort());
+    for (const [name, { bytes }] of Object.entries(PBKDF2_HASHES))
+      expect(NOBLE_HASHES[name]!.outputLen, name).toBe(bytes);
+  });
+
+  it('answers HTTP with nothing', async () => {
+    const res = await companion.fetch('https://edge-auth-legacy-hashes/');
+    expect(res.status).toBe(404);
+    expect(await res.text()).toBe('');
+  });
+});
+
+describe('without the companion (LEGACY_HASHES is off by default)', () => {
+  /** The operator's error lines, as JSON; the test fails if any holds the password or the hash. */
+  function operatorLog(secrets: string[]) {
+    const spy = vi.spyOn(console, 'error').mockImplementation(() => {});
+    return () => {
+      const lines = spy.mock.calls.map((args) => args.map(String).join(' '));
+      for (const secret of secrets) for (const line of lines) expect(line).not.toContain(secret);
+      return lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    };
+  }
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it('answers 503 legacy_hash_unavailable to a user only the companion can check, and tells the operator', async () => {
+    const v = byPrefix('scrypt:1024:8:1$');
+    const user = await insertImportedUser(v.hash);
+    const lines = operatorLog([v.password, v.hash, v.hash.split('$')[1]!]);
+    const res = await withoutLegacyHashes()('/auth/login', { json: { username: user.username, password: v.password } });
+    const problem = await expectProblem(res, 503, 'legacy_hash_unavailable');
+    expect(problem.detail).toMatch(/cannot check at the moment/);
+    expect(lines()).toEqual([
+      {
+        type: 'error',
+        kind: 'legacy_hashes',
+        message: expect.stringMatching(/LEGACY_HASHES service binding is not configured: deploy the companion/),
+      },
+    ]);
+    // Nothing was decided: the imported hash stays for the login that can check it.
+    expect(await storedHash(user.id)).toBe(v.hash);
+  });
+
+  it('answers the same whatever the password, the trade-off README section 14 states', async () => {
+    const v = byPrefix('$2b$04$');
+    const user = await insertImportedUser(v.hash);
+    operatorLog([v.password, v.wrong_password]);
+    const app = withoutLegacyHashes();
+    for (const password of [v.password, v.wrong_password]) {
+      await expectProblem(
+        await app('/auth', { json: { username: user.username, password } }),
+        503,
+        'legacy_hash_unavailable',
+      );
+    }
+    // Unknown names still get the ordinary 401.
+    await expectProblem(
+      await app('/auth/login', { json: { username: `${user.username}_nobody`, password: v.password } }),
+      401,
+      'invalid_credentials',
+    );
+  });
+
+  it('counts each such attempt towards the login throttle, so names are tried no faster than passwords', async () => {
+    const v = byPrefix('scrypt:1024:8:1$');
+    const user = await insertImportedUser(v.hash);
+    operatorLog([v.password]);
+    const app = appWith({ LEGACY_HASHES: undefined, LOGIN_MAX_FAILURES: '2', LOGIN_WINDOW: '60' });
+    const attempt = () => app('/auth/login', { json: { username: user.username, password: v.password } });
+    await expectProblem(await attempt(), 503, 'legacy_hash_unavailable');
+    await expectProblem(await attempt(), 503, 'legacy_hash_unavailable');
+    await expectProblem(await attempt(), 429, 'too_many_attempts');
+  });
+
+  it('leaves everyone else unaffected: ordinary users, and imported hashes WebCrypto can check', async () => {
+    const lines = operatorLog([]);
+    const app = withoutLegacyHashes();
+    const ordinary = await register();
+    const res = await app('/auth/login', { json: { username: ordinary.username, password: ordinary.password } });
+    expect(res.status).toBe(200);
+
+    const v = byPrefix('pbkdf2:sha256:50000$');
+    const imported = await insertImportedUser(v.hash);
+    expect((await app('/auth/login', { json: { username: imported.username, password: v.password } })).status).toBe(
+      200,
+    );
+    expect(await storedHash(imported.id)).toMatch(/^\$pbkdf2-sha256\$i=/);
+    expect(lines()).toEqual([]);
+  });
+
+  it.each([
+    [
+      'fails (gone, or over its CPU limit)',
+      () => Promise.reject(new Error('Worker exceeded CPU time limit.')),
+      { message: 'the legacy-hashes companion Worker failed to verify an imported hash', name: 'Error' },
+    ],
+    [
+      'refuses the hash (deployed from another version)',
+      () => Promise.resolve({ refused: 'stored hash malformed or outside the bounds' }),
+      {
+        message:
+          'the legacy-hashes companion Worker did not check an imported hash (stored hash malformed or outside the bounds); deploy both from the same version',
+      },
+    ],
+  ] as const)('answers 503, never a 500 or a 401, when the companion is bound but %s', async (_, verify, logged) => {
+    const v = byPrefix('scrypt:1024:8:1$');
+    const user = await insertImportedUser(v.hash);
+    const lines = operatorLog([v.password, v.hash]);
+    // The binding's behaviour in those cases, not a verifier: no verdict comes back.
+    const companion: LegacyHashesCompanion = { verify };
+    const app = appWith({ LEGACY_HASHES: companion as unknown as Cloudflare.Env['LEGACY_HASHES'] });
+    await expectProblem(
+      await app('/auth/login', { json: { username: user.username, password: v.password } }),
+      503,
+      'legacy_hash_unavailable',
+    );
+    expect(lines()).toEqual([{ type: 'error', kind: 'legacy_hashes', ...logged }]);
+    expect(await storedHash(user.id)).toBe(v.hash);
   });
 });

@@ -97,6 +97,9 @@ export const loginRoute = defineRoute({
       'Right password, and the user has two-factor on (`mfa_required`): no tokens, but `mfa_token` and `mfa_token_expires_in` for POST /auth/mfa/verify',
     ),
     429: problem('Too many failed attempts (`too_many_attempts`), see Retry-After'),
+    503: problem(
+      'The user was imported from Flask with a hash only the companion Worker can check, and it is not configured or failed (`legacy_hash_unavailable`); README section 14',
+    ),
   },
 });
 
@@ -162,6 +165,9 @@ export const passwordRoute = defineRoute({
     400: problem('Invalid new password'),
     401: problem('Wrong current password (`invalid_credentials`) or invalid access token'),
     429: problem('Too many wrong passwords'),
+    503: problem(
+      'The user was imported from Flask with a hash only the companion Worker can check, and it is not configured or failed (`legacy_hash_unavailable`); README section 14',
+    ),
   },
 });
 
@@ -213,6 +219,7 @@ export const authRouter = createRouter()
       userAgent: c.req.header('User-Agent'),
       requestId: c.var.requestId,
       delivery: refresh_token_delivery,
+      legacyHashes: c.env.LEGACY_HASHES,
     });
     if (result.mfa) throw mfaRequired(result.mfa.challenge);
     return c.json(await tokenResponse(c, result.user, result.session, refresh_token_delivery), 200);
@@ -262,6 +269,7 @@ export const authRouter = createRouter()
       sessionId: c.var.claims.sid,
       ip: c.var.clientIp,
       requestId: c.var.requestId,
+      legacyHashes: c.env.LEGACY_HASHES,
     });
     return c.body(null, 204);
   })

@@ -45,6 +45,7 @@ export const flaskAuthRoute = defineRoute({
     401: problem('`invalid_credentials`'),
     403: problem('The user has two-factor on (`mfa_required`); this route cannot complete such a login'),
     429: problem('`too_many_attempts`'),
+    503: problem('`legacy_hash_unavailable`: an imported Flask hash that only the companion Worker can check'),
   },
 });
 
@@ -87,6 +88,7 @@ export const compatRouter = createRouter()
       ip: c.var.clientIp,
       userAgent: c.req.header('User-Agent'),
       requestId: c.var.requestId,
+      legacyHashes: c.env.LEGACY_HASHES,
     });
     // Flask-JWT clients cannot answer a second-factor challenge: no token for such users.
     if (result.mfa) throw mfaRequired(null);

@@ -9,6 +9,7 @@ import { MAX_PASSWORD_LENGTH, type Config } from '../config';
 import type { Database } from '../db/client';
 import { knownAddresses, sessions, users, type User } from '../db/schema';
 import { ApiError } from '../errors';
+import type { LegacyHashesCompanion } from '../legacy-hashes-companion';
 import { burnPasswordWork, hashPassword, verifyPassword } from '../password';
 import type { Delivery, IssuedChallenge } from '../mfa/challenges';
 import { audit } from './audit';
@@ -27,6 +28,11 @@ import {
 import { createUser, usernameKey } from './users';
 
 const hashOptions = (config: Config) => ({ iterations: config.pbkdf2Iterations, pepper: config.pepper });
+/** Checking a stored hash may need the companion Worker (an imported Flask hash). */
+const verifyOptions = (config: Config, legacyHashes: LegacyHashesCompanion | undefined) => ({
+  ...hashOptions(config),
+  legacyHashes,
+});
 
 /**
  * Length limits (NIST SP 800-63B: counted in characters after NFKC). No composition rules, as
@@ -90,6 +96,8 @@ export async function login(
     requestId?: string | undefined;
     /** The refresh_token_delivery a second-factor challenge honours; none: no challenge (Flask-JWT /auth). */
     delivery?: Delivery | undefined;
+    /** The LEGACY_HASHES binding, when configured. */
+    legacyHashes?: LegacyHashesCompanion | undefined;
   },
   now = Date.now(),
 ): Promise<LoginResult> {
@@ -129,7 +137,7 @@ async function checkCredentials(
   assertAttemptAllowed(counts, config, keys, found?.knownSince != null, now);
 
   const verdict = found
-    ? await verifyPassword(input.password, found.user.passwordHash, hashOptions(config))
+    ? await verifyPassword(input.password, found.user.passwordHash, verifyOptions(config, input.legacyHashes))
     : (await burnPasswordWork(input.password, hashOptions(config)), { ok: false, needsRehash: false });
   if (!found || !verdict.ok) throw invalidCredentials();
 
@@ -177,6 +185,8 @@ export async function changePassword(
     sessionId: string;
     ip?: string | undefined;
     requestId?: string | undefined;
+    /** The LEGACY_HASHES binding, when configured. */
+    legacyHashes?: LegacyHashesCompanion | undefined;
   },
   now = Date.now(),
 ): Promise<void> {
@@ -200,7 +210,11 @@ export async function changePassword(
     audit('password_change_failure', { ...log, reason: 'too_many_attempts' });
     throw err;
   }
-  const verdict = await verifyPassword(input.currentPassword, user.passwordHash, hashOptions(config));
+  const verdict = await verifyPassword(
+    input.currentPassword,
+    user.passwordHash,
+    verifyOptions(config, input.legacyHashes),
+  );
   if (!verdict.ok) {
     audit('password_change_failure', { ...log, reason: 'invalid_credentials' });
     throw new ApiError(401, 'invalid_credentials', 'The current password is incorrect.');

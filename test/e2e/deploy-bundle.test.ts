@@ -1,7 +1,9 @@
 /**
  * What `wrangler deploy` would upload, built offline with `--dry-run`: it must build with the
  * deployed compatibility settings (no `node:*` import that only the local runtime tolerates)
- * and stay within a size budget, since every cold start loads it.
+ * and stay within a size budget, since every cold start loads it. The companion Worker of
+ * imported Flask hashes (workers/legacy-hashes) must build too, and hold the libraries the
+ * service's own bundle leaves to it.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -20,26 +22,40 @@ const GZIP_BUDGET = 130 * 1024;
 
 const scratch = useScratchDir('bundle');
 
+/** Strings of bcryptjs and of @noble/hashes's scrypt that survive minification. */
+const LEGACY_LIBRARY_MARKERS = ['Invalid salt version', 'expected a power of 2'];
+
+/** `wrangler deploy --dry-run` of a config; returns the JavaScript it would upload. */
+async function dryRun(configArgs: string[]): Promise<Buffer[]> {
+  const outDir = scratch();
+  const result = await run('wrangler', ['deploy', '--dry-run', ...configArgs, '--outdir', outDir], {
+    cwd: ROOT,
+    env: childEnv(outDir),
+    timeoutMs: 60_000,
+  });
+  expect(result.code, result.output).toBe(0);
+  const scripts = (await readdir(outDir)).filter((f) => f.endsWith('.js'));
+  expect(scripts.length).toBeGreaterThan(0);
+  return Promise.all(scripts.map((file) => readFile(path.join(outDir, file))));
+}
+
 describe('the deploy bundle', () => {
   it('builds offline, imports no node: modules, and is well within the size limit', async () => {
-    const outDir = scratch();
-    const result = await run('wrangler', ['deploy', '--dry-run', '--outdir', outDir], {
-      cwd: ROOT,
-      env: childEnv(outDir),
-      timeoutMs: 60_000,
-    });
-    expect(result.code, result.output).toBe(0);
-
-    const scripts = (await readdir(outDir)).filter((f) => f.endsWith('.js'));
-    expect(scripts.length).toBeGreaterThan(0);
     let gzipped = 0;
-    for (const file of scripts) {
-      const code = await readFile(path.join(outDir, file));
+    for (const code of await dryRun([])) {
       expect(code.toString('utf8')).not.toMatch(/from\s*["']node:|require\(["']node:/);
       // The demo's QR code library is bundled into the demo app only, never into the Worker.
       expect(code.toString('utf8')).not.toContain('bad rs block');
+      // bcryptjs and @noble/hashes run in the companion Worker only (src/legacy-hashes-companion.ts).
+      for (const marker of LEGACY_LIBRARY_MARKERS) expect(code.toString('utf8')).not.toContain(marker);
       gzipped += gzipSync(code).length;
     }
     expect(gzipped).toBeLessThan(GZIP_BUDGET);
+  });
+
+  it('leaves the legacy-hash libraries to the companion Worker, which builds on its own', async () => {
+    const companion = (await dryRun(['-c', 'workers/legacy-hashes/wrangler.toml'])).map((c) => c.toString('utf8'));
+    for (const marker of LEGACY_LIBRARY_MARKERS) expect(companion.join('\n')).toContain(marker);
+    for (const code of companion) expect(code).not.toMatch(/from\s*["']node:|require\(["']node:/);
   });
 });
