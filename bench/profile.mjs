@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `npm run bench:profile [-- --route=/auth/protected --seconds=10]`: where a request's CPU goes.
+// `npm run bench:profile [-- --route=/auth/protected --seconds=10 --worker=edge|floor]`: where a
+// request's CPU goes, in edge-auth or in the floor it is compared with (route /protected there).
 // Starts the deploy bundle under plain workerd with its inspector on, loads one route with
 // autocannon (16 connections), records a V8 CPU profile of the Worker over that load through
 // the inspector (Chrome DevTools protocol), and prints the functions with the most self time.
@@ -8,13 +9,14 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { BENCH_ADMIN, BENCH_USER, setupEdge } from './lib/scenarios.mjs';
+import { BENCH_ADMIN, BENCH_USER, setupEdge, setupFloor } from './lib/scenarios.mjs';
 import { benchPasswordHash, seedUsers } from './lib/d1.mjs';
 import { freePort, prepareWorker, startWorker } from './lib/workerd.mjs';
 
 const arg = (name, fallback) =>
   process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
-const route = arg('route', '/auth/protected');
+const floor = arg('worker', 'edge') === 'floor';
+const route = arg('route', floor ? '/protected' : '/auth/protected');
 const seconds = Number(arg('seconds', 10));
 const vars = {
   JWT_SECRET: 'bench-only-secret-0123456789abcdefghijklmnopqrstuvwxyz',
@@ -25,9 +27,9 @@ const vars = {
 const scratch = mkdtempSync(join(tmpdir(), 'edge-auth-profile-'));
 // Unminified, so the profile names our functions (minified code runs the same JIT paths).
 const worker = await prepareWorker({
-  name: 'edge-auth',
-  configPath: 'wrangler.toml',
-  dir: join(scratch, 'edge'),
+  name: floor ? 'edge-auth-bench-floor' : 'edge-auth',
+  configPath: floor ? 'bench/floor/wrangler.toml' : 'wrangler.toml',
+  dir: join(scratch, floor ? 'floor' : 'edge'),
   minify: false,
 });
 const inspectorPort = await freePort();
@@ -41,7 +43,7 @@ const instance = await startWorker(worker, {
 });
 
 try {
-  const state = await setupEdge(instance, { users: 100 });
+  const state = floor ? await setupFloor(instance, { users: 100 }) : await setupEdge(instance, { users: 100 });
   const headers = { authorization: `Bearer ${route.startsWith('/admin') ? state.adminToken : state.userToken}` };
   const load = (duration) => autocannon({ url: instance.url + route, connections: 16, duration, headers });
 
@@ -73,7 +75,7 @@ try {
   ws.close();
 
   mkdirSync('bench/results', { recursive: true });
-  const file = `bench/results/${route.replaceAll('/', '_').replace(/^_/, '')}.cpuprofile`;
+  const file = `bench/results/${floor ? 'floor_' : ''}${route.replaceAll('/', '_').replace(/^_/, '')}.cpuprofile`;
   writeFileSync(file, JSON.stringify(profile));
 
   // Self time per function, over the samples that were not idle.

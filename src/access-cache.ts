@@ -9,9 +9,9 @@
  * Only routes that read and need no admin role use it (requireAuth's `cache` option); routes
  * that change state or need the admin role always check D1.
  */
-import type { User } from './db/schema';
+import type { AccessUser } from './db/schema';
 
-type Entry = { user: User; checkedAt: number };
+type Entry = { user: AccessUser; checkedAt: number };
 
 /** userId -> `${sessionId}:${tokenVersion}` -> entry, so one user's entries go together. */
 const byUser = new Map<string, Map<string, Entry>>();
@@ -27,13 +27,13 @@ export function cachedCheck(
   tokenVersion: number,
   ttlSeconds: number,
   now: number,
-): User | undefined {
+): AccessUser | undefined {
   const entry = byUser.get(userId)?.get(entryKey(sessionId, tokenVersion));
   if (!entry) return undefined;
   return now - entry.checkedAt < ttlSeconds * 1000 ? entry.user : undefined;
 }
 
-export function rememberCheck(user: User, sessionId: string, now: number): void {
+export function rememberCheck(user: AccessUser, sessionId: string, now: number): void {
   if (entries >= MAX_ENTRIES) forgetAll();
   let forUser = byUser.get(user.id);
   if (!forUser) byUser.set(user.id, (forUser = new Map()));

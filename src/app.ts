@@ -108,13 +108,8 @@ export function createApp() {
     exposeHeaders: ['Retry-After', 'WWW-Authenticate', 'X-Request-Id'],
     maxAge: 600,
   });
-  // Only browsers send Origin; API and mobile clients (most protected calls) skip CORS work.
-  // Vary still says the answer depends on Origin, for any cache in between.
-  app.use((c, next) => {
-    if (c.req.header('Origin') !== undefined) return corsForBrowsers(c, next);
-    c.header('Vary', 'Origin');
-    return next();
-  });
+  // Only browsers send Origin; API and mobile clients (most protected calls) skip the CORS work.
+  app.use((c, next) => (c.req.header('Origin') === undefined ? next() : corsForBrowsers(c, next)));
   app.use(requireHttps());
 
   for (const router of routers) app.route('/', router.app);

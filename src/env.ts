@@ -1,7 +1,7 @@
 /** The one environment type shared by the app, every router and every middleware. */
 import type { Config } from './config';
 import type { Database } from './db/client';
-import type { User } from './db/schema';
+import type { AccessUser } from './db/schema';
 import type { AccessClaims } from './tokens';
 import type { LegacyHashes } from '../workers/legacy-hashes/src/index';
 
@@ -60,7 +60,7 @@ export type AppEnv = {
     /** From CF-Connecting-IP only (X-Forwarded-For is client-controlled); absent off Cloudflare. */
     clientIp: string | undefined;
     /** Set by requireAuth: the user as just read from D1 (role is authoritative there). */
-    user: User;
+    user: AccessUser;
     claims: AccessClaims;
   };
 };

@@ -36,6 +36,14 @@ describe('cost per request', () => {
     expect(d1.batches()).toBe(0);
   });
 
+  it('the per-request check leaves the password hash in D1 (less to read, nothing to leak or cache)', async () => {
+    const { token } = await signedIn();
+    const d1 = countD1();
+    expect((await api('/auth/protected', { token })).status).toBe(200);
+    expect(d1.executed).toHaveLength(1);
+    expect(d1.executed[0]).not.toMatch(/password_hash/i);
+  });
+
   it('a protected request with a warm access-check cache is no D1 query at all', async () => {
     const cached = appWith({ ACCESS_CHECK_CACHE_TTL: '5' });
     const { token } = await signedIn();

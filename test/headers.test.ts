@@ -65,6 +65,8 @@ describe('Every response', () => {
       expect(res.headers.get('X-Frame-Options')).toBe('DENY');
       expect(res.headers.has('X-Powered-By')).toBe(false);
       expect(res.headers.get('X-Request-Id')).toMatch(/^[\w-]{8,255}$/);
+      // The answer to a browser (with Origin) differs: a cache in between must know, errors too.
+      expect(res.headers.get('Vary')).toMatch(/(^|,)\s*Origin\s*(,|$)/);
       await res.body?.cancel();
     });
   });

@@ -208,4 +208,13 @@ export const commonPasswords = sqliteTable('common_passwords', { password: text(
 ]);
 
 export type User = typeof users.$inferSelect;
+/**
+ * The user as every authenticated request sees it (requireAuth reads only these columns):
+ * what routes show and decide on, never the password hash, which stays in D1 unless a flow
+ * that checks a password reads it itself.
+ */
+export type AccessUser = Pick<
+  User,
+  'id' | 'username' | 'role' | 'tokenVersion' | 'createdAt' | 'mfaEnabled' | 'email' | 'emailVerifiedAt'
+>;
 export type Session = typeof sessions.$inferSelect;

@@ -7,7 +7,7 @@ import { forgetUser } from '../access-cache';
 import { addressKey } from '../address';
 import { MAX_PASSWORD_LENGTH, type Config } from '../config';
 import type { Database } from '../db/client';
-import { knownAddresses, sessions, users, type User } from '../db/schema';
+import { knownAddresses, sessions, users, type AccessUser, type User } from '../db/schema';
 import { ApiError } from '../errors';
 import type { LegacyHashesCompanion } from '../legacy-hashes-companion';
 import { burnPasswordWork, hashPassword, verifyPassword } from '../password';
@@ -179,7 +179,7 @@ export async function changePassword(
   db: Database,
   config: Config,
   input: {
-    user: User;
+    user: AccessUser;
     currentPassword: string;
     newPassword: string;
     sessionId: string;
@@ -193,28 +193,28 @@ export async function changePassword(
   // Not counted: a too-short or common new password is no failed guess of the current one.
   checkPasswordLength(input.newPassword, config, 'new_password');
   const user = input.user;
-  const keys: AttemptKeys = { user: user.usernameKey, address: addressKey(input.ip) };
+  const keys: AttemptKeys = { user: usernameKey(user.username), address: addressKey(input.ip) };
   const log = { requestId: input.requestId, userId: user.id, ip: input.ip };
-  const [listed, counts, known] = await db.batch([
+  // The stored hash is read here, not by requireAuth: it never rides along on other requests.
+  const [listed, counts, known, stored] = await db.batch([
     commonPasswordQuery(db, input.newPassword),
     countPasswordAttemptQuery(db, config, keys, now, notCommonPassword(input.newPassword)),
     db
       .select({ since: knownAddresses.lastSeenAt })
       .from(knownAddresses)
       .where(knownAddressJoin(user.id, keys.address, now)),
+    db.select({ passwordHash: users.passwordHash }).from(users).where(eq(users.id, user.id)),
   ]);
   assertNotCommonPassword(listed);
+  const currentHash = stored[0]?.passwordHash;
+  if (currentHash === undefined) throw new ApiError(401, 'invalid_token', 'The user of this token no longer exists.');
   try {
     assertAttemptAllowed(counts, config, keys, known.length > 0, now);
   } catch (err) {
     audit('password_change_failure', { ...log, reason: 'too_many_attempts' });
     throw err;
   }
-  const verdict = await verifyPassword(
-    input.currentPassword,
-    user.passwordHash,
-    verifyOptions(config, input.legacyHashes),
-  );
+  const verdict = await verifyPassword(input.currentPassword, currentHash, verifyOptions(config, input.legacyHashes));
   if (!verdict.ok) {
     audit('password_change_failure', { ...log, reason: 'invalid_credentials' });
     throw new ApiError(401, 'invalid_credentials', 'The current password is incorrect.');
@@ -225,13 +225,7 @@ export async function changePassword(
     db
       .update(users)
       .set({ passwordHash, tokenVersion: sql`${users.tokenVersion} + 1`, updatedAt: now })
-      .where(
-        and(
-          eq(users.id, user.id),
-          eq(users.passwordHash, user.passwordHash),
-          eq(users.tokenVersion, user.tokenVersion),
-        ),
-      )
+      .where(and(eq(users.id, user.id), eq(users.passwordHash, currentHash), eq(users.tokenVersion, user.tokenVersion)))
       .returning({ id: users.id }),
     revokeUserSessionsQuery(db, user.id, 'password_changed', now, input.sessionId),
     // The kept session follows the new version, so its refresh token keeps working.

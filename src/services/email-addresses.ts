@@ -9,7 +9,7 @@ import { forgetUser } from '../access-cache';
 import type { Config } from '../config';
 import { fromBase64Url, sha256, timingSafeEqual, toBase64Url } from '../crypto';
 import type { Database } from '../db/client';
-import { emailVerifications, users, type User } from '../db/schema';
+import { emailVerifications, users, type AccessUser, type User } from '../db/schema';
 import { ApiError } from '../errors';
 import { audit } from './audit';
 import { verificationMail, type Mailer } from './email';
@@ -40,7 +40,7 @@ export async function requestEmailVerification(
   db: Database,
   config: Config,
   mailer: Mailer,
-  user: User,
+  user: AccessUser,
   email: string,
   log: Log,
   now = Date.now(),
@@ -61,7 +61,13 @@ export async function requestEmailVerification(
   return { expiresIn: CODE_TTL_SECONDS };
 }
 
-export async function verifyEmail(db: Database, user: User, code: string, log: Log, now = Date.now()): Promise<User> {
+export async function verifyEmail(
+  db: Database,
+  user: AccessUser,
+  code: string,
+  log: Log,
+  now = Date.now(),
+): Promise<User> {
   // The attempt is counted before the code is compared: parallel guesses share the cap.
   const [pending] = await db
     .update(emailVerifications)

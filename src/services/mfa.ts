@@ -14,7 +14,7 @@ import { and, eq, exists, isNotNull, isNull, lt, or, sql, type SQL } from 'drizz
 import { forgetUser } from '../access-cache';
 import type { Config } from '../config';
 import type { Database } from '../db/client';
-import { mfaRecoveryCodes, mfaTotp, users, type User } from '../db/schema';
+import { mfaRecoveryCodes, mfaTotp, users, type AccessUser, type User } from '../db/schema';
 import { ApiError } from '../errors';
 import {
   completeChallenge,
@@ -149,7 +149,7 @@ const totpConfirmed = (db: Database, userId: string, exactly?: { secretSealed: s
 export async function startTotpEnrolment(
   db: Database,
   config: Config,
-  user: User,
+  user: AccessUser,
   log: Log,
   now = Date.now(),
 ): Promise<{ secret: string; otpauthUri: string }> {
@@ -176,7 +176,7 @@ export async function startTotpEnrolment(
 export async function confirmTotpEnrolment(
   db: Database,
   config: Config,
-  user: User,
+  user: AccessUser,
   code: string,
   log: Log,
   now = Date.now(),
@@ -232,7 +232,7 @@ function removeQueries(db: Database, userId: string, now: number) {
 }
 
 /** Checks a code (TOTP or recovery) of a signed-in user, under the per-user limit; 400 when wrong. */
-async function requireFactor(db: Database, config: Config, user: User, code: string, log: Log, now: number) {
+async function requireFactor(db: Database, config: Config, user: AccessUser, code: string, log: Log, now: number) {
   assertDataKey(config);
   if (!user.mfaEnabled) throw notEnabled();
   await countCheck(db, config, user.id, now);
@@ -245,7 +245,14 @@ async function requireFactor(db: Database, config: Config, user: User, code: str
 }
 
 /** Turns two-factor off after a current code or a recovery code. */
-export async function disableTotp(db: Database, config: Config, user: User, code: string, log: Log, now = Date.now()) {
+export async function disableTotp(
+  db: Database,
+  config: Config,
+  user: AccessUser,
+  code: string,
+  log: Log,
+  now = Date.now(),
+) {
   const method = await requireFactor(db, config, user, code, log, now);
   await db.batch([...removeQueries(db, user.id, now), clearCounterQuery(db, failuresLimit(config, user.id).key)]);
   forgetUser(user.id);
@@ -256,7 +263,7 @@ export async function disableTotp(db: Database, config: Config, user: User, code
 export async function regenerateRecoveryCodes(
   db: Database,
   config: Config,
-  user: User,
+  user: AccessUser,
   code: string,
   log: Log,
   now = Date.now(),

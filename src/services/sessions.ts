@@ -15,7 +15,7 @@ import { and, desc, eq, gt, isNotNull, isNull, lt, lte, ne, or, sql } from 'driz
 import type { Config } from '../config';
 import { fromBase64Url, randomBytes, randomToken, sha256, sha256Base64Url, toBase64Url, utf8 } from '../crypto';
 import type { Database } from '../db/client';
-import { refreshTokens, sessions, users, type User } from '../db/schema';
+import { refreshTokens, sessions, users, type AccessUser, type User } from '../db/schema';
 import { forgetUser } from '../access-cache';
 import { ApiError } from '../errors';
 import { bumpTokenVersionQuery } from './users';
@@ -225,7 +225,20 @@ export async function rotateRefreshToken(
 /** Built once per Database (once per isolate on the primary): this runs on every protected request. */
 const prepareSubjectQuery = (db: Database) =>
   db
-    .select({ user: users, sessionRevokedAt: sessions.revokedAt, sessionExpiresAt: sessions.expiresAt })
+    .select({
+      user: {
+        id: users.id,
+        username: users.username,
+        role: users.role,
+        tokenVersion: users.tokenVersion,
+        createdAt: users.createdAt,
+        mfaEnabled: users.mfaEnabled,
+        email: users.email,
+        emailVerifiedAt: users.emailVerifiedAt,
+      } satisfies Record<keyof AccessUser, unknown>,
+      sessionRevokedAt: sessions.revokedAt,
+      sessionExpiresAt: sessions.expiresAt,
+    })
     .from(users)
     .leftJoin(sessions, and(eq(sessions.id, sql.placeholder('sessionId')), eq(sessions.userId, users.id)))
     .where(eq(users.id, sql.placeholder('userId')))
@@ -241,7 +254,7 @@ export async function findTokenSubject(
   userId: string,
   sessionId: string,
   now: number,
-): Promise<{ user: User; sessionLive: boolean } | undefined> {
+): Promise<{ user: AccessUser; sessionLive: boolean } | undefined> {
   let query = subjectQueries.get(db);
   if (!query) subjectQueries.set(db, (query = prepareSubjectQuery(db)));
   const row = await query.get({ userId, sessionId });

@@ -1,7 +1,7 @@
 /** Users in D1. Plain functions over a Drizzle `db`; no HTTP in here except typed errors. */
 import { and, asc, eq, gt, ne, sql } from 'drizzle-orm';
 import type { Database } from '../db/client';
-import { users, type Role, type User } from '../db/schema';
+import { users, type AccessUser, type Role, type User } from '../db/schema';
 import { forgetUser } from '../access-cache';
 import { ApiError } from '../errors';
 
@@ -16,7 +16,7 @@ export type PublicUser = {
   email_verified: boolean;
 };
 
-export function toPublicUser(user: User): PublicUser {
+export function toPublicUser(user: AccessUser): PublicUser {
   return {
     id: user.id,
     username: user.username,
