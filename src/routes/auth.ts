@@ -38,7 +38,7 @@ export async function tokenResponse(
   session: IssuedRefresh,
   delivery: 'body' | 'cookie',
 ) {
-  const config = c.var.config;
+  const config = c.get('config');
   const access = await issueAccessToken(config, await getKeyRing(config), {
     userId: user.id,
     role: user.role,
@@ -203,21 +203,21 @@ export const meRoute = defineRoute({
 
 export const authRouter = createRouter()
   .route(registerRoute, async (c) => {
-    const user = await register(c.var.db, c.var.config, {
+    const user = await register(c.get('db'), c.get('config'), {
       ...c.req.valid('json'),
-      requestId: c.var.requestId,
-      ip: c.var.clientIp,
+      requestId: c.get('requestId'),
+      ip: c.get('clientIp'),
     });
     return c.json({ user: toPublicUser(user) }, 201);
   })
   .route(loginRoute, async (c) => {
     const { username, password, refresh_token_delivery } = c.req.valid('json');
-    const result = await login(c.var.db, c.var.config, {
+    const result = await login(c.get('db'), c.get('config'), {
       username,
       password,
-      ip: c.var.clientIp,
+      ip: c.get('clientIp'),
       userAgent: c.req.header('User-Agent'),
-      requestId: c.var.requestId,
+      requestId: c.get('requestId'),
       delivery: refresh_token_delivery,
       legacyHashes: c.env.LEGACY_HASHES,
     });
@@ -228,13 +228,13 @@ export const authRouter = createRouter()
     const fromBody = c.req.valid('json').refresh_token;
     const presented = fromBody ?? readRefreshCookie(c);
     if (!presented) throw new ApiError(401, 'invalid_refresh_token', 'No refresh token was sent.');
-    const outcome = await rotateRefreshToken(c.var.db, c.var.config, presented, Date.now());
+    const outcome = await rotateRefreshToken(c.get('db'), c.get('config'), presented, Date.now());
     if (outcome.kind === 'reused') {
       audit('refresh_reuse_detected', {
-        requestId: c.var.requestId,
+        requestId: c.get('requestId'),
         userId: outcome.userId,
         sessionId: outcome.sessionId,
-        ip: c.var.clientIp,
+        ip: c.get('clientIp'),
       });
       if (!fromBody) clearRefreshCookie(c);
       throw new ApiError(
@@ -243,32 +243,32 @@ export const authRouter = createRouter()
         'This refresh token was already used; the session has been revoked.',
       );
     }
-    audit('refresh', { requestId: c.var.requestId, userId: outcome.user.id, sessionId: outcome.issued.sessionId });
+    audit('refresh', { requestId: c.get('requestId'), userId: outcome.user.id, sessionId: outcome.issued.sessionId });
     return c.json(await tokenResponse(c, outcome.user, outcome.issued, fromBody ? 'body' : 'cookie'), 200);
   })
   .route(logoutRoute, async (c) => {
     const fromBody = c.req.valid('json').refresh_token;
     const presented = fromBody ?? readRefreshCookie(c);
-    const ended = presented ? await revokeByRefreshToken(c.var.db, presented, Date.now()) : null;
-    if (ended) audit('logout', { requestId: c.var.requestId, ...ended });
+    const ended = presented ? await revokeByRefreshToken(c.get('db'), presented, Date.now()) : null;
+    if (ended) audit('logout', { requestId: c.get('requestId'), ...ended });
     clearRefreshCookie(c);
     return c.body(null, 204);
   })
   .route(logoutAllRoute, async (c) => {
-    await logoutEverywhere(c.var.db, c.var.user.id, Date.now());
-    audit('logout_all', { requestId: c.var.requestId, userId: c.var.user.id });
+    await logoutEverywhere(c.get('db'), c.get('user').id, Date.now());
+    audit('logout_all', { requestId: c.get('requestId'), userId: c.get('user').id });
     clearRefreshCookie(c);
     return c.body(null, 204);
   })
   .route(passwordRoute, async (c) => {
     const { current_password, new_password } = c.req.valid('json');
-    await changePassword(c.var.db, c.var.config, {
-      user: c.var.user,
+    await changePassword(c.get('db'), c.get('config'), {
+      user: c.get('user'),
       currentPassword: current_password,
       newPassword: new_password,
-      sessionId: c.var.claims.sid,
-      ip: c.var.clientIp,
-      requestId: c.var.requestId,
+      sessionId: c.get('claims').sid,
+      ip: c.get('clientIp'),
+      requestId: c.get('requestId'),
       legacyHashes: c.env.LEGACY_HASHES,
     });
     return c.body(null, 204);

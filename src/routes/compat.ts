@@ -67,10 +67,10 @@ export const helloRoute = defineRoute({
 export const compatRouter = createRouter()
   .route(signupRoute, async (c) => {
     try {
-      await register(c.var.db, c.var.config, {
+      await register(c.get('db'), c.get('config'), {
         ...c.req.valid('json'),
-        requestId: c.var.requestId,
-        ip: c.var.clientIp,
+        requestId: c.get('requestId'),
+        ip: c.get('clientIp'),
       });
     } catch (err) {
       if (err instanceof ApiError && err.code === 'username_taken') {
@@ -83,11 +83,11 @@ export const compatRouter = createRouter()
   .route(flaskAuthRoute, async (c) => {
     // A session like every login, so /auth/sessions lists it and revoke, logout-all and
     // reuse detection end it; Flask-JWT clients just never see its refresh token.
-    const result = await login(c.var.db, c.var.config, {
+    const result = await login(c.get('db'), c.get('config'), {
       ...c.req.valid('json'),
-      ip: c.var.clientIp,
+      ip: c.get('clientIp'),
       userAgent: c.req.header('User-Agent'),
-      requestId: c.var.requestId,
+      requestId: c.get('requestId'),
       legacyHashes: c.env.LEGACY_HASHES,
     });
     // Flask-JWT clients cannot answer a second-factor challenge: no token for such users.
@@ -95,7 +95,7 @@ export const compatRouter = createRouter()
     const { user, session } = result;
     // Flask-JWT clients cannot answer a second-factor challenge: no token for such users.
     if (result.mfa) throw mfaRequired(null);
-    const config = c.var.config;
+    const config = c.get('config');
     const access = await issueAccessToken(config, await getKeyRing(config), {
       userId: user.id,
       role: user.role,
@@ -104,4 +104,4 @@ export const compatRouter = createRouter()
     });
     return c.json({ access_token: access.token }, 200);
   })
-  .route(helloRoute, (c) => c.json({ Status: 'Success' as const, result: `Hello ${c.var.user.username}` }, 200));
+  .route(helloRoute, (c) => c.json({ Status: 'Success' as const, result: `Hello ${c.get('user').username}` }, 200));

@@ -152,30 +152,30 @@ export const verifyEmailRoute = defineRoute({
 
 export const recoveryRouter = createRouter()
   .route(adminPasswordResetRoute, async (c) => {
-    const log = { requestId: c.var.requestId, ip: c.var.clientIp, adminId: c.var.user.id };
-    const issued = await issueResetByAdmin(c.var.db, c.var.config, c.req.valid('param').id, log);
+    const log = { requestId: c.get('requestId'), ip: c.get('clientIp'), adminId: c.get('user').id };
+    const issued = await issueResetByAdmin(c.get('db'), c.get('config'), c.req.valid('param').id, log);
     return c.json({ reset_token: issued.resetToken, expires_in: issued.expiresIn }, 201);
   })
   .route(adminMfaResetRoute, async (c) => {
-    const log = { requestId: c.var.requestId, ip: c.var.clientIp, adminId: c.var.user.id };
-    await resetMfaByAdmin(c.var.db, c.req.valid('param').id, log);
+    const log = { requestId: c.get('requestId'), ip: c.get('clientIp'), adminId: c.get('user').id };
+    await resetMfaByAdmin(c.get('db'), c.req.valid('param').id, log);
     return c.body(null, 204);
   })
   .route(passwordResetRoute, async (c) => {
     const { reset_token, new_password } = c.req.valid('json');
-    const log = { requestId: c.var.requestId, ip: c.var.clientIp };
-    await resetPassword(c.var.db, c.var.config, { resetToken: reset_token, newPassword: new_password }, log);
+    const log = { requestId: c.get('requestId'), ip: c.get('clientIp') };
+    await resetPassword(c.get('db'), c.get('config'), { resetToken: reset_token, newPassword: new_password }, log);
     return c.body(null, 204);
   })
   .route(forgotPasswordRoute, async (c) => {
-    const { db, config, clientIp } = c.var;
+    const [db, config, clientIp] = [c.get('db'), c.get('config'), c.get('clientIp')];
     const mailer = requireMailer(c.env, config);
     const body = c.req.valid('json');
     // Depends on the address only, never on the account asked about.
     const address = addressKey(clientIp);
     if (address) await consumeAttempt(db, recoveryIpLimit(config, address), Date.now());
     const who = body.username !== undefined ? { username: body.username } : { email: body.email! };
-    const log = { requestId: c.var.requestId, ip: clientIp };
+    const log = { requestId: c.get('requestId'), ip: clientIp };
     // The lookup, the token and the mail happen after the answer has gone: its body and its
     // timing are the same whether or not the account exists and has a verified address.
     c.executionCtx.waitUntil(
@@ -192,14 +192,14 @@ export const recoveryRouter = createRouter()
     return c.json(FORGOT_ANSWER, 202);
   })
   .route(addEmailRoute, async (c) => {
-    const mailer = requireMailer(c.env, c.var.config);
-    const log = { requestId: c.var.requestId, ip: c.var.clientIp };
+    const mailer = requireMailer(c.env, c.get('config'));
+    const log = { requestId: c.get('requestId'), ip: c.get('clientIp') };
     const address = c.req.valid('json').email;
-    const sent = await requestEmailVerification(c.var.db, c.var.config, mailer, c.var.user, address, log);
+    const sent = await requestEmailVerification(c.get('db'), c.get('config'), mailer, c.get('user'), address, log);
     return c.json({ message: `A 6-digit code is on its way to ${address}.`, expires_in: sent.expiresIn }, 202);
   })
   .route(verifyEmailRoute, async (c) => {
-    const log = { requestId: c.var.requestId, ip: c.var.clientIp };
-    const user = await verifyEmail(c.var.db, c.var.user, c.req.valid('json').code, log);
+    const log = { requestId: c.get('requestId'), ip: c.get('clientIp') };
+    const user = await verifyEmail(c.get('db'), c.get('user'), c.req.valid('json').code, log);
     return c.json({ user: toPublicUser(user) }, 200);
   });
