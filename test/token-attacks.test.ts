@@ -343,6 +343,31 @@ describe('An access token', () => {
     });
   });
 
+  describe('is refused when its session (sid) is not a live session of its user', () => {
+    it('names another user’s live session', async () => {
+      const other = await signedIn('neighbour');
+      const otherSid = decodePart(other.token, 1).sid as string;
+      await expectAccepted(await me(other.token), other.user.username);
+      await expectInvalidToken(await me(await hs256(header(), claims({ sid: otherSid }))));
+    });
+
+    it('names no session at all', async () => {
+      await expectInvalidToken(await me(await hs256(header(), claims({ sid: crypto.randomUUID() }))));
+    });
+
+    it('names a session past its absolute lifetime, while a fresh one works', async () => {
+      const s = await signedIn('aged');
+      const fresh = await login(s.user.username);
+      const sid = decodePart(s.token, 1).sid as string;
+      await env.DB.prepare('UPDATE sessions SET expires_at = ? WHERE id = ?')
+        .bind(Date.now() - 1000, sid)
+        .run();
+      await expectInvalidToken(await me(s.token));
+      await expectInvalidToken(await api('/auth/protected', { token: s.token }));
+      await expectAccepted(await me(fresh.access_token), s.user.username);
+    });
+  });
+
   describe('of a user who was deleted', () => {
     it('stops working at once, though correctly signed and unexpired', async () => {
       const admin = await signedInAdmin();
