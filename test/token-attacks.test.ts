@@ -294,6 +294,23 @@ describe('An access token', () => {
     it('are JSON null, even correctly signed', async () => {
       await expectInvalidToken(await me(await hs256(header(), 'null')));
     });
+
+    // Cases only the claims check stands against: D1 would not catch them.
+    it.each<[string, Json]>([
+      ['a role that does not exist', { role: 'superuser' }],
+      ['no role', { role: undefined }],
+      ['no sid', { sid: undefined }],
+      ['an empty sid', { sid: '' }],
+      ['a numeric sub', { sub: 42 }],
+      ['a numeric jti', { jti: 7 }],
+    ])('carry %s, even correctly signed', async (_label, overrides) => {
+      await expectInvalidToken(await me(await hs256(header(), claims(overrides))));
+    });
+
+    it('are a JSON array or string, even correctly signed', async () => {
+      await expectInvalidToken(await me(await hs256(header(), '["access"]')));
+      await expectInvalidToken(await me(await hs256(header(), '"access"')));
+    });
   });
 
   describe('issued by a Worker whose clock runs ahead (up to 60 s of skew is tolerated)', () => {
