@@ -34,7 +34,7 @@ export const newPasswordSchema = z
   .max(MAX_PASSWORD_LENGTH * 4)
   .meta({
     example: 'correct horse battery staple',
-    description: `PASSWORD_MIN_LENGTH (default 8) to ${MAX_PASSWORD_LENGTH} characters after NFKC; not one of the 3,000 most common passwords`,
+    description: `PASSWORD_MIN_LENGTH (default 8) to ${MAX_PASSWORD_LENGTH} characters after NFKC; not one of the 3,000 most common passwords nor a word the operator listed (\`password_too_common\`)`,
   });
 export const passwordSchema = z
   .string()

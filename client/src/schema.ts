@@ -1124,7 +1124,7 @@ export interface operations {
                 "application/json": {
                     current_password: string;
                     /**
-                     * @description PASSWORD_MIN_LENGTH (default 8) to 128 characters after NFKC; not one of the 3,000 most common passwords
+                     * @description PASSWORD_MIN_LENGTH (default 8) to 128 characters after NFKC; not one of the 3,000 most common passwords nor a word the operator listed (`password_too_common`)
                      * @example correct horse battery staple
                      */
                     new_password: string;
@@ -1881,7 +1881,7 @@ export interface operations {
                 "application/json": {
                     reset_token: string;
                     /**
-                     * @description PASSWORD_MIN_LENGTH (default 8) to 128 characters after NFKC; not one of the 3,000 most common passwords
+                     * @description PASSWORD_MIN_LENGTH (default 8) to 128 characters after NFKC; not one of the 3,000 most common passwords nor a word the operator listed (`password_too_common`)
                      * @example correct horse battery staple
                      */
                     new_password: string;
