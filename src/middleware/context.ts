@@ -1,7 +1,9 @@
+import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { getConfig } from '../config';
 import { requestDb } from '../db/client';
 import type { AppEnv } from '../env';
+import type { RequestLog } from '../services/audit';
 
 /** Puts the isolate's parsed config, the request's Drizzle client and the client IP on the context. */
 export const context = () =>
@@ -12,3 +14,9 @@ export const context = () =>
     c.set('clientIp', c.req.header('CF-Connecting-IP'));
     await next();
   });
+
+/** The request's id and client address, as service functions put them in audit lines. */
+export const requestLog = (c: Context<AppEnv>): RequestLog => ({
+  requestId: c.get('requestId'),
+  ip: c.get('clientIp'),
+});

@@ -1,6 +1,7 @@
 /** /auth/mfa/*: TOTP enrolment, the second step of a login, recovery codes. */
 import * as z from 'zod';
 import { requireAuth } from '../middleware/auth';
+import { requestLog } from '../middleware/context';
 import type { Tag } from '../openapi';
 import { createRouter, defineRoute } from '../routing';
 import { json, problem, tokenResponseSchema } from '../schemas';
@@ -148,34 +149,30 @@ export const verifyMfaRoute = defineRoute({
 
 export const mfaRouter = createRouter()
   .route(enrolTotpRoute, async (c) => {
-    const log = { requestId: c.get('requestId'), ip: c.get('clientIp') };
-    const enrolment = await startTotpEnrolment(c.get('db'), c.get('config'), c.get('user'), log);
+    const enrolment = await startTotpEnrolment(c.get('db'), c.get('config'), c.get('user'), requestLog(c));
     return c.json({ secret: enrolment.secret, otpauth_uri: enrolment.otpauthUri }, 200);
   })
   .route(confirmTotpRoute, async (c) => {
-    const log = { requestId: c.get('requestId'), ip: c.get('clientIp') };
     const codes = await confirmTotpEnrolment(
       c.get('db'),
       c.get('config'),
       c.get('user'),
       c.req.valid('json').code,
-      log,
+      requestLog(c),
     );
     return c.json({ recovery_codes: codes }, 200);
   })
   .route(disableTotpRoute, async (c) => {
-    const log = { requestId: c.get('requestId'), ip: c.get('clientIp') };
-    await disableTotp(c.get('db'), c.get('config'), c.get('user'), c.req.valid('json').code, log);
+    await disableTotp(c.get('db'), c.get('config'), c.get('user'), c.req.valid('json').code, requestLog(c));
     return c.body(null, 204);
   })
   .route(recoveryCodesRoute, async (c) => {
-    const log = { requestId: c.get('requestId'), ip: c.get('clientIp') };
     const codes = await regenerateRecoveryCodes(
       c.get('db'),
       c.get('config'),
       c.get('user'),
       c.req.valid('json').code,
-      log,
+      requestLog(c),
     );
     return c.json({ recovery_codes: codes }, 200);
   })
@@ -186,7 +183,7 @@ export const mfaRouter = createRouter()
       c.get('db'),
       c.get('config'),
       { mfaToken: body.mfa_token, factor, userAgent: c.req.header('User-Agent') },
-      { requestId: c.get('requestId'), ip: c.get('clientIp') },
+      requestLog(c),
     );
     return c.json(await tokenResponse(c, result.user, result.session, result.delivery), 200);
   });

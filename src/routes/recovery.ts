@@ -4,6 +4,7 @@
  */
 import * as z from 'zod';
 import { requireAuth, requireRole } from '../middleware/auth';
+import { requestLog } from '../middleware/context';
 import { createRouter, defineRoute } from '../routing';
 import { json, newPasswordSchema, problem, userSchema, usernameSchema } from '../schemas';
 import { requestEmailVerification, verifyEmail } from '../services/email-addresses';
@@ -152,18 +153,18 @@ export const verifyEmailRoute = defineRoute({
 
 export const recoveryRouter = createRouter()
   .route(adminPasswordResetRoute, async (c) => {
-    const log = { requestId: c.get('requestId'), ip: c.get('clientIp'), adminId: c.get('user').id };
+    const log = { ...requestLog(c), adminId: c.get('user').id };
     const issued = await issueResetByAdmin(c.get('db'), c.get('config'), c.req.valid('param').id, log);
     return c.json({ reset_token: issued.resetToken, expires_in: issued.expiresIn }, 201);
   })
   .route(adminMfaResetRoute, async (c) => {
-    const log = { requestId: c.get('requestId'), ip: c.get('clientIp'), adminId: c.get('user').id };
+    const log = { ...requestLog(c), adminId: c.get('user').id };
     await resetMfaByAdmin(c.get('db'), c.req.valid('param').id, log);
     return c.body(null, 204);
   })
   .route(passwordResetRoute, async (c) => {
     const { reset_token, new_password } = c.req.valid('json');
-    const log = { requestId: c.get('requestId'), ip: c.get('clientIp') };
+    const log = requestLog(c);
     await resetPassword(c.get('db'), c.get('config'), { resetToken: reset_token, newPassword: new_password }, log);
     return c.body(null, 204);
   })
@@ -175,7 +176,7 @@ export const recoveryRouter = createRouter()
     const address = addressKey(clientIp);
     if (address) await consumeAttempt(db, recoveryIpLimit(config, address), Date.now());
     const who = body.username !== undefined ? { username: body.username } : { email: body.email! };
-    const log = { requestId: c.get('requestId'), ip: clientIp };
+    const log = requestLog(c);
     // The lookup, the token and the mail happen after the answer has gone: its body and its
     // timing are the same whether or not the account exists and has a verified address.
     c.executionCtx.waitUntil(
@@ -193,13 +194,13 @@ export const recoveryRouter = createRouter()
   })
   .route(addEmailRoute, async (c) => {
     const mailer = requireMailer(c.env, c.get('config'));
-    const log = { requestId: c.get('requestId'), ip: c.get('clientIp') };
+    const log = requestLog(c);
     const address = c.req.valid('json').email;
     const sent = await requestEmailVerification(c.get('db'), c.get('config'), mailer, c.get('user'), address, log);
     return c.json({ message: `A 6-digit code is on its way to ${address}.`, expires_in: sent.expiresIn }, 202);
   })
   .route(verifyEmailRoute, async (c) => {
-    const log = { requestId: c.get('requestId'), ip: c.get('clientIp') };
+    const log = requestLog(c);
     const user = await verifyEmail(c.get('db'), c.get('user'), c.req.valid('json').code, log);
     return c.json({ user: toPublicUser(user) }, 200);
   });

@@ -43,6 +43,9 @@ export type AuditFields = {
   method?: string | undefined;
 };
 
+/** Who asked: what a service function that audits needs from the request. */
+export type RequestLog = { requestId?: string | undefined; ip?: string | undefined };
+
 export function audit(event: AuditEvent, fields: AuditFields): void {
   console.log(
     JSON.stringify({

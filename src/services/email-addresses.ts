@@ -11,13 +11,12 @@ import { fromBase64Url, sha256, timingSafeEqual, toBase64Url } from '../crypto';
 import type { Database } from '../db/client';
 import { emailVerifications, users, type AccessUser, type User } from '../db/schema';
 import { ApiError } from '../errors';
-import { audit } from './audit';
+import { audit, type RequestLog } from './audit';
 import { verificationMail, type Mailer } from './email';
 import { mailUserLimit } from './password-reset';
 import { consumeAttempt } from './rate-limit';
 import { emailKey, isUniqueViolation } from './users';
 
-type Log = { requestId?: string | undefined; ip?: string | undefined };
 const CODE_TTL_SECONDS = 15 * 60;
 const MAX_ATTEMPTS = 5;
 
@@ -42,7 +41,7 @@ export async function requestEmailVerification(
   mailer: Mailer,
   user: AccessUser,
   email: string,
-  log: Log,
+  log: RequestLog,
   now = Date.now(),
 ): Promise<{ expiresIn: number }> {
   await consumeAttempt(db, mailUserLimit(config, user.id), now, 'Too many mails to this account');
@@ -65,7 +64,7 @@ export async function verifyEmail(
   db: Database,
   user: AccessUser,
   code: string,
-  log: Log,
+  log: RequestLog,
   now = Date.now(),
 ): Promise<User> {
   // The attempt is counted before the code is compared: parallel guesses share the cap.

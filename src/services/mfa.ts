@@ -28,12 +28,10 @@ import {
 import { assertDataKey, open, seal } from '../mfa/data-key';
 import { newRecoveryCode, normalizeRecoveryCode, RECOVERY_CODE_COUNT, recoveryCodeHash } from '../mfa/recovery-codes';
 import { matchTotp, newTotpSecret, totpUri } from '../mfa/totp';
-import { audit } from './audit';
+import { audit, type RequestLog } from './audit';
 import { clearCounterQuery, consumeAttempt, type Limit } from './rate-limit';
 import { newSessionQueries, type IssuedRefresh, type VerifiedUser } from './sessions';
 import { findUserById } from './users';
-
-type Log = { requestId?: string | undefined; ip?: string | undefined };
 
 const mfaLimitKey = (userId: string) => `mfa:${userId}`;
 const failuresLimit = (config: Config, userId: string): Limit => ({
@@ -150,7 +148,7 @@ export async function startTotpEnrolment(
   db: Database,
   config: Config,
   user: AccessUser,
-  log: Log,
+  log: RequestLog,
   now = Date.now(),
 ): Promise<{ secret: string; otpauthUri: string }> {
   assertDataKey(config);
@@ -178,7 +176,7 @@ export async function confirmTotpEnrolment(
   config: Config,
   user: AccessUser,
   code: string,
-  log: Log,
+  log: RequestLog,
   now = Date.now(),
 ): Promise<string[]> {
   assertDataKey(config);
@@ -232,7 +230,14 @@ function removeQueries(db: Database, userId: string, now: number) {
 }
 
 /** Checks a code (TOTP or recovery) of a signed-in user, under the per-user limit; 400 when wrong. */
-async function requireFactor(db: Database, config: Config, user: AccessUser, code: string, log: Log, now: number) {
+async function requireFactor(
+  db: Database,
+  config: Config,
+  user: AccessUser,
+  code: string,
+  log: RequestLog,
+  now: number,
+) {
   assertDataKey(config);
   if (!user.mfaEnabled) throw notEnabled();
   await countCheck(db, config, user.id, now);
@@ -250,7 +255,7 @@ export async function disableTotp(
   config: Config,
   user: AccessUser,
   code: string,
-  log: Log,
+  log: RequestLog,
   now = Date.now(),
 ) {
   const method = await requireFactor(db, config, user, code, log, now);
@@ -265,7 +270,7 @@ export async function regenerateRecoveryCodes(
   config: Config,
   user: AccessUser,
   code: string,
-  log: Log,
+  log: RequestLog,
   now = Date.now(),
 ): Promise<string[]> {
   const method = await requireFactor(db, config, user, code, log, now);
@@ -281,7 +286,7 @@ export async function regenerateRecoveryCodes(
 export async function resetMfaByAdmin(
   db: Database,
   targetUserId: string,
-  log: Log & { adminId: string },
+  log: RequestLog & { adminId: string },
   now = Date.now(),
 ): Promise<void> {
   if (!(await findUserById(db, targetUserId))) throw new ApiError(404, 'not_found', 'No user with that id.');
@@ -323,7 +328,7 @@ export async function verifyLoginChallenge(
   db: Database,
   config: Config,
   input: { mfaToken: string; factor: { code: string } | { recoveryCode: string }; userAgent?: string | undefined },
-  log: Log,
+  log: RequestLog,
   now = Date.now(),
 ): Promise<{ user: User; session: IssuedRefresh; delivery: Delivery }> {
   assertDataKey(config);

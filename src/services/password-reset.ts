@@ -13,7 +13,7 @@ import type { Database } from '../db/client';
 import { mfaChallenges, passwordResetTokens, users, type User } from '../db/schema';
 import { ApiError } from '../errors';
 import { hashPassword } from '../password';
-import { audit } from './audit';
+import { audit, type RequestLog } from './audit';
 import { checkPasswordLength } from './auth';
 import { assertNotCommonPassword, commonPasswordQuery } from './common-passwords';
 import { resetMail, type Mailer } from './email';
@@ -22,7 +22,6 @@ import { consumeAttempt, countAgainst, type Limit } from './rate-limit';
 import { revokeUserSessionsQuery } from './sessions';
 import { emailKey, findUserById, usernameKey } from './users';
 
-type Log = { requestId?: string | undefined; ip?: string | undefined };
 const HOUR = 3600;
 
 const invalidResetToken = () =>
@@ -65,7 +64,7 @@ export async function issueResetByAdmin(
   db: Database,
   config: Config,
   targetUserId: string,
-  log: Log & { adminId: string },
+  log: RequestLog & { adminId: string },
   now = Date.now(),
 ) {
   if (!(await findUserById(db, targetUserId))) throw new ApiError(404, 'not_found', 'No user with that id.');
@@ -85,7 +84,7 @@ export async function resetPassword(
   db: Database,
   config: Config,
   input: { resetToken: string; newPassword: string },
-  log: Log,
+  log: RequestLog,
   now = Date.now(),
 ): Promise<void> {
   const address = addressKey(log.ip);
@@ -157,7 +156,7 @@ export async function mailResetToken(
   config: Config,
   mailer: Mailer,
   who: { username: string } | { email: string },
-  log: Log,
+  log: RequestLog,
   now = Date.now(),
 ): Promise<void> {
   const user: User | undefined =

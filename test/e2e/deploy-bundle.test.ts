@@ -48,6 +48,8 @@ describe('the deploy bundle', () => {
       expect(code.toString('utf8')).not.toContain('bad rs block');
       // bcryptjs and @noble/hashes run in the companion Worker only (src/legacy-hashes-companion.ts).
       for (const marker of LEGACY_LIBRARY_MARKERS) expect(code.toString('utf8')).not.toContain(marker);
+      // No keep_names helper (wrangler's default): it would run for every closure made per request.
+      expect(code.toString('utf8')).not.toMatch(/"name",\{value:[\w$]+,configurable:!0\}/);
       gzipped += gzipSync(code).length;
     }
     expect(gzipped).toBeLessThan(GZIP_BUDGET);
