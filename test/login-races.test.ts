@@ -171,3 +171,25 @@ describe('refresh and the token version', () => {
     expect((await api('/auth/me', { token: access_token })).status).toBe(200);
   });
 });
+
+describe('a password change racing a deletion', () => {
+  it('of a user deleted after the access check gets 401 invalid_token (no user), not a 500, and nothing is written', async () => {
+    const { token: adminToken } = await signedInAdmin();
+    const { user, token } = await signedIn('race');
+    // The change reads the stored hash in its first batch: held until the deletion committed.
+    const gate = gatedD1(1);
+    const change = appWith({ DB: gate.d1 })('/auth/password', {
+      json: { current_password: PASSWORD, new_password: NEW_PASSWORD },
+      token,
+    });
+    await gate.reached;
+    expect((await api(`/admin/users/${user.id}`, { method: 'DELETE', token: adminToken })).status).toBe(204);
+    gate.release();
+
+    await expectProblem(await change, 401, 'invalid_token');
+    const row = await env.DB.prepare('SELECT count(*) AS n FROM users WHERE id = ?')
+      .bind(user.id)
+      .first<{ n: number }>();
+    expect(row!.n).toBe(0);
+  });
+});

@@ -259,7 +259,8 @@ describe('login throttling', () => {
 
   describe('on POST /auth/password', () => {
     it('counts wrong current passwords like failed logins from that address', async () => {
-      const { user, token } = await signedIn();
+      // Mixed case: the change counts under the same username key as the login.
+      const { user, token } = await signedIn('MixedCase');
       const headers = { 'CF-Connecting-IP': '203.0.113.99' };
       for (let i = 0; i < 5; i++) {
         const res = await api('/auth/password', {

@@ -8,7 +8,7 @@ import type { AppEnv } from '../env';
  * their own). A constant list because secureHeaders() reads `c.res.headers` again for each of
  * its twelve headers, a measurable share of the protected path's CPU.
  */
-export const SECURITY_HEADERS: readonly (readonly [string, string])[] = [
+const SECURITY_HEADERS: readonly (readonly [string, string])[] = [
   ['Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'"],
   ['Cross-Origin-Opener-Policy', 'same-origin'],
   ['Cross-Origin-Resource-Policy', 'same-origin'],
