@@ -38,6 +38,10 @@ export type Bindings = {
   RECOVERY_IP_MAX?: string;
   EMAIL_USER_MAX?: string;
   EMAIL_FROM?: string;
+  OAUTH_ISSUER?: string;
+  OAUTH_OPEN_REGISTRATION?: string;
+  OAUTH_TOKEN_CLIENT_MAX?: string;
+  OAUTH_TOKEN_IP_MAX?: string;
   /** Cloudflare Email Sending (`[[send_email]]` in wrangler.toml); optional, see services/email.ts. */
   EMAIL?: SendEmail;
   /**
@@ -62,5 +66,10 @@ export type AppEnv = {
     /** Set by requireAuth: the user as just read from D1 (role is authoritative there). */
     user: AccessUser;
     claims: AccessClaims;
+    /**
+     * Set by the oauthEndpoint middleware: this route answers errors in the RFC's JSON (RFC 6749
+     * §5.2), and `validation` is the code its request-validation failures get.
+     */
+    oauthErrors: { validation: 'invalid_request' | 'invalid_client_metadata' };
   };
 };

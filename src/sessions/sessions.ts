@@ -11,7 +11,7 @@
  * The loser, if it comes within REFRESH_REUSE_GRACE seconds, is handed the same successor
  * (parallel tabs are not theft); after that, presenting a rotated token revokes the family.
  */
-import { and, desc, eq, gt, isNotNull, isNull, lt, lte, ne, or, sql } from 'drizzle-orm';
+import { and, desc, eq, gt, isNotNull, isNull, lt, lte, ne, or, sql, type SQL } from 'drizzle-orm';
 import type { Config } from '../platform/config';
 import {
   fromBase64Url,
@@ -36,6 +36,16 @@ const invalidRefresh = () =>
 /** What a login verified about the user; the session is created only if it still holds. */
 export type VerifiedUser = { passwordHash: string; tokenVersion: number };
 
+/** What makes a session an OAuth grant (see the sessions table): null for the service's own. */
+export type GrantFields = {
+  clientId: string;
+  scope: string;
+  resource: string | null;
+  authTime: number;
+  amr: string;
+  browserSessionId: string | null;
+};
+
 /** When a session used (or created) at `now` expires: idle timeout, capped by the absolute lifetime. */
 const sessionExpiry = (config: Config, createdAt: number, now: number) =>
   Math.min(now + config.refreshTokenTtl * 1000, createdAt + config.sessionMaxLifetime * 1000);
@@ -50,12 +60,26 @@ const sessionExpiry = (config: Config, createdAt: number, now: number) =>
 export async function newSessionQueries(
   db: Database,
   config: Config,
-  input: { userId: string; userAgent?: string | undefined; verified: VerifiedUser },
+  input: {
+    userId: string;
+    userAgent?: string | undefined;
+    /**
+     * An OAuth grant verified no password at its exchange (the user signed in earlier): it
+     * names only the token version its code recorded.
+     */
+    verified: VerifiedUser | { passwordHash?: undefined; tokenVersion: number };
+    grant?: GrantFields | undefined;
+    /** Only if this holds too (an OAuth code exchange: the code was claimed by this very batch). */
+    onlyIf?: SQL | undefined;
+    /** Lifetime of a session without refresh tokens (an OAuth grant without offline access), seconds. */
+    lifetime?: number | undefined;
+  },
   now: number,
 ) {
   const sessionId = randomToken(16);
   const refreshToken = randomToken(32);
-  const expiresAt = sessionExpiry(config, now, now);
+  const expiresAt = input.lifetime ? now + input.lifetime * 1000 : sessionExpiry(config, now, now);
+  const grant = input.grant;
   const tokenHash = await sha256Base64Url(refreshToken);
   const queries = [
     db
@@ -72,13 +96,22 @@ export async function newSessionQueries(
             tokenVersion: users.tokenVersion,
             revokedAt: sql<null>`NULL`.as('revoked_at'),
             revokedReason: sql<null>`NULL`.as('revoked_reason'),
+            clientId: sql<string | null>`${grant?.clientId ?? null}`.as('client_id'),
+            scope: sql<string | null>`${grant?.scope ?? null}`.as('scope'),
+            resource: sql<string | null>`${grant?.resource ?? null}`.as('resource'),
+            authTime: sql<number | null>`${grant?.authTime ?? null}`.as('auth_time'),
+            amr: sql<string | null>`${grant?.amr ?? null}`.as('amr'),
+            browserSessionId: sql<string | null>`${grant?.browserSessionId ?? null}`.as('browser_session_id'),
           })
           .from(users)
           .where(
             and(
               eq(users.id, input.userId),
-              eq(users.passwordHash, input.verified.passwordHash),
+              input.verified.passwordHash === undefined
+                ? undefined
+                : eq(users.passwordHash, input.verified.passwordHash),
               eq(users.tokenVersion, input.verified.tokenVersion),
+              input.onlyIf,
             ),
           ),
       )
