@@ -18,6 +18,8 @@ import { authRouter } from './routes/auth';
 import { compatRouter } from './routes/compat';
 import { metaRouter, openApiRoute } from './routes/meta';
 import { mfaRouter } from './routes/mfa';
+import { oauthRouter } from './routes/oauth';
+import { oauthClientsRouter } from './routes/oauth-clients';
 import { recoveryRouter } from './routes/recovery';
 import { createRouter, type Router } from './routing';
 import { sessionsRouter } from './routes/sessions';
@@ -33,6 +35,8 @@ const routers: Router[] = [
   recoveryRouter,
   sessionsRouter,
   adminRouter,
+  oauthRouter,
+  oauthClientsRouter,
   compatRouter,
 ];
 
