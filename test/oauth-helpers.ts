@@ -137,7 +137,11 @@ export async function registerClient(
 /** PKCE: a verifier and its S256 challenge. */
 export async function pkce() {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
-  const b64url = (b: Uint8Array) => btoa(String.fromCharCode(...b)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  const b64url = (b: Uint8Array) =>
+    btoa(String.fromCharCode(...b))
+      .replace(/\+/g, '-')
+      .replace(/\//g, '_')
+      .replace(/=+$/, '');
   const verifier = b64url(bytes);
   const challenge = b64url(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier))));
   return { verifier, challenge };
@@ -205,7 +209,7 @@ export async function exchange(
   const auth: Record<string, string> = client.client_secret
     ? { Authorization: basic(client.client_id, client.client_secret) }
     : {};
-  const params = client.client_secret ? {} : { client_id: client.client_id };
+  const params: Record<string, string> = client.client_secret ? {} : { client_id: client.client_id };
   return p.api(
     '/oauth/token',
     form(
@@ -234,10 +238,7 @@ export async function grant(p: Provider, client: RegisteredClient, options: Code
 /** Decodes a JWT's header (0) or payload (1) without checking it. */
 export function jwtPart(token: string, part: 0 | 1): Record<string, unknown> {
   const text = atob(token.split('.')[part]!.replace(/-/g, '+').replace(/_/g, '/'));
-  return JSON.parse(new TextDecoder().decode(Uint8Array.from(text, (c) => c.charCodeAt(0)))) as Record<
-    string,
-    unknown
-  >;
+  return JSON.parse(new TextDecoder().decode(Uint8Array.from(text, (c) => c.charCodeAt(0)))) as Record<string, unknown>;
 }
 
 export { login };
