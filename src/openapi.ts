@@ -76,7 +76,8 @@ function operation(spec: RouteSpec) {
   return {
     operationId: spec.operationId,
     tags: spec.tags,
-    summary: spec.summary,
+    // Plain text: tools render only descriptions as CommonMark, so `code` would show its backticks.
+    summary: spec.summary.replaceAll('`', ''),
     description: spec.description,
     ...(spec.bearer ? { security: [{ bearerAuth: [] }] } : {}),
     // The refresh token comes in the body or in the cookie: `{}` makes the cookie optional.
