@@ -72,7 +72,11 @@ export const registerRoute = defineRoute({
   summary: 'Create a user (always with role `user`)',
   description:
     'Creates a user with role `user` and returns it. It does not sign in: call `login` next. The username is NFKC-normalised and unique case-insensitively; the password must meet the length rule and not be one of the most common passwords.',
-  request: { body: credentialsSchema, example: { username: 'alice', password: 'correct horse battery staple' } },
+  request: {
+    body: credentialsSchema,
+    newPasswords: ['password'],
+    example: { username: 'alice', password: 'correct horse battery staple' },
+  },
   responses: {
     201: json(z.object({ user: userSchema }), 'The new user'),
     400: problem('Invalid input (`validation_failed`, `password_too_common`, `malformed_json`)'),
@@ -163,6 +167,7 @@ export const passwordRoute = defineRoute({
   bearer: true,
   request: {
     body: z.object({ current_password: passwordSchema, new_password: newPasswordSchema }),
+    newPasswords: ['new_password'],
     example: { current_password: 'correct horse battery staple', new_password: 'a-new-and-unusual-passphrase' },
   },
   responses: {
