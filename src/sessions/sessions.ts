@@ -1,0 +1,448 @@
+/**
+ * Sessions and rotating refresh tokens.
+ *
+ * A session is one login; every refresh token it ever had belongs to it (its "family").
+ * Only SHA-256 hashes of refresh tokens are stored: a leaked database holds no usable
+ * token, and a 256-bit random token needs no salt or slow hash.
+ *
+ * Rotation is a compare-and-swap in one D1 batch (D1 has no interactive transactions): the
+ * presented token's row is marked rotated only if it was not already, and the successor's
+ * row is inserted only if that mark names it. Of two racing refreshes exactly one wins.
+ * The loser, if it comes within REFRESH_REUSE_GRACE seconds, is handed the same successor
+ * (parallel tabs are not theft); after that, presenting a rotated token revokes the family.
+ */
+import { and, desc, eq, gt, isNotNull, isNull, lt, lte, ne, or, sql, type SQL, type SQLWrapper } from 'drizzle-orm';
+import { alias } from 'drizzle-orm/sqlite-core';
+import type { Config } from '../platform/config';
+import {
+  fromBase64Url,
+  randomBytes,
+  randomToken,
+  sha256,
+  sha256Base64Url,
+  toBase64Url,
+  utf8,
+} from '../platform/crypto';
+import type { Database } from '../platform/db/client';
+import { refreshTokens, sessions, users, type AccessUser, type User } from '../platform/db/schema';
+import { forgetUser } from './access-cache';
+import { ApiError } from '../platform/errors';
+import { bumpTokenVersionQuery } from '../accounts/users';
+
+export type IssuedRefresh = { sessionId: string; refreshToken: string; expiresIn: number };
+
+const invalidRefresh = () =>
+  new ApiError(401, 'invalid_refresh_token', 'The refresh token is invalid, expired or revoked.');
+
+/** What a login verified about the user; the session is created only if it still holds. */
+export type VerifiedUser = { passwordHash: string; tokenVersion: number };
+
+/** When a session used (or created) at `now` expires: idle timeout, capped by the absolute lifetime. */
+const sessionExpiry = (config: Config, createdAt: number, now: number) =>
+  Math.min(now + config.refreshTokenTtl * 1000, createdAt + config.sessionMaxLifetime * 1000);
+
+/**
+ * Queries that start a new session for `userId`; the caller batches them with its other
+ * writes, first. The session row is inserted only if the user still has the verified hash
+ * and token version (INSERT ... SELECT), so a password change, logout-all or deletion that
+ * committed after the check wins; the first query returns no row then. The refresh token
+ * row is inserted only if the session row was.
+ */
+export async function newSessionQueries(
+  db: Database,
+  config: Config,
+  input: { userId: string; userAgent?: string | undefined; verified: VerifiedUser },
+  now: number,
+) {
+  const sessionId = randomToken(16);
+  const refreshToken = randomToken(32);
+  const expiresAt = sessionExpiry(config, now, now);
+  const tokenHash = await sha256Base64Url(refreshToken);
+  const queries = [
+    db
+      .insert(sessions)
+      .select(
+        db
+          .select({
+            id: sql<string>`${sessionId}`.as('id'),
+            userId: users.id,
+            userAgent: sql<string | null>`${input.userAgent?.slice(0, 256) ?? null}`.as('user_agent'),
+            createdAt: sql<number>`${now}`.as('created_at'),
+            lastUsedAt: sql<number>`${now}`.as('last_used_at'),
+            expiresAt: sql<number>`${expiresAt}`.as('expires_at'),
+            tokenVersion: users.tokenVersion,
+            revokedAt: sql<null>`NULL`.as('revoked_at'),
+            revokedReason: sql<null>`NULL`.as('revoked_reason'),
+          })
+          .from(users)
+          .where(
+            and(
+              eq(users.id, input.userId),
+              eq(users.passwordHash, input.verified.passwordHash),
+              eq(users.tokenVersion, input.verified.tokenVersion),
+            ),
+          ),
+      )
+      .returning({ id: sessions.id }),
+    db.insert(refreshTokens).select(
+      db
+        .select({
+          tokenHash: sql<string>`${tokenHash}`.as('token_hash'),
+          sessionId: sessions.id,
+          createdAt: sql<number>`${now}`.as('created_at'),
+          expiresAt: sql<number>`${expiresAt}`.as('expires_at'),
+          rotatedAt: sql<null>`NULL`.as('rotated_at'),
+          successorHash: sql<null>`NULL`.as('successor_hash'),
+          successorSealed: sql<null>`NULL`.as('successor_sealed'),
+        })
+        .from(sessions)
+        .where(eq(sessions.id, sessionId)),
+    ),
+  ] as const;
+  const expiresIn = Math.floor((expiresAt - now) / 1000);
+  return { issued: { sessionId, refreshToken, expiresIn } satisfies IssuedRefresh, queries };
+}
+
+/** AES-GCM key derived from a refresh token's value: only its holder can open what it seals. */
+async function sealKey(token: string): Promise<CryptoKey> {
+  const material = await sha256(`edge-auth successor seal\u0000${token}`);
+  return crypto.subtle.importKey('raw', material, 'AES-GCM', false, ['encrypt', 'decrypt']);
+}
+
+async function sealSuccessor(presented: string, successor: string): Promise<string> {
+  const iv = randomBytes(12);
+  const sealed = await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, await sealKey(presented), utf8(successor));
+  return `${toBase64Url(iv)}.${toBase64Url(sealed)}`;
+}
+
+async function openSuccessor(presented: string, sealed: string): Promise<string | null> {
+  const [iv, data] = sealed.split('.').map((p) => fromBase64Url(p));
+  if (!iv || !data) return null;
+  try {
+    const plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv }, await sealKey(presented), data);
+    return new TextDecoder().decode(plain);
+  } catch {
+    return null;
+  }
+}
+
+export type RotateOutcome =
+  { kind: 'rotated'; user: AccessUser; issued: IssuedRefresh } | { kind: 'reused'; userId: string; sessionId: string };
+
+/**
+ * The presented token, its session and user, and the head its successor names: the refresh
+ * batch's last read. Every column has its own name: inside a D1 batch, rows come back as
+ * objects keyed by column name, so two tables' `id` or `expires_at` would overwrite each other.
+ */
+const successorHead = alias(refreshTokens, 'successor_head');
+const col = <T>(column: SQLWrapper, name: string) => sql<T>`${column}`.as(name);
+function readRotation(db: Database, tokenHash: string) {
+  return db
+    .select({
+      tokenExpiresAt: col<number>(refreshTokens.expiresAt, 'r_token_expires_at'),
+      rotatedAt: col<number | null>(refreshTokens.rotatedAt, 'r_rotated_at'),
+      successorHash: col<string | null>(refreshTokens.successorHash, 'r_successor_hash'),
+      successorSealed: col<string | null>(refreshTokens.successorSealed, 'r_successor_sealed'),
+      sessionId: col<string>(sessions.id, 'r_session_id'),
+      sessionCreatedAt: col<number>(sessions.createdAt, 'r_session_created_at'),
+      sessionExpiresAt: col<number>(sessions.expiresAt, 'r_session_expires_at'),
+      sessionRevokedAt: col<number | null>(sessions.revokedAt, 'r_session_revoked_at'),
+      sessionTokenVersion: col<number>(sessions.tokenVersion, 'r_session_token_version'),
+      headRotatedAt: col<number | null>(successorHead.rotatedAt, 'r_head_rotated_at'),
+      headExpiresAt: col<number | null>(successorHead.expiresAt, 'r_head_expires_at'),
+      userId: col<string>(users.id, 'r_user_id'),
+      username: col<string>(users.username, 'r_username'),
+      role: col<AccessUser['role']>(users.role, 'r_role'),
+      tokenVersion: col<number>(users.tokenVersion, 'r_token_version'),
+      createdAt: col<number>(users.createdAt, 'r_created_at'),
+      mfaEnabled: col<number>(users.mfaEnabled, 'r_mfa_enabled'),
+      email: col<string | null>(users.email, 'r_email'),
+      emailVerifiedAt: col<number | null>(users.emailVerifiedAt, 'r_email_verified_at'),
+    })
+    .from(refreshTokens)
+    .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .leftJoin(successorHead, eq(successorHead.tokenHash, refreshTokens.successorHash))
+    .where(eq(refreshTokens.tokenHash, tokenHash));
+}
+
+/**
+ * Exchanges a refresh token for its successor. Returns `reused` (after revoking the family)
+ * when a token that was already rotated comes back after the grace window.
+ *
+ * One round trip in every common case. The successor is made before anything is read, and the
+ * batch (1) spends the presented token only if it is unrotated and its session is live (not
+ * revoked, not past its lifetime, not lagging the user's token version), (2) inserts the
+ * successor only if that swap names it, (3) extends the session, (4) erases sealed
+ * successors past the grace window, and (5) reads the outcome: the row names our successor if
+ * we won; otherwise it holds the earlier rotation, whose sealed successor and live head decide
+ * between a grace-window repeat and reuse. Only a detected reuse sends a second round trip.
+ */
+export async function rotateRefreshToken(
+  db: Database,
+  config: Config,
+  presented: string,
+  now: number,
+): Promise<RotateOutcome> {
+  const tokenHash = await sha256Base64Url(presented);
+  const graceMs = config.refreshReuseGrace * 1000;
+  const successor = randomToken(32);
+  const successorHash = await sha256Base64Url(successor);
+  const sealed = graceMs > 0 ? await sealSuccessor(presented, successor) : null;
+  // The session's new expiry, as sessionExpiry() computes it, in SQL: the batch reads nothing first.
+  const newExpiry = sql<number>`MIN(${now + config.refreshTokenTtl * 1000}, ${sessions.createdAt} + ${config.sessionMaxLifetime * 1000})`;
+  const live = sql`EXISTS (SELECT 1 FROM ${sessions} JOIN ${users} ON ${users.id} = ${sessions.userId}
+    WHERE ${sessions.id} = ${refreshTokens.sessionId} AND ${sessions.revokedAt} IS NULL
+      AND ${sessions.expiresAt} > ${now} AND ${sessions.tokenVersion} = ${users.tokenVersion})`;
+  const sessionOfSuccessor = sql`(SELECT ${refreshTokens.sessionId} FROM ${refreshTokens} WHERE ${refreshTokens.tokenHash} = ${successorHash})`;
+
+  const [, , , , rows] = await db.batch([
+    db
+      .update(refreshTokens)
+      .set({ rotatedAt: now, successorHash, successorSealed: sealed })
+      .where(
+        and(
+          eq(refreshTokens.tokenHash, tokenHash),
+          isNull(refreshTokens.rotatedAt),
+          gt(refreshTokens.expiresAt, now),
+          live,
+        ),
+      ),
+    // INSERT ... SELECT: the successor lands only if the swap above named it.
+    db.insert(refreshTokens).select(
+      db
+        .select({
+          tokenHash: sql<string>`${successorHash}`.as('token_hash'),
+          sessionId: refreshTokens.sessionId,
+          createdAt: sql<number>`${now}`.as('created_at'),
+          expiresAt: sql<number>`${newExpiry}`.as('expires_at'),
+          rotatedAt: sql<null>`NULL`.as('rotated_at'),
+          successorHash: sql<null>`NULL`.as('successor_hash'),
+          successorSealed: sql<null>`NULL`.as('successor_sealed'),
+        })
+        .from(refreshTokens)
+        .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
+        .where(and(eq(refreshTokens.tokenHash, tokenHash), eq(refreshTokens.successorHash, successorHash))),
+    ),
+    db.update(sessions).set({ lastUsedAt: now, expiresAt: newExpiry }).where(eq(sessions.id, sessionOfSuccessor)),
+    eraseSealedSuccessorsQuery(
+      db,
+      now - graceMs,
+      sql`(SELECT ${refreshTokens.sessionId} FROM ${refreshTokens} WHERE ${refreshTokens.tokenHash} = ${tokenHash})`,
+    ),
+    readRotation(db, tokenHash),
+  ]);
+  const row = rows[0];
+  if (
+    !row ||
+    row.sessionRevokedAt !== null ||
+    row.sessionExpiresAt <= now ||
+    row.tokenExpiresAt <= now ||
+    // A session that lags the user's token version began before a logout-all or password
+    // change it should not have survived.
+    row.sessionTokenVersion !== row.tokenVersion
+  ) {
+    throw invalidRefresh();
+  }
+  const { sessionId } = row;
+  const user: AccessUser = {
+    id: row.userId,
+    username: row.username,
+    role: row.role,
+    tokenVersion: row.tokenVersion,
+    createdAt: row.createdAt,
+    mfaEnabled: row.mfaEnabled === 1,
+    email: row.email,
+    emailVerifiedAt: row.emailVerifiedAt,
+  };
+  if (row.successorHash === successorHash) {
+    const expiresIn = Math.floor((sessionExpiry(config, row.sessionCreatedAt, now) - now) / 1000);
+    return { kind: 'rotated', user, issued: { sessionId, refreshToken: successor, expiresIn } };
+  }
+
+  // Rotated before this request, by an earlier refresh or one racing this one.
+  const rotatedAt = row.rotatedAt ?? now;
+  if (now - rotatedAt <= graceMs && row.successorSealed && row.headExpiresAt !== null) {
+    const earlier = await openSuccessor(presented, row.successorSealed);
+    // Parallel tabs present the same token at the same moment, so a loser's token is the
+    // immediate predecessor of the live head. A token whose successor has itself been rotated
+    // is two or more rotations stale: that is reuse, grace window or not.
+    if (earlier && (await sha256Base64Url(earlier)) === row.successorHash && row.headRotatedAt === null) {
+      const expiresIn = Math.floor((row.headExpiresAt - now) / 1000);
+      return { kind: 'rotated', user, issued: { sessionId, refreshToken: earlier, expiresIn } };
+    }
+  }
+  await revokeSession(db, sessionId, 'refresh_token_reused', now);
+  return { kind: 'reused', userId: row.userId, sessionId };
+}
+
+/**
+ * Built once per Database (once per isolate on the primary): this runs on every protected
+ * request. Read as raw rows (`values()`), since mapping them through Drizzle's row mapper was
+ * the largest share of the protected path's own CPU in the profile; the columns come back in
+ * the order selected here, and SubjectRow names them in that order.
+ */
+const prepareSubjectQuery = (db: Database) =>
+  db
+    .select({
+      id: users.id,
+      username: users.username,
+      role: users.role,
+      tokenVersion: users.tokenVersion,
+      createdAt: users.createdAt,
+      mfaEnabled: users.mfaEnabled,
+      email: users.email,
+      emailVerifiedAt: users.emailVerifiedAt,
+      // 1 when the token's session exists, is not revoked and has not expired; else 0 or NULL.
+      sessionLive: sql`${sessions.revokedAt} IS NULL AND ${sessions.expiresAt} > ${sql.placeholder('now')}`,
+    } satisfies Record<keyof AccessUser | 'sessionLive', unknown>)
+    .from(users)
+    .leftJoin(sessions, and(eq(sessions.id, sql.placeholder('sessionId')), eq(sessions.userId, users.id)))
+    .where(eq(users.id, sql.placeholder('userId')))
+    .prepare();
+const subjectQueries = new WeakMap<Database, ReturnType<typeof prepareSubjectQuery>>();
+
+type SubjectRow = [
+  id: string,
+  username: string,
+  role: AccessUser['role'],
+  tokenVersion: number,
+  createdAt: number,
+  mfaEnabled: 0 | 1,
+  email: string | null,
+  emailVerifiedAt: number | null,
+  sessionLive: 0 | 1 | null,
+];
+
+/**
+ * The user behind an access token, and whether the token's session is still live, in one
+ * query (two primary-key lookups): ending a session ends its access tokens at once too.
+ */
+export async function findTokenSubject(
+  db: Database,
+  userId: string,
+  sessionId: string,
+  now: number,
+): Promise<{ user: AccessUser; sessionLive: boolean } | undefined> {
+  let query = subjectQueries.get(db);
+  if (!query) subjectQueries.set(db, (query = prepareSubjectQuery(db)));
+  const [row] = (await query.values({ userId, sessionId, now })) as SubjectRow[];
+  if (!row) return undefined;
+  const [id, username, role, tokenVersion, createdAt, mfaEnabled, email, emailVerifiedAt, sessionLive] = row;
+  return {
+    user: { id, username, role, tokenVersion, createdAt, mfaEnabled: mfaEnabled === 1, email, emailVerifiedAt },
+    sessionLive: sessionLive === 1,
+  };
+}
+
+export async function revokeSession(db: Database, sessionId: string, reason: string, now: number): Promise<void> {
+  const [revoked] = await db
+    .update(sessions)
+    .set({ revokedAt: now, revokedReason: reason })
+    .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)))
+    .returning({ userId: sessions.userId });
+  if (revoked) forgetUser(revoked.userId);
+}
+
+/**
+ * Revokes the session a refresh token belongs to; unknown tokens are fine (logout is
+ * idempotent). One round trip: the revocation finds the session through the token itself,
+ * and the same batch reads whose session it was, for the audit line.
+ */
+export async function revokeByRefreshToken(
+  db: Database,
+  presented: string,
+  now: number,
+): Promise<{ sessionId: string; userId: string } | null> {
+  const tokenHash = await sha256Base64Url(presented);
+  const [, [row]] = await db.batch([
+    db
+      .update(sessions)
+      .set({ revokedAt: now, revokedReason: 'logout' })
+      .where(
+        and(
+          eq(
+            sessions.id,
+            sql`(SELECT ${refreshTokens.sessionId} FROM ${refreshTokens} WHERE ${refreshTokens.tokenHash} = ${tokenHash})`,
+          ),
+          isNull(sessions.revokedAt),
+        ),
+      ),
+    db
+      .select({ sessionId: sessions.id, userId: sessions.userId })
+      .from(refreshTokens)
+      .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
+      .where(eq(refreshTokens.tokenHash, tokenHash)),
+  ]);
+  if (!row) return null;
+  forgetUser(row.userId);
+  return row;
+}
+
+/** Revokes every active session of a user, except `keep` when given. */
+export function revokeUserSessionsQuery(db: Database, userId: string, reason: string, now: number, keep?: string) {
+  return db
+    .update(sessions)
+    .set({ revokedAt: now, revokedReason: reason })
+    .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), keep ? ne(sessions.id, keep) : undefined));
+}
+
+/** Revokes every session and, through the token version, every access token of the user. */
+export async function logoutEverywhere(db: Database, userId: string, now: number): Promise<void> {
+  await db.batch([bumpTokenVersionQuery(db, userId), revokeUserSessionsQuery(db, userId, 'logout_all', now)]);
+  forgetUser(userId);
+}
+
+export async function listActiveSessions(db: Database, userId: string, now: number) {
+  return db
+    .select()
+    .from(sessions)
+    .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now)))
+    .orderBy(desc(sessions.lastUsedAt));
+}
+
+/** Revokes one of the user's own sessions; someone else's id is answered like an unknown one. */
+export async function revokeOwnSession(db: Database, userId: string, sessionId: string, now: number): Promise<void> {
+  const [row] = await db
+    .update(sessions)
+    .set({ revokedAt: now, revokedReason: 'revoked_by_user' })
+    .where(
+      and(
+        eq(sessions.id, sessionId),
+        eq(sessions.userId, userId),
+        isNull(sessions.revokedAt),
+        gt(sessions.expiresAt, now),
+      ),
+    )
+    .returning({ id: sessions.id });
+  if (!row) throw new ApiError(404, 'not_found', 'No active session with that id.');
+  forgetUser(userId);
+}
+
+/** Deletes sessions (and, by cascade, their tokens) that ended more than the retention period ago. */
+export function deleteEndedSessionsQuery(db: Database, config: Config, now: number) {
+  const before = now - config.sessionRetention * 1000;
+  return db.delete(sessions).where(or(lt(sessions.expiresAt, before), lt(sessions.revokedAt, before)));
+}
+
+/**
+ * Erases sealed successors whose grace window has passed (of one session, or of all): after
+ * it, a spent token must open nothing, so a database dump plus an old token yields no live one.
+ */
+export function eraseSealedSuccessorsQuery(db: Database, rotatedBefore: number, sessionId?: string | SQL) {
+  return db
+    .update(refreshTokens)
+    .set({ successorSealed: null })
+    .where(
+      and(
+        sessionId === undefined ? undefined : eq(refreshTokens.sessionId, sessionId),
+        isNotNull(refreshTokens.successorSealed),
+        lte(refreshTokens.rotatedAt, rotatedBefore),
+      ),
+    );
+}
+
+/** Spent tokens past their own lifetime: reuse of them is answered as expired anyway. */
+export function deleteSpentExpiredTokensQuery(db: Database, now: number) {
+  return db.delete(refreshTokens).where(and(isNotNull(refreshTokens.rotatedAt), lte(refreshTokens.expiresAt, now)));
+}
