@@ -121,16 +121,28 @@ describe('the reference tables are complete', () => {
     const documented = firstColumn(page('docs/api.md'), '`code`').map(unquote);
     const codes = Object.keys(ERROR_CODES);
     expect(codes).toContain('legacy_hash_unavailable');
-    expect(codes.filter((code) => !documented.includes(code)), 'missing from the error table').toEqual([]);
-    expect(documented.filter((code) => !codes.includes(code)), 'not an error code').toEqual([]);
+    expect(
+      codes.filter((code) => !documented.includes(code)),
+      'missing from the error table',
+    ).toEqual([]);
+    expect(
+      documented.filter((code) => !codes.includes(code)),
+      'not an error code',
+    ).toEqual([]);
   });
 
   it('docs/configuration.md lists every variable of the config schema, and no other', () => {
     const documented = firstColumn(page('docs/configuration.md'), 'Variable').map(unquote);
     const variables = configVariables();
     expect(variables, 'the schema was not read').toEqual(expect.arrayContaining(['JWT_SECRET', 'DATA_ENCRYPTION_KEY']));
-    expect(variables.filter((name) => !documented.includes(name)), 'missing from the table').toEqual([]);
-    expect(documented.filter((name) => !variables.includes(name)), 'not a variable').toEqual([]);
+    expect(
+      variables.filter((name) => !documented.includes(name)),
+      'missing from the table',
+    ).toEqual([]);
+    expect(
+      documented.filter((name) => !variables.includes(name)),
+      'not a variable',
+    ).toEqual([]);
   });
 });
 
