@@ -10,8 +10,8 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config';
-import { ERROR_CODES } from '../../src/errors';
+import { parseConfig } from '../../src/platform/config';
+import { ERROR_CODES } from '../../src/platform/errors';
 import { anchors, firstColumn, links, readPages, shellBlocks, slug, type Page } from './markdown';
 import { ROOT } from './support';
 
