@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench`: edge-auth under plain `workerd serve` (no Node.js in the request path,
 // fresh local D1 with the real migrations) beside the bare floor worker of bench/floor/,
-// loaded by autocannon in interleaved rounds. See docs/edge-performance.md.
+// loaded by autocannon in interleaved rounds. See docs/performance.md.
 //
 //   npm run bench                          compare with the floor, strict/cached/nearest, D1 round trips, bundle + startup
 //   npm run bench -- --d1-latency=0,20,80  p50 of protected per D1_READS mode with MS added to every far D1 call
