@@ -51,7 +51,7 @@ async function logIn(credentials: { username: string; password: string }): Promi
     await auth.login(credentials);
     return null;
   } catch (err) {
-    if (err instanceof EdgeAuthError && err.code === 'mfa_required') return String(err.problem.mfa_token);
+    if (err instanceof EdgeAuthError && err.problem.code === 'mfa_required') return err.problem.mfa_token;
     throw err;
   }
 }
