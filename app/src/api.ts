@@ -6,7 +6,9 @@
  * retries once when a call meets `401 invalid_token`; `unwrap` turns each answer into its data
  * or a thrown EdgeAuthError, which the views show (dom.ts `act`).
  */
-import { createEdgeAuthClient, unwrap } from 'edge-auth/client';
+import { createEdgeAuthClient, unwrap, type User } from 'edge-auth/client';
+
+export type { User };
 
 /**
  * The service this app talks to: its own origin when the Worker serves it (the demo). An app
@@ -17,7 +19,29 @@ const baseUrl = document.querySelector<HTMLMetaElement>('meta[name="edge-auth-ur
 
 export const auth = createEdgeAuthClient({ baseUrl, refreshTokenDelivery: 'cookie' });
 
-export type { User } from 'edge-auth/client';
+/** Set while a sign-out the user asked for is under way, to tell it from one the service made. */
+let leaving = false;
+
+/** Log out (this session) or Log out everywhere (every session of the user). */
+export async function logOut(everywhere: boolean): Promise<void> {
+  leaving = true;
+  try {
+    await (everywhere ? auth.logoutAll() : auth.logout());
+  } finally {
+    if (auth.user) leaving = false; // Still signed in: the request failed.
+  }
+}
+
+/**
+ * Whether the sign-out just published was the user's own (true once), rather than the service
+ * ending this session: revoked or logged out everywhere from another device, or its password
+ * changed there.
+ */
+export function signedOutByUser(): boolean {
+  const was = leaving;
+  leaving = false;
+  return was;
+}
 
 export const callProtected = () => unwrap(auth.api.GET('/auth/protected'));
 
@@ -29,10 +53,26 @@ export const revokeSession = (id: string) =>
 export const changePassword = (current_password: string, new_password: string) =>
   unwrap(auth.api.POST('/auth/password', { body: { current_password, new_password } }));
 
-export const USERS_PAGE_SIZE = 10;
+/** The API's largest page. */
+const USERS_PER_REQUEST = 100;
 
-export const listUsers = (cursor: string | undefined) =>
-  unwrap(auth.api.GET('/admin/users', { params: { query: { limit: USERS_PAGE_SIZE, cursor } } }));
+/**
+ * Every user. The API lists them by id only, with no search: the users view sorts and searches
+ * here, over all of them, which suits the demo's few hundred users (a deployment with many
+ * thousands wants sorting and search in the API).
+ */
+export async function listAllUsers(): Promise<User[]> {
+  const users: User[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await unwrap(
+      auth.api.GET('/admin/users', { params: { query: { limit: USERS_PER_REQUEST, cursor } } }),
+    );
+    users.push(...page.users);
+    cursor = page.next_cursor ?? undefined;
+  } while (cursor);
+  return users;
+}
 
 export const setRole = (id: string, role: 'user' | 'admin') =>
   unwrap(auth.api.PATCH('/admin/users/{id}', { params: { path: { id } }, body: { role } }));
