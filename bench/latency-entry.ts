@@ -13,7 +13,7 @@
  * response: the round trips it made, which `npm run bench` prints per route.
  */
 import worker from '../src/index';
-import type { Bindings } from '../src/env';
+import type { Bindings } from '../src/platform/env';
 
 type BenchBindings = Bindings & { BENCH_D1_LATENCY_MS?: string; BENCH_D1_NEAR_MS?: string };
 type Counter = { primary: number; replica: number };

@@ -2,7 +2,7 @@
 // `npm run bench:legacy-hashes`: what the first login of an imported user costs, per kind
 // of legacy hash, in workerd (the runtime of deployed Workers).
 //
-// Starts `wrangler dev` on bench/legacy-hashes (the verifiers of src/legacy-hashes.ts and
+// Starts `wrangler dev` on bench/legacy-hashes (the verifiers of src/credentials/legacy-hashes.ts and
 // nothing else) and measures from outside, since a Worker's clock does not advance while it
 // computes: the CPU time the workerd process spent (Linux /proc, all its threads) over
 // BENCH_ROUNDS sequential verifications, less that of as many empty requests. CPU time, not

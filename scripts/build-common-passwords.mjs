@@ -42,7 +42,7 @@ import path from 'node:path';
 import process from 'node:process';
 
 // The form the Worker looks a candidate up in, not a copy of it (see lib/ts-hooks.mjs).
-const { commonPasswordKey } = await import('../src/services/common-passwords.ts');
+const { commonPasswordKey } = await import('../src/credentials/common-passwords.ts');
 
 const PACKAGE_NAME = '@zxcvbn-ts/language-common';
 const DICTIONARY_KEY = 'passwords-common';

@@ -9,7 +9,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import openapiTS, { astToString, COMMENT_HEADER } from 'openapi-typescript';
-import { apiDocument } from '../src/app';
+import { apiDocument } from '../src/http/app';
 
 export const CLIENT_TYPES_PATH = fileURLToPath(new URL('../client/src/schema.ts', import.meta.url));
 

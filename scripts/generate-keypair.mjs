@@ -19,12 +19,12 @@ import process from 'node:process';
 import { parseArgs } from 'node:util';
 
 const USAGE = 'usage: npm run keys:generate [-- --alg EdDSA|ES256] [--kid <kid>]';
-// The same algorithms, and the same parameters, as src/keys.ts imports them with.
+// The same algorithms, and the same parameters, as src/credentials/keys.ts imports them with.
 const ALGS = {
   EdDSA: { name: 'Ed25519' },
   ES256: { name: 'ECDSA', namedCurve: 'P-256' },
 };
-// src/config.ts refuses a kid longer than this.
+// src/platform/config.ts refuses a kid longer than this.
 const MAX_KID_LENGTH = 64;
 
 /** @param {string} message @returns {never} */

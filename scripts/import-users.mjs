@@ -11,13 +11,13 @@
 // <file> is a Flask-SQLAlchemy SQLite database (table `user`, or --table: columns `username`,
 // `password_hash` or `password`, optional `role`) or a CSV file with the header
 // `username,password[,role]`. For every row:
-//   - the username is NFKC-normalised and checked by the registration rule (src/schemas.ts);
+//   - the username is NFKC-normalised and checked by the registration rule (src/http/schemas.ts);
 //     a row that fails is reported and skipped, never altered;
 //   - a name already in the file or in D1 (case-insensitively) is reported and skipped, so
 //     running the import again changes nothing;
 //   - role `admin` stays admin, anything else becomes `user`;
 //   - a werkzeug pbkdf2/scrypt or bcrypt hash is stored as it is, and replaced by the
-//     service's own at the user's first login (src/legacy-hashes.ts);
+//     service's own at the user's first login (src/credentials/legacy-hashes.ts);
 //   - anything else that looks like a hash (another scheme, a damaged or out-of-bounds one)
 //     is reported and skipped: taking it for a password would make the hash the password;
 //   - the rest is a plaintext password, hashed here into the service's PBKDF2 format. With
@@ -36,10 +36,11 @@ import path from 'node:path';
 import process from 'node:process';
 
 // The service's own rules and formats, not copies (see lib/ts-hooks.mjs).
-const { passwordSchema, usernameSchema } = await import('../src/schemas.ts');
-const { hashPassword } = await import('../src/password.ts');
-const { looksLikeLegacyHash, parseLegacyHash, verifiesOnWebCrypto } = await import('../src/legacy-hashes.ts');
-const { MAX_PBKDF2_ITERATIONS } = await import('../src/config.ts');
+const { passwordSchema, usernameSchema } = await import('../src/http/schemas.ts');
+const { hashPassword } = await import('../src/credentials/password.ts');
+const { looksLikeLegacyHash, parseLegacyHash, verifiesOnWebCrypto } =
+  await import('../src/credentials/legacy-hashes.ts');
+const { MAX_PBKDF2_ITERATIONS } = await import('../src/platform/config.ts');
 
 const USAGE = 'usage: npm run users:import -- <file> --local|--remote [--persist-to <dir>] [--table user] [--dry-run]';
 /** Rows per `wrangler d1 execute` run, and per INSERT (D1 takes statements up to 100 KB). */

@@ -19,7 +19,7 @@ import { d1Command } from './lib/d1-command.mjs';
 
 const USAGE = 'usage: npm run admin:promote -- <username> --local|--remote [--persist-to <dir>] [--role admin|user]';
 const ROLES = ['admin', 'user'];
-// The service's own rule (src/schemas.ts usernameSchema). ASCII-only, so a name that passes
+// The service's own rule (src/http/schemas.ts usernameSchema). ASCII-only, so a name that passes
 // cannot carry a quote or anything else SQL would interpret.
 const USERNAME = /^[A-Za-z0-9_.-]{3,32}$/;
 
@@ -31,7 +31,7 @@ const { values, positionals, where, usageError, fail, execute } = d1Command({
 if (!ROLES.includes(values.role)) usageError(`--role must be one of: ${ROLES.join(', ')}`);
 if (positionals.length !== 1) usageError('pass exactly one username');
 
-// Same normalization and key as src/services/users.ts, so `Alice` and `ａｌｉｃｅ` find `alice`.
+// Same normalization and key as src/accounts/users.ts, so `Alice` and `ａｌｉｃｅ` find `alice`.
 const username = positionals[0].normalize('NFKC');
 if (!USERNAME.test(username)) {
   usageError('a username is 3-32 characters from A-Z a-z 0-9 _ . - (after NFKC normalization)');

@@ -3,7 +3,7 @@
  * that read files: `npm run openapi:lint` (Spectral) and client generators of other languages.
  */
 import { writeFile } from 'node:fs/promises';
-import { apiDocument } from '../src/app';
+import { apiDocument } from '../src/http/app';
 
 const out = process.argv[2];
 if (!out) {

@@ -1,16 +1,16 @@
 /** The Worker: HTTP through the Hono app, and a daily cleanup on the Cron Trigger. */
-import { createApp } from './app';
-import { getConfig } from './config';
-import { getDb } from './db/client';
-import type { Bindings } from './env';
-import { deleteExpiredCountersQuery } from './services/rate-limit';
+import { createApp } from './http/app';
+import { getConfig } from './platform/config';
+import { getDb } from './platform/db/client';
+import type { Bindings } from './platform/env';
+import { deleteExpiredCountersQuery } from './throttle/rate-limit';
 import {
   deleteEndedSessionsQuery,
   deleteSpentExpiredTokensQuery,
   eraseSealedSuccessorsQuery,
-} from './services/sessions';
-import { deleteEndedRecoveryQueries } from './services/recovery-cleanup';
-import { deleteForgottenAddressesQuery } from './services/throttle';
+} from './sessions/sessions';
+import { deleteEndedRecoveryQueries } from './recovery/cleanup';
+import { deleteForgottenAddressesQuery } from './throttle/throttle';
 
 const app = createApp();
 

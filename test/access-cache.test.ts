@@ -5,7 +5,7 @@
  */
 import { env } from 'cloudflare:workers';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { forgetAll } from '../src/access-cache';
+import { forgetAll } from '../src/sessions/access-cache';
 import { api, appWith, countD1, expectProblem, PASSWORD, signedIn, signedInAdmin, sessionIdOf } from './helpers';
 
 const T0 = Date.UTC(2030, 5, 1, 12, 0, 0);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addressKey } from '../src/address';
+import { addressKey } from '../src/platform/address';
 
 describe('addressKey: the unit a per-address throttle counts', () => {
   it.each([

@@ -4,7 +4,7 @@
  */
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { commonPasswordKey } from '../src/services/common-passwords';
+import { commonPasswordKey } from '../src/credentials/common-passwords';
 import { api, appWith, expectProblem, login, PASSWORD, signedIn, signedInAdmin, uniqueName } from './helpers';
 
 /** What an operator adds (README, section 9), in lower case as the table requires. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { getConfig, MAX_PBKDF2_ITERATIONS, parseConfig } from '../src/config';
-import { ConfigError } from '../src/errors';
+import { getConfig, MAX_PBKDF2_ITERATIONS, parseConfig } from '../src/platform/config';
+import { ConfigError } from '../src/platform/errors';
 
 const SECRET = 'x'.repeat(32);
 

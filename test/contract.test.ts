@@ -14,8 +14,8 @@
 import { Validator, type Schema } from '@cfworker/json-schema';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it, vi } from 'vitest';
-import { createApp } from '../src/app';
-import { MAX_BODY_BYTES } from '../src/schemas';
+import { createApp } from '../src/http/app';
+import { MAX_BODY_BYTES } from '../src/http/schemas';
 import {
   PASSWORD,
   api,

@@ -6,7 +6,7 @@
  */
 import { env } from 'cloudflare:workers';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { hashPassword } from '../src/password';
+import { hashPassword } from '../src/credentials/password';
 import {
   api,
   appWith,

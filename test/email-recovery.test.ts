@@ -2,7 +2,7 @@
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createApp } from '../src/app';
+import { createApp } from '../src/http/app';
 import { api, appWith, expectProblem, login, ORIGIN, signedIn, type Api } from './helpers';
 
 afterEach(() => vi.useRealTimers());

@@ -1,4 +1,4 @@
-import type { Bindings } from '../src/env';
+import type { Bindings } from '../src/platform/env';
 
 declare global {
   namespace Cloudflare {

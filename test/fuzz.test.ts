@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { Hono } from 'hono';
 import { validator } from 'hono/validator';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { ERROR_CODES } from '../src/errors';
+import { ERROR_CODES } from '../src/platform/errors';
 import { b64url, signHs256 } from './jwt';
 import {
   ORIGIN,

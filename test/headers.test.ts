@@ -4,7 +4,7 @@
  */
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../src/app';
+import { createApp } from '../src/http/app';
 import { ORIGIN, PASSWORD, api, expectProblem, register, signedIn, signedInAdmin, uniqueName } from './helpers';
 
 type Case = [label: string, request: () => Promise<Response>, status: number];

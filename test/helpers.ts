@@ -2,7 +2,7 @@
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { env, exports } from 'cloudflare:workers';
 import { expect, vi } from 'vitest';
-import { createApp } from '../src/app';
+import { createApp } from '../src/http/app';
 import { decodePart } from './jwt';
 import { totp } from './totp';
 

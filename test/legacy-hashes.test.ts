@@ -18,9 +18,9 @@ import {
   parseLegacyHash,
   PBKDF2_HASHES,
   WEBCRYPTO_MAX_PBKDF2_ITERATIONS,
-} from '../src/legacy-hashes';
-import type { LegacyHashesCompanion } from '../src/legacy-hashes-companion';
-import { verifyPassword } from '../src/password';
+} from '../src/credentials/legacy-hashes';
+import type { LegacyHashesCompanion } from '../src/credentials/legacy-hashes-companion';
+import { verifyPassword } from '../src/credentials/password';
 import { NOBLE_HASHES, verifyLegacyHashInJs } from '../workers/legacy-hashes/src/verify';
 import { api, appWith, expectProblem, insertImportedUser, register, withoutLegacyHashes } from './helpers';
 

@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:workers';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createApp } from '../src/app';
+import { createApp } from '../src/http/app';
 import { api, expectProblem } from './helpers';
 
 afterEach(() => vi.restoreAllMocks());

@@ -1,7 +1,7 @@
 /** The security properties of two-factor sign-in: caps, replay, single use, expiry, sealing. */
 import { env } from 'cloudflare:workers';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { sha256Base64Url } from '../src/crypto';
+import { sha256Base64Url } from '../src/platform/crypto';
 import { cleanup } from '../src/index';
 import {
   api,

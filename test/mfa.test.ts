@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:workers';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { REFRESH_COOKIE } from '../src/refresh-cookie';
+import { REFRESH_COOKIE } from '../src/sessions/refresh-cookie';
 import {
   api,
   appWith,

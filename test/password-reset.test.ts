@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:workers';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { sha256Base64Url } from '../src/crypto';
+import { sha256Base64Url } from '../src/platform/crypto';
 import {
   api,
   appWith,

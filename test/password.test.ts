@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { fromBase64Url, toBase64Url, utf8 } from '../src/crypto';
-import { burnPasswordWork, hashPassword, pbkdf2Sha256, verifyPassword } from '../src/password';
+import { fromBase64Url, toBase64Url, utf8 } from '../src/platform/crypto';
+import { burnPasswordWork, hashPassword, pbkdf2Sha256, verifyPassword } from '../src/credentials/password';
 import { pbkdf2IterationsSpent } from './helpers';
 
 const hex = (bytes: Uint8Array) => [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');

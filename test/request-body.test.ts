@@ -4,7 +4,7 @@
  * request, body or not: on a route whose body is optional that must still mean "no body".
  */
 import { describe, expect, it } from 'vitest';
-import { REFRESH_COOKIE } from '../src/refresh-cookie';
+import { REFRESH_COOKIE } from '../src/sessions/refresh-cookie';
 import { api, expectProblem, login, ORIGIN, PASSWORD, register, signedIn, signedInAdmin, uniqueName } from './helpers';
 
 const bytes = (text: string) => new TextEncoder().encode(text);

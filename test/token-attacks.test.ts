@@ -9,7 +9,7 @@
  */
 import { env } from 'cloudflare:workers';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createApp } from '../src/app';
+import { createApp } from '../src/http/app';
 import { b64url, decodePart, fromB64url, signHs256, unsignedPart } from './jwt';
 import { ORIGIN, api, expectProblem, login, signedIn, signedInAdmin, type Tokens } from './helpers';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { utf8 } from '../src/crypto';
-import { matchTotp, totpCode, totpStep, totpUri } from '../src/mfa/totp';
+import { utf8 } from '../src/platform/crypto';
+import { matchTotp, totpCode, totpStep, totpUri } from '../src/two-factor/totp';
 import { base32Decode, totp } from './totp';
 
 /** RFC 6238 Appendix B: the SHA-1 seed is the ASCII string "12345678901234567890". */

@@ -1,6 +1,6 @@
 /**
  * The tests' own TOTP (RFC 6238 over RFC 4226), written from the RFCs with WebCrypto and
- * sharing nothing with src/mfa/totp.ts, so a test that passes means two implementations agree.
+ * sharing nothing with src/two-factor/totp.ts, so a test that passes means two implementations agree.
  */
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 

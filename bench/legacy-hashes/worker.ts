@@ -4,7 +4,7 @@
  * Worker the clock stands still while JavaScript runs. No service binding in between: the
  * bench measures the verification, not the RPC hop.
  */
-import { parseLegacyHash } from '../../src/legacy-hashes';
+import { parseLegacyHash } from '../../src/credentials/legacy-hashes';
 import { verifyLegacyHashInJs } from '../../workers/legacy-hashes/src/verify';
 
 export default {

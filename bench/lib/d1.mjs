@@ -8,7 +8,7 @@ export const BENCH_PASSWORD = 'bench-Password-2026!x';
 
 const b64url = (bytes) => Buffer.from(bytes).toString('base64url');
 
-/** One real `$pbkdf2-sha256$` hash of BENCH_PASSWORD (src/password.ts's format, no pepper), shared by every seeded user. */
+/** One real `$pbkdf2-sha256$` hash of BENCH_PASSWORD (src/credentials/password.ts's format, no pepper), shared by every seeded user. */
 export function benchPasswordHash(iterations = 100_000) {
   const salt = randomBytes(16);
   const hash = pbkdf2Sync(Buffer.from(BENCH_PASSWORD.normalize('NFKC')), salt, iterations, 32, 'sha256');

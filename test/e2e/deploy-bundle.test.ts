@@ -46,7 +46,7 @@ describe('the deploy bundle', () => {
       expect(code.toString('utf8')).not.toMatch(/from\s*["']node:|require\(["']node:/);
       // The demo's QR code library is bundled into the demo app only, never into the Worker.
       expect(code.toString('utf8')).not.toContain('bad rs block');
-      // bcryptjs and @noble/hashes run in the companion Worker only (src/legacy-hashes-companion.ts).
+      // bcryptjs and @noble/hashes run in the companion Worker only (src/credentials/legacy-hashes-companion.ts).
       for (const marker of LEGACY_LIBRARY_MARKERS) expect(code.toString('utf8')).not.toContain(marker);
       // No keep_names helper (wrangler's default): it would run for every closure made per request.
       expect(code.toString('utf8')).not.toMatch(/"name",\{value:[\w$]+,configurable:!0\}/);

@@ -1,5 +1,5 @@
 /**
- * src/db/schema.ts is the source of truth and migrations/ is generated from it: a schema edit
+ * src/platform/db/schema.ts is the source of truth and migrations/ is generated from it: a schema edit
  * without `npm run db:generate` would pass every test (they apply migrations/) and then fail
  * in production. drizzle-kit runs in a throw-away copy so a drift never writes into the repo.
  */
@@ -11,9 +11,9 @@ import { childEnv, ROOT, run, useScratchDir } from './support';
 const scratch = useScratchDir('migrations');
 
 describe('migrations/', () => {
-  it('matches src/db/schema.ts (drizzle-kit has nothing left to generate)', async () => {
+  it('matches src/platform/db/schema.ts (drizzle-kit has nothing left to generate)', async () => {
     const copy = scratch();
-    for (const entry of ['src/db', 'migrations', 'drizzle.config.ts', 'package.json']) {
+    for (const entry of ['src/platform/db', 'migrations', 'drizzle.config.ts', 'package.json']) {
       await cp(path.join(ROOT, entry), path.join(copy, entry), { recursive: true });
     }
     await symlink(path.join(ROOT, 'node_modules'), path.join(copy, 'node_modules'), 'dir');

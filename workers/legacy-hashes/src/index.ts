@@ -5,14 +5,14 @@
  * hash), while that bundle is loaded on the cold start of every request.
  *
  * It trusts nothing it is sent: the stored hash is parsed and bounded again here, with the
- * very parser edge-auth and the import use (src/legacy-hashes.ts). It never logs.
+ * very parser edge-auth and the import use (src/credentials/legacy-hashes.ts). It never logs.
  */
 import { WorkerEntrypoint } from 'cloudflare:workers';
-import { parseLegacyHash } from '../../../src/legacy-hashes';
-import type { LegacyVerdict } from '../../../src/legacy-hashes-companion';
+import { parseLegacyHash } from '../../../src/credentials/legacy-hashes';
+import type { LegacyVerdict } from '../../../src/credentials/legacy-hashes-companion';
 import { verifyLegacyHashInJs } from './verify';
 
-// Far above the longest password login accepts (src/schemas.ts); bounds the work per call.
+// Far above the longest password login accepts (src/http/schemas.ts); bounds the work per call.
 // (Not exported: every export of a Worker's entry module must be a handler.)
 const MAX_PASSWORD_CHARS = 4096;
 

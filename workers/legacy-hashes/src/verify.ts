@@ -14,13 +14,13 @@ import { pbkdf2 } from '@noble/hashes/pbkdf2.js';
 import { scrypt } from '@noble/hashes/scrypt.js';
 import { sha224, sha256, sha384, sha512, sha512_224, sha512_256 } from '@noble/hashes/sha2.js';
 import type { CHash } from '@noble/hashes/utils.js';
-import { timingSafeEqual, utf8 } from '../../../src/crypto';
+import { timingSafeEqual, utf8 } from '../../../src/platform/crypto';
 import {
   MAX_SCRYPT_MEMORY,
   verifiesOnWebCrypto,
   verifyPbkdf2OnWebCrypto,
   type LegacyHash,
-} from '../../../src/legacy-hashes';
+} from '../../../src/credentials/legacy-hashes';
 
 /** The noble implementation of every hash name parseLegacyHash accepts (PBKDF2_HASHES). */
 export const NOBLE_HASHES: Record<string, CHash> = {

@@ -1,0 +1,104 @@
+/**
+ * A user's email address, for password reset by mail. Adding one mails a 6-digit code; the
+ * address is stored on the user only once that code comes back, and a verified address
+ * belongs to one user only (unique index). Codes expire after 15 minutes and die after five
+ * wrong tries; mails are limited per user (EMAIL_USER_MAX per hour).
+ */
+import { and, eq, gt, lt, sql } from 'drizzle-orm';
+import { forgetUser } from '../sessions/access-cache';
+import type { Config } from '../platform/config';
+import { fromBase64Url, sha256, timingSafeEqual, toBase64Url } from '../platform/crypto';
+import type { Database } from '../platform/db/client';
+import { emailVerifications, users, type AccessUser, type User } from '../platform/db/schema';
+import { ApiError } from '../platform/errors';
+import { audit, type RequestLog } from '../platform/audit';
+import { verificationMail, type Mailer } from '../platform/email';
+import { mailUserLimit } from '../recovery/password-reset';
+import { consumeAttempt } from '../throttle/rate-limit';
+import { emailKey, isUniqueViolation } from './users';
+
+const CODE_TTL_SECONDS = 15 * 60;
+const MAX_ATTEMPTS = 5;
+
+/** Six uniformly random digits (rejection sampling: no digit more likely than another). */
+function newCode(): string {
+  const buf = new Uint32Array(1);
+  do crypto.getRandomValues(buf);
+  while (buf[0]! >= 4_294_000_000);
+  return String(buf[0]! % 1_000_000).padStart(6, '0');
+}
+
+/** Bound to the user and the address, so a code for one address cannot verify another. */
+const codeHash = (userId: string, email: string, code: string) =>
+  sha256(`${userId}\u0000${emailKey(email)}\u0000${code}`);
+
+const invalidCode = () =>
+  new ApiError(400, 'invalid_email_code', 'The code is wrong or expired; ask for a new one with POST /auth/email.');
+
+export async function requestEmailVerification(
+  db: Database,
+  config: Config,
+  mailer: Mailer,
+  user: AccessUser,
+  email: string,
+  log: RequestLog,
+  now = Date.now(),
+): Promise<{ expiresIn: number }> {
+  await consumeAttempt(db, mailUserLimit(config, user.id), now, 'Too many mails to this account');
+  const code = newCode();
+  const row = {
+    userId: user.id,
+    email,
+    codeHash: toBase64Url(await codeHash(user.id, email, code)),
+    attempts: 0,
+    createdAt: now,
+    expiresAt: now + CODE_TTL_SECONDS * 1000,
+  };
+  await db.insert(emailVerifications).values(row).onConflictDoUpdate({ target: emailVerifications.userId, set: row });
+  await mailer.send(verificationMail(config, email, user.username, code, CODE_TTL_SECONDS / 60));
+  audit('email_verification_sent', { ...log, userId: user.id });
+  return { expiresIn: CODE_TTL_SECONDS };
+}
+
+export async function verifyEmail(
+  db: Database,
+  user: AccessUser,
+  code: string,
+  log: RequestLog,
+  now = Date.now(),
+): Promise<User> {
+  // The attempt is counted before the code is compared: parallel guesses share the cap.
+  const [pending] = await db
+    .update(emailVerifications)
+    .set({ attempts: sql`${emailVerifications.attempts} + 1` })
+    .where(
+      and(
+        eq(emailVerifications.userId, user.id),
+        gt(emailVerifications.expiresAt, now),
+        lt(emailVerifications.attempts, MAX_ATTEMPTS),
+      ),
+    )
+    .returning();
+  if (!pending) throw invalidCode();
+  const expected = fromBase64Url(pending.codeHash);
+  if (!expected || !timingSafeEqual(await codeHash(user.id, pending.email, code), expected)) throw invalidCode();
+  try {
+    const [[updated]] = await db.batch([
+      db
+        .update(users)
+        .set({ email: pending.email, emailKey: emailKey(pending.email), emailVerifiedAt: now, updatedAt: now })
+        .where(eq(users.id, user.id))
+        .returning(),
+      db.delete(emailVerifications).where(eq(emailVerifications.userId, user.id)),
+    ]);
+    if (!updated) throw invalidCode();
+    forgetUser(user.id);
+    audit('email_verified', { ...log, userId: user.id });
+    return updated;
+  } catch (err) {
+    if (isUniqueViolation(err)) {
+      throw new ApiError(409, 'email_taken', 'This address is already verified for another account.');
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,135 @@
+/** Users in D1. Plain functions over a Drizzle `db`; no HTTP in here except typed errors. */
+import { and, asc, eq, gt, ne, sql } from 'drizzle-orm';
+import type { Database } from '../platform/db/client';
+import { users, type AccessUser, type Role, type User } from '../platform/db/schema';
+import { forgetUser } from '../sessions/access-cache';
+import { ApiError } from '../platform/errors';
+
+/** What clients see of a user; never the hash or the token version. */
+export type PublicUser = {
+  id: string;
+  username: string;
+  role: Role;
+  created_at: string;
+  mfa_enabled: boolean;
+  email: string | null;
+  email_verified: boolean;
+};
+
+export function toPublicUser(user: AccessUser): PublicUser {
+  return {
+    id: user.id,
+    username: user.username,
+    role: user.role,
+    created_at: new Date(user.createdAt).toISOString(),
+    mfa_enabled: user.mfaEnabled,
+    email: user.email,
+    email_verified: user.emailVerifiedAt !== null,
+  };
+}
+
+/** Addresses are compared case-insensitively (a verified one belongs to one user). */
+export function emailKey(email: string): string {
+  return email.normalize('NFKC').toLowerCase();
+}
+
+/** Usernames are compared case-insensitively; the unique index is on this key. */
+export function usernameKey(username: string): string {
+  return username.normalize('NFKC').toLowerCase();
+}
+
+export function isUniqueViolation(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    if (/UNIQUE constraint failed/i.test(e.message)) return true;
+  }
+  return false;
+}
+
+/**
+ * Inserts a user, always with role `user`. The database's unique index decides races: of
+ * two simultaneous registrations of one name exactly one row lands, the other gets a 409.
+ */
+export async function createUser(db: Database, input: { username: string; passwordHash: string }): Promise<User> {
+  const now = Date.now();
+  try {
+    const [user] = await db
+      .insert(users)
+      .values({
+        id: crypto.randomUUID(),
+        username: input.username,
+        usernameKey: usernameKey(input.username),
+        passwordHash: input.passwordHash,
+        role: 'user',
+        createdAt: now,
+        updatedAt: now,
+      })
+      .returning();
+    return user!;
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new ApiError(409, 'username_taken', 'That username is already registered.');
+    throw err;
+  }
+}
+
+export async function findUserByUsername(db: Database, username: string): Promise<User | undefined> {
+  return db.query.users.findFirst({ where: eq(users.usernameKey, usernameKey(username)) });
+}
+
+export async function findUserById(db: Database, id: string): Promise<User | undefined> {
+  return db.query.users.findFirst({ where: eq(users.id, id) });
+}
+
+/** Ends every access token of the user issued so far (they carry the old version). */
+export function bumpTokenVersionQuery(db: Database, id: string) {
+  return db
+    .update(users)
+    .set({ tokenVersion: sql`${users.tokenVersion} + 1`, updatedAt: Date.now() })
+    .where(eq(users.id, id));
+}
+
+export async function listUsers(db: Database, opts: { limit: number; cursor?: string | undefined }) {
+  const rows = await db
+    .select()
+    .from(users)
+    .where(opts.cursor ? gt(users.id, opts.cursor) : undefined)
+    .orderBy(asc(users.id))
+    .limit(opts.limit + 1);
+  const page = rows.slice(0, opts.limit);
+  const nextCursor = rows.length > opts.limit ? page[page.length - 1]!.id : null;
+  return { users: page, nextCursor };
+}
+
+/** Another admin must remain: written into the statement so concurrent changes cannot race past it. */
+const anotherAdminRemains = (id: string) =>
+  sql`(SELECT count(*) FROM ${users} WHERE ${users.role} = 'admin' AND ${users.id} != ${id}) > 0`;
+
+async function explainNoChange(db: Database, id: string): Promise<never> {
+  const user = await findUserById(db, id);
+  if (!user) throw new ApiError(404, 'not_found', 'No user with that id.');
+  throw new ApiError(409, 'last_admin', 'This is the last admin; make another admin first.');
+}
+
+export async function setRole(db: Database, id: string, role: Role): Promise<User> {
+  const [user] = await db
+    .update(users)
+    .set({ role, updatedAt: Date.now() })
+    .where(
+      and(
+        eq(users.id, id),
+        role === 'admin' ? undefined : sql`(${ne(users.role, 'admin')} OR ${anotherAdminRemains(id)})`,
+      ),
+    )
+    .returning();
+  if (!user) return explainNoChange(db, id);
+  forgetUser(id);
+  return user;
+}
+
+export async function deleteUser(db: Database, id: string): Promise<void> {
+  const [deleted] = await db
+    .delete(users)
+    .where(and(eq(users.id, id), sql`(${ne(users.role, 'admin')} OR ${anotherAdminRemains(id)})`))
+    .returning({ id: users.id });
+  if (!deleted) await explainNoChange(db, id);
+  forgetUser(id);
+}

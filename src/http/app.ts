@@ -1,0 +1,143 @@
+/**
+ * Builds the app: global middleware (outermost first), the routers, the OpenAPI document,
+ * and the one place where every error becomes a problem+json response.
+ */
+import { Hono, type Context } from 'hono';
+import { cors } from 'hono/cors';
+import { HTTPException } from 'hono/http-exception';
+import type { AppEnv } from '../platform/env';
+import { ApiError, ConfigError, problemBody, problemResponse, type ErrorCode } from '../platform/errors';
+import { context } from './middleware/context';
+import { requireHttps } from './middleware/https';
+import { responseHeaders } from './middleware/response-headers';
+import { openApiDocument } from './openapi';
+import { MAX_BODY_BYTES } from './schemas';
+import { adminRouter } from './routes/admin';
+import { authRouter } from './routes/auth';
+import { compatRouter } from './routes/compat';
+import { metaRouter, openApiRoute } from './routes/meta';
+import { mfaRouter } from './routes/mfa';
+import { recoveryRouter } from './routes/recovery';
+import { createRouter, type Router } from './routing';
+import { sessionsRouter } from './routes/sessions';
+
+export { MAX_BODY_BYTES };
+
+const documentRouter: Router = createRouter().route(openApiRoute, (c) => c.json(apiDocument(), 200));
+const routers: Router[] = [
+  metaRouter,
+  documentRouter,
+  authRouter,
+  mfaRouter,
+  recoveryRouter,
+  sessionsRouter,
+  adminRouter,
+  compatRouter,
+];
+
+let document: ReturnType<typeof openApiDocument> | undefined;
+/**
+ * The OpenAPI document of every route. Built on first use, not at cold start; also read by
+ * scripts/client-types.ts, which generates the client's types from it.
+ */
+export const apiDocument = () => (document ??= openApiDocument(routers.flatMap((r) => r.specs)));
+
+function renderError(err: unknown, c: Context<AppEnv>): Response {
+  const requestId = c.get('requestId');
+  const render = (
+    status: number,
+    code: ErrorCode,
+    detail: string,
+    extra: Pick<ApiError['extra'], 'errors' | 'members'> = {},
+  ) =>
+    problemResponse(problemBody(status, code, detail, { ...extra, requestId }), {
+      'Cache-Control': 'no-store',
+      ...(requestId ? { 'X-Request-Id': requestId } : {}),
+    });
+
+  if (err instanceof ApiError) {
+    const res = render(err.status, err.code, err.detail, { errors: err.extra.errors, members: err.extra.members });
+    for (const [name, value] of Object.entries(err.extra.headers ?? {})) res.headers.set(name, value);
+    return res;
+  }
+  if (err instanceof HTTPException) {
+    // Hono's own (e.g. its validator's) 4xx; keep headers such as WWW-Authenticate.
+    const codes: Partial<Record<number, ErrorCode>> = {
+      401: 'unauthorized',
+      413: 'payload_too_large',
+      415: 'unsupported_media_type',
+    };
+    const code = codes[err.status] ?? 'validation_failed';
+    const res = render(err.status, code, err.status >= 500 ? 'Internal server error.' : err.message || 'Bad request.');
+    err.getResponse().headers.forEach((value, name) => {
+      if (name.toLowerCase() === 'www-authenticate') res.headers.set(name, value);
+    });
+    return res;
+  }
+  if (err instanceof ConfigError) {
+    // The message names variables, never their values, so the operator can act on it.
+    console.error(JSON.stringify({ type: 'error', kind: 'config', message: err.message, request_id: requestId }));
+    return render(500, 'misconfigured', err.message);
+  }
+  // Name and first stack frame only: messages of query errors carry bound parameters
+  // (password hashes, token hashes), which must never reach the logs.
+  const frame = err instanceof Error ? err.stack?.split('\n').find((line) => line.trim().startsWith('at ')) : undefined;
+  console.error(
+    JSON.stringify({
+      type: 'error',
+      kind: 'unexpected',
+      name: err instanceof Error ? err.name : typeof err,
+      at: frame?.trim(),
+      request_id: requestId,
+    }),
+  );
+  return render(500, 'internal_error', 'An unexpected error occurred.');
+}
+
+export function createApp() {
+  const app = new Hono<AppEnv>();
+
+  app.use(responseHeaders());
+  app.use(context());
+  const corsForBrowsers = cors({
+    // Never `*`, never an echo: only origins listed in CORS_ORIGINS get CORS headers.
+    origin: (origin, c: Context<AppEnv>) => (c.get('config').corsOrigins.includes(origin) ? origin : null),
+    credentials: true,
+    allowMethods: ['GET', 'POST', 'PATCH', 'DELETE'],
+    allowHeaders: ['Authorization', 'Content-Type'],
+    exposeHeaders: ['Retry-After', 'WWW-Authenticate', 'X-Request-Id'],
+    maxAge: 600,
+  });
+  // Only browsers send Origin; API and mobile clients (most protected calls) skip the CORS work.
+  app.use((c, next) => (c.req.header('Origin') === undefined ? next() : corsForBrowsers(c, next)));
+  app.use(requireHttps());
+
+  for (const router of routers) app.route('/', router.app);
+
+  // A known path with another method is a 405 with Allow, not a 404.
+  const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const routes = app.routes
+    .filter((r) => r.method !== 'ALL')
+    .map((r) => ({
+      method: r.method,
+      pattern: new RegExp(
+        `^${r.path
+          .split(/(:[^/]+)/)
+          .map((part) => (part.startsWith(':') ? '[^/]+' : escape(part)))
+          .join('')}$`,
+      ),
+    }));
+  app.notFound((c) => {
+    const path = new URL(c.req.url).pathname;
+    const allowed = [...new Set(routes.filter((r) => r.pattern.test(path)).map((r) => r.method))];
+    const method = c.req.method === 'HEAD' ? 'GET' : c.req.method;
+    if (allowed.length > 0 && !allowed.includes(method)) {
+      throw new ApiError(405, 'method_not_allowed', `${c.req.method} is not allowed here; use ${allowed.join(', ')}.`, {
+        headers: { Allow: allowed.join(', ') },
+      });
+    }
+    throw new ApiError(404, 'not_found', `No route for ${c.req.method} ${path}.`);
+  });
+  app.onError(renderError);
+  return app;
+}

@@ -1,0 +1,89 @@
+/**
+ * Bearer authentication and role checks. The token proves who the caller was when it was
+ * issued; the user row and the token's session, read from D1 on every protected request
+ * (one query), say who they are now: deleted users, demotions, logout, revoked sessions and
+ * logout-all take effect at once.
+ */
+import { createMiddleware } from 'hono/factory';
+import type { Role } from '../../platform/db/schema';
+import type { AppEnv } from '../../platform/env';
+import { cachedCheck, rememberCheck } from '../../sessions/access-cache';
+import { ApiError } from '../../platform/errors';
+import { getKeyRing } from '../../credentials/keys';
+import { findTokenSubject } from '../../sessions/sessions';
+import { verifyAccessToken } from '../../credentials/tokens';
+
+const REALM = 'edge-auth';
+
+/** RFC 6750 §3: no `error` attribute when the request carried no credentials at all. */
+function challenge(err?: { code: string; detail: string }): string {
+  if (!err) return `Bearer realm="${REALM}"`;
+  return `Bearer realm="${REALM}", error="${err.code}", error_description="${err.detail.replaceAll('"', "'")}"`;
+}
+
+function unauthorized(detail: string, withError: boolean): ApiError {
+  return new ApiError(401, withError ? 'invalid_token' : 'unauthorized', detail, {
+    headers: { 'WWW-Authenticate': challenge(withError ? { code: 'invalid_token', detail } : undefined) },
+  });
+}
+
+export type RequireAuthOptions = {
+  /** Accepted Authorization schemes (`JWT` is Flask-JWT's, kept for its compatibility routes). */
+  schemes?: readonly string[];
+  /**
+   * May reuse a check cached by this isolate for up to ACCESS_CHECK_CACHE_TTL seconds. Only
+   * for routes that read and need no admin role: anything that changes state or needs the
+   * admin role must see D1 as it is now.
+   */
+  cache?: boolean;
+};
+
+/** Requires a valid access token whose user and session are still live. */
+export const requireAuth = ({ schemes = ['Bearer'], cache = false }: RequireAuthOptions = {}) => {
+  const accepted = new Set(schemes.map((s) => s.toLowerCase()));
+  return createMiddleware<AppEnv>(async (c, next) => {
+    const header = c.req.header('Authorization')?.trim();
+    const [scheme = '', ...rest] = header ? header.split(/ +/) : [];
+    // RFC 6750 §3.1: no credentials, or another scheme (Basic, ...), gets a bare challenge.
+    if (!accepted.has(scheme.toLowerCase())) {
+      throw unauthorized(`This route requires an access token (Authorization: ${schemes[0]} <token>).`, false);
+    }
+    const token = rest.length === 1 && /^[A-Za-z0-9_.~+/=-]+$/.test(rest[0]!) ? rest[0] : undefined;
+    if (!token) throw unauthorized('The Authorization header does not carry one well-formed token.', true);
+
+    const config = c.get('config');
+    let claims;
+    try {
+      claims = await verifyAccessToken(config, await getKeyRing(config), token);
+    } catch (err) {
+      if (err instanceof ApiError) throw unauthorized(err.detail, true);
+      throw err;
+    }
+    const now = Date.now();
+    const ttl = cache ? config.accessCheckCacheTtl : 0;
+    let user = ttl ? cachedCheck(claims.sub, claims.sid, claims.ver, ttl, now) : undefined;
+    if (!user) {
+      const subject = await findTokenSubject(c.get('db'), claims.sub, claims.sid, now);
+      if (!subject) throw unauthorized('The user of this token no longer exists.', true);
+      if (subject.user.tokenVersion !== claims.ver || !subject.sessionLive) {
+        throw unauthorized('The access token has been revoked.', true);
+      }
+      user = subject.user;
+      if (config.accessCheckCacheTtl) rememberCheck(user, claims.sid, now);
+    }
+    c.set('user', user);
+    c.set('claims', claims);
+    await next();
+  });
+};
+
+/** Allows only users whose current role (from D1, not the token) is one of `roles`. */
+export const requireRole = (...roles: Role[]) => {
+  if (roles.length === 0) throw new Error('requireRole needs at least one role');
+  return createMiddleware<AppEnv>(async (c, next) => {
+    if (!roles.includes(c.get('user').role)) {
+      throw new ApiError(403, 'forbidden', `This route requires the ${roles.join(' or ')} role.`);
+    }
+    await next();
+  });
+};

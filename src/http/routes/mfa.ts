@@ -1,0 +1,189 @@
+/** /auth/mfa/*: TOTP enrolment, the second step of a login, recovery codes. */
+import * as z from 'zod';
+import { requireAuth } from '../middleware/auth';
+import { requestLog } from '../middleware/context';
+import type { Tag } from '../tags';
+import { createRouter, defineRoute } from '../routing';
+import { json, problem, tokenResponseSchema } from '../schemas';
+import {
+  confirmTotpEnrolment,
+  disableTotp,
+  regenerateRecoveryCodes,
+  startTotpEnrolment,
+  verifyLoginChallenge,
+} from '../../two-factor/mfa';
+import { tokenResponse } from './auth';
+
+const tags: Tag[] = ['two-factor'];
+const code = z.string().min(1).max(64).meta({ example: '123456', description: 'A TOTP code' });
+const codeOrRecovery = z
+  .string()
+  .min(1)
+  .max(64)
+  .meta({ example: '123456', description: 'A current TOTP code, or one of the recovery codes' });
+const recoveryCodes = z.object({
+  recovery_codes: z.array(z.string()).meta({ description: 'Shown this once; each works once' }),
+});
+const misconfigured = problem('DATA_ENCRYPTION_KEY is not set (`misconfigured`)');
+const unauthorized = problem('No or invalid access token');
+const tooMany = problem('Too many wrong codes for this user (`too_many_attempts`), see Retry-After');
+
+export const enrolTotpRoute = defineRoute({
+  method: 'post',
+  path: '/auth/mfa/totp',
+  operationId: 'enrolTotp',
+  tags,
+  summary: 'Start TOTP enrolment: a new secret, pending until confirmed (calling again replaces it)',
+  description:
+    'Returns a new TOTP secret and its otpauth URI (show it as a QR code). Two-factor is not on until POST /auth/mfa/totp/confirm proves the app has it.',
+  middleware: [requireAuth()],
+  bearer: true,
+  responses: {
+    200: json(
+      z.object({
+        secret: z.string().meta({ description: 'Base32, for typing into an authenticator app' }),
+        otpauth_uri: z
+          .string()
+          .meta({ description: 'otpauth://totp/<ISSUER>:<username>?secret=…&issuer=…, for a QR code' }),
+      }),
+      'The pending secret',
+    ),
+    401: unauthorized,
+    409: problem('TOTP is already enabled (`mfa_already_enabled`)'),
+    500: misconfigured,
+  },
+});
+
+export const confirmTotpRoute = defineRoute({
+  method: 'post',
+  path: '/auth/mfa/totp/confirm',
+  operationId: 'confirmTotp',
+  tags,
+  summary: 'Confirm enrolment with a first code: TOTP is on, and the recovery codes are returned once',
+  description:
+    'Checks a first code from the app, turns two-factor on, and returns ten single-use recovery codes: show them once, they are stored only as hashes.',
+  middleware: [requireAuth()],
+  bearer: true,
+  request: { example: { code: '123456' }, body: z.object({ code }) },
+  responses: {
+    200: json(recoveryCodes, 'Ten recovery codes'),
+    400: problem('Wrong code (`invalid_mfa_code`) or invalid input'),
+    401: unauthorized,
+    409: problem('Already enabled (`mfa_already_enabled`) or no enrolment pending (`mfa_not_enabled`)'),
+    429: tooMany,
+    500: misconfigured,
+  },
+});
+
+export const disableTotpRoute = defineRoute({
+  method: 'delete',
+  path: '/auth/mfa/totp',
+  operationId: 'disableTotp',
+  tags,
+  summary: 'Turn TOTP off, with a current code or a recovery code; the recovery codes go too',
+  description: 'Needs a current TOTP code or an unused recovery code. Code checks count against the per-user limit.',
+  middleware: [requireAuth()],
+  bearer: true,
+  request: { example: { code: '123456' }, body: z.object({ code: codeOrRecovery }) },
+  responses: {
+    204: { description: 'Two-factor is off' },
+    400: problem('Wrong code (`invalid_mfa_code`) or invalid input'),
+    401: unauthorized,
+    409: problem('TOTP is not enabled (`mfa_not_enabled`)'),
+    429: tooMany,
+    500: misconfigured,
+  },
+});
+
+export const recoveryCodesRoute = defineRoute({
+  method: 'post',
+  path: '/auth/mfa/recovery-codes',
+  operationId: 'regenerateRecoveryCodes',
+  tags,
+  summary: 'A fresh set of recovery codes, with a current code or a recovery code; the old set stops working',
+  description: 'Needs a current TOTP code or an unused recovery code; the previous recovery codes stop working.',
+  middleware: [requireAuth()],
+  bearer: true,
+  request: { example: { code: '123456' }, body: z.object({ code: codeOrRecovery }) },
+  responses: {
+    200: json(recoveryCodes, 'Ten new recovery codes'),
+    400: problem('Wrong code (`invalid_mfa_code`) or invalid input'),
+    401: unauthorized,
+    409: problem('TOTP is not enabled (`mfa_not_enabled`)'),
+    429: tooMany,
+    500: misconfigured,
+  },
+});
+
+export const verifyMfaRoute = defineRoute({
+  method: 'post',
+  path: '/auth/mfa/verify',
+  operationId: 'verifyMfa',
+  tags,
+  summary: "Complete a login that answered 403 `mfa_required`: the login's tokens, delivered as it asked",
+  description:
+    'Send the `mfa_token` of that answer with either `code` (TOTP) or `recovery_code`. The token works once, for five minutes, and dies after five wrong codes.',
+  request: {
+    example: { mfa_token: 'Qm9vb2…', code: '123456' },
+    body: z
+      .object({
+        mfa_token: z.string().min(1).max(512),
+        code: code.optional(),
+        recovery_code: z.string().min(1).max(64).optional(),
+      })
+      .refine((body) => (body.code === undefined) !== (body.recovery_code === undefined), {
+        message: 'send either code or recovery_code',
+        path: ['code'],
+      }),
+  },
+  responses: {
+    200: json(tokenResponseSchema, 'Tokens and the user, as from login'),
+    400: problem('Invalid input (`validation_failed`)'),
+    401: problem(
+      'Wrong code (`invalid_mfa_code`), or the token is unknown, expired, used or dead (`invalid_mfa_token`)',
+    ),
+    429: tooMany,
+    500: misconfigured,
+  },
+});
+
+export const mfaRouter = createRouter()
+  .route(enrolTotpRoute, async (c) => {
+    const enrolment = await startTotpEnrolment(c.get('db'), c.get('config'), c.get('user'), requestLog(c));
+    return c.json({ secret: enrolment.secret, otpauth_uri: enrolment.otpauthUri }, 200);
+  })
+  .route(confirmTotpRoute, async (c) => {
+    const codes = await confirmTotpEnrolment(
+      c.get('db'),
+      c.get('config'),
+      c.get('user'),
+      c.req.valid('json').code,
+      requestLog(c),
+    );
+    return c.json({ recovery_codes: codes }, 200);
+  })
+  .route(disableTotpRoute, async (c) => {
+    await disableTotp(c.get('db'), c.get('config'), c.get('user'), c.req.valid('json').code, requestLog(c));
+    return c.body(null, 204);
+  })
+  .route(recoveryCodesRoute, async (c) => {
+    const codes = await regenerateRecoveryCodes(
+      c.get('db'),
+      c.get('config'),
+      c.get('user'),
+      c.req.valid('json').code,
+      requestLog(c),
+    );
+    return c.json({ recovery_codes: codes }, 200);
+  })
+  .route(verifyMfaRoute, async (c) => {
+    const body = c.req.valid('json');
+    const factor = body.code !== undefined ? { code: body.code } : { recoveryCode: body.recovery_code! };
+    const result = await verifyLoginChallenge(
+      c.get('db'),
+      c.get('config'),
+      { mfaToken: body.mfa_token, factor, userAgent: c.req.header('User-Agent') },
+      requestLog(c),
+    );
+    return c.json(await tokenResponse(c, result.user, result.session, result.delivery), 200);
+  });

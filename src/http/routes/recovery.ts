@@ -1,0 +1,207 @@
+/**
+ * Account recovery: password reset with a token (admin-issued or mailed), forgot-password,
+ * the email address it is mailed to, and the operator's two-factor reset.
+ */
+import * as z from 'zod';
+import { requireAuth, requireRole } from '../middleware/auth';
+import { requestLog } from '../middleware/context';
+import { createRouter, defineRoute } from '../routing';
+import { json, newPasswordSchema, problem, userSchema, usernameSchema } from '../schemas';
+import { requestEmailVerification, verifyEmail } from '../../accounts/email-addresses';
+import { requireMailer } from '../../platform/email';
+import { resetMfaByAdmin } from '../../two-factor/mfa';
+import { issueResetByAdmin, mailResetToken, recoveryIpLimit, resetPassword } from '../../recovery/password-reset';
+import { consumeAttempt } from '../../throttle/rate-limit';
+import { addressKey } from '../../platform/address';
+import { toPublicUser } from '../../accounts/users';
+
+const adminOnly = [requireAuth(), requireRole('admin')];
+const idParam = z.object({ id: z.string().min(1).max(64) });
+const email = z.email().max(254).meta({ example: 'alice@example.com' });
+const unauthorized = problem('No or invalid access token');
+const forbidden = problem('Caller is not an admin (`forbidden`)');
+const emailDisabled = problem('This deployment sends no mail (`email_disabled`)');
+const FORGOT_ANSWER = {
+  message: 'If this account has a verified email address, a reset token is on its way to it.',
+} as const;
+
+export const adminPasswordResetRoute = defineRoute({
+  method: 'post',
+  path: '/admin/users/{id}/password-reset',
+  operationId: 'issuePasswordReset',
+  tags: ['admin'],
+  summary: 'Issue a single-use password reset token for a user, to hand over out of band',
+  description:
+    'The token is single use, valid PASSWORD_RESET_TTL seconds, stored only as SHA-256. Hand it to the user out of band; they send it to POST /auth/password/reset.',
+  middleware: adminOnly,
+  bearer: true,
+  request: { params: idParam },
+  responses: {
+    201: json(
+      z.object({
+        reset_token: z.string(),
+        expires_in: z.number().int().meta({ description: 'Seconds (PASSWORD_RESET_TTL)' }),
+      }),
+      'The token; any older unused one stops working',
+    ),
+    401: unauthorized,
+    403: forbidden,
+    404: problem('No such user'),
+  },
+});
+
+export const adminMfaResetRoute = defineRoute({
+  method: 'delete',
+  path: '/admin/users/{id}/mfa',
+  operationId: 'resetUserMfa',
+  tags: ['admin'],
+  summary: "Turn off a user's two-factor authentication (lost phone and recovery codes); audited",
+  description:
+    'For a user who lost both the authenticator and the recovery codes: deletes the TOTP secret, the recovery codes and open challenges. Audited as mfa_reset_by_admin.',
+  middleware: adminOnly,
+  bearer: true,
+  request: { params: idParam },
+  responses: {
+    204: { description: 'Two-factor is off' },
+    401: unauthorized,
+    403: forbidden,
+    404: problem('No such user'),
+  },
+});
+
+export const passwordResetRoute = defineRoute({
+  method: 'post',
+  path: '/auth/password/reset',
+  operationId: 'resetPassword',
+  tags: ['recovery'],
+  summary: 'Set a new password with a reset token; every session is revoked (TOTP stays on)',
+  description:
+    'The new password follows the registration rules. Every session is revoked and every access token stops working. Limited per address.',
+  request: {
+    example: { reset_token: 'x2Vb…', new_password: 'a new long passphrase' },
+    body: z.object({ reset_token: z.string().min(1).max(512), new_password: newPasswordSchema }),
+    newPasswords: ['new_password'],
+  },
+  responses: {
+    204: { description: 'Password set' },
+    400: problem('Unknown, used or expired token (`invalid_reset_token`), or invalid new password'),
+    429: problem('Too many attempts from this address (`too_many_attempts`)'),
+  },
+});
+
+export const forgotPasswordRoute = defineRoute({
+  method: 'post',
+  path: '/auth/password/forgot',
+  operationId: 'forgotPassword',
+  tags: ['recovery'],
+  summary: 'Mail a reset token to the verified address of a user; the answer is the same whether or not one exists',
+  description:
+    'Always 202 with the same body, at the same speed: the lookup and the mail happen after the answer. A user with a verified address gets a reset token by mail. Needs email configured.',
+  request: {
+    example: { username: 'alice' },
+    body: z
+      .object({ username: usernameSchema.optional(), email: email.optional() })
+      .refine((b) => (b.username === undefined) !== (b.email === undefined), {
+        message: 'send either username or email',
+        path: ['username'],
+      }),
+  },
+  responses: {
+    202: json(z.object({ message: z.string() }), 'Accepted (always the same answer)'),
+    400: problem('Invalid input'),
+    404: emailDisabled,
+    429: problem('Too many requests from this address (`too_many_attempts`)'),
+  },
+});
+
+export const addEmailRoute = defineRoute({
+  method: 'post',
+  path: '/auth/email',
+  operationId: 'addEmail',
+  tags: ['recovery'],
+  summary: 'Add an email address: a 6-digit code is mailed to it (valid 15 minutes)',
+  description:
+    'Mails a 6-digit code to the address (valid 15 minutes, five tries); POST /auth/email/verify stores the address on the user. Needs email configured.',
+  middleware: [requireAuth()],
+  bearer: true,
+  request: { example: { email: 'alice@example.com' }, body: z.object({ email }) },
+  responses: {
+    202: json(z.object({ message: z.string(), expires_in: z.number().int() }), 'Code sent'),
+    400: problem('Invalid address'),
+    401: unauthorized,
+    404: emailDisabled,
+    429: problem('Too many mails to this user (`too_many_attempts`)'),
+  },
+});
+
+export const verifyEmailRoute = defineRoute({
+  method: 'post',
+  path: '/auth/email/verify',
+  operationId: 'verifyEmail',
+  tags: ['recovery'],
+  summary: 'Confirm the address with the mailed code',
+  description: 'A verified address belongs to one user only.',
+  middleware: [requireAuth()],
+  bearer: true,
+  request: { example: { code: '123456' }, body: z.object({ code: z.string().min(1).max(16) }) },
+  responses: {
+    200: json(z.object({ user: userSchema }), 'The user, with `email` and `email_verified`'),
+    400: problem('Wrong or expired code (`invalid_email_code`)'),
+    401: unauthorized,
+    409: problem('Another account has verified this address (`email_taken`)'),
+  },
+});
+
+export const recoveryRouter = createRouter()
+  .route(adminPasswordResetRoute, async (c) => {
+    const log = { ...requestLog(c), adminId: c.get('user').id };
+    const issued = await issueResetByAdmin(c.get('db'), c.get('config'), c.req.valid('param').id, log);
+    return c.json({ reset_token: issued.resetToken, expires_in: issued.expiresIn }, 201);
+  })
+  .route(adminMfaResetRoute, async (c) => {
+    const log = { ...requestLog(c), adminId: c.get('user').id };
+    await resetMfaByAdmin(c.get('db'), c.req.valid('param').id, log);
+    return c.body(null, 204);
+  })
+  .route(passwordResetRoute, async (c) => {
+    const { reset_token, new_password } = c.req.valid('json');
+    const log = requestLog(c);
+    await resetPassword(c.get('db'), c.get('config'), { resetToken: reset_token, newPassword: new_password }, log);
+    return c.body(null, 204);
+  })
+  .route(forgotPasswordRoute, async (c) => {
+    const [db, config, clientIp] = [c.get('db'), c.get('config'), c.get('clientIp')];
+    const mailer = requireMailer(c.env, config);
+    const body = c.req.valid('json');
+    // Depends on the address only, never on the account asked about.
+    const address = addressKey(clientIp);
+    if (address) await consumeAttempt(db, recoveryIpLimit(config, address), Date.now());
+    const who = body.username !== undefined ? { username: body.username } : { email: body.email! };
+    const log = requestLog(c);
+    // The lookup, the token and the mail happen after the answer has gone: its body and its
+    // timing are the same whether or not the account exists and has a verified address.
+    c.executionCtx.waitUntil(
+      mailResetToken(db, config, mailer, who, log).catch((err: unknown) =>
+        console.error(
+          JSON.stringify({
+            type: 'error',
+            kind: 'forgot_password',
+            name: err instanceof Error ? err.name : typeof err,
+          }),
+        ),
+      ),
+    );
+    return c.json(FORGOT_ANSWER, 202);
+  })
+  .route(addEmailRoute, async (c) => {
+    const mailer = requireMailer(c.env, c.get('config'));
+    const log = requestLog(c);
+    const address = c.req.valid('json').email;
+    const sent = await requestEmailVerification(c.get('db'), c.get('config'), mailer, c.get('user'), address, log);
+    return c.json({ message: `A 6-digit code is on its way to ${address}.`, expires_in: sent.expiresIn }, 202);
+  })
+  .route(verifyEmailRoute, async (c) => {
+    const log = requestLog(c);
+    const user = await verifyEmail(c.get('db'), c.get('user'), c.req.valid('json').code, log);
+    return c.json({ user: toPublicUser(user) }, 200);
+  });

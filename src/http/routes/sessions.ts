@@ -1,0 +1,74 @@
+/** /auth/sessions: the caller's active sessions (logins), and revoking one of them. */
+import * as z from 'zod';
+import { requireAuth } from '../middleware/auth';
+import { createRouter, defineRoute } from '../routing';
+import type { Tag } from '../tags';
+import { json, problem } from '../schemas';
+import { audit } from '../../platform/audit';
+import { listActiveSessions, revokeOwnSession } from '../../sessions/sessions';
+
+const tags: Tag[] = ['sessions'];
+const iso = (ms: number) => new Date(ms).toISOString();
+
+const sessionSchema = z.object({
+  id: z.string(),
+  created_at: z.iso.datetime(),
+  last_used_at: z.iso.datetime(),
+  expires_at: z.iso.datetime(),
+  user_agent: z.string().nullable(),
+  current: z.boolean().meta({ description: 'The session the presented access token belongs to' }),
+});
+
+export const listSessionsRoute = defineRoute({
+  method: 'get',
+  path: '/auth/sessions',
+  operationId: 'listSessions',
+  tags,
+  summary: "The caller's active sessions",
+  description:
+    'One entry per login that has not ended: when it started and was last refreshed, when it expires, its User-Agent, and whether it is the session of the presented token (`current`).',
+  middleware: [requireAuth()],
+  bearer: true,
+  responses: {
+    200: json(z.object({ sessions: z.array(sessionSchema) }), 'Active sessions, most recently used first'),
+    401: problem('No or invalid access token'),
+  },
+});
+
+export const revokeSessionRoute = defineRoute({
+  method: 'delete',
+  path: '/auth/sessions/{id}',
+  operationId: 'revokeSession',
+  tags,
+  summary: 'Revoke one of the caller’s sessions',
+  description:
+    'Ends one session (for example a device the user no longer has): its refresh token and its access tokens stop working at once.',
+  middleware: [requireAuth()],
+  bearer: true,
+  request: { params: z.object({ id: z.string().min(1).max(64) }) },
+  responses: {
+    204: { description: 'Revoked' },
+    401: problem('No or invalid access token'),
+    404: problem('No such active session of the caller (`not_found`)'),
+  },
+});
+
+export const sessionsRouter = createRouter()
+  .route(listSessionsRoute, async (c) => {
+    const rows = await listActiveSessions(c.get('db'), c.get('user').id, Date.now());
+    const sessions = rows.map((s) => ({
+      id: s.id,
+      created_at: iso(s.createdAt),
+      last_used_at: iso(s.lastUsedAt),
+      expires_at: iso(s.expiresAt),
+      user_agent: s.userAgent,
+      current: s.id === c.get('claims').sid,
+    }));
+    return c.json({ sessions }, 200);
+  })
+  .route(revokeSessionRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    await revokeOwnSession(c.get('db'), c.get('user').id, id, Date.now());
+    audit('session_revoked', { requestId: c.get('requestId'), userId: c.get('user').id, sessionId: id });
+    return c.body(null, 204);
+  });

@@ -1,0 +1,87 @@
+/** Request and response schemas: they validate requests and generate /openapi.json. */
+import * as z from 'zod';
+import { MAX_PASSWORD_LENGTH } from '../platform/config';
+import { ERROR_CODES } from '../platform/errors';
+
+/**
+ * NFKC first, so full-width `ａｄｍｉｎ` is `admin`; then ASCII only, so look-alikes from
+ * other scripts (Cyrillic `а`) are refused instead of becoming confusable twins.
+ */
+export const usernameSchema = z
+  .string()
+  .max(256)
+  .transform((s) => s.normalize('NFKC'))
+  .pipe(
+    z
+      .string()
+      .min(3)
+      .max(32)
+      .regex(/^[A-Za-z0-9_.-]+$/, 'may contain only letters A-Z a-z, digits, "_", "." and "-"'),
+  )
+  // The document shows the rule the normalised name must meet, not the pre-normalisation bound.
+  .meta({
+    example: 'alice',
+    description: '3-32 characters from A-Z a-z 0-9 _ . - after NFKC normalisation; unique case-insensitively',
+    minLength: 3,
+    maxLength: 32,
+    pattern: '^[A-Za-z0-9_.-]+$',
+  });
+
+/** Length beyond the maximum is refused here; the configurable minimum is checked in services/auth.ts. */
+export const newPasswordSchema = z
+  .string()
+  .min(1)
+  .max(MAX_PASSWORD_LENGTH * 4)
+  .meta({
+    example: 'correct horse battery staple',
+    description: `PASSWORD_MIN_LENGTH (default 8) to ${MAX_PASSWORD_LENGTH} characters after NFKC; not one of the 3,000 most common passwords nor a word the operator listed (\`password_too_common\`)`,
+  });
+export const passwordSchema = z
+  .string()
+  .min(1)
+  .max(MAX_PASSWORD_LENGTH * 4);
+
+export const credentialsSchema = z.object({ username: usernameSchema, password: passwordSchema });
+
+export const userSchema = z.object({
+  id: z.string(),
+  username: z.string(),
+  role: z.enum(['user', 'admin']),
+  created_at: z.iso.datetime(),
+  mfa_enabled: z.boolean().meta({ description: 'Whether sign-in asks for a TOTP code' }),
+  email: z.string().nullable().meta({ description: 'The verified address, if any' }),
+  email_verified: z.boolean(),
+});
+
+export const problemSchema = z.object({
+  type: z.string(),
+  title: z.string(),
+  status: z.number().int(),
+  detail: z.string(),
+  code: z.enum(Object.keys(ERROR_CODES) as [keyof typeof ERROR_CODES]),
+  request_id: z.string().optional(),
+  errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+  mfa_token: z
+    .string()
+    .optional()
+    .meta({ description: '`mfa_required` from a login: the token for POST /auth/mfa/verify' }),
+  mfa_token_expires_in: z.number().int().optional().meta({ description: 'Seconds the `mfa_token` stays valid' }),
+});
+
+export const tokenResponseSchema = z.object({
+  access_token: z.string(),
+  token_type: z.literal('Bearer'),
+  expires_in: z.number().int(),
+  refresh_token: z.string().optional().meta({ description: 'Absent when delivered as a cookie' }),
+  refresh_expires_in: z.number().int().optional(),
+  user: userSchema,
+});
+
+/** Every request body is limited to this (app.ts), and the document says so (openapi.ts). */
+export const MAX_BODY_BYTES = 16 * 1024;
+
+/** A JSON response of a route declaration (see routing.ts). */
+export const json = (schema: z.ZodType, description: string) => ({ description, schema });
+
+/** An RFC 9457 problem response of a route declaration. */
+export const problem = (description: string) => ({ description, problem: true as const });

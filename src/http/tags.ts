@@ -1,0 +1,17 @@
+/**
+ * The OpenAPI tags. Apart from openapi.ts so that route declarations (routing.ts) can name
+ * them without importing the document generator, which imports the declarations' types.
+ */
+/** The groups of operations, in the order documentation tools list them. */
+export const TAGS = {
+  auth: 'Registration, login, tokens, logout, password change and the caller’s own user.',
+  sessions: 'The caller’s active sessions (one per login), and revoking them one by one.',
+  admin: 'User management for admins: list users, change roles, delete users.',
+  meta: 'Health, the public signing keys (JWKS) and this document.',
+  'two-factor': 'TOTP second factor: enrolment, the second step of a login (`mfa_required` -> verify), recovery codes.',
+  recovery:
+    'Account recovery: password reset with a single-use token (admin-issued or mailed), forgot-password, the email address it is mailed to.',
+  'flask-jwt compatibility':
+    'The routes of the Flask-JWT tutorial, answering as it did, so its clients move over unchanged.',
+} as const;
+export type Tag = keyof typeof TAGS;

@@ -1,0 +1,193 @@
+/**
+ * Configuration, parsed and validated once per isolate from `env` (wrangler.toml `[vars]`
+ * plus secrets). Nothing else in the service reads `env.SOME_VAR`; a bad setting fails
+ * loudly here, naming the variable and never echoing its value (it may be a secret).
+ */
+import * as z from 'zod';
+import { ConfigError } from './errors';
+import { isLoopbackHost } from './loopback';
+
+/** Deployed Workers refuse PBKDF2 above this (workerd's DEFAULT_MAX_PBKDF2_ITERATIONS). */
+export const MAX_PBKDF2_ITERATIONS = 100_000;
+/** ASVS 5.0 2.1.1 floor; NIST SP 800-63B-4 asks 15 for single-factor passwords. */
+export const MIN_PASSWORD_LENGTH_FLOOR = 8;
+export const MAX_PASSWORD_LENGTH = 128;
+const MIN_SECRET_BYTES = 32;
+
+const bytes = (s: string) => new TextEncoder().encode(s).length;
+const int = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
+const secret = (name: string) =>
+  z.string().refine((s) => bytes(s) >= MIN_SECRET_BYTES, `${name} must be at least ${MIN_SECRET_BYTES} bytes`);
+const list = z
+  .string()
+  .default('')
+  .transform((s) =>
+    s
+      .split(/[\s,]+/)
+      .map((v) => v.trim())
+      .filter(Boolean),
+  );
+
+const asymmetricAlgs = ['EdDSA', 'ES256'] as const;
+export type AsymmetricAlg = (typeof asymmetricAlgs)[number];
+
+const privateJwk = z
+  .looseObject({
+    kid: z.string().min(1).max(64),
+    alg: z.enum(asymmetricAlgs),
+    kty: z.enum(['OKP', 'EC']),
+    d: z.string().min(1),
+  })
+  .transform((jwk) => jwk as JsonWebKey & { kid: string; alg: AsymmetricAlg });
+const publicJwk = z
+  .looseObject({ kid: z.string().min(1).max(64), alg: z.enum(asymmetricAlgs), kty: z.enum(['OKP', 'EC']) })
+  .refine((jwk) => !('d' in jwk), 'must be a public key (no "d")')
+  .transform((jwk) => jwk as JsonWebKey & { kid: string; alg: AsymmetricAlg });
+
+const json = <T extends z.ZodType>(schema: T) =>
+  z
+    .string()
+    .transform((s, ctx) => {
+      try {
+        return JSON.parse(s) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be valid JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
+
+/** An optional setting; set to the empty string it counts as not set (`PASSWORD_PEPPER=`). */
+const unset = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
+
+/**
+ * A browser origin allowed to call with credentials. Plain http only on loopback (a local dev
+ * server): a page served over http elsewhere can be rewritten by anyone on the network path,
+ * who would then read tokens and ride the refresh cookie as that origin.
+ */
+const corsOrigin = z
+  .url({ protocol: /^https?$/ })
+  .transform((u) => new URL(u))
+  .refine((u) => u.protocol === 'https:' || isLoopbackHost(u.hostname), 'must be https:// (http:// only on loopback)')
+  .transform((u) => u.origin);
+
+const envSchema = z.object({
+  ISSUER: z.string().min(1).default('edge-auth'),
+  AUDIENCE: z.string().min(1).default('edge-auth'),
+  ACCESS_TOKEN_TTL: int(30, 86_400, 900),
+  REFRESH_TOKEN_TTL: int(60, 400 * 86_400, 30 * 86_400),
+  REFRESH_REUSE_GRACE: int(0, 120, 10),
+  PBKDF2_ITERATIONS: int(10_000, MAX_PBKDF2_ITERATIONS, MAX_PBKDF2_ITERATIONS),
+  PASSWORD_MIN_LENGTH: int(MIN_PASSWORD_LENGTH_FLOOR, 64, MIN_PASSWORD_LENGTH_FLOOR),
+  LOGIN_MAX_FAILURES: int(1, 1000, 5),
+  LOGIN_IP_MAX_FAILURES: int(1, 100_000, 50),
+  // Per username across every address: far above the per-address limit, against guessing
+  // spread over many addresses; it never locks the owner out of a known address.
+  LOGIN_USER_MAX_FAILURES: int(1, 1_000_000, 100),
+  LOGIN_WINDOW: int(1, 86_400, 900),
+  // Benchmarks and bulk tests lift the registration limit with very large values.
+  REGISTER_IP_MAX: int(1, 1_000_000_000, 20),
+  REGISTER_WINDOW: int(1, 1_000_000_000, 3_600),
+  SESSION_RETENTION: int(0, 400 * 86_400, 7 * 86_400),
+  // ASVS 7.3.2: a session ends this long after login however active it is.
+  SESSION_MAX_LIFETIME: int(60, 400 * 86_400, 90 * 86_400),
+  // Seconds a positive access check may be reused by an isolate (0 = every request asks D1).
+  ACCESS_CHECK_CACHE_TTL: int(0, 60, 0),
+  // `nearest`: reads through D1 read replication (the Sessions API); see db/client.ts.
+  D1_READS: z.enum(['primary', 'nearest']).default('primary'),
+  CORS_ORIGINS: list.pipe(z.array(corsOrigin)),
+  JWT_SECRET: unset(secret('JWT_SECRET')),
+  JWT_PREVIOUS_SECRETS: list.pipe(z.array(secret('JWT_PREVIOUS_SECRETS entries'))),
+  JWT_PRIVATE_KEY: unset(json(privateJwk)),
+  JWT_PREVIOUS_PUBLIC_KEYS: unset(
+    json(z.union([z.array(publicJwk), z.object({ keys: z.array(publicJwk) }).transform((s) => s.keys)])),
+  ),
+  PASSWORD_PEPPER: unset(secret('PASSWORD_PEPPER')),
+  DATA_ENCRYPTION_KEY: unset(secret('DATA_ENCRYPTION_KEY')),
+  MFA_MAX_FAILURES: int(1, 1000, 10),
+  MFA_WINDOW: int(60, 86_400, 900),
+  PASSWORD_RESET_TTL: int(300, 7 * 86_400, 3600),
+  RECOVERY_IP_MAX: int(1, 1_000_000, 20),
+  EMAIL_USER_MAX: int(1, 100, 3),
+  EMAIL_FROM: unset(z.email()),
+});
+
+export type Config = ReturnType<typeof toConfig>;
+
+function toConfig(env: z.output<typeof envSchema>) {
+  if (!env.JWT_SECRET && !env.JWT_PRIVATE_KEY) {
+    throw new ConfigError(
+      'JWT_SECRET is not set: set it (at least 32 random bytes) with `wrangler secret put JWT_SECRET`, or configure JWT_PRIVATE_KEY',
+    );
+  }
+  return {
+    issuer: env.ISSUER,
+    audience: env.AUDIENCE,
+    accessTokenTtl: env.ACCESS_TOKEN_TTL,
+    refreshTokenTtl: env.REFRESH_TOKEN_TTL,
+    refreshReuseGrace: env.REFRESH_REUSE_GRACE,
+    pbkdf2Iterations: env.PBKDF2_ITERATIONS,
+    passwordMinLength: env.PASSWORD_MIN_LENGTH,
+    loginMaxFailures: env.LOGIN_MAX_FAILURES,
+    loginIpMaxFailures: env.LOGIN_IP_MAX_FAILURES,
+    loginUserMaxFailures: env.LOGIN_USER_MAX_FAILURES,
+    loginWindow: env.LOGIN_WINDOW,
+    registerIpMax: env.REGISTER_IP_MAX,
+    registerWindow: env.REGISTER_WINDOW,
+    sessionRetention: env.SESSION_RETENTION,
+    sessionMaxLifetime: env.SESSION_MAX_LIFETIME,
+    accessCheckCacheTtl: env.ACCESS_CHECK_CACHE_TTL,
+    d1Reads: env.D1_READS,
+    corsOrigins: env.CORS_ORIGINS,
+    pepper: env.PASSWORD_PEPPER,
+    /** Seals TOTP secrets and keys recovery-code hashes (src/two-factor/data-key.ts); unset = MFA off. */
+    dataEncryptionKey: env.DATA_ENCRYPTION_KEY,
+    mfaMaxFailures: env.MFA_MAX_FAILURES,
+    mfaWindow: env.MFA_WINDOW,
+    passwordResetTtl: env.PASSWORD_RESET_TTL,
+    /** Per address and hour: password resets tried and forgot-password requests. */
+    recoveryIpMax: env.RECOVERY_IP_MAX,
+    /** Per user and hour: mails sent (verification codes and reset links). */
+    emailUserMax: env.EMAIL_USER_MAX,
+    emailFrom: env.EMAIL_FROM,
+    jwt: {
+      secret: env.JWT_SECRET,
+      previousSecrets: env.JWT_PREVIOUS_SECRETS,
+      privateKey: env.JWT_PRIVATE_KEY,
+      previousPublicKeys: env.JWT_PREVIOUS_PUBLIC_KEYS ?? [],
+    },
+  };
+}
+
+/** Parses `env` into a Config; throws ConfigError naming every bad variable (never values). */
+export function parseConfig(env: Record<string, unknown>): Config {
+  const result = envSchema.safeParse(env);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  return toConfig(result.data);
+}
+
+const byEnv = new WeakMap<object, Config>();
+const byValues = new Map<string, Config>();
+const VARIABLES = Object.keys(envSchema.shape) as (keyof typeof envSchema.shape)[];
+
+/**
+ * The isolate's parsed configuration. `env` is normally one object for the isolate's life,
+ * but nothing promises that, so a miss falls back to the variables' values: either way the
+ * parse, and the CryptoKey imports keyed on the Config (keys.ts), happen once per isolate.
+ */
+export function getConfig(env: object): Config {
+  let config = byEnv.get(env);
+  if (config) return config;
+  const vars = env as Record<string, unknown>;
+  const fingerprint = JSON.stringify(VARIABLES.map((name) => vars[name] ?? null));
+  config = byValues.get(fingerprint);
+  if (!config) {
+    config = parseConfig(vars);
+    byValues.set(fingerprint, config);
+  }
+  byEnv.set(env, config);
+  return config;
+}

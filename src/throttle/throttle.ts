@@ -1,0 +1,134 @@
+/**
+ * Login throttling: the lockout model for password checks (login, Flask-JWT /auth, the
+ * current password of a password change), built on the counters of rate-limit.ts.
+ *
+ * Three counters per attempt, all counted before the password is checked:
+ * - (username, address): LOGIN_MAX_FAILURES. Locks that address out of that account, even
+ *   with the right password: the guesser's own address is what gets locked.
+ * - address: LOGIN_IP_MAX_FAILURES. Stops one address spraying many accounts.
+ * - username: LOGIN_USER_MAX_FAILURES, far higher. Stops guessing spread over many
+ *   addresses, but never applies at a *known address* (one the account logged in from
+ *   successfully in the last KNOWN_ADDRESS_DAYS), so strangers failing cannot keep the owner
+ *   out of their usual places.
+ * An address is an IPv4 address or an IPv6 /64 (address.ts). A success takes back its own
+ * count, clears the (username, address) counter and remembers the address as known.
+ */
+import { sql, type SQL } from 'drizzle-orm';
+import type { Config } from '../platform/config';
+import type { Database } from '../platform/db/client';
+import { knownAddresses, rateCounters } from '../platform/db/schema';
+import { countAttemptQuery, tooMany, type Count, type Counter } from './rate-limit';
+
+export const KNOWN_ADDRESS_DAYS = 30;
+const KNOWN_ADDRESS_MS = KNOWN_ADDRESS_DAYS * 86_400_000;
+
+/** Whose password is being tried, and from where (`address` is an addressKey(), if known). */
+export type AttemptKeys = { user: string; address?: string | undefined };
+
+const userAtAddressKey = (k: AttemptKeys) => `login:user-address:${k.user}|${k.address ?? '-'}`;
+const addressKey = (address: string) => `login:address:${address}`;
+const userKey = (k: AttemptKeys) => `login:user:${k.user}`;
+
+function counters(config: Config, keys: AttemptKeys): [Counter, ...Counter[]] {
+  const windowSeconds = config.loginWindow;
+  return [
+    { key: userAtAddressKey(keys), windowSeconds },
+    { key: userKey(keys), windowSeconds },
+    ...(keys.address ? [{ key: addressKey(keys.address), windowSeconds }] : []),
+  ];
+}
+
+/**
+ * Counts one password attempt; batch it with the read that the check needs. With `onlyIf`,
+ * only when that holds (rate-limit.ts).
+ */
+export function countPasswordAttemptQuery(db: Database, config: Config, keys: AttemptKeys, now: number, onlyIf?: SQL) {
+  return countAttemptQuery(db, counters(config, keys), now, onlyIf);
+}
+
+/** Throws 429 (Retry-After) when the counts just returned put this attempt over a limit. */
+export function assertAttemptAllowed(
+  counts: Count[],
+  config: Config,
+  keys: AttemptKeys,
+  knownAddress: boolean,
+  now: number,
+): void {
+  const limits = new Map<string, number>([
+    [userAtAddressKey(keys), config.loginMaxFailures],
+    ...(keys.address ? [[addressKey(keys.address), config.loginIpMaxFailures] as const] : []),
+    ...(knownAddress ? [] : [[userKey(keys), config.loginUserMaxFailures] as const]),
+  ]);
+  let until = 0;
+  for (const { key, count, expiresAt } of counts) {
+    const limit = limits.get(key);
+    if (limit !== undefined && count > limit) until = Math.max(until, expiresAt);
+  }
+  if (until) throw tooMany('too_many_attempts', 'Too many failed attempts', until, now);
+}
+
+/**
+ * After a right password: this attempt was no failure (take its count back), the address
+ * has proven itself for this account (reset its counter, remember it as known). One
+ * statement for the counters; the known address is rewritten at most daily (`knownSince`
+ * is when it was last recorded, as read beside the user), since "known" means 30 days.
+ */
+export function passwordAttemptSucceededQueries(
+  db: Database,
+  keys: AttemptKeys,
+  userId: string,
+  now: number,
+  knownSince: number | null | undefined,
+) {
+  const reset = userAtAddressKey(keys);
+  const counted = [reset, userKey(keys), ...(keys.address ? [addressKey(keys.address)] : [])];
+  const remember = keys.address && (knownSince == null || knownSince < now - 86_400_000);
+  return [
+    db
+      .update(rateCounters)
+      .set({
+        count: sql`CASE WHEN ${rateCounters.key} = ${reset} THEN 0 ELSE max(${rateCounters.count} - 1, 0) END`,
+      })
+      .where(sql`${rateCounters.key} IN ${counted} AND ${rateCounters.expiresAt} > ${now}`),
+    ...(remember ? [rememberAddressQuery(db, userId, keys.address!, now)] : []),
+  ] as const;
+}
+
+function rememberAddressQuery(db: Database, userId: string, address: string, now: number) {
+  return db
+    .insert(knownAddresses)
+    .values({ userId, address, lastSeenAt: now })
+    .onConflictDoUpdate({ target: [knownAddresses.userId, knownAddresses.address], set: { lastSeenAt: now } });
+}
+
+/** SQL for "this address is known for the user" (for a LEFT JOIN beside the user read). */
+export function knownAddressJoin(userIdColumn: unknown, address: string | undefined, now: number) {
+  return sql`${knownAddresses.userId} = ${userIdColumn} AND ${knownAddresses.address} = ${address ?? ''} AND ${knownAddresses.lastSeenAt} > ${now - KNOWN_ADDRESS_MS}`;
+}
+
+export function deleteForgottenAddressesQuery(db: Database, now: number) {
+  return db.delete(knownAddresses).where(sql`${knownAddresses.lastSeenAt} <= ${now - KNOWN_ADDRESS_MS}`);
+}
+
+/**
+ * Registration per address (REGISTER_IP_MAX per REGISTER_WINDOW), counted before any
+ * hashing, so bulk sign-ups and username probing from one address cost their author alone.
+ * Without an address (off Cloudflare) there is nothing to count by. Batch the count with the
+ * reads registration makes before hashing; with `onlyIf`, it counts only when that holds.
+ */
+export function countRegistrationQuery(db: Database, config: Config, address: string, now: number, onlyIf?: SQL) {
+  return countAttemptQuery(
+    db,
+    [{ key: `register:address:${address}`, windowSeconds: config.registerWindow }],
+    now,
+    onlyIf,
+  );
+}
+
+/** Throws 429 (Retry-After) when the count just returned puts this registration over the limit. */
+export function assertRegistrationAllowed(counts: Count[], config: Config, now: number): void {
+  const [counted] = counts;
+  if (counted && counted.count > config.registerIpMax) {
+    throw tooMany('too_many_registrations', 'Too many registrations from this address', counted.expiresAt, now);
+  }
+}
