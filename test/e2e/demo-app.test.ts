@@ -250,15 +250,23 @@ describe('the demo app in Chromium', () => {
     const name = register.getByLabel('Username');
     expect(await password.getAttribute('autocomplete')).toBe('new-password');
 
-    // Empty: every field's error at once, each next to its field, and focus on the first.
+    // Every field's error at once, in the service's words, each next to its field (described
+    // by it, marked invalid), and focus on the first.
+    await name.fill('a b');
+    await password.fill('x');
     await register.getByRole('button', { name: 'Register', exact: true }).click();
     await register.getByRole('alert').filter({ hasText: 'The request is invalid.' }).waitFor();
+    const errors: string[] = [];
     for (const input of [name, password]) {
       expect(await input.getAttribute('aria-invalid')).toBe('true');
-      const describedBy = await input.getAttribute('aria-describedby');
-      expect(await page.locator(`#${describedBy}`).textContent()).not.toBe('');
-      expect(await gap(input, page.locator(`#${describedBy}`))).toBeLessThan(20);
+      const error = page.locator(`#${await input.getAttribute('aria-describedby')}`);
+      errors.push((await error.textContent()) ?? '');
+      expect(await gap(input, error)).toBeLessThan(20);
     }
+    expect(errors).toEqual([
+      "Username must be 3 to 32 characters: letters, digits, '_', '.' or '-'.",
+      expect.stringMatching(/^Password must be \d+ to \d+ characters\.$/),
+    ]);
     expect(await focused(name)).toBe(true);
 
     // Too short: only the password's error, next to it, and focus there. Enter registers.
