@@ -356,14 +356,18 @@ const CASES: Record<string, Record<number, Send[]>> = {
     200: [
       async () => {
         const { token } = await signedIn();
-        const { secret } = (await (await api('/auth/mfa/totp', { method: 'POST', token })).json()) as Json;
+        const { secret } = (await (
+          await api('/auth/mfa/totp', { json: { current_password: PASSWORD }, token })
+        ).json()) as Json;
         return api('/auth/mfa/totp/confirm', { token, json: { code: await totp(secret) } });
       },
     ],
     400: [
       async () => {
         const { token } = await signedIn();
-        const { secret } = (await (await api('/auth/mfa/totp', { method: 'POST', token })).json()) as Json;
+        const { secret } = (await (
+          await api('/auth/mfa/totp', { json: { current_password: PASSWORD }, token })
+        ).json()) as Json;
         const wrong = String((Number(await totp(secret)) + 500_000) % 1_000_000).padStart(6, '0');
         return api('/auth/mfa/totp/confirm', { token, json: { code: wrong } });
       },
@@ -374,7 +378,7 @@ const CASES: Record<string, Record<number, Send[]>> = {
       async () => {
         const { token } = await signedIn();
         const app = mfaStrict();
-        await app('/auth/mfa/totp', { method: 'POST', token });
+        await app('/auth/mfa/totp', { json: { current_password: PASSWORD }, token });
         return until429(() => app('/auth/mfa/totp/confirm', { token, json: { code: '000000' } }));
       },
     ],
@@ -386,7 +390,11 @@ const CASES: Record<string, Record<number, Send[]>> = {
     204: [
       async () => {
         const { token, recoveryCodes } = await twoFactorUser();
-        return api('/auth/mfa/totp', { method: 'DELETE', token, json: { code: recoveryCodes[0] } });
+        return api('/auth/mfa/totp', {
+          method: 'DELETE',
+          token,
+          json: { code: recoveryCodes[0], current_password: PASSWORD },
+        });
       },
     ],
     400: [
@@ -397,44 +405,74 @@ const CASES: Record<string, Record<number, Send[]>> = {
           json: { code: 'ZZZZ-ZZZZ-ZZZZ' },
         }),
     ],
-    401: [() => api('/auth/mfa/totp', { method: 'DELETE', json: { code: '123456' } })],
+    401: [() => api('/auth/mfa/totp', { method: 'DELETE', json: { code: '123456', current_password: PASSWORD } })],
     409: [
-      async () => api('/auth/mfa/totp', { method: 'DELETE', token: (await signedIn()).token, json: { code: '1' } }),
+      async () =>
+        api('/auth/mfa/totp', {
+          method: 'DELETE',
+          token: (await signedIn()).token,
+          json: { code: '1', current_password: PASSWORD },
+        }),
     ],
     429: [
       async () => {
         const { token } = await twoFactorUser();
         const app = mfaStrict();
-        return until429(() => app('/auth/mfa/totp', { method: 'DELETE', token, json: { code: 'ZZZZ-ZZZZ-ZZZZ' } }));
+        return until429(() =>
+          app('/auth/mfa/totp', {
+            method: 'DELETE',
+            token,
+            json: { code: 'ZZZZ-ZZZZ-ZZZZ', current_password: PASSWORD },
+          }),
+        );
       },
     ],
     500: [
       async () =>
-        withoutDataKey()('/auth/mfa/totp', { method: 'DELETE', token: (await signedIn()).token, json: { code: '1' } }),
+        withoutDataKey()('/auth/mfa/totp', {
+          method: 'DELETE',
+          token: (await signedIn()).token,
+          json: { code: '1', current_password: PASSWORD },
+        }),
     ],
   },
   regenerateRecoveryCodes: {
     200: [
       async () => {
         const { token, recoveryCodes } = await twoFactorUser();
-        return api('/auth/mfa/recovery-codes', { token, json: { code: recoveryCodes[0] } });
+        return api('/auth/mfa/recovery-codes', { token, json: { code: recoveryCodes[0], current_password: PASSWORD } });
       },
     ],
     400: [
-      async () => api('/auth/mfa/recovery-codes', { token: (await twoFactorUser()).token, json: { code: 'nope' } }),
+      async () =>
+        api('/auth/mfa/recovery-codes', {
+          token: (await twoFactorUser()).token,
+          json: { code: 'nope', current_password: PASSWORD },
+        }),
     ],
-    401: [() => api('/auth/mfa/recovery-codes', { json: { code: '123456' } })],
-    409: [async () => api('/auth/mfa/recovery-codes', { token: (await signedIn()).token, json: { code: '123456' } })],
+    401: [() => api('/auth/mfa/recovery-codes', { json: { code: '123456', current_password: PASSWORD } })],
+    409: [
+      async () =>
+        api('/auth/mfa/recovery-codes', {
+          token: (await signedIn()).token,
+          json: { code: '123456', current_password: PASSWORD },
+        }),
+    ],
     429: [
       async () => {
         const { token } = await twoFactorUser();
         const app = mfaStrict();
-        return until429(() => app('/auth/mfa/recovery-codes', { token, json: { code: 'ZZZZ-ZZZZ-ZZZZ' } }));
+        return until429(() =>
+          app('/auth/mfa/recovery-codes', { token, json: { code: 'ZZZZ-ZZZZ-ZZZZ', current_password: PASSWORD } }),
+        );
       },
     ],
     500: [
       async () =>
-        withoutDataKey()('/auth/mfa/recovery-codes', { token: (await signedIn()).token, json: { code: '1' } }),
+        withoutDataKey()('/auth/mfa/recovery-codes', {
+          token: (await signedIn()).token,
+          json: { code: '1', current_password: PASSWORD },
+        }),
     ],
   },
   verifyMfa: {
@@ -554,18 +592,34 @@ const CASES: Record<string, Record<number, Send[]>> = {
   },
   addEmail: {
     202: [
-      async () => mailing().call('/auth/email', { token: (await signedIn()).token, json: { email: 'a@example.test' } }),
+      async () =>
+        mailing().call('/auth/email', {
+          token: (await signedIn()).token,
+          json: { email: 'a@example.test', current_password: PASSWORD },
+        }),
     ],
     400: [
-      async () => mailing().call('/auth/email', { token: (await signedIn()).token, json: { email: 'not-an-address' } }),
+      async () =>
+        mailing().call('/auth/email', {
+          token: (await signedIn()).token,
+          json: { email: 'not-an-address', current_password: PASSWORD },
+        }),
     ],
-    401: [() => mailing().call('/auth/email', { json: { email: 'a@example.test' } })],
-    404: [async () => api('/auth/email', { token: (await signedIn()).token, json: { email: 'a@example.test' } })],
+    401: [() => mailing().call('/auth/email', { json: { email: 'a@example.test', current_password: PASSWORD } })],
+    404: [
+      async () =>
+        api('/auth/email', {
+          token: (await signedIn()).token,
+          json: { email: 'a@example.test', current_password: PASSWORD },
+        }),
+    ],
     429: [
       async () => {
         const { token } = await signedIn();
         const { call } = mailing({ EMAIL_USER_MAX: '1' });
-        return until429(() => call('/auth/email', { token, json: { email: 'a@example.test' } }));
+        return until429(() =>
+          call('/auth/email', { token, json: { email: 'a@example.test', current_password: PASSWORD } }),
+        );
       },
     ],
   },
@@ -585,7 +639,7 @@ const CASES: Record<string, Record<number, Send[]>> = {
         const email = `${uniqueName()}@example.test`;
         const { call, sent } = mailing();
         for (const { token } of [await signedIn(), await signedIn()]) {
-          await call('/auth/email', { token, json: { email } });
+          await call('/auth/email', { token, json: { email, current_password: PASSWORD } });
           const res = await call('/auth/email/verify', { token, json: { code: codeIn(sent.at(-1)) } });
           if (res.status !== 200) return res;
         }
