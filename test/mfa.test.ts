@@ -85,6 +85,37 @@ describe('TOTP enrolment', () => {
     );
   });
 
+  it("ends every other session of the user once it is on; the caller's session continues", async () => {
+    const { user, tokens } = await signedIn('lockout');
+    const other = await login(user.username); // a device the owner may be locking out
+    const { secret } = (await (
+      await api('/auth/mfa/totp', { json: { current_password: PASSWORD }, token: other.access_token })
+    ).json()) as { secret: string };
+    // A pending enrolment ends nothing yet.
+    expect((await api('/auth/me', { token: tokens.access_token })).status).toBe(200);
+    const confirmed = await api('/auth/mfa/totp/confirm', {
+      json: { code: await totp(secret) },
+      token: other.access_token,
+    });
+    expect(confirmed.status).toBe(200);
+
+    await expectProblem(await api('/auth/me', { token: tokens.access_token }), 401, 'invalid_token');
+    await expectProblem(
+      await api('/auth/refresh', { json: { refresh_token: tokens.refresh_token } }),
+      401,
+      'invalid_refresh_token',
+    );
+    expect((await api('/auth/me', { token: other.access_token })).status).toBe(200);
+    const refreshed = await api('/auth/refresh', { json: { refresh_token: other.refresh_token } });
+    expect(refreshed.status).toBe(200);
+    const revoked = await env.DB.prepare(
+      "SELECT count(*) AS n FROM sessions WHERE user_id = ? AND revoked_reason = 'mfa_enabled'",
+    )
+      .bind(user.id)
+      .first<{ n: number }>();
+    expect(revoked!.n).toBe(1);
+  });
+
   it('refuses a wrong first code with 400 invalid_mfa_code, and a confirm without enrolment with 409', async () => {
     const { token } = await signedIn('wrongfirst');
     await expectProblem(
