@@ -2,6 +2,7 @@
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { sha256Base64Url } from '../src/platform/crypto';
 import { createApp } from '../src/http/app';
 import {
   api,
@@ -94,6 +95,45 @@ describe('adding an email address', () => {
       400,
       'validation_failed',
     );
+  });
+});
+
+describe('verification codes at rest', () => {
+  it('are stored as a keyed HMAC: not the plain SHA-256 a dump could reverse, and useless under another key', async () => {
+    const { call, sent } = mailing();
+    const { token, user } = await signedIn('keyed');
+    const email = address(user.username);
+    expect((await call('/auth/email', { json: { email, current_password: PASSWORD }, token })).status).toBe(202);
+    const code = codeIn(sent[0]!)!;
+    const row = await env.DB.prepare('SELECT code_hash FROM email_verifications WHERE user_id = ?')
+      .bind(user.id)
+      .first<{ code_hash: string }>();
+    // The old form: a million SHA-256 runs over the six digits found the code in any dump.
+    expect(row!.code_hash).not.toBe(await sha256Base64Url(`${user.id}\u0000${email}\u0000${code}`));
+    expect(row!.code_hash).not.toContain(code);
+
+    // The key comes from DATA_ENCRYPTION_KEY: under another one the right code does not match.
+    const otherKey = mailing({ DATA_ENCRYPTION_KEY: 'another-data-key-0123456789abcdefghijklmnopqrstuvwxyz' });
+    await expectProblem(
+      await otherKey.call('/auth/email/verify', { json: { code }, token }),
+      400,
+      'invalid_email_code',
+    );
+    expect((await call('/auth/email/verify', { json: { code }, token })).status).toBe(200);
+  });
+
+  it('without DATA_ENCRYPTION_KEY the address routes answer 500 misconfigured, before any password check', async () => {
+    vi.spyOn(console, 'error').mockImplementation(() => {});
+    const { call, sent } = mailing({ DATA_ENCRYPTION_KEY: '' });
+    const { token } = await signedIn('nokey');
+    const add = await expectProblem(
+      await call('/auth/email', { json: { email: 'nokey@example.test', current_password: 'wrong-password' }, token }),
+      500,
+      'misconfigured',
+    );
+    expect(add.detail).toMatch(/DATA_ENCRYPTION_KEY/);
+    await expectProblem(await call('/auth/email/verify', { json: { code: '123456' }, token }), 500, 'misconfigured');
+    expect(sent).toHaveLength(0);
   });
 });
 
