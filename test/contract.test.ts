@@ -108,6 +108,16 @@ function withoutDataKey(): typeof api {
   };
 }
 const mfaStrict = () => appWith({ MFA_MAX_FAILURES: '1' });
+const WRONG_PASSWORD = 'not-the-password';
+/**
+ * A signed-in user whose stored hash is a Flask one only the companion Worker checks (a login
+ * replaces it, so it is put back by hand), for the 503 of a route that proves the password.
+ */
+async function withFlaskHash(twoFactor = false) {
+  const s = twoFactor ? await twoFactorUser() : { ...(await signedIn()), recoveryCodes: [] as string[] };
+  await env.DB.prepare('UPDATE users SET password_hash = ? WHERE id = ?').bind(bcrypt.hash, s.user.id).run();
+  return s;
+}
 /** A Flask-Bcrypt hash: only the companion Worker can check it (legacy-hashes-companion.ts). */
 const bcrypt = fixture.vectors.find((v) => v.hash.startsWith('$2b$04$'))!;
 /** Sends without the companion; its operator log line is asserted in legacy-hashes.test.ts. */
@@ -347,10 +357,34 @@ const CASES: Record<string, Record<number, Send[]>> = {
     ],
   },
   enrolTotp: {
-    200: [async () => api('/auth/mfa/totp', { method: 'POST', token: (await signedIn()).token })],
-    401: [() => api('/auth/mfa/totp', { method: 'POST' })],
-    409: [async () => api('/auth/mfa/totp', { method: 'POST', token: (await twoFactorUser()).token })],
-    500: [async () => withoutDataKey()('/auth/mfa/totp', { method: 'POST', token: (await signedIn()).token })],
+    200: [async () => api('/auth/mfa/totp', { token: (await signedIn()).token, json: { current_password: PASSWORD } })],
+    400: [async () => api('/auth/mfa/totp', { token: (await signedIn()).token, json: {} })],
+    401: [
+      () => api('/auth/mfa/totp', { json: { current_password: PASSWORD } }),
+      async () =>
+        api('/auth/mfa/totp', { token: (await signedIn()).token, json: { current_password: WRONG_PASSWORD } }),
+    ],
+    409: [
+      async () => api('/auth/mfa/totp', { token: (await twoFactorUser()).token, json: { current_password: PASSWORD } }),
+    ],
+    429: [
+      async () => {
+        const { token } = await signedIn();
+        const app = strict();
+        return until429(() => app('/auth/mfa/totp', { token, json: { current_password: WRONG_PASSWORD } }));
+      },
+    ],
+    500: [
+      async () =>
+        withoutDataKey()('/auth/mfa/totp', { token: (await signedIn()).token, json: { current_password: PASSWORD } }),
+    ],
+    503: [
+      async () =>
+        withoutCompanion('/auth/mfa/totp', {
+          token: (await withFlaskHash()).token,
+          json: { current_password: bcrypt.password },
+        }),
+    ],
   },
   confirmTotp: {
     200: [
@@ -399,13 +433,21 @@ const CASES: Record<string, Record<number, Send[]>> = {
     ],
     400: [
       async () =>
-        api('/auth/mfa/totp', {
-          method: 'DELETE',
-          token: (await twoFactorUser()).token,
-          json: { code: 'ZZZZ-ZZZZ-ZZZZ' },
-        }),
+        api('/auth/mfa/totp', { method: 'DELETE', token: (await twoFactorUser()).token, json: { code: '123456' } }),
     ],
-    401: [() => api('/auth/mfa/totp', { method: 'DELETE', json: { code: '123456', current_password: PASSWORD } })],
+    401: [
+      () => api('/auth/mfa/totp', { method: 'DELETE', json: { code: '123456', current_password: PASSWORD } }),
+      async () => {
+        const { token, recoveryCodes } = await twoFactorUser();
+        const json = { code: recoveryCodes[0], current_password: WRONG_PASSWORD };
+        return api('/auth/mfa/totp', { method: 'DELETE', token, json });
+      },
+      async () => {
+        const { token } = await twoFactorUser();
+        const json = { code: 'ZZZZ-ZZZZ-ZZZZ', current_password: PASSWORD };
+        return api('/auth/mfa/totp', { method: 'DELETE', token, json });
+      },
+    ],
     409: [
       async () =>
         api('/auth/mfa/totp', {
@@ -418,13 +460,14 @@ const CASES: Record<string, Record<number, Send[]>> = {
       async () => {
         const { token } = await twoFactorUser();
         const app = mfaStrict();
-        return until429(() =>
-          app('/auth/mfa/totp', {
-            method: 'DELETE',
-            token,
-            json: { code: 'ZZZZ-ZZZZ-ZZZZ', current_password: PASSWORD },
-          }),
-        );
+        const json = { code: 'ZZZZ-ZZZZ-ZZZZ', current_password: PASSWORD };
+        return until429(() => app('/auth/mfa/totp', { method: 'DELETE', token, json }));
+      },
+      async () => {
+        const { token } = await twoFactorUser();
+        const app = strict();
+        const json = { code: 'ZZZZ-ZZZZ-ZZZZ', current_password: WRONG_PASSWORD };
+        return until429(() => app('/auth/mfa/totp', { method: 'DELETE', token, json }));
       },
     ],
     500: [
@@ -435,6 +478,13 @@ const CASES: Record<string, Record<number, Send[]>> = {
           json: { code: '1', current_password: PASSWORD },
         }),
     ],
+    503: [
+      async () => {
+        const { token, recoveryCodes } = await withFlaskHash(true);
+        const json = { code: recoveryCodes[0], current_password: bcrypt.password };
+        return withoutCompanion('/auth/mfa/totp', { method: 'DELETE', token, json });
+      },
+    ],
   },
   regenerateRecoveryCodes: {
     200: [
@@ -444,13 +494,20 @@ const CASES: Record<string, Record<number, Send[]>> = {
       },
     ],
     400: [
-      async () =>
-        api('/auth/mfa/recovery-codes', {
-          token: (await twoFactorUser()).token,
-          json: { code: 'nope', current_password: PASSWORD },
-        }),
+      async () => api('/auth/mfa/recovery-codes', { token: (await twoFactorUser()).token, json: { code: 'nope' } }),
     ],
-    401: [() => api('/auth/mfa/recovery-codes', { json: { code: '123456', current_password: PASSWORD } })],
+    401: [
+      () => api('/auth/mfa/recovery-codes', { json: { code: '123456', current_password: PASSWORD } }),
+      async () => {
+        const { token, recoveryCodes } = await twoFactorUser();
+        const json = { code: recoveryCodes[0], current_password: WRONG_PASSWORD };
+        return api('/auth/mfa/recovery-codes', { token, json });
+      },
+      async () => {
+        const { token } = await twoFactorUser();
+        return api('/auth/mfa/recovery-codes', { token, json: { code: 'nope', current_password: PASSWORD } });
+      },
+    ],
     409: [
       async () =>
         api('/auth/mfa/recovery-codes', {
@@ -473,6 +530,13 @@ const CASES: Record<string, Record<number, Send[]>> = {
           token: (await signedIn()).token,
           json: { code: '1', current_password: PASSWORD },
         }),
+    ],
+    503: [
+      async () => {
+        const { token, recoveryCodes } = await withFlaskHash(true);
+        const json = { code: recoveryCodes[0], current_password: bcrypt.password };
+        return withoutCompanion('/auth/mfa/recovery-codes', { token, json });
+      },
     ],
   },
   verifyMfa: {
@@ -597,6 +661,11 @@ const CASES: Record<string, Record<number, Send[]>> = {
           token: (await signedIn()).token,
           json: { email: 'a@example.test', current_password: PASSWORD },
         }),
+      async () => {
+        const { token, recoveryCodes } = await twoFactorUser();
+        const json = { email: 'a@example.test', current_password: PASSWORD, code: recoveryCodes[0] };
+        return mailing().call('/auth/email', { token, json });
+      },
     ],
     400: [
       async () =>
@@ -604,8 +673,26 @@ const CASES: Record<string, Record<number, Send[]>> = {
           token: (await signedIn()).token,
           json: { email: 'not-an-address', current_password: PASSWORD },
         }),
+      async () => mailing().call('/auth/email', { token: (await signedIn()).token, json: { email: 'a@example.test' } }),
+      async () =>
+        mailing().call('/auth/email', {
+          token: (await twoFactorUser()).token,
+          json: { email: 'a@example.test', current_password: PASSWORD },
+        }),
     ],
-    401: [() => mailing().call('/auth/email', { json: { email: 'a@example.test', current_password: PASSWORD } })],
+    401: [
+      () => mailing().call('/auth/email', { json: { email: 'a@example.test', current_password: PASSWORD } }),
+      async () =>
+        mailing().call('/auth/email', {
+          token: (await signedIn()).token,
+          json: { email: 'a@example.test', current_password: WRONG_PASSWORD },
+        }),
+      async () =>
+        mailing().call('/auth/email', {
+          token: (await twoFactorUser()).token,
+          json: { email: 'a@example.test', current_password: PASSWORD, code: 'ZZZZ-ZZZZ-ZZZZ' },
+        }),
+    ],
     404: [
       async () =>
         api('/auth/email', {
@@ -621,6 +708,32 @@ const CASES: Record<string, Record<number, Send[]>> = {
           call('/auth/email', { token, json: { email: 'a@example.test', current_password: PASSWORD } }),
         );
       },
+      async () => {
+        const { token } = await signedIn();
+        const { call } = mailing({ LOGIN_MAX_FAILURES: '1', LOGIN_WINDOW: '60' });
+        const json = { email: 'a@example.test', current_password: WRONG_PASSWORD };
+        return until429(() => call('/auth/email', { token, json }));
+      },
+    ],
+    500: [
+      async () => {
+        vi.spyOn(console, 'error').mockImplementationOnce(() => {});
+        const { call } = mailing({ DATA_ENCRYPTION_KEY: '' });
+        const json = { email: 'a@example.test', current_password: PASSWORD };
+        return call('/auth/email', { token: (await signedIn()).token, json });
+      },
+    ],
+    503: [
+      async () => {
+        const json = { email: 'a@example.test', current_password: bcrypt.password };
+        const token = (await withFlaskHash()).token;
+        const quiet = vi.spyOn(console, 'error').mockImplementation(() => {});
+        try {
+          return await mailing({ LEGACY_HASHES: undefined }).call('/auth/email', { token, json });
+        } finally {
+          quiet.mockRestore();
+        }
+      },
     ],
   },
   verifyEmail: {
@@ -628,7 +741,10 @@ const CASES: Record<string, Record<number, Send[]>> = {
       async () => {
         const { token } = await signedIn();
         const { call, sent } = mailing();
-        await call('/auth/email', { token, json: { email: `${uniqueName()}@example.test` } });
+        await call('/auth/email', {
+          token,
+          json: { email: `${uniqueName()}@example.test`, current_password: PASSWORD },
+        });
         return call('/auth/email/verify', { token, json: { code: codeIn(sent[0]) } });
       },
     ],
@@ -644,6 +760,13 @@ const CASES: Record<string, Record<number, Send[]>> = {
           if (res.status !== 200) return res;
         }
         throw new Error('the second verification of one address was accepted');
+      },
+    ],
+    500: [
+      async () => {
+        vi.spyOn(console, 'error').mockImplementationOnce(() => {});
+        const { call } = mailing({ DATA_ENCRYPTION_KEY: '' });
+        return call('/auth/email/verify', { token: (await signedIn()).token, json: { code: '123456' } });
       },
     ],
   },
