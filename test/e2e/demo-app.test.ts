@@ -264,7 +264,8 @@ describe('the demo app in Chromium', () => {
     await signIn(page, 'Register', username);
 
     const newPassword = 'an-even-longer-and-newer-passphrase';
-    await page.getByLabel('Current password').fill(PASSWORD);
+    // The two-factor form asks for the current password too: this is the password form's field.
+    await page.getByRole('form', { name: 'Password' }).getByLabel('Current password').fill(PASSWORD);
     await page.getByLabel('New password').fill(newPassword);
     await page.getByRole('button', { name: 'Change password' }).click();
     await statusSays(page, 'Password changed');
@@ -305,6 +306,12 @@ describe('the demo app in Chromium', () => {
     const username = uniqueName('demo_2fa');
     await signIn(page, 'Register', username);
 
+    // Setting up a second factor needs the current password, not only the signed-in session.
+    const twoFactor = page.getByRole('region', { name: 'Two-factor authentication' });
+    await twoFactor.getByLabel('Current password').fill('not-the-password');
+    await page.getByRole('button', { name: 'Set up two-factor authentication' }).click();
+    await twoFactor.getByRole('alert').filter({ hasText: 'The current password is incorrect.' }).waitFor();
+    await twoFactor.getByLabel('Current password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Set up two-factor authentication' }).click();
     const qr = page.getByRole('img', { name: 'QR code for your authenticator app' });
     await qr.waitFor();
