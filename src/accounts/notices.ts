@@ -32,9 +32,6 @@ export type NoticeRecipient = Pick<AccessUser, 'username' | 'email' | 'emailVeri
 /** Sends a notice (in the background); service functions take one of these. */
 export type Notify = (kind: NoticeKind, to: NoticeRecipient) => void;
 
-/** For callers with nothing to tell (and tests of other things). */
-export const notifyNobody: Notify = () => {};
-
 export function noticeMail(config: Config, kind: NoticeKind, to: string, username: string, at: number) {
   const what = NOTICES[kind];
   return plainMail(to, `${config.issuer}: ${what.toLowerCase()}`, [

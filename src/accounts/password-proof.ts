@@ -42,9 +42,9 @@ export type ProvenPassword = {
 };
 
 /**
- * The proof, in two parts: `reads` go into the caller's first round trip, beside what else it reads (with `onlyIf`,
- * the attempt is counted only when that holds); `check` judges their results and verifies
- * the password. The caller puts `succeeded` in its next write.
+ * The proof, in two parts: `reads` go into the caller's first round trip, beside what else
+ * it reads (with `onlyIf`, the attempt is counted only when that holds); `check` judges their
+ * results and verifies the password. The caller puts `succeeded` in its next write.
  */
 export function passwordProof(
   db: Database,

@@ -326,7 +326,9 @@ describe('the demo app in Chromium', () => {
     await page.getByLabel('Code', { exact: true }).fill(await totp(secret));
     await page.getByRole('button', { name: 'Turn on two-factor authentication' }).click();
     await statusSays(page, 'Two-factor authentication is on');
-    expect(await page.getByRole('list', { name: 'Recovery codes' }).getByRole('listitem').count()).toBe(10);
+    const recoveryCodes = page.getByRole('list', { name: 'Recovery codes' }).getByRole('listitem');
+    expect(await recoveryCodes.count()).toBe(10);
+    const recoveryCode = (await recoveryCodes.first().textContent()) ?? '';
 
     await page.getByRole('button', { name: 'Log out', exact: true }).click();
     await loginButton(page).waitFor();
@@ -346,7 +348,13 @@ describe('the demo app in Chromium', () => {
     await signedInAs(page, username).waitFor();
     expect((await page.context().cookies()).some((c) => c.name === COOKIE)).toBe(true);
     await reload(page, { signedInAs: username });
-    await page.getByRole('button', { name: 'Turn off two-factor authentication' }).waitFor();
+
+    // Turning it off takes a code and the current password.
+    await page.getByLabel('Code or recovery code').fill(recoveryCode);
+    await twoFactor.getByLabel('Current password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Turn off two-factor authentication' }).click();
+    await statusSays(page, 'Two-factor authentication is off');
+    await page.getByRole('button', { name: 'Set up two-factor authentication' }).waitFor();
   });
 
   it('lets an admin page through the users, change a role, and delete a user', async () => {
