@@ -8,7 +8,7 @@ import { addressKey } from '../platform/address';
 import { MAX_PASSWORD_LENGTH, type Config } from '../platform/config';
 import type { Database } from '../platform/db/client';
 import { knownAddresses, sessions, users, type AccessUser, type User } from '../platform/db/schema';
-import { ApiError } from '../platform/errors';
+import { ApiError, type FieldError } from '../platform/errors';
 import type { LegacyHashesCompanion } from '../credentials/legacy-hashes-companion';
 import { burnPasswordWork, hashPassword, verifyPassword } from '../credentials/password';
 import type { Delivery, IssuedChallenge } from '../two-factor/challenges';
@@ -33,15 +33,19 @@ import { createUser, usernameKey } from './users';
 /**
  * Length limits (NIST SP 800-63B: counted in characters after NFKC). No composition rules, as
  * NIST and ASVS ask; the common-password list (ASVS 6.2.4) is looked up in D1 by each flow, in
- * the batch it sends before hashing (common-passwords.ts).
+ * the batch it sends before hashing (common-passwords.ts). The routes check this beside their
+ * schema, so a form learns every bad field in one answer; the services check it again.
  */
-export function checkPasswordLength(password: string, config: Config, field = 'password'): void {
+export function passwordLengthError(password: string, config: Config, field = 'password'): FieldError | undefined {
   const length = [...password.normalize('NFKC')].length;
-  if (length < config.passwordMinLength || length > MAX_PASSWORD_LENGTH) {
-    throw new ApiError(400, 'validation_failed', 'The request is invalid.', {
-      errors: [{ field, message: `must be ${config.passwordMinLength} to ${MAX_PASSWORD_LENGTH} characters` }],
-    });
-  }
+  if (length >= config.passwordMinLength && length <= MAX_PASSWORD_LENGTH) return undefined;
+  const label = field === 'new_password' ? 'New password' : 'Password';
+  return { field, message: `${label} must be ${config.passwordMinLength} to ${MAX_PASSWORD_LENGTH} characters.` };
+}
+
+export function checkPasswordLength(password: string, config: Config, field = 'password'): void {
+  const error = passwordLengthError(password, config, field);
+  if (error) throw new ApiError(400, 'validation_failed', 'The request is invalid.', { errors: [error] });
 }
 
 /**

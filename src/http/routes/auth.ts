@@ -1,7 +1,7 @@
 /** /auth/*: registration, login, tokens, logout, password change and the caller's own user. */
 import type { Context } from 'hono';
 import * as z from 'zod';
-import type { User } from '../../platform/db/schema';
+import type { AccessUser } from '../../platform/db/schema';
 import type { AppEnv } from '../../platform/env';
 import { ApiError } from '../../platform/errors';
 import { getKeyRing } from '../../credentials/keys';
@@ -40,7 +40,7 @@ export const deliverySchema = z.enum(['body', 'cookie']).default('body').meta({
 /** The login/refresh response: an access token, and the refresh token in the body or a cookie. */
 export async function tokenResponse(
   c: Context<AppEnv>,
-  user: User,
+  user: AccessUser,
   session: IssuedRefresh,
   delivery: 'body' | 'cookie',
 ) {
@@ -73,7 +73,11 @@ export const registerRoute = defineRoute({
   summary: 'Create a user (always with role `user`)',
   description:
     'Creates a user with role `user` and returns it. It does not sign in: call `login` next. The username is NFKC-normalised and unique case-insensitively; the password must meet the length rule and not be one of the most common passwords.',
-  request: { body: credentialsSchema, example: { username: 'alice', password: 'correct horse battery staple' } },
+  request: {
+    body: credentialsSchema,
+    newPasswords: ['password'],
+    example: { username: 'alice', password: 'correct horse battery staple' },
+  },
   responses: {
     201: json(z.object({ user: userSchema }), 'The new user'),
     400: problem('Invalid input (`validation_failed`, `password_too_common`, `malformed_json`)'),
@@ -164,6 +168,7 @@ export const passwordRoute = defineRoute({
   bearer: true,
   request: {
     body: z.object({ current_password: passwordSchema, new_password: newPasswordSchema }),
+    newPasswords: ['new_password'],
     example: { current_password: 'correct horse battery staple', new_password: 'a-new-and-unusual-passphrase' },
   },
   responses: {

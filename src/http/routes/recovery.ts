@@ -80,6 +80,7 @@ export const passwordResetRoute = defineRoute({
   request: {
     example: { reset_token: 'x2Vb…', new_password: 'a new long passphrase' },
     body: z.object({ reset_token: z.string().min(1).max(512), new_password: newPasswordSchema }),
+    newPasswords: ['new_password'],
   },
   responses: {
     204: { description: 'Password set' },
