@@ -326,7 +326,9 @@ describe('parallel changes to one enrolment', () => {
       ]);
       expect(disable.status).toBe(204);
       expect(await state(user.id)).toEqual({ enabled: false, confirmed: false, codes: 0 });
-      expect([200, 409]).toContain(regen.status);
+      // 200 if it won, 409 if it found two-factor off, 401 invalid_mfa_code if the disable
+      // deleted its recovery code before it was spent.
+      expect([200, 401, 409]).toContain(regen.status);
     }
   });
 });
