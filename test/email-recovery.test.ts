@@ -234,19 +234,30 @@ describe('email is off unless configured', () => {
     await expectProblem(await api('/auth/password/forgot', { json: { username: 'alice' } }), 404, 'email_disabled');
   });
 
-  it('with only one of the two the service says which is missing (500 misconfigured)', async () => {
-    vi.spyOn(console, 'error').mockImplementation(() => {});
+  it('with only one of the two the service says which is missing (500 misconfigured, named in the log)', async () => {
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
     const noBinding = await expectProblem(
       await appWith({ EMAIL_FROM: FROM })('/auth/password/forgot', { json: { username: 'alice' } }),
       500,
       'misconfigured',
     );
-    expect(noBinding.detail).toMatch(/binding EMAIL\b/);
+    expect(noBinding.detail).toBe('The service is misconfigured.');
+    expect(String(logged.mock.calls.at(-1)?.[0])).toMatch(/binding EMAIL\b/);
     const noFrom = await expectProblem(
       await appWith({ EMAIL: fakeEmail().binding })('/auth/password/forgot', { json: { username: 'alice' } }),
       500,
       'misconfigured',
     );
-    expect(noFrom.detail).toMatch(/EMAIL_FROM/);
+    expect(noFrom.detail).toBe('The service is misconfigured.');
+    expect(String(logged.mock.calls.at(-1)?.[0])).toMatch(/EMAIL_FROM/);
+    // On loopback (wrangler dev) the answer names it too.
+    const local = await expectProblem(
+      await appWith({ EMAIL_FROM: FROM })('http://localhost:8787/auth/password/forgot', {
+        json: { username: 'alice' },
+      }),
+      500,
+      'misconfigured',
+    );
+    expect(local.detail).toMatch(/binding EMAIL\b/);
   });
 });

@@ -1323,7 +1323,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description DATA_ENCRYPTION_KEY is not set (`misconfigured`) */
+            /** @description DATA_ENCRYPTION_KEY is not set (`misconfigured`; the detail names it on loopback only, the log always) */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1419,7 +1419,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description DATA_ENCRYPTION_KEY is not set (`misconfigured`) */
+            /** @description DATA_ENCRYPTION_KEY is not set (`misconfigured`; the detail names it on loopback only, the log always) */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1520,7 +1520,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description DATA_ENCRYPTION_KEY is not set (`misconfigured`) */
+            /** @description DATA_ENCRYPTION_KEY is not set (`misconfigured`; the detail names it on loopback only, the log always) */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1621,7 +1621,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description DATA_ENCRYPTION_KEY is not set (`misconfigured`) */
+            /** @description DATA_ENCRYPTION_KEY is not set (`misconfigured`; the detail names it on loopback only, the log always) */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1734,7 +1734,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description DATA_ENCRYPTION_KEY is not set (`misconfigured`) */
+            /** @description DATA_ENCRYPTION_KEY is not set (`misconfigured`; the detail names it on loopback only, the log always) */
             500: {
                 headers: {
                     [name: string]: unknown;

@@ -24,7 +24,9 @@ const codeOrRecovery = z
 const recoveryCodes = z.object({
   recovery_codes: z.array(z.string()).meta({ description: 'Shown this once; each works once' }),
 });
-const misconfigured = problem('DATA_ENCRYPTION_KEY is not set (`misconfigured`)');
+const misconfigured = problem(
+  'DATA_ENCRYPTION_KEY is not set (`misconfigured`; the detail names it on loopback only, the log always)',
+);
 const unauthorized = problem('No or invalid access token');
 const tooMany = problem('Too many wrong codes for this user (`too_many_attempts`), see Retry-After');
 
