@@ -13,6 +13,8 @@ export const MAX_PBKDF2_ITERATIONS = 100_000;
 export const MIN_PASSWORD_LENGTH_FLOOR = 8;
 export const MAX_PASSWORD_LENGTH = 128;
 const MIN_SECRET_BYTES = 32;
+export const MAX_ACCESS_CHECK_CACHE_TTL = 60;
+export const MAX_D1_REPLICA_LAG_BOUND = 300;
 
 const bytes = (s: string) => new TextEncoder().encode(s).length;
 const int = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
@@ -92,9 +94,12 @@ const envSchema = z.object({
   // ASVS 7.3.2: a session ends this long after login however active it is.
   SESSION_MAX_LIFETIME: int(60, 400 * 86_400, 90 * 86_400),
   // Seconds a positive access check may be reused by an isolate (0 = every request asks D1).
-  ACCESS_CHECK_CACHE_TTL: int(0, 60, 0),
+  ACCESS_CHECK_CACHE_TTL: int(0, MAX_ACCESS_CHECK_CACHE_TTL, 0),
   // `nearest`: reads through D1 read replication (the Sessions API); see db/client.ts.
   D1_READS: z.enum(['primary', 'nearest']).default('primary'),
+  // Seconds a replica may lag the primary: after this isolate revokes a user, checks of that
+  // user read from a replica are not cached for ACCESS_CHECK_CACHE_TTL plus this.
+  D1_REPLICA_LAG_BOUND: int(0, MAX_D1_REPLICA_LAG_BOUND, 10),
   CORS_ORIGINS: list.pipe(z.array(corsOrigin)),
   JWT_SECRET: unset(secret('JWT_SECRET')),
   JWT_PREVIOUS_SECRETS: list.pipe(z.array(secret('JWT_PREVIOUS_SECRETS entries'))),
@@ -138,6 +143,7 @@ function toConfig(env: z.output<typeof envSchema>) {
     sessionMaxLifetime: env.SESSION_MAX_LIFETIME,
     accessCheckCacheTtl: env.ACCESS_CHECK_CACHE_TTL,
     d1Reads: env.D1_READS,
+    d1ReplicaLagBound: env.D1_REPLICA_LAG_BOUND,
     corsOrigins: env.CORS_ORIGINS,
     pepper: env.PASSWORD_PEPPER,
     /** Seals TOTP secrets and keys recovery-code hashes (src/two-factor/data-key.ts); unset = MFA off. */

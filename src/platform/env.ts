@@ -25,6 +25,7 @@ export type Bindings = {
   SESSION_MAX_LIFETIME?: string;
   ACCESS_CHECK_CACHE_TTL?: string;
   D1_READS?: string;
+  D1_REPLICA_LAG_BOUND?: string;
   CORS_ORIGINS?: string;
   JWT_SECRET?: string;
   JWT_PREVIOUS_SECRETS?: string;

@@ -15,7 +15,7 @@ import { consumeAttempt } from '../../throttle/rate-limit';
 import { addressKey } from '../../platform/address';
 import { toPublicUser } from '../../accounts/users';
 
-const adminOnly = [requireAuth(), requireRole('admin')];
+const adminOnly = requireRole('admin');
 const idParam = z.object({ id: z.string().min(1).max(64) });
 const email = z.email().max(254).meta({ example: 'alice@example.com' });
 const unauthorized = problem('No or invalid access token');
