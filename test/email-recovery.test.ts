@@ -3,7 +3,7 @@ import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../src/http/app';
-import { api, appWith, expectProblem, login, ORIGIN, signedIn, type Api } from './helpers';
+import { api, appWith, expectProblem, login, ORIGIN, PASSWORD, signedIn, type Api } from './helpers';
 
 afterEach(() => vi.useRealTimers());
 
@@ -101,6 +101,42 @@ describe('adding an email address', () => {
     );
   });
 
+  it('mails one address at most three codes a day, whichever accounts ask', async () => {
+    const { call, sent } = mailing();
+    const victim = 'sprayed@example.test';
+    for (let i = 0; i < 3; i++) {
+      const { token } = await signedIn('spray');
+      const email = i === 1 ? victim.toUpperCase() : victim;
+      expect((await call('/auth/email', { json: { email }, token })).status).toBe(202);
+    }
+    const { token } = await signedIn('spray');
+    const refused = await call('/auth/email', { json: { email: victim }, token });
+    await expectProblem(refused, 429, 'too_many_attempts');
+    expect(Number(refused.headers.get('Retry-After'))).toBeGreaterThan(86_000);
+    expect(sent.filter((mail) => mail.to.toLowerCase() === victim)).toHaveLength(3);
+    // Another address is not affected, and the day's end lifts it.
+    expect((await call('/auth/email', { json: { email: 'other@example.test' }, token })).status).toBe(202);
+    vi.setSystemTime(Date.now() + 86_400_000);
+    const fresh = (await login((await signedIn('spray')).user.username)).access_token;
+    expect((await call('/auth/email', { json: { email: victim }, token: fresh })).status).toBe(202);
+  });
+
+  it("counts a throttled account's requests against no address", async () => {
+    const { call, sent } = mailing({ EMAIL_USER_MAX: '1' });
+    const { token } = await signedIn('throttled');
+    expect((await call('/auth/email', { json: { email: 'first@example.test' }, token })).status).toBe(202);
+    for (let i = 0; i < 3; i++) {
+      await expectProblem(
+        await call('/auth/email', { json: { email: 'kept@example.test' }, token }),
+        429,
+        'too_many_attempts',
+      );
+    }
+    const other = await signedIn('throttled');
+    expect((await call('/auth/email', { json: { email: 'kept@example.test' }, token: other.token })).status).toBe(202);
+    expect(sent.filter((mail) => mail.to === 'kept@example.test')).toHaveLength(1);
+  });
+
   it('refuses what is not an address', async () => {
     const { call } = mailing();
     const { token } = await signedIn('bademail');
@@ -195,14 +231,44 @@ describe('POST /auth/password/forgot', () => {
     expect(sent).toEqual([address(user.username)]);
   });
 
-  it('sends at most EMAIL_USER_MAX mails per user and hour, still answering 202', async () => {
+  it('sends at most EMAIL_USER_MAX mails per user, requesting address and hour, still answering 202', async () => {
     const { call, sent } = mailing({ EMAIL_USER_MAX: '2' });
-    const { user } = await withVerifiedEmail(call, sent, 'capped'); // the verification code was mail 1
+    const { user } = await withVerifiedEmail(call, sent, 'capped');
     const before = sent.length;
+    const headers = { 'CF-Connecting-IP': '203.0.113.30' };
     for (let i = 0; i < 3; i++) {
-      expect((await call('/auth/password/forgot', { json: { username: user.username } })).status).toBe(202);
+      expect((await call('/auth/password/forgot', { json: { username: user.username }, headers })).status).toBe(202);
     }
-    expect(sent.length - before).toBe(1);
+    expect(sent.length - before).toBe(2);
+  });
+
+  it("cannot be used from other addresses to spend the owner's budget; strangers together get a daily ceiling", async () => {
+    const { call, sent } = mailing({ EMAIL_RESET_USER_MAX: '4' });
+    const { user, email } = await withVerifiedEmail(call, sent, 'starved');
+    const HOME = '192.0.2.150';
+    const atHome = { 'CF-Connecting-IP': HOME };
+    // The owner's usual address: a login succeeded there.
+    expect(
+      (await call('/auth/login', { json: { username: user.username, password: PASSWORD }, headers: atHome })).status,
+    ).toBe(200);
+    const before = sent.length;
+    for (let i = 1; i <= 8; i++) {
+      const stranger = { 'CF-Connecting-IP': `198.51.100.${i}` };
+      for (let j = 0; j < 2; j++) {
+        expect(
+          (await call('/auth/password/forgot', { json: { username: user.username }, headers: stranger })).status,
+        ).toBe(202);
+      }
+    }
+    // Sixteen requests from eight addresses: the ceiling (EMAIL_RESET_USER_MAX) holds the inbox to four.
+    expect(sent.length - before).toBe(4);
+    // The owner's own address still has its whole budget (EMAIL_USER_MAX, 3 an hour).
+    const owner = sent.length;
+    for (let i = 0; i < 4; i++) {
+      expect((await call('/auth/password/forgot', { json: { email }, headers: atHome })).status).toBe(202);
+    }
+    expect(sent.length - owner).toBe(3);
+    expect(sent.slice(owner).every((mail) => mail.to === email && tokenIn(mail))).toBe(true);
   });
 
   it('is throttled per address (RECOVERY_IP_MAX per hour) whatever the name', async () => {
@@ -224,6 +290,41 @@ describe('POST /auth/password/forgot', () => {
       400,
       'validation_failed',
     );
+  });
+});
+
+describe('what a mail says', () => {
+  /** A name no registration allows, as a row written outside the API could hold it. */
+  const HOSTILE = 'Urgent: call +1 555 0100 or visit https://evil.example/login';
+  const rename = (id: string, username: string) =>
+    env.DB.prepare('UPDATE users SET username = ? WHERE id = ?').bind(username, id).run();
+  const quotesNothingOf = (mail: Sent) => {
+    for (const part of [mail.subject, mail.text, mail.html]) {
+      expect(part).not.toMatch(/evil|555|Urgent/);
+    }
+  };
+
+  it('greets the user by name when it is one registration allows', async () => {
+    const { call, sent } = mailing();
+    const { user } = await withVerifiedEmail(call, sent, 'greeted');
+    expect(sent.at(-1)!.text).toContain(`Hello ${user.username},`);
+  });
+
+  it('quotes no other caller-chosen text: a verification mail to any address, a reset mail', async () => {
+    const { call, sent } = mailing();
+    const { user, token, email } = await withVerifiedEmail(call, sent, 'hostile');
+    await rename(user.id, HOSTILE);
+    expect((await call('/auth/email', { json: { email: 'anyone@example.test' }, token })).status).toBe(202);
+    const verification = sent.at(-1)!;
+    expect(verification.to).toBe('anyone@example.test');
+    quotesNothingOf(verification);
+    expect(codeIn(verification)).toMatch(/^\d{6}$/);
+
+    expect((await call('/auth/password/forgot', { json: { email } })).status).toBe(202);
+    const reset = sent.at(-1)!;
+    expect(reset.to).toBe(email);
+    quotesNothingOf(reset);
+    expect(tokenIn(reset)).toBeDefined();
   });
 });
 

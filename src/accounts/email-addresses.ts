@@ -2,7 +2,9 @@
  * A user's email address, for password reset by mail. Adding one mails a 6-digit code; the
  * address is stored on the user only once that code comes back, and a verified address
  * belongs to one user only (unique index). Codes expire after 15 minutes and die after five
- * wrong tries; mails are limited per user (EMAIL_USER_MAX per hour).
+ * wrong tries. Mails are limited per sending account (EMAIL_USER_MAX per hour) and per
+ * destination (three a day, whichever accounts ask): accounts are cheap, so the account limit
+ * alone would let anyone mail any address without end.
  */
 import { and, eq, gt, lt, sql } from 'drizzle-orm';
 import { forgetUser } from '../sessions/access-cache';
@@ -14,11 +16,19 @@ import { ApiError } from '../platform/errors';
 import { audit, type RequestLog } from '../platform/audit';
 import { verificationMail, type Mailer } from '../platform/email';
 import { mailUserLimit } from '../recovery/password-reset';
-import { consumeAttempt } from '../throttle/rate-limit';
+import { consumeAttempt, type Limit } from '../throttle/rate-limit';
 import { emailKey, isUniqueViolation } from './users';
 
 const CODE_TTL_SECONDS = 15 * 60;
 const MAX_ATTEMPTS = 5;
+
+/** Verification mails one address receives per day, from every account together. */
+export const DESTINATION_MAILS_PER_DAY = 3;
+const destinationLimit = (email: string): Limit => ({
+  key: `mail-to:${emailKey(email)}`,
+  max: DESTINATION_MAILS_PER_DAY,
+  windowSeconds: 86_400,
+});
 
 /** Six uniformly random digits (rejection sampling: no digit more likely than another). */
 function newCode(): string {
@@ -45,6 +55,8 @@ export async function requestEmailVerification(
   now = Date.now(),
 ): Promise<{ expiresIn: number }> {
   await consumeAttempt(db, mailUserLimit(config, user.id), now, 'Too many mails to this account');
+  // Counted only once the account may send: a throttled account spends no address's budget.
+  await consumeAttempt(db, destinationLimit(email), now, 'Too many verification mails to this address');
   const code = newCode();
   const row = {
     userId: user.id,

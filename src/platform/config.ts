@@ -114,6 +114,7 @@ const envSchema = z.object({
   PASSWORD_RESET_TTL: int(300, 7 * 86_400, 3600),
   RECOVERY_IP_MAX: int(1, 1_000_000, 20),
   EMAIL_USER_MAX: int(1, 100, 3),
+  EMAIL_RESET_USER_MAX: int(1, 1000, 10),
   EMAIL_FROM: unset(z.email()),
 });
 
@@ -153,8 +154,10 @@ function toConfig(env: z.output<typeof envSchema>) {
     passwordResetTtl: env.PASSWORD_RESET_TTL,
     /** Per address and hour: password resets tried and forgot-password requests. */
     recoveryIpMax: env.RECOVERY_IP_MAX,
-    /** Per user and hour: mails sent (verification codes and reset links). */
+    /** Per hour: verification mails an account sends; reset mails per (user, requesting address). */
     emailUserMax: env.EMAIL_USER_MAX,
+    /** Per user and day: reset mails asked from addresses the user is not known at, together. */
+    emailResetUserMax: env.EMAIL_RESET_USER_MAX,
     emailFrom: env.EMAIL_FROM,
     jwt: {
       secret: env.JWT_SECRET,

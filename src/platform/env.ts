@@ -38,6 +38,7 @@ export type Bindings = {
   PASSWORD_RESET_TTL?: string;
   RECOVERY_IP_MAX?: string;
   EMAIL_USER_MAX?: string;
+  EMAIL_RESET_USER_MAX?: string;
   EMAIL_FROM?: string;
   /** Cloudflare Email Sending (`[[send_email]]` in wrangler.toml); optional, see services/email.ts. */
   EMAIL?: SendEmail;

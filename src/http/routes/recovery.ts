@@ -95,7 +95,7 @@ export const forgotPasswordRoute = defineRoute({
   tags: ['recovery'],
   summary: 'Mail a reset token to the verified address of a user; the answer is the same whether or not one exists',
   description:
-    'Always 202 with the same body, at the same speed: the lookup and the mail happen after the answer. A user with a verified address gets a reset token by mail. Needs email configured.',
+    'Always 202 with the same body, at the same speed: the lookup and the mail happen after the answer. A user with a verified address gets a reset token by mail: at most EMAIL_USER_MAX an hour per requesting address, and EMAIL_RESET_USER_MAX a day from addresses the user has not logged in from, together. Needs email configured.',
   request: {
     example: { username: 'alice' },
     body: z
@@ -120,7 +120,7 @@ export const addEmailRoute = defineRoute({
   tags: ['recovery'],
   summary: 'Add an email address: a 6-digit code is mailed to it (valid 15 minutes)',
   description:
-    'Mails a 6-digit code to the address (valid 15 minutes, five tries); POST /auth/email/verify stores the address on the user. Needs email configured.',
+    'Mails a 6-digit code to the address (valid 15 minutes, five tries); POST /auth/email/verify stores the address on the user. At most EMAIL_USER_MAX mails an hour per account and three a day per address, whichever accounts ask. Needs email configured.',
   middleware: [requireAuth()],
   bearer: true,
   request: { example: { email: 'alice@example.com' }, body: z.object({ email }) },
@@ -129,7 +129,9 @@ export const addEmailRoute = defineRoute({
     400: problem('Invalid address'),
     401: unauthorized,
     404: emailDisabled,
-    429: problem('Too many mails to this user (`too_many_attempts`)'),
+    429: problem(
+      'Too many mails from this account (EMAIL_USER_MAX an hour) or to this address (three a day) (`too_many_attempts`), see Retry-After',
+    ),
   },
 });
 
