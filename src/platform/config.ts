@@ -87,6 +87,12 @@ const envSchema = z.object({
   // spread over many addresses; it never locks the owner out of a known address.
   LOGIN_USER_MAX_FAILURES: int(1, 1_000_000, 100),
   LOGIN_WINDOW: int(1, 86_400, 900),
+  // Logins in flight at once per (username, address) at a known address of the user: a fleet
+  // behind one NAT sharing one account. Failures still lock after LOGIN_MAX_FAILURES.
+  LOGIN_KNOWN_ADDRESS_PARALLEL: int(1, 1000, 20),
+  // Failed logins per hour, over all addresses, of an account whose stored hash is still an
+  // imported one: each check of such a hash may cost seconds of CPU.
+  LEGACY_VERIFY_MAX_FAILURES: int(1, 1000, 10),
   // Benchmarks and bulk tests lift the registration limit with very large values.
   REGISTER_IP_MAX: int(1, 1_000_000_000, 20),
   REGISTER_WINDOW: int(1, 1_000_000_000, 3_600),
@@ -111,6 +117,9 @@ const envSchema = z.object({
   DATA_ENCRYPTION_KEY: unset(secret('DATA_ENCRYPTION_KEY')),
   MFA_MAX_FAILURES: int(1, 1000, 10),
   MFA_WINDOW: int(60, 86_400, 900),
+  // NIST SP 800-63B 5.2.2 (at most 100): wrong codes in a row, over every window, before TOTP
+  // codes are refused for the account (a recovery code or an admin reset still works).
+  MFA_MAX_CONSECUTIVE_FAILURES: int(1, 100, 100),
   PASSWORD_RESET_TTL: int(300, 7 * 86_400, 3600),
   RECOVERY_IP_MAX: int(1, 1_000_000, 20),
   EMAIL_USER_MAX: int(1, 100, 3),
@@ -138,6 +147,8 @@ function toConfig(env: z.output<typeof envSchema>) {
     loginIpMaxFailures: env.LOGIN_IP_MAX_FAILURES,
     loginUserMaxFailures: env.LOGIN_USER_MAX_FAILURES,
     loginWindow: env.LOGIN_WINDOW,
+    loginKnownAddressParallel: env.LOGIN_KNOWN_ADDRESS_PARALLEL,
+    legacyVerifyMaxFailures: env.LEGACY_VERIFY_MAX_FAILURES,
     registerIpMax: env.REGISTER_IP_MAX,
     registerWindow: env.REGISTER_WINDOW,
     sessionRetention: env.SESSION_RETENTION,
@@ -151,6 +162,7 @@ function toConfig(env: z.output<typeof envSchema>) {
     dataEncryptionKey: env.DATA_ENCRYPTION_KEY,
     mfaMaxFailures: env.MFA_MAX_FAILURES,
     mfaWindow: env.MFA_WINDOW,
+    mfaMaxConsecutiveFailures: env.MFA_MAX_CONSECUTIVE_FAILURES,
     passwordResetTtl: env.PASSWORD_RESET_TTL,
     /** Per address and hour: password resets tried and forgot-password requests. */
     recoveryIpMax: env.RECOVERY_IP_MAX,

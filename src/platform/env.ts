@@ -19,6 +19,8 @@ export type Bindings = {
   LOGIN_IP_MAX_FAILURES?: string;
   LOGIN_USER_MAX_FAILURES?: string;
   LOGIN_WINDOW?: string;
+  LOGIN_KNOWN_ADDRESS_PARALLEL?: string;
+  LEGACY_VERIFY_MAX_FAILURES?: string;
   REGISTER_IP_MAX?: string;
   REGISTER_WINDOW?: string;
   SESSION_RETENTION?: string;
@@ -35,6 +37,7 @@ export type Bindings = {
   DATA_ENCRYPTION_KEY?: string;
   MFA_MAX_FAILURES?: string;
   MFA_WINDOW?: string;
+  MFA_MAX_CONSECUTIVE_FAILURES?: string;
   PASSWORD_RESET_TTL?: string;
   RECOVERY_IP_MAX?: string;
   EMAIL_USER_MAX?: string;
