@@ -108,6 +108,8 @@ function withoutDataKey(): typeof api {
   };
 }
 const mfaStrict = () => appWith({ MFA_MAX_FAILURES: '1' });
+/** One wrong code in a row locks TOTP codes (the window's limit kept out of the way). */
+const mfaLockedApp = () => appWith({ MFA_MAX_CONSECUTIVE_FAILURES: '1', MFA_MAX_FAILURES: '1000' });
 /** A Flask-Bcrypt hash: only the companion Worker can check it (legacy-hashes-companion.ts). */
 const bcrypt = fixture.vectors.find((v) => v.hash.startsWith('$2b$04$'))!;
 /** Sends without the companion; its operator log line is asserted in legacy-hashes.test.ts. */
@@ -398,6 +400,14 @@ const CASES: Record<string, Record<number, Send[]>> = {
         }),
     ],
     401: [() => api('/auth/mfa/totp', { method: 'DELETE', json: { code: '123456' } })],
+    403: [
+      async () => {
+        const { token } = await twoFactorUser();
+        const app = mfaLockedApp();
+        await app('/auth/mfa/totp', { method: 'DELETE', token, json: { code: 'ZZZZ-ZZZZ-ZZZZ' } });
+        return app('/auth/mfa/totp', { method: 'DELETE', token, json: { code: '123456' } });
+      },
+    ],
     409: [
       async () => api('/auth/mfa/totp', { method: 'DELETE', token: (await signedIn()).token, json: { code: '1' } }),
     ],
@@ -424,6 +434,14 @@ const CASES: Record<string, Record<number, Send[]>> = {
       async () => api('/auth/mfa/recovery-codes', { token: (await twoFactorUser()).token, json: { code: 'nope' } }),
     ],
     401: [() => api('/auth/mfa/recovery-codes', { json: { code: '123456' } })],
+    403: [
+      async () => {
+        const { token } = await twoFactorUser();
+        const app = mfaLockedApp();
+        await app('/auth/mfa/recovery-codes', { token, json: { code: 'ZZZZ-ZZZZ-ZZZZ' } });
+        return app('/auth/mfa/recovery-codes', { token, json: { code: '123456' } });
+      },
+    ],
     409: [async () => api('/auth/mfa/recovery-codes', { token: (await signedIn()).token, json: { code: '123456' } })],
     429: [
       async () => {
@@ -457,6 +475,15 @@ const CASES: Record<string, Record<number, Send[]>> = {
         const { user } = await twoFactorUser();
         const { mfa_token } = await loginForChallenge(user.username);
         return api('/auth/mfa/verify', { json: { mfa_token, recovery_code: 'ZZZZ-ZZZZ-ZZZZ' } });
+      },
+    ],
+    403: [
+      async () => {
+        const { user } = await twoFactorUser();
+        const app = mfaLockedApp();
+        const { mfa_token } = await loginForChallenge(user.username, {}, app);
+        await app('/auth/mfa/verify', { json: { mfa_token, recovery_code: 'ZZZZ-ZZZZ-ZZZZ' } });
+        return app('/auth/mfa/verify', { json: { mfa_token, code: '123456' } });
       },
     ],
     429: [

@@ -583,7 +583,7 @@ export interface components {
             status: number;
             detail: string;
             /** @enum {string} */
-            code: "validation_failed" | "malformed_json" | "unsupported_media_type" | "payload_too_large" | "username_taken" | "password_too_common" | "invalid_credentials" | "too_many_attempts" | "too_many_registrations" | "unauthorized" | "invalid_token" | "invalid_refresh_token" | "refresh_token_reused" | "forbidden" | "csrf_rejected" | "https_required" | "not_found" | "method_not_allowed" | "last_admin" | "mfa_required" | "mfa_already_enabled" | "mfa_not_enabled" | "invalid_mfa_code" | "invalid_mfa_token" | "invalid_reset_token" | "invalid_email_code" | "email_taken" | "email_disabled" | "service_unavailable" | "legacy_hash_unavailable" | "misconfigured" | "internal_error";
+            code: "validation_failed" | "malformed_json" | "unsupported_media_type" | "payload_too_large" | "username_taken" | "password_too_common" | "invalid_credentials" | "too_many_attempts" | "too_many_registrations" | "unauthorized" | "invalid_token" | "invalid_refresh_token" | "refresh_token_reused" | "forbidden" | "csrf_rejected" | "https_required" | "not_found" | "method_not_allowed" | "last_admin" | "mfa_required" | "mfa_already_enabled" | "mfa_not_enabled" | "invalid_mfa_code" | "invalid_mfa_token" | "mfa_locked" | "invalid_reset_token" | "invalid_email_code" | "email_taken" | "email_disabled" | "service_unavailable" | "legacy_hash_unavailable" | "misconfigured" | "internal_error";
             request_id?: string;
             errors?: {
                 field: string;
@@ -1383,6 +1383,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description After MFA_MAX_CONSECUTIVE_FAILURES wrong codes in a row, TOTP codes are refused (`mfa_locked`) until a recovery code is used or an admin resets two-factor; the owner is told by mail */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description TOTP is not enabled (`mfa_not_enabled`) */
             409: {
                 headers: {
@@ -1585,6 +1594,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description After MFA_MAX_CONSECUTIVE_FAILURES wrong codes in a row, TOTP codes are refused (`mfa_locked`) until a recovery code is used or an admin resets two-factor; the owner is told by mail */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description TOTP is not enabled (`mfa_not_enabled`) */
             409: {
                 headers: {
@@ -1700,6 +1718,15 @@ export interface operations {
             };
             /** @description Wrong code (`invalid_mfa_code`), or the token is unknown, expired, used or dead (`invalid_mfa_token`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description After MFA_MAX_CONSECUTIVE_FAILURES wrong codes in a row, TOTP codes are refused (`mfa_locked`) until a recovery code is used or an admin resets two-factor; the owner is told by mail */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

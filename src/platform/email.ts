@@ -75,3 +75,17 @@ export function resetMail(config: Config, to: string, username: string, token: s
     token,
   );
 }
+
+/**
+ * A security notice to the owner: what happened, with no token and no link that acts (whoever
+ * else reads the mailbox gains nothing from it).
+ */
+export function noticeMail(config: Config, to: string, username: string, what: string, lines: string[]): Mail {
+  const body = [greeting(username), `${what} (${config.issuer} account).`, ...lines];
+  return {
+    to,
+    subject: `${config.issuer}: ${what.toLowerCase()}`,
+    text: body.join('\n'),
+    html: body.map((l) => `<p>${escapeHtml(l)}</p>`).join(''),
+  };
+}

@@ -6,8 +6,11 @@
  *
  * Every code check is counted before it runs, per user (MFA_MAX_FAILURES per MFA_WINDOW)
  * and, at sign-in, per challenge (five), so a stolen password or access token buys a bounded
- * number of guesses. An accepted TOTP step is recorded and never accepted again; a recovery
- * code is spent by the write that accepts it.
+ * number of guesses. Over the long run, codes checked since the last right one are counted
+ * too (mfa_totp.consecutive_failures): past MFA_MAX_CONSECUTIVE_FAILURES (NIST SP 800-63B
+ * 5.2.2), TOTP codes are refused (403 `mfa_locked`) until a recovery code or an admin's reset;
+ * without it the windows alone allow about a thousand guesses a day. An accepted TOTP step is
+ * recorded and never accepted again; a recovery code is spent by the write that accepts it.
  */
 import { encodeBase32NoPadding } from '@oslojs/encoding';
 import { and, eq, exists, isNotNull, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
@@ -29,9 +32,10 @@ import { assertDataKey, open, seal } from './data-key';
 import { newRecoveryCode, normalizeRecoveryCode, RECOVERY_CODE_COUNT, recoveryCodeHash } from './recovery-codes';
 import { matchTotp, newTotpSecret, totpUri } from './totp';
 import { audit, type RequestLog } from '../platform/audit';
-import { clearCounterQuery, consumeAttempt, type Limit } from '../throttle/rate-limit';
+import { clearCounterQuery, countAttemptQuery, tooMany, type Limit } from '../throttle/rate-limit';
 import { newSessionQueries, type IssuedRefresh, type VerifiedUser } from '../sessions/sessions';
 import { findUserById } from '../accounts/users';
+import type { Notify } from './lock-notice';
 
 const mfaLimitKey = (userId: string) => `mfa:${userId}`;
 const failuresLimit = (config: Config, userId: string): Limit => ({
@@ -46,9 +50,51 @@ const alreadyEnabled = () =>
   new ApiError(409, 'mfa_already_enabled', 'Two-factor authentication is already enabled; disable it first.');
 const notEnabled = () => new ApiError(409, 'mfa_not_enabled', 'Two-factor authentication is not enabled.');
 
-/** Counts one code check for the user; 429 past MFA_MAX_FAILURES (forgiven by a right code). */
-const countCheck = (db: Database, config: Config, userId: string, now: number) =>
-  consumeAttempt(db, failuresLimit(config, userId), now, 'Too many two-factor codes tried');
+const locked = () =>
+  new ApiError(
+    403,
+    'mfa_locked',
+    'Authenticator codes are locked for this account after too many wrong ones in a row. Use a recovery code, or ask an administrator to reset two-factor authentication.',
+  );
+
+/**
+ * Counts one code check for the user, before it runs: 429 past MFA_MAX_FAILURES in the window
+ * (forgiven by a right code). Returns the streak: checks since the last right code, this one
+ * included (0 without a confirmed TOTP secret).
+ */
+async function countCheck(db: Database, config: Config, userId: string, now: number): Promise<number> {
+  const limit = failuresLimit(config, userId);
+  // One statement each, one round trip: parallel checks each see a distinct count.
+  const [counted, streak] = await db.batch([
+    countAttemptQuery(db, [limit], now),
+    db
+      .update(mfaTotp)
+      .set({ consecutiveFailures: sql`${mfaTotp.consecutiveFailures} + 1` })
+      .where(and(eq(mfaTotp.userId, userId), isNotNull(mfaTotp.confirmedAt)))
+      .returning({ count: mfaTotp.consecutiveFailures }),
+  ]);
+  const [row] = counted;
+  if (row && row.count > limit.max) {
+    throw tooMany('too_many_attempts', 'Too many two-factor codes tried', row.expiresAt, now);
+  }
+  return streak[0]?.count ?? 0;
+}
+
+/** A TOTP code past the streak's cap is refused unchecked; a recovery code still goes through. */
+function assertNotLocked(config: Config, streak: number, factor: { code: string } | { recoveryCode: string }) {
+  if ('code' in factor && streak > config.mfaMaxConsecutiveFailures) throw locked();
+}
+
+/** After a wrong code: the one that completes the streak locks TOTP codes; audit it and tell the owner. */
+function afterFailure(config: Config, user: AccessUser | User, streak: number, log: RequestLog, notify: Notify) {
+  if (streak !== config.mfaMaxConsecutiveFailures) return;
+  audit('mfa_locked', { ...log, userId: user.id });
+  notify('mfa_locked', user);
+}
+
+/** Queries a right code adds to its write: the streak starts over. */
+const resetStreakQuery = (db: Database, userId: string) =>
+  db.update(mfaTotp).set({ consecutiveFailures: 0 }).where(eq(mfaTotp.userId, userId));
 
 /**
  * Checks a second factor and spends it: a TOTP code's step is recorded (a later request with
@@ -69,7 +115,7 @@ async function spendFactor(
     if (step === null) return null;
     const spent = await db
       .update(mfaTotp)
-      .set({ lastStep: step })
+      .set({ lastStep: step, consecutiveFailures: 0 })
       .where(
         and(
           eq(mfaTotp.userId, userId),
@@ -229,21 +275,25 @@ function removeQueries(db: Database, userId: string, now: number) {
   ] as const;
 }
 
-/** Checks a code (TOTP or recovery) of a signed-in user, under the per-user limit; 400 when wrong. */
+/** Checks a code (TOTP or recovery) of a signed-in user, under the per-user limits; 400 when wrong. */
 async function requireFactor(
   db: Database,
   config: Config,
   user: AccessUser,
   code: string,
   log: RequestLog,
+  notify: Notify,
   now: number,
 ) {
   assertDataKey(config);
   if (!user.mfaEnabled) throw notEnabled();
-  await countCheck(db, config, user.id, now);
-  const method = await spendFactor(db, config, user.id, factorOf(code), now);
+  const streak = await countCheck(db, config, user.id, now);
+  const factor = factorOf(code);
+  assertNotLocked(config, streak, factor);
+  const method = await spendFactor(db, config, user.id, factor, now);
   if (!method) {
     audit('mfa_failure', { ...log, userId: user.id });
+    afterFailure(config, user, streak, log, notify);
     throw invalidCode(400);
   }
   return method;
@@ -256,9 +306,10 @@ export async function disableTotp(
   user: AccessUser,
   code: string,
   log: RequestLog,
+  notify: Notify,
   now = Date.now(),
 ) {
-  const method = await requireFactor(db, config, user, code, log, now);
+  const method = await requireFactor(db, config, user, code, log, notify, now);
   await db.batch([...removeQueries(db, user.id, now), clearCounterQuery(db, failuresLimit(config, user.id).key)]);
   forgetUser(user.id);
   audit('mfa_disabled', { ...log, userId: user.id, method });
@@ -271,11 +322,16 @@ export async function regenerateRecoveryCodes(
   user: AccessUser,
   code: string,
   log: RequestLog,
+  notify: Notify,
   now = Date.now(),
 ): Promise<string[]> {
-  const method = await requireFactor(db, config, user, code, log, now);
+  const method = await requireFactor(db, config, user, code, log, notify, now);
   const recovery = await newRecoveryCodes(db, config, user.id, now, totpConfirmed(db, user.id));
-  const [, first] = await db.batch([...recovery.queries, clearCounterQuery(db, failuresLimit(config, user.id).key)]);
+  const [, first] = await db.batch([
+    ...recovery.queries,
+    clearCounterQuery(db, failuresLimit(config, user.id).key),
+    resetStreakQuery(db, user.id),
+  ]);
   // Two-factor was turned off meanwhile: nothing was stored, so hand nothing out.
   if (first.meta.changes === 0) throw notEnabled();
   audit('mfa_recovery_codes_regenerated', { ...log, userId: user.id, method });
@@ -329,24 +385,31 @@ export async function verifyLoginChallenge(
   config: Config,
   input: { mfaToken: string; factor: { code: string } | { recoveryCode: string }; userAgent?: string | undefined },
   log: RequestLog,
+  notify: Notify,
   now = Date.now(),
 ): Promise<{ user: User; session: IssuedRefresh; delivery: Delivery }> {
   assertDataKey(config);
   const challenge = await takeAttempt(db, input.mfaToken, now);
-  await countCheck(db, config, challenge.userId, now);
+  const streak = await countCheck(db, config, challenge.userId, now);
   const user = await db.query.users.findFirst({ where: eq(users.id, challenge.userId) });
   // A password change, reset or logout-all since the password step ends the challenge.
   if (!user || !user.mfaEnabled || user.tokenVersion !== challenge.tokenVersion) throw invalidMfaToken();
+  assertNotLocked(config, streak, input.factor);
   const method = await spendFactor(db, config, user.id, input.factor, now);
   if (!method) {
     audit('mfa_failure', { ...log, userId: user.id, reason: 'login' });
+    afterFailure(config, user, streak, log, notify);
     throw invalidCode(401);
   }
   if (!(await completeChallenge(db, challenge.tokenHash, now))) throw invalidMfaToken();
   // Created as login creates it, conditional on the password and version of the password step.
   const verified = { passwordHash: user.passwordHash, tokenVersion: challenge.tokenVersion };
   const session = await newSessionQueries(db, config, { userId: user.id, userAgent: input.userAgent, verified }, now);
-  const [created] = await db.batch([...session.queries, clearCounterQuery(db, failuresLimit(config, user.id).key)]);
+  const [created] = await db.batch([
+    ...session.queries,
+    clearCounterQuery(db, failuresLimit(config, user.id).key),
+    resetStreakQuery(db, user.id),
+  ]);
   if (created.length === 0) throw invalidMfaToken();
   audit('login_success', { ...log, userId: user.id, sessionId: session.issued.sessionId, method });
   return { user, session: session.issued, delivery: challenge.delivery };

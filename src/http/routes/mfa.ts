@@ -13,6 +13,10 @@ import {
   verifyLoginChallenge,
 } from '../../two-factor/mfa';
 import { tokenResponse } from './auth';
+import { lockNotices } from '../../two-factor/lock-notice';
+import type { RequestLog } from '../../platform/audit';
+import type { AppEnv } from '../../platform/env';
+import type { Context } from 'hono';
 
 const tags: Tag[] = ['two-factor'];
 const code = z.string().min(1).max(64).meta({ example: '123456', description: 'A TOTP code' });
@@ -29,6 +33,9 @@ const misconfigured = problem(
 );
 const unauthorized = problem('No or invalid access token');
 const tooMany = problem('Too many wrong codes for this user (`too_many_attempts`), see Retry-After');
+const mfaLocked = problem(
+  'After MFA_MAX_CONSECUTIVE_FAILURES wrong codes in a row, TOTP codes are refused (`mfa_locked`) until a recovery code is used or an admin resets two-factor; the owner is told by mail',
+);
 
 export const enrolTotpRoute = defineRoute({
   method: 'post',
@@ -91,6 +98,7 @@ export const disableTotpRoute = defineRoute({
     204: { description: 'Two-factor is off' },
     400: problem('Wrong code (`invalid_mfa_code`) or invalid input'),
     401: unauthorized,
+    403: mfaLocked,
     409: problem('TOTP is not enabled (`mfa_not_enabled`)'),
     429: tooMany,
     500: misconfigured,
@@ -111,6 +119,7 @@ export const recoveryCodesRoute = defineRoute({
     200: json(recoveryCodes, 'Ten new recovery codes'),
     400: problem('Wrong code (`invalid_mfa_code`) or invalid input'),
     401: unauthorized,
+    403: mfaLocked,
     409: problem('TOTP is not enabled (`mfa_not_enabled`)'),
     429: tooMany,
     500: misconfigured,
@@ -144,10 +153,15 @@ export const verifyMfaRoute = defineRoute({
     401: problem(
       'Wrong code (`invalid_mfa_code`), or the token is unknown, expired, used or dead (`invalid_mfa_token`)',
     ),
+    403: mfaLocked,
     429: tooMany,
     500: misconfigured,
   },
 });
+
+/** The owner's notices, sent after the answer. */
+const notify = (c: Context<AppEnv>, log: RequestLog) =>
+  lockNotices(c.env, c.get('config'), log, (work) => c.executionCtx.waitUntil(work));
 
 export const mfaRouter = createRouter()
   .route(enrolTotpRoute, async (c) => {
@@ -165,27 +179,32 @@ export const mfaRouter = createRouter()
     return c.json({ recovery_codes: codes }, 200);
   })
   .route(disableTotpRoute, async (c) => {
-    await disableTotp(c.get('db'), c.get('config'), c.get('user'), c.req.valid('json').code, requestLog(c));
+    const log = requestLog(c);
+    await disableTotp(c.get('db'), c.get('config'), c.get('user'), c.req.valid('json').code, log, notify(c, log));
     return c.body(null, 204);
   })
   .route(recoveryCodesRoute, async (c) => {
+    const log = requestLog(c);
     const codes = await regenerateRecoveryCodes(
       c.get('db'),
       c.get('config'),
       c.get('user'),
       c.req.valid('json').code,
-      requestLog(c),
+      log,
+      notify(c, log),
     );
     return c.json({ recovery_codes: codes }, 200);
   })
   .route(verifyMfaRoute, async (c) => {
     const body = c.req.valid('json');
     const factor = body.code !== undefined ? { code: body.code } : { recoveryCode: body.recovery_code! };
+    const log = requestLog(c);
     const result = await verifyLoginChallenge(
       c.get('db'),
       c.get('config'),
       { mfaToken: body.mfa_token, factor, userAgent: c.req.header('User-Agent') },
-      requestLog(c),
+      log,
+      notify(c, log),
     );
     return c.json(await tokenResponse(c, result.user, result.session, result.delivery), 200);
   });
