@@ -118,6 +118,8 @@ async function withFlaskHash(twoFactor = false) {
   await env.DB.prepare('UPDATE users SET password_hash = ? WHERE id = ?').bind(bcrypt.hash, s.user.id).run();
   return s;
 }
+/** One wrong code in a row locks TOTP codes (the window's limit kept out of the way). */
+const mfaLockedApp = () => appWith({ MFA_MAX_CONSECUTIVE_FAILURES: '1', MFA_MAX_FAILURES: '1000' });
 /** A Flask-Bcrypt hash: only the companion Worker can check it (legacy-hashes-companion.ts). */
 const bcrypt = fixture.vectors.find((v) => v.hash.startsWith('$2b$04$'))!;
 /** Sends without the companion; its operator log line is asserted in legacy-hashes.test.ts. */
@@ -456,6 +458,15 @@ const CASES: Record<string, Record<number, Send[]>> = {
           json: { code: '1', current_password: PASSWORD },
         }),
     ],
+    403: [
+      async () => {
+        const { token } = await twoFactorUser();
+        const app = mfaLockedApp();
+        const json = (code: string) => ({ code, current_password: PASSWORD });
+        await app('/auth/mfa/totp', { method: 'DELETE', token, json: json('ZZZZ-ZZZZ-ZZZZ') });
+        return app('/auth/mfa/totp', { method: 'DELETE', token, json: json('123456') });
+      },
+    ],
     429: [
       async () => {
         const { token } = await twoFactorUser();
@@ -515,6 +526,15 @@ const CASES: Record<string, Record<number, Send[]>> = {
           json: { code: '123456', current_password: PASSWORD },
         }),
     ],
+    403: [
+      async () => {
+        const { token } = await twoFactorUser();
+        const app = mfaLockedApp();
+        const json = (code: string) => ({ code, current_password: PASSWORD });
+        await app('/auth/mfa/recovery-codes', { token, json: json('ZZZZ-ZZZZ-ZZZZ') });
+        return app('/auth/mfa/recovery-codes', { token, json: json('123456') });
+      },
+    ],
     429: [
       async () => {
         const { token } = await twoFactorUser();
@@ -559,6 +579,15 @@ const CASES: Record<string, Record<number, Send[]>> = {
         const { user } = await twoFactorUser();
         const { mfa_token } = await loginForChallenge(user.username);
         return api('/auth/mfa/verify', { json: { mfa_token, recovery_code: 'ZZZZ-ZZZZ-ZZZZ' } });
+      },
+    ],
+    403: [
+      async () => {
+        const { user } = await twoFactorUser();
+        const app = mfaLockedApp();
+        const { mfa_token } = await loginForChallenge(user.username, {}, app);
+        await app('/auth/mfa/verify', { json: { mfa_token, recovery_code: 'ZZZZ-ZZZZ-ZZZZ' } });
+        return app('/auth/mfa/verify', { json: { mfa_token, code: '123456' } });
       },
     ],
     429: [

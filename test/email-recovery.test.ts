@@ -15,6 +15,8 @@ import {
   login,
   mailing,
   ORIGIN,
+  type Api,
+  type Sent,
   PASSWORD,
   signedIn,
   tokenIn,
@@ -87,6 +89,55 @@ describe('adding an email address', () => {
     );
   });
 
+  it('mails one address at most three codes a day, whichever accounts ask', async () => {
+    const { call, sent } = mailing();
+    const victim = 'sprayed@example.test';
+    for (let i = 0; i < 3; i++) {
+      const { token } = await signedIn('spray');
+      const email = i === 1 ? victim.toUpperCase() : victim;
+      expect((await call('/auth/email', { json: { email, current_password: PASSWORD }, token })).status).toBe(202);
+    }
+    const { token } = await signedIn('spray');
+    const refused = await call('/auth/email', { json: { email: victim, current_password: PASSWORD }, token });
+    await expectProblem(refused, 429, 'too_many_attempts');
+    expect(Number(refused.headers.get('Retry-After'))).toBeGreaterThan(86_000);
+    expect(sent.filter((mail) => mail.to.toLowerCase() === victim)).toHaveLength(3);
+    // Another address is not affected, and the day's end lifts it.
+    expect(
+      (await call('/auth/email', { json: { email: 'other@example.test', current_password: PASSWORD }, token })).status,
+    ).toBe(202);
+    vi.setSystemTime(Date.now() + 86_400_000);
+    const fresh = (await login((await signedIn('spray')).user.username)).access_token;
+    expect(
+      (await call('/auth/email', { json: { email: victim, current_password: PASSWORD }, token: fresh })).status,
+    ).toBe(202);
+  });
+
+  it("counts a throttled account's requests against no address", async () => {
+    const { call, sent } = mailing({ EMAIL_USER_MAX: '1' });
+    const { token } = await signedIn('throttled');
+    expect(
+      (await call('/auth/email', { json: { email: 'first@example.test', current_password: PASSWORD }, token })).status,
+    ).toBe(202);
+    for (let i = 0; i < 3; i++) {
+      await expectProblem(
+        await call('/auth/email', { json: { email: 'kept@example.test', current_password: PASSWORD }, token }),
+        429,
+        'too_many_attempts',
+      );
+    }
+    const other = await signedIn('throttled');
+    expect(
+      (
+        await call('/auth/email', {
+          json: { email: 'kept@example.test', current_password: PASSWORD },
+          token: other.token,
+        })
+      ).status,
+    ).toBe(202);
+    expect(sent.filter((mail) => mail.to === 'kept@example.test')).toHaveLength(1);
+  });
+
   it('refuses what is not an address', async () => {
     const { call } = mailing();
     const { token } = await signedIn('bademail');
@@ -123,15 +174,16 @@ describe('verification codes at rest', () => {
   });
 
   it('without DATA_ENCRYPTION_KEY the address routes answer 500 misconfigured, before any password check', async () => {
-    vi.spyOn(console, 'error').mockImplementation(() => {});
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
     const { call, sent } = mailing({ DATA_ENCRYPTION_KEY: '' });
     const { token } = await signedIn('nokey');
-    const add = await expectProblem(
+    await expectProblem(
       await call('/auth/email', { json: { email: 'nokey@example.test', current_password: 'wrong-password' }, token }),
       500,
       'misconfigured',
     );
-    expect(add.detail).toMatch(/DATA_ENCRYPTION_KEY/);
+    // The caller is not on loopback: the detail names nothing, the operator's log line does.
+    expect(logged.mock.calls.map((args) => String(args[0])).join('\n')).toMatch(/DATA_ENCRYPTION_KEY/);
     await expectProblem(await call('/auth/email/verify', { json: { code: '123456' }, token }), 500, 'misconfigured');
     expect(sent).toHaveLength(0);
   });
@@ -220,14 +272,44 @@ describe('POST /auth/password/forgot', () => {
     expect(sent).toEqual([address(user.username)]);
   });
 
-  it('sends at most EMAIL_USER_MAX mails per user and hour, still answering 202', async () => {
+  it('sends at most EMAIL_USER_MAX mails per user, requesting address and hour, still answering 202', async () => {
     const { call, sent } = mailing({ EMAIL_USER_MAX: '2' });
-    const { user } = await withVerifiedEmail(call, sent, 'capped'); // the verification code was mail 1
+    const { user } = await withVerifiedEmail(call, sent, 'capped');
     const before = sent.length;
+    const headers = { 'CF-Connecting-IP': '203.0.113.30' };
     for (let i = 0; i < 3; i++) {
-      expect((await call('/auth/password/forgot', { json: { username: user.username } })).status).toBe(202);
+      expect((await call('/auth/password/forgot', { json: { username: user.username }, headers })).status).toBe(202);
     }
-    expect(sent.length - before).toBe(1);
+    expect(sent.length - before).toBe(2);
+  });
+
+  it("cannot be used from other addresses to spend the owner's budget; strangers together get a daily ceiling", async () => {
+    const { call, sent } = mailing({ EMAIL_RESET_USER_MAX: '4' });
+    const { user, email } = await withVerifiedEmail(call, sent, 'starved');
+    const HOME = '192.0.2.150';
+    const atHome = { 'CF-Connecting-IP': HOME };
+    // The owner's usual address: a login succeeded there.
+    expect(
+      (await call('/auth/login', { json: { username: user.username, password: PASSWORD }, headers: atHome })).status,
+    ).toBe(200);
+    const before = sent.length;
+    for (let i = 1; i <= 8; i++) {
+      const stranger = { 'CF-Connecting-IP': `198.51.100.${i}` };
+      for (let j = 0; j < 2; j++) {
+        expect(
+          (await call('/auth/password/forgot', { json: { username: user.username }, headers: stranger })).status,
+        ).toBe(202);
+      }
+    }
+    // Sixteen requests from eight addresses: the ceiling (EMAIL_RESET_USER_MAX) holds the inbox to four.
+    expect(sent.length - before).toBe(4);
+    // The owner's own address still has its whole budget (EMAIL_USER_MAX, 3 an hour).
+    const owner = sent.length;
+    for (let i = 0; i < 4; i++) {
+      expect((await call('/auth/password/forgot', { json: { email }, headers: atHome })).status).toBe(202);
+    }
+    expect(sent.length - owner).toBe(3);
+    expect(sent.slice(owner).every((mail) => mail.to === email && tokenIn(mail))).toBe(true);
   });
 
   it('is throttled per address (RECOVERY_IP_MAX per hour) whatever the name', async () => {
@@ -252,6 +334,43 @@ describe('POST /auth/password/forgot', () => {
   });
 });
 
+describe('what a mail says', () => {
+  /** A name no registration allows, as a row written outside the API could hold it. */
+  const HOSTILE = 'Urgent: call +1 555 0100 or visit https://evil.example/login';
+  const rename = (id: string, username: string) =>
+    env.DB.prepare('UPDATE users SET username = ? WHERE id = ?').bind(username, id).run();
+  const quotesNothingOf = (mail: Sent) => {
+    for (const part of [mail.subject, mail.text, mail.html]) {
+      expect(part).not.toMatch(/evil|555|Urgent/);
+    }
+  };
+
+  it('greets the user by name when it is one registration allows', async () => {
+    const { call, sent } = mailing();
+    const { user } = await withVerifiedEmail(call, sent, 'greeted');
+    expect(sent.at(-1)!.text).toContain(`Hello ${user.username},`);
+  });
+
+  it('quotes no other caller-chosen text: a verification mail to any address, a reset mail', async () => {
+    const { call, sent } = mailing();
+    const { user, token, email } = await withVerifiedEmail(call, sent, 'hostile');
+    await rename(user.id, HOSTILE);
+    expect(
+      (await call('/auth/email', { json: { email: 'anyone@example.test', current_password: PASSWORD }, token })).status,
+    ).toBe(202);
+    const verification = sent.at(-1)!;
+    expect(verification.to).toBe('anyone@example.test');
+    quotesNothingOf(verification);
+    expect(codeIn(verification)).toMatch(/^\d{6}$/);
+
+    expect((await call('/auth/password/forgot', { json: { email } })).status).toBe(202);
+    const reset = sent.at(-1)!;
+    expect(reset.to).toBe(email);
+    quotesNothingOf(reset);
+    expect(tokenIn(reset)).toBeDefined();
+  });
+});
+
 describe('email is off unless configured', () => {
   it('without EMAIL and EMAIL_FROM the email routes answer 404 email_disabled', async () => {
     const { token } = await signedIn('nomail');
@@ -263,19 +382,30 @@ describe('email is off unless configured', () => {
     await expectProblem(await api('/auth/password/forgot', { json: { username: 'alice' } }), 404, 'email_disabled');
   });
 
-  it('with only one of the two the service says which is missing (500 misconfigured)', async () => {
-    vi.spyOn(console, 'error').mockImplementation(() => {});
+  it('with only one of the two the service says which is missing (500 misconfigured, named in the log)', async () => {
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
     const noBinding = await expectProblem(
       await appWith({ EMAIL_FROM: FROM })('/auth/password/forgot', { json: { username: 'alice' } }),
       500,
       'misconfigured',
     );
-    expect(noBinding.detail).toMatch(/binding EMAIL\b/);
+    expect(noBinding.detail).toBe('The service is misconfigured.');
+    expect(String(logged.mock.calls.at(-1)?.[0])).toMatch(/binding EMAIL\b/);
     const noFrom = await expectProblem(
       await appWith({ EMAIL: fakeEmail().binding })('/auth/password/forgot', { json: { username: 'alice' } }),
       500,
       'misconfigured',
     );
-    expect(noFrom.detail).toMatch(/EMAIL_FROM/);
+    expect(noFrom.detail).toBe('The service is misconfigured.');
+    expect(String(logged.mock.calls.at(-1)?.[0])).toMatch(/EMAIL_FROM/);
+    // On loopback (wrangler dev) the answer names it too.
+    const local = await expectProblem(
+      await appWith({ EMAIL_FROM: FROM })('http://localhost:8787/auth/password/forgot', {
+        json: { username: 'alice' },
+      }),
+      500,
+      'misconfigured',
+    );
+    expect(local.detail).toMatch(/binding EMAIL\b/);
   });
 });

@@ -380,7 +380,7 @@ export interface paths {
         put?: never;
         /**
          * Mail a reset token to the verified address of a user; the answer is the same whether or not one exists
-         * @description Always 202 with the same body, at the same speed: the lookup and the mail happen after the answer. A user with a verified address gets a reset token by mail. Needs email configured.
+         * @description Always 202 with the same body, at the same speed: the lookup and the mail happen after the answer. A user with a verified address gets a reset token by mail: at most EMAIL_USER_MAX an hour per requesting address, and EMAIL_RESET_USER_MAX a day from addresses the user has not logged in from, together. Needs email configured.
          */
         post: operations["forgotPassword"];
         delete?: never;
@@ -400,7 +400,7 @@ export interface paths {
         put?: never;
         /**
          * Add or replace the email address: a 6-digit code is mailed to it (valid 15 minutes)
-         * @description Needs the current password, and a current TOTP code or a recovery code (`code`) when two-factor is on: the address receives password reset tokens, so it is worth as much as the password. Mails a 6-digit code to the address (valid 15 minutes, five tries); POST /auth/email/verify stores the address on the user, ends every outstanding reset token, and sends the replaced address a notice. Needs email configured.
+         * @description Needs the current password, and a current TOTP code or a recovery code (`code`) when two-factor is on: the address receives password reset tokens, so it is worth as much as the password. Mails a 6-digit code to the address (valid 15 minutes, five tries); POST /auth/email/verify stores the address on the user, ends every outstanding reset token, and sends the replaced address a notice. At most EMAIL_USER_MAX mails an hour per account and three a day per address, whichever accounts ask. Needs email configured.
          */
         post: operations["addEmail"];
         delete?: never;
@@ -583,7 +583,7 @@ export interface components {
             status: number;
             detail: string;
             /** @enum {string} */
-            code: "validation_failed" | "malformed_json" | "unsupported_media_type" | "payload_too_large" | "username_taken" | "password_too_common" | "invalid_credentials" | "too_many_attempts" | "too_many_registrations" | "unauthorized" | "invalid_token" | "invalid_refresh_token" | "refresh_token_reused" | "forbidden" | "csrf_rejected" | "https_required" | "not_found" | "method_not_allowed" | "last_admin" | "mfa_required" | "mfa_already_enabled" | "mfa_not_enabled" | "invalid_mfa_code" | "invalid_mfa_token" | "invalid_reset_token" | "invalid_email_code" | "email_taken" | "email_disabled" | "service_unavailable" | "legacy_hash_unavailable" | "misconfigured" | "internal_error";
+            code: "validation_failed" | "malformed_json" | "unsupported_media_type" | "payload_too_large" | "username_taken" | "password_too_common" | "invalid_credentials" | "too_many_attempts" | "too_many_registrations" | "unauthorized" | "invalid_token" | "invalid_refresh_token" | "refresh_token_reused" | "forbidden" | "csrf_rejected" | "https_required" | "not_found" | "method_not_allowed" | "last_admin" | "mfa_required" | "mfa_already_enabled" | "mfa_not_enabled" | "invalid_mfa_code" | "invalid_mfa_token" | "mfa_locked" | "invalid_reset_token" | "invalid_email_code" | "email_taken" | "email_disabled" | "service_unavailable" | "legacy_hash_unavailable" | "misconfigured" | "internal_error";
             request_id?: string;
             errors?: {
                 field: string;
@@ -897,7 +897,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed attempts (`too_many_attempts`), see Retry-After */
+            /** @description `too_many_attempts`, see Retry-After: too many failed attempts (the window), or, with none failed, too many attempts for this account from this address still being checked (`Retry-After: 1`; at a known address LOGIN_KNOWN_ADDRESS_PARALLEL may be in flight). An account still on an imported hash also refuses past LEGACY_VERIFY_MAX_FAILURES failures an hour over all addresses */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1371,7 +1371,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description DATA_ENCRYPTION_KEY is not set (`misconfigured`) */
+            /** @description DATA_ENCRYPTION_KEY is not set (`misconfigured`; the detail names it on loopback only, the log always) */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1380,7 +1380,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The user was imported from Flask with a hash only the companion Worker can check, and it is not configured or failed (`legacy_hash_unavailable`); README section 14 */
+            /** @description The user was imported from Flask with a hash only the companion Worker can check, and it is not configured or failed (`legacy_hash_unavailable`); docs/flask.md */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1443,6 +1443,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description After MFA_MAX_CONSECUTIVE_FAILURES wrong codes in a row, TOTP codes are refused (`mfa_locked`) until a recovery code is used or an admin resets two-factor; the owner is told by mail */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description TOTP is not enabled (`mfa_not_enabled`) */
             409: {
                 headers: {
@@ -1479,7 +1488,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description DATA_ENCRYPTION_KEY is not set (`misconfigured`) */
+            /** @description DATA_ENCRYPTION_KEY is not set (`misconfigured`; the detail names it on loopback only, the log always) */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1488,7 +1497,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The user was imported from Flask with a hash only the companion Worker can check, and it is not configured or failed (`legacy_hash_unavailable`); README section 14 */
+            /** @description The user was imported from Flask with a hash only the companion Worker can check, and it is not configured or failed (`legacy_hash_unavailable`); docs/flask.md */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1589,7 +1598,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description DATA_ENCRYPTION_KEY is not set (`misconfigured`) */
+            /** @description DATA_ENCRYPTION_KEY is not set (`misconfigured`; the detail names it on loopback only, the log always) */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1657,6 +1666,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description After MFA_MAX_CONSECUTIVE_FAILURES wrong codes in a row, TOTP codes are refused (`mfa_locked`) until a recovery code is used or an admin resets two-factor; the owner is told by mail */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description TOTP is not enabled (`mfa_not_enabled`) */
             409: {
                 headers: {
@@ -1693,7 +1711,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description DATA_ENCRYPTION_KEY is not set (`misconfigured`) */
+            /** @description DATA_ENCRYPTION_KEY is not set (`misconfigured`; the detail names it on loopback only, the log always) */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1702,7 +1720,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The user was imported from Flask with a hash only the companion Worker can check, and it is not configured or failed (`legacy_hash_unavailable`); README section 14 */
+            /** @description The user was imported from Flask with a hash only the companion Worker can check, and it is not configured or failed (`legacy_hash_unavailable`); docs/flask.md */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1788,6 +1806,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description After MFA_MAX_CONSECUTIVE_FAILURES wrong codes in a row, TOTP codes are refused (`mfa_locked`) until a recovery code is used or an admin resets two-factor; the owner is told by mail */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Body larger than 16384 bytes (`payload_too_large`) */
             413: {
                 headers: {
@@ -1815,7 +1842,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description DATA_ENCRYPTION_KEY is not set (`misconfigured`) */
+            /** @description DATA_ENCRYPTION_KEY is not set (`misconfigured`; the detail names it on loopback only, the log always) */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -2188,7 +2215,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many mails to this user, wrong passwords (the login throttle) or wrong codes (`too_many_attempts`), see Retry-After */
+            /** @description Too many mails from this account (EMAIL_USER_MAX an hour) or to this address (three a day), wrong passwords (the login throttle) or wrong codes (`too_many_attempts`), see Retry-After */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2206,7 +2233,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The user was imported from Flask with a hash only the companion Worker can check, and it is not configured or failed (`legacy_hash_unavailable`); README section 14 */
+            /** @description The user was imported from Flask with a hash only the companion Worker can check, and it is not configured or failed (`legacy_hash_unavailable`); docs/flask.md */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2810,7 +2837,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_attempts` */
+            /** @description `too_many_attempts`, see Retry-After (as for POST /auth/login) */
             429: {
                 headers: {
                     [name: string]: unknown;

@@ -25,8 +25,10 @@ import {
   countPasswordAttemptQuery,
   countRegistrationQuery,
   knownAddressJoin,
+  loginAttempt,
   passwordAttemptSucceededQueries,
   type AttemptKeys,
+  type ExtraLimit,
 } from '../throttle/throttle';
 import { createUser, usernameKey } from './users';
 
@@ -83,7 +85,9 @@ export type LoginResult =
 /**
  * Checks credentials under throttling and starts a session. Over a limit -> 429 before any
  * hashing (throttling protects CPU too). Unknown user and wrong password are the same 401 at
- * the same cost. Two D1 round trips: count + read, then the success writes.
+ * the same cost. Two D1 round trips: count + read, then the success writes; a failure answers
+ * after the first and then clears its in-flight mark (throttle.ts) with a write it hands to
+ * `defer`.
  */
 export async function login(
   db: Database,
@@ -98,6 +102,8 @@ export async function login(
     delivery?: Delivery | undefined;
     /** The LEGACY_HASHES binding, when configured. */
     legacyHashes?: LegacyHashesCompanion | undefined;
+    /** Runs work the answer need not wait for (ExecutionContext.waitUntil); without it, it is awaited. */
+    defer?: ((work: Promise<unknown>) => void) | undefined;
   },
   now = Date.now(),
 ): Promise<LoginResult> {
@@ -121,25 +127,49 @@ async function checkCredentials(
   now: number,
 ): Promise<LoginResult> {
   const keys: AttemptKeys = { user: usernameKey(input.username), address: addressKey(input.ip) };
-  // One round trip: the attempt is counted before the password is checked, and the user is
-  // read with whether this address is known for them. (A relational findFirst that matches
-  // nothing crashes drizzle's batch result mapping, hence the plain select.)
-  const [counts, matches] = await db.batch([
-    countPasswordAttemptQuery(db, config, keys, now),
+  const attempt = loginAttempt(db, config, keys, now, legacyVerifyLimit(config, keys.user));
+  // One round trip: the attempt is counted and judged before the password is checked, and the
+  // user is read with whether this address is known for them. (A relational findFirst that
+  // matches nothing crashes drizzle's batch result mapping, hence the plain select.)
+  const [matches, ...judged] = await db.batch([
     db
       .select({ user: users, knownSince: knownAddresses.lastSeenAt })
       .from(users)
       .leftJoin(knownAddresses, knownAddressJoin(users.id, keys.address, now))
       .where(eq(users.usernameKey, keys.user))
       .limit(1),
+    ...attempt.queries,
   ]);
+  attempt.admit(judged);
   const found = matches[0];
-  assertAttemptAllowed(counts, config, keys, found?.knownSince != null, now);
 
-  const verdict = found
-    ? await verifyPassword(input.password, found.user.passwordHash, verifyOptions(config, input.legacyHashes))
-    : (await burnPasswordWork(input.password, hashOptions(config)), { ok: false, needsRehash: false });
-  if (!found || !verdict.ok) throw invalidCredentials();
+  // The attempt is in flight until its verdict. A failure stays counted; only its in-flight
+  // mark goes, sent before the answer leaves but not waited for.
+  const failed = async () => {
+    const work = attempt.failed.then(
+      () => undefined,
+      (err: unknown) =>
+        console.error(
+          JSON.stringify({ type: 'error', kind: 'login_settle', name: err instanceof Error ? err.name : typeof err }),
+        ),
+    );
+    if (input.defer) input.defer(work);
+    else await work;
+  };
+  let verdict;
+  try {
+    verdict = found
+      ? await verifyPassword(input.password, found.user.passwordHash, verifyOptions(config, input.legacyHashes))
+      : (await burnPasswordWork(input.password, hashOptions(config)), { ok: false, needsRehash: false });
+  } catch (err) {
+    // No verdict (503 from the companion, say): it counts like a failure.
+    await failed();
+    throw err;
+  }
+  if (!found || !verdict.ok) {
+    await failed();
+    throw invalidCredentials();
+  }
 
   const user = found.user;
   // Every write below is conditional on the hash, token version and second-factor flag just
@@ -158,10 +188,25 @@ async function checkCredentials(
     ...(gate?.queries ?? session!.queries),
     ...(rehash ? [replaceHashQuery(db, user.id, user.passwordHash, rehash, now)] : []),
     ...passwordAttemptSucceededQueries(db, keys, user.id, now, found.knownSince),
+    attempt.succeeded,
   ]);
   if (created.length === 0) throw invalidCredentials();
   return gate ? { user, mfa: { challenge: gate.challenge } } : { user, session: session!.issued };
 }
+
+/**
+ * LEGACY_VERIFY_MAX_FAILURES an hour, over all addresses, for an account whose stored hash is
+ * still an imported one (legacy-hashes.ts: werkzeug pbkdf2 or scrypt, bcrypt): checking one
+ * may cost seconds of CPU, and the per-username limit alone would allow a hundred a window.
+ * Counted for every attempt on such an account before the check; the first right password
+ * replaces the hash, and the limit no longer applies.
+ */
+const legacyVerifyLimit = (config: Config, user: string): ExtraLimit => ({
+  key: `login:legacy:${user}`,
+  max: config.legacyVerifyMaxFailures,
+  windowSeconds: 3600,
+  onlyIf: sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.usernameKey} = ${user} AND (${users.passwordHash} GLOB 'pbkdf2:*' OR ${users.passwordHash} GLOB 'scrypt:*' OR ${users.passwordHash} GLOB '$2[aby]$*'))`,
+});
 
 /** Replaces only the hash that was verified: a password changed meanwhile stays changed. */
 function replaceHashQuery(db: Database, userId: string, verifiedHash: string, newHash: string, now: number) {

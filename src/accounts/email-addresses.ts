@@ -4,8 +4,10 @@
  * tokens go, so it is worth as much as the password. Then a 6-digit code is mailed to it; the
  * address is stored on the user only once that code comes back, and a verified address
  * belongs to one user only (unique index). Codes expire after 15 minutes and die after five
- * wrong tries; mails are limited per user (EMAIL_USER_MAX per hour). A replaced address gets
- * a notice, and every outstanding reset token ends.
+ * wrong tries. Mails are limited per sending account (EMAIL_USER_MAX per hour) and per
+ * destination (three a day, whichever accounts ask): accounts are cheap, so the account limit
+ * alone would let anyone mail any address without end. A replaced address gets a notice, and
+ * every outstanding reset token ends.
  */
 import { and, eq, gt, lt, sql } from 'drizzle-orm';
 import { forgetUser } from '../sessions/access-cache';
@@ -19,7 +21,7 @@ import { verificationMail, type Mailer } from '../platform/email';
 import type { LegacyHashesCompanion } from '../credentials/legacy-hashes-companion';
 import { mailUserLimit } from '../recovery/password-reset';
 import { endResetTokensQuery } from '../recovery/reset-tokens';
-import { assertWithinLimit, consumeAttempt, countLimitQuery } from '../throttle/rate-limit';
+import { assertWithinLimit, consumeAttempt, countLimitQuery, type Limit } from '../throttle/rate-limit';
 import { assertDataKey, mac } from '../two-factor/data-key';
 import { proveSecondFactor } from '../two-factor/mfa';
 import type { Notify } from './notices';
@@ -28,6 +30,14 @@ import { emailKey, isUniqueViolation } from './users';
 
 const CODE_TTL_SECONDS = 15 * 60;
 const MAX_ATTEMPTS = 5;
+
+/** Verification mails one address receives per day, from every account together. */
+export const DESTINATION_MAILS_PER_DAY = 3;
+const destinationLimit = (email: string): Limit => ({
+  key: `mail-to:${emailKey(email)}`,
+  max: DESTINATION_MAILS_PER_DAY,
+  windowSeconds: 86_400,
+});
 
 /** Six uniformly random digits (rejection sampling: no digit more likely than another). */
 function newCode(): string {
@@ -61,6 +71,8 @@ export async function requestEmailVerification(
     code?: string | undefined;
     /** The LEGACY_HASHES binding, when configured. */
     legacyHashes?: LegacyHashesCompanion | undefined;
+    /** Tells the owner when this proof's wrong code locks their authenticator codes. */
+    notify: Notify;
   },
   log: RequestLog,
   now = Date.now(),
@@ -81,12 +93,14 @@ export async function requestEmailVerification(
   );
   const mails = mailUserLimit(config, user.id);
   if (input.code !== undefined && user.mfaEnabled) {
-    await proveSecondFactor(db, config, user, input.code, log, now, proven.succeeded);
+    await proveSecondFactor(db, config, user, input.code, log, input.notify, now, proven.succeeded);
     await consumeAttempt(db, mails, now, TOO_MANY_MAILS);
   } else {
     const [counted] = await db.batch([countLimitQuery(db, mails, now), ...proven.succeeded]);
     assertWithinLimit(counted, mails, now, TOO_MANY_MAILS);
   }
+  // Counted only once the account may send: a throttled account spends no address's budget.
+  await consumeAttempt(db, destinationLimit(email), now, 'Too many verification mails to this address');
   const code = newCode();
   const row = {
     userId: user.id,

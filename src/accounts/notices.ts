@@ -11,7 +11,7 @@
 import type { RequestLog } from '../platform/audit';
 import type { Config } from '../platform/config';
 import type { AccessUser } from '../platform/db/schema';
-import { getMailer, plainMail } from '../platform/email';
+import { getMailer, greeting, plainMail } from '../platform/email';
 import type { Bindings } from '../platform/env';
 import { ConfigError } from '../platform/errors';
 
@@ -22,7 +22,14 @@ const NOTICES = {
   password_reset: 'Your password was reset',
   mfa_disabled: 'Two-factor authentication was turned off',
   mfa_reset_by_admin: 'An administrator turned off your two-factor authentication',
+  mfa_locked: 'Authenticator codes were locked after too many wrong ones in a row',
 } as const;
+
+/** What the owner can do, where the general advice is not enough. */
+const ADVICE: Partial<Record<keyof typeof NOTICES, string>> = {
+  mfa_locked:
+    'Someone who knows your password may be guessing your codes. Sign in with a recovery code (that unlocks the codes), then change your password; or ask the administrator to reset two-factor authentication.',
+};
 
 export type NoticeKind = keyof typeof NOTICES;
 
@@ -35,8 +42,9 @@ export type Notify = (kind: NoticeKind, to: NoticeRecipient) => void;
 export function noticeMail(config: Config, kind: NoticeKind, to: string, username: string, at: number) {
   const what = NOTICES[kind];
   return plainMail(to, `${config.issuer}: ${what.toLowerCase()}`, [
-    `Hello ${username},`,
+    greeting(username),
     `${what} (${config.issuer} account, ${new Date(at).toISOString().replace('T', ' ').slice(0, 16)} UTC).`,
+    ...(ADVICE[kind] ? [ADVICE[kind]] : []),
     'If this was you, there is nothing to do.',
     'If it was not, someone else may have access to your account: contact the administrator of the service now.',
     'This message holds no link; nothing in it needs to be clicked.',

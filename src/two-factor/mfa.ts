@@ -8,8 +8,11 @@
  *
  * Every code check is counted before it runs, per user (MFA_MAX_FAILURES per MFA_WINDOW)
  * and, at sign-in, per challenge (five), so a stolen password or access token buys a bounded
- * number of guesses. An accepted TOTP step is recorded and never accepted again; a recovery
- * code is spent by the write that accepts it.
+ * number of guesses. Over the long run, codes checked since the last right one are counted
+ * too (mfa_totp.consecutive_failures): past MFA_MAX_CONSECUTIVE_FAILURES (NIST SP 800-63B
+ * 5.2.2), TOTP codes are refused (403 `mfa_locked`) until a recovery code or an admin's reset;
+ * without it the windows alone allow about a thousand guesses a day. An accepted TOTP step is
+ * recorded and never accepted again; a recovery code is spent by the write that accepts it.
  */
 import { encodeBase32NoPadding } from '@oslojs/encoding';
 import { and, eq, exists, isNotNull, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
@@ -36,7 +39,9 @@ import {
   assertWithinLimit,
   clearCounterQuery,
   consumeAttempt,
+  countAttemptQuery,
   countLimitQuery,
+  tooMany,
   type Limit,
 } from '../throttle/rate-limit';
 import {
@@ -57,6 +62,8 @@ type Reauthentication = {
   /** The LEGACY_HASHES binding, when configured. */
   legacyHashes?: LegacyHashesCompanion | undefined;
 };
+/** Changing a second factor: the password and a code, and whom to tell when codes lock. */
+type FactorChange = Reauthentication & { code: string; notify: Notify };
 
 const mfaLimitKey = (userId: string) => `mfa:${userId}`;
 const failuresLimit = (config: Config, userId: string): Limit => ({
@@ -73,9 +80,59 @@ const notEnabled = () => new ApiError(409, 'mfa_not_enabled', 'Two-factor authen
 
 const TOO_MANY_CODES = 'Too many two-factor codes tried';
 
-/** Counts one code check for the user; 429 past MFA_MAX_FAILURES (forgiven by a right code). */
-const countCheck = (db: Database, config: Config, userId: string, now: number) =>
-  consumeAttempt(db, failuresLimit(config, userId), now, TOO_MANY_CODES);
+const locked = () =>
+  new ApiError(
+    403,
+    'mfa_locked',
+    'Authenticator codes are locked for this account after too many wrong ones in a row. Use a recovery code, or ask an administrator to reset two-factor authentication.',
+  );
+
+/**
+ * Counts one code check for the user, before it runs: 429 past MFA_MAX_FAILURES in the window
+ * (forgiven by a right code). Returns the streak: checks since the last right code, this one
+ * included (0 without a confirmed TOTP secret).
+ */
+async function countCheck(
+  db: Database,
+  config: Config,
+  userId: string,
+  now: number,
+  alongside: readonly BatchItem<'sqlite'>[] = [],
+): Promise<number> {
+  const limit = failuresLimit(config, userId);
+  // One statement each, one round trip: parallel checks each see a distinct count. `alongside`
+  // rides in the same round trip (a proven password's bookkeeping).
+  const [counted, streak] = await db.batch([
+    countAttemptQuery(db, [limit], now),
+    db
+      .update(mfaTotp)
+      .set({ consecutiveFailures: sql`${mfaTotp.consecutiveFailures} + 1` })
+      .where(and(eq(mfaTotp.userId, userId), isNotNull(mfaTotp.confirmedAt)))
+      .returning({ count: mfaTotp.consecutiveFailures }),
+    ...alongside,
+  ]);
+  const [row] = counted;
+  if (row && row.count > limit.max) {
+    throw tooMany('too_many_attempts', TOO_MANY_CODES, row.expiresAt, now);
+  }
+  return streak[0]?.count ?? 0;
+}
+
+/** A TOTP code past the streak's cap is refused unchecked; a recovery code still goes through. */
+function assertNotLocked(config: Config, streak: number, factor: { code: string } | { recoveryCode: string }) {
+  if ('code' in factor && streak > config.mfaMaxConsecutiveFailures) throw locked();
+}
+
+/** After a wrong code: the one that completes the streak locks TOTP codes; audit it and tell the owner. */
+function afterFailure(config: Config, user: AccessUser | User, streak: number, log: RequestLog, notify: Notify) {
+  if (streak !== config.mfaMaxConsecutiveFailures) return;
+  audit('mfa_locked', { ...log, userId: user.id });
+  notify('mfa_locked', user);
+}
+
+/** Queries a right code adds to its write: the streak starts over. */
+const resetStreakQuery = (db: Database, userId: string) =>
+  db.update(mfaTotp).set({ consecutiveFailures: 0 }).where(eq(mfaTotp.userId, userId));
 
 /**
  * Checks a second factor and spends it: a TOTP code's step is recorded (a later request with
@@ -96,7 +153,7 @@ async function spendFactor(
     if (step === null) return null;
     const spent = await db
       .update(mfaTotp)
-      .set({ lastStep: step })
+      .set({ lastStep: step, consecutiveFailures: 0 })
       .where(
         and(
           eq(mfaTotp.userId, userId),
@@ -283,9 +340,9 @@ function removeQueries(db: Database, userId: string, now: number) {
 
 /**
  * Proof of the second factor from a signed-in user with two-factor on: a current TOTP code or
- * an unused recovery code (spent by this check), counted against MFA_MAX_FAILURES first. A
- * wrong code answers as at sign-in, 401 `invalid_mfa_code`. `alongside` rides in the count's
- * round trip (a proven password's bookkeeping).
+ * an unused recovery code (spent by this check), counted against MFA_MAX_FAILURES and the
+ * consecutive-failure streak first. A wrong code answers as at sign-in, 401 `invalid_mfa_code`.
+ * `alongside` rides in the count's round trip (a proven password's bookkeeping).
  */
 export async function proveSecondFactor(
   db: Database,
@@ -293,17 +350,19 @@ export async function proveSecondFactor(
   user: AccessUser,
   code: string,
   log: RequestLog,
+  notify: Notify,
   now: number,
   alongside: readonly BatchItem<'sqlite'>[] = [],
 ): Promise<'totp' | 'recovery_code'> {
   assertDataKey(config);
   if (!user.mfaEnabled) throw notEnabled();
-  const limit = failuresLimit(config, user.id);
-  const [counted] = await db.batch([countLimitQuery(db, limit, now), ...alongside]);
-  assertWithinLimit(counted, limit, now, TOO_MANY_CODES);
-  const method = await spendFactor(db, config, user.id, factorOf(code), now);
+  const streak = await countCheck(db, config, user.id, now, alongside);
+  const factor = factorOf(code);
+  assertNotLocked(config, streak, factor);
+  const method = await spendFactor(db, config, user.id, factor, now);
   if (!method) {
     audit('mfa_failure', { ...log, userId: user.id, reason: 'reauthentication' });
+    afterFailure(config, user, streak, log, notify);
     throw invalidCode(401);
   }
   return method;
@@ -314,7 +373,7 @@ async function reauthenticate(
   db: Database,
   config: Config,
   user: AccessUser,
-  proof: Reauthentication & { code: string },
+  proof: FactorChange,
   log: RequestLog,
   now: number,
 ) {
@@ -328,7 +387,7 @@ async function reauthenticate(
     { user, password: proof.currentPassword, log, legacyHashes: proof.legacyHashes },
     now,
   );
-  return proveSecondFactor(db, config, user, proof.code, log, now, proven.succeeded);
+  return proveSecondFactor(db, config, user, proof.code, log, proof.notify, now, proven.succeeded);
 }
 
 /** Turns two-factor off after the current password and a current code or a recovery code. */
@@ -336,7 +395,7 @@ export async function disableTotp(
   db: Database,
   config: Config,
   user: AccessUser,
-  proof: Reauthentication & { code: string; notify: Notify },
+  proof: FactorChange,
   log: RequestLog,
   now = Date.now(),
 ) {
@@ -352,13 +411,17 @@ export async function regenerateRecoveryCodes(
   db: Database,
   config: Config,
   user: AccessUser,
-  proof: Reauthentication & { code: string },
+  proof: FactorChange,
   log: RequestLog,
   now = Date.now(),
 ): Promise<string[]> {
   const method = await reauthenticate(db, config, user, proof, log, now);
   const recovery = await newRecoveryCodes(db, config, user.id, now, totpConfirmed(db, user.id));
-  const [, first] = await db.batch([...recovery.queries, clearCounterQuery(db, failuresLimit(config, user.id).key)]);
+  const [, first] = await db.batch([
+    ...recovery.queries,
+    clearCounterQuery(db, failuresLimit(config, user.id).key),
+    resetStreakQuery(db, user.id),
+  ]);
   // Two-factor was turned off meanwhile: nothing was stored, so hand nothing out.
   if (first.meta.changes === 0) throw notEnabled();
   audit('mfa_recovery_codes_regenerated', { ...log, userId: user.id, method });
@@ -415,24 +478,31 @@ export async function verifyLoginChallenge(
   config: Config,
   input: { mfaToken: string; factor: { code: string } | { recoveryCode: string }; userAgent?: string | undefined },
   log: RequestLog,
+  notify: Notify,
   now = Date.now(),
 ): Promise<{ user: User; session: IssuedRefresh; delivery: Delivery }> {
   assertDataKey(config);
   const challenge = await takeAttempt(db, input.mfaToken, now);
-  await countCheck(db, config, challenge.userId, now);
+  const streak = await countCheck(db, config, challenge.userId, now);
   const user = await db.query.users.findFirst({ where: eq(users.id, challenge.userId) });
   // A password change, reset or logout-all since the password step ends the challenge.
   if (!user || !user.mfaEnabled || user.tokenVersion !== challenge.tokenVersion) throw invalidMfaToken();
+  assertNotLocked(config, streak, input.factor);
   const method = await spendFactor(db, config, user.id, input.factor, now);
   if (!method) {
     audit('mfa_failure', { ...log, userId: user.id, reason: 'login' });
+    afterFailure(config, user, streak, log, notify);
     throw invalidCode(401);
   }
   if (!(await completeChallenge(db, challenge.tokenHash, now))) throw invalidMfaToken();
   // Created as login creates it, conditional on the password and version of the password step.
   const verified = { passwordHash: user.passwordHash, tokenVersion: challenge.tokenVersion, mfaEnabled: true };
   const session = await newSessionQueries(db, config, { userId: user.id, userAgent: input.userAgent, verified }, now);
-  const [created] = await db.batch([...session.queries, clearCounterQuery(db, failuresLimit(config, user.id).key)]);
+  const [created] = await db.batch([
+    ...session.queries,
+    clearCounterQuery(db, failuresLimit(config, user.id).key),
+    resetStreakQuery(db, user.id),
+  ]);
   if (created.length === 0) throw invalidMfaToken();
   audit('login_success', { ...log, userId: user.id, sessionId: session.issued.sessionId, method });
   return { user, session: session.issued, delivery: challenge.delivery };

@@ -106,7 +106,9 @@ export const loginRoute = defineRoute({
     403: problem(
       'Right password, and the user has two-factor on (`mfa_required`): no tokens, but `mfa_token` and `mfa_token_expires_in` for POST /auth/mfa/verify',
     ),
-    429: problem('Too many failed attempts (`too_many_attempts`), see Retry-After'),
+    429: problem(
+      '`too_many_attempts`, see Retry-After: too many failed attempts (the window), or, with none failed, too many attempts for this account from this address still being checked (`Retry-After: 1`; at a known address LOGIN_KNOWN_ADDRESS_PARALLEL may be in flight). An account still on an imported hash also refuses past LEGACY_VERIFY_MAX_FAILURES failures an hour over all addresses',
+    ),
     503: problem(
       'The user was imported from Flask with a hash only the companion Worker can check, and it is not configured or failed (`legacy_hash_unavailable`); README section 14',
     ),
@@ -231,6 +233,7 @@ export const authRouter = createRouter()
       requestId: c.get('requestId'),
       delivery: refresh_token_delivery,
       legacyHashes: c.env.LEGACY_HASHES,
+      defer: (work) => c.executionCtx.waitUntil(work),
     });
     if (result.mfa) throw mfaRequired(result.mfa.challenge);
     return c.json(await tokenResponse(c, result.user, result.session, refresh_token_delivery), 200);

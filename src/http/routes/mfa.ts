@@ -24,11 +24,13 @@ const codeOrRecovery = z
 const recoveryCodes = z.object({
   recovery_codes: z.array(z.string()).meta({ description: 'Shown this once; each works once' }),
 });
-const misconfigured = problem('DATA_ENCRYPTION_KEY is not set (`misconfigured`)');
+const misconfigured = problem(
+  'DATA_ENCRYPTION_KEY is not set (`misconfigured`; the detail names it on loopback only, the log always)',
+);
 const unauthorized = problem('No or invalid access token');
 const tooMany = problem('Too many wrong codes for this user (`too_many_attempts`), see Retry-After');
 const legacyHashUnavailable = problem(
-  'The user was imported from Flask with a hash only the companion Worker can check, and it is not configured or failed (`legacy_hash_unavailable`); README section 14',
+  'The user was imported from Flask with a hash only the companion Worker can check, and it is not configured or failed (`legacy_hash_unavailable`); docs/flask.md',
 );
 /** Changing a second factor: the current password, then a code. */
 const reauthentication = z.object({ current_password: currentPasswordSchema, code: codeOrRecovery });
@@ -38,6 +40,9 @@ const reauthenticationRefused = problem(
 );
 const reauthenticationTooMany = problem(
   'Too many wrong passwords (the login throttle) or wrong codes for this user (`too_many_attempts`), see Retry-After',
+);
+const mfaLocked = problem(
+  'After MFA_MAX_CONSECUTIVE_FAILURES wrong codes in a row, TOTP codes are refused (`mfa_locked`) until a recovery code is used or an admin resets two-factor; the owner is told by mail',
 );
 
 export const enrolTotpRoute = defineRoute({
@@ -109,6 +114,7 @@ export const disableTotpRoute = defineRoute({
     204: { description: 'Two-factor is off' },
     400: problem('Invalid input (`validation_failed`)'),
     401: reauthenticationRefused,
+    403: mfaLocked,
     409: problem('TOTP is not enabled (`mfa_not_enabled`)'),
     429: reauthenticationTooMany,
     500: misconfigured,
@@ -132,6 +138,7 @@ export const recoveryCodesRoute = defineRoute({
     200: json(recoveryCodes, 'Ten new recovery codes'),
     400: problem('Invalid input (`validation_failed`)'),
     401: reauthenticationRefused,
+    403: mfaLocked,
     409: problem('TOTP is not enabled (`mfa_not_enabled`)'),
     429: reauthenticationTooMany,
     500: misconfigured,
@@ -166,6 +173,7 @@ export const verifyMfaRoute = defineRoute({
     401: problem(
       'Wrong code (`invalid_mfa_code`), or the token is unknown, expired, used or dead (`invalid_mfa_token`)',
     ),
+    403: mfaLocked,
     429: tooMany,
     500: misconfigured,
   },
@@ -196,18 +204,20 @@ export const mfaRouter = createRouter()
   })
   .route(recoveryCodesRoute, async (c) => {
     const { code, current_password } = c.req.valid('json');
-    const proof = { code, currentPassword: current_password, legacyHashes: c.env.LEGACY_HASHES };
+    const proof = { code, currentPassword: current_password, legacyHashes: c.env.LEGACY_HASHES, notify: notifier(c) };
     const codes = await regenerateRecoveryCodes(c.get('db'), c.get('config'), c.get('user'), proof, requestLog(c));
     return c.json({ recovery_codes: codes }, 200);
   })
   .route(verifyMfaRoute, async (c) => {
     const body = c.req.valid('json');
     const factor = body.code !== undefined ? { code: body.code } : { recoveryCode: body.recovery_code! };
+    const log = requestLog(c);
     const result = await verifyLoginChallenge(
       c.get('db'),
       c.get('config'),
       { mfaToken: body.mfa_token, factor, userAgent: c.req.header('User-Agent') },
-      requestLog(c),
+      log,
+      notifier(c),
     );
     return c.json(await tokenResponse(c, result.user, result.session, result.delivery), 200);
   });

@@ -15,7 +15,7 @@ import { consumeAttempt } from '../../throttle/rate-limit';
 import { addressKey } from '../../platform/address';
 import { toPublicUser } from '../../accounts/users';
 
-const adminOnly = [requireAuth(), requireRole('admin')];
+const adminOnly = requireRole('admin');
 const idParam = z.object({ id: z.string().min(1).max(64) });
 const email = z.email().max(254).meta({ example: 'alice@example.com' });
 const unauthorized = problem('No or invalid access token');
@@ -96,7 +96,7 @@ export const forgotPasswordRoute = defineRoute({
   tags: ['recovery'],
   summary: 'Mail a reset token to the verified address of a user; the answer is the same whether or not one exists',
   description:
-    'Always 202 with the same body, at the same speed: the lookup and the mail happen after the answer. A user with a verified address gets a reset token by mail. Needs email configured.',
+    'Always 202 with the same body, at the same speed: the lookup and the mail happen after the answer. A user with a verified address gets a reset token by mail: at most EMAIL_USER_MAX an hour per requesting address, and EMAIL_RESET_USER_MAX a day from addresses the user has not logged in from, together. Needs email configured.',
   request: {
     example: { username: 'alice' },
     body: z
@@ -121,7 +121,7 @@ export const addEmailRoute = defineRoute({
   tags: ['recovery'],
   summary: 'Add or replace the email address: a 6-digit code is mailed to it (valid 15 minutes)',
   description:
-    'Needs the current password, and a current TOTP code or a recovery code (`code`) when two-factor is on: the address receives password reset tokens, so it is worth as much as the password. Mails a 6-digit code to the address (valid 15 minutes, five tries); POST /auth/email/verify stores the address on the user, ends every outstanding reset token, and sends the replaced address a notice. Needs email configured.',
+    'Needs the current password, and a current TOTP code or a recovery code (`code`) when two-factor is on: the address receives password reset tokens, so it is worth as much as the password. Mails a 6-digit code to the address (valid 15 minutes, five tries); POST /auth/email/verify stores the address on the user, ends every outstanding reset token, and sends the replaced address a notice. At most EMAIL_USER_MAX mails an hour per account and three a day per address, whichever accounts ask. Needs email configured.',
   middleware: [requireAuth()],
   bearer: true,
   request: {
@@ -147,11 +147,11 @@ export const addEmailRoute = defineRoute({
     ),
     404: emailDisabled,
     429: problem(
-      'Too many mails to this user, wrong passwords (the login throttle) or wrong codes (`too_many_attempts`), see Retry-After',
+      'Too many mails from this account (EMAIL_USER_MAX an hour) or to this address (three a day), wrong passwords (the login throttle) or wrong codes (`too_many_attempts`), see Retry-After',
     ),
     500: problem('DATA_ENCRYPTION_KEY is not set (`misconfigured`): verification codes are keyed with it'),
     503: problem(
-      'The user was imported from Flask with a hash only the companion Worker can check, and it is not configured or failed (`legacy_hash_unavailable`); README section 14',
+      'The user was imported from Flask with a hash only the companion Worker can check, and it is not configured or failed (`legacy_hash_unavailable`); docs/flask.md',
     ),
   },
 });
@@ -222,7 +222,13 @@ export const recoveryRouter = createRouter()
     const mailer = requireMailer(c.env, c.get('config'));
     const log = requestLog(c);
     const { email: address, current_password, code } = c.req.valid('json');
-    const input = { email: address, currentPassword: current_password, code, legacyHashes: c.env.LEGACY_HASHES };
+    const input = {
+      email: address,
+      currentPassword: current_password,
+      code,
+      legacyHashes: c.env.LEGACY_HASHES,
+      notify: notifier(c),
+    };
     const sent = await requestEmailVerification(c.get('db'), c.get('config'), mailer, c.get('user'), input, log);
     return c.json({ message: `A 6-digit code is on its way to ${address}.`, expires_in: sent.expiresIn }, 202);
   })
