@@ -2,50 +2,33 @@
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { sha256Base64Url } from '../src/platform/crypto';
 import { createApp } from '../src/http/app';
-import { api, appWith, expectProblem, login, ORIGIN, signedIn, type Api } from './helpers';
+import {
+  api,
+  appWith,
+  address,
+  codeIn,
+  expectProblem,
+  fakeEmail,
+  FROM,
+  login,
+  mailing,
+  ORIGIN,
+  PASSWORD,
+  signedIn,
+  tokenIn,
+  withVerifiedEmail,
+} from './helpers';
 
 afterEach(() => vi.useRealTimers());
-
-const FROM = 'auth@example.test';
-type Sent = { from: string; to: string; subject: string; text: string; html: string };
-
-/** A stand-in for Cloudflare's send_email binding that keeps what it was asked to send. */
-function fakeEmail() {
-  const sent: Sent[] = [];
-  const binding = {
-    async send(message: Sent) {
-      sent.push(message);
-      return { messageId: `<${sent.length}@example.test>` };
-    },
-  } as unknown as SendEmail;
-  return { sent, binding };
-}
-
-function mailing(overrides: Partial<Cloudflare.Env> = {}) {
-  const mail = fakeEmail();
-  return { ...mail, call: appWith({ EMAIL: mail.binding, EMAIL_FROM: FROM, ...overrides }) };
-}
-
-const codeIn = (mail: Sent) => /^(\d{6})$/m.exec(mail.text)?.[1];
-const tokenIn = (mail: Sent) => /^([A-Za-z0-9_-]{43})$/m.exec(mail.text)?.[1];
-const address = (name: string) => `${name.toLowerCase()}@example.test`;
-
-async function withVerifiedEmail(call: Api, sent: Sent[], prefix: string) {
-  const s = await signedIn(prefix);
-  const email = address(s.user.username);
-  expect((await call('/auth/email', { json: { email }, token: s.token })).status).toBe(202);
-  const code = codeIn(sent.at(-1)!);
-  expect((await call('/auth/email/verify', { json: { code }, token: s.token })).status).toBe(200);
-  return { ...s, email };
-}
 
 describe('adding an email address', () => {
   it('mails a 6-digit code from EMAIL_FROM; the code verifies the address on the user', async () => {
     const { call, sent } = mailing();
     const { token, user } = await signedIn('mail');
     const email = `${user.username}@Example.test`;
-    const res = await call('/auth/email', { json: { email }, token });
+    const res = await call('/auth/email', { json: { email, current_password: PASSWORD }, token });
     expect(res.status).toBe(202);
     expect(sent).toHaveLength(1);
     expect(sent[0]).toMatchObject({ from: FROM, to: email, subject: expect.any(String), html: expect.any(String) });
@@ -63,7 +46,7 @@ describe('adding an email address', () => {
   it('a wrong code is 400 invalid_email_code; five wrong ones end the code', async () => {
     const { call, sent } = mailing();
     const { token } = await signedIn('wrongmail');
-    await call('/auth/email', { json: { email: 'wrong@example.test' }, token });
+    await call('/auth/email', { json: { email: 'wrong@example.test', current_password: PASSWORD }, token });
     const code = codeIn(sent[0]!)!;
     const wrong = String((Number(code) + 1) % 1_000_000).padStart(6, '0');
     for (let i = 0; i < 5; i++) {
@@ -79,7 +62,7 @@ describe('adding an email address', () => {
   it('the code expires after 15 minutes', async () => {
     const { call, sent } = mailing();
     const { token, user } = await signedIn('latemail');
-    await call('/auth/email', { json: { email: 'late@example.test' }, token });
+    await call('/auth/email', { json: { email: 'late@example.test', current_password: PASSWORD }, token });
     vi.setSystemTime(Date.now() + 15 * 60_000 + 1000);
     const fresh = (await login(user.username)).access_token; // the first one expired meanwhile
     await expectProblem(
@@ -93,7 +76,10 @@ describe('adding an email address', () => {
     const { call, sent } = mailing();
     const first = await withVerifiedEmail(call, sent, 'owner');
     const { token } = await signedIn('second');
-    expect((await call('/auth/email', { json: { email: first.email.toUpperCase() }, token })).status).toBe(202);
+    expect(
+      (await call('/auth/email', { json: { email: first.email.toUpperCase(), current_password: PASSWORD }, token }))
+        .status,
+    ).toBe(202);
     await expectProblem(
       await call('/auth/email/verify', { json: { code: codeIn(sent.at(-1)!) }, token }),
       409,
@@ -105,10 +91,49 @@ describe('adding an email address', () => {
     const { call } = mailing();
     const { token } = await signedIn('bademail');
     await expectProblem(
-      await call('/auth/email', { json: { email: 'not-an-address' }, token }),
+      await call('/auth/email', { json: { email: 'not-an-address', current_password: PASSWORD }, token }),
       400,
       'validation_failed',
     );
+  });
+});
+
+describe('verification codes at rest', () => {
+  it('are stored as a keyed HMAC: not the plain SHA-256 a dump could reverse, and useless under another key', async () => {
+    const { call, sent } = mailing();
+    const { token, user } = await signedIn('keyed');
+    const email = address(user.username);
+    expect((await call('/auth/email', { json: { email, current_password: PASSWORD }, token })).status).toBe(202);
+    const code = codeIn(sent[0]!)!;
+    const row = await env.DB.prepare('SELECT code_hash FROM email_verifications WHERE user_id = ?')
+      .bind(user.id)
+      .first<{ code_hash: string }>();
+    // The old form: a million SHA-256 runs over the six digits found the code in any dump.
+    expect(row!.code_hash).not.toBe(await sha256Base64Url(`${user.id}\u0000${email}\u0000${code}`));
+    expect(row!.code_hash).not.toContain(code);
+
+    // The key comes from DATA_ENCRYPTION_KEY: under another one the right code does not match.
+    const otherKey = mailing({ DATA_ENCRYPTION_KEY: 'another-data-key-0123456789abcdefghijklmnopqrstuvwxyz' });
+    await expectProblem(
+      await otherKey.call('/auth/email/verify', { json: { code }, token }),
+      400,
+      'invalid_email_code',
+    );
+    expect((await call('/auth/email/verify', { json: { code }, token })).status).toBe(200);
+  });
+
+  it('without DATA_ENCRYPTION_KEY the address routes answer 500 misconfigured, before any password check', async () => {
+    vi.spyOn(console, 'error').mockImplementation(() => {});
+    const { call, sent } = mailing({ DATA_ENCRYPTION_KEY: '' });
+    const { token } = await signedIn('nokey');
+    const add = await expectProblem(
+      await call('/auth/email', { json: { email: 'nokey@example.test', current_password: 'wrong-password' }, token }),
+      500,
+      'misconfigured',
+    );
+    expect(add.detail).toMatch(/DATA_ENCRYPTION_KEY/);
+    await expectProblem(await call('/auth/email/verify', { json: { code: '123456' }, token }), 500, 'misconfigured');
+    expect(sent).toHaveLength(0);
   });
 });
 
@@ -230,7 +255,11 @@ describe('POST /auth/password/forgot', () => {
 describe('email is off unless configured', () => {
   it('without EMAIL and EMAIL_FROM the email routes answer 404 email_disabled', async () => {
     const { token } = await signedIn('nomail');
-    await expectProblem(await api('/auth/email', { json: { email: 'a@example.test' }, token }), 404, 'email_disabled');
+    await expectProblem(
+      await api('/auth/email', { json: { email: 'a@example.test', current_password: PASSWORD }, token }),
+      404,
+      'email_disabled',
+    );
     await expectProblem(await api('/auth/password/forgot', { json: { username: 'alice' } }), 404, 'email_disabled');
   });
 

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   api,
   appWith,
+  enrolTotp,
   expectProblem,
   login,
   PASSWORD,
@@ -60,6 +61,13 @@ async function heldLogin(username: string, password = PASSWORD, overrides: Parti
   return { response, release: gate.release };
 }
 
+async function liveSessions(userId: string): Promise<number> {
+  const row = await env.DB.prepare('SELECT count(*) AS n FROM sessions WHERE user_id = ? AND revoked_at IS NULL')
+    .bind(userId)
+    .first<{ n: number }>();
+  return row!.n;
+}
+
 async function sessionCount(userId: string): Promise<number> {
   const row = await env.DB.prepare('SELECT count(*) AS n FROM sessions WHERE user_id = ?')
     .bind(userId)
@@ -107,6 +115,25 @@ describe('a login racing another request', () => {
 
     await expectProblem(await held.response, 401, 'invalid_credentials');
     expect(await sessionCount(user.id)).toBe(0);
+  });
+
+  it('that found two-factor off makes no session once an enrolment was confirmed meanwhile', async () => {
+    const { user, token } = await signedIn('race');
+    const held = await heldLogin(user.username);
+    // Between the login's password check and its writes, the owner turns two-factor on (which
+    // ends every other session that exists by then).
+    await enrolTotp(token);
+    const live = await liveSessions(user.id);
+    held.release();
+
+    // A password-only session now would bypass the second factor the owner just turned on.
+    await expectProblem(await held.response, 401, 'invalid_credentials');
+    expect(await liveSessions(user.id)).toBe(live);
+    await expectProblem(
+      await api('/auth/login', { json: { username: user.username, password: PASSWORD } }),
+      403,
+      'mfa_required',
+    );
   });
 
   it('that upgrades the hash does not write it over a password changed meanwhile', async () => {

@@ -38,6 +38,11 @@ export function requireMailer(env: Pick<Bindings, 'EMAIL'>, config: Config): Mai
 const escapeHtml = (s: string) =>
   s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
 
+/** A mail of plain sentences only (no secret, no link), as text and as escaped HTML. */
+export function plainMail(to: string, subject: string, lines: string[]): Mail {
+  return { to, subject, text: lines.join('\n'), html: lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('') };
+}
+
 function compose(to: string, subject: string, lines: string[], secret: string): Mail {
   const text = [...lines, '', secret, '', 'If you did not ask for this, ignore this message.'].join('\n');
   const html = `${lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('')}<p><code>${escapeHtml(secret)}</code></p><p>If you did not ask for this, ignore this message.</p>`;

@@ -6,6 +6,7 @@ import type { AppEnv } from '../../platform/env';
 import { ApiError } from '../../platform/errors';
 import { getKeyRing } from '../../credentials/keys';
 import { requireAuth } from '../middleware/auth';
+import { notifier } from '../middleware/context';
 import { clearRefreshCookie, readRefreshCookie, setRefreshCookie } from '../../sessions/refresh-cookie';
 import { createRouter, defineRoute } from '../routing';
 import type { Tag } from '../tags';
@@ -149,7 +150,7 @@ export const logoutAllRoute = defineRoute({
   tags,
   summary: 'End every session of the caller and invalidate every access token issued so far',
   description:
-    'For a lost device or a suspected leak: every session of the caller, on every device, ends, and every access token issued to them so far stops working.',
+    'For a lost device or a suspected leak: every session of the caller, on every device, ends, every access token issued to them so far stops working, and every outstanding password reset token ends.',
   middleware: [requireAuth()],
   bearer: true,
   responses: { 204: { description: 'Logged out everywhere' }, 401: problem('No or invalid access token') },
@@ -162,7 +163,7 @@ export const passwordRoute = defineRoute({
   tags,
   summary: 'Change the password; other sessions and all access tokens are revoked',
   description:
-    'Needs the current password. Every other session ends and every access token (the caller’s too) stops working; the caller’s own session continues, so its refresh token gets a fresh access token. Wrong current passwords are throttled like failed logins.',
+    'Needs the current password. Every other session ends and every access token (the caller’s too) stops working; the caller’s own session continues, so its refresh token gets a fresh access token. Every outstanding password reset token ends, and the user’s verified address gets a notice. Wrong current passwords are throttled like failed logins.',
   middleware: [requireAuth()],
   bearer: true,
   request: {
@@ -280,6 +281,7 @@ export const authRouter = createRouter()
       ip: c.get('clientIp'),
       requestId: c.get('requestId'),
       legacyHashes: c.env.LEGACY_HASHES,
+      notify: notifier(c),
     });
     return c.body(null, 204);
   })
