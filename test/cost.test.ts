@@ -4,13 +4,16 @@
  * trip and one write round trip; the common-password lookup of the flows that set a password
  * rides in a round trip they make anyway.
  */
+import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { hashPassword } from '../src/credentials/password';
+import { createApp } from '../src/http/app';
 import {
   api,
   appWith,
   countD1,
+  ORIGIN,
   PASSWORD,
   pbkdf2IterationsSpent,
   register,
@@ -73,7 +76,7 @@ describe('cost per request', () => {
     expect(d1.executed).toHaveLength(0);
   });
 
-  it('a failed login is one PBKDF2 run and one round trip (it was counted before the check)', async () => {
+  it('a failed login is one PBKDF2 run and answers after one round trip (it was counted before the check)', async () => {
     const { user } = await signedIn();
     const d1 = countD1();
     const runs = pbkdf2Runs();
@@ -81,7 +84,90 @@ describe('cost per request', () => {
     expect(res.status).toBe(401);
     expect(runs()).toBe(1);
     expect(d1.batches()).toBe(1);
-    expect(d1.executed).toHaveLength(0);
+    // After it, one statement clears the attempt's in-flight mark; the answer does not wait for it.
+    expect(d1.executed).toEqual([expect.stringMatching(/^delete from "attempts_in_flight"/i)]);
+  });
+
+  it('a failed login answers while the write clearing its in-flight mark is still under way', async () => {
+    const { user } = await signedIn();
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const cleared: string[] = [];
+    const real = env.DB;
+    // The real D1, except that single statements (not batches) wait until released.
+    const d1 = {
+      prepare: (query: string) => {
+        const statement = real.prepare(query);
+        const hold = (bound: D1PreparedStatement): D1PreparedStatement =>
+          new Proxy(bound, {
+            get: (target, name) =>
+              name === 'run' || name === 'all' || name === 'raw' || name === 'first'
+                ? async (...args: unknown[]) => {
+                    await held;
+                    cleared.push(query);
+                    return (target[name] as (...a: unknown[]) => unknown).apply(target, args);
+                  }
+                : name === 'bind'
+                  ? (...values: unknown[]) => hold(target.bind(...values))
+                  : Reflect.get(target, name, target),
+          });
+        return hold(statement);
+      },
+      batch: (statements: D1PreparedStatement[]) => real.batch(statements),
+    } as unknown as D1Database;
+    const ctx = createExecutionContext();
+    const res = await createApp().fetch(
+      new Request(`${ORIGIN}/auth/login`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ username: user.username, password: 'not-the-password' }),
+      }),
+      { ...env, DB: d1 },
+      ctx,
+    );
+    expect(res.status).toBe(401);
+    expect(cleared).toEqual([]);
+    release();
+    await waitOnExecutionContext(ctx);
+    expect(cleared).toEqual([expect.stringMatching(/^delete from "attempts_in_flight"/i)]);
+  });
+});
+
+describe('round trips of the session routes (a batch is one round trip)', () => {
+  /** D1 round trips a request makes: batches plus statements run on their own. */
+  async function roundTrips(request: () => Promise<Response>, status: number): Promise<number> {
+    const d1 = countD1();
+    expect((await request()).status).toBe(status);
+    const trips = d1.batches() + d1.executed.length;
+    vi.restoreAllMocks();
+    return trips;
+  }
+  const refresh = (token: string) => () => api('/auth/refresh', { json: { refresh_token: token } });
+
+  it('a refresh is one round trip: the swap, the successor and the outcome in one batch', async () => {
+    const { tokens } = await signedIn();
+    expect(await roundTrips(refresh(tokens.refresh_token), 200)).toBe(1);
+  });
+
+  it('a refresh repeated inside the grace window (a parallel tab) is one round trip too', async () => {
+    const { tokens } = await signedIn();
+    expect((await refresh(tokens.refresh_token)()).status).toBe(200);
+    expect(await roundTrips(refresh(tokens.refresh_token), 200)).toBe(1);
+  });
+
+  it('a refresh of an unknown token is one round trip; a detected reuse may take a second', async () => {
+    expect(await roundTrips(refresh('x'.repeat(43)), 401)).toBe(1);
+    const { tokens } = await signedIn();
+    const next = (await (await refresh(tokens.refresh_token)()).json()) as { refresh_token: string };
+    expect((await refresh(next.refresh_token)()).status).toBe(200);
+    // Two rotations stale: reuse, which revokes the family in a second round trip.
+    expect(await roundTrips(refresh(tokens.refresh_token), 401)).toBe(2);
+  });
+
+  it('a logout is one round trip', async () => {
+    const { tokens } = await signedIn();
+    expect(await roundTrips(() => api('/auth/logout', { json: { refresh_token: tokens.refresh_token } }), 204)).toBe(1);
+    expect((await refresh(tokens.refresh_token)()).status).toBe(401);
   });
 });
 

@@ -11,13 +11,13 @@ import {
 } from '../../oauth/clients';
 import type { OAuthClient } from '../../oauth/clients';
 import { OAuthError } from '../../oauth/errors';
-import { requireAuth, requireRole } from '../middleware/auth';
+import { requireRole } from '../middleware/auth';
 import { createRouter, defineRoute } from '../routing';
 import { json, problem } from '../schemas';
 import type { Tag } from '../tags';
 
 const tags: Tag[] = ['admin'];
-const adminOnly = [requireAuth(), requireRole('admin')];
+const adminOnly = requireRole('admin');
 const idParam = z.object({ client_id: z.string().min(1).max(64) });
 const forbidden = problem('Caller is not an admin (`forbidden`)');
 const unauthorized = problem('No or invalid access token');

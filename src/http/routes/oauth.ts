@@ -16,13 +16,13 @@ import { registerDynamicClient } from '../../oauth/registration';
 import { revokeToken } from '../../oauth/revocation';
 import { bearerToken, userinfo } from '../../oauth/userinfo';
 import { CLIENT_AUTH_METHODS } from '../../platform/db/schema';
-import { requireAuth, requireRole } from '../middleware/auth';
+import { requireRole } from '../middleware/auth';
 import { requestLog } from '../middleware/context';
 import { oauthEndpoint } from '../middleware/oauth';
 import { createRouter, defineRoute, type ResponseSpec } from '../routing';
 import { CLIENT_BASIC_SCHEME } from '../openapi';
 import type { Tag } from '../tags';
-import type { Context, Next } from 'hono';
+import type { Context, MiddlewareHandler, Next } from 'hono';
 import type { AppEnv } from '../../platform/env';
 
 const tags: Tag[] = ['oauth'];
@@ -230,13 +230,12 @@ const registrationResponseSchema = z.looseObject({
   id_token_signed_response_alg: z.enum(ID_TOKEN_ALGS),
 });
 
-const bearerAuth = requireAuth();
-const adminRole = requireRole('admin');
+const [adminAuth, adminRole] = requireRole('admin') as [MiddlewareHandler<AppEnv>, MiddlewareHandler<AppEnv>];
 /** An admin's access token, if one is sent: then it must be valid and an admin's. */
 const optionalAdmin = [
   async (c: Context<AppEnv>, next: Next) => {
     if (c.req.header('Authorization') === undefined) return next();
-    await bearerAuth(c, async () => {
+    await adminAuth(c, async () => {
       await adminRole(c, next);
     });
   },
