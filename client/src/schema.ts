@@ -695,7 +695,7 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Change an OAuth client’s metadata, or mark it first-party (`skip_consent`)
+         * Change an OAuth client’s metadata, or mark it first-party (skip_consent)
          * @description Members left out stay as they are; `null` clears `client_name`, `logo_uri` or `scope`. The authentication method is fixed at registration. With `skip_consent`, users are not asked for consent for this client.
          */
         patch: operations["updateOAuthClient"];
@@ -3389,7 +3389,6 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
                     "application/json": components["schemas"]["OAuthError"];
                 };
             };
@@ -3413,22 +3412,22 @@ export interface operations {
                     "application/json": components["schemas"]["OAuthError"];
                 };
             };
-            /** @description Body larger than 16384 bytes (`payload_too_large`) */
+            /** @description Body larger than 16384 bytes (`invalid_request`) */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/json": components["schemas"]["OAuthError"];
                 };
             };
-            /** @description Body is not JSON (`unsupported_media_type`) */
+            /** @description Body is not JSON (`invalid_request`) */
             415: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/json": components["schemas"]["OAuthError"];
                 };
             };
             /** @description Too many requests from this client or address (`temporarily_unavailable`) */
