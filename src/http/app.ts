@@ -18,6 +18,8 @@ import { authRouter } from './routes/auth';
 import { compatRouter } from './routes/compat';
 import { metaRouter, openApiRoute } from './routes/meta';
 import { mfaRouter } from './routes/mfa';
+import { oauthAuthorizeRouter } from './routes/oauth-authorize';
+import { oauthLogoutRouter } from './routes/oauth-logout';
 import { recoveryRouter } from './routes/recovery';
 import { createRouter, type Router } from './routing';
 import { sessionsRouter } from './routes/sessions';
@@ -34,6 +36,8 @@ const routers: Router[] = [
   sessionsRouter,
   adminRouter,
   compatRouter,
+  oauthAuthorizeRouter,
+  oauthLogoutRouter,
 ];
 
 let document: ReturnType<typeof openApiDocument> | undefined;

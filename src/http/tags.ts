@@ -11,6 +11,8 @@ export const TAGS = {
   'two-factor': 'TOTP second factor: enrolment, the second step of a login (`mfa_required` -> verify), recovery codes.',
   recovery:
     'Account recovery: password reset with a single-use token (admin-issued or mailed), forgot-password, the email address it is mailed to.',
+  oauth:
+    'The OAuth 2.1 / OpenID Connect provider: the authorization and end-session endpoints, and the JSON endpoints of its hosted sign-in, consent and logout pages.',
   'flask-jwt compatibility':
     'The routes of the Flask-JWT tutorial, answering as it did, so its clients move over unchanged.',
 } as const;

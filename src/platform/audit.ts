@@ -29,13 +29,17 @@ export type AuditEvent =
   | 'password_reset_failure'
   | 'email_verification_sent'
   | 'email_verified'
-  | 'mail_throttled';
+  | 'mail_throttled'
+  | 'oauth_consent_given'
+  | 'oauth_consent_denied';
 
 export type AuditFields = {
   requestId?: string | undefined;
   userId?: string | undefined;
   sessionId?: string | undefined;
   targetUserId?: string | undefined;
+  /** The OAuth client concerned. */
+  clientId?: string | undefined;
   role?: string | undefined;
   ip?: string | undefined;
   reason?: string | undefined;
@@ -56,6 +60,7 @@ export function audit(event: AuditEvent, fields: AuditFields): void {
       user_id: fields.userId,
       session_id: fields.sessionId,
       target_user_id: fields.targetUserId,
+      client_id: fields.clientId,
       role: fields.role,
       ip: fields.ip,
       reason: fields.reason,

@@ -23,7 +23,7 @@ import {
   utf8,
 } from '../platform/crypto';
 import type { Database } from '../platform/db/client';
-import { refreshTokens, sessions, users, type AccessUser, type User } from '../platform/db/schema';
+import { refreshTokens, sessions, users, type AccessUser, type Session, type User } from '../platform/db/schema';
 import { forgetUser } from './access-cache';
 import { ApiError } from '../platform/errors';
 import { bumpTokenVersionQuery } from '../accounts/users';
@@ -166,6 +166,31 @@ function findToken(db: Database, tokenHash: string) {
     .innerJoin(users, eq(users.id, sessions.userId))
     .where(eq(refreshTokens.tokenHash, tokenHash))
     .get();
+}
+
+/**
+ * Who a refresh token signs in, without rotating it: the OAuth provider's hosted pages ask
+ * whether the browser's refresh cookie is a live session before asking for a password. Only
+ * the current token of a live session counts; a spent one is no session (it is not treated as
+ * reuse here: only a refresh acts on reuse).
+ */
+export async function findLiveSession(
+  db: Database,
+  presented: string,
+  now: number,
+): Promise<{ session: Session; user: User } | null> {
+  const row = await findToken(db, await sha256Base64Url(presented));
+  if (
+    !row ||
+    row.token.rotatedAt !== null ||
+    row.token.expiresAt <= now ||
+    row.session.revokedAt !== null ||
+    row.session.expiresAt <= now ||
+    row.session.tokenVersion !== row.user.tokenVersion
+  ) {
+    return null;
+  }
+  return { session: row.session, user: row.user };
 }
 
 export type RotateOutcome =
