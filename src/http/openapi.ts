@@ -53,6 +53,7 @@ function content(response: ResponseSpec) {
   const media: Record<string, { schema: unknown }> = {};
   if (response.schema) media['application/json'] = { schema: jsonSchema(response.schema, 'output') };
   if (response.problem) media['application/problem+json'] = { schema: PROBLEM_REF };
+  if (response.html) media['text/html'] = { schema: { type: 'string' } };
   return Object.keys(media).length ? { content: media } : {};
 }
 

@@ -18,7 +18,13 @@ import { jsonBody } from './middleware/json-body';
 import { MAX_BODY_BYTES } from './schemas';
 import { validationFailed, zodFieldErrors } from './validation';
 
-export type ResponseSpec = { description: string; schema?: z.ZodType; problem?: true };
+export type ResponseSpec = {
+  description: string;
+  schema?: z.ZodType;
+  problem?: true;
+  /** An HTML page (the OAuth endpoints' error page, for the browser that was sent there). */
+  html?: true;
+};
 
 export type RouteSpec = {
   method: 'get' | 'post' | 'patch' | 'delete';

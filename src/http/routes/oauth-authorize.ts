@@ -121,7 +121,7 @@ const authorizeDescription =
 
 const authorizeResponses = {
   303: { description: 'To the hosted sign-in page, or (an error) back to the redirect URI' },
-  400: { description: 'HTML error page: unknown client or unregistered redirect URI' },
+  400: { description: 'HTML error page: unknown client or unregistered redirect URI', html: true as const },
 };
 
 export const authorizeRoute = defineRoute({

@@ -49,7 +49,10 @@ const endSessionDescription =
   'OpenID Connect RP-Initiated Logout 1.0: the client sends the browser here with `id_token_hint` (an ID token this service issued; an expired one is accepted), `post_logout_redirect_uri` (registered for the client) and `state`, and optionally `client_id`. The user confirms on a hosted page; the browser’s session with the service ends and the browser returns to `post_logout_redirect_uri` with `state`. An invalid request gets an HTML error page, never a redirect.';
 const endSessionResponses = {
   303: { description: 'To the hosted logout confirmation page' },
-  400: { description: 'HTML error page: an ID token not issued here, an unknown client or an unregistered URI' },
+  400: {
+    description: 'HTML error page: an ID token not issued here, an unknown client or an unregistered URI',
+    html: true as const,
+  },
 };
 
 export const endSessionRoute = defineRoute({
