@@ -5,6 +5,8 @@
  */
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
+import { cleanup } from '../src/index';
+import { sha256Base64Url } from '../src/platform/crypto';
 import { totp } from './totp';
 import { api, appWith, enrolTotp, expectProblem, login, ORIGIN, PASSWORD, register, uniqueName } from './helpers';
 import {
@@ -594,5 +596,22 @@ describe('the hosted sign-in page', () => {
       });
       await expectProblem(res, 415, 'unsupported_media_type');
     });
+  });
+});
+
+describe('the daily cleanup', () => {
+  it('deletes sign-in requests past their lifetime, and only those', async () => {
+    const { clientId } = await newClient();
+    const browser = new Browser();
+    const old = await browser.authorize(authorizeParams(clientId));
+    const fresh = await browser.authorize(authorizeParams(clientId));
+    await env.DB.prepare('UPDATE oauth_interactions SET expires_at = 1 WHERE id_hash = ?')
+      .bind(await sha256Base64Url(old))
+      .run();
+    await cleanup(env, Date.now());
+    const left = await env.DB.prepare('SELECT id_hash FROM oauth_interactions WHERE id_hash IN (?, ?)')
+      .bind(await sha256Base64Url(old), await sha256Base64Url(fresh))
+      .all<{ id_hash: string }>();
+    expect(left.results.map((r) => r.id_hash)).toEqual([await sha256Base64Url(fresh)]);
   });
 });
