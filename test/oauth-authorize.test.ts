@@ -305,6 +305,25 @@ describe('the hosted sign-in page', () => {
     expect((await browser.next(forced)).step).toBe('consent');
   });
 
+  it('says on the consent page when a client registered itself', async () => {
+    const user = await register();
+    const own = await newClient({ client_name: 'Ours' });
+    const open = await newClient(
+      { client_name: 'Claude', token_endpoint_auth_method: 'none' },
+      { registeredBy: 'open' },
+    );
+    for (const [clientId, expected] of [
+      [own.clientId, undefined],
+      [open.clientId, true],
+    ] as const) {
+      const browser = new Browser();
+      const interaction = await browser.authorize(authorizeParams(clientId));
+      const step = await browser.signIn(interaction, user.username);
+      expect(step).toMatchObject({ step: 'consent' });
+      expect((step as { client: { self_registered?: true } }).client.self_registered).toBe(expected);
+    }
+  });
+
   it('does not ask consent for a skip_consent client', async () => {
     const user = await register();
     const { clientId } = await newClient({}, { skipConsent: true });

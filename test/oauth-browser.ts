@@ -16,7 +16,10 @@ export const CALLBACK = 'https://client.example.test/callback';
 export const CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGF3bSlQvU';
 export const VERIFIER = 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWXeEjXk';
 
-export async function newClient(metadata: Partial<ClientMetadata> = {}, options: { skipConsent?: boolean } = {}) {
+export async function newClient(
+  metadata: Partial<ClientMetadata> = {},
+  options: { skipConsent?: boolean; registeredBy?: 'admin' | 'open' } = {},
+) {
   const db = getDb(env.DB);
   const { client, clientSecret } = await registerClient(
     db,
@@ -27,7 +30,7 @@ export async function newClient(metadata: Partial<ClientMetadata> = {}, options:
       grant_types: ['authorization_code', 'refresh_token'],
       ...metadata,
     } as ClientMetadata,
-    'admin',
+    options.registeredBy ?? 'admin',
   );
   if (options.skipConsent) await updateClient(db, client.clientId, { skip_consent: true });
   return { clientId: client.clientId, clientSecret };

@@ -10,7 +10,7 @@ import { EdgeAuthError } from 'edge-auth/client';
 import { act, alertRegion, announce, field, h } from '../src/dom';
 import { clientLine, fail, leave, post, show } from './page';
 
-type Client = { name: string; logo_uri?: string };
+type Client = { name: string; logo_uri?: string; self_registered?: true };
 type Step =
   | { step: 'sign_in'; client: Client; login_hint?: string }
   | { step: 'consent'; client: Client; user: { username: string }; scopes: { scope: string; description: string }[] }
@@ -40,7 +40,7 @@ function signInView(client: Client, loginHint?: string): HTMLElement {
 function passwordForm(client: Client, loginHint?: string): HTMLFormElement {
   const form = h(
     'form',
-    { 'aria-label': 'Sign in with your password', novalidate: true },
+    { novalidate: true },
     field('Username', 'username', 'text', 'username'),
     field('Password', 'password', 'password', 'current-password'),
     alertRegion(),
@@ -96,6 +96,13 @@ function consentView(step: Extract<Step, { step: 'consent' }>): HTMLElement {
     h('h2', { id: 'consent-heading' }, `Allow ${step.client.name} access?`),
     clientLine(step.client, '', ' asks to:'),
     h('ul', { class: 'scopes' }, ...step.scopes.map((s) => h('li', {}, s.description))),
+    step.client.self_registered
+      ? h(
+          'p',
+          { class: 'note' },
+          'This application registered itself: its name is its own claim. Allow only if you started this sign-in from it.',
+        )
+      : null,
     h(
       'p',
       {},

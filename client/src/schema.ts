@@ -3007,6 +3007,11 @@ export interface operations {
                             name: string;
                             /** @description Its registered logo, only when https */
                             logo_uri?: string;
+                            /**
+                             * @description It registered itself (open registration): its name is only its own claim
+                             * @constant
+                             */
+                            self_registered?: true;
                         };
                         login_hint?: string;
                     } | {
@@ -3017,6 +3022,11 @@ export interface operations {
                             name: string;
                             /** @description Its registered logo, only when https */
                             logo_uri?: string;
+                            /**
+                             * @description It registered itself (open registration): its name is only its own claim
+                             * @constant
+                             */
+                            self_registered?: true;
                         };
                         user: {
                             username: string;
@@ -3114,6 +3124,11 @@ export interface operations {
                             name: string;
                             /** @description Its registered logo, only when https */
                             logo_uri?: string;
+                            /**
+                             * @description It registered itself (open registration): its name is only its own claim
+                             * @constant
+                             */
+                            self_registered?: true;
                         };
                         login_hint?: string;
                     } | {
@@ -3124,6 +3139,11 @@ export interface operations {
                             name: string;
                             /** @description Its registered logo, only when https */
                             logo_uri?: string;
+                            /**
+                             * @description It registered itself (open registration): its name is only its own claim
+                             * @constant
+                             */
+                            self_registered?: true;
                         };
                         user: {
                             username: string;
@@ -3244,6 +3264,11 @@ export interface operations {
                             name: string;
                             /** @description Its registered logo, only when https */
                             logo_uri?: string;
+                            /**
+                             * @description It registered itself (open registration): its name is only its own claim
+                             * @constant
+                             */
+                            self_registered?: true;
                         };
                         login_hint?: string;
                     } | {
@@ -3254,6 +3279,11 @@ export interface operations {
                             name: string;
                             /** @description Its registered logo, only when https */
                             logo_uri?: string;
+                            /**
+                             * @description It registered itself (open registration): its name is only its own claim
+                             * @constant
+                             */
+                            self_registered?: true;
                         };
                         user: {
                             username: string;
@@ -3364,6 +3394,11 @@ export interface operations {
                             name: string;
                             /** @description Its registered logo, only when https */
                             logo_uri?: string;
+                            /**
+                             * @description It registered itself (open registration): its name is only its own claim
+                             * @constant
+                             */
+                            self_registered?: true;
                         };
                         login_hint?: string;
                     } | {
@@ -3374,6 +3409,11 @@ export interface operations {
                             name: string;
                             /** @description Its registered logo, only when https */
                             logo_uri?: string;
+                            /**
+                             * @description It registered itself (open registration): its name is only its own claim
+                             * @constant
+                             */
+                            self_registered?: true;
                         };
                         user: {
                             username: string;
@@ -3512,6 +3552,8 @@ export interface operations {
                         client?: {
                             name: string;
                             logo_uri?: string;
+                            /** @constant */
+                            self_registered?: true;
                         };
                         /** @description Absent when the browser is not signed in */
                         username?: string;

@@ -24,8 +24,11 @@ import { describeScopes, parseScope } from './scopes';
 
 export type BrowserSession = { session: Session; user: User };
 
-/** What the page shows of the client: its name, and its logo only over https. */
-export type ClientView = { name: string; logo_uri?: string | undefined };
+/**
+ * What the page shows of the client: its name, its logo only over https, and whether it
+ * registered itself (open registration), whose name is then only its own claim.
+ */
+export type ClientView = { name: string; logo_uri?: string | undefined; self_registered?: true };
 
 export type Step =
   | { step: 'sign_in'; client: ClientView; login_hint?: string | undefined }
@@ -39,7 +42,11 @@ export type Step =
 
 export function clientView(client: OAuthClient): ClientView {
   const logo = client.logoUri?.startsWith('https://') ? client.logoUri : undefined;
-  return { name: client.name ?? client.clientId, ...(logo ? { logo_uri: logo } : {}) };
+  return {
+    name: client.name ?? client.clientId,
+    ...(logo ? { logo_uri: logo } : {}),
+    ...(client.registeredBy === 'open' ? { self_registered: true as const } : {}),
+  };
 }
 
 /**

@@ -155,6 +155,10 @@ const interactionId = z.string().min(1).max(128).meta({ description: 'The `inter
 const clientSchema = z.object({
   name: z.string().meta({ description: 'The client’s registered `client_name` (or its id)' }),
   logo_uri: z.string().optional().meta({ description: 'Its registered logo, only when https' }),
+  self_registered: z
+    .literal(true)
+    .optional()
+    .meta({ description: 'It registered itself (open registration): its name is only its own claim' }),
 });
 
 export const stepSchema = z.discriminatedUnion('step', [

@@ -98,7 +98,9 @@ export const logoutInfoRoute = defineRoute({
   responses: {
     200: json(
       z.object({
-        client: z.object({ name: z.string(), logo_uri: z.string().optional() }).optional(),
+        client: z
+          .object({ name: z.string(), logo_uri: z.string().optional(), self_registered: z.literal(true).optional() })
+          .optional(),
         username: z.string().optional().meta({ description: 'Absent when the browser is not signed in' }),
       }),
       'The page’s content',
