@@ -20,6 +20,8 @@ import { metaRouter, openApiRoute } from './routes/meta';
 import { mfaRouter } from './routes/mfa';
 import { oauthAuthorizeRouter } from './routes/oauth-authorize';
 import { oauthLogoutRouter } from './routes/oauth-logout';
+import { oauthRouter } from './routes/oauth';
+import { oauthClientsRouter } from './routes/oauth-clients';
 import { recoveryRouter } from './routes/recovery';
 import { createRouter, type Router } from './routing';
 import { sessionsRouter } from './routes/sessions';
@@ -35,6 +37,8 @@ const routers: Router[] = [
   recoveryRouter,
   sessionsRouter,
   adminRouter,
+  oauthRouter,
+  oauthClientsRouter,
   compatRouter,
   oauthAuthorizeRouter,
   oauthLogoutRouter,

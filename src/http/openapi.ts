@@ -4,6 +4,7 @@ import { REFRESH_COOKIE } from '../sessions/refresh-cookie';
 import type { ResponseSpec, RouteSpec } from './routing';
 import { MAX_BODY_BYTES, problem, problemSchema } from './schemas';
 import { TAGS } from './tags';
+import { OAUTH_ERRORS, type OAuthErrorCode } from '../oauth/errors';
 
 type JsonSchema = Record<string, unknown> & { properties?: Record<string, unknown>; required?: string[] };
 
@@ -25,8 +26,16 @@ function parameters(schema: z.ZodType | undefined, where: 'path' | 'query') {
 }
 
 const PROBLEM_REF = { $ref: '#/components/schemas/Problem' };
+const OAUTH_ERROR_REF = { $ref: '#/components/schemas/OAuthError' };
+
+/** RFC 6749 §5.2's error body, which the OAuth endpoints answer instead of problem documents. */
+const oauthErrorSchema = z.object({
+  error: z.enum(Object.keys(OAUTH_ERRORS) as [OAuthErrorCode]),
+  error_description: z.string(),
+});
 
 export const REFRESH_COOKIE_SCHEME = 'refreshCookie';
+export const CLIENT_BASIC_SCHEME = 'clientSecretBasic';
 
 /**
  * What the wiring in routing.ts implies, documented whether or not the declaration says it:
@@ -54,12 +63,24 @@ function content(response: ResponseSpec) {
   if (response.schema) media['application/json'] = { schema: jsonSchema(response.schema, 'output') };
   if (response.problem) media['application/problem+json'] = { schema: PROBLEM_REF };
   if (response.html) media['text/html'] = { schema: { type: 'string' } };
-  return Object.keys(media).length ? { content: media } : {};
+  if (response.oauthError) media['application/json'] = { schema: OAUTH_ERROR_REF };
+  const headers = response.headers
+    ? {
+        headers: Object.fromEntries(
+          Object.entries(response.headers).map(([name, description]) => [
+            name,
+            { description, schema: { type: 'string' } },
+          ]),
+        ),
+      }
+    : {};
+  return { ...(Object.keys(media).length ? { content: media } : {}), ...headers };
 }
 
 function operation(spec: RouteSpec) {
   const params = [...parameters(spec.request?.params, 'path'), ...parameters(spec.request?.query, 'query')];
   const body = spec.request?.body;
+  const form = spec.request?.form;
   const example = spec.request?.example;
   return {
     operationId: spec.operationId,
@@ -69,6 +90,7 @@ function operation(spec: RouteSpec) {
     ...(spec.bearer ? { security: [{ bearerAuth: [] }] } : {}),
     // The refresh token comes in the body or in the cookie: `{}` makes the cookie optional.
     ...(spec.refreshCookie ? { security: [{}, { [REFRESH_COOKIE_SCHEME]: [] }] } : {}),
+    ...(spec.security ? { security: spec.security } : {}),
     ...(params.length ? { parameters: params } : {}),
     ...(body
       ? {
@@ -76,6 +98,19 @@ function operation(spec: RouteSpec) {
             required: !spec.request?.bodyOptional,
             content: {
               'application/json': { schema: jsonSchema(body, 'input'), ...(example ? { example } : {}) },
+            },
+          },
+        }
+      : {}),
+    ...(form
+      ? {
+          requestBody: {
+            required: true,
+            content: {
+              'application/x-www-form-urlencoded': {
+                schema: jsonSchema(form, 'input'),
+                ...(example ? { example } : {}),
+              },
             },
           },
         }
@@ -112,6 +147,12 @@ export function openApiDocument(specs: RouteSpec[]) {
           bearerFormat: 'JWT',
           description: 'The access token from login or refresh: `Authorization: Bearer <access_token>`.',
         },
+        [CLIENT_BASIC_SCHEME]: {
+          type: 'http',
+          scheme: 'basic',
+          description:
+            'OAuth client authentication `client_secret_basic`: client_id and client_secret, each form-encoded, as Basic credentials. `client_secret_post` sends them as form parameters instead; a public client (`none`) sends only client_id.',
+        },
         [REFRESH_COOKIE_SCHEME]: {
           type: 'apiKey',
           in: 'cookie',
@@ -120,7 +161,7 @@ export function openApiDocument(specs: RouteSpec[]) {
             'The refresh token as an HttpOnly cookie, set by login with `refresh_token_delivery: "cookie"`. Requests that use it must carry an allowed `Origin`.',
         },
       },
-      schemas: { Problem: jsonSchema(problemSchema, 'output') },
+      schemas: { Problem: jsonSchema(problemSchema, 'output'), OAuthError: jsonSchema(oauthErrorSchema, 'output') },
     },
   };
 }

@@ -70,15 +70,19 @@ export async function getClient(db: Database, clientId: string): Promise<OAuthCl
   return row ? toClient(row) : undefined;
 }
 
-/** The client with its secret hash, for client authentication only. */
-export async function getClientWithSecret(
-  db: Database,
-  clientId: string,
-): Promise<{ client: OAuthClient; secretHash: string | null } | undefined> {
-  if (clientId.length === 0 || clientId.length > 64) return undefined;
-  const row = await db.select().from(oauthClients).where(eq(oauthClients.id, clientId)).get();
-  return row ? { client: toClient(row), secretHash: row.secretHash } : undefined;
-}
+export type ClientLookup = { client: OAuthClient; secretHash: string | null } | undefined;
+
+/** The query that reads a client with its secret hash, for client authentication (batchable). */
+export const clientWithSecretQuery = (db: Database, clientId: string) =>
+  db
+    .select()
+    .from(oauthClients)
+    .where(eq(oauthClients.id, clientId.slice(0, 64)))
+    .limit(1);
+
+/** The result of clientWithSecretQuery. */
+export const toClientLookup = (rows: OAuthClientRow[]): ClientLookup =>
+  rows[0] ? { client: toClient(rows[0]), secretHash: rows[0].secretHash } : undefined;
 
 const hashSecret = async (secret: string) => toBase64Url(await sha256(`edge-auth client secret\u0000${secret}`));
 

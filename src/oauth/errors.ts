@@ -29,6 +29,8 @@ export const OAUTH_ERRORS = {
   // RFC 6750 §3.1 (userinfo, registration's initial access token).
   invalid_token: 401,
   insufficient_scope: 403,
+  // RFC 8707 §2: a resource the grant does not cover.
+  invalid_target: 400,
   // RFC 7009 §2.2.1.
   unsupported_token_type: 400,
   // RFC 7591 §3.2.2.

@@ -30,21 +30,31 @@ export type AuditEvent =
   | 'email_verification_sent'
   | 'email_verified'
   | 'mail_throttled'
+  | 'oauth_client_registered'
+  | 'oauth_client_updated'
+  | 'oauth_client_deleted'
   | 'oauth_consent_given'
-  | 'oauth_consent_denied';
+  | 'oauth_consent_denied'
+  | 'oauth_code_exchanged'
+  | 'oauth_code_replayed'
+  | 'oauth_refresh'
+  | 'oauth_refresh_reused'
+  | 'oauth_token_revoked';
 
 export type AuditFields = {
   requestId?: string | undefined;
   userId?: string | undefined;
   sessionId?: string | undefined;
   targetUserId?: string | undefined;
-  /** The OAuth client concerned. */
-  clientId?: string | undefined;
   role?: string | undefined;
   ip?: string | undefined;
   reason?: string | undefined;
   /** How a step was done: `totp`, `recovery_code`, `admin`, `email`. */
   method?: string | undefined;
+  /** The OAuth client concerned. */
+  clientId?: string | undefined;
+  /** The OAuth scope concerned (space-separated). */
+  scope?: string | undefined;
 };
 
 /** Who asked: what a service function that audits needs from the request. */
@@ -60,11 +70,12 @@ export function audit(event: AuditEvent, fields: AuditFields): void {
       user_id: fields.userId,
       session_id: fields.sessionId,
       target_user_id: fields.targetUserId,
-      client_id: fields.clientId,
       role: fields.role,
       ip: fields.ip,
       reason: fields.reason,
       method: fields.method,
+      client_id: fields.clientId,
+      scope: fields.scope,
     }),
   );
 }

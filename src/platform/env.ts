@@ -3,6 +3,7 @@ import type { Config } from './config';
 import type { Database } from './db/client';
 import type { AccessUser } from './db/schema';
 import type { AccessClaims } from '../credentials/tokens';
+import type { OAuthKeys } from '../oauth/issuer';
 import type { LegacyHashes } from '../../workers/legacy-hashes/src/index';
 
 /** Bindings from wrangler.toml (`[vars]`, `[[d1_databases]]`) and `wrangler secret put`. */
@@ -71,5 +72,7 @@ export type AppEnv = {
      * §5.2), and `validation` is the code its request-validation failures get.
      */
     oauthErrors: { validation: 'invalid_request' | 'invalid_client_metadata' };
+    /** Set by the oauthEndpoint middleware: the issuer and the asymmetric keys, both checked. */
+    oauth: { issuer: string; keys: OAuthKeys };
   };
 };

@@ -23,7 +23,15 @@ import {
   utf8,
 } from '../platform/crypto';
 import type { Database } from '../platform/db/client';
-import { refreshTokens, sessions, users, type AccessUser, type Session, type User } from '../platform/db/schema';
+import {
+  oauthClients,
+  refreshTokens,
+  sessions,
+  users,
+  type AccessUser,
+  type Session,
+  type User,
+} from '../platform/db/schema';
 import { forgetUser } from './access-cache';
 import { ApiError } from '../platform/errors';
 import { bumpTokenVersionQuery } from '../accounts/users';
@@ -69,8 +77,11 @@ export async function newSessionQueries(
      */
     verified: VerifiedUser | { passwordHash?: undefined; tokenVersion: number };
     grant?: GrantFields | undefined;
-    /** Only if this holds too (an OAuth code exchange: the code was claimed by this very batch). */
-    onlyIf?: SQL | undefined;
+    /**
+     * Only if this holds too, given the new session's id (an OAuth code exchange: the code was
+     * claimed for this very session earlier in the batch).
+     */
+    onlyIf?: ((sessionId: string) => SQL) | undefined;
     /** Lifetime of a session without refresh tokens (an OAuth grant without offline access), seconds. */
     lifetime?: number | undefined;
   },
@@ -111,7 +122,7 @@ export async function newSessionQueries(
                 ? undefined
                 : eq(users.passwordHash, input.verified.passwordHash),
               eq(users.tokenVersion, input.verified.tokenVersion),
-              input.onlyIf,
+              input.onlyIf?.(sessionId),
             ),
           ),
       )
@@ -186,7 +197,9 @@ export async function findLiveSession(
     row.token.expiresAt <= now ||
     row.session.revokedAt !== null ||
     row.session.expiresAt <= now ||
-    row.session.tokenVersion !== row.user.tokenVersion
+    row.session.tokenVersion !== row.user.tokenVersion ||
+    // An OAuth grant's token is a client's, never a browser's session with the service.
+    row.session.clientId !== null
   ) {
     return null;
   }
@@ -194,7 +207,19 @@ export async function findLiveSession(
 }
 
 export type RotateOutcome =
-  { kind: 'rotated'; user: User; issued: IssuedRefresh } | { kind: 'reused'; userId: string; sessionId: string };
+  | { kind: 'rotated'; user: User; session: Session; issued: IssuedRefresh }
+  | { kind: 'reused'; userId: string; sessionId: string };
+
+export type RotateOptions = {
+  /**
+   * The OAuth client presenting the token (null, the default: the service's own refresh). A
+   * token of another client's grant, or of a login, is unknown to it, and is refused without
+   * touching its session.
+   */
+  clientId?: string | null;
+  /** Checks the live session before anything rotates; what it throws leaves the token unspent. */
+  check?: (session: Session) => void;
+};
 
 /**
  * Exchanges a refresh token for its successor. Returns `reused` (after revoking the family)
@@ -205,11 +230,13 @@ export async function rotateRefreshToken(
   config: Config,
   presented: string,
   now: number,
+  { clientId = null, check }: RotateOptions = {},
 ): Promise<RotateOutcome> {
   const tokenHash = await sha256Base64Url(presented);
   let row = await findToken(db, tokenHash);
   if (
     !row ||
+    row.session.clientId !== clientId ||
     row.session.revokedAt !== null ||
     row.session.expiresAt <= now ||
     row.token.expiresAt <= now ||
@@ -219,6 +246,7 @@ export async function rotateRefreshToken(
   ) {
     throw invalidRefresh();
   }
+  check?.(row.session);
   const sessionId = row.session.id;
   const graceMs = config.refreshReuseGrace * 1000;
 
@@ -261,7 +289,12 @@ export async function rotateRefreshToken(
     ]);
     if (won.length === 1) {
       const expiresIn = Math.floor((expiresAt - now) / 1000);
-      return { kind: 'rotated', user: row.user, issued: { sessionId, refreshToken: successor, expiresIn } };
+      return {
+        kind: 'rotated',
+        user: row.user,
+        session: row.session,
+        issued: { sessionId, refreshToken: successor, expiresIn },
+      };
     }
     // Another request rotated it between our read and our write: answer as that loser.
     row = await findToken(db, tokenHash);
@@ -281,7 +314,12 @@ export async function rotateRefreshToken(
     // is two or more rotations stale: that is reuse, grace window or not.
     if (successor && head && head.rotatedAt === null) {
       const expiresIn = Math.floor((head.expiresAt - now) / 1000);
-      return { kind: 'rotated', user: row.user, issued: { sessionId, refreshToken: successor, expiresIn } };
+      return {
+        kind: 'rotated',
+        user: row.user,
+        session: row.session,
+        issued: { sessionId, refreshToken: successor, expiresIn },
+      };
     }
   }
   await revokeSession(db, sessionId, 'refresh_token_reused', now);
@@ -382,10 +420,21 @@ export async function logoutEverywhere(db: Database, userId: string, now: number
   forgetUser(userId);
 }
 
+/** The user's live sessions, OAuth grants among them with their client's id and name. */
 export async function listActiveSessions(db: Database, userId: string, now: number) {
   return db
-    .select()
+    .select({
+      id: sessions.id,
+      createdAt: sessions.createdAt,
+      lastUsedAt: sessions.lastUsedAt,
+      expiresAt: sessions.expiresAt,
+      userAgent: sessions.userAgent,
+      clientId: sessions.clientId,
+      clientName: oauthClients.name,
+      scope: sessions.scope,
+    })
     .from(sessions)
+    .leftJoin(oauthClients, eq(oauthClients.id, sessions.clientId))
     .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now)))
     .orderBy(desc(sessions.lastUsedAt));
 }

@@ -6,12 +6,20 @@ import { createMiddleware } from 'hono/factory';
 import type * as z from 'zod';
 import type { AppEnv } from '../../platform/env';
 import { OAuthError } from '../../oauth/errors';
+import { oauthKeys, resolveIssuer } from '../../oauth/issuer';
 import { MAX_BODY_BYTES } from '../schemas';
 
-/** Marks the route's errors as OAuth errors; `validation` is what a bad request is called. */
+/**
+ * Every OAuth route's first middleware: its errors become OAuth errors (`validation` is what a
+ * bad request is called), and the issuer and asymmetric keys are resolved, or the request
+ * fails loudly as `misconfigured` (src/oauth/issuer.ts).
+ */
 export const oauthEndpoint = (validation: AppEnv['Variables']['oauthErrors']['validation'] = 'invalid_request') =>
   createMiddleware<AppEnv>(async (c, next) => {
     c.set('oauthErrors', { validation });
+    const config = c.get('config');
+    const issuer = resolveIssuer(config, c.req.url);
+    c.set('oauth', { issuer, keys: await oauthKeys(config) });
     await next();
   });
 
