@@ -438,7 +438,7 @@ export interface paths {
         };
         /**
          * The caller's active sessions
-         * @description One entry per login that has not ended: when it started and was last refreshed, when it expires, its User-Agent, and whether it is the session of the presented token (`current`).
+         * @description One entry per login, and per OAuth grant to an application, that has not ended: when it started and was last refreshed, when it expires, its User-Agent, whether it is the session of the presented token (`current`), and for a grant the application (`client`). Revoking a grant ends the application’s access.
          */
         get: operations["listSessions"];
         put?: never;
@@ -511,6 +511,194 @@ export interface paths {
          * @description Takes effect on the user’s next request: roles are read from the database, not from the token. The last admin cannot be demoted.
          */
         patch: operations["setUserRole"];
+        trace?: never;
+    };
+    "/.well-known/openid-configuration": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * OpenID Connect Discovery metadata
+         * @description The provider’s metadata: its endpoints and what it supports. OpenID Connect Discovery 1.0 and RFC 8414 serve the same document. Cacheable for a few minutes.
+         */
+        get: operations["getOpenIdConfiguration"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/.well-known/oauth-authorization-server": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * OAuth 2.0 authorization server metadata (RFC 8414)
+         * @description The provider’s metadata: its endpoints and what it supports. OpenID Connect Discovery 1.0 and RFC 8414 serve the same document. Cacheable for a few minutes.
+         */
+        get: operations["getAuthorizationServerMetadata"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Token endpoint: exchange a code, or refresh
+         * @description `authorization_code` (with PKCE `code_verifier` and the same `redirect_uri`) starts a grant: an access token, an ID token with `openid`, and a refresh token with `offline_access`. `refresh_token` rotates the refresh token; presenting a spent one after the grace window ends the grant. Each grant is a session of the user (GET /auth/sessions). Limited per client and per address.
+         */
+        post: operations["oauthToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth/userinfo": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Claims about the signed-in user (OpenID Connect UserInfo)
+         * @description Needs an OAuth access token with the `openid` scope whose grant is still live, in `Authorization: Bearer`. Answers the claims of the granted scopes.
+         */
+        get: operations["oauthUserinfo"];
+        put?: never;
+        /**
+         * Claims about the signed-in user (OpenID Connect UserInfo)
+         * @description Needs an OAuth access token with the `openid` scope whose grant is still live, in `Authorization: Bearer`. Answers the claims of the granted scopes.
+         */
+        post: operations["oauthUserinfoPost"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Revoke a token (RFC 7009)
+         * @description Revoking a refresh token, or one of its access tokens, ends the grant: its tokens stop working at userinfo and introspect as inactive. Answers 200 for unknown tokens and other clients’ tokens too, revoking nothing.
+         */
+        post: operations["oauthRevoke"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth/introspect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Introspect a token (RFC 7662)
+         * @description The calling client sees only tokens issued to it or whose audience is its client_id; for any other token, and for unknown, expired or revoked ones, the answer is `{"active": false}`.
+         */
+        post: operations["oauthIntrospect"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth/register": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Register a client (RFC 7591)
+         * @description With an admin’s access token as the initial access token, any client. Without one, only when `OAUTH_OPEN_REGISTRATION=true`, and then only public clients (`token_endpoint_auth_method: "none"`) whose redirect URIs are https or loopback. A confidential client’s `client_secret` is in this answer only. Limited per address.
+         */
+        post: operations["oauthRegister"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/oauth/clients": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List OAuth clients, oldest id first, with cursor pagination
+         * @description Their registered metadata (never a secret). Pass `next_cursor` as `cursor` until it is null.
+         */
+        get: operations["listOAuthClients"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/oauth/clients/{client_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete an OAuth client; its grants end at once
+         * @description Deletes the client with its codes, consents and grants: its tokens stop working at once.
+         */
+        delete: operations["deleteOAuthClient"];
+        options?: never;
+        head?: never;
+        /**
+         * Change an OAuth client’s metadata, or mark it first-party (`skip_consent`)
+         * @description Members left out stay as they are; `null` clears `client_name`, `logo_uri` or `scope`. The authentication method is fixed at registration. With `skip_consent`, users are not asked for consent for this client.
+         */
+        patch: operations["updateOAuthClient"];
         trace?: never;
     };
     "/signup": {
@@ -761,6 +949,11 @@ export interface components {
             mfa_token?: string;
             /** @description Seconds the `mfa_token` stays valid */
             mfa_token_expires_in?: number;
+        };
+        OAuthError: {
+            /** @enum {string} */
+            error: "invalid_request" | "invalid_client" | "invalid_grant" | "unauthorized_client" | "unsupported_grant_type" | "invalid_scope" | "access_denied" | "unsupported_response_type" | "server_error" | "temporarily_unavailable" | "login_required" | "consent_required" | "interaction_required" | "account_selection_required" | "invalid_token" | "insufficient_scope" | "invalid_target" | "unsupported_token_type" | "invalid_redirect_uri" | "invalid_client_metadata";
+            error_description: string;
         };
     };
     responses: never;
@@ -2398,6 +2591,12 @@ export interface operations {
                             user_agent: string | null;
                             /** @description The session the presented access token belongs to */
                             current: boolean;
+                            /** @description For an OAuth grant: the application it was granted to, and the scope granted; null for a login */
+                            client: {
+                                client_id: string;
+                                client_name: string | null;
+                                scope: string;
+                            } | null;
                         }[];
                     };
                 };
@@ -2674,6 +2873,830 @@ export interface operations {
             };
             /** @description Would remove the last admin (`last_admin`) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than 16384 bytes (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getOpenIdConfiguration: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metadata */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        issuer: string;
+                        authorization_endpoint: string;
+                        token_endpoint: string;
+                        jwks_uri: string;
+                        response_types_supported: string[];
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description OAUTH_ISSUER unset outside loopback, or no RS256 key in JWT_PRIVATE_KEY (`misconfigured`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getAuthorizationServerMetadata: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metadata */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        issuer: string;
+                        authorization_endpoint: string;
+                        token_endpoint: string;
+                        jwks_uri: string;
+                        response_types_supported: string[];
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description OAUTH_ISSUER unset outside loopback, or no RS256 key in JWT_PRIVATE_KEY (`misconfigured`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    oauthToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    /** @description authorization_code or refresh_token */
+                    grant_type: ("authorization_code" | "refresh_token") | string;
+                    /** @description authorization_code: the code from the redirect */
+                    code?: string;
+                    /** @description authorization_code: as in the authorization request */
+                    redirect_uri?: string;
+                    /** @description authorization_code: the PKCE verifier (43-128 characters) */
+                    code_verifier?: string;
+                    /** @description refresh_token: the current refresh token */
+                    refresh_token?: string;
+                    /** @description refresh_token: a narrower scope for this response */
+                    scope?: string;
+                    /** @description RFC 8707: must be the resource bound to the grant */
+                    resource?: string;
+                    /** @description The client, for `client_secret_post` and public clients (`none`) */
+                    client_id?: string;
+                    /** @description The secret, for `client_secret_post` */
+                    client_secret?: string;
+                } & {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description Tokens */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A JWT per RFC 9068 (`typ: at+jwt`), signed with RS256 */
+                        access_token: string;
+                        /** @constant */
+                        token_type: "Bearer";
+                        expires_in: number;
+                        scope: string;
+                        /** @description Only with `offline_access` granted and the client registered for `refresh_token` */
+                        refresh_token?: string;
+                        /** @description With the `openid` scope */
+                        id_token?: string;
+                    };
+                };
+            };
+            /** @description `invalid_request`, `invalid_grant`, `unauthorized_client`, `unsupported_grant_type`, `invalid_scope` or `invalid_target` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description Client authentication failed (`invalid_client`), with `WWW-Authenticate: Basic` */
+            401: {
+                headers: {
+                    /** @description Basic realm="edge-auth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description Too many requests from this client or address (`temporarily_unavailable`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description OAUTH_ISSUER unset outside loopback, or no RS256 key in JWT_PRIVATE_KEY (`misconfigured`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    oauthUserinfo: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Claims */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        sub: string;
+                        /** @description With `profile` */
+                        preferred_username?: string;
+                        /** @description With `profile` */
+                        updated_at?: number;
+                        /** @description With `email`, when the user has a verified address */
+                        email?: string;
+                        email_verified?: boolean;
+                        /** @description With `roles` */
+                        role?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No, an invalid, expired or revoked token (`invalid_token`) */
+            401: {
+                headers: {
+                    /** @description Bearer challenge (RFC 6750) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description The token lacks the `openid` scope (`insufficient_scope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description OAUTH_ISSUER unset outside loopback, or no RS256 key in JWT_PRIVATE_KEY (`misconfigured`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    oauthUserinfoPost: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Claims */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        sub: string;
+                        /** @description With `profile` */
+                        preferred_username?: string;
+                        /** @description With `profile` */
+                        updated_at?: number;
+                        /** @description With `email`, when the user has a verified address */
+                        email?: string;
+                        email_verified?: boolean;
+                        /** @description With `roles` */
+                        role?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No, an invalid, expired or revoked token (`invalid_token`) */
+            401: {
+                headers: {
+                    /** @description Bearer challenge (RFC 6750) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description The token lacks the `openid` scope (`insufficient_scope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description OAUTH_ISSUER unset outside loopback, or no RS256 key in JWT_PRIVATE_KEY (`misconfigured`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    oauthRevoke: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    /** @description An access token or a refresh token */
+                    token: string;
+                    /** @description `access_token` or `refresh_token`: where to look first */
+                    token_type_hint?: string;
+                    /** @description The client, for `client_secret_post` and public clients (`none`) */
+                    client_id?: string;
+                    /** @description The secret, for `client_secret_post` */
+                    client_secret?: string;
+                } & {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description Revoked, or nothing to revoke */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `invalid_request` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description Client authentication failed (`invalid_client`), with `WWW-Authenticate: Basic` */
+            401: {
+                headers: {
+                    /** @description Basic realm="edge-auth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description Too many requests from this client or address (`temporarily_unavailable`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description OAUTH_ISSUER unset outside loopback, or no RS256 key in JWT_PRIVATE_KEY (`misconfigured`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    oauthIntrospect: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    /** @description An access token or a refresh token */
+                    token: string;
+                    /** @description `access_token` or `refresh_token`: where to look first */
+                    token_type_hint?: string;
+                    /** @description The client, for `client_secret_post` and public clients (`none`) */
+                    client_id?: string;
+                    /** @description The secret, for `client_secret_post` */
+                    client_secret?: string;
+                } & {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description Whether the token is active, and if so its claims */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        active: boolean;
+                        scope?: string;
+                        client_id?: string;
+                        sub?: string;
+                        exp?: number;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description `invalid_request` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description Client authentication failed (`invalid_client`), with `WWW-Authenticate: Basic` */
+            401: {
+                headers: {
+                    /** @description Basic realm="edge-auth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description Too many requests from this client or address (`temporarily_unavailable`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description OAUTH_ISSUER unset outside loopback, or no RS256 key in JWT_PRIVATE_KEY (`misconfigured`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    oauthRegister: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "client_name": "Example app",
+                 *       "redirect_uris": [
+                 *         "https://app.example.com/callback"
+                 *       ],
+                 *       "grant_types": [
+                 *         "authorization_code",
+                 *         "refresh_token"
+                 *       ],
+                 *       "token_endpoint_auth_method": "client_secret_basic",
+                 *       "scope": "openid profile email offline_access"
+                 *     }
+                 */
+                "application/json": {
+                    redirect_uris: string[];
+                    post_logout_redirect_uris?: string[];
+                    client_name?: string;
+                    grant_types?: ("authorization_code" | "refresh_token")[];
+                    response_types?: "code"[];
+                    /** @enum {string} */
+                    token_endpoint_auth_method?: "client_secret_basic" | "client_secret_post" | "none";
+                    scope?: string;
+                    /** @enum {string} */
+                    id_token_signed_response_alg?: "RS256" | "ES256" | "EdDSA";
+                    logo_uri?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Registered */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        client_id: string;
+                        /** @description Confidential clients only; shown this once */
+                        client_secret?: string;
+                        client_secret_expires_at?: number;
+                        client_id_issued_at: number;
+                        redirect_uris: string[];
+                        /** @enum {string} */
+                        token_endpoint_auth_method: "client_secret_basic" | "client_secret_post" | "none";
+                        /** @enum {string} */
+                        id_token_signed_response_alg: "RS256" | "ES256" | "EdDSA";
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description `invalid_client_metadata` or `invalid_redirect_uri` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description No admin token while open registration is off, or an invalid token (`invalid_token`) */
+            401: {
+                headers: {
+                    /** @description Bearer challenge (RFC 6750) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description The token is not an admin’s (`insufficient_scope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description Body larger than 16384 bytes (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this client or address (`temporarily_unavailable`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description OAUTH_ISSUER unset outside loopback, or no RS256 key in JWT_PRIVATE_KEY (`misconfigured`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listOAuthClients: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        clients: {
+                            client_id: string;
+                            client_name?: string;
+                            redirect_uris: string[];
+                            post_logout_redirect_uris: string[];
+                            grant_types: string[];
+                            response_types: string[];
+                            token_endpoint_auth_method: string;
+                            scope?: string;
+                            id_token_signed_response_alg: string;
+                            logo_uri?: string;
+                            client_id_issued_at: number;
+                            /** @description Users are not asked for consent (first-party clients) */
+                            skip_consent: boolean;
+                            /** @enum {string} */
+                            registered_by: "admin" | "open";
+                            /** Format: date-time */
+                            updated_at: string;
+                        }[];
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            /** @description Invalid request (`validation_failed`, `malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Caller is not an admin (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteOAuthClient: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid request (`validation_failed`, `malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Caller is not an admin (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such client */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    updateOAuthClient: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "skip_consent": true,
+                 *       "client_name": "Our own app"
+                 *     }
+                 */
+                "application/json": {
+                    redirect_uris?: string[];
+                    post_logout_redirect_uris?: string[];
+                    client_name?: string | null;
+                    grant_types?: ("authorization_code" | "refresh_token")[];
+                    scope?: string | null;
+                    /** @enum {string} */
+                    id_token_signed_response_alg?: "RS256" | "ES256" | "EdDSA";
+                    logo_uri?: string | null;
+                    skip_consent?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description The client as changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        client: {
+                            client_id: string;
+                            client_name?: string;
+                            redirect_uris: string[];
+                            post_logout_redirect_uris: string[];
+                            grant_types: string[];
+                            response_types: string[];
+                            token_endpoint_auth_method: string;
+                            scope?: string;
+                            id_token_signed_response_alg: string;
+                            logo_uri?: string;
+                            client_id_issued_at: number;
+                            /** @description Users are not asked for consent (first-party clients) */
+                            skip_consent: boolean;
+                            /** @enum {string} */
+                            registered_by: "admin" | "open";
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+            };
+            /** @description Invalid request (`validation_failed`, `malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Caller is not an admin (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such client */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -6,6 +6,7 @@ import { auth, callProtected, changePassword, type User } from '../api';
 import { act, alertRegion, announce, field, h } from '../dom';
 import { sessionsView } from './sessions';
 import { twoFactorView } from './two-factor';
+import { oauthClientsView } from './oauth-clients';
 import { usersView } from './users';
 
 export function accountView(user: User): HTMLElement {
@@ -57,6 +58,7 @@ export function accountView(user: User): HTMLElement {
     h('div', { class: 'grid' }, sessions.element, h('section', {}, passwordForm)),
     twoFactorView(user),
     user.role === 'admin' ? usersView(user) : null,
+    user.role === 'admin' ? oauthClientsView() : null,
   );
 }
 
