@@ -33,7 +33,7 @@ import {
   withoutLegacyHashes,
 } from './helpers';
 import { totp } from './totp';
-import { authorizeParams, Browser, newClient } from './oauth-browser';
+import { authorizeParams, Browser, newClient, providerApi } from './oauth-browser';
 import fixture from './fixtures/legacy-hash-vectors.json';
 
 type Json = Record<string, any>;
@@ -750,7 +750,7 @@ const CASES: Record<string, Record<number, Send[]>> = {
     429: [
       async () => {
         const { username } = await register();
-        const call = strict();
+        const call = providerApi({ LOGIN_MAX_FAILURES: '1', LOGIN_WINDOW: '60' });
         const { browser, interaction } = await pendingAuthorization({ call });
         return until429(() =>
           browser.page('/oauth/interaction/sign-in', { interaction, username, password: 'wrong-one' }),
@@ -762,7 +762,9 @@ const CASES: Record<string, Record<number, Send[]>> = {
         const quiet = vi.spyOn(console, 'error').mockImplementation(() => {});
         try {
           const { username } = await insertImportedUser(bcrypt.hash);
-          const { browser, interaction } = await pendingAuthorization({ call: withoutLegacyHashes() });
+          const { browser, interaction } = await pendingAuthorization({
+            call: providerApi({ LEGACY_HASHES: undefined }),
+          });
           return await browser.page('/oauth/interaction/sign-in', { interaction, username, password: bcrypt.password });
         } finally {
           quiet.mockRestore();
@@ -795,7 +797,7 @@ const CASES: Record<string, Record<number, Send[]>> = {
     ],
     429: [
       async () => {
-        const { browser, interaction, mfa_token } = await codeStep(mfaStrict());
+        const { browser, interaction, mfa_token } = await codeStep(providerApi({ MFA_MAX_FAILURES: '1' }));
         return until429(() => browser.page('/oauth/interaction/verify', { interaction, mfa_token, code: '000000' }));
       },
     ],

@@ -4,7 +4,7 @@
  * max_age, the browser binding and CSRF protection of the page's calls.
  */
 import { env } from 'cloudflare:workers';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { cleanup } from '../src/index';
 import { sha256Base64Url } from '../src/platform/crypto';
 import { totp } from './totp';
@@ -17,6 +17,7 @@ import {
   callbackParams,
   CHALLENGE,
   newClient,
+  providerApi,
   REFRESH_COOKIE,
 } from './oauth-browser';
 
@@ -589,7 +590,7 @@ describe('the hosted sign-in page', () => {
 
     it('an origin listed in CORS_ORIGINS is refused too', async () => {
       const spa = 'https://spa.example.test';
-      const call = appWith({ CORS_ORIGINS: spa });
+      const call = providerApi({ CORS_ORIGINS: spa });
       const { clientId } = await newClient();
       const browser = new Browser(call);
       const interaction = await browser.authorize(authorizeParams(clientId));
@@ -632,5 +633,17 @@ describe('the daily cleanup', () => {
       .bind(await sha256Base64Url(old), await sha256Base64Url(fresh))
       .all<{ id_hash: string }>();
     expect(left.results.map((r) => r.id_hash)).toEqual([await sha256Base64Url(fresh)]);
+  });
+});
+
+describe('a deployment that is not an OAuth provider yet', () => {
+  it('answers 500 misconfigured before anyone signs in: no RS256 key', async () => {
+    const { clientId } = await newClient();
+    // The tests' default Worker has only the HS256 secret.
+    const quiet = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const res = await api(`/oauth/authorize?${authorizeParams(clientId)}`);
+    quiet.mockRestore();
+    const problem = await expectProblem(res, 500, 'misconfigured');
+    expect(problem.detail).toMatch(/RS256/);
   });
 });

@@ -7,7 +7,8 @@ import { env } from 'cloudflare:workers';
 import { expect } from 'vitest';
 import { getDb } from '../src/platform/db/client';
 import { registerClient, updateClient, type ClientMetadata } from '../src/oauth/clients';
-import { api, ORIGIN, PASSWORD, type Api } from './helpers';
+import { appWith, ORIGIN, PASSWORD, type Api } from './helpers';
+import { providerEnv } from './oauth-helpers';
 
 export const REFRESH_COOKIE = '__Host-edge-auth-refresh';
 export const BROWSER_COOKIE = '__Host-edge-auth-oauth';
@@ -64,9 +65,19 @@ export type Step =
     }
   | { step: 'redirect'; redirect_to: string };
 
+/**
+ * The Worker as an OAuth provider (an RS256 key and the issuer, test/oauth-helpers.ts), with
+ * `overrides`: the OAuth endpoints refuse to run without them.
+ */
+export function providerApi(overrides: Partial<Cloudflare.Env> = {}): Api {
+  const app = providerEnv(overrides).then((bindings) => appWith(bindings));
+  return async (path, init) => (await app)(path, init);
+}
+const defaultProvider = providerApi();
+
 export class Browser {
   readonly cookies = new Map<string, string>();
-  constructor(readonly call: Api = api) {}
+  constructor(readonly call: Api = defaultProvider) {}
 
   private cookieHeader(): string {
     return [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ');

@@ -35,7 +35,7 @@ import {
   type Interaction,
   type InteractionKind,
 } from '../../oauth/interactions';
-import { resolveIssuer } from '../../oauth/issuer';
+import { oauthKeys, resolveIssuer } from '../../oauth/issuer';
 import { requestLog } from '../middleware/context';
 import { sameOriginOnly } from '../middleware/same-origin';
 import { errorPage } from '../error-page';
@@ -92,6 +92,9 @@ const refusedPage = (description: string) =>
 async function authorize(c: Context<AppEnv>, params: URLSearchParams): Promise<Response> {
   const db = c.get('db');
   const issuer = resolveIssuer(c.get('config'), c.req.url);
+  // Misconfigured (no OAUTH_ISSUER, no RS256 key) fails here, before the user signs in for a
+  // code that could never be exchanged.
+  await oauthKeys(c.get('config'));
   const result = await validateAuthorizeRequest(db, params);
   if (result.kind === 'page') return refusedPage(result.description);
   if (result.kind === 'redirect') {

@@ -14,7 +14,7 @@ import type { AppEnv } from '../../platform/env';
 import { clearRefreshCookie } from '../../sessions/refresh-cookie';
 import { confirmLogout, logoutInfo, validateLogoutRequest } from '../../oauth/end-session';
 import { createInteraction, type Interaction } from '../../oauth/interactions';
-import { resolveIssuer } from '../../oauth/issuer';
+import { oauthKeys, resolveIssuer } from '../../oauth/issuer';
 import { requestLog } from '../middleware/context';
 import { sameOriginOnly } from '../middleware/same-origin';
 import { errorPage } from '../error-page';
@@ -35,6 +35,7 @@ const refusedPage = (description: string) =>
 
 async function endSession(c: Context<AppEnv>, params: URLSearchParams): Promise<Response> {
   const issuer = resolveIssuer(c.get('config'), c.req.url);
+  await oauthKeys(c.get('config'));
   const result = await validateLogoutRequest(c.get('db'), c.get('config'), issuer, params);
   if (result.kind === 'page') return refusedPage(result.description);
   const id = await createInteraction(
