@@ -44,6 +44,7 @@ const contexts: BrowserContext[] = [];
 const base = () => server!.baseUrl;
 let adminToken = '';
 let username = '';
+let adminName = '';
 
 /** An RS256 private JWK, as `npm run keys:generate -- --alg RS256` makes one. */
 function rs256Key(): string {
@@ -91,7 +92,7 @@ beforeAll(async () => {
   ]);
   // A user, and an admin whose access token is the initial access token of registrations.
   username = uniqueName('alice');
-  const admin = uniqueName('admin');
+  const admin = (adminName = uniqueName('admin'));
   for (const name of [username, admin]) {
     expect((await api(base(), '/auth/register', { json: { username: name, password: PASSWORD } })).status).toBe(201);
   }
@@ -176,6 +177,7 @@ describe('examples/oidc-client', () => {
     await page.getByRole('button', { name: 'Allow' }).click();
 
     // Back in the example app, with the ID token's claims.
+    await page.waitForURL((url) => url.origin === app);
     await page.getByText(`Signed in as ${username}.`).waitFor();
     const claims = Object.fromEntries(
       await page
@@ -303,5 +305,29 @@ describe('openid-client as a third party', () => {
     const bye = await caught;
     expect(bye.pathname).toBe('/bye');
     expect(bye.searchParams.get('state')).toBe('bye-state');
+  });
+});
+
+describe('the demo app’s OAuth clients section', () => {
+  it('lists the clients, registers one (its secret shown once) and lets a first-party client skip consent', async () => {
+    const page = await newPage();
+    await page.goto(base());
+    await page.getByLabel('Username').fill(adminName);
+    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await page.getByRole('button', { name: 'Log in', exact: true }).click();
+    const section = page.getByRole('region', { name: 'OAuth clients' });
+    await section.getByText('Example app').waitFor();
+
+    await section.getByLabel('Client name').fill('Dashboard');
+    await section.getByLabel('Redirect URIs (one per line)').fill('https://dashboard.example.test/callback');
+    await section.getByRole('button', { name: 'Register client' }).click();
+    await section.getByText(/Its client secret, shown this once/).waitFor();
+    const row = section.getByRole('listitem').filter({ hasText: 'Dashboard' });
+    await row.getByLabel('First-party: skip consent').check();
+    await page.getByRole('status').filter({ hasText: 'Dashboard no longer asks for consent.' }).waitFor();
+
+    const listed = await api(base(), '/admin/oauth/clients?limit=100', { token: adminToken });
+    const dashboard = listed.body.clients.find((c: { client_name?: string }) => c.client_name === 'Dashboard');
+    expect(dashboard).toMatchObject({ skip_consent: true, redirect_uris: ['https://dashboard.example.test/callback'] });
   });
 });

@@ -84,11 +84,15 @@ export function oauthClientsView(): HTMLElement {
     });
     skip.addEventListener('change', () => {
       const wanted = skip.checked;
-      skip.checked = !wanted; // Until the service agrees.
       void act(element, async () => {
-        const updated = await setSkipConsent(client.client_id, wanted);
-        skip.checked = updated.skip_consent === true;
-        announce(`${name} ${skip.checked ? 'no longer asks' : 'asks'} for consent.`);
+        try {
+          const updated = await setSkipConsent(client.client_id, wanted);
+          skip.checked = updated.skip_consent;
+          announce(`${name} ${skip.checked ? 'no longer asks' : 'asks'} for consent.`);
+        } catch (err) {
+          skip.checked = !wanted; // The service did not agree.
+          throw err;
+        }
       });
     });
     const remove = async () => {
