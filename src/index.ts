@@ -11,6 +11,7 @@ import {
 } from './sessions/sessions';
 import { deleteEndedRecoveryQueries } from './recovery/cleanup';
 import { deleteForgottenAddressesQuery } from './throttle/throttle';
+import { deleteExpiredCodesQuery } from './oauth/codes';
 import { deleteEndedInteractionsQuery } from './oauth/interactions';
 
 const app = createApp();
@@ -21,23 +22,25 @@ export type CleanupSummary = {
   sealedSuccessors: number;
   counters: number;
   knownAddresses: number;
+  oauthCodes: number;
 };
 
 /**
  * What the database must not keep: sessions that ended more than SESSION_RETENTION ago,
  * spent refresh tokens past their lifetime, sealed successors past the grace window,
- * expired throttle counters, addresses not seen for KNOWN_ADDRESS_DAYS, and OAuth sign-in and
- * logout requests past their lifetime.
+ * expired throttle counters, addresses not seen for KNOWN_ADDRESS_DAYS, OAuth codes expired
+ * more than SESSION_RETENTION ago, and OAuth sign-in and logout requests past their lifetime.
  */
 export async function cleanup(env: Bindings, now = Date.now()): Promise<CleanupSummary> {
   const config = getConfig(env);
   const db = getDb(env.DB);
-  const [sessions, spentTokens, sealedSuccessors, counters, knownAddresses] = await db.batch([
+  const [sessions, spentTokens, sealedSuccessors, counters, knownAddresses, oauthCodes] = await db.batch([
     deleteEndedSessionsQuery(db, config, now),
     deleteSpentExpiredTokensQuery(db, now),
     eraseSealedSuccessorsQuery(db, now - config.refreshReuseGrace * 1000),
     deleteExpiredCountersQuery(db, now),
     deleteForgottenAddressesQuery(db, now),
+    deleteExpiredCodesQuery(db, config, now),
     ...deleteEndedRecoveryQueries(db, now),
     deleteEndedInteractionsQuery(db, now),
   ]);
@@ -47,6 +50,7 @@ export async function cleanup(env: Bindings, now = Date.now()): Promise<CleanupS
     sealedSuccessors: sealedSuccessors.meta.changes,
     counters: counters.meta.changes,
     knownAddresses: knownAddresses.meta.changes,
+    oauthCodes: oauthCodes.meta.changes,
   };
 }
 
@@ -63,6 +67,7 @@ export default {
             erased_sealed_successors: deleted.sealedSuccessors,
             deleted_counters: deleted.counters,
             deleted_known_addresses: deleted.knownAddresses,
+            deleted_oauth_codes: deleted.oauthCodes,
           }),
         ),
       ),

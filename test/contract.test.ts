@@ -34,6 +34,7 @@ import {
 } from './helpers';
 import { totp } from './totp';
 import { authorizeParams, Browser, newClient, providerApi } from './oauth-browser';
+import { adminOf, basic, form, grant, provider, registerClient } from './oauth-helpers';
 import fixture from './fixtures/legacy-hash-vectors.json';
 
 type Json = Record<string, any>;
@@ -172,7 +173,192 @@ const codeIn = (mail: { text: string } | undefined) => /^(\d{6})$/m.exec(mail?.t
 let recoveryAddress = 0;
 const freshAddress = () => `198.51.100.${100 + (recoveryAddress++ % 100)}`;
 
+/** The OAuth provider (an RS256 key, an issuer); the default test app has neither. */
+const oauth = await provider();
+const oauthClient = await registerClient(oauth);
+const oauthAuth = { Authorization: basic(oauthClient.client_id, oauthClient.client_secret!) };
+/** The default test app is HS256-only: its OAuth routes answer 500 misconfigured (and log it). */
+async function unconfigured(path: string, init: Parameters<typeof api>[1] = {}): Promise<Response> {
+  const quiet = vi.spyOn(console, 'error').mockImplementation(() => {});
+  try {
+    return await api(path, init);
+  } finally {
+    quiet.mockRestore();
+  }
+}
+/** A provider whose client-authenticated endpoints allow one request per client and minute. */
+async function oauthUntil429(path: string, params: Record<string, string>): Promise<Response> {
+  const limited = await provider({ OAUTH_TOKEN_CLIENT_MAX: '1' });
+  const client = await registerClient(limited);
+  const auth = { Authorization: basic(client.client_id, client.client_secret!) };
+  return until429(() => limited.api(path, form(params, auth)));
+}
+const userinfoCases = (method: 'GET' | 'POST'): Record<number, Send[]> => ({
+  200: [
+    async () => oauth.api('/oauth/userinfo', { method, token: (await grant(oauth, oauthClient)).tokens.access_token }),
+  ],
+  401: [() => oauth.api('/oauth/userinfo', { method }), () => oauth.api('/oauth/userinfo', { method, token: 'a.b.c' })],
+  403: [
+    async () =>
+      oauth.api('/oauth/userinfo', {
+        method,
+        token: (await grant(oauth, oauthClient, { scope: 'profile' })).tokens.access_token,
+      }),
+  ],
+  500: [() => unconfigured('/oauth/userinfo', { method })],
+});
+const discoveryCases = (path: string): Record<number, Send[]> => ({
+  200: [() => oauth.api(path)],
+  500: [() => unconfigured(path)],
+});
+const tokenParams = (token: string) => ({ token });
+
 const CASES: Record<string, Record<number, Send[]>> = {
+  getOpenIdConfiguration: discoveryCases('/.well-known/openid-configuration'),
+  getAuthorizationServerMetadata: discoveryCases('/.well-known/oauth-authorization-server'),
+  oauthToken: {
+    200: [
+      async () => {
+        const { tokens } = await grant(oauth, oauthClient);
+        return oauth.api(
+          '/oauth/token',
+          form({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token! }, oauthAuth),
+        );
+      },
+    ],
+    400: [
+      () => oauth.api('/oauth/token', form({ grant_type: 'refresh_token', refresh_token: 'unknown' }, oauthAuth)),
+      () => oauth.api('/oauth/token', form({ grant_type: 'password' }, oauthAuth)),
+      () => oauth.api('/oauth/token', { method: 'POST', body: '{}', headers: { 'Content-Type': 'application/json' } }),
+    ],
+    401: [
+      () => oauth.api('/oauth/token', form({ grant_type: 'refresh_token', refresh_token: 'x', client_id: 'nobody' })),
+    ],
+    429: [() => oauthUntil429('/oauth/token', { grant_type: 'refresh_token', refresh_token: 'x' })],
+    500: [() => unconfigured('/oauth/token', form({ grant_type: 'refresh_token', refresh_token: 'x' }))],
+  },
+  oauthUserinfo: userinfoCases('GET'),
+  oauthUserinfoPost: userinfoCases('POST'),
+  oauthRevoke: {
+    200: [
+      async () =>
+        oauth.api(
+          '/oauth/revoke',
+          form(tokenParams((await grant(oauth, oauthClient)).tokens.refresh_token!), oauthAuth),
+        ),
+    ],
+    400: [() => oauth.api('/oauth/revoke', form({}, oauthAuth))],
+    401: [() => oauth.api('/oauth/revoke', form({ token: 'x' }))],
+    429: [() => oauthUntil429('/oauth/revoke', { token: 'x' })],
+    500: [() => unconfigured('/oauth/revoke', form({ token: 'x' }))],
+  },
+  oauthIntrospect: {
+    200: [
+      async () =>
+        oauth.api(
+          '/oauth/introspect',
+          form(tokenParams((await grant(oauth, oauthClient)).tokens.access_token), oauthAuth),
+        ),
+      () => oauth.api('/oauth/introspect', form({ token: 'unknown' }, oauthAuth)),
+    ],
+    400: [() => oauth.api('/oauth/introspect', form({}, oauthAuth))],
+    401: [
+      () =>
+        oauth.api('/oauth/introspect', form({ token: 'x' }, { Authorization: basic(oauthClient.client_id, 'wrong') })),
+    ],
+    429: [() => oauthUntil429('/oauth/introspect', { token: 'x' })],
+    500: [() => unconfigured('/oauth/introspect', form({ token: 'x' }))],
+  },
+  oauthRegister: {
+    201: [
+      async () =>
+        oauth.api('/oauth/register', {
+          json: { redirect_uris: ['https://rp.example.test/cb'], client_name: 'Contract' },
+          token: (await adminOf(oauth)).token,
+        }),
+    ],
+    400: [
+      async () =>
+        oauth.api('/oauth/register', {
+          json: { redirect_uris: ['http://rp.example.test/cb'] },
+          token: (await adminOf(oauth)).token,
+        }),
+      async () => oauth.api('/oauth/register', { json: {}, token: (await adminOf(oauth)).token }),
+    ],
+    401: [() => oauth.api('/oauth/register', { json: { redirect_uris: ['https://rp.example.test/cb'] } })],
+    403: [
+      async () =>
+        oauth.api('/oauth/register', {
+          json: { redirect_uris: ['https://rp.example.test/cb'] },
+          token: (await signedIn()).token,
+        }),
+    ],
+    429: [
+      async () => {
+        const open = await provider({ OAUTH_OPEN_REGISTRATION: 'true', REGISTER_IP_MAX: '1' });
+        return until429(() =>
+          open.api('/oauth/register', {
+            json: { redirect_uris: ['https://rp.example.test/cb'], token_endpoint_auth_method: 'none' },
+            headers: { 'CF-Connecting-IP': '198.51.100.250' },
+          }),
+        );
+      },
+    ],
+    500: [() => unconfigured('/oauth/register', { json: { redirect_uris: ['https://rp.example.test/cb'] } })],
+  },
+  listOAuthClients: {
+    200: [async () => api('/admin/oauth/clients', { token: (await signedInAdmin()).token })],
+    400: [async () => api('/admin/oauth/clients?limit=0', { token: (await signedInAdmin()).token })],
+    401: [() => api('/admin/oauth/clients')],
+    403: [async () => api('/admin/oauth/clients', { token: (await signedIn()).token })],
+  },
+  updateOAuthClient: {
+    200: [
+      async () =>
+        api(`/admin/oauth/clients/${oauthClient.client_id}`, {
+          method: 'PATCH',
+          json: { client_name: 'Renamed', logo_uri: 'https://rp.example.test/logo.png' },
+          token: (await signedInAdmin()).token,
+        }),
+    ],
+    400: [
+      async () =>
+        api(`/admin/oauth/clients/${oauthClient.client_id}`, {
+          method: 'PATCH',
+          json: { redirect_uris: ['ftp://x'] },
+          token: (await signedInAdmin()).token,
+        }),
+    ],
+    401: [() => api(`/admin/oauth/clients/${NO_SUCH_ID}`, { method: 'PATCH', json: {} })],
+    403: [
+      async () =>
+        api(`/admin/oauth/clients/${NO_SUCH_ID}`, { method: 'PATCH', json: {}, token: (await signedIn()).token }),
+    ],
+    404: [
+      async () =>
+        api(`/admin/oauth/clients/${NO_SUCH_ID}`, { method: 'PATCH', json: {}, token: (await signedInAdmin()).token }),
+    ],
+  },
+  deleteOAuthClient: {
+    204: [
+      async () => {
+        const doomed = await registerClient(oauth);
+        return api(`/admin/oauth/clients/${doomed.client_id}`, {
+          method: 'DELETE',
+          token: (await signedInAdmin()).token,
+        });
+      },
+    ],
+    400: [
+      async () =>
+        api(`/admin/oauth/clients/${'x'.repeat(65)}`, { method: 'DELETE', token: (await signedInAdmin()).token }),
+    ],
+    401: [() => api(`/admin/oauth/clients/${NO_SUCH_ID}`, { method: 'DELETE' })],
+    403: [async () => api(`/admin/oauth/clients/${NO_SUCH_ID}`, { method: 'DELETE', token: (await signedIn()).token })],
+    404: [
+      async () => api(`/admin/oauth/clients/${NO_SUCH_ID}`, { method: 'DELETE', token: (await signedInAdmin()).token }),
+    ],
+  },
   getHealth: {
     200: [() => api('/health')],
     503: [
@@ -858,11 +1044,15 @@ const CASES: Record<string, Record<number, Send[]>> = {
  * into each: malformed JSON (400), a body over the limit (413), a body that is not JSON (415).
  */
 function bodyCases(path: string, method: string, op: Operation): Record<number, Send[]> {
-  if (!op.requestBody) return {};
+  const content = (op.requestBody as { content?: Record<string, unknown> } | undefined)?.content ?? {};
+  // Form bodies (the OAuth endpoints) are read by their own reader, with their own cases above.
+  if (!('application/json' in content)) return {};
   const url = path.replace(/\{\w+\}/g, NO_SUCH_ID);
   const bearer = op.security?.some((s) => 'bearerAuth' in s) ?? false;
+  // OAuth endpoints need the provider's configuration to get as far as reading the body.
+  const call = path.startsWith('/oauth/') ? oauth.api : api;
   const send = (body: string, contentType: string) => async () =>
-    api(url, {
+    call(url, {
       method: method.toUpperCase(),
       body,
       token: bearer ? (await signedInAdmin()).token : undefined,

@@ -4,6 +4,7 @@
  */
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
+import { cleanup } from '../src/index';
 import { captureAudit, register, uniqueName } from './helpers';
 import {
   basic,
@@ -226,6 +227,26 @@ describe('authorization_code', () => {
     const winner = (await answers.find((r) => r.status === 200)!.json()) as { access_token: string };
     // The loser's use was a replay: the winner's grant ended with it.
     expect((await p.api('/oauth/userinfo', { token: winner.access_token })).status).toBe(401);
+  });
+});
+
+describe('cleanup', () => {
+  it('keeps a used code a while after it expired (a late replay still ends its grant), then deletes it', async () => {
+    const user = await browserUser(p);
+    const { code, verifier } = await codeFor(p, confidential, user);
+    const first = (await (await exchange(p, confidential, code, verifier)).json()) as { access_token: string };
+    const row = () =>
+      env.DB.prepare('SELECT code_hash FROM oauth_codes WHERE user_id = ? AND client_id = ?')
+        .bind(user.id, confidential.client_id)
+        .first();
+    const day = 86_400_000;
+    await cleanup(env, Date.now() + day);
+    expect(await row()).not.toBeNull();
+    await expectOAuthError(await exchange(p, confidential, code, verifier), 400, 'invalid_grant');
+    expect((await p.api('/oauth/userinfo', { token: first.access_token })).status).toBe(401);
+    const summary = await cleanup(env, Date.now() + 8 * day);
+    expect(summary.oauthCodes).toBeGreaterThanOrEqual(1);
+    expect(await row()).toBeNull();
   });
 });
 

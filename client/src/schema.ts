@@ -3417,7 +3417,6 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
                     "application/json": components["schemas"]["OAuthError"];
                 };
             };
@@ -3441,22 +3440,22 @@ export interface operations {
                     "application/json": components["schemas"]["OAuthError"];
                 };
             };
-            /** @description Body larger than 16384 bytes (`payload_too_large`) */
+            /** @description Body larger than 16384 bytes (`invalid_request`) */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/json": components["schemas"]["OAuthError"];
                 };
             };
-            /** @description Body is not JSON (`unsupported_media_type`) */
+            /** @description Body is not JSON (`invalid_request`) */
             415: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/json": components["schemas"]["OAuthError"];
                 };
             };
             /** @description Too many requests from this client or address (`temporarily_unavailable`) */

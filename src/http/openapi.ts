@@ -46,14 +46,24 @@ export const CLIENT_BASIC_SCHEME = 'clientSecretBasic';
 function impliedResponses(spec: RouteSpec): Record<number, ResponseSpec> {
   const { body, query, params } = spec.request ?? {};
   const implied: Record<number, ResponseSpec> = {};
-  if (body || query || params) implied[400] = problem('Invalid request (`validation_failed`, `malformed_json`)');
+  const error = (description: string, oauthDescription: string): ResponseSpec =>
+    spec.oauthErrors ? { description: oauthDescription, oauthError: true } : problem(description);
+  if (body || query || params) {
+    implied[400] = error('Invalid request (`validation_failed`, `malformed_json`)', 'Invalid request');
+  }
   if (body) {
-    implied[413] = problem(`Body larger than ${MAX_BODY_BYTES} bytes (\`payload_too_large\`)`);
-    implied[415] = problem('Body is not JSON (`unsupported_media_type`)');
+    implied[413] = error(
+      `Body larger than ${MAX_BODY_BYTES} bytes (\`payload_too_large\`)`,
+      `Body larger than ${MAX_BODY_BYTES} bytes (\`invalid_request\`)`,
+    );
+    implied[415] = error('Body is not JSON (`unsupported_media_type`)', 'Body is not JSON (`invalid_request`)');
   }
   const responses = { ...implied, ...spec.responses };
   for (const status of Object.keys(implied).map(Number)) {
-    if (!responses[status]!.problem) responses[status] = { ...responses[status]!, problem: true };
+    const kind = spec.oauthErrors ? { oauthError: true as const } : { problem: true as const };
+    if (!responses[status]!.problem && !responses[status]!.oauthError) {
+      responses[status] = { ...responses[status]!, ...kind };
+    }
   }
   return responses;
 }

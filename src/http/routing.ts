@@ -49,6 +49,11 @@ export type RouteSpec = {
   bearer?: true;
   /** Accepts the refresh token from the HttpOnly refresh cookie instead of the body (documented). */
   refreshCookie?: true;
+  /**
+   * Its errors are OAuth errors (RFC 6749 §5.2 JSON; the route runs oauthEndpoint()), so the
+   * document describes the implied 400, 413 and 415 as such too.
+   */
+  oauthErrors?: true;
   /** OpenAPI security requirements, where `bearer` and `refreshCookie` do not say it (OAuth client auth). */
   security?: Record<string, string[]>[];
   /** Runs before validation: authentication first, so bad bodies from strangers cost nothing. */

@@ -4,7 +4,7 @@
  * grant (grants/authorization-code.ts) redeems it. A code lives at most 60 seconds
  * (RFC 6749 §4.1.2 recommends 10 minutes at most), works once, and only its SHA-256 is stored.
  */
-import { sql } from 'drizzle-orm';
+import { lt, sql } from 'drizzle-orm';
 import type { Config } from '../platform/config';
 import { randomToken, sha256Base64Url } from '../platform/crypto';
 import type { Database } from '../platform/db/client';
@@ -83,4 +83,12 @@ export async function createAuthorizationCode(
     .returning({ codeHash: oauthCodes.codeHash });
   if (inserted.length === 0) throw new OAuthError('access_denied', 'The user no longer exists.');
   return code;
+}
+
+/**
+ * Codes past their lifetime by more than SESSION_RETENTION. A used code is kept that long after
+ * it expired so that a late replay is still recognised and still ends the grant it made.
+ */
+export function deleteExpiredCodesQuery(db: Database, config: Config, now: number) {
+  return db.delete(oauthCodes).where(lt(oauthCodes.expiresAt, now - config.sessionRetention * 1000));
 }

@@ -114,7 +114,9 @@ describe('README quick start: npm run dev, twice', () => {
     const privateJwk = JSON.parse(/^JWT_PRIVATE_KEY='(.+)'$/m.exec(devVars.toString('utf8'))?.[1] ?? '{}') as JWK;
     expect(privateJwk).toMatchObject({ alg: 'RS256', kty: 'RSA' });
     const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...publicJwk } = privateJwk;
-    await expect(jwtVerify(token, await importJWK(publicJwk, 'RS256'), { algorithms: ['RS256'] })).resolves.toBeTruthy();
+    await expect(
+      jwtVerify(token, await importJWK(publicJwk, 'RS256'), { algorithms: ['RS256'] }),
+    ).resolves.toBeTruthy();
 
     // The OpenID provider works out of the box: discovery names this server as its issuer.
     const discovery = await api(dev.baseUrl, '/.well-known/openid-configuration');

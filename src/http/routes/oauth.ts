@@ -64,6 +64,7 @@ const discovery = (path: string, operationId: string, summary: string) =>
     summary,
     description:
       'The provider’s metadata: its endpoints and what it supports. OpenID Connect Discovery 1.0 and RFC 8414 serve the same document. Cacheable for a few minutes.',
+    oauthErrors: true,
     middleware: [oauthEndpoint()],
     responses: { 200: { description: 'The metadata', schema: metadataSchema }, 500: misconfigured },
   });
@@ -99,6 +100,7 @@ export const tokenRoute = defineRoute({
   summary: 'Token endpoint: exchange a code, or refresh',
   description:
     '`authorization_code` (with PKCE `code_verifier` and the same `redirect_uri`) starts a grant: an access token, an ID token with `openid`, and a refresh token with `offline_access`. `refresh_token` rotates the refresh token; presenting a spent one after the grace window ends the grant. Each grant is a session of the user (GET /auth/sessions). Limited per client and per address.',
+  oauthErrors: true,
   middleware: [oauthEndpoint()],
   security: clientSecurity,
   request: {
@@ -145,6 +147,7 @@ const userinfoRoute = (method: 'get' | 'post', operationId: string) =>
     summary: 'Claims about the signed-in user (OpenID Connect UserInfo)',
     description:
       'Needs an OAuth access token with the `openid` scope whose grant is still live, in `Authorization: Bearer`. Answers the claims of the granted scopes.',
+    oauthErrors: true,
     middleware: [oauthEndpoint()],
     bearer: true,
     responses: {
@@ -174,6 +177,7 @@ export const revocationRoute = defineRoute({
   summary: 'Revoke a token (RFC 7009)',
   description:
     'Revoking a refresh token, or one of its access tokens, ends the grant: its tokens stop working at userinfo and introspect as inactive. Answers 200 for unknown tokens and other clients’ tokens too, revoking nothing.',
+  oauthErrors: true,
   middleware: [oauthEndpoint()],
   security: clientSecurity,
   request: { form: z.looseObject(tokenParams) },
@@ -194,6 +198,7 @@ export const introspectionRoute = defineRoute({
   summary: 'Introspect a token (RFC 7662)',
   description:
     'The calling client sees only tokens issued to it or whose audience is its client_id; for any other token, and for unknown, expired or revoked ones, the answer is `{"active": false}`.',
+  oauthErrors: true,
   middleware: [oauthEndpoint()],
   security: clientSecurity,
   request: { form: z.looseObject(tokenParams) },
@@ -245,6 +250,7 @@ export const registrationRoute = defineRoute({
   summary: 'Register a client (RFC 7591)',
   description:
     'With an admin’s access token as the initial access token, any client. Without one, only when `OAUTH_OPEN_REGISTRATION=true`, and then only public clients (`token_endpoint_auth_method: "none"`) whose redirect URIs are https or loopback. A confidential client’s `client_secret` is in this answer only. Limited per address.',
+  oauthErrors: true,
   middleware: [oauthEndpoint('invalid_client_metadata'), ...optionalAdmin],
   security: [{ bearerAuth: [] }, {}],
   request: {
