@@ -102,6 +102,9 @@ export default defineConfig(async () => {
             include: ['test/**/*.test.ts'],
             exclude: ['test/e2e/**'],
             setupFiles: ['./test/apply-migrations.ts'],
+            // Many cases run PBKDF2 at 100,000 iterations several times (a re-authentication adds
+            // one); on 2 busy cores that passes 5 s while nothing is wrong.
+            testTimeout: 30_000,
           },
         },
         {
