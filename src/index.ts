@@ -12,6 +12,7 @@ import {
 import { deleteEndedRecoveryQueries } from './recovery/cleanup';
 import { deleteForgottenAddressesQuery, deleteLapsedAttemptsQuery } from './throttle/throttle';
 import { deleteExpiredCodesQuery } from './oauth/codes';
+import { deleteEndedInteractionsQuery } from './oauth/interactions';
 
 const app = createApp();
 
@@ -28,9 +29,9 @@ export type CleanupSummary = {
 /**
  * What the database must not keep: sessions that ended more than SESSION_RETENTION ago,
  * spent refresh tokens past their lifetime, sealed successors past the grace window,
- * expired throttle counters, addresses not seen for KNOWN_ADDRESS_DAYS, and login attempts
- * whose in-flight mark lapsed (their Worker died before the verdict), and OAuth codes expired
- * more than SESSION_RETENTION ago.
+ * expired throttle counters, addresses not seen for KNOWN_ADDRESS_DAYS, login attempts whose
+ * in-flight mark lapsed (their Worker died before the verdict), OAuth codes expired more than
+ * SESSION_RETENTION ago, and OAuth sign-in and logout requests past their lifetime.
  */
 export async function cleanup(env: Bindings, now = Date.now()): Promise<CleanupSummary> {
   const config = getConfig(env);
@@ -45,6 +46,7 @@ export async function cleanup(env: Bindings, now = Date.now()): Promise<CleanupS
       deleteLapsedAttemptsQuery(db, now),
       deleteExpiredCodesQuery(db, config, now),
       ...deleteEndedRecoveryQueries(db, now),
+      deleteEndedInteractionsQuery(db, now),
     ]);
   return {
     sessions: sessions.meta.changes,

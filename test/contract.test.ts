@@ -17,6 +17,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { createApp } from '../src/http/app';
 import { MAX_BODY_BYTES } from '../src/http/schemas';
 import {
+  ORIGIN,
   PASSWORD,
   api,
   appWith,
@@ -32,6 +33,7 @@ import {
   withoutLegacyHashes,
 } from './helpers';
 import { totp } from './totp';
+import { authorizeParams, Browser, newClient, providerApi } from './oauth-browser';
 import { adminOf, basic, form, grant, provider, registerClient } from './oauth-helpers';
 import fixture from './fixtures/legacy-hash-vectors.json';
 
@@ -81,6 +83,41 @@ async function refreshCookie(): Promise<string> {
 }
 const foreignOrigin = async (path: string) =>
   api(path, { method: 'POST', headers: { Cookie: await refreshCookie(), Origin: 'https://evil.example' } });
+
+/** A browser with a pending authorization request (and, with `signedIn`, a session). */
+async function pendingAuthorization(options: { user?: string; skipConsent?: boolean; call?: typeof api } = {}) {
+  const browser = new Browser(options.call);
+  const { clientId } = await newClient({}, { skipConsent: options.skipConsent });
+  if (options.user) await browser.login(options.user);
+  return { browser, interaction: await browser.authorize(authorizeParams(clientId)) };
+}
+/** The same call from another site: the CSRF check refuses it. */
+const crossSite = (browser: Browser, path: string, json: Record<string, unknown>) =>
+  browser.page(path, json, { Origin: 'https://evil.example', 'Sec-Fetch-Site': 'cross-site' });
+/** A browser at the logout confirmation page. */
+async function pendingLogout() {
+  const browser = new Browser();
+  const res = await browser.navigate('/oauth/logout');
+  return { browser, interaction: new URL(res.headers.get('Location')!, ORIGIN).searchParams.get('interaction')! };
+}
+/** A two-factor user's sign-in on the hosted page, stopped at the code step. */
+async function codeStep(call?: typeof api) {
+  const user = await twoFactorUser();
+  const { browser, interaction } = await pendingAuthorization({ call });
+  const res = await browser.page('/oauth/interaction/sign-in', {
+    interaction,
+    username: user.user.username,
+    password: PASSWORD,
+  });
+  const { mfa_token } = (await res.json()) as { mfa_token: string };
+  return { user, browser, interaction, mfa_token };
+}
+
+const codeStepResponse = async () => {
+  const user = await twoFactorUser();
+  const { browser, interaction } = await pendingAuthorization();
+  return browser.page('/oauth/interaction/sign-in', { interaction, username: user.user.username, password: PASSWORD });
+};
 
 /** A D1 that is down: every query fails. */
 const unreachableDb = new Proxy({} as D1Database, {
@@ -1007,6 +1044,201 @@ const CASES: Record<string, Record<number, Send[]>> = {
     ],
     503: [() => importedLogin('/auth')],
   },
+  authorize: {
+    303: [async () => new Browser().navigate(`/oauth/authorize?${authorizeParams((await newClient()).clientId)}`)],
+    400: [() => new Browser().navigate(`/oauth/authorize?${authorizeParams(NO_SUCH_ID)}`)],
+  },
+  authorizeWithForm: {
+    303: [
+      async () =>
+        new Browser().navigate('/oauth/authorize', {
+          method: 'POST',
+          body: authorizeParams((await newClient()).clientId).toString(),
+          headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        }),
+    ],
+    400: [
+      () =>
+        new Browser().navigate('/oauth/authorize', {
+          method: 'POST',
+          body: authorizeParams(NO_SUCH_ID).toString(),
+          headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        }),
+    ],
+  },
+  endSession: {
+    303: [() => new Browser().navigate('/oauth/logout')],
+    400: [() => new Browser().navigate('/oauth/logout?post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F')],
+  },
+  endSessionWithForm: {
+    303: [
+      () =>
+        new Browser().navigate('/oauth/logout', {
+          method: 'POST',
+          body: '',
+          headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        }),
+    ],
+    400: [
+      () =>
+        new Browser().navigate('/oauth/logout', {
+          method: 'POST',
+          body: `client_id=${NO_SUCH_ID}`,
+          headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        }),
+    ],
+  },
+  oauthNextStep: {
+    200: [
+      async () => {
+        const { browser, interaction } = await pendingAuthorization();
+        return browser.page('/oauth/interaction/next', { interaction });
+      },
+    ],
+    400: [() => new Browser().page('/oauth/interaction/next', { interaction: NO_SUCH_ID })],
+    403: [
+      async () => {
+        const { browser, interaction } = await pendingAuthorization();
+        return crossSite(browser, '/oauth/interaction/next', { interaction });
+      },
+    ],
+  },
+  oauthSignIn: {
+    200: [
+      async () => {
+        const { browser, interaction } = await pendingAuthorization();
+        return browser.page('/oauth/interaction/sign-in', {
+          interaction,
+          username: (await register()).username,
+          password: PASSWORD,
+        });
+      },
+    ],
+    400: [
+      () =>
+        new Browser().page('/oauth/interaction/sign-in', {
+          interaction: NO_SUCH_ID,
+          username: 'alice',
+          password: PASSWORD,
+        }),
+    ],
+    401: [
+      async () => {
+        const { browser, interaction } = await pendingAuthorization();
+        return browser.page('/oauth/interaction/sign-in', {
+          interaction,
+          username: (await register()).username,
+          password: 'wrong-one',
+        });
+      },
+    ],
+    403: [
+      async () => await codeStepResponse(),
+      async () => {
+        const { browser, interaction } = await pendingAuthorization();
+        return crossSite(browser, '/oauth/interaction/sign-in', { interaction, username: 'alice', password: PASSWORD });
+      },
+    ],
+    429: [
+      async () => {
+        const { username } = await register();
+        const call = providerApi({ LOGIN_MAX_FAILURES: '1', LOGIN_WINDOW: '60' });
+        const { browser, interaction } = await pendingAuthorization({ call });
+        return until429(() =>
+          browser.page('/oauth/interaction/sign-in', { interaction, username, password: 'wrong-one' }),
+        );
+      },
+    ],
+    503: [
+      async () => {
+        const quiet = vi.spyOn(console, 'error').mockImplementation(() => {});
+        try {
+          const { username } = await insertImportedUser(bcrypt.hash);
+          const { browser, interaction } = await pendingAuthorization({
+            call: providerApi({ LEGACY_HASHES: undefined }),
+          });
+          return await browser.page('/oauth/interaction/sign-in', { interaction, username, password: bcrypt.password });
+        } finally {
+          quiet.mockRestore();
+        }
+      },
+    ],
+  },
+  oauthVerify: {
+    200: [
+      async () => {
+        const { user, browser, interaction, mfa_token } = await codeStep();
+        return browser.page('/oauth/interaction/verify', { interaction, mfa_token, code: user.recoveryCodes[0] });
+      },
+    ],
+    400: [
+      () =>
+        new Browser().page('/oauth/interaction/verify', { interaction: NO_SUCH_ID, mfa_token: 'x', code: '123456' }),
+    ],
+    401: [
+      async () => {
+        const { browser, interaction, mfa_token } = await codeStep();
+        return browser.page('/oauth/interaction/verify', { interaction, mfa_token, code: '000000' });
+      },
+    ],
+    403: [
+      async () => {
+        const { browser, interaction, mfa_token } = await codeStep();
+        return crossSite(browser, '/oauth/interaction/verify', { interaction, mfa_token, code: '000000' });
+      },
+    ],
+    429: [
+      async () => {
+        const { browser, interaction, mfa_token } = await codeStep(providerApi({ MFA_MAX_FAILURES: '1' }));
+        return until429(() => browser.page('/oauth/interaction/verify', { interaction, mfa_token, code: '000000' }));
+      },
+    ],
+  },
+  oauthConsent: {
+    200: [
+      async () => {
+        const { browser, interaction } = await pendingAuthorization({ user: (await register()).username });
+        return browser.page('/oauth/interaction/consent', { interaction, decision: 'deny' });
+      },
+    ],
+    400: [() => new Browser().page('/oauth/interaction/consent', { interaction: NO_SUCH_ID, decision: 'allow' })],
+    403: [
+      async () => {
+        const { browser, interaction } = await pendingAuthorization();
+        return crossSite(browser, '/oauth/interaction/consent', { interaction, decision: 'allow' });
+      },
+    ],
+  },
+  oauthLogoutInfo: {
+    200: [
+      async () => {
+        const { browser, interaction } = await pendingLogout();
+        return browser.page('/oauth/interaction/logout/next', { interaction });
+      },
+    ],
+    400: [() => new Browser().page('/oauth/interaction/logout/next', { interaction: NO_SUCH_ID })],
+    403: [
+      async () => {
+        const { browser, interaction } = await pendingLogout();
+        return crossSite(browser, '/oauth/interaction/logout/next', { interaction });
+      },
+    ],
+  },
+  oauthLogout: {
+    200: [
+      async () => {
+        const { browser, interaction } = await pendingLogout();
+        return browser.page('/oauth/interaction/logout', { interaction, decision: 'logout' });
+      },
+    ],
+    400: [() => new Browser().page('/oauth/interaction/logout', { interaction: NO_SUCH_ID, decision: 'logout' })],
+    403: [
+      async () => {
+        const { browser, interaction } = await pendingLogout();
+        return crossSite(browser, '/oauth/interaction/logout', { interaction, decision: 'logout' });
+      },
+    ],
+  },
   flaskHello: {
     200: [async () => api('/hello', { headers: { Authorization: `JWT ${(await signedIn()).token}` } })],
     401: [() => api('/hello')],
@@ -1030,7 +1262,8 @@ function bodyCases(path: string, method: string, op: Operation): Record<number, 
       method: method.toUpperCase(),
       body,
       token: bearer ? (await signedInAdmin()).token : undefined,
-      headers: { 'Content-Type': contentType },
+      // Same-origin, as the hosted pages' calls are (their CSRF check comes first).
+      headers: { 'Content-Type': contentType, Origin: ORIGIN, 'Sec-Fetch-Site': 'same-origin' },
     });
   return {
     400: [send('{"unterminated": ', 'application/json')],
@@ -1067,6 +1300,11 @@ async function expectConforms(op: Operation, status: number, res: Response) {
   const mediaType = res.headers.get('Content-Type')?.split(';')[0]?.trim() ?? '';
   expect(Object.keys(documented.content)).toContain(mediaType);
   const schema = resolve(documented.content[mediaType]!.schema) as Schema;
+  if (mediaType === 'text/html') {
+    expect(schema).toEqual({ type: 'string' });
+    expect(text).toMatch(/^<!doctype html>/);
+    return;
+  }
   const result = new Validator(schema, '2020-12', false).validate(JSON.parse(text));
   expect(result.errors, text).toEqual([]);
   expect(result.valid).toBe(true);

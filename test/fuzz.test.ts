@@ -80,6 +80,7 @@ const STATUSES_OF_CODE: Record<string, number[]> = {
   mfa_not_enabled: [409],
   invalid_mfa_code: [400, 401],
   invalid_mfa_token: [401],
+  interaction_expired: [400],
   invalid_reset_token: [400],
   invalid_email_code: [400],
   email_taken: [409],
@@ -96,6 +97,8 @@ const oauthProvider = await provider();
 
 const describeRequest = (sent: Sent) =>
   `${sent.method} ${sent.url} headers=${JSON.stringify(sent.headers)} body=${JSON.stringify(sent.body?.slice(0, 200))}`;
+
+const HTML_ERROR_PAGES = new Set(['/oauth/authorize', '/oauth/logout']);
 
 /** The contract every response must meet, whatever was sent. */
 async function expectWellFormed(sent: Sent, res: Response) {
@@ -119,6 +122,13 @@ async function expectWellFormed(sent: Sent, res: Response) {
   // The Flask-JWT compatibility signup answers a taken name as its tutorial did.
   if (new URL(sent.url).pathname === '/signup' && res.status === 400 && text.includes('"Status":"Error"')) {
     expect(JSON.parse(text), where).toEqual({ Status: 'Error', result: 'User already exists' });
+    return;
+  }
+  // The OAuth endpoints a browser is sent to refuse with a page of ours, never a redirect
+  // (RFC 6749 §4.1.2.1): an HTML document, not a problem.
+  if (HTML_ERROR_PAGES.has(new URL(sent.url).pathname) && res.status === 400) {
+    expect(res.headers.get('Content-Type'), where).toBe('text/html; charset=utf-8');
+    expect(res.headers.get('Location'), where).toBeNull();
     return;
   }
   expect(res.headers.get('Content-Type'), `${where} -> ${res.status} ${text}`).toBe('application/problem+json');

@@ -760,6 +760,174 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/oauth/authorize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Authorization endpoint (browser redirect; parameters in the query)
+         * @description The OAuth 2.1 / OpenID Connect authorization endpoint (authorization code flow with PKCE, S256 only), for browsers: the client sends the user here with `response_type=code`, `client_id`, `redirect_uri`, `scope`, `state`, `code_challenge`, `code_challenge_method=S256`, and optionally `nonce`, `prompt` (`none`, `login`, `consent`), `max_age`, `resource` (RFC 8707) and `login_hint`. An unknown client or a redirect URI that is not registered gets an HTML error page (never a redirect); other errors go back to the redirect URI with `error`, `error_description`, `state` and `iss`. A valid request continues on the hosted sign-in page; the user comes back to the redirect URI with `code`, `state` and `iss` (RFC 9207).
+         */
+        get: operations["authorize"];
+        put?: never;
+        /**
+         * Authorization endpoint (parameters as an HTML form post)
+         * @description As GET /oauth/authorize, with the parameters as `application/x-www-form-urlencoded` (OpenID Connect Core §3.1.2.1). The OAuth 2.1 / OpenID Connect authorization endpoint (authorization code flow with PKCE, S256 only), for browsers: the client sends the user here with `response_type=code`, `client_id`, `redirect_uri`, `scope`, `state`, `code_challenge`, `code_challenge_method=S256`, and optionally `nonce`, `prompt` (`none`, `login`, `consent`), `max_age`, `resource` (RFC 8707) and `login_hint`. An unknown client or a redirect URI that is not registered gets an HTML error page (never a redirect); other errors go back to the redirect URI with `error`, `error_description`, `state` and `iss`. A valid request continues on the hosted sign-in page; the user comes back to the redirect URI with `code`, `state` and `iss` (RFC 9207).
+         */
+        post: operations["authorizeWithForm"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth/interaction/next": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The sign-in page’s next step for a pending authorization request
+         * @description Decides from the browser’s session (its refresh cookie) whether the user must sign in, give consent, or goes back to the client now. With `prompt=none`, what would need the user ends the request with `login_required` or `consent_required`. Called by the hosted sign-in page only: the request must be same-origin (`Origin` is the service’s own, `Sec-Fetch-Site: same-origin`), or it is refused with `403 csrf_rejected`.
+         */
+        post: operations["oauthNextStep"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth/interaction/sign-in": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign in on the hosted page (username and password), then the next step
+         * @description Signs in exactly as `login` does (the same errors, throttling and lockout), delivering the session as the refresh cookie; a user with two-factor on gets `403 mfa_required` with an `mfa_token` for `oauthVerify`. Called by the hosted sign-in page only: the request must be same-origin (`Origin` is the service’s own, `Sec-Fetch-Site: same-origin`), or it is refused with `403 csrf_rejected`.
+         */
+        post: operations["oauthSignIn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth/interaction/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The second factor on the hosted page (a TOTP or recovery code), then the next step
+         * @description Completes a sign-in that answered `mfa_required`, as `verifyMfa` does: six digits are a TOTP code, anything else a recovery code. Called by the hosted sign-in page only: the request must be same-origin (`Origin` is the service’s own, `Sec-Fetch-Site: same-origin`), or it is refused with `403 csrf_rejected`.
+         */
+        post: operations["oauthVerify"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth/interaction/consent": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The user’s answer on the consent page: Allow or Deny
+         * @description `allow` remembers the consent for this user, client and scope set and sends the user back with a code; `deny` sends `error=access_denied` back. When the browser’s session changed meanwhile, the answer is the next step instead (usually sign-in). Called by the hosted sign-in page only: the request must be same-origin (`Origin` is the service’s own, `Sec-Fetch-Site: same-origin`), or it is refused with `403 csrf_rejected`.
+         */
+        post: operations["oauthConsent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * End-session endpoint (browser redirect; parameters in the query)
+         * @description OpenID Connect RP-Initiated Logout 1.0: the client sends the browser here with `id_token_hint` (an ID token this service issued; an expired one is accepted), `post_logout_redirect_uri` (registered for the client) and `state`, and optionally `client_id`. The user confirms on a hosted page; the browser’s session with the service ends and the browser returns to `post_logout_redirect_uri` with `state`. An invalid request gets an HTML error page, never a redirect.
+         */
+        get: operations["endSession"];
+        put?: never;
+        /**
+         * End-session endpoint (parameters as an HTML form post)
+         * @description As GET /oauth/logout, with the parameters as `application/x-www-form-urlencoded`. OpenID Connect RP-Initiated Logout 1.0: the client sends the browser here with `id_token_hint` (an ID token this service issued; an expired one is accepted), `post_logout_redirect_uri` (registered for the client) and `state`, and optionally `client_id`. The user confirms on a hosted page; the browser’s session with the service ends and the browser returns to `post_logout_redirect_uri` with `state`. An invalid request gets an HTML error page, never a redirect.
+         */
+        post: operations["endSessionWithForm"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth/interaction/logout/next": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * What the logout page shows: the client that asks, and who is signed in
+         * @description Called by the hosted logout page only (same-origin, else `403 csrf_rejected`).
+         */
+        post: operations["oauthLogoutInfo"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth/interaction/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The answer on the logout page: log out, or stay signed in
+         * @description `logout` ends the browser’s session (and the one the ID token named) and clears the refresh cookie; `stay` ends nothing. `redirect_to` is the client’s registered URI with its state, when the request named one. Called by the hosted logout page only (same-origin, else `403 csrf_rejected`).
+         */
+        post: operations["oauthLogout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -770,7 +938,7 @@ export interface components {
             status: number;
             detail: string;
             /** @enum {string} */
-            code: "validation_failed" | "malformed_json" | "unsupported_media_type" | "payload_too_large" | "username_taken" | "password_too_common" | "invalid_credentials" | "too_many_attempts" | "too_many_registrations" | "unauthorized" | "invalid_token" | "invalid_refresh_token" | "refresh_token_reused" | "forbidden" | "csrf_rejected" | "https_required" | "not_found" | "method_not_allowed" | "last_admin" | "mfa_required" | "mfa_already_enabled" | "mfa_not_enabled" | "invalid_mfa_code" | "invalid_mfa_token" | "mfa_locked" | "invalid_reset_token" | "invalid_email_code" | "email_taken" | "email_disabled" | "service_unavailable" | "legacy_hash_unavailable" | "misconfigured" | "internal_error";
+            code: "validation_failed" | "malformed_json" | "unsupported_media_type" | "payload_too_large" | "username_taken" | "password_too_common" | "invalid_credentials" | "too_many_attempts" | "too_many_registrations" | "unauthorized" | "invalid_token" | "invalid_refresh_token" | "refresh_token_reused" | "forbidden" | "csrf_rejected" | "https_required" | "not_found" | "method_not_allowed" | "last_admin" | "mfa_required" | "mfa_already_enabled" | "mfa_not_enabled" | "invalid_mfa_code" | "invalid_mfa_token" | "mfa_locked" | "invalid_reset_token" | "invalid_email_code" | "email_taken" | "email_disabled" | "service_unavailable" | "interaction_expired" | "legacy_hash_unavailable" | "misconfigured" | "internal_error";
             request_id?: string;
             errors?: {
                 field: string;
@@ -3902,6 +4070,758 @@ export interface operations {
             };
             /** @description No or invalid token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    authorize: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the hosted sign-in page, or (an error) back to the redirect URI */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description HTML error page: unknown client or unregistered redirect URI */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    authorizeWithForm: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the hosted sign-in page, or (an error) back to the redirect URI */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description HTML error page: unknown client or unregistered redirect URI */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    oauthNextStep: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "interaction": "pR0x…"
+                 *     }
+                 */
+                "application/json": {
+                    /** @description The `interaction` of the page’s URL */
+                    interaction: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The next step */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        step: "sign_in";
+                        client: {
+                            /** @description The client’s registered `client_name` (or its id) */
+                            name: string;
+                            /** @description Its registered logo, only when https */
+                            logo_uri?: string;
+                            /**
+                             * @description It registered itself (open registration): its name is only its own claim
+                             * @constant
+                             */
+                            self_registered?: true;
+                        };
+                        login_hint?: string;
+                    } | {
+                        /** @constant */
+                        step: "consent";
+                        client: {
+                            /** @description The client’s registered `client_name` (or its id) */
+                            name: string;
+                            /** @description Its registered logo, only when https */
+                            logo_uri?: string;
+                            /**
+                             * @description It registered itself (open registration): its name is only its own claim
+                             * @constant
+                             */
+                            self_registered?: true;
+                        };
+                        user: {
+                            username: string;
+                        };
+                        scopes: {
+                            scope: string;
+                            description: string;
+                        }[];
+                    } | {
+                        /** @constant */
+                        step: "redirect";
+                        /** @description Where the page sends the browser: back to the client */
+                        redirect_to: string;
+                    };
+                };
+            };
+            /** @description The interaction is unknown, expired, already completed or another browser’s (`interaction_expired`), or invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not called by the service’s own page (`csrf_rejected`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than 16384 bytes (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    oauthSignIn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "interaction": "pR0x…",
+                 *       "username": "alice",
+                 *       "password": "correct horse battery staple"
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * @description 3-32 characters from A-Z a-z 0-9 _ . - after NFKC normalisation; unique case-insensitively
+                     * @example alice
+                     */
+                    username: string;
+                    password: string;
+                    /** @description The `interaction` of the page’s URL */
+                    interaction: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Signed in; the next step */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        step: "sign_in";
+                        client: {
+                            /** @description The client’s registered `client_name` (or its id) */
+                            name: string;
+                            /** @description Its registered logo, only when https */
+                            logo_uri?: string;
+                            /**
+                             * @description It registered itself (open registration): its name is only its own claim
+                             * @constant
+                             */
+                            self_registered?: true;
+                        };
+                        login_hint?: string;
+                    } | {
+                        /** @constant */
+                        step: "consent";
+                        client: {
+                            /** @description The client’s registered `client_name` (or its id) */
+                            name: string;
+                            /** @description Its registered logo, only when https */
+                            logo_uri?: string;
+                            /**
+                             * @description It registered itself (open registration): its name is only its own claim
+                             * @constant
+                             */
+                            self_registered?: true;
+                        };
+                        user: {
+                            username: string;
+                        };
+                        scopes: {
+                            scope: string;
+                            description: string;
+                        }[];
+                    } | {
+                        /** @constant */
+                        step: "redirect";
+                        /** @description Where the page sends the browser: back to the client */
+                        redirect_to: string;
+                    };
+                };
+            };
+            /** @description The interaction is unknown, expired, already completed or another browser’s (`interaction_expired`), or invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Wrong username or password (`invalid_credentials`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Two-factor needed (`mfa_required`, with `mfa_token`), or `csrf_rejected` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than 16384 bytes (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed attempts (`too_many_attempts`), see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An imported password that cannot be checked now (`legacy_hash_unavailable`) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    oauthVerify: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "interaction": "pR0x…",
+                 *       "mfa_token": "Qm9vb2…",
+                 *       "code": "123456"
+                 *     }
+                 */
+                "application/json": {
+                    /** @description The `interaction` of the page’s URL */
+                    interaction: string;
+                    mfa_token: string;
+                    code: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Signed in; the next step */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        step: "sign_in";
+                        client: {
+                            /** @description The client’s registered `client_name` (or its id) */
+                            name: string;
+                            /** @description Its registered logo, only when https */
+                            logo_uri?: string;
+                            /**
+                             * @description It registered itself (open registration): its name is only its own claim
+                             * @constant
+                             */
+                            self_registered?: true;
+                        };
+                        login_hint?: string;
+                    } | {
+                        /** @constant */
+                        step: "consent";
+                        client: {
+                            /** @description The client’s registered `client_name` (or its id) */
+                            name: string;
+                            /** @description Its registered logo, only when https */
+                            logo_uri?: string;
+                            /**
+                             * @description It registered itself (open registration): its name is only its own claim
+                             * @constant
+                             */
+                            self_registered?: true;
+                        };
+                        user: {
+                            username: string;
+                        };
+                        scopes: {
+                            scope: string;
+                            description: string;
+                        }[];
+                    } | {
+                        /** @constant */
+                        step: "redirect";
+                        /** @description Where the page sends the browser: back to the client */
+                        redirect_to: string;
+                    };
+                };
+            };
+            /** @description The interaction is unknown, expired, already completed or another browser’s (`interaction_expired`), or invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Wrong code (`invalid_mfa_code`), or the `mfa_token` is no longer valid (`invalid_mfa_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not called by the service’s own page (`csrf_rejected`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than 16384 bytes (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many wrong codes (`too_many_attempts`), see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    oauthConsent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "interaction": "pR0x…",
+                 *       "decision": "allow"
+                 *     }
+                 */
+                "application/json": {
+                    /** @description The `interaction` of the page’s URL */
+                    interaction: string;
+                    /** @enum {string} */
+                    decision: "allow" | "deny";
+                };
+            };
+        };
+        responses: {
+            /** @description The redirect (or the next step) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        step: "sign_in";
+                        client: {
+                            /** @description The client’s registered `client_name` (or its id) */
+                            name: string;
+                            /** @description Its registered logo, only when https */
+                            logo_uri?: string;
+                            /**
+                             * @description It registered itself (open registration): its name is only its own claim
+                             * @constant
+                             */
+                            self_registered?: true;
+                        };
+                        login_hint?: string;
+                    } | {
+                        /** @constant */
+                        step: "consent";
+                        client: {
+                            /** @description The client’s registered `client_name` (or its id) */
+                            name: string;
+                            /** @description Its registered logo, only when https */
+                            logo_uri?: string;
+                            /**
+                             * @description It registered itself (open registration): its name is only its own claim
+                             * @constant
+                             */
+                            self_registered?: true;
+                        };
+                        user: {
+                            username: string;
+                        };
+                        scopes: {
+                            scope: string;
+                            description: string;
+                        }[];
+                    } | {
+                        /** @constant */
+                        step: "redirect";
+                        /** @description Where the page sends the browser: back to the client */
+                        redirect_to: string;
+                    };
+                };
+            };
+            /** @description The interaction is unknown, expired, already completed or another browser’s (`interaction_expired`), or invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not called by the service’s own page (`csrf_rejected`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than 16384 bytes (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    endSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the hosted logout confirmation page */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description HTML error page: an ID token not issued here, an unknown client or an unregistered URI */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    endSessionWithForm: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the hosted logout confirmation page */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description HTML error page: an ID token not issued here, an unknown client or an unregistered URI */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    oauthLogoutInfo: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "interaction": "pR0x…"
+                 *     }
+                 */
+                "application/json": {
+                    interaction: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The page’s content */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        client?: {
+                            name: string;
+                            logo_uri?: string;
+                            /** @constant */
+                            self_registered?: true;
+                        };
+                        /** @description Absent when the browser is not signed in */
+                        username?: string;
+                    };
+                };
+            };
+            /** @description The interaction is unknown, expired, completed or another browser’s (`interaction_expired`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not called by the service’s own page (`csrf_rejected`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than 16384 bytes (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    oauthLogout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "interaction": "pR0x…",
+                 *       "decision": "logout"
+                 *     }
+                 */
+                "application/json": {
+                    interaction: string;
+                    /** @enum {string} */
+                    decision: "logout" | "stay";
+                };
+            };
+        };
+        responses: {
+            /** @description Done; where to go, if anywhere */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        redirect_to?: string;
+                    };
+                };
+            };
+            /** @description The interaction is unknown, expired, completed or another browser’s (`interaction_expired`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not called by the service’s own page (`csrf_rejected`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than 16384 bytes (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON (`unsupported_media_type`) */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -20,6 +20,8 @@ import { authRouter } from './routes/auth';
 import { compatRouter } from './routes/compat';
 import { metaRouter, openApiRoute } from './routes/meta';
 import { mfaRouter } from './routes/mfa';
+import { oauthAuthorizeRouter } from './routes/oauth-authorize';
+import { oauthLogoutRouter } from './routes/oauth-logout';
 import { oauthRouter } from './routes/oauth';
 import { oauthClientsRouter } from './routes/oauth-clients';
 import { recoveryRouter } from './routes/recovery';
@@ -52,6 +54,8 @@ const routers: Router[] = [
   oauthRouter,
   oauthClientsRouter,
   compatRouter,
+  oauthAuthorizeRouter,
+  oauthLogoutRouter,
 ];
 
 let document: ReturnType<typeof openApiDocument> | undefined;

@@ -72,6 +72,7 @@ function content(response: ResponseSpec) {
   const media: Record<string, { schema: unknown }> = {};
   if (response.schema) media['application/json'] = { schema: jsonSchema(response.schema, 'output') };
   if (response.problem) media['application/problem+json'] = { schema: PROBLEM_REF };
+  if (response.html) media['text/html'] = { schema: { type: 'string' } };
   if (response.oauthError) media['application/json'] = { schema: OAUTH_ERROR_REF };
   const headers = response.headers
     ? {
@@ -87,7 +88,6 @@ function content(response: ResponseSpec) {
 }
 
 function security(spec: RouteSpec) {
-  if (spec.security) return spec.security;
   // The refresh token comes in the body or in the cookie: `{}` makes the cookie optional.
   if (spec.refreshCookie) return [{}, { [REFRESH_COOKIE_SCHEME]: [] }];
   if (spec.bearer) return [{ bearerAuth: [] }];

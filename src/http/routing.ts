@@ -24,6 +24,8 @@ export type ResponseSpec = {
   description: string;
   schema?: z.ZodType;
   problem?: true;
+  /** An HTML page (the OAuth endpoints' error page, for the browser that was sent there). */
+  html?: true;
   /** An OAuth error (`{"error", "error_description"}`, RFC 6749 §5.2) instead of a problem document. */
   oauthError?: true;
   /** The response headers it carries (documented). */

@@ -177,22 +177,6 @@ async function openSuccessor(presented: string, sealed: string): Promise<string 
   }
 }
 
-/** The session a refresh token rotated in: for an OAuth grant, what was granted. */
-export type RotatedSession = Pick<Session, 'id' | 'createdAt' | 'clientId' | 'scope' | 'resource' | 'authTime' | 'amr'>;
-
-export type RotateOutcome =
-  | { kind: 'rotated'; user: AccessUser & Pick<User, 'updatedAt'>; session: RotatedSession; issued: IssuedRefresh }
-  | { kind: 'reused'; userId: string; sessionId: string };
-
-export type RotateOptions = {
-  /**
-   * The OAuth client presenting the token (null, the default: the service's own refresh). A
-   * token of another client's grant, or of a login, is unknown to it: it is neither rotated
-   * nor taken for reuse, and its session is left alone.
-   */
-  clientId?: string | null;
-};
-
 /**
  * The presented token, its session and user, and the head its successor names: the refresh
  * batch's last read. Every column has its own name: inside a D1 batch, rows come back as
@@ -236,6 +220,66 @@ function readRotation(db: Database, tokenHash: string) {
     .where(eq(refreshTokens.tokenHash, tokenHash));
 }
 
+function findToken(db: Database, tokenHash: string) {
+  return db
+    .select({ token: refreshTokens, session: sessions, user: users })
+    .from(refreshTokens)
+    .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .where(eq(refreshTokens.tokenHash, tokenHash))
+    .get();
+}
+
+/**
+ * Who a refresh token signs in, without rotating it: the OAuth provider's hosted pages ask
+ * whether the browser's refresh cookie is a live session before asking for a password. Only
+ * the current token of a live session counts; a spent one is no session (it is not treated as
+ * reuse here: only a refresh acts on reuse).
+ */
+export async function findLiveSession(
+  db: Database,
+  presented: string,
+  now: number,
+): Promise<{ session: Session; user: User } | null> {
+  const row = await findToken(db, await sha256Base64Url(presented));
+  if (
+    !row ||
+    row.token.rotatedAt !== null ||
+    row.token.expiresAt <= now ||
+    row.session.revokedAt !== null ||
+    row.session.expiresAt <= now ||
+    row.session.tokenVersion !== row.user.tokenVersion ||
+    // An OAuth grant's token is a client's, never a browser's session with the service.
+    row.session.clientId !== null
+  ) {
+    return null;
+  }
+  return { session: row.session, user: row.user };
+}
+
+/** What a refresh tells of its user and session: enough for an OAuth grant's tokens and claims. */
+export type RotatedUser = AccessUser & Pick<User, 'updatedAt'>;
+export type RotatedSession = Pick<Session, 'id' | 'createdAt' | 'clientId' | 'scope' | 'resource' | 'authTime' | 'amr'>;
+
+export type RotateOutcome =
+  | { kind: 'rotated'; user: RotatedUser; session: RotatedSession; issued: IssuedRefresh }
+  | { kind: 'reused'; userId: string; sessionId: string };
+
+export type RotateOptions = {
+  /**
+   * The OAuth client presenting the token (null, the default: the service's own refresh). A
+   * token of another client's grant, or of a login, is unknown to it, and is refused without
+   * touching its session.
+   */
+  clientId?: string | null;
+  /**
+   * Checks the live session before anything rotates; what it throws leaves the token unspent.
+   * It costs a read before the rotation's batch (two round trips), so only the OAuth grant,
+   * which must refuse a wider scope or another resource without spending the token, uses it.
+   */
+  check?: (session: Session) => void;
+};
+
 /**
  * Exchanges a refresh token for its successor. Returns `reused` (after revoking the family)
  * when a token that was already rotated comes back after the grace window.
@@ -253,9 +297,13 @@ export async function rotateRefreshToken(
   config: Config,
   presented: string,
   now: number,
-  { clientId = null }: RotateOptions = {},
+  { clientId = null, check }: RotateOptions = {},
 ): Promise<RotateOutcome> {
   const tokenHash = await sha256Base64Url(presented);
+  if (check) {
+    const current = await findToken(db, tokenHash);
+    if (current && current.session.clientId === clientId) check(current.session);
+  }
   const graceMs = config.refreshReuseGrace * 1000;
   const successor = randomToken(32);
   const successorHash = await sha256Base64Url(successor);
@@ -318,7 +366,7 @@ export async function rotateRefreshToken(
     throw invalidRefresh();
   }
   const { sessionId } = row;
-  const user: AccessUser & Pick<User, 'updatedAt'> = {
+  const user: RotatedUser = {
     id: row.userId,
     username: row.username,
     role: row.role,

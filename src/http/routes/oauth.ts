@@ -16,7 +16,7 @@ import { registerDynamicClient } from '../../oauth/registration';
 import { revokeToken } from '../../oauth/revocation';
 import { bearerToken, userinfo } from '../../oauth/userinfo';
 import { CLIENT_AUTH_METHODS } from '../../platform/db/schema';
-import { requireRole } from '../middleware/auth';
+import { requireAuth, requireRole } from '../middleware/auth';
 import { requestLog } from '../middleware/context';
 import { oauthEndpoint } from '../middleware/oauth';
 import { createRouter, defineRoute, type ResponseSpec } from '../routing';
@@ -230,12 +230,13 @@ const registrationResponseSchema = z.looseObject({
   id_token_signed_response_alg: z.enum(ID_TOKEN_ALGS),
 });
 
-const [adminAuth, adminRole] = requireRole('admin') as [MiddlewareHandler<AppEnv>, MiddlewareHandler<AppEnv>];
+// The admin check as every admin route makes it: the caller's token, then the role on the primary.
+const [bearerAuth, adminRole] = requireRole('admin') as [MiddlewareHandler<AppEnv>, MiddlewareHandler<AppEnv>];
 /** An admin's access token, if one is sent: then it must be valid and an admin's. */
 const optionalAdmin = [
   async (c: Context<AppEnv>, next: Next) => {
     if (c.req.header('Authorization') === undefined) return next();
-    await adminAuth(c, async () => {
+    await bearerAuth(c, async () => {
       await adminRole(c, next);
     });
   },

@@ -335,6 +335,32 @@ export const oauthConsents = sqliteTable(
   (t) => [primaryKey({ columns: [t.userId, t.clientId] }), index('oauth_consents_client_id_idx').on(t.clientId)],
 );
 
+/**
+ * A browser's pending step at the OAuth provider: an authorization request that passed
+ * validation and waits for sign-in and consent on the hosted page, or a logout waiting for its
+ * confirmation (src/oauth/interactions.ts). Short-lived and single-use. The page names it by an
+ * unguessable id (stored as SHA-256) and the browser proves it is the one that started it with
+ * a cookie (stored as SHA-256 too).
+ */
+export const oauthInteractions = sqliteTable(
+  'oauth_interactions',
+  {
+    idHash: text('id_hash').primaryKey(),
+    kind: text('kind', { enum: ['authorize', 'logout'] }).notNull(),
+    browserHash: text('browser_hash').notNull(),
+    /** Null for a logout that names no client (it then ends with a page, not a redirect). */
+    clientId: text('client_id').references(() => oauthClients.id, { onDelete: 'cascade' }),
+    /** The validated request parameters, as JSON (src/oauth/interactions.ts types them). */
+    params: text('params').notNull(),
+    /** The session a sign-in on this interaction's page started: it meets prompt=login and max_age. */
+    signedInSessionId: text('signed_in_session_id'),
+    createdAt: integer('created_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+    usedAt: integer('used_at'),
+  },
+  (t) => [index('oauth_interactions_expires_at_idx').on(t.expiresAt)],
+);
+
 export type OAuthClientRow = typeof oauthClients.$inferSelect;
 export type OAuthCodeRow = typeof oauthCodes.$inferSelect;
 export type User = typeof users.$inferSelect;
