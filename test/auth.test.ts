@@ -88,7 +88,7 @@ describe('POST /auth/register', () => {
     const nist = appWith({ PASSWORD_MIN_LENGTH: '15' });
     const short = await nist('/auth/register', { json: { username: uniqueName(), password: 'fourteen-chars' } });
     const problem = await expectProblem(short, 400, 'validation_failed');
-    expect(problem.errors).toEqual([{ field: 'password', message: 'must be 15 to 128 characters' }]);
+    expect(problem.errors).toEqual([{ field: 'password', message: 'Password must be 15 to 128 characters.' }]);
     const ok = await nist('/auth/register', { json: { username: uniqueName(), password: 'fifteen-chars!!' } });
     expect(ok.status).toBe(201);
   });

@@ -2,50 +2,34 @@
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { sha256Base64Url } from '../src/platform/crypto';
 import { createApp } from '../src/http/app';
-import { api, appWith, expectProblem, login, ORIGIN, PASSWORD, signedIn, type Api } from './helpers';
+import {
+  api,
+  appWith,
+  address,
+  codeIn,
+  expectProblem,
+  fakeEmail,
+  FROM,
+  login,
+  mailing,
+  ORIGIN,
+  PASSWORD,
+  signedIn,
+  tokenIn,
+  withVerifiedEmail,
+  type Sent,
+} from './helpers';
 
 afterEach(() => vi.useRealTimers());
-
-const FROM = 'auth@example.test';
-type Sent = { from: string; to: string; subject: string; text: string; html: string };
-
-/** A stand-in for Cloudflare's send_email binding that keeps what it was asked to send. */
-function fakeEmail() {
-  const sent: Sent[] = [];
-  const binding = {
-    async send(message: Sent) {
-      sent.push(message);
-      return { messageId: `<${sent.length}@example.test>` };
-    },
-  } as unknown as SendEmail;
-  return { sent, binding };
-}
-
-function mailing(overrides: Partial<Cloudflare.Env> = {}) {
-  const mail = fakeEmail();
-  return { ...mail, call: appWith({ EMAIL: mail.binding, EMAIL_FROM: FROM, ...overrides }) };
-}
-
-const codeIn = (mail: Sent) => /^(\d{6})$/m.exec(mail.text)?.[1];
-const tokenIn = (mail: Sent) => /^([A-Za-z0-9_-]{43})$/m.exec(mail.text)?.[1];
-const address = (name: string) => `${name.toLowerCase()}@example.test`;
-
-async function withVerifiedEmail(call: Api, sent: Sent[], prefix: string) {
-  const s = await signedIn(prefix);
-  const email = address(s.user.username);
-  expect((await call('/auth/email', { json: { email }, token: s.token })).status).toBe(202);
-  const code = codeIn(sent.at(-1)!);
-  expect((await call('/auth/email/verify', { json: { code }, token: s.token })).status).toBe(200);
-  return { ...s, email };
-}
 
 describe('adding an email address', () => {
   it('mails a 6-digit code from EMAIL_FROM; the code verifies the address on the user', async () => {
     const { call, sent } = mailing();
     const { token, user } = await signedIn('mail');
     const email = `${user.username}@Example.test`;
-    const res = await call('/auth/email', { json: { email }, token });
+    const res = await call('/auth/email', { json: { email, current_password: PASSWORD }, token });
     expect(res.status).toBe(202);
     expect(sent).toHaveLength(1);
     expect(sent[0]).toMatchObject({ from: FROM, to: email, subject: expect.any(String), html: expect.any(String) });
@@ -63,7 +47,7 @@ describe('adding an email address', () => {
   it('a wrong code is 400 invalid_email_code; five wrong ones end the code', async () => {
     const { call, sent } = mailing();
     const { token } = await signedIn('wrongmail');
-    await call('/auth/email', { json: { email: 'wrong@example.test' }, token });
+    await call('/auth/email', { json: { email: 'wrong@example.test', current_password: PASSWORD }, token });
     const code = codeIn(sent[0]!)!;
     const wrong = String((Number(code) + 1) % 1_000_000).padStart(6, '0');
     for (let i = 0; i < 5; i++) {
@@ -79,7 +63,7 @@ describe('adding an email address', () => {
   it('the code expires after 15 minutes', async () => {
     const { call, sent } = mailing();
     const { token, user } = await signedIn('latemail');
-    await call('/auth/email', { json: { email: 'late@example.test' }, token });
+    await call('/auth/email', { json: { email: 'late@example.test', current_password: PASSWORD }, token });
     vi.setSystemTime(Date.now() + 15 * 60_000 + 1000);
     const fresh = (await login(user.username)).access_token; // the first one expired meanwhile
     await expectProblem(
@@ -93,7 +77,10 @@ describe('adding an email address', () => {
     const { call, sent } = mailing();
     const first = await withVerifiedEmail(call, sent, 'owner');
     const { token } = await signedIn('second');
-    expect((await call('/auth/email', { json: { email: first.email.toUpperCase() }, token })).status).toBe(202);
+    expect(
+      (await call('/auth/email', { json: { email: first.email.toUpperCase(), current_password: PASSWORD }, token }))
+        .status,
+    ).toBe(202);
     await expectProblem(
       await call('/auth/email/verify', { json: { code: codeIn(sent.at(-1)!) }, token }),
       409,
@@ -104,36 +91,46 @@ describe('adding an email address', () => {
   it('mails one address at most three codes a day, whichever accounts ask', async () => {
     const { call, sent } = mailing();
     const victim = 'sprayed@example.test';
-    for (let i = 0; i < 3; i++) {
-      const { token } = await signedIn('spray');
-      const email = i === 1 ? victim.toUpperCase() : victim;
-      expect((await call('/auth/email', { json: { email }, token })).status).toBe(202);
-    }
-    const { token } = await signedIn('spray');
-    const refused = await call('/auth/email', { json: { email: victim }, token });
+    const add = (email: string, token: string) =>
+      call('/auth/email', { json: { email, current_password: PASSWORD }, token });
+    const first = await signedIn('spray');
+    const second = await signedIn('spray');
+    expect((await add(victim, first.token)).status).toBe(202);
+    expect((await add(victim.toUpperCase(), first.token)).status).toBe(202);
+    expect((await add(victim, second.token)).status).toBe(202);
+    // The second account has mails left this hour; the address has none left today.
+    const refused = await add(victim, second.token);
     await expectProblem(refused, 429, 'too_many_attempts');
     expect(Number(refused.headers.get('Retry-After'))).toBeGreaterThan(86_000);
     expect(sent.filter((mail) => mail.to.toLowerCase() === victim)).toHaveLength(3);
     // Another address is not affected, and the day's end lifts it.
-    expect((await call('/auth/email', { json: { email: 'other@example.test' }, token })).status).toBe(202);
+    expect((await add('other@example.test', second.token)).status).toBe(202);
     vi.setSystemTime(Date.now() + 86_400_000);
-    const fresh = (await login((await signedIn('spray')).user.username)).access_token;
-    expect((await call('/auth/email', { json: { email: victim }, token: fresh })).status).toBe(202);
+    expect((await add(victim, (await login(second.user.username)).access_token)).status).toBe(202);
   });
 
   it("counts a throttled account's requests against no address", async () => {
     const { call, sent } = mailing({ EMAIL_USER_MAX: '1' });
     const { token } = await signedIn('throttled');
-    expect((await call('/auth/email', { json: { email: 'first@example.test' }, token })).status).toBe(202);
+    expect(
+      (await call('/auth/email', { json: { email: 'first@example.test', current_password: PASSWORD }, token })).status,
+    ).toBe(202);
     for (let i = 0; i < 3; i++) {
       await expectProblem(
-        await call('/auth/email', { json: { email: 'kept@example.test' }, token }),
+        await call('/auth/email', { json: { email: 'kept@example.test', current_password: PASSWORD }, token }),
         429,
         'too_many_attempts',
       );
     }
     const other = await signedIn('throttled');
-    expect((await call('/auth/email', { json: { email: 'kept@example.test' }, token: other.token })).status).toBe(202);
+    expect(
+      (
+        await call('/auth/email', {
+          json: { email: 'kept@example.test', current_password: PASSWORD },
+          token: other.token,
+        })
+      ).status,
+    ).toBe(202);
     expect(sent.filter((mail) => mail.to === 'kept@example.test')).toHaveLength(1);
   });
 
@@ -141,10 +138,50 @@ describe('adding an email address', () => {
     const { call } = mailing();
     const { token } = await signedIn('bademail');
     await expectProblem(
-      await call('/auth/email', { json: { email: 'not-an-address' }, token }),
+      await call('/auth/email', { json: { email: 'not-an-address', current_password: PASSWORD }, token }),
       400,
       'validation_failed',
     );
+  });
+});
+
+describe('verification codes at rest', () => {
+  it('are stored as a keyed HMAC: not the plain SHA-256 a dump could reverse, and useless under another key', async () => {
+    const { call, sent } = mailing();
+    const { token, user } = await signedIn('keyed');
+    const email = address(user.username);
+    expect((await call('/auth/email', { json: { email, current_password: PASSWORD }, token })).status).toBe(202);
+    const code = codeIn(sent[0]!)!;
+    const row = await env.DB.prepare('SELECT code_hash FROM email_verifications WHERE user_id = ?')
+      .bind(user.id)
+      .first<{ code_hash: string }>();
+    // The old form: a million SHA-256 runs over the six digits found the code in any dump.
+    expect(row!.code_hash).not.toBe(await sha256Base64Url(`${user.id}\u0000${email}\u0000${code}`));
+    expect(row!.code_hash).not.toContain(code);
+
+    // The key comes from DATA_ENCRYPTION_KEY: under another one the right code does not match.
+    const otherKey = mailing({ DATA_ENCRYPTION_KEY: 'another-data-key-0123456789abcdefghijklmnopqrstuvwxyz' });
+    await expectProblem(
+      await otherKey.call('/auth/email/verify', { json: { code }, token }),
+      400,
+      'invalid_email_code',
+    );
+    expect((await call('/auth/email/verify', { json: { code }, token })).status).toBe(200);
+  });
+
+  it('without DATA_ENCRYPTION_KEY the address routes answer 500 misconfigured, before any password check', async () => {
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const { call, sent } = mailing({ DATA_ENCRYPTION_KEY: '' });
+    const { token } = await signedIn('nokey');
+    await expectProblem(
+      await call('/auth/email', { json: { email: 'nokey@example.test', current_password: 'wrong-password' }, token }),
+      500,
+      'misconfigured',
+    );
+    // The operator's log names the variable (the answer does only on loopback).
+    expect(String(logged.mock.calls.at(-1)?.[0])).toMatch(/DATA_ENCRYPTION_KEY/);
+    await expectProblem(await call('/auth/email/verify', { json: { code: '123456' }, token }), 500, 'misconfigured');
+    expect(sent).toHaveLength(0);
   });
 });
 
@@ -314,7 +351,9 @@ describe('what a mail says', () => {
     const { call, sent } = mailing();
     const { user, token, email } = await withVerifiedEmail(call, sent, 'hostile');
     await rename(user.id, HOSTILE);
-    expect((await call('/auth/email', { json: { email: 'anyone@example.test' }, token })).status).toBe(202);
+    expect(
+      (await call('/auth/email', { json: { email: 'anyone@example.test', current_password: PASSWORD }, token })).status,
+    ).toBe(202);
     const verification = sent.at(-1)!;
     expect(verification.to).toBe('anyone@example.test');
     quotesNothingOf(verification);
@@ -331,7 +370,11 @@ describe('what a mail says', () => {
 describe('email is off unless configured', () => {
   it('without EMAIL and EMAIL_FROM the email routes answer 404 email_disabled', async () => {
     const { token } = await signedIn('nomail');
-    await expectProblem(await api('/auth/email', { json: { email: 'a@example.test' }, token }), 404, 'email_disabled');
+    await expectProblem(
+      await api('/auth/email', { json: { email: 'a@example.test', current_password: PASSWORD }, token }),
+      404,
+      'email_disabled',
+    );
     await expectProblem(await api('/auth/password/forgot', { json: { username: 'alice' } }), 404, 'email_disabled');
   });
 

@@ -78,6 +78,18 @@ describe('access tokens', () => {
     }
     expect(header(refreshed.access_token).kid).toBe(header(tokens.access_token).kid);
   });
+
+  it('each carry their own jti, even when issued for one session in the same second', async () => {
+    const { tokens } = await signedIn();
+    const first = await api('/auth/refresh', { json: { refresh_token: tokens.refresh_token } });
+    // Inside the grace window the same refresh token answers again, in the same second.
+    const again = await api('/auth/refresh', { json: { refresh_token: tokens.refresh_token } });
+    const issued = [tokens, (await first.json()) as Tokens, (await again.json()) as Tokens].map((t) => t.access_token);
+    const jtis = issued.map((token) => part(token, 1).jti);
+    for (const jti of jtis) expect(jti).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(new Set(jtis).size).toBe(3);
+    expect(new Set(issued).size).toBe(3);
+  });
 });
 
 describe('HS256 secret rotation', () => {

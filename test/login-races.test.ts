@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   api,
   appWith,
+  enrolTotp,
   expectProblem,
   login,
   PASSWORD,
@@ -65,6 +66,13 @@ async function heldLogin(
   return { response, release: gate.release };
 }
 
+async function liveSessions(userId: string): Promise<number> {
+  const row = await env.DB.prepare('SELECT count(*) AS n FROM sessions WHERE user_id = ? AND revoked_at IS NULL')
+    .bind(userId)
+    .first<{ n: number }>();
+  return row!.n;
+}
+
 async function sessionCount(userId: string): Promise<number> {
   const row = await env.DB.prepare('SELECT count(*) AS n FROM sessions WHERE user_id = ?')
     .bind(userId)
@@ -112,6 +120,25 @@ describe('a login racing another request', () => {
 
     await expectProblem(await held.response, 401, 'invalid_credentials');
     expect(await sessionCount(user.id)).toBe(0);
+  });
+
+  it('that found two-factor off makes no session once an enrolment was confirmed meanwhile', async () => {
+    const { user, token } = await signedIn('race');
+    const held = await heldLogin(user.username);
+    // Between the login's password check and its writes, the owner turns two-factor on (which
+    // ends every other session that exists by then).
+    await enrolTotp(token);
+    const live = await liveSessions(user.id);
+    held.release();
+
+    // A password-only session now would bypass the second factor the owner just turned on.
+    await expectProblem(await held.response, 401, 'invalid_credentials');
+    expect(await liveSessions(user.id)).toBe(live);
+    await expectProblem(
+      await api('/auth/login', { json: { username: user.username, password: PASSWORD } }),
+      403,
+      'mfa_required',
+    );
   });
 
   it('that upgrades the hash does not write it over a password changed meanwhile', async () => {
@@ -264,18 +291,22 @@ describe('parallel logins with the right password', () => {
 describe('parallel wrong passwords', () => {
   const WRONG = 'definitely-not-it';
 
-  it('from a known address get at most LOGIN_KNOWN_ADDRESS_PARALLEL verdicts, then lock it like failures', async () => {
+  it('from a known address are checked LOGIN_KNOWN_ADDRESS_PARALLEL at a time at most, then lock it like failures', async () => {
+    const call = appWith({ LOGIN_KNOWN_ADDRESS_PARALLEL: '6' });
     const { username } = await register(uniqueName('nat'));
     const nat = { 'CF-Connecting-IP': '198.51.100.184' };
-    expect((await api('/auth/login', { json: { username, password: PASSWORD }, headers: nat })).status).toBe(200);
+    expect((await call('/auth/login', { json: { username, password: PASSWORD }, headers: nat })).status).toBe(200);
     const responses = await Promise.all(
-      Array.from({ length: 30 }, () => api('/auth/login', { json: { username, password: WRONG }, headers: nat })),
+      Array.from({ length: 15 }, () => call('/auth/login', { json: { username, password: WRONG }, headers: nat })),
     );
     const statuses = responses.map((r) => r.status);
-    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(20);
+    // Six in flight at a time, and a new one only while fewer than five have failed: at most
+    // 6 + 4 verdicts however the fifteen interleave (six when all reach D1 first, as here).
+    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(6 + 4);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(5);
     expect(statuses.every((s) => s === 401 || s === 429)).toBe(true);
     // Those that failed are failures: the right password is now refused there for the window.
-    const locked = await api('/auth/login', { json: { username, password: PASSWORD }, headers: nat });
+    const locked = await call('/auth/login', { json: { username, password: PASSWORD }, headers: nat });
     const problem = await expectProblem(locked, 429, 'too_many_attempts');
     expect(Number(locked.headers.get('Retry-After'))).toBeGreaterThan(800);
     expect(problem.detail).toMatch(/failed attempts/i);

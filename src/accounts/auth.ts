@@ -1,6 +1,6 @@
 /**
- * Registration, login and password change: the flows that spend PBKDF2 work. Each is one
- * read round trip, the hash, and at most one batched write.
+ * Registration, login and password change: the flows that spend PBKDF2 work. Each is one read round trip,
+ * the hash, and at most one batched write.
  */
 import { and, eq, sql } from 'drizzle-orm';
 import { forgetUser } from '../sessions/access-cache';
@@ -8,11 +8,14 @@ import { addressKey } from '../platform/address';
 import { MAX_PASSWORD_LENGTH, type Config } from '../platform/config';
 import type { Database } from '../platform/db/client';
 import { knownAddresses, sessions, users, type AccessUser, type User } from '../platform/db/schema';
-import { ApiError } from '../platform/errors';
+import { ApiError, type FieldError } from '../platform/errors';
 import type { LegacyHashesCompanion } from '../credentials/legacy-hashes-companion';
 import { burnPasswordWork, hashPassword, verifyPassword } from '../credentials/password';
 import type { Delivery, IssuedChallenge } from '../two-factor/challenges';
 import { audit } from '../platform/audit';
+import { endResetTokensQuery } from '../recovery/reset-tokens';
+import type { Notify } from './notices';
+import { hashOptions, passwordProof, verifyOptions } from './password-proof';
 import { assertNotCommonPassword, commonPasswordQuery, notCommonPassword } from '../credentials/common-passwords';
 import { secondFactorGate } from '../two-factor/mfa';
 import { newSessionQueries, revokeUserSessionsQuery, type IssuedRefresh } from '../sessions/sessions';
@@ -29,25 +32,22 @@ import {
 } from '../throttle/throttle';
 import { createUser, usernameKey } from './users';
 
-const hashOptions = (config: Config) => ({ iterations: config.pbkdf2Iterations, pepper: config.pepper });
-/** Checking a stored hash may need the companion Worker (an imported Flask hash). */
-const verifyOptions = (config: Config, legacyHashes: LegacyHashesCompanion | undefined) => ({
-  ...hashOptions(config),
-  legacyHashes,
-});
-
 /**
  * Length limits (NIST SP 800-63B: counted in characters after NFKC). No composition rules, as
  * NIST and ASVS ask; the common-password list (ASVS 6.2.4) is looked up in D1 by each flow, in
- * the batch it sends before hashing (common-passwords.ts).
+ * the batch it sends before hashing (common-passwords.ts). The routes check this beside their
+ * schema, so a form learns every bad field in one answer; the services check it again.
  */
-export function checkPasswordLength(password: string, config: Config, field = 'password'): void {
+export function passwordLengthError(password: string, config: Config, field = 'password'): FieldError | undefined {
   const length = [...password.normalize('NFKC')].length;
-  if (length < config.passwordMinLength || length > MAX_PASSWORD_LENGTH) {
-    throw new ApiError(400, 'validation_failed', 'The request is invalid.', {
-      errors: [{ field, message: `must be ${config.passwordMinLength} to ${MAX_PASSWORD_LENGTH} characters` }],
-    });
-  }
+  if (length >= config.passwordMinLength && length <= MAX_PASSWORD_LENGTH) return undefined;
+  const label = field === 'new_password' ? 'New password' : 'Password';
+  return { field, message: `${label} must be ${config.passwordMinLength} to ${MAX_PASSWORD_LENGTH} characters.` };
+}
+
+export function checkPasswordLength(password: string, config: Config, field = 'password'): void {
+  const error = passwordLengthError(password, config, field);
+  if (error) throw new ApiError(400, 'validation_failed', 'The request is invalid.', { errors: [error] });
 }
 
 /**
@@ -172,10 +172,11 @@ async function checkCredentials(
   }
 
   const user = found.user;
-  // Every write below is conditional on the hash and token version just verified: a login
-  // that verified the old password cannot outlive a password change, logout-all or deletion
-  // that committed while it was hashing.
-  const verified = { passwordHash: user.passwordHash, tokenVersion: user.tokenVersion };
+  // Every write below is conditional on the hash, token version and second-factor flag just
+  // read: a login that verified the old password cannot outlive a password change, logout-all
+  // or deletion that committed while it was hashing, and one that found two-factor off cannot
+  // make a password-only session once an enrolment was confirmed meanwhile.
+  const verified = { passwordHash: user.passwordHash, tokenVersion: user.tokenVersion, mfaEnabled: user.mfaEnabled };
   // A user with a second factor gets a challenge instead of a session (services/mfa.ts).
   const gate = await secondFactorGate(db, user, verified, input.delivery, now);
   const session = gate
@@ -219,6 +220,7 @@ function replaceHashQuery(db: Database, userId: string, verifiedHash: string, ne
  * Changes a password after checking the current one (throttled like a login). Every other
  * session is revoked and the token version bumped, so every access token issued so far,
  * this caller's included, stops working; the current session's refresh token still works.
+ * Every outstanding reset token ends, and the owner gets a notice.
  */
 export async function changePassword(
   db: Database,
@@ -232,45 +234,35 @@ export async function changePassword(
     requestId?: string | undefined;
     /** The LEGACY_HASHES binding, when configured. */
     legacyHashes?: LegacyHashesCompanion | undefined;
+    notify: Notify;
   },
   now = Date.now(),
 ): Promise<void> {
   // Not counted: a too-short or common new password is no failed guess of the current one.
   checkPasswordLength(input.newPassword, config, 'new_password');
   const user = input.user;
-  const keys: AttemptKeys = { user: usernameKey(user.username), address: addressKey(input.ip) };
-  const log = { requestId: input.requestId, userId: user.id, ip: input.ip };
-  // The stored hash is read here, not by requireAuth: it never rides along on other requests.
-  const [listed, counts, known, stored] = await db.batch([
-    commonPasswordQuery(db, input.newPassword),
-    countPasswordAttemptQuery(db, config, keys, now, notCommonPassword(input.newPassword)),
-    db
-      .select({ since: knownAddresses.lastSeenAt })
-      .from(knownAddresses)
-      .where(knownAddressJoin(user.id, keys.address, now)),
-    db.select({ passwordHash: users.passwordHash }).from(users).where(eq(users.id, user.id)),
-  ]);
+  const log = { requestId: input.requestId, ip: input.ip };
+  const proof = passwordProof(db, config, { user, ip: input.ip, onlyIf: notCommonPassword(input.newPassword) }, now);
+  const [listed, ...read] = await db.batch([commonPasswordQuery(db, input.newPassword), ...proof.reads]);
   assertNotCommonPassword(listed);
-  const currentHash = stored[0]?.passwordHash;
-  if (currentHash === undefined) throw new ApiError(401, 'invalid_token', 'The user of this token no longer exists.');
-  try {
-    assertAttemptAllowed(counts, config, keys, known.length > 0, now);
-  } catch (err) {
-    audit('password_change_failure', { ...log, reason: 'too_many_attempts' });
-    throw err;
-  }
-  const verdict = await verifyPassword(input.currentPassword, currentHash, verifyOptions(config, input.legacyHashes));
-  if (!verdict.ok) {
-    audit('password_change_failure', { ...log, reason: 'invalid_credentials' });
-    throw new ApiError(401, 'invalid_credentials', 'The current password is incorrect.');
-  }
+  const proven = await proof.check(read, input.currentPassword, {
+    log,
+    failure: 'password_change_failure',
+    legacyHashes: input.legacyHashes,
+  });
   const passwordHash = await hashPassword(input.newPassword, hashOptions(config));
   const [changed] = await db.batch([
     // Conditional on what was verified: of two concurrent changes only one lands.
     db
       .update(users)
       .set({ passwordHash, tokenVersion: sql`${users.tokenVersion} + 1`, updatedAt: now })
-      .where(and(eq(users.id, user.id), eq(users.passwordHash, currentHash), eq(users.tokenVersion, user.tokenVersion)))
+      .where(
+        and(
+          eq(users.id, user.id),
+          eq(users.passwordHash, proven.passwordHash),
+          eq(users.tokenVersion, user.tokenVersion),
+        ),
+      )
       .returning({ id: users.id }),
     revokeUserSessionsQuery(db, user.id, 'password_changed', now, input.sessionId),
     // The kept session follows the new version, so its refresh token keeps working.
@@ -278,12 +270,14 @@ export async function changePassword(
       .update(sessions)
       .set({ tokenVersion: sql`(SELECT ${users.tokenVersion} FROM ${users} WHERE ${users.id} = ${user.id})` })
       .where(and(eq(sessions.id, input.sessionId), sql`${sessions.revokedAt} IS NULL`)),
-    ...passwordAttemptSucceededQueries(db, keys, user.id, now, known[0]?.since),
+    endResetTokensQuery(db, user.id),
+    ...proven.succeeded,
   ]);
   if (changed.length === 0) {
-    audit('password_change_failure', { ...log, reason: 'invalid_credentials' });
+    audit('password_change_failure', { ...log, userId: user.id, reason: 'invalid_credentials' });
     throw new ApiError(401, 'invalid_credentials', 'The password was changed by another request meanwhile.');
   }
   forgetUser(user.id);
-  audit('password_changed', log);
+  audit('password_changed', { ...log, userId: user.id });
+  input.notify('password_changed', user);
 }

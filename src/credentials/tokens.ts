@@ -93,6 +93,9 @@ export async function issueAccessToken(
     aud: config.audience,
     iat,
     exp: iat + config.accessTokenTtl,
+    // Unique per token: two tokens for one session in the same second would otherwise be
+    // byte-identical, so a resource server could neither tell them apart nor deny-list one.
+    jti: toBase64Url(crypto.getRandomValues(new Uint8Array(16))),
   };
   const { alg, kid, key } = ring.signing;
   const unsigned = `${encodePart({ alg, typ: ACCESS_TOKEN_TYP, kid })}.${encodePart(claims)}`;

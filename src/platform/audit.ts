@@ -15,6 +15,7 @@ export type AuditEvent =
   | 'session_revoked'
   | 'password_changed'
   | 'password_change_failure'
+  | 'reauthentication_failure'
   | 'role_changed'
   | 'user_deleted'
   | 'login_mfa_required'

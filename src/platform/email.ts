@@ -48,6 +48,11 @@ export function greeting(username: string): string {
   return /^[A-Za-z0-9_.-]{3,32}$/.test(username) ? `Hello ${username},` : 'Hello,';
 }
 
+/** A mail of plain sentences only (no secret, no link), as text and as escaped HTML. */
+export function plainMail(to: string, subject: string, lines: string[]): Mail {
+  return { to, subject, text: lines.join('\n'), html: lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('') };
+}
+
 function compose(to: string, subject: string, lines: string[], secret: string): Mail {
   const text = [...lines, '', secret, '', 'If you did not ask for this, ignore this message.'].join('\n');
   const html = `${lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('')}<p><code>${escapeHtml(secret)}</code></p><p>If you did not ask for this, ignore this message.</p>`;
@@ -74,18 +79,4 @@ export function resetMail(config: Config, to: string, username: string, token: s
     ],
     token,
   );
-}
-
-/**
- * A security notice to the owner: what happened, with no token and no link that acts (whoever
- * else reads the mailbox gains nothing from it).
- */
-export function noticeMail(config: Config, to: string, username: string, what: string, lines: string[]): Mail {
-  const body = [greeting(username), `${what} (${config.issuer} account).`, ...lines];
-  return {
-    to,
-    subject: `${config.issuer}: ${what.toLowerCase()}`,
-    text: body.join('\n'),
-    html: body.map((l) => `<p>${escapeHtml(l)}</p>`).join(''),
-  };
 }

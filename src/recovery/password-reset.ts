@@ -5,7 +5,7 @@
  * password, revokes every session and bumps the token version; TOTP stays as it is, so a
  * reset alone does not get past a second factor.
  */
-import { and, eq, exists, gt, isNull, ne, sql } from 'drizzle-orm';
+import { and, eq, exists, gt, isNull, sql } from 'drizzle-orm';
 import { forgetUser } from '../sessions/access-cache';
 import type { Config } from '../platform/config';
 import { randomToken, sha256Base64Url } from '../platform/crypto';
@@ -22,6 +22,8 @@ import { consumeAttempt, countAgainst, countAttemptQuery, type Limit } from '../
 import { knownAddressJoin } from '../throttle/throttle';
 import { revokeUserSessionsQuery } from '../sessions/sessions';
 import { emailKey, findUserById, usernameKey } from '../accounts/users';
+import type { Notify } from '../accounts/notices';
+import { endResetTokensQuery } from './reset-tokens';
 
 const HOUR = 3600;
 
@@ -105,7 +107,7 @@ export async function issueResetByAdmin(
 export async function resetPassword(
   db: Database,
   config: Config,
-  input: { resetToken: string; newPassword: string },
+  input: { resetToken: string; newPassword: string; notify: Notify },
   log: RequestLog,
   now = Date.now(),
 ): Promise<void> {
@@ -148,7 +150,12 @@ export async function resetPassword(
           ),
         ),
       )
-      .returning({ id: users.id }),
+      .returning({
+        id: users.id,
+        username: users.username,
+        email: users.email,
+        emailVerifiedAt: users.emailVerifiedAt,
+      }),
     db.update(passwordResetTokens).set({ usedAt: now }).where(live),
   ]);
   if (changed.length === 0) {
@@ -160,12 +167,11 @@ export async function resetPassword(
   await db.batch([
     revokeUserSessionsQuery(db, row.userId, 'password_reset', now),
     db.delete(mfaChallenges).where(eq(mfaChallenges.userId, row.userId)),
-    db
-      .delete(passwordResetTokens)
-      .where(and(eq(passwordResetTokens.userId, row.userId), ne(passwordResetTokens.tokenHash, tokenHash))),
+    endResetTokensQuery(db, row.userId, tokenHash),
   ]);
   forgetUser(row.userId);
   audit('password_reset_used', { ...log, userId: row.userId, method: row.via });
+  input.notify('password_reset', changed[0]!);
 }
 
 /**

@@ -10,8 +10,9 @@
 import { createMiddleware } from 'hono/factory';
 import type * as z from 'zod';
 import type { AppEnv } from '../../platform/env';
-import { ApiError } from '../../platform/errors';
-import { validationFailed, zodFieldErrors } from '../validation';
+import type { Config } from '../../platform/config';
+import { ApiError, type FieldError } from '../../platform/errors';
+import { mergeFieldErrors, validationFailed, zodFieldErrors } from '../validation';
 
 /** The media types read as JSON: `application/json` and `application/*+json`, any parameters. */
 const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;
@@ -88,7 +89,9 @@ function parseObject(contentType: string | undefined, text: string): object {
  * (clients that put `Content-Type: application/json` on every request must still work), and
  * the others answer 400 `validation_failed` naming the body, like any missing field.
  */
-export const jsonBody = (schema: z.ZodType, options: { optional?: boolean } = {}) =>
+export type BodyCheck = (body: Record<string, unknown>, config: Config) => FieldError[];
+
+export const jsonBody = (schema: z.ZodType, options: { optional?: boolean; check?: BodyCheck } = {}) =>
   createMiddleware<AppEnv>(async (c, next) => {
     // Bytes, not .text(): workerd warns when .text() meets a Content-Type that is not text.
     const text = new TextDecoder().decode(await c.req.arrayBuffer());
@@ -96,7 +99,11 @@ export const jsonBody = (schema: z.ZodType, options: { optional?: boolean } = {}
     if (!EMPTY.test(text)) value = parseObject(c.req.header('Content-Type'), text);
     else if (!options.optional) throw validationFailed([{ field: 'body', message: 'A JSON object is required.' }]);
     const result = await schema.safeParseAsync(value);
-    if (!result.success) throw validationFailed(zodFieldErrors(result.error.issues, 'body'));
+    // The route's own check runs whether or not the schema passed, so every bad field is named at once.
+    const checked = options.check?.(value as Record<string, unknown>, c.get('config')) ?? [];
+    if (!result.success)
+      throw validationFailed(mergeFieldErrors(zodFieldErrors(result.error.issues, 'body', value), checked));
+    if (checked.length) throw validationFailed(checked);
     c.req.addValidatedData('json', result.data as object);
     await next();
   });

@@ -1,11 +1,12 @@
 /** /auth/*: registration, login, tokens, logout, password change and the caller's own user. */
 import type { Context } from 'hono';
 import * as z from 'zod';
-import type { User } from '../../platform/db/schema';
+import type { AccessUser } from '../../platform/db/schema';
 import type { AppEnv } from '../../platform/env';
 import { ApiError } from '../../platform/errors';
 import { getKeyRing } from '../../credentials/keys';
 import { requireAuth } from '../middleware/auth';
+import { notifier } from '../middleware/context';
 import { clearRefreshCookie, readRefreshCookie, setRefreshCookie } from '../../sessions/refresh-cookie';
 import { createRouter, defineRoute } from '../routing';
 import type { Tag } from '../tags';
@@ -39,7 +40,7 @@ export const deliverySchema = z.enum(['body', 'cookie']).default('body').meta({
 /** The login/refresh response: an access token, and the refresh token in the body or a cookie. */
 export async function tokenResponse(
   c: Context<AppEnv>,
-  user: User,
+  user: AccessUser,
   session: IssuedRefresh,
   delivery: 'body' | 'cookie',
 ) {
@@ -72,7 +73,11 @@ export const registerRoute = defineRoute({
   summary: 'Create a user (always with role `user`)',
   description:
     'Creates a user with role `user` and returns it. It does not sign in: call `login` next. The username is NFKC-normalised and unique case-insensitively; the password must meet the length rule and not be one of the most common passwords.',
-  request: { body: credentialsSchema, example: { username: 'alice', password: 'correct horse battery staple' } },
+  request: {
+    body: credentialsSchema,
+    newPasswords: ['password'],
+    example: { username: 'alice', password: 'correct horse battery staple' },
+  },
   responses: {
     201: json(z.object({ user: userSchema }), 'The new user'),
     400: problem('Invalid input (`validation_failed`, `password_too_common`, `malformed_json`)'),
@@ -147,7 +152,7 @@ export const logoutAllRoute = defineRoute({
   tags,
   summary: 'End every session of the caller and invalidate every access token issued so far',
   description:
-    'For a lost device or a suspected leak: every session of the caller, on every device, ends, and every access token issued to them so far stops working.',
+    'For a lost device or a suspected leak: every session of the caller, on every device, ends, every access token issued to them so far stops working, and every outstanding password reset token ends.',
   middleware: [requireAuth()],
   bearer: true,
   responses: { 204: { description: 'Logged out everywhere' }, 401: problem('No or invalid access token') },
@@ -160,11 +165,12 @@ export const passwordRoute = defineRoute({
   tags,
   summary: 'Change the password; other sessions and all access tokens are revoked',
   description:
-    'Needs the current password. Every other session ends and every access token (the caller’s too) stops working; the caller’s own session continues, so its refresh token gets a fresh access token. Wrong current passwords are throttled like failed logins.',
+    'Needs the current password. Every other session ends and every access token (the caller’s too) stops working; the caller’s own session continues, so its refresh token gets a fresh access token. Every outstanding password reset token ends, and the user’s verified address gets a notice. Wrong current passwords are throttled like failed logins.',
   middleware: [requireAuth()],
   bearer: true,
   request: {
     body: z.object({ current_password: passwordSchema, new_password: newPasswordSchema }),
+    newPasswords: ['new_password'],
     example: { current_password: 'correct horse battery staple', new_password: 'a-new-and-unusual-passphrase' },
   },
   responses: {
@@ -278,6 +284,7 @@ export const authRouter = createRouter()
       ip: c.get('clientIp'),
       requestId: c.get('requestId'),
       legacyHashes: c.env.LEGACY_HASHES,
+      notify: notifier(c),
     });
     return c.body(null, 204);
   })
