@@ -108,8 +108,6 @@ function withoutDataKey(): typeof api {
   };
 }
 const mfaStrict = () => appWith({ MFA_MAX_FAILURES: '1' });
-/** One wrong code in a row locks TOTP codes (the window's limit kept out of the way). */
-const mfaLockedApp = () => appWith({ MFA_MAX_CONSECUTIVE_FAILURES: '1', MFA_MAX_FAILURES: '1000' });
 const WRONG_PASSWORD = 'not-the-password';
 /**
  * A signed-in user whose stored hash is a Flask one only the companion Worker checks (a login
@@ -120,6 +118,8 @@ async function withFlaskHash(twoFactor = false) {
   await env.DB.prepare('UPDATE users SET password_hash = ? WHERE id = ?').bind(bcrypt.hash, s.user.id).run();
   return s;
 }
+/** One wrong code in a row locks TOTP codes (the window's limit kept out of the way). */
+const mfaLockedApp = () => appWith({ MFA_MAX_CONSECUTIVE_FAILURES: '1', MFA_MAX_FAILURES: '1000' });
 /** A Flask-Bcrypt hash: only the companion Worker can check it (legacy-hashes-companion.ts). */
 const bcrypt = fixture.vectors.find((v) => v.hash.startsWith('$2b$04$'))!;
 /** Sends without the companion; its operator log line is asserted in legacy-hashes.test.ts. */
@@ -462,9 +462,9 @@ const CASES: Record<string, Record<number, Send[]>> = {
       async () => {
         const { token } = await twoFactorUser();
         const app = mfaLockedApp();
-        const wrong = { code: 'ZZZZ-ZZZZ-ZZZZ', current_password: PASSWORD };
-        await app('/auth/mfa/totp', { method: 'DELETE', token, json: wrong });
-        return app('/auth/mfa/totp', { method: 'DELETE', token, json: { code: '123456', current_password: PASSWORD } });
+        const json = (code: string) => ({ code, current_password: PASSWORD });
+        await app('/auth/mfa/totp', { method: 'DELETE', token, json: json('ZZZZ-ZZZZ-ZZZZ') });
+        return app('/auth/mfa/totp', { method: 'DELETE', token, json: json('123456') });
       },
     ],
     429: [
@@ -530,8 +530,9 @@ const CASES: Record<string, Record<number, Send[]>> = {
       async () => {
         const { token } = await twoFactorUser();
         const app = mfaLockedApp();
-        await app('/auth/mfa/recovery-codes', { token, json: { code: 'ZZZZ-ZZZZ-ZZZZ', current_password: PASSWORD } });
-        return app('/auth/mfa/recovery-codes', { token, json: { code: '123456', current_password: PASSWORD } });
+        const json = (code: string) => ({ code, current_password: PASSWORD });
+        await app('/auth/mfa/recovery-codes', { token, json: json('ZZZZ-ZZZZ-ZZZZ') });
+        return app('/auth/mfa/recovery-codes', { token, json: json('123456') });
       },
     ],
     429: [

@@ -71,7 +71,7 @@ export async function requestEmailVerification(
     code?: string | undefined;
     /** The LEGACY_HASHES binding, when configured. */
     legacyHashes?: LegacyHashesCompanion | undefined;
-    /** Tells the owner if a wrong code locks their TOTP codes. */
+    /** Tells the owner when this proof's wrong code locks their authenticator codes. */
     notify: Notify;
   },
   log: RequestLog,

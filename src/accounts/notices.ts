@@ -22,13 +22,13 @@ const NOTICES = {
   password_reset: 'Your password was reset',
   mfa_disabled: 'Two-factor authentication was turned off',
   mfa_reset_by_admin: 'An administrator turned off your two-factor authentication',
-  mfa_locked: 'Authenticator codes for your account were locked after too many wrong ones in a row',
+  mfa_locked: 'Authenticator codes were locked after too many wrong ones in a row',
 } as const;
 
-/** What the owner should do, where "if this was you, there is nothing to do" would not hold. */
-const ADVICE: Partial<Record<NoticeKind, string>> = {
+/** What the owner can do, where the general advice is not enough. */
+const ADVICE: Partial<Record<keyof typeof NOTICES, string>> = {
   mfa_locked:
-    'Someone who knows your password may be guessing them. Sign in with a recovery code to unlock them and change your password, or ask the administrator to reset two-factor authentication.',
+    'Someone who knows your password may be guessing your codes. Sign in with a recovery code (that unlocks the codes), then change your password; or ask the administrator to reset two-factor authentication.',
 };
 
 export type NoticeKind = keyof typeof NOTICES;
@@ -44,7 +44,8 @@ export function noticeMail(config: Config, kind: NoticeKind, to: string, usernam
   return plainMail(to, `${config.issuer}: ${what.toLowerCase()}`, [
     greeting(username),
     `${what} (${config.issuer} account, ${new Date(at).toISOString().replace('T', ' ').slice(0, 16)} UTC).`,
-    ADVICE[kind] ?? 'If this was you, there is nothing to do.',
+    ...(ADVICE[kind] ? [ADVICE[kind]] : []),
+    'If this was you, there is nothing to do.',
     'If it was not, someone else may have access to your account: contact the administrator of the service now.',
     'This message holds no link; nothing in it needs to be clicked.',
   ]);

@@ -38,6 +38,11 @@ export function requireMailer(env: Pick<Bindings, 'EMAIL'>, config: Config): Mai
 const escapeHtml = (s: string) =>
   s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
 
+/** A mail of plain sentences only (no secret, no link), as text and as escaped HTML. */
+export function plainMail(to: string, subject: string, lines: string[]): Mail {
+  return { to, subject, text: lines.join('\n'), html: lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('') };
+}
+
 /**
  * The greeting, naming the user only if the name is one registration allows (ASCII letters,
  * digits, `_ . -`: src/http/schemas.ts). Verification mails go to any address a caller names,
@@ -46,11 +51,6 @@ const escapeHtml = (s: string) =>
  */
 export function greeting(username: string): string {
   return /^[A-Za-z0-9_.-]{3,32}$/.test(username) ? `Hello ${username},` : 'Hello,';
-}
-
-/** A mail of plain sentences only (no secret, no link), as text and as escaped HTML. */
-export function plainMail(to: string, subject: string, lines: string[]): Mail {
-  return { to, subject, text: lines.join('\n'), html: lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('') };
 }
 
 function compose(to: string, subject: string, lines: string[], secret: string): Mail {

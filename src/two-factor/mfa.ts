@@ -35,7 +35,15 @@ import { assertDataKey, open, seal } from './data-key';
 import { newRecoveryCode, normalizeRecoveryCode, RECOVERY_CODE_COUNT, recoveryCodeHash } from './recovery-codes';
 import { matchTotp, newTotpSecret, totpUri } from './totp';
 import { audit, type RequestLog } from '../platform/audit';
-import { assertWithinLimit, clearCounterQuery, countLimitQuery, type Limit } from '../throttle/rate-limit';
+import {
+  assertWithinLimit,
+  clearCounterQuery,
+  consumeAttempt,
+  countAttemptQuery,
+  countLimitQuery,
+  tooMany,
+  type Limit,
+} from '../throttle/rate-limit';
 import {
   newSessionQueries,
   revokeUserSessionsQuery,
@@ -54,6 +62,8 @@ type Reauthentication = {
   /** The LEGACY_HASHES binding, when configured. */
   legacyHashes?: LegacyHashesCompanion | undefined;
 };
+/** Changing a second factor: the password and a code, and whom to tell when codes lock. */
+type FactorChange = Reauthentication & { code: string; notify: Notify };
 
 const mfaLimitKey = (userId: string) => `mfa:${userId}`;
 const failuresLimit = (config: Config, userId: string): Limit => ({
@@ -80,7 +90,7 @@ const locked = () =>
 /**
  * Counts one code check for the user, before it runs: 429 past MFA_MAX_FAILURES in the window
  * (forgiven by a right code). Returns the streak: checks since the last right code, this one
- * included (0 without a confirmed TOTP secret). `alongside` rides in the same round trip.
+ * included (0 without a confirmed TOTP secret).
  */
 async function countCheck(
   db: Database,
@@ -90,9 +100,10 @@ async function countCheck(
   alongside: readonly BatchItem<'sqlite'>[] = [],
 ): Promise<number> {
   const limit = failuresLimit(config, userId);
-  // One statement each: parallel checks each see a distinct count.
+  // One statement each, one round trip: parallel checks each see a distinct count. `alongside`
+  // rides in the same round trip (a proven password's bookkeeping).
   const [counted, streak] = await db.batch([
-    countLimitQuery(db, limit, now),
+    countAttemptQuery(db, [limit], now),
     db
       .update(mfaTotp)
       .set({ consecutiveFailures: sql`${mfaTotp.consecutiveFailures} + 1` })
@@ -100,7 +111,10 @@ async function countCheck(
       .returning({ count: mfaTotp.consecutiveFailures }),
     ...alongside,
   ]);
-  assertWithinLimit(counted, limit, now, TOO_MANY_CODES);
+  const [row] = counted;
+  if (row && row.count > limit.max) {
+    throw tooMany('too_many_attempts', TOO_MANY_CODES, row.expiresAt, now);
+  }
   return streak[0]?.count ?? 0;
 }
 
@@ -110,13 +124,13 @@ function assertNotLocked(config: Config, streak: number, factor: { code: string 
 }
 
 /** After a wrong code: the one that completes the streak locks TOTP codes; audit it and tell the owner. */
-function afterFailure(config: Config, user: AccessUser, streak: number, log: RequestLog, notify: Notify) {
+function afterFailure(config: Config, user: AccessUser | User, streak: number, log: RequestLog, notify: Notify) {
   if (streak !== config.mfaMaxConsecutiveFailures) return;
   audit('mfa_locked', { ...log, userId: user.id });
   notify('mfa_locked', user);
 }
 
-/** For the write of a right recovery code: the streak starts over (a right TOTP code's spend does it). */
+/** Queries a right code adds to its write: the streak starts over. */
 const resetStreakQuery = (db: Database, userId: string) =>
   db.update(mfaTotp).set({ consecutiveFailures: 0 }).where(eq(mfaTotp.userId, userId));
 
@@ -327,10 +341,8 @@ function removeQueries(db: Database, userId: string, now: number) {
 /**
  * Proof of the second factor from a signed-in user with two-factor on: a current TOTP code or
  * an unused recovery code (spent by this check), counted against MFA_MAX_FAILURES and the
- * streak first. A wrong code answers as at sign-in, 401 `invalid_mfa_code`; a TOTP code past
- * the streak's cap, 403 `mfa_locked`. `alongside` rides in the count's round trip (a proven
- * password's bookkeeping). A right recovery code starts the streak over with a write of its
- * own (a right TOTP code's spend does it).
+ * consecutive-failure streak first. A wrong code answers as at sign-in, 401 `invalid_mfa_code`.
+ * `alongside` rides in the count's round trip (a proven password's bookkeeping).
  */
 export async function proveSecondFactor(
   db: Database,
@@ -353,7 +365,6 @@ export async function proveSecondFactor(
     afterFailure(config, user, streak, log, notify);
     throw invalidCode(401);
   }
-  if (method === 'recovery_code') await resetStreakQuery(db, user.id);
   return method;
 }
 
@@ -362,7 +373,7 @@ async function reauthenticate(
   db: Database,
   config: Config,
   user: AccessUser,
-  proof: Reauthentication & { code: string; notify: Notify },
+  proof: FactorChange,
   log: RequestLog,
   now: number,
 ) {
@@ -384,7 +395,7 @@ export async function disableTotp(
   db: Database,
   config: Config,
   user: AccessUser,
-  proof: Reauthentication & { code: string; notify: Notify },
+  proof: FactorChange,
   log: RequestLog,
   now = Date.now(),
 ) {
@@ -400,13 +411,17 @@ export async function regenerateRecoveryCodes(
   db: Database,
   config: Config,
   user: AccessUser,
-  proof: Reauthentication & { code: string; notify: Notify },
+  proof: FactorChange,
   log: RequestLog,
   now = Date.now(),
 ): Promise<string[]> {
   const method = await reauthenticate(db, config, user, proof, log, now);
   const recovery = await newRecoveryCodes(db, config, user.id, now, totpConfirmed(db, user.id));
-  const [, first] = await db.batch([...recovery.queries, clearCounterQuery(db, failuresLimit(config, user.id).key)]);
+  const [, first] = await db.batch([
+    ...recovery.queries,
+    clearCounterQuery(db, failuresLimit(config, user.id).key),
+    resetStreakQuery(db, user.id),
+  ]);
   // Two-factor was turned off meanwhile: nothing was stored, so hand nothing out.
   if (first.meta.changes === 0) throw notEnabled();
   audit('mfa_recovery_codes_regenerated', { ...log, userId: user.id, method });

@@ -30,7 +30,7 @@ const misconfigured = problem(
 const unauthorized = problem('No or invalid access token');
 const tooMany = problem('Too many wrong codes for this user (`too_many_attempts`), see Retry-After');
 const legacyHashUnavailable = problem(
-  'The user was imported from Flask with a hash only the companion Worker can check, and it is not configured or failed (`legacy_hash_unavailable`); README section 14',
+  'The user was imported from Flask with a hash only the companion Worker can check, and it is not configured or failed (`legacy_hash_unavailable`); docs/flask.md',
 );
 /** Changing a second factor: the current password, then a code. */
 const reauthentication = z.object({ current_password: currentPasswordSchema, code: codeOrRecovery });
@@ -38,11 +38,11 @@ const reauthenticationExample = { current_password: 'correct horse battery stapl
 const reauthenticationRefused = problem(
   'Wrong current password (`invalid_credentials`), wrong code (`invalid_mfa_code`), or no or invalid access token',
 );
-const mfaLocked = problem(
-  'After MFA_MAX_CONSECUTIVE_FAILURES wrong codes in a row, TOTP codes are refused (`mfa_locked`) until a recovery code is used or an admin resets two-factor; the owner is told by mail',
-);
 const reauthenticationTooMany = problem(
   'Too many wrong passwords (the login throttle) or wrong codes for this user (`too_many_attempts`), see Retry-After',
+);
+const mfaLocked = problem(
+  'After MFA_MAX_CONSECUTIVE_FAILURES wrong codes in a row, TOTP codes are refused (`mfa_locked`) until a recovery code is used or an admin resets two-factor; the owner is told by mail',
 );
 
 export const enrolTotpRoute = defineRoute({
@@ -211,11 +211,12 @@ export const mfaRouter = createRouter()
   .route(verifyMfaRoute, async (c) => {
     const body = c.req.valid('json');
     const factor = body.code !== undefined ? { code: body.code } : { recoveryCode: body.recovery_code! };
+    const log = requestLog(c);
     const result = await verifyLoginChallenge(
       c.get('db'),
       c.get('config'),
       { mfaToken: body.mfa_token, factor, userAgent: c.req.header('User-Agent') },
-      requestLog(c),
+      log,
       notifier(c),
     );
     return c.json(await tokenResponse(c, result.user, result.session, result.delivery), 200);

@@ -154,7 +154,7 @@ export const addEmailRoute = defineRoute({
     ),
     500: problem('DATA_ENCRYPTION_KEY is not set (`misconfigured`): verification codes are keyed with it'),
     503: problem(
-      'The user was imported from Flask with a hash only the companion Worker can check, and it is not configured or failed (`legacy_hash_unavailable`); README section 14',
+      'The user was imported from Flask with a hash only the companion Worker can check, and it is not configured or failed (`legacy_hash_unavailable`); docs/flask.md',
     ),
   },
 });
