@@ -20,9 +20,7 @@ import { assertNotCommonPassword, commonPasswordQuery, notCommonPassword } from 
 import { secondFactorGate } from '../two-factor/mfa';
 import { newSessionQueries, revokeUserSessionsQuery, type IssuedRefresh } from '../sessions/sessions';
 import {
-  assertAttemptAllowed,
   assertRegistrationAllowed,
-  countPasswordAttemptQuery,
   countRegistrationQuery,
   knownAddressJoin,
   loginAttempt,
