@@ -68,6 +68,9 @@ export default defineConfig(async () => {
                   DATA_ENCRYPTION_KEY: TEST_DATA_ENCRYPTION_KEY,
                   // Mail is off unless a test brings a fake EMAIL binding (test/helpers.ts appWith).
                   EMAIL_FROM: '',
+                  // Passkeys for ORIGIN (https://auth.example.test): its parent domain, as an RP ID
+                  // shared with a sibling app would be. Tests of a deployment without it unset it.
+                  WEBAUTHN_RP_ID: 'example.test',
                 },
                 // Off by default in wrangler.toml; on here, so the legacy-hash tests run the real
                 // companion. Tests of a deployment without it drop it with appWith().

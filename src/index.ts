@@ -11,6 +11,7 @@ import {
 } from './sessions/sessions';
 import { deleteEndedRecoveryQueries } from './recovery/cleanup';
 import { deleteForgottenAddressesQuery } from './throttle/throttle';
+import { deleteExpiredChallengesQuery } from './passkeys/challenges';
 
 const app = createApp();
 
@@ -25,7 +26,8 @@ export type CleanupSummary = {
 /**
  * What the database must not keep: sessions that ended more than SESSION_RETENTION ago,
  * spent refresh tokens past their lifetime, sealed successors past the grace window,
- * expired throttle counters, and addresses not seen for KNOWN_ADDRESS_DAYS.
+ * expired throttle counters, addresses not seen for KNOWN_ADDRESS_DAYS, and expired passkey
+ * challenges.
  */
 export async function cleanup(env: Bindings, now = Date.now()): Promise<CleanupSummary> {
   const config = getConfig(env);
@@ -37,6 +39,7 @@ export async function cleanup(env: Bindings, now = Date.now()): Promise<CleanupS
     deleteExpiredCountersQuery(db, now),
     deleteForgottenAddressesQuery(db, now),
     ...deleteEndedRecoveryQueries(db, now),
+    deleteExpiredChallengesQuery(db, now),
   ]);
   return {
     sessions: sessions.meta.changes,

@@ -133,6 +133,16 @@ describe('GET /openapi.json', () => {
         'POST /auth/email/verify',
         'POST /admin/users/{id}/password-reset',
         'DELETE /admin/users/{id}/mfa',
+        'POST /auth/passkeys/register/options',
+        'POST /auth/passkeys/register/verify',
+        'POST /auth/passkeys/sign-in/options',
+        'POST /auth/passkeys/sign-in/verify',
+        'POST /auth/passkeys/sign-up/options',
+        'POST /auth/passkeys/sign-up/verify',
+        'GET /auth/passkeys',
+        'PATCH /auth/passkeys/{id}',
+        'DELETE /auth/passkeys/{id}',
+        'POST /auth/password/add',
       ].sort(),
     );
   });

@@ -17,6 +17,7 @@ import { authRouter } from './routes/auth';
 import { compatRouter } from './routes/compat';
 import { metaRouter, openApiRoute } from './routes/meta';
 import { mfaRouter } from './routes/mfa';
+import { passkeysRouter } from './routes/passkeys';
 import { recoveryRouter } from './routes/recovery';
 import { createRouter, type Router } from './routing';
 import { sessionsRouter } from './routes/sessions';
@@ -29,6 +30,7 @@ const routers: Router[] = [
   documentRouter,
   authRouter,
   mfaRouter,
+  passkeysRouter,
   recoveryRouter,
   sessionsRouter,
   adminRouter,

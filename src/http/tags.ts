@@ -8,6 +8,8 @@ export const TAGS = {
   sessions: 'The caller’s active sessions (one per login), and revoking them one by one.',
   admin: 'User management for admins: list users, change roles, delete users.',
   meta: 'Health, the public signing keys (JWKS) and this document.',
+  passkeys:
+    'Passkeys (WebAuthn): sign in with or without a username, sign up without a password, and manage the caller’s passkeys. Each ceremony is two calls: options from the service, then the browser’s response.',
   'two-factor': 'TOTP second factor: enrolment, the second step of a login (`mfa_required` -> verify), recovery codes.',
   recovery:
     'Account recovery: password reset with a single-use token (admin-issued or mailed), forgot-password, the email address it is mailed to.',

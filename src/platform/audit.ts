@@ -15,6 +15,7 @@ export type AuditEvent =
   | 'session_revoked'
   | 'password_changed'
   | 'password_change_failure'
+  | 'reauthentication_failure'
   | 'role_changed'
   | 'user_deleted'
   | 'login_mfa_required'
@@ -29,7 +30,13 @@ export type AuditEvent =
   | 'password_reset_failure'
   | 'email_verification_sent'
   | 'email_verified'
-  | 'mail_throttled';
+  | 'mail_throttled'
+  | 'passkey_registered'
+  | 'passkey_renamed'
+  | 'passkey_removed'
+  | 'passkey_failure'
+  | 'passkey_counter_regressed'
+  | 'password_added';
 
 export type AuditFields = {
   requestId?: string | undefined;
@@ -39,8 +46,10 @@ export type AuditFields = {
   role?: string | undefined;
   ip?: string | undefined;
   reason?: string | undefined;
-  /** How a step was done: `totp`, `recovery_code`, `admin`, `email`. */
+  /** How a step was done: `totp`, `recovery_code`, `admin`, `email`, `passkey`. */
   method?: string | undefined;
+  /** The passkey (its credential id, which is public) an event is about. */
+  passkeyId?: string | undefined;
 };
 
 /** Who asked: what a service function that audits needs from the request. */
@@ -60,6 +69,7 @@ export function audit(event: AuditEvent, fields: AuditFields): void {
       ip: fields.ip,
       reason: fields.reason,
       method: fields.method,
+      passkey_id: fields.passkeyId,
     }),
   );
 }

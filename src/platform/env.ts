@@ -38,6 +38,10 @@ export type Bindings = {
   RECOVERY_IP_MAX?: string;
   EMAIL_USER_MAX?: string;
   EMAIL_FROM?: string;
+  WEBAUTHN_RP_ID?: string;
+  WEBAUTHN_RP_NAME?: string;
+  WEBAUTHN_ORIGINS?: string;
+  PASSKEY_OPTIONS_IP_MAX?: string;
   /** Cloudflare Email Sending (`[[send_email]]` in wrangler.toml); optional, see services/email.ts. */
   EMAIL?: SendEmail;
   /**

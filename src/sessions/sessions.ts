@@ -36,6 +36,13 @@ const invalidRefresh = () =>
 /** What a login verified about the user; the session is created only if it still holds. */
 export type VerifiedUser = { passwordHash: string; tokenVersion: number };
 
+/**
+ * How a session's user authenticated, as RFC 8176 `amr` values: a password (`pwd`), plus a
+ * one-time code (`otp`), or a passkey with user verification (`hwk`, a proof of possession of
+ * a hardware-backed key, and `user`, the verification on the device).
+ */
+export type AuthMethods = readonly ('pwd' | 'otp' | 'hwk' | 'user')[];
+
 /** When a session used (or created) at `now` expires: idle timeout, capped by the absolute lifetime. */
 const sessionExpiry = (config: Config, createdAt: number, now: number) =>
   Math.min(now + config.refreshTokenTtl * 1000, createdAt + config.sessionMaxLifetime * 1000);
@@ -50,10 +57,11 @@ const sessionExpiry = (config: Config, createdAt: number, now: number) =>
 export async function newSessionQueries(
   db: Database,
   config: Config,
-  input: { userId: string; userAgent?: string | undefined; verified: VerifiedUser },
+  input: { userId: string; userAgent?: string | undefined; verified: VerifiedUser; amr?: AuthMethods },
   now: number,
 ) {
   const sessionId = randomToken(16);
+  const amr = (input.amr ?? ['pwd']).join(' ');
   const refreshToken = randomToken(32);
   const expiresAt = sessionExpiry(config, now, now);
   const tokenHash = await sha256Base64Url(refreshToken);
@@ -72,6 +80,8 @@ export async function newSessionQueries(
             tokenVersion: users.tokenVersion,
             revokedAt: sql<null>`NULL`.as('revoked_at'),
             revokedReason: sql<null>`NULL`.as('revoked_reason'),
+            authTime: sql<number>`${now}`.as('auth_time'),
+            amr: sql<string>`${amr}`.as('amr'),
           })
           .from(users)
           .where(

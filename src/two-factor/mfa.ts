@@ -229,8 +229,12 @@ function removeQueries(db: Database, userId: string, now: number) {
   ] as const;
 }
 
-/** Checks a code (TOTP or recovery) of a signed-in user, under the per-user limit; 400 when wrong. */
-async function requireFactor(
+/**
+ * Proof of the second factor from a signed-in user with two-factor on: a code (TOTP or
+ * recovery, spent by the check), under the per-user limit; 400 when wrong. Also asked before a
+ * passkey is added (passkeys/proof.ts).
+ */
+export async function proveSecondFactor(
   db: Database,
   config: Config,
   user: AccessUser,
@@ -258,7 +262,7 @@ export async function disableTotp(
   log: RequestLog,
   now = Date.now(),
 ) {
-  const method = await requireFactor(db, config, user, code, log, now);
+  const method = await proveSecondFactor(db, config, user, code, log, now);
   await db.batch([...removeQueries(db, user.id, now), clearCounterQuery(db, failuresLimit(config, user.id).key)]);
   forgetUser(user.id);
   audit('mfa_disabled', { ...log, userId: user.id, method });
@@ -273,7 +277,7 @@ export async function regenerateRecoveryCodes(
   log: RequestLog,
   now = Date.now(),
 ): Promise<string[]> {
-  const method = await requireFactor(db, config, user, code, log, now);
+  const method = await proveSecondFactor(db, config, user, code, log, now);
   const recovery = await newRecoveryCodes(db, config, user.id, now, totpConfirmed(db, user.id));
   const [, first] = await db.batch([...recovery.queries, clearCounterQuery(db, failuresLimit(config, user.id).key)]);
   // Two-factor was turned off meanwhile: nothing was stored, so hand nothing out.
@@ -345,7 +349,12 @@ export async function verifyLoginChallenge(
   if (!(await completeChallenge(db, challenge.tokenHash, now))) throw invalidMfaToken();
   // Created as login creates it, conditional on the password and version of the password step.
   const verified = { passwordHash: user.passwordHash, tokenVersion: challenge.tokenVersion };
-  const session = await newSessionQueries(db, config, { userId: user.id, userAgent: input.userAgent, verified }, now);
+  const session = await newSessionQueries(
+    db,
+    config,
+    { userId: user.id, userAgent: input.userAgent, verified, amr: ['pwd', 'otp'] },
+    now,
+  );
   const [created] = await db.batch([...session.queries, clearCounterQuery(db, failuresLimit(config, user.id).key)]);
   if (created.length === 0) throw invalidMfaToken();
   audit('login_success', { ...log, userId: user.id, sessionId: session.issued.sessionId, method });
