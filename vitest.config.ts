@@ -33,7 +33,22 @@ async function buildLegacyHashes() {
   return { name: setting('name'), compatibilityDate: setting('compatibility_date') };
 }
 
+/**
+ * The plugin reads wrangler.toml once per test file, in this process, and wrangler then announces
+ * a developer's .dev.vars each time ("Using secrets defined in .dev.vars": 46 identical lines in a
+ * full run). The bindings below override every secret in it, so the line says nothing; only that
+ * line is dropped, and everything else wrangler prints (its warnings and errors) still shows.
+ */
+function dropDevVarsNotice() {
+  const log = console.log;
+  console.log = (...args: unknown[]) => {
+    if (args.length === 1 && /^Using secrets defined in \S*\.dev\.vars$/.test(String(args[0]))) return;
+    log(...args);
+  };
+}
+
 export default defineConfig(async () => {
+  dropDevVarsNotice();
   // wrangler.toml serves dist/assets: built from app/ here, so tests always see the current app.
   await buildAssets();
   // The real migrations, applied to each test file's isolated D1 by test/apply-migrations.ts.

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench`: edge-auth under plain `workerd serve` (no Node.js in the request path,
 // fresh local D1 with the real migrations) beside the bare floor worker of bench/floor/,
-// loaded by autocannon in interleaved rounds. See docs/edge-performance.md.
+// loaded by autocannon in interleaved rounds. See docs/performance.md.
 //
 //   npm run bench                          compare with the floor, strict/cached/nearest, D1 round trips, bundle + startup
 //   npm run bench -- --d1-latency=0,20,80  p50 of protected per D1_READS mode with MS added to every far D1 call
@@ -26,6 +26,7 @@ import {
   BENCH_USER,
   COMPARE,
   TRIP_ROUTES,
+  TRIP_SETUP,
   edge,
   floor,
   sendOnce,
@@ -241,7 +242,7 @@ async function tripsSection() {
   const cells = new Map(TRIP_ROUTES.map((r) => [r.title, []]));
   for (const mode of columns) {
     const instance = await start('latency', { vars: { ...LATENCY_MODES[mode], BENCH_D1_LATENCY_MS: '0' } });
-    const state = await setupEdge(instance, { refreshPool: 2, users: USERS });
+    const state = await setupEdge(instance, { ...TRIP_SETUP, users: USERS });
     for (const route of TRIP_ROUTES) {
       const res = await sendOnce(instance.url, route.request(state), { 'x-bench-count-d1': '1' });
       const [, far = '?', near = '?'] = /primary=(\d+) replica=(\d+)/.exec(res.headers.get('x-bench-d1') ?? '') ?? [];
@@ -262,19 +263,37 @@ async function tripsSection() {
 
 async function latencySection() {
   const rows = [];
+  const sessionRows = [];
   for (const ms of latencies) {
     const plan = [];
     const instances = [];
     for (const [mode, vars] of Object.entries(LATENCY_MODES)) {
       const instance = await start('latency', { vars: { ...vars, BENCH_D1_LATENCY_MS: String(ms) } });
       instances.push(instance);
-      const state = await setupEdge(instance, { users: USERS });
+      // Refresh writes, so it goes to the primary in every mode: measured once, on the strict instance.
+      const state = await setupEdge(instance, { users: USERS, refreshPool: mode === 'primary' ? 4 : 0 });
       plan.push({ key: mode, instance, connections: LATENCY_CONNECTIONS, request: () => edge.protected(state) });
+      plan.push({
+        key: `${mode}:sessions`,
+        instance,
+        connections: LATENCY_CONNECTIONS,
+        request: () => edge.sessions(state),
+      });
+      if (mode === 'primary') {
+        plan.push({ key: 'refresh', instance, connections: LATENCY_CONNECTIONS, request: () => edge.refresh(state) });
+      }
     }
     const samples = await interleave(plan);
     await stop(...instances);
     const s = Object.keys(LATENCY_MODES).map((mode) => summarise(samples.get(mode)));
     rows.push([`${ms} ms`, ...s.map((x) => fmt.ms(x.p50) + warnings(x)), ...s.map((x) => fmt.rps(x.rps))]);
+    const refresh = summarise(samples.get('refresh'));
+    const lists = Object.keys(LATENCY_MODES).map((mode) => summarise(samples.get(`${mode}:sessions`)));
+    sessionRows.push([
+      `${ms} ms`,
+      fmt.ms(refresh.p50) + warnings(refresh),
+      ...lists.map((x) => fmt.ms(x.p50) + warnings(x)),
+    ]);
   }
   const modes = Object.keys(LATENCY_MODES);
   return [
@@ -283,6 +302,12 @@ async function latencySection() {
     'Every D1 call to the primary waits the added latency first; reads in a `first-unconstrained` session wait ~1 ms (a replica nearby).',
     '',
     table(['added D1 latency', ...modes.map((m) => `${m} p50`), ...modes.map((m) => `${m} rps`)], rows),
+    '',
+    `### POST /auth/refresh and GET /auth/sessions with a far D1 primary, same runs`,
+    '',
+    'A refresh writes, so it always goes to the primary: its p50 is one round trip when it is one batch.',
+    '',
+    table(['added D1 latency', 'refresh p50', ...modes.map((m) => `sessions list ${m} p50`)], sessionRows),
   ].join('\n');
 }
 

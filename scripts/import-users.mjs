@@ -287,6 +287,6 @@ if (needCompanion > 0) {
   console.log(
     `users:import: ${needCompanion} imported ${needCompanion === 1 ? 'user needs' : 'users need'} the companion ` +
       'Worker to log in (werkzeug scrypt, PBKDF2 above 100,000 iterations or with a hash WebCrypto lacks, bcrypt); ' +
-      `until it runs, their logins get 503 legacy_hash_unavailable. To enable it, ${how} (README section 14).`,
+      `until it runs, their logins get 503 legacy_hash_unavailable. To enable it, ${how} (docs/flask.md).`,
   );
 }

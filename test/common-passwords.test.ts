@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { commonPasswordKey } from '../src/credentials/common-passwords';
 import { api, appWith, expectProblem, login, PASSWORD, signedIn, signedInAdmin, uniqueName } from './helpers';
 
-/** What an operator adds (README, section 9), in lower case as the table requires. */
+/** What an operator adds (docs/security.md), in lower case as the table requires. */
 const OPERATOR_WORD = 'examplecorp-widgets';
 
 const isListed = async (password: string) =>
@@ -58,7 +58,7 @@ const flows = [
 ];
 
 beforeAll(async () => {
-  // The README's command, run against this file's D1.
+  // docs/security.md's command, run against this file's D1.
   await env.DB.prepare(`INSERT OR IGNORE INTO common_passwords (password) VALUES ('${OPERATOR_WORD}')`).run();
 });
 

@@ -85,6 +85,44 @@ describe('cost per request', () => {
   });
 });
 
+describe('round trips of the session routes (a batch is one round trip)', () => {
+  /** D1 round trips a request makes: batches plus statements run on their own. */
+  async function roundTrips(request: () => Promise<Response>, status: number): Promise<number> {
+    const d1 = countD1();
+    expect((await request()).status).toBe(status);
+    const trips = d1.batches() + d1.executed.length;
+    vi.restoreAllMocks();
+    return trips;
+  }
+  const refresh = (token: string) => () => api('/auth/refresh', { json: { refresh_token: token } });
+
+  it('a refresh is one round trip: the swap, the successor and the outcome in one batch', async () => {
+    const { tokens } = await signedIn();
+    expect(await roundTrips(refresh(tokens.refresh_token), 200)).toBe(1);
+  });
+
+  it('a refresh repeated inside the grace window (a parallel tab) is one round trip too', async () => {
+    const { tokens } = await signedIn();
+    expect((await refresh(tokens.refresh_token)()).status).toBe(200);
+    expect(await roundTrips(refresh(tokens.refresh_token), 200)).toBe(1);
+  });
+
+  it('a refresh of an unknown token is one round trip; a detected reuse may take a second', async () => {
+    expect(await roundTrips(refresh('x'.repeat(43)), 401)).toBe(1);
+    const { tokens } = await signedIn();
+    const next = (await (await refresh(tokens.refresh_token)()).json()) as { refresh_token: string };
+    expect((await refresh(next.refresh_token)()).status).toBe(200);
+    // Two rotations stale: reuse, which revokes the family in a second round trip.
+    expect(await roundTrips(refresh(tokens.refresh_token), 401)).toBe(2);
+  });
+
+  it('a logout is one round trip', async () => {
+    const { tokens } = await signedIn();
+    expect(await roundTrips(() => api('/auth/logout', { json: { refresh_token: tokens.refresh_token } }), 204)).toBe(1);
+    expect((await refresh(tokens.refresh_token)()).status).toBe(401);
+  });
+});
+
 describe('cost of setting a password (the common-password lookup adds no round trip)', () => {
   /** As in production, where Cloudflare sets it on every request: the per-address limits run. */
   const CLIENT = { 'CF-Connecting-IP': '198.51.100.60' };

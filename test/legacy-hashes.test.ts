@@ -387,7 +387,7 @@ describe('without the companion (LEGACY_HASHES is off by default)', () => {
     expect(await storedHash(user.id)).toBe(v.hash);
   });
 
-  it('answers the same whatever the password, the trade-off README section 14 states', async () => {
+  it('answers the same whatever the password, the trade-off docs/flask.md states', async () => {
     const v = byPrefix('$2b$04$');
     const user = await insertImportedUser(v.hash);
     operatorLog([v.password, v.wrong_password]);

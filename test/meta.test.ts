@@ -147,6 +147,15 @@ describe('GET /openapi.json', () => {
     );
   });
 
+  it('gives every operation a plain-text summary (tools show a summary as written, backticks and all)', async () => {
+    const doc = (await (await api('/openapi.json')).json()) as {
+      paths: Record<string, Record<string, { summary: string }>>;
+    };
+    const summaries = Object.values(doc.paths).flatMap((ops) => Object.values(ops).map((op) => op.summary));
+    expect(summaries).toContain('Create a user (always with role user)');
+    expect(summaries.filter((summary) => summary.includes('`'))).toEqual([]);
+  });
+
   it('documents request bodies from the same zod schemas that validate them', async () => {
     const doc = (await (await api('/openapi.json')).json()) as any;
     const schema = doc.paths['/auth/register'].post.requestBody.content['application/json'].schema;

@@ -16,13 +16,29 @@ async function post(url, path, body) {
 const login = (url, username) => post(url, '/auth/login', { username, password: BENCH_PASSWORD });
 
 /** Tokens for an edge-auth instance: a user, an admin, and `refreshPool` live refresh tokens. */
-export async function setupEdge(instance, { refreshPool = 0, users }) {
+export async function setupEdge(instance, { refreshPool = 0, spare = 0, users }) {
   const user = await login(instance.url, BENCH_USER);
   const admin = await login(instance.url, BENCH_ADMIN);
   const refreshTokens = [];
   for (let i = 0; i < refreshPool; i++) refreshTokens.push((await login(instance.url, BENCH_USER)).refresh_token);
-  return { userToken: user.access_token, adminToken: admin.access_token, refreshTokens, users };
+  // Sessions of the bench user that a request may end (logout, revoke by id): one each.
+  const spareSessions = [];
+  for (let i = 0; i < spare; i++) {
+    const tokens = await login(instance.url, BENCH_USER);
+    spareSessions.push({ refreshToken: tokens.refresh_token, id: sessionIdOf(tokens.access_token) });
+  }
+  return {
+    userToken: user.access_token,
+    adminToken: admin.access_token,
+    userId: user.user.id,
+    refreshTokens,
+    spareSessions,
+    users,
+  };
 }
+
+/** The `sid` claim of an access token: the session it belongs to. */
+const sessionIdOf = (token) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).sid;
 
 export async function setupFloor(instance, { users }) {
   const { access_token } = await post(instance.url, '/login', { username: BENCH_USER, password: BENCH_PASSWORD });
@@ -57,6 +73,19 @@ export const edge = {
   protected: (s) => ({ method: 'GET', path: '/auth/protected', headers: bearer(s.userToken) }),
   me: (s) => ({ method: 'GET', path: '/auth/me', headers: bearer(s.userToken) }),
   adminList: (s) => ({ method: 'GET', path: '/admin/users?limit=20', headers: bearer(s.adminToken) }),
+  adminUser: (s) => ({ method: 'GET', path: `/admin/users/${s.userId}`, headers: bearer(s.adminToken) }),
+  sessions: (s) => ({ method: 'GET', path: '/auth/sessions', headers: bearer(s.userToken) }),
+  logout: (s) => ({
+    method: 'POST',
+    path: '/auth/logout',
+    headers: JSON_HEADERS,
+    body: JSON.stringify({ refresh_token: s.spareSessions.pop().refreshToken }),
+  }),
+  revokeSession: (s) => ({
+    method: 'DELETE',
+    path: `/auth/sessions/${s.spareSessions.pop().id}`,
+    headers: bearer(s.userToken),
+  }),
   login: (s) => seededLogin('/auth/login', s.users),
   register: () => ({
     method: 'POST',
@@ -123,12 +152,14 @@ export const TRIP_ROUTES = [
   { title: 'GET /auth/protected (again)', request: (s) => edge.protected(s) },
   { title: 'GET /auth/me', request: (s) => edge.me(s) },
   { title: 'POST /auth/refresh', request: (s) => edge.refresh(s) },
-  {
-    title: 'GET /auth/sessions',
-    request: (s) => ({ method: 'GET', path: '/auth/sessions', headers: bearer(s.userToken) }),
-  },
+  { title: 'GET /auth/sessions', request: (s) => edge.sessions(s) },
+  { title: 'DELETE /auth/sessions/{id}', request: (s) => edge.revokeSession(s) },
+  { title: 'POST /auth/logout', request: (s) => edge.logout(s) },
   { title: 'GET /admin/users', request: (s) => edge.adminList(s) },
+  { title: 'GET /admin/users/{id}', request: (s) => edge.adminUser(s) },
 ];
+/** What setupEdge must prepare for TRIP_ROUTES: two refresh tokens, and a spare session for each route that ends one. */
+export const TRIP_SETUP = { refreshPool: 2, spare: 2 };
 
 /** Sends one scenario request with fetch (for counting round trips), running its hooks. */
 export async function sendOnce(url, request, headers = {}) {

@@ -75,7 +75,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Create a user (always with role `user`)
+         * Create a user (always with role user)
          * @description Creates a user with role `user` and returns it. It does not sign in: call `login` next. The username is NFKC-normalised and unique case-insensitively; the password must meet the length rule and not be one of the most common passwords.
          */
         post: operations["register"];
@@ -299,7 +299,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Complete a login that answered 403 `mfa_required`: the login's tokens, delivered as it asked
+         * Complete a login that answered 403 mfa_required: the login's tokens, delivered as it asked
          * @description Send the `mfa_token` of that answer with either `code` (TOTP) or `recovery_code`. The token works once, for five minutes, and dies after five wrong codes.
          */
         post: operations["verifyMfa"];

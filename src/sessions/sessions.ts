@@ -11,7 +11,8 @@
  * The loser, if it comes within REFRESH_REUSE_GRACE seconds, is handed the same successor
  * (parallel tabs are not theft); after that, presenting a rotated token revokes the family.
  */
-import { and, desc, eq, gt, isNotNull, isNull, lt, lte, ne, or, sql } from 'drizzle-orm';
+import { and, desc, eq, gt, isNotNull, isNull, lt, lte, ne, or, sql, type SQL, type SQLWrapper } from 'drizzle-orm';
+import { alias } from 'drizzle-orm/sqlite-core';
 import type { Config } from '../platform/config';
 import {
   fromBase64Url,
@@ -135,22 +136,57 @@ async function openSuccessor(presented: string, sealed: string): Promise<string 
   }
 }
 
-function findToken(db: Database, tokenHash: string) {
+export type RotateOutcome =
+  { kind: 'rotated'; user: AccessUser; issued: IssuedRefresh } | { kind: 'reused'; userId: string; sessionId: string };
+
+/**
+ * The presented token, its session and user, and the head its successor names: the refresh
+ * batch's last read. Every column has its own name: inside a D1 batch, rows come back as
+ * objects keyed by column name, so two tables' `id` or `expires_at` would overwrite each other.
+ */
+const successorHead = alias(refreshTokens, 'successor_head');
+const col = <T>(column: SQLWrapper, name: string) => sql<T>`${column}`.as(name);
+function readRotation(db: Database, tokenHash: string) {
   return db
-    .select({ token: refreshTokens, session: sessions, user: users })
+    .select({
+      tokenExpiresAt: col<number>(refreshTokens.expiresAt, 'r_token_expires_at'),
+      rotatedAt: col<number | null>(refreshTokens.rotatedAt, 'r_rotated_at'),
+      successorHash: col<string | null>(refreshTokens.successorHash, 'r_successor_hash'),
+      successorSealed: col<string | null>(refreshTokens.successorSealed, 'r_successor_sealed'),
+      sessionId: col<string>(sessions.id, 'r_session_id'),
+      sessionCreatedAt: col<number>(sessions.createdAt, 'r_session_created_at'),
+      sessionExpiresAt: col<number>(sessions.expiresAt, 'r_session_expires_at'),
+      sessionRevokedAt: col<number | null>(sessions.revokedAt, 'r_session_revoked_at'),
+      sessionTokenVersion: col<number>(sessions.tokenVersion, 'r_session_token_version'),
+      headRotatedAt: col<number | null>(successorHead.rotatedAt, 'r_head_rotated_at'),
+      headExpiresAt: col<number | null>(successorHead.expiresAt, 'r_head_expires_at'),
+      userId: col<string>(users.id, 'r_user_id'),
+      username: col<string>(users.username, 'r_username'),
+      role: col<AccessUser['role']>(users.role, 'r_role'),
+      tokenVersion: col<number>(users.tokenVersion, 'r_token_version'),
+      createdAt: col<number>(users.createdAt, 'r_created_at'),
+      mfaEnabled: col<number>(users.mfaEnabled, 'r_mfa_enabled'),
+      email: col<string | null>(users.email, 'r_email'),
+      emailVerifiedAt: col<number | null>(users.emailVerifiedAt, 'r_email_verified_at'),
+    })
     .from(refreshTokens)
     .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
     .innerJoin(users, eq(users.id, sessions.userId))
-    .where(eq(refreshTokens.tokenHash, tokenHash))
-    .get();
+    .leftJoin(successorHead, eq(successorHead.tokenHash, refreshTokens.successorHash))
+    .where(eq(refreshTokens.tokenHash, tokenHash));
 }
-
-export type RotateOutcome =
-  { kind: 'rotated'; user: User; issued: IssuedRefresh } | { kind: 'reused'; userId: string; sessionId: string };
 
 /**
  * Exchanges a refresh token for its successor. Returns `reused` (after revoking the family)
  * when a token that was already rotated comes back after the grace window.
+ *
+ * One round trip in every common case. The successor is made before anything is read, and the
+ * batch (1) spends the presented token only if it is unrotated and its session is live (not
+ * revoked, not past its lifetime, not lagging the user's token version), (2) inserts the
+ * successor only if that swap names it, (3) extends the session, (4) erases sealed
+ * successors past the grace window, and (5) reads the outcome: the row names our successor if
+ * we won; otherwise it holds the earlier rotation, whose sealed successor and live head decide
+ * between a grace-window repeat and reuse. Only a detected reuse sends a second round trip.
  */
 export async function rotateRefreshToken(
   db: Database,
@@ -159,85 +195,95 @@ export async function rotateRefreshToken(
   now: number,
 ): Promise<RotateOutcome> {
   const tokenHash = await sha256Base64Url(presented);
-  let row = await findToken(db, tokenHash);
+  const graceMs = config.refreshReuseGrace * 1000;
+  const successor = randomToken(32);
+  const successorHash = await sha256Base64Url(successor);
+  const sealed = graceMs > 0 ? await sealSuccessor(presented, successor) : null;
+  // The session's new expiry, as sessionExpiry() computes it, in SQL: the batch reads nothing first.
+  const newExpiry = sql<number>`MIN(${now + config.refreshTokenTtl * 1000}, ${sessions.createdAt} + ${config.sessionMaxLifetime * 1000})`;
+  const live = sql`EXISTS (SELECT 1 FROM ${sessions} JOIN ${users} ON ${users.id} = ${sessions.userId}
+    WHERE ${sessions.id} = ${refreshTokens.sessionId} AND ${sessions.revokedAt} IS NULL
+      AND ${sessions.expiresAt} > ${now} AND ${sessions.tokenVersion} = ${users.tokenVersion})`;
+  const sessionOfSuccessor = sql`(SELECT ${refreshTokens.sessionId} FROM ${refreshTokens} WHERE ${refreshTokens.tokenHash} = ${successorHash})`;
+
+  const [, , , , rows] = await db.batch([
+    db
+      .update(refreshTokens)
+      .set({ rotatedAt: now, successorHash, successorSealed: sealed })
+      .where(
+        and(
+          eq(refreshTokens.tokenHash, tokenHash),
+          isNull(refreshTokens.rotatedAt),
+          gt(refreshTokens.expiresAt, now),
+          live,
+        ),
+      ),
+    // INSERT ... SELECT: the successor lands only if the swap above named it.
+    db.insert(refreshTokens).select(
+      db
+        .select({
+          tokenHash: sql<string>`${successorHash}`.as('token_hash'),
+          sessionId: refreshTokens.sessionId,
+          createdAt: sql<number>`${now}`.as('created_at'),
+          expiresAt: sql<number>`${newExpiry}`.as('expires_at'),
+          rotatedAt: sql<null>`NULL`.as('rotated_at'),
+          successorHash: sql<null>`NULL`.as('successor_hash'),
+          successorSealed: sql<null>`NULL`.as('successor_sealed'),
+        })
+        .from(refreshTokens)
+        .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
+        .where(and(eq(refreshTokens.tokenHash, tokenHash), eq(refreshTokens.successorHash, successorHash))),
+    ),
+    db.update(sessions).set({ lastUsedAt: now, expiresAt: newExpiry }).where(eq(sessions.id, sessionOfSuccessor)),
+    eraseSealedSuccessorsQuery(
+      db,
+      now - graceMs,
+      sql`(SELECT ${refreshTokens.sessionId} FROM ${refreshTokens} WHERE ${refreshTokens.tokenHash} = ${tokenHash})`,
+    ),
+    readRotation(db, tokenHash),
+  ]);
+  const row = rows[0];
   if (
     !row ||
-    row.session.revokedAt !== null ||
-    row.session.expiresAt <= now ||
-    row.token.expiresAt <= now ||
+    row.sessionRevokedAt !== null ||
+    row.sessionExpiresAt <= now ||
+    row.tokenExpiresAt <= now ||
     // A session that lags the user's token version began before a logout-all or password
     // change it should not have survived.
-    row.session.tokenVersion !== row.user.tokenVersion
+    row.sessionTokenVersion !== row.tokenVersion
   ) {
     throw invalidRefresh();
   }
-  const sessionId = row.session.id;
-  const graceMs = config.refreshReuseGrace * 1000;
-
-  if (row.token.rotatedAt === null) {
-    const successor = randomToken(32);
-    const successorHash = await sha256Base64Url(successor);
-    const expiresAt = sessionExpiry(config, row.session.createdAt, now);
-    const sealed = graceMs > 0 ? await sealSuccessor(presented, successor) : null;
-    const [won] = await db.batch([
-      db
-        .update(refreshTokens)
-        .set({ rotatedAt: now, successorHash, successorSealed: sealed })
-        .where(and(eq(refreshTokens.tokenHash, tokenHash), isNull(refreshTokens.rotatedAt)))
-        .returning({ tokenHash: refreshTokens.tokenHash }),
-      // INSERT ... SELECT: the successor lands only if the swap above named it.
-      db.insert(refreshTokens).select(
-        db
-          .select({
-            tokenHash: sql<string>`${successorHash}`.as('token_hash'),
-            sessionId: refreshTokens.sessionId,
-            createdAt: sql<number>`${now}`.as('created_at'),
-            expiresAt: sql<number>`${expiresAt}`.as('expires_at'),
-            rotatedAt: sql<null>`NULL`.as('rotated_at'),
-            successorHash: sql<null>`NULL`.as('successor_hash'),
-            successorSealed: sql<null>`NULL`.as('successor_sealed'),
-          })
-          .from(refreshTokens)
-          .where(and(eq(refreshTokens.tokenHash, tokenHash), eq(refreshTokens.successorHash, successorHash))),
-      ),
-      db
-        .update(sessions)
-        .set({ lastUsedAt: now, expiresAt })
-        .where(
-          and(
-            eq(sessions.id, sessionId),
-            sql`EXISTS (SELECT 1 FROM ${refreshTokens} WHERE token_hash = ${successorHash})`,
-          ),
-        ),
-      eraseSealedSuccessorsQuery(db, now - graceMs, sessionId),
-    ]);
-    if (won.length === 1) {
-      const expiresIn = Math.floor((expiresAt - now) / 1000);
-      return { kind: 'rotated', user: row.user, issued: { sessionId, refreshToken: successor, expiresIn } };
-    }
-    // Another request rotated it between our read and our write: answer as that loser.
-    row = await findToken(db, tokenHash);
-    if (!row) throw invalidRefresh();
+  const { sessionId } = row;
+  const user: AccessUser = {
+    id: row.userId,
+    username: row.username,
+    role: row.role,
+    tokenVersion: row.tokenVersion,
+    createdAt: row.createdAt,
+    mfaEnabled: row.mfaEnabled === 1,
+    email: row.email,
+    emailVerifiedAt: row.emailVerifiedAt,
+  };
+  if (row.successorHash === successorHash) {
+    const expiresIn = Math.floor((sessionExpiry(config, row.sessionCreatedAt, now) - now) / 1000);
+    return { kind: 'rotated', user, issued: { sessionId, refreshToken: successor, expiresIn } };
   }
 
-  const rotatedAt = row.token.rotatedAt ?? now;
-  if (now - rotatedAt <= graceMs && row.token.successorSealed) {
-    const successor = await openSuccessor(presented, row.token.successorSealed);
-    const head =
-      successor &&
-      (await db.query.refreshTokens.findFirst({
-        where: eq(refreshTokens.tokenHash, await sha256Base64Url(successor)),
-      }));
+  // Rotated before this request, by an earlier refresh or one racing this one.
+  const rotatedAt = row.rotatedAt ?? now;
+  if (now - rotatedAt <= graceMs && row.successorSealed && row.headExpiresAt !== null) {
+    const earlier = await openSuccessor(presented, row.successorSealed);
     // Parallel tabs present the same token at the same moment, so a loser's token is the
     // immediate predecessor of the live head. A token whose successor has itself been rotated
     // is two or more rotations stale: that is reuse, grace window or not.
-    if (successor && head && head.rotatedAt === null) {
-      const expiresIn = Math.floor((head.expiresAt - now) / 1000);
-      return { kind: 'rotated', user: row.user, issued: { sessionId, refreshToken: successor, expiresIn } };
+    if (earlier && (await sha256Base64Url(earlier)) === row.successorHash && row.headRotatedAt === null) {
+      const expiresIn = Math.floor((row.headExpiresAt - now) / 1000);
+      return { kind: 'rotated', user, issued: { sessionId, refreshToken: earlier, expiresIn } };
     }
   }
   await revokeSession(db, sessionId, 'refresh_token_reused', now);
-  return { kind: 'reused', userId: row.user.id, sessionId };
+  return { kind: 'reused', userId: row.userId, sessionId };
 }
 
 /**
@@ -308,16 +354,39 @@ export async function revokeSession(db: Database, sessionId: string, reason: str
   if (revoked) forgetUser(revoked.userId);
 }
 
-/** Revokes the session a refresh token belongs to; unknown tokens are fine (logout is idempotent). */
+/**
+ * Revokes the session a refresh token belongs to; unknown tokens are fine (logout is
+ * idempotent). One round trip: the revocation finds the session through the token itself,
+ * and the same batch reads whose session it was, for the audit line.
+ */
 export async function revokeByRefreshToken(
   db: Database,
   presented: string,
   now: number,
 ): Promise<{ sessionId: string; userId: string } | null> {
-  const row = await findToken(db, await sha256Base64Url(presented));
+  const tokenHash = await sha256Base64Url(presented);
+  const [, [row]] = await db.batch([
+    db
+      .update(sessions)
+      .set({ revokedAt: now, revokedReason: 'logout' })
+      .where(
+        and(
+          eq(
+            sessions.id,
+            sql`(SELECT ${refreshTokens.sessionId} FROM ${refreshTokens} WHERE ${refreshTokens.tokenHash} = ${tokenHash})`,
+          ),
+          isNull(sessions.revokedAt),
+        ),
+      ),
+    db
+      .select({ sessionId: sessions.id, userId: sessions.userId })
+      .from(refreshTokens)
+      .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
+      .where(eq(refreshTokens.tokenHash, tokenHash)),
+  ]);
   if (!row) return null;
-  await revokeSession(db, row.session.id, 'logout', now);
-  return { sessionId: row.session.id, userId: row.user.id };
+  forgetUser(row.userId);
+  return row;
 }
 
 /** Revokes every active session of a user, except `keep` when given. */
@@ -370,7 +439,7 @@ export function deleteEndedSessionsQuery(db: Database, config: Config, now: numb
  * Erases sealed successors whose grace window has passed (of one session, or of all): after
  * it, a spent token must open nothing, so a database dump plus an old token yields no live one.
  */
-export function eraseSealedSuccessorsQuery(db: Database, rotatedBefore: number, sessionId?: string) {
+export function eraseSealedSuccessorsQuery(db: Database, rotatedBefore: number, sessionId?: string | SQL) {
   return db
     .update(refreshTokens)
     .set({ successorSealed: null })

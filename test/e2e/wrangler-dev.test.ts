@@ -108,9 +108,9 @@ describe('wrangler dev, end to end', () => {
     expect((await api('/admin/users', { token: bystander.token })).status).toBe(403);
   });
 
-  it("refuses a password an operator added to common_passwords with the README's wrangler command", async () => {
+  it('refuses a password an operator added to common_passwords with the wrangler command of docs/security.md', async () => {
     const word = `examplecorp-${crypto.randomUUID().slice(0, 8)}`;
-    // README section 8, with --local --persist-to in place of --remote.
+    // docs/security.md, with --local --persist-to in place of --remote.
     const added = await run('wrangler', [
       'd1',
       'execute',

@@ -1,7 +1,7 @@
 /** /auth/*: registration, login, tokens, logout, password change and the caller's own user. */
 import type { Context } from 'hono';
 import * as z from 'zod';
-import type { User } from '../../platform/db/schema';
+import type { AccessUser } from '../../platform/db/schema';
 import type { AppEnv } from '../../platform/env';
 import { ApiError } from '../../platform/errors';
 import { getKeyRing } from '../../credentials/keys';
@@ -39,7 +39,7 @@ export const deliverySchema = z.enum(['body', 'cookie']).default('body').meta({
 /** The login/refresh response: an access token, and the refresh token in the body or a cookie. */
 export async function tokenResponse(
   c: Context<AppEnv>,
-  user: User,
+  user: AccessUser,
   session: IssuedRefresh,
   delivery: 'body' | 'cookie',
 ) {
