@@ -17,7 +17,7 @@
  * openapi-fetch middleware rather than in a wrapper around every call.
  */
 import createClient, {} from 'openapi-fetch';
-import { EdgeAuthError, toEdgeAuthError } from './error.js';
+import { EdgeAuthError, toEdgeAuthError, unwrap } from './error.js';
 import { browserCredentials, conditionalMediationAvailable, creationOptions, credentialJson, requestOptions, } from './webauthn.js';
 export { EdgeAuthError, unwrap } from './error.js';
 /** Refresh this long before the access token expires (at most a quarter of its lifetime). */
@@ -205,13 +205,6 @@ export function createEdgeAuthClient(options) {
         if (!credential)
             throw new DOMException('No passkey was created.', 'NotAllowedError');
         return credentialJson(credential);
-    }
-    /** A call that fails with the service's problem as an EdgeAuthError. */
-    async function unwrap(call) {
-        const { data, error, response } = await call;
-        if (!response.ok)
-            throw toEdgeAuthError(response, error);
-        return data;
     }
     /**
      * Passkeys (WebAuthn). The ceremonies run in the browser (`navigator.credentials`), with the

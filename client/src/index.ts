@@ -17,7 +17,7 @@
  * openapi-fetch middleware rather than in a wrapper around every call.
  */
 import createClient, { type Client, type Middleware } from 'openapi-fetch';
-import { EdgeAuthError, toEdgeAuthError } from './error.js';
+import { EdgeAuthError, toEdgeAuthError, unwrap } from './error.js';
 import type { components, paths } from './schema.js';
 import {
   browserCredentials,
@@ -259,13 +259,6 @@ export function createEdgeAuthClient(options: EdgeAuthClientOptions) {
     });
     if (!credential) throw new DOMException('No passkey was created.', 'NotAllowedError');
     return credentialJson(credential);
-  }
-
-  /** A call that fails with the service's problem as an EdgeAuthError. */
-  async function unwrap<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
-    const { data, error, response } = await call;
-    if (!response.ok) throw toEdgeAuthError(response, error);
-    return data as T;
   }
 
   /**
