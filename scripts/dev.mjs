@@ -78,4 +78,8 @@ applyMigrations(persist);
 const given = (flag) => extra.some((arg) => arg === flag || arg.startsWith(`${flag}=`));
 const defaults = [...(given('--ip') ? [] : ['--ip', '127.0.0.1']), ...(given('--port') ? [] : ['--port', '8787'])];
 const configs = withLegacyHashes ? legacyHashesDevConfigs() : [];
+// Browsers refuse an IP address as a passkey's relying party: passkeys need the name localhost.
+const portAt = extra.findIndex((arg) => arg === '--port' || arg.startsWith('--port='));
+const port = portAt < 0 ? '8787' : extra[portAt].includes('=') ? extra[portAt].split('=')[1] : extra[portAt + 1];
+console.log(`dev: for passkeys, open http://localhost:${port}/ (browsers refuse 127.0.0.1 as their relying party)`);
 run(['dev', ...configs, ...defaults, ...extra]);
