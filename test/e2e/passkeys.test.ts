@@ -52,10 +52,19 @@ type Authenticator = { cdp: CDPSession; authenticatorId: string };
  * discoverable credentials and, unless told otherwise, verifies its user (a fingerprint that
  * always matches), touched automatically; and the app open on it.
  */
-async function device(options: { userVerification?: boolean } = {}): Promise<{ page: Page } & Authenticator> {
+async function device(
+  options: { userVerification?: boolean; autofill?: boolean } = {},
+): Promise<{ page: Page } & Authenticator> {
   const context = await newContext(browser!);
   context.setDefaultTimeout(15_000);
   contexts.push(context);
+  // A browser without passkey autofill: Chromium's virtual authenticator answers an autofill
+  // request at once, which would race every click on "Sign in with a passkey".
+  if (options.autofill === false) {
+    await context.addInitScript(() => {
+      PublicKeyCredential.isConditionalMediationAvailable = async () => false;
+    });
+  }
   const page = await context.newPage();
   const cdp = await context.newCDPSession(page);
   await cdp.send('WebAuthn.enable');
@@ -95,12 +104,12 @@ async function logOut(page: Page) {
 }
 
 describe('passkeys in Chromium', () => {
-  it('adds a passkey, logs out, signs in with it without typing a username; once removed, it signs in no more', async () => {
+  it('adds a passkey, logs out, and is signed in by the Username field’s autofill, nothing typed; once removed, it signs in no more', async () => {
     const laptop = await device();
     const { page } = laptop;
     const username = uniqueName('pk');
-    // The log-in form's Username field offers passkeys in its autofill.
-    expect(await formOf(page, 'Log in').getByLabel('Username').getAttribute('autocomplete')).toBe('username webauthn');
+    const login = formOf(page, 'Log in');
+    expect(await login.getByLabel('Username').getAttribute('autocomplete')).toBe('username webauthn');
     await registerWithPassword(page, username);
 
     const section = passkeys(page);
@@ -112,15 +121,15 @@ describe('passkeys in Chromium', () => {
     expect(more).toEqual([]);
     expect(held).toMatchObject({ isResidentCredential: true, rpId: 'localhost' });
 
-    await logOut(page);
-    // Nothing typed in Username: the passkey says whose it is.
-    expect(await formOf(page, 'Log in').getByLabel('Username').inputValue()).toBe('');
-    await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    // Logged out, the log-in form asks the browser for a passkey in the Username field's
+    // autofill (mediation: 'conditional'); the virtual authenticator picks the one it holds.
+    await page.getByRole('button', { name: 'Log out', exact: true }).click();
     await signedInAs(page, username).waitFor();
+    expect(await page.getByRole('status').first().textContent()).toBe('Signed in with a passkey.');
     const [used] = await credentialsOf(laptop);
     expect(used!.signCount).toBeGreaterThan(held!.signCount);
 
-    // Rename, then remove (a sign-in a moment ago is the proof), after confirming.
+    // Rename, then remove (the sign-in a moment ago is the proof), after confirming.
     await section.getByRole('button', { name: 'Rename Passkey' }).click();
     await section.getByRole('textbox', { name: 'Name' }).fill('Laptop');
     await section.getByRole('button', { name: 'Save' }).click();
@@ -130,16 +139,18 @@ describe('passkeys in Chromium', () => {
     await section.getByRole('status').filter({ hasText: 'Passkey removed.' }).waitFor();
     await section.getByText('No passkeys yet.').waitFor();
 
-    // The device still holds the key, but the service no longer knows it.
-    await logOut(page);
+    // The device still holds the key, but the service no longer knows it: the autofill's
+    // answer is refused, and so is the button's.
+    await page.getByRole('button', { name: 'Log out', exact: true }).click();
+    const alert = login.getByRole('alert');
+    await alert.filter({ hasText: 'not registered here' }).waitFor();
     await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
-    const alert = formOf(page, 'Log in').getByRole('alert');
     await alert.filter({ hasText: 'not registered here' }).waitFor();
     expect(await signedInAs(page, username).count()).toBe(0);
   });
 
-  it('creates an account with a username and a passkey only, which no password opens', async () => {
-    const phone = await device();
+  it('creates an account with a username and a passkey only, which no password opens, and signs in with the button', async () => {
+    const phone = await device({ autofill: false });
     const { page } = phone;
     const username = uniqueName('pkonly');
     const form = formOf(page, 'Create an account');
@@ -155,12 +166,13 @@ describe('passkeys in Chromium', () => {
     expect(refused).toMatchObject({ status: 401, body: { code: 'invalid_credentials' } });
 
     await logOut(page);
+    expect(await formOf(page, 'Log in').getByLabel('Username').inputValue()).toBe('');
     await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
     await signedInAs(page, username).waitFor();
   });
 
   it('refuses an authenticator that does not verify its user, in the app and at the service', async () => {
-    const careless = await device({ userVerification: false });
+    const careless = await device({ userVerification: false, autofill: false });
     const { page } = careless;
     const username = uniqueName('nouv');
     const form = formOf(page, 'Create an account');
@@ -185,7 +197,7 @@ describe('passkeys in Chromium', () => {
 
     // Asked without requiring verification, Chromium signs with this authenticator: the
     // service refuses the assertion, whose UV flag is not set.
-    const owner = await device();
+    const owner = await device({ autofill: false });
     const ownerName = uniqueName('owner');
     await owner.page.getByRole('form', { name: 'Create an account' }).getByLabel('Username').fill(ownerName);
     await owner.page.getByRole('button', { name: 'Create account with a passkey' }).click();
@@ -195,6 +207,10 @@ describe('passkeys in Chromium', () => {
       authenticatorId: careless.authenticatorId,
       credential: credential!,
     });
+    // A page of the site without the app, whose autofill sign-in would hold the one request;
+    // in front, since browsers run WebAuthn for the focused page only.
+    await page.goto(`${site()}/docs`);
+    await page.bringToFront();
     const answer = await page.evaluate(async () => {
       const post = (path: string, body: unknown) =>
         fetch(path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });

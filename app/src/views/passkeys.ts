@@ -68,7 +68,9 @@ const onIpAddress = () => /^[\d.]+$|^\[/.test(location.hostname);
 /**
  * Starts the autofill (conditional mediation) sign-in for `form`, whose Username field has
  * `autocomplete="username webauthn"`: the browser lists passkeys among the saved usernames,
- * and picking one signs in. It runs until used, or until another ceremony or view stops it.
+ * and picking one signs in. It runs until used, or until another ceremony or view stops it. A
+ * refusal is shown and not retried on its own (the button is there for another try): a device
+ * that answers at once would otherwise try again and again.
  */
 export function startAutofill(form: HTMLElement): void {
   stopAutofill();
@@ -82,10 +84,7 @@ export function startAutofill(form: HTMLElement): void {
       announce('Signed in with a passkey.');
     } catch (err) {
       if (controller.signal.aborted || (err instanceof DOMException && err.name === 'AbortError')) return;
-      if (form.isConnected) {
-        showFailure(form, asFailure(err, 'sign-in'));
-        startAutofill(form); // Another try, from the same field.
-      }
+      if (form.isConnected) showFailure(form, asFailure(err, 'sign-in'));
     }
   })();
 }
@@ -100,11 +99,7 @@ export function passkeySignInButton(form: () => HTMLElement): HTMLButtonElement 
       onclick: () =>
         act(form(), async () => {
           stopAutofill();
-          try {
-            await ceremony('sign-in', () => auth.passkeys.signIn());
-          } finally {
-            if (!auth.user && form().isConnected) startAutofill(form());
-          }
+          await ceremony('sign-in', () => auth.passkeys.signIn());
           announce('Signed in with a passkey.');
         }),
     },
