@@ -59,6 +59,10 @@ export default defineConfig(async () => {
       // Vitest's default on 2 cores is one file at a time; the e2e files mostly wait on child
       // processes (wrangler dev, npm, Chromium), so three at a time keeps both cores busy.
       maxWorkers: 3,
+      // Past this, the reporter lists a passing test with its suites. At the default (300 ms) a
+      // loaded machine listed hundreds, and suites of the same name under different parents
+      // (describe.each) printed the same line again and again. A minute marks a test worth a look.
+      slowTestThreshold: 60_000,
       // Audit lines are asserted by test/audit.test.ts; elsewhere they only bury the report.
       onConsoleLog: (log: string) => !log.includes('"type":"audit"'),
       projects: [

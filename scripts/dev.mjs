@@ -3,7 +3,8 @@
 // 1. writes .dev.vars with a fresh random JWT_SECRET and DATA_ENCRYPTION_KEY if missing (gitignored);
 // 2. applies migrations/ to the local D1 in .wrangler/state (created on first run, reused after),
 //    printing one line per migration applied;
-// 3. runs `wrangler dev`.
+// 3. runs `wrangler dev`, with email on: Miniflare sends nothing, it writes each mail to a file
+//    and prints the file's path in this console (scripts/lib/dev-config.mjs).
 // Extra arguments go to `wrangler dev` (e.g. `npm run dev -- --port 8788`).
 //
 // `npm run dev:legacy-hashes` (`--legacy-hashes`) runs the companion Worker of workers/legacy-hashes
@@ -12,7 +13,7 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { legacyHashesDevConfigs } from './lib/legacy-hashes-dev.mjs';
+import { DEV_EMAIL_FROM, devConfigs, devVarArgs } from './lib/dev-config.mjs';
 
 const env = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' };
 const devVars = new URL('../.dev.vars', import.meta.url);
@@ -77,9 +78,13 @@ applyMigrations(persist);
 // Defaults unless the caller chose (`npm run dev -- --port 8788`).
 const given = (flag) => extra.some((arg) => arg === flag || arg.startsWith(`${flag}=`));
 const defaults = [...(given('--ip') ? [] : ['--ip', '127.0.0.1']), ...(given('--port') ? [] : ['--port', '8787'])];
-const configs = withLegacyHashes ? legacyHashesDevConfigs() : [];
+const configs = devConfigs({ legacyHashes: withLegacyHashes });
+const vars = devVarArgs();
+console.log(
+  `dev: email is on locally${vars.length ? ` (from ${DEV_EMAIL_FROM})` : ''}: nothing is sent; each mail is written to a file, and its path printed here ("Text: …")`,
+);
 // Browsers refuse an IP address as a passkey's relying party: passkeys need the name localhost.
 const portAt = extra.findIndex((arg) => arg === '--port' || arg.startsWith('--port='));
 const port = portAt < 0 ? '8787' : extra[portAt].includes('=') ? extra[portAt].split('=')[1] : extra[portAt + 1];
 console.log(`dev: for passkeys, open http://localhost:${port}/ (browsers refuse 127.0.0.1 as their relying party)`);
-run(['dev', ...configs, ...defaults, ...extra]);
+run(['dev', ...configs, ...vars, ...defaults, ...extra]);

@@ -10,7 +10,7 @@ import {
   eraseSealedSuccessorsQuery,
 } from './sessions/sessions';
 import { deleteEndedRecoveryQueries } from './recovery/cleanup';
-import { deleteForgottenAddressesQuery } from './throttle/throttle';
+import { deleteForgottenAddressesQuery, deleteLapsedAttemptsQuery } from './throttle/throttle';
 import { deleteExpiredChallengesQuery } from './passkeys/challenges';
 
 const app = createApp();
@@ -21,23 +21,26 @@ export type CleanupSummary = {
   sealedSuccessors: number;
   counters: number;
   knownAddresses: number;
+  lapsedAttempts: number;
 };
 
 /**
  * What the database must not keep: sessions that ended more than SESSION_RETENTION ago,
  * spent refresh tokens past their lifetime, sealed successors past the grace window,
- * expired throttle counters, addresses not seen for KNOWN_ADDRESS_DAYS, and expired passkey
+ * expired throttle counters, addresses not seen for KNOWN_ADDRESS_DAYS, and login attempts
+ * whose in-flight mark lapsed (their Worker died before the verdict), and expired passkey
  * challenges.
  */
 export async function cleanup(env: Bindings, now = Date.now()): Promise<CleanupSummary> {
   const config = getConfig(env);
   const db = getDb(env.DB);
-  const [sessions, spentTokens, sealedSuccessors, counters, knownAddresses] = await db.batch([
+  const [sessions, spentTokens, sealedSuccessors, counters, knownAddresses, lapsedAttempts] = await db.batch([
     deleteEndedSessionsQuery(db, config, now),
     deleteSpentExpiredTokensQuery(db, now),
     eraseSealedSuccessorsQuery(db, now - config.refreshReuseGrace * 1000),
     deleteExpiredCountersQuery(db, now),
     deleteForgottenAddressesQuery(db, now),
+    deleteLapsedAttemptsQuery(db, now),
     ...deleteEndedRecoveryQueries(db, now),
     deleteExpiredChallengesQuery(db, now),
   ]);
@@ -47,6 +50,7 @@ export async function cleanup(env: Bindings, now = Date.now()): Promise<CleanupS
     sealedSuccessors: sealedSuccessors.meta.changes,
     counters: counters.meta.changes,
     knownAddresses: knownAddresses.meta.changes,
+    lapsedAttempts: lapsedAttempts.meta.changes,
   };
 }
 
@@ -63,6 +67,7 @@ export default {
             erased_sealed_successors: deleted.sealedSuccessors,
             deleted_counters: deleted.counters,
             deleted_known_addresses: deleted.knownAddresses,
+            deleted_lapsed_attempts: deleted.lapsedAttempts,
           }),
         ),
       ),

@@ -121,14 +121,14 @@ describe('adding a passkey to a signed-in account', () => {
       json: { current_password: PASSWORD, code: '000000' },
       token,
     });
-    await expectProblem(badCode, 400, 'invalid_mfa_code');
+    await expectProblem(badCode, 401, 'invalid_mfa_code');
     await addPasskey(call, token, { body: { current_password: PASSWORD, code: recoveryCodes[0] } });
     // The recovery code was spent by that proof.
     const spent = await call('/auth/passkeys/register/options', {
       json: { current_password: PASSWORD, code: recoveryCodes[0] },
       token,
     });
-    await expectProblem(spent, 400, 'invalid_mfa_code');
+    await expectProblem(spent, 401, 'invalid_mfa_code');
   });
 
   it('binds the challenge to the user it was made for, and uses it once', async () => {

@@ -4,6 +4,7 @@
  */
 import { and, eq } from 'drizzle-orm';
 import { checkPasswordLength } from '../accounts/auth';
+import type { Notify } from '../accounts/notices';
 import { assertNotCommonPassword, commonPasswordQuery } from '../credentials/common-passwords';
 import { hashPassword, hasPassword, NO_PASSWORD } from '../credentials/password';
 import { audit, type RequestLog } from '../platform/audit';
@@ -53,7 +54,7 @@ export async function removeOwnPasskey(
 export async function addPassword(
   db: Database,
   config: Config,
-  caller: Caller,
+  caller: Caller & { notify: Notify },
   newPassword: string,
   now: number,
 ): Promise<void> {
@@ -70,6 +71,7 @@ export async function addPassword(
     .returning({ id: users.id });
   if (!changed) throw alreadySet();
   audit('password_added', { ...caller.log, userId: caller.user.id });
+  caller.notify('password_added', caller.user);
 }
 
 const alreadySet = () =>

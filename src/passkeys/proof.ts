@@ -10,6 +10,7 @@
  * - removing a passkey: any sign-in in the last five minutes, or the current password.
  */
 import { eq } from 'drizzle-orm';
+import type { Notify } from '../accounts/notices';
 import { provePassword } from '../accounts/password-proof';
 import type { LegacyHashesCompanion } from '../credentials/legacy-hashes-companion';
 import { hasPassword } from '../credentials/password';
@@ -26,6 +27,8 @@ export type Proof = {
   currentPassword?: string | undefined;
   code?: string | undefined;
   legacyHashes?: LegacyHashesCompanion | undefined;
+  /** The notices of a second-factor check (its lock after too many wrong codes). */
+  notify: Notify;
 };
 
 type Caller = { user: AccessUser; sessionId: string; log: RequestLog };
@@ -80,8 +83,12 @@ export async function proveForNewPasskey(db: Database, config: Config, caller: C
     { user: caller.user, password: proof.currentPassword, log: caller.log, legacyHashes: proof.legacyHashes },
     now,
   );
-  await db.batch(proven.succeeded);
-  if (caller.user.mfaEnabled) await proveSecondFactor(db, config, caller.user, proof.code!, caller.log, now);
+  // The password's bookkeeping rides in the code check's round trip, or alone.
+  if (caller.user.mfaEnabled) {
+    await proveSecondFactor(db, config, caller.user, proof.code!, caller.log, proof.notify, now, proven.succeeded);
+  } else {
+    await db.batch(proven.succeeded);
+  }
 }
 
 /**

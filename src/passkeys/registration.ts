@@ -4,6 +4,7 @@
  * server stores), then the browser's response, verified against that challenge.
  */
 import { eq } from 'drizzle-orm';
+import type { Notify } from '../accounts/notices';
 import { insertUserQuery, isUniqueViolation, usernameKey } from '../accounts/users';
 import { NO_PASSWORD } from '../credentials/password';
 import { addressKey } from '../platform/address';
@@ -64,7 +65,7 @@ export async function startRegistration(
 export async function finishRegistration(
   db: Database,
   rp: RelyingParty,
-  caller: { user: AccessUser; log: RequestLog },
+  caller: { user: AccessUser; log: RequestLog; notify: Notify },
   input: { response: RegistrationResponse; name?: string | undefined },
   now: number,
 ): Promise<Passkey> {
@@ -87,6 +88,8 @@ export async function finishRegistration(
   const passkey = rows[0];
   if (!passkey) throw passkeyLimitReached();
   audit('passkey_registered', { ...log, passkeyId: passkey.id });
+  // A new way into the account: the owner hears of it (issue 16's notices).
+  caller.notify('passkey_added', caller.user);
   return passkey;
 }
 
@@ -152,7 +155,7 @@ export async function finishSignUp(
     {
       userId,
       userAgent: input.userAgent,
-      verified: { passwordHash: NO_PASSWORD, tokenVersion: 0 },
+      verified: { passwordHash: NO_PASSWORD, tokenVersion: 0, mfaEnabled: false },
       amr: ['hwk', 'user'],
     },
     now,

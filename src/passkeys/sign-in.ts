@@ -128,7 +128,7 @@ export async function finishSignIn(
       {
         userId: user.id,
         userAgent: input.userAgent,
-        verified: { passwordHash: user.passwordHash, tokenVersion: user.tokenVersion },
+        verified: { passwordHash: user.passwordHash, tokenVersion: user.tokenVersion, mfaEnabled: user.mfaEnabled },
         amr: ['hwk', 'user'],
       },
       now,

@@ -20,6 +20,7 @@ export type AuditEvent =
   | 'user_deleted'
   | 'login_mfa_required'
   | 'mfa_failure'
+  | 'mfa_locked'
   | 'mfa_enrolment_started'
   | 'mfa_enabled'
   | 'mfa_disabled'

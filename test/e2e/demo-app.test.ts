@@ -335,7 +335,8 @@ describe('the demo app in Chromium', () => {
     await signIn(page, 'Register', username);
 
     const newPassword = 'an-even-longer-and-newer-passphrase';
-    await page.getByLabel('Current password').fill(PASSWORD);
+    // The two-factor form asks for the current password too: this is the password form's field.
+    await page.getByRole('form', { name: 'Password' }).getByLabel('Current password').fill(PASSWORD);
     await page.getByLabel('New password').fill(newPassword);
     await page.getByRole('button', { name: 'Change password' }).click();
     await page
@@ -381,6 +382,12 @@ describe('the demo app in Chromium', () => {
     const username = uniqueName('demo_2fa');
     await signIn(page, 'Register', username);
 
+    // Setting up a second factor needs the current password, not only the signed-in session.
+    const twoFactor = page.getByRole('region', { name: 'Two-factor authentication' });
+    await twoFactor.getByLabel('Current password').fill('not-the-password');
+    await page.getByRole('button', { name: 'Set up two-factor authentication' }).click();
+    await twoFactor.getByRole('alert').filter({ hasText: 'The current password is incorrect.' }).waitFor();
+    await twoFactor.getByLabel('Current password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Set up two-factor authentication' }).click();
     const qr = page.getByRole('img', { name: 'QR code for your authenticator app' });
     await qr.waitFor();
@@ -399,7 +406,9 @@ describe('the demo app in Chromium', () => {
     await page.getByLabel('Code', { exact: true }).fill(await totp(secret));
     await page.getByRole('button', { name: 'Turn on two-factor authentication' }).click();
     await statusSays(page, 'Two-factor authentication is on');
-    expect(await page.getByRole('list', { name: 'Recovery codes' }).getByRole('listitem').count()).toBe(10);
+    const recoveryCodes = page.getByRole('list', { name: 'Recovery codes' }).getByRole('listitem');
+    expect(await recoveryCodes.count()).toBe(10);
+    const recoveryCode = (await recoveryCodes.first().textContent()) ?? '';
 
     await page.getByRole('button', { name: 'Log out', exact: true }).click();
     await loginButton(page).waitFor();
@@ -421,7 +430,13 @@ describe('the demo app in Chromium', () => {
     await signedInAs(page, username).waitFor();
     expect((await page.context().cookies()).some((c) => c.name === COOKIE)).toBe(true);
     await reload(page, { signedInAs: username });
-    await page.getByRole('button', { name: 'Turn off two-factor authentication' }).waitFor();
+
+    // Turning it off takes a code and the current password.
+    await page.getByLabel('Code or recovery code').fill(recoveryCode);
+    await twoFactor.getByLabel('Current password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Turn off two-factor authentication' }).click();
+    await statusSays(page, 'Two-factor authentication is off');
+    await page.getByRole('button', { name: 'Set up two-factor authentication' }).waitFor();
   });
 
   it('lets an admin sort, search and page through the users, change a role and delete a user, each confirmed first, on a 375 px screen', async () => {

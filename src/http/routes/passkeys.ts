@@ -7,7 +7,7 @@ import type { Context } from 'hono';
 import * as z from 'zod';
 import type { AppEnv } from '../../platform/env';
 import { requireAuth } from '../middleware/auth';
-import { requestLog } from '../middleware/context';
+import { notifier, requestLog } from '../middleware/context';
 import { createRouter, defineRoute } from '../routing';
 import type { Tag } from '../tags';
 import { json, newPasswordSchema, passwordSchema, problem, tokenResponseSchema, usernameSchema } from '../schemas';
@@ -151,8 +151,10 @@ export const registerOptionsRoute = defineRoute({
   },
   responses: {
     200: json(creationOptions, 'The options'),
-    400: problem('A missing `current_password` or `code` (`validation_failed`), or a wrong code (`invalid_mfa_code`)'),
-    401: problem('Wrong current password (`invalid_credentials`), or no or invalid access token'),
+    400: problem('A missing `current_password` or `code` (`validation_failed`)'),
+    401: problem(
+      'Wrong current password (`invalid_credentials`), wrong code (`invalid_mfa_code`), or no or invalid access token',
+    ),
     403: problem(
       'An account without a password and no passkey sign-in in the last five minutes (`reauthentication_required`)',
     ),
@@ -393,7 +395,12 @@ export const addPasswordRoute = defineRoute({
 });
 
 /** The caller as the proof and the audit lines need them. */
-const caller = (c: Context<AppEnv>) => ({ user: c.get('user'), sessionId: c.get('claims').sid, log: requestLog(c) });
+const caller = (c: Context<AppEnv>) => ({
+  user: c.get('user'),
+  sessionId: c.get('claims').sid,
+  log: requestLog(c),
+  notify: notifier(c),
+});
 const rp = (c: Context<AppEnv>) => relyingParty(c.get('config'), c.req.url);
 
 export const passkeysRouter = createRouter()
@@ -404,7 +411,12 @@ export const passkeysRouter = createRouter()
       c.get('config'),
       rp(c),
       caller(c),
-      { currentPassword: body.current_password, code: body.code, legacyHashes: c.env.LEGACY_HASHES },
+      {
+        currentPassword: body.current_password,
+        code: body.code,
+        legacyHashes: c.env.LEGACY_HASHES,
+        notify: notifier(c),
+      },
       Date.now(),
     );
     return c.json(options, 200);
@@ -475,7 +487,7 @@ export const passkeysRouter = createRouter()
       c.get('config'),
       caller(c),
       c.req.valid('param').id,
-      { currentPassword: body.current_password, legacyHashes: c.env.LEGACY_HASHES },
+      { currentPassword: body.current_password, legacyHashes: c.env.LEGACY_HASHES, notify: notifier(c) },
       Date.now(),
     );
     return c.body(null, 204);
