@@ -2,13 +2,14 @@
  * The pieces of the passkey ceremony that need no D1: the configuration of the relying party,
  * the conversion of COSE keys, and the strict reading of ECDSA signatures.
  */
-import { decodeCOSEPublicKey } from '@oslojs/webauthn/dist/cose.js';
+import { decodeCBORToNativeValueNoLeftoverBytes } from '@oslojs/cbor';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/platform/config';
 import { ConfigError } from '../src/platform/errors';
 import { jwkFromCose, p256SignatureFromDer, verifySignature } from '../src/passkeys/public-key';
 import { relyingParty } from '../src/passkeys/relying-party';
 import { cbor, concat, newCredential } from './webauthn';
+import { parseAttestationObject, parseAuthenticatorData, parseClientData } from '../src/passkeys/parse';
 
 const SECRET = 'x'.repeat(32);
 const config = (env: Record<string, string> = {}) => parseConfig({ JWT_SECRET: SECRET, ...env });
@@ -60,7 +61,7 @@ describe('the relying party', () => {
 });
 
 describe('COSE public keys', () => {
-  const decode = (bytes: Uint8Array) => decodeCOSEPublicKey(bytes)[0];
+  const decode = (bytes: Uint8Array) => decodeCBORToNativeValueNoLeftoverBytes(bytes, 4) as Record<string, unknown>;
 
   it('become the JWKs WebCrypto verifies with, for ES256, EdDSA and RS256', async () => {
     for (const alg of ['ES256', 'EdDSA', 'RS256'] as const) {
@@ -115,6 +116,100 @@ describe('COSE public keys', () => {
     ] as [number, number | Uint8Array][][]) {
       expect(jwkFromCose(decode(cbor(new Map(params))))).toBeNull();
     }
+  });
+});
+
+describe('the bytes of a response', () => {
+  const rpIdHash = new Uint8Array(32).fill(7);
+  const head = (flags: number) => concat(rpIdHash, new Uint8Array([flags, 0, 0, 1, 2]));
+  const key = cbor(
+    new Map<number, number | Uint8Array>([
+      [1, 1],
+      [3, -8],
+      [-1, 6],
+      [-2, new Uint8Array(32)],
+    ]),
+  );
+  const credentialData = (id: Uint8Array, cose: Uint8Array) =>
+    concat(new Uint8Array(16), new Uint8Array([0, id.length]), id, cose);
+
+  it('read the authenticator data’s fixed layout, its credential and its extensions', () => {
+    expect(parseAuthenticatorData(head(0x05))).toEqual({ rpIdHash, flags: 0x05, signCount: 258, credential: null });
+    const id = new Uint8Array([9, 9, 9]);
+    const withCredential = parseAuthenticatorData(concat(head(0x45), credentialData(id, key)));
+    expect(withCredential?.credential?.id).toEqual(id);
+    expect(withCredential?.credential?.publicKey).toMatchObject({ '1': 1, '3': -8, '-1': 6 });
+    const extensions = cbor(new Map([['credProtect', 2]]));
+    expect(parseAuthenticatorData(concat(head(0xc5), credentialData(id, key), extensions))).not.toBeNull();
+  });
+
+  it('refuse authenticator data that is short, truncated, or has bytes its flags do not account for', () => {
+    const id = new Uint8Array([9, 9, 9]);
+    for (const bytes of [
+      head(0x05).slice(0, 36), // shorter than the fixed part
+      concat(head(0x05), new Uint8Array([0])), // a trailing byte
+      concat(head(0x45), credentialData(id, key).slice(0, 20)), // credential data cut short
+      concat(head(0x45), new Uint8Array(16), new Uint8Array([0, 40]), id), // id longer than what follows
+      concat(head(0x45), credentialData(id, cbor([1, 2]))), // a COSE key that is no map
+      concat(head(0x85), new Uint8Array([0xff])), // extensions that are no CBOR
+    ]) {
+      expect(parseAuthenticatorData(bytes)).toBeNull();
+    }
+  });
+
+  it('read client data only when it is UTF-8 JSON with the fields typed', () => {
+    const text = (value: unknown) =>
+      new TextEncoder().encode(typeof value === 'string' ? value : JSON.stringify(value));
+    const ok = { type: 'webauthn.get', challenge: 'abc', origin: 'https://example.test' };
+    expect(parseClientData(text(ok))).toEqual({ ...ok, crossOrigin: false });
+    for (const bad of [
+      text('not json'),
+      text(null),
+      text({ ...ok, challenge: 1 }),
+      text({ ...ok, origin: undefined }),
+      text({ ...ok, crossOrigin: 'no' }),
+      new Uint8Array([0x7b, 0xff, 0x7d]), // not UTF-8
+    ]) {
+      expect(parseClientData(bad)).toBeNull();
+    }
+  });
+
+  it('read an attestation object’s format and authenticator data, and nothing that lacks them', () => {
+    const authData = head(0x05);
+    const object = (entries: [string, unknown][]) => cbor(new Map(entries as [string, Uint8Array][]));
+    expect(
+      parseAttestationObject(
+        object([
+          ['fmt', 'none'],
+          ['attStmt', new Map() as never],
+          ['authData', authData],
+        ]),
+      ),
+    ).toEqual({
+      fmt: 'none',
+      authData,
+    });
+    expect(parseAttestationObject(object([['fmt', 'none']]))).toBeNull();
+    expect(
+      parseAttestationObject(
+        object([
+          ['fmt', 1 as never],
+          ['authData', authData],
+        ]),
+      ),
+    ).toBeNull();
+    expect(parseAttestationObject(new Uint8Array([0xa1]))).toBeNull();
+  });
+
+  it('refuse COSE keys that carry a private part, or an RSA modulus under 2048 bits', async () => {
+    const x = new Uint8Array(32).fill(1);
+    expect(jwkFromCose({ '1': 1, '3': -8, '-1': 6, '-2': x, '-4': x })).toBeNull();
+    expect(
+      jwkFromCose({ '1': 3, '3': -257, '-1': new Uint8Array(128).fill(1), '-2': new Uint8Array([1, 0, 1]) }),
+    ).toBeNull();
+    expect(
+      jwkFromCose({ '1': 3, '3': -257, '-1': new Uint8Array(256).fill(1), '-2': new Uint8Array([1, 0, 1]) }),
+    ).not.toBeNull();
   });
 });
 

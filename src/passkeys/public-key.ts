@@ -1,14 +1,21 @@
 /**
- * A passkey's public key: read from its COSE form (RFC 9053) once, at registration, with
- * @oslojs/webauthn, and kept as the JWK that WebCrypto imports; its signatures are checked by
+ * A passkey's public key: read from its COSE form (RFC 9052 §7, RFC 9053) once, at
+ * registration, and kept as the JWK that WebCrypto imports; its signatures are checked by
  * WebCrypto, never by JavaScript big-number code. Three algorithms, the ones the options ask for.
  */
-import { COSEKeyType, coseEllipticCurveEd25519, coseEllipticCurveP256, type COSEPublicKey } from '@oslojs/webauthn';
 import { toBase64Url } from '../platform/crypto';
+import type { CoseKey } from './parse';
 
 export const COSE_ES256 = -7;
 export const COSE_EDDSA = -8;
 export const COSE_RS256 = -257;
+
+/** COSE key types and curves (RFC 9053 §7, the IANA COSE registries). */
+const KTY_OKP = 1;
+const KTY_EC2 = 2;
+const KTY_RSA = 3;
+const CRV_P256 = 1;
+const CRV_ED25519 = 6;
 
 export type StoredKey = { jwk: JsonWebKey; algorithm: number };
 
@@ -26,43 +33,32 @@ const VERIFY: Record<number, VerifyAlgorithm> = {
   [COSE_RS256]: { name: 'RSASSA-PKCS1-v1_5' },
 };
 
-/** A big-endian unsigned integer in exactly `length` bytes (COSE coordinates come as bigints). */
-function bytes(value: bigint, length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  for (let i = length - 1; i >= 0; i--, value >>= 8n) out[i] = Number(value & 0xffn);
-  return out;
-}
+const bytesOf = (value: unknown, min: number, max = min): Uint8Array | null =>
+  value instanceof Uint8Array && value.length >= min && value.length <= max ? value : null;
 
 /**
- * The JWK of a COSE key, or null when it is not one of the three allowed algorithms with its
- * matching key type and curve. The `alg` in the key must be present and agree: a P-256 key
- * offered as RS256, or an algorithm the options never asked for, is refused.
+ * The JWK of a COSE key, or null unless it is one of the three allowed algorithms with its own
+ * key type and curve, and public only. The `alg` must be present and agree: a P-256 key
+ * offered as RS256, or an algorithm the options never offered, is refused.
  */
-export function jwkFromCose(key: COSEPublicKey): StoredKey | null {
-  try {
-    const algorithm = key.algorithm();
-    const type = key.type();
-    if (algorithm === COSE_ES256 && type === COSEKeyType.EC2) {
-      const { curve, x, y } = key.ec2();
-      if (curve !== coseEllipticCurveP256) return null;
-      const jwk = { kty: 'EC', crv: 'P-256', x: toBase64Url(bytes(x, 32)), y: toBase64Url(bytes(y, 32)) };
-      return { jwk, algorithm };
-    }
-    if (algorithm === COSE_EDDSA && type === COSEKeyType.OKP) {
-      const { curve, x } = key.okp();
-      if (curve !== coseEllipticCurveEd25519 || x.byteLength !== 32) return null;
-      return { jwk: { kty: 'OKP', crv: 'Ed25519', x: toBase64Url(x) }, algorithm };
-    }
-    if (algorithm === COSE_RS256 && type === COSEKeyType.RSA) {
-      // @oslojs/webauthn admits 2048-bit moduli with a 3-byte exponent (65537) only.
-      const { n, e } = key.rsa();
-      return { jwk: { kty: 'RSA', n: toBase64Url(bytes(n, 256)), e: toBase64Url(bytes(e, 3)) }, algorithm };
-    }
-    return null;
-  } catch {
-    // Missing or malformed parameters.
-    return null;
+export function jwkFromCose(key: CoseKey): StoredKey | null {
+  const [kty, algorithm, crv] = [key['1'], key['3'], key['-1']];
+  // -4 is `d`, the private part, for every key type here: an authenticator never sends it.
+  if ('-4' in key || typeof algorithm !== 'number') return null;
+  if (algorithm === COSE_ES256 && kty === KTY_EC2 && crv === CRV_P256) {
+    const [x, y] = [bytesOf(key['-2'], 32), bytesOf(key['-3'], 32)];
+    return x && y ? { jwk: { kty: 'EC', crv: 'P-256', x: toBase64Url(x), y: toBase64Url(y) }, algorithm } : null;
   }
+  if (algorithm === COSE_EDDSA && kty === KTY_OKP && crv === CRV_ED25519) {
+    const x = bytesOf(key['-2'], 32);
+    return x ? { jwk: { kty: 'OKP', crv: 'Ed25519', x: toBase64Url(x) }, algorithm } : null;
+  }
+  if (algorithm === COSE_RS256 && kty === KTY_RSA) {
+    // 2048 to 4096 bits (NIST SP 800-131A: nothing shorter), and a sane exponent.
+    const [n, e] = [bytesOf(key['-1'], 256, 512), bytesOf(key['-2'], 1, 4)];
+    return n && e ? { jwk: { kty: 'RSA', n: toBase64Url(n), e: toBase64Url(e) }, algorithm } : null;
+  }
+  return null;
 }
 
 /**

@@ -1,23 +1,26 @@
 /**
  * The checks of the two WebAuthn ceremonies (Level 3 §7.1 registration, §7.2 authentication),
- * each with the reason it is there. @oslojs/webauthn and @oslojs/cbor parse the bytes; every
- * decision is made here. Nothing in this module reads or writes D1: the flows
+ * each with the reason it is there. parse.ts reads the bytes (with @oslojs/cbor for the
+ * CBOR); every decision is made here. Nothing in this module reads or writes D1: the flows
  * (registration.ts, sign-in.ts) take the challenge and the stored passkey, and store the
  * outcome.
  *
  * A refusal is an ApiError with one of the passkey problem codes; the flow chooses its status
  * (400 for a signed-in registration, 401 for a sign-in).
  */
-import { decodeCBORToNativeValueNoLeftoverBytes } from '@oslojs/cbor';
-import {
-  ClientDataType,
-  parseAuthenticatorData,
-  parseClientDataJSON,
-  type AuthenticatorData,
-  type ClientData,
-} from '@oslojs/webauthn';
 import { fromBase64Url, sha256, toBase64Url, utf8 } from '../platform/crypto';
 import { ApiError, type ErrorCode } from '../platform/errors';
+import {
+  FLAG_BACKED_UP,
+  FLAG_BACKUP_ELIGIBLE,
+  FLAG_USER_PRESENT,
+  FLAG_USER_VERIFIED,
+  parseAttestationObject,
+  parseAuthenticatorData,
+  parseClientData,
+  type AuthenticatorData,
+  type ClientData,
+} from './parse';
 import { importable, jwkFromCose, verifySignature, type StoredKey } from './public-key';
 import type { RelyingParty } from './relying-party';
 
@@ -52,9 +55,6 @@ export const refusal =
 const MAX_CREDENTIAL_ID_BYTES = 1023;
 const TRANSPORTS = new Set(['ble', 'hybrid', 'internal', 'nfc', 'smart-card', 'usb']);
 
-const FLAG_BACKUP_ELIGIBLE = 0x08;
-const FLAG_BACKED_UP = 0x10;
-
 const decode = (text: string, refuse: Refuse, what: string): Uint8Array<ArrayBuffer> => {
   const bytes = fromBase64Url(text);
   if (!bytes) throw refuse('invalid_passkey', `The passkey response's ${what} is not base64url.`);
@@ -69,17 +69,20 @@ export type ReadClientData = { bytes: Uint8Array<ArrayBuffer>; data: ClientData;
  */
 export function readClientData(encoded: string, refuse: Refuse): ReadClientData {
   const bytes = decode(encoded, refuse, 'clientDataJSON');
-  let data: ClientData;
-  try {
-    data = parseClientDataJSON(bytes);
-  } catch {
-    throw refuse('invalid_passkey', 'The passkey response’s client data is malformed.');
-  }
-  return { bytes, data, challenge: toBase64Url(data.challenge) };
+  const data = parseClientData(bytes);
+  if (!data) throw refuse('invalid_passkey', 'The passkey response’s client data is malformed.');
+  // Looked up exactly as sent: a challenge spelled another way (padding, another alphabet)
+  // is no challenge the service made.
+  return { bytes, data, challenge: data.challenge };
 }
 
 /** §7.1 steps 7-10, §7.2 steps 11-14: what the browser says about where the ceremony ran. */
-function checkClientData(clientData: ClientData, type: ClientDataType, rp: RelyingParty, refuse: Refuse): void {
+function checkClientData(
+  clientData: ClientData,
+  type: 'webauthn.create' | 'webauthn.get',
+  rp: RelyingParty,
+  refuse: Refuse,
+): void {
   // A sign-in response replayed as a registration, or the reverse, is refused here.
   if (clientData.type !== type) throw refuse('invalid_passkey', 'The passkey response is of the other ceremony.');
   // The origin is what phishing changes: a page on another domain gets a signature for its
@@ -98,33 +101,27 @@ async function checkAuthenticatorData(
   rp: RelyingParty,
   refuse: Refuse,
 ): Promise<AuthenticatorData & { backupEligible: boolean; backedUp: boolean }> {
-  let data: AuthenticatorData;
-  try {
-    data = parseAuthenticatorData(raw);
-  } catch {
-    throw refuse('invalid_passkey', 'The passkey response’s authenticator data is malformed.');
-  }
+  const data = parseAuthenticatorData(raw);
+  if (!data) throw refuse('invalid_passkey', 'The passkey response’s authenticator data is malformed.');
   // The credential is scoped to an RP ID: a passkey of another site (or a response made for
   // another RP ID) does not sign in here, whatever the client data says.
-  const expected = await sha256(utf8(rp.id));
-  if (!equal(data.relyingPartyIdHash, expected)) {
+  if (!equal(data.rpIdHash, await sha256(utf8(rp.id)))) {
     throw refuse('passkey_rp_id_mismatch', `The passkey was not made for ${rp.id}.`);
   }
   // Presence: someone touched or unlocked the authenticator, not malware using it silently.
   // Verification: a PIN or biometric on the device. With both, a passkey is two factors
   // (something you have, something you know or are): what lets it stand in for password + TOTP.
-  if (!data.userPresent || !data.userVerified) {
+  if (!(data.flags & FLAG_USER_PRESENT) || !(data.flags & FLAG_USER_VERIFIED)) {
     throw refuse(
       'passkey_user_not_verified',
       'The authenticator did not verify the user (PIN or biometric); use one that can.',
     );
   }
-  const flags = raw[32]!;
-  const backupEligible = (flags & FLAG_BACKUP_ELIGIBLE) !== 0;
-  const backedUp = (flags & FLAG_BACKED_UP) !== 0;
+  const backupEligible = (data.flags & FLAG_BACKUP_ELIGIBLE) !== 0;
+  const backedUp = (data.flags & FLAG_BACKED_UP) !== 0;
   // §6.1: a credential that cannot be backed up cannot be backed up; the pair is malformed.
   if (backedUp && !backupEligible) throw refuse('invalid_passkey', 'The authenticator data flags are inconsistent.');
-  return Object.assign(data, { backupEligible, backedUp });
+  return { ...data, backupEligible, backedUp };
 }
 
 const equal = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((byte, i) => byte === b[i]);
@@ -149,21 +146,10 @@ export async function verifyRegistration(
   rp: RelyingParty,
   refuse: Refuse,
 ): Promise<NewPasskey> {
-  checkClientData(clientData.data, ClientDataType.Create, rp, refuse);
-  let decoded: unknown;
-  try {
-    decoded = decodeCBORToNativeValueNoLeftoverBytes(
-      decode(response.response.attestationObject, refuse, 'attestationObject'),
-      4,
-    );
-  } catch (err) {
-    if (err instanceof ApiError) throw err;
-    decoded = null;
-  }
-  const authData = (decoded as { authData?: unknown } | null)?.authData;
-  if (!(authData instanceof Uint8Array) || typeof (decoded as { fmt?: unknown }).fmt !== 'string') {
-    throw refuse('invalid_passkey', 'The passkey response’s attestation object is malformed.');
-  }
+  checkClientData(clientData.data, 'webauthn.create', rp, refuse);
+  const attestation = parseAttestationObject(decode(response.response.attestationObject, refuse, 'attestationObject'));
+  if (!attestation) throw refuse('invalid_passkey', 'The passkey response’s attestation object is malformed.');
+  const authData = attestation.authData;
   const data = await checkAuthenticatorData(authData, rp, refuse);
   const credential = data.credential;
   if (!credential) throw refuse('invalid_passkey', 'The passkey response carries no credential.');
@@ -185,7 +171,7 @@ export async function verifyRegistration(
   return {
     id,
     key,
-    signCount: data.signatureCounter,
+    signCount: data.signCount,
     transports: [...new Set(transports)],
     backupEligible: data.backupEligible,
     backedUp: data.backedUp,
@@ -206,7 +192,7 @@ export async function verifyAuthentication(
   passkey: StoredPasskey,
   refuse: Refuse,
 ): Promise<{ signCount: number; backedUp: boolean }> {
-  checkClientData(clientData.data, ClientDataType.Get, rp, refuse);
+  checkClientData(clientData.data, 'webauthn.get', rp, refuse);
   // The user handle, when the authenticator gives one (it always does for a discoverable
   // sign-in), must name the passkey's owner: a passkey is never accepted for someone else.
   const handle = response.response.userHandle;
@@ -227,7 +213,7 @@ export async function verifyAuthentication(
   // §7.2 step 21: a counter that does not move forward means two authenticators hold the
   // key (a cloned one). Zero is exempt: authenticators that keep no counter (most synced
   // passkeys) always send 0.
-  const counter = data.signatureCounter;
+  const counter = data.signCount;
   if (counter !== 0 && counter <= passkey.signCount) {
     throw refuse(
       'passkey_counter_regressed',
