@@ -90,6 +90,8 @@ export default defineConfig(async () => {
                   // Passkeys for ORIGIN (https://auth.example.test): its parent domain, as an RP ID
                   // shared with a sibling app would be. Tests of a deployment without it unset it.
                   WEBAUTHN_RP_ID: 'example.test',
+                  // The OAuth issuer of the tests' ORIGIN (test/helpers.ts).
+                  OAUTH_ISSUER: 'https://auth.example.test',
                 },
                 // Off by default in wrangler.toml; on here, so the legacy-hash tests run the real
                 // companion. Tests of a deployment without it drop it with appWith().
@@ -103,6 +105,9 @@ export default defineConfig(async () => {
             include: ['test/**/*.test.ts'],
             exclude: ['test/e2e/**'],
             setupFiles: ['./test/apply-migrations.ts'],
+            // Many cases run PBKDF2 at 100,000 iterations several times (a re-authentication adds
+            // one); on 2 busy cores that passes 5 s while nothing is wrong.
+            testTimeout: 30_000,
           },
         },
         {

@@ -11,6 +11,8 @@ import {
 } from './sessions/sessions';
 import { deleteEndedRecoveryQueries } from './recovery/cleanup';
 import { deleteForgottenAddressesQuery, deleteLapsedAttemptsQuery } from './throttle/throttle';
+import { deleteExpiredCodesQuery } from './oauth/codes';
+import { deleteEndedInteractionsQuery } from './oauth/interactions';
 import { deleteExpiredChallengesQuery } from './passkeys/challenges';
 
 const app = createApp();
@@ -22,28 +24,32 @@ export type CleanupSummary = {
   counters: number;
   knownAddresses: number;
   lapsedAttempts: number;
+  oauthCodes: number;
 };
 
 /**
  * What the database must not keep: sessions that ended more than SESSION_RETENTION ago,
  * spent refresh tokens past their lifetime, sealed successors past the grace window,
- * expired throttle counters, addresses not seen for KNOWN_ADDRESS_DAYS, and login attempts
- * whose in-flight mark lapsed (their Worker died before the verdict), and expired passkey
- * challenges.
+ * expired throttle counters, addresses not seen for KNOWN_ADDRESS_DAYS, login attempts whose
+ * in-flight mark lapsed (their Worker died before the verdict), OAuth codes expired more than
+ * SESSION_RETENTION ago, OAuth sign-in and logout requests past their lifetime, and expired passkey challenges.
  */
 export async function cleanup(env: Bindings, now = Date.now()): Promise<CleanupSummary> {
   const config = getConfig(env);
   const db = getDb(env.DB);
-  const [sessions, spentTokens, sealedSuccessors, counters, knownAddresses, lapsedAttempts] = await db.batch([
-    deleteEndedSessionsQuery(db, config, now),
-    deleteSpentExpiredTokensQuery(db, now),
-    eraseSealedSuccessorsQuery(db, now - config.refreshReuseGrace * 1000),
-    deleteExpiredCountersQuery(db, now),
-    deleteForgottenAddressesQuery(db, now),
-    deleteLapsedAttemptsQuery(db, now),
-    ...deleteEndedRecoveryQueries(db, now),
-    deleteExpiredChallengesQuery(db, now),
-  ]);
+  const [sessions, spentTokens, sealedSuccessors, counters, knownAddresses, lapsedAttempts, oauthCodes] =
+    await db.batch([
+      deleteEndedSessionsQuery(db, config, now),
+      deleteSpentExpiredTokensQuery(db, now),
+      eraseSealedSuccessorsQuery(db, now - config.refreshReuseGrace * 1000),
+      deleteExpiredCountersQuery(db, now),
+      deleteForgottenAddressesQuery(db, now),
+      deleteLapsedAttemptsQuery(db, now),
+      deleteExpiredCodesQuery(db, config, now),
+      ...deleteEndedRecoveryQueries(db, now),
+      deleteEndedInteractionsQuery(db, now),
+      deleteExpiredChallengesQuery(db, now),
+    ]);
   return {
     sessions: sessions.meta.changes,
     spentTokens: spentTokens.meta.changes,
@@ -51,6 +57,7 @@ export async function cleanup(env: Bindings, now = Date.now()): Promise<CleanupS
     counters: counters.meta.changes,
     knownAddresses: knownAddresses.meta.changes,
     lapsedAttempts: lapsedAttempts.meta.changes,
+    oauthCodes: oauthCodes.meta.changes,
   };
 }
 
@@ -68,6 +75,7 @@ export default {
             deleted_counters: deleted.counters,
             deleted_known_addresses: deleted.knownAddresses,
             deleted_lapsed_attempts: deleted.lapsedAttempts,
+            deleted_oauth_codes: deleted.oauthCodes,
           }),
         ),
       ),

@@ -37,7 +37,17 @@ export type AuditEvent =
   | 'passkey_removed'
   | 'passkey_failure'
   | 'passkey_counter_regressed'
-  | 'password_added';
+  | 'password_added'
+  | 'oauth_client_registered'
+  | 'oauth_client_updated'
+  | 'oauth_client_deleted'
+  | 'oauth_consent_given'
+  | 'oauth_consent_denied'
+  | 'oauth_code_exchanged'
+  | 'oauth_code_replayed'
+  | 'oauth_refresh'
+  | 'oauth_refresh_reused'
+  | 'oauth_token_revoked';
 
 export type AuditFields = {
   requestId?: string | undefined;
@@ -51,6 +61,10 @@ export type AuditFields = {
   method?: string | undefined;
   /** The passkey (its credential id, which is public) an event is about. */
   passkeyId?: string | undefined;
+  /** The OAuth client concerned. */
+  clientId?: string | undefined;
+  /** The OAuth scope concerned (space-separated). */
+  scope?: string | undefined;
 };
 
 /** Who asked: what a service function that audits needs from the request. */
@@ -71,6 +85,8 @@ export function audit(event: AuditEvent, fields: AuditFields): void {
       reason: fields.reason,
       method: fields.method,
       passkey_id: fields.passkeyId,
+      client_id: fields.clientId,
+      scope: fields.scope,
     }),
   );
 }

@@ -49,6 +49,7 @@ export const ERROR_CODES = {
   last_passkey: 'Cannot remove the last passkey',
   password_already_set: 'Password already set',
   service_unavailable: 'Service unavailable',
+  interaction_expired: 'Sign-in or logout request expired',
   legacy_hash_unavailable: 'Imported password cannot be checked now',
   misconfigured: 'Service misconfigured',
   internal_error: 'Internal server error',

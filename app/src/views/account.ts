@@ -7,6 +7,7 @@ import { act, alertRegion, field, h, statusRegion } from '../dom';
 import { passkeysView } from './passkeys';
 import { sessionsView } from './sessions';
 import { twoFactorView } from './two-factor';
+import { oauthClientsView } from './oauth-clients';
 import { usersView } from './users';
 
 export function accountView(user: User): HTMLElement {
@@ -62,6 +63,7 @@ export function accountView(user: User): HTMLElement {
     twoFactorView(user),
     passkeysView(user),
     user.role === 'admin' ? usersView(user) : null,
+    user.role === 'admin' ? oauthClientsView() : null,
   );
 }
 

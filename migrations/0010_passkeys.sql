@@ -23,6 +23,4 @@ CREATE TABLE `passkeys` (
 	FOREIGN KEY (`user_id`) REFERENCES `users`(`id`) ON UPDATE no action ON DELETE cascade
 );
 --> statement-breakpoint
-CREATE INDEX `passkeys_user_id_idx` ON `passkeys` (`user_id`);--> statement-breakpoint
-ALTER TABLE `sessions` ADD `auth_time` integer;--> statement-breakpoint
-ALTER TABLE `sessions` ADD `amr` text;
+CREATE INDEX `passkeys_user_id_idx` ON `passkeys` (`user_id`);
