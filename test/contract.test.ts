@@ -1536,6 +1536,52 @@ const CASES: Record<string, Record<number, Send[]>> = {
         }),
     ],
   },
+  oauthPasskeySignIn: {
+    200: [
+      async () => {
+        const { held } = await passkeyUser();
+        const { browser, interaction } = await pendingAuthorization();
+        return browser.page('/oauth/interaction/passkey', { interaction, credential: await signInResponse(api, held) });
+      },
+    ],
+    400: [
+      async () =>
+        new Browser().page('/oauth/interaction/passkey', {
+          interaction: NO_SUCH_ID,
+          credential: await strayAssertion(),
+        }),
+    ],
+    401: [
+      async () => {
+        const { browser, interaction } = await pendingAuthorization();
+        return browser.page('/oauth/interaction/passkey', { interaction, credential: await strayAssertion() });
+      },
+    ],
+    403: [
+      async () => {
+        const { browser, interaction } = await pendingAuthorization();
+        return crossSite(browser, '/oauth/interaction/passkey', { interaction, credential: await strayAssertion() });
+      },
+    ],
+    429: [
+      async () => {
+        const { browser, interaction } = await pendingAuthorization({
+          call: providerApi({ LOGIN_IP_MAX_FAILURES: '1' }),
+        });
+        const headers = { 'CF-Connecting-IP': '198.51.100.34' };
+        return until429(async () =>
+          browser.page('/oauth/interaction/passkey', { interaction, credential: await strayAssertion() }, headers),
+        );
+      },
+    ],
+    500: [
+      async () => {
+        const { browser, interaction } = await pendingAuthorization({ call: providerApi({ WEBAUTHN_RP_ID: '' }) });
+        vi.spyOn(console, 'error').mockImplementationOnce(() => {});
+        return browser.page('/oauth/interaction/passkey', { interaction, credential: await strayAssertion() });
+      },
+    ],
+  },
   flaskHello: {
     200: [async () => api('/hello', { headers: { Authorization: `JWT ${(await signedIn()).token}` } })],
     401: [() => api('/hello')],

@@ -175,6 +175,7 @@ describe('GET /openapi.json', () => {
         'POST /oauth/interaction/next',
         'POST /oauth/interaction/sign-in',
         'POST /oauth/interaction/verify',
+        'POST /oauth/interaction/passkey',
         'POST /oauth/interaction/consent',
         'GET /oauth/logout',
         'POST /oauth/logout',

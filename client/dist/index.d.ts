@@ -23,6 +23,12 @@ export { EdgeAuthError, unwrap } from './error.js';
 export type { ApiResult, ErrorCode, ProblemDocument } from './error.js';
 export type { components, paths } from './schema.js';
 export type { CredentialsContainerLike } from './webauthn.js';
+/**
+ * The browser's half of a passkey ceremony, for a page that runs one against endpoints of its
+ * own (the OAuth provider's hosted sign-in page): JSON options in (`creationOptions`,
+ * `requestOptions`), the credential out as JSON (`credentialJson`).
+ */
+export * as webauthn from './webauthn.js';
 type Json<T> = T extends {
     content: {
         'application/json': infer B;

@@ -20,6 +20,12 @@ import createClient, {} from 'openapi-fetch';
 import { EdgeAuthError, toEdgeAuthError, unwrap } from './error.js';
 import { browserCredentials, conditionalMediationAvailable, creationOptions, credentialJson, requestOptions, } from './webauthn.js';
 export { EdgeAuthError, unwrap } from './error.js';
+/**
+ * The browser's half of a passkey ceremony, for a page that runs one against endpoints of its
+ * own (the OAuth provider's hosted sign-in page): JSON options in (`creationOptions`,
+ * `requestOptions`), the credential out as JSON (`credentialJson`).
+ */
+export * as webauthn from './webauthn.js';
 /** Refresh this long before the access token expires (at most a quarter of its lifetime). */
 const REFRESH_LEAD_MS = 60_000;
 /** setTimeout's largest delay; longer ones fire at once. */

@@ -1028,6 +1028,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/oauth/interaction/passkey": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign in on the hosted page with a passkey, then the next step
+         * @description The browser's answer to options from `passkeySignInOptions`, verified as `passkeySignInVerify` verifies it (the same refusals and throttling), the session delivered as the refresh cookie. A passkey verifies its user, so no second factor is asked; the ID token's `amr` is `hwk user`. Called by the hosted sign-in page only: the request must be same-origin (`Origin` is the service’s own, `Sec-Fetch-Site: same-origin`), or it is refused with `403 csrf_rejected`.
+         */
+        post: operations["oauthPasskeySignIn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/oauth/interaction/consent": {
         parameters: {
             query?: never;
@@ -5778,6 +5798,168 @@ export interface operations {
             };
             /** @description Too many wrong codes (`too_many_attempts`), see Retry-After */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    oauthPasskeySignIn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "interaction": "pR0x…",
+                 *       "credential": {
+                 *         "id": "AQIDBA",
+                 *         "rawId": "AQIDBA",
+                 *         "type": "public-key",
+                 *         "response": {
+                 *           "clientDataJSON": "eyJ0eXBlIjoi",
+                 *           "authenticatorData": "SZYN5YgO",
+                 *           "signature": "MEUCIQ",
+                 *           "userHandle": "dXNlcg"
+                 *         }
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    /** @description The `interaction` of the page’s URL */
+                    interaction: string;
+                    /** @description What `PublicKeyCredential.toJSON()` gives for `navigator.credentials.get()` */
+                    credential: {
+                        /** @description The credential id, base64url */
+                        id: string;
+                        /** @description The credential id, base64url */
+                        rawId: string;
+                        /** @constant */
+                        type: "public-key";
+                        response: {
+                            clientDataJSON: string;
+                            authenticatorData: string;
+                            signature: string;
+                            userHandle?: string | null;
+                        };
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Signed in; the next step */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        step: "sign_in";
+                        client: {
+                            /** @description The client’s registered `client_name` (or its id) */
+                            name: string;
+                            /** @description Its registered logo, only when https */
+                            logo_uri?: string;
+                            /**
+                             * @description It registered itself (open registration): its name is only its own claim
+                             * @constant
+                             */
+                            self_registered?: true;
+                        };
+                        login_hint?: string;
+                    } | {
+                        /** @constant */
+                        step: "consent";
+                        client: {
+                            /** @description The client’s registered `client_name` (or its id) */
+                            name: string;
+                            /** @description Its registered logo, only when https */
+                            logo_uri?: string;
+                            /**
+                             * @description It registered itself (open registration): its name is only its own claim
+                             * @constant
+                             */
+                            self_registered?: true;
+                        };
+                        user: {
+                            username: string;
+                        };
+                        scopes: {
+                            scope: string;
+                            description: string;
+                        }[];
+                    } | {
+                        /** @constant */
+                        step: "redirect";
+                        /** @description Where the page sends the browser: back to the client */
+                        redirect_to: string;
+                    };
+                };
+            };
+            /** @description The interaction is unknown, expired, already completed or another browser’s (`interaction_expired`), or invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The passkey was refused: `unknown_passkey`, `invalid_passkey_challenge`, `passkey_user_not_verified`, … (as `passkeySignInVerify`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not called by the service’s own page (`csrf_rejected`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than 16384 bytes (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many attempts from this address (`too_many_attempts`), see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description WEBAUTHN_RP_ID is not set (`misconfigured`) */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };

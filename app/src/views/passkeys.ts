@@ -3,90 +3,23 @@
  * Username field), creating an account with one, and the signed-in user's Passkeys section
  * (add, rename, remove; and a first password for an account made with a passkey).
  *
- * The ceremonies run through the client (`auth.passkeys`). A refusal by the service arrives as
- * an EdgeAuthError, whose detail the views show; the browser's own failures (a cancelled or
- * timed-out prompt, an authenticator that already holds a passkey) arrive as DOMExceptions,
- * put into plain words here.
+ * The ceremonies run through the client (`auth.passkeys`); the browser's refusals are put into
+ * plain words by passkey-ui.ts, which the OAuth provider's hosted sign-in page shares.
  */
 import { EdgeAuthError, type Passkey } from 'edge-auth/client';
 import { auth, type User } from '../api';
-import { act, alertRegion, announce, confirmStep, field, h, say, showFailure, statusRegion, uniqueId } from '../dom';
-
-/** What the browser's WebAuthn errors mean to the person in front of it. */
-function inPlainWords(err: DOMException, ceremony: 'sign-in' | 'create'): string {
-  switch (err.name) {
-    case 'NotAllowedError':
-      return ceremony === 'sign-in'
-        ? 'No passkey was used: the prompt was closed, timed out, or this device has no passkey for this site.'
-        : 'No passkey was made: the prompt was closed or timed out.';
-    case 'InvalidStateError':
-      return 'This device already holds a passkey for this account.';
-    case 'SecurityError':
-      return `Passkeys do not work at ${location.hostname}: open this page at http://localhost${location.port ? `:${location.port}` : ''} or at its https:// address.`;
-    case 'NotSupportedError':
-      return 'This browser or device cannot make a passkey the service accepts.';
-    default:
-      return `The passkey could not be used (${err.name}).`;
-  }
-}
-
-/** A browser's DOMException as a failure `act` shows (in plain words); anything else as it is. */
-function asFailure(err: unknown, kind: 'sign-in' | 'create'): unknown {
-  if (!(err instanceof DOMException)) return err;
-  return new EdgeAuthError({
-    type: 'about:blank',
-    title: 'Passkey prompt',
-    status: 0,
-    detail: inPlainWords(err, kind),
-    code: 'unexpected_response',
-  });
-}
-
-/** Runs a ceremony; a failure of the browser's leaves in plain words. */
-async function ceremony<T>(kind: 'sign-in' | 'create', run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (err) {
-    throw asFailure(err, kind);
-  }
-}
-
-// --- signed out ---
-
-/** The sign-in offered in the Username field's autofill, while the signed-out view is shown. */
-let autofill: AbortController | null = null;
-
-/** Stops the autofill sign-in: a browser runs one WebAuthn request at a time. */
-function stopAutofill(): void {
-  autofill?.abort();
-  autofill = null;
-}
-
-/** Browsers refuse IP addresses as the relying party: passkeys are offered by name only. */
-const onIpAddress = () => /^[\d.]+$|^\[/.test(location.hostname);
+import { act, alertRegion, announce, confirmStep, field, h, say, statusRegion, uniqueId } from '../dom';
+import { ceremony, startAutofill, stopAutofill } from '../passkey-ui';
 
 /**
- * Starts the autofill (conditional mediation) sign-in for `form`, whose Username field has
- * `autocomplete="username webauthn"`: the browser lists passkeys among the saved usernames,
- * and picking one signs in. It runs until used, or until another ceremony or view stops it. A
- * refusal is shown and not retried on its own (the button is there for another try): a device
- * that answers at once would otherwise try again and again.
+ * Starts the autofill sign-in for `form` (passkey-ui.ts), whose Username field has
+ * `autocomplete="username webauthn"`: the browser lists passkeys among the saved usernames.
  */
-export function startAutofill(form: HTMLElement): void {
-  stopAutofill();
-  if (onIpAddress()) return;
-  const controller = new AbortController();
-  autofill = controller;
-  void (async () => {
-    if (!(await auth.passkeys.conditionalMediationAvailable()) || controller.signal.aborted) return;
-    try {
-      await auth.passkeys.signIn({ mediation: 'conditional', signal: controller.signal });
-      announce('Signed in with a passkey.');
-    } catch (err) {
-      if (controller.signal.aborted || (err instanceof DOMException && err.name === 'AbortError')) return;
-      if (form.isConnected) showFailure(form, asFailure(err, 'sign-in'));
-    }
-  })();
+export function startDemoAutofill(form: HTMLElement): void {
+  startAutofill(form, async (signal) => {
+    await auth.passkeys.signIn({ mediation: 'conditional', signal });
+    announce('Signed in with a passkey.');
+  });
 }
 
 /** The "Sign in with a passkey" button of the log-in form: no username needed. */

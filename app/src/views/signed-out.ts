@@ -6,7 +6,7 @@
 import { EdgeAuthError } from 'edge-auth/client';
 import { auth } from '../api';
 import { act, alertRegion, announce, field, h, statusRegion } from '../dom';
-import { passkeySignInButton, passkeySignUpButton, startAutofill } from './passkeys';
+import { passkeySignInButton, passkeySignUpButton, startDemoAutofill } from './passkeys';
 
 export function signedOutView(): { element: HTMLElement; focus: () => void } {
   const login = loginSection();
@@ -31,7 +31,7 @@ function loginSection(): { element: HTMLElement; focus: () => void } {
       passkeySignInButton(() => form),
     ),
   );
-  startAutofill(form);
+  startDemoAutofill(form);
   const focus = () => form.querySelector('input')?.focus();
   form.addEventListener('submit', (event) => {
     event.preventDefault();

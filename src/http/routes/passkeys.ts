@@ -43,7 +43,7 @@ const registrationResponse = z
   })
   .meta({ description: 'What `PublicKeyCredential.toJSON()` gives for `navigator.credentials.create()`' });
 
-const authenticationResponse = z
+export const authenticationResponse = z
   .object({
     id: credentialId,
     rawId: credentialId,
