@@ -3,10 +3,12 @@
  * a phone or a laptop's platform authenticator, against a real `wrangler dev` at
  * http://localhost (WebAuthn refuses IP addresses as RP IDs, so not 127.0.0.1; with no
  * WEBAUTHN_RP_ID the RP ID is `localhost`). The demo app is driven as a user would, by role and
- * accessible name. One wrangler dev and one browser; each device is a context of its own.
+ * accessible name, and so is the OAuth provider's hosted sign-in page. One wrangler dev and one
+ * browser; each device is a context of its own.
  *
  * Run: npx vitest run test/e2e/passkeys.test.ts
  */
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { launchChromium, newContext } from './browser';
@@ -20,6 +22,12 @@ const contexts: BrowserContext[] = [];
 /** The service as the browser reaches it: by name, so that it can be the RP ID. */
 const site = () => server!.baseUrl.replace('127.0.0.1', 'localhost');
 
+/** An RS256 private JWK, as `npm run keys:generate -- --alg RS256` makes one. */
+function rs256Key(): string {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return JSON.stringify({ ...privateKey.export({ format: 'jwk' }), kid: 'e2e-rs256', alg: 'RS256' });
+}
+
 beforeAll(async () => {
   [server, browser] = await Promise.all([
     startWranglerDev(scratch(), {
@@ -27,6 +35,10 @@ beforeAll(async () => {
       DATA_ENCRYPTION_KEY: `e2e-${crypto.randomUUID()}-${crypto.randomUUID()}`,
       REGISTER_IP_MAX: '1000',
       PBKDF2_ITERATIONS: '10000',
+      // The OAuth provider, for its hosted sign-in page: an RS256 key, and public clients that
+      // register themselves (the issuer is the request's origin on loopback).
+      JWT_PRIVATE_KEY: rs256Key(),
+      OAUTH_OPEN_REGISTRATION: 'true',
     }),
     launchChromium(),
   ]);
@@ -224,5 +236,70 @@ describe('passkeys in Chromium', () => {
       return { status: res.status, body: await res.json() };
     }, ownerName);
     expect(answer).toMatchObject({ status: 401, body: { code: 'passkey_user_not_verified' } });
+  });
+  it('signs in on the OAuth provider’s hosted page with the button, and the ID token says how: hwk user', async () => {
+    const phone = await device({ autofill: false });
+    const { page } = phone;
+    const username = uniqueName('pkoauth');
+    const form = formOf(page, 'Create an account');
+    await form.getByLabel('Username').fill(username);
+    await form.getByRole('button', { name: 'Create account with a passkey' }).click();
+    await signedInAs(page, username).waitFor();
+    await logOut(page);
+
+    // A public client registers itself, and sends the browser to the authorization endpoint.
+    const callback = 'http://127.0.0.1:9/callback';
+    const registered = await fetch(`${site()}/oauth/register`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        client_name: 'Passkey app',
+        redirect_uris: [callback],
+        token_endpoint_auth_method: 'none',
+      }),
+    });
+    expect(registered.status).toBe(201);
+    const { client_id } = (await registered.json()) as { client_id: string };
+    const verifier = randomBytes(32).toString('base64url');
+    const challenge = createHash('sha256').update(verifier).digest('base64url');
+    const query = new URLSearchParams({
+      response_type: 'code',
+      client_id,
+      redirect_uri: callback,
+      scope: 'openid profile',
+      state: 'pk-state',
+      nonce: 'pk-nonce',
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+    });
+    let landed = '';
+    await page.route(`${callback}**`, async (route) => {
+      landed = route.request().url();
+      await route.fulfill({ status: 200, contentType: 'text/plain', body: 'back at the client' });
+    });
+    await page.goto(`${site()}/oauth/authorize?${query}`);
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    expect(await page.getByLabel('Username').getAttribute('autocomplete')).toBe('username webauthn');
+    await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    await page.getByRole('heading', { name: 'Allow Passkey app access?' }).waitFor();
+    await page.getByRole('button', { name: 'Allow' }).click();
+    await page.getByText('back at the client').waitFor();
+    const code = new URL(landed).searchParams.get('code')!;
+
+    const token = await fetch(`${site()}/oauth/token`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: callback,
+        code_verifier: verifier,
+        client_id,
+      }),
+    });
+    const tokens = (await token.json()) as { id_token: string };
+    expect(token.status, JSON.stringify(tokens)).toBe(200);
+    const claims = JSON.parse(Buffer.from(tokens.id_token.split('.')[1]!, 'base64url').toString());
+    expect(claims).toMatchObject({ preferred_username: username, amr: ['hwk', 'user'], nonce: 'pk-nonce' });
   });
 });
