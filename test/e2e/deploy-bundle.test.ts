@@ -14,8 +14,7 @@ import { childEnv, ROOT, run, useScratchDir } from './support';
 /**
  * The OAuth provider issue's budget, for it and the passkey and machine-client issues together
  * (the platform limit is 3 MB compressed on the Free plan): 107 KiB gzipped after the OAuth
- * provider's server side (89 KiB before; jose is about 6 KiB of the 18 it added); passkeys add
- * 12 KiB (docs/passkeys.md: 2.4 for @oslojs/cbor, the rest the ceremony and its routes). It came down
+ * provider's server side (89 KiB before; jose is about 6 KiB of the 18 it added). It came down
  * from 126 KiB once by leaving out what most requests never run: the Flask legacy-hash
  * verifiers went to the companion Worker (17 KiB), the common-password list into D1 (13 KiB),
  * and esbuild's keep_names wrappers (8 KiB). @hono/zod-openapi alone would take it to 169 KiB.
