@@ -13,6 +13,7 @@ import { deleteEndedRecoveryQueries } from './recovery/cleanup';
 import { deleteForgottenAddressesQuery, deleteLapsedAttemptsQuery } from './throttle/throttle';
 import { deleteExpiredCodesQuery } from './oauth/codes';
 import { deleteEndedInteractionsQuery } from './oauth/interactions';
+import { deleteExpiredChallengesQuery } from './passkeys/challenges';
 
 const app = createApp();
 
@@ -31,7 +32,7 @@ export type CleanupSummary = {
  * spent refresh tokens past their lifetime, sealed successors past the grace window,
  * expired throttle counters, addresses not seen for KNOWN_ADDRESS_DAYS, login attempts whose
  * in-flight mark lapsed (their Worker died before the verdict), OAuth codes expired more than
- * SESSION_RETENTION ago, and OAuth sign-in and logout requests past their lifetime.
+ * SESSION_RETENTION ago, OAuth sign-in and logout requests past their lifetime, and expired passkey challenges.
  */
 export async function cleanup(env: Bindings, now = Date.now()): Promise<CleanupSummary> {
   const config = getConfig(env);
@@ -47,6 +48,7 @@ export async function cleanup(env: Bindings, now = Date.now()): Promise<CleanupS
       deleteExpiredCodesQuery(db, config, now),
       ...deleteEndedRecoveryQueries(db, now),
       deleteEndedInteractionsQuery(db, now),
+      deleteExpiredChallengesQuery(db, now),
     ]);
   return {
     sessions: sessions.meta.changes,

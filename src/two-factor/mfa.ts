@@ -489,7 +489,12 @@ export async function verifyLoginChallenge(
   if (!(await completeChallenge(db, challenge.tokenHash, now))) throw invalidMfaToken();
   // Created as login creates it, conditional on the password and version of the password step.
   const verified = { passwordHash: user.passwordHash, tokenVersion: challenge.tokenVersion, mfaEnabled: true };
-  const session = await newSessionQueries(db, config, { userId: user.id, userAgent: input.userAgent, verified }, now);
+  const session = await newSessionQueries(
+    db,
+    config,
+    { userId: user.id, userAgent: input.userAgent, verified, amr: ['pwd', 'otp'] },
+    now,
+  );
   const [created] = await db.batch([
     ...session.queries,
     clearCounterQuery(db, failuresLimit(config, user.id).key),
