@@ -14,6 +14,8 @@ import { deleteForgottenAddressesQuery, deleteLapsedAttemptsQuery } from './thro
 import { deleteExpiredCodesQuery } from './oauth/codes';
 import { deleteEndedInteractionsQuery } from './oauth/interactions';
 import { deleteExpiredChallengesQuery } from './passkeys/challenges';
+import { deleteExpiredAssertionJtisQuery } from './oauth/client-assertion';
+import { deleteEndedApiKeysQuery } from './api-keys/api-keys';
 
 const app = createApp();
 
@@ -32,7 +34,9 @@ export type CleanupSummary = {
  * spent refresh tokens past their lifetime, sealed successors past the grace window,
  * expired throttle counters, addresses not seen for KNOWN_ADDRESS_DAYS, login attempts whose
  * in-flight mark lapsed (their Worker died before the verdict), OAuth codes expired more than
- * SESSION_RETENTION ago, OAuth sign-in and logout requests past their lifetime, and expired passkey challenges.
+ * SESSION_RETENTION ago, OAuth sign-in and logout requests past their lifetime, expired passkey
+ * challenges, the jtis of expired client assertions, and API keys whose grant is gone with the
+ * ended sessions (after deleteEndedSessionsQuery, in the same batch).
  */
 export async function cleanup(env: Bindings, now = Date.now()): Promise<CleanupSummary> {
   const config = getConfig(env);
@@ -49,6 +53,8 @@ export async function cleanup(env: Bindings, now = Date.now()): Promise<CleanupS
       ...deleteEndedRecoveryQueries(db, now),
       deleteEndedInteractionsQuery(db, now),
       deleteExpiredChallengesQuery(db, now),
+      deleteExpiredAssertionJtisQuery(db, now),
+      deleteEndedApiKeysQuery(db),
     ]);
   return {
     sessions: sessions.meta.changes,

@@ -54,10 +54,14 @@ describe('discovery', () => {
       jwks_uri: `${ISSUER}/.well-known/jwks.json`,
       response_types_supported: ['code'],
       code_challenge_methods_supported: ['S256'],
-      grant_types_supported: ['authorization_code', 'refresh_token'],
-      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
+      grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
+      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
+      token_endpoint_auth_signing_alg_values_supported: ['RS256', 'ES256', 'EdDSA'],
+      introspection_endpoint_auth_signing_alg_values_supported: ['RS256', 'ES256', 'EdDSA'],
+      revocation_endpoint_auth_signing_alg_values_supported: ['RS256', 'ES256', 'EdDSA'],
       authorization_response_iss_parameter_supported: true,
-      scopes_supported: ['openid', 'profile', 'email', 'roles', 'offline_access'],
+      // The OpenID scopes, then those of the APIs (OAUTH_API_SCOPES, default `api`) and `admin`.
+      scopes_supported: ['openid', 'profile', 'email', 'roles', 'offline_access', 'api', 'admin'],
     });
     // RS256 always (OIDC Core §15.1), and each other algorithm a key is configured for.
     expect(metadata.id_token_signing_alg_values_supported).toEqual(['RS256', 'ES256']);

@@ -25,6 +25,7 @@ const NOTICES = {
   mfa_locked: 'Authenticator codes were locked after too many wrong ones in a row',
   passkey_added: 'A passkey was added to your account',
   password_added: 'A password was added to your account',
+  api_key_created: 'An API key was created for your account',
 } as const;
 
 /** What the owner can do, where the general advice is not enough. */

@@ -1,7 +1,8 @@
 /** Users in D1. Plain functions over a Drizzle `db`; no HTTP in here except typed errors. */
-import { and, asc, eq, gt, ne, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, isNull, ne, sql } from 'drizzle-orm';
+import { ADMIN_SCOPE } from '../oauth/scopes';
 import type { Database } from '../platform/db/client';
-import { users, type AccessUser, type Role, type User } from '../platform/db/schema';
+import { sessions, users, type AccessUser, type Role, type User } from '../platform/db/schema';
 import { forgetUser } from '../sessions/access-cache';
 import { ApiError } from '../platform/errors';
 
@@ -129,17 +130,39 @@ async function explainNoChange(db: Database, id: string): Promise<never> {
   throw new ApiError(409, 'last_admin', 'This is the last admin; make another admin first.');
 }
 
-export async function setRole(db: Database, id: string, role: Role): Promise<User> {
-  const [user] = await db
-    .update(users)
-    .set({ role, updatedAt: Date.now() })
+/**
+ * Ends the user's API keys that carry `admin` (only keys hold it: the authorization endpoint
+ * never grants it), if the user is no admin once the batch it is in has run.
+ */
+const endAdminKeysQuery = (db: Database, id: string, now: number) =>
+  db
+    .update(sessions)
+    .set({ revokedAt: now, revokedReason: 'demoted' })
     .where(
       and(
-        eq(users.id, id),
-        role === 'admin' ? undefined : sql`(${ne(users.role, 'admin')} OR ${anotherAdminRemains(id)})`,
+        eq(sessions.userId, id),
+        isNull(sessions.revokedAt),
+        sql`instr(' ' || ${sessions.scope} || ' ', ${` ${ADMIN_SCOPE} `}) > 0`,
+        sql`(SELECT ${users.role} FROM ${users} WHERE ${users.id} = ${id}) != 'admin'`,
       ),
-    )
-    .returning();
+    );
+
+/** Changes the role; a demotion ends the user's admin API keys in the same batch. */
+export async function setRole(db: Database, id: string, role: Role): Promise<User> {
+  const now = Date.now();
+  const [[user]] = await db.batch([
+    db
+      .update(users)
+      .set({ role, updatedAt: now })
+      .where(
+        and(
+          eq(users.id, id),
+          role === 'admin' ? undefined : sql`(${ne(users.role, 'admin')} OR ${anotherAdminRemains(id)})`,
+        ),
+      )
+      .returning(),
+    endAdminKeysQuery(db, id, now),
+  ]);
   if (!user) return explainNoChange(db, id);
   forgetUser(id);
   return user;

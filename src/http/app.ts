@@ -16,6 +16,7 @@ import { responseHeaders } from './middleware/response-headers';
 import { openApiDocument } from './openapi';
 import { MAX_BODY_BYTES } from './schemas';
 import { adminRouter } from './routes/admin';
+import { apiKeysRouter } from './routes/api-keys';
 import { authRouter } from './routes/auth';
 import { compatRouter } from './routes/compat';
 import { metaRouter, openApiRoute } from './routes/meta';
@@ -52,6 +53,7 @@ const routers: Router[] = [
   passkeysRouter,
   recoveryRouter,
   sessionsRouter,
+  apiKeysRouter,
   adminRouter,
   oauthRouter,
   oauthClientsRouter,

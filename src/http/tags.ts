@@ -6,6 +6,7 @@
 export const TAGS = {
   auth: 'Registration, login, tokens, logout, password change and the caller’s own user.',
   sessions: 'The caller’s active sessions (one per login), and revoking them one by one.',
+  'api-keys': 'Personal API keys: OAuth clients of the caller, for scripts that act as the caller.',
   admin: 'User management for admins: list users, change roles, delete users.',
   meta: 'Health, the public signing keys (JWKS) and this document.',
   passkeys:

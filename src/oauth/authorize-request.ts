@@ -12,7 +12,7 @@ import type { Database } from '../platform/db/client';
 import { getClient, matchRedirectUri, type OAuthClient } from './clients';
 import { OAuthError } from './errors';
 import type { AuthorizeParams, Prompt } from './interactions';
-import { assertScopesAllowed, formatScope, parseScope } from './scopes';
+import { assertScopesAllowed, formatScope, isResourceUri, isScope, parseScope } from './scopes';
 
 /** The errors of RFC 6749 §4.1.2.1, OpenID Connect Core §3.1.2.6 and RFC 8707 §2 this endpoint sends. */
 export type AuthorizeErrorCode =
@@ -187,8 +187,9 @@ function checkRest(params: URLSearchParams, client: OAuthClient, redirectUri: st
 }
 
 function checkScope(value: string | undefined, client: OAuthClient): string {
-  // RFC 6749 §3.3: without a scope, the client's registered scope is the default.
-  const requested = value ?? client.scope?.join(' ');
+  // RFC 6749 §3.3: without a scope, the client's registered scope is the default (its scopes
+  // of the APIs are for client credentials).
+  const requested = value ?? client.scope?.filter(isScope).join(' ');
   if (!requested) throw new Refusal('invalid_scope', 'The scope parameter is missing.');
   try {
     const scopes = parseScope(requested);
@@ -229,11 +230,7 @@ function checkResource(params: URLSearchParams): string | undefined {
   if (values.length === 0) return undefined;
   if (values.length > 1) throw new Refusal('invalid_target', 'Ask for one resource per request.');
   const value = values[0]!;
-  let url: URL | undefined;
-  try {
-    url = new URL(value);
-  } catch {}
-  if (!url || value.includes('#') || value.length > MAX_PARAM_LENGTH) {
+  if (!isResourceUri(value) || value.length > MAX_PARAM_LENGTH) {
     throw new Refusal('invalid_target', 'resource must be an absolute URI without a fragment.');
   }
   return value;

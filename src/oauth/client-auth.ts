@@ -1,9 +1,9 @@
 /**
  * Client authentication at the token, revocation and introspection endpoints (RFC 6749 §2.3):
- * `client_secret_basic`, `client_secret_post`, or `none` for public clients. Done in two
- * steps so a rate limit can count the claimed client before any lookup: readClientCredentials
- * (the request only) and authenticateClient (against the registry). A signed assertion
- * (`private_key_jwt`, RFC 7523) would be one more branch of each.
+ * `client_secret_basic`, `client_secret_post`, `private_key_jwt` (a signed assertion, RFC 7523;
+ * client-assertion.ts), or `none` for public clients. Done in two steps so a rate limit can
+ * count the claimed client before any lookup: readClientCredentials (the request only) and
+ * authenticateClient (against the registry).
  *
  * Every failure is `invalid_client`, 401, with a Basic challenge (RFC 6749 §5.2).
  */
@@ -12,17 +12,17 @@ import type { Config } from '../platform/config';
 import type { Database } from '../platform/db/client';
 import type { ClientAuthMethod } from '../platform/db/schema';
 import { countAttemptQuery, type Counter } from '../throttle/rate-limit';
+import { ASSERTION_TYPE, assertedClientId, verifyClientAssertion } from './client-assertion';
 import { clientWithSecretQuery, secretMatches, toClientLookup, type ClientLookup, type OAuthClient } from './clients';
-import { OAuthError } from './errors';
+import { invalidClient, OAuthError } from './errors';
 
 export type ClientCredentials =
   | { method: 'client_secret_basic' | 'client_secret_post'; clientId: string; secret: string }
+  | { method: 'private_key_jwt'; clientId: string; assertion: string }
   | { method: 'none'; clientId: string };
 
-const REALM = 'edge-auth';
-
-export const invalidClient = (description: string) =>
-  new OAuthError('invalid_client', description, { headers: { 'WWW-Authenticate': `Basic realm="${REALM}"` } });
+const oneWayOnly = () =>
+  new OAuthError('invalid_request', 'Client credentials must be sent one way only (header or body).');
 
 /** RFC 6749 §2.3.1: the Basic user and password are form-urlencoded before base64. */
 function formDecode(value: string): string {
@@ -56,10 +56,20 @@ export function readClientCredentials(
   authorization: string | undefined,
   params: Record<string, string | undefined>,
 ): ClientCredentials {
-  const { client_id: paramId, client_secret: paramSecret } = params;
-  if (authorization !== undefined && paramSecret !== undefined) {
-    throw new OAuthError('invalid_request', 'Client credentials must be sent one way only (header or body).');
+  const { client_id: paramId, client_secret: paramSecret, client_assertion: assertion } = params;
+  if (assertion !== undefined || params.client_assertion_type !== undefined) {
+    if (authorization !== undefined || paramSecret !== undefined) throw oneWayOnly();
+    if (params.client_assertion_type !== ASSERTION_TYPE || assertion === undefined) {
+      throw new OAuthError('invalid_request', `A client assertion needs client_assertion_type ${ASSERTION_TYPE}.`);
+    }
+    // RFC 7523 §3: the assertion's sub is the client_id; a client_id sent beside it must agree.
+    const clientId = assertedClientId(assertion);
+    if (paramId !== undefined && paramId !== clientId) {
+      throw new OAuthError('invalid_request', 'client_id differs from the sub of the client assertion.');
+    }
+    return { method: 'private_key_jwt', clientId, assertion };
   }
+  if (authorization !== undefined && paramSecret !== undefined) throw oneWayOnly();
   if (authorization !== undefined) {
     const basic = readBasic(authorization);
     if (paramId !== undefined && paramId !== basic.clientId) {
@@ -74,14 +84,21 @@ export function readClientCredentials(
 }
 
 /** The registered client the credentials prove, or `invalid_client`. */
-export async function authenticateClient(lookup: ClientLookup, credentials: ClientCredentials): Promise<OAuthClient> {
+export async function authenticateClient(
+  db: Database,
+  lookup: ClientLookup,
+  credentials: ClientCredentials,
+  context: { issuer: string; now: number },
+): Promise<OAuthClient> {
   if (!lookup) throw invalidClient('Unknown client.');
   const { client, secretHash } = lookup;
   const registered: ClientAuthMethod = client.tokenEndpointAuthMethod;
   if (credentials.method !== registered) {
     throw invalidClient(`This client authenticates with ${registered}, not ${credentials.method}.`);
   }
-  if (credentials.method !== 'none' && !(await secretMatches(secretHash, credentials.secret))) {
+  if (credentials.method === 'private_key_jwt') {
+    await verifyClientAssertion(db, client, credentials.assertion, context);
+  } else if (credentials.method !== 'none' && !(await secretMatches(secretHash, credentials.secret))) {
     throw invalidClient('The client secret is wrong.');
   }
   return client;
@@ -100,6 +117,7 @@ export async function authenticateClientRequest(
   config: Config,
   input: {
     endpoint: 'token' | 'revocation' | 'introspection';
+    issuer: string;
     authorization: string | undefined;
     params: Record<string, string | undefined>;
     ip: string | undefined;
@@ -130,5 +148,5 @@ export async function authenticateClientRequest(
       headers: { 'Retry-After': String(seconds) },
     });
   }
-  return authenticateClient(toClientLookup(rows), credentials);
+  return authenticateClient(db, toClientLookup(rows), credentials, { issuer: input.issuer, now });
 }

@@ -3,23 +3,28 @@
  * registered or changed (DCR, the admin routes), and the lookups the endpoints share:
  * getClient, redirect-URI matching, secret checks.
  */
-import { asc, eq, gt } from 'drizzle-orm';
+import { and, asc, eq, gt, isNull } from 'drizzle-orm';
 import * as z from 'zod';
 import { randomToken, sha256, timingSafeEqual, toBase64Url, utf8 } from '../platform/crypto';
 import type { Database } from '../platform/db/client';
-import { CLIENT_AUTH_METHODS, oauthClients, type ClientAuthMethod, type OAuthClientRow } from '../platform/db/schema';
+import {
+  CLIENT_AUTH_METHODS,
+  NO_CLIENT_SECRET,
+  oauthClients,
+  type ClientAuthMethod,
+  type OAuthClientRow,
+} from '../platform/db/schema';
 import { isLoopbackHost } from '../platform/loopback';
 import { OAuthError } from './errors';
-import { formatScope, parseScope } from './scopes';
+import { formatScope, machineScopes, parseScopeWith } from './scopes';
 
-/**
- * Grant types a client may register. Each has its handler in grants/ (the client_credentials
- * and device_code grants of the machine-client issue add a line here and a file there).
- */
-export const CLIENT_GRANT_TYPES = ['authorization_code', 'refresh_token'] as const;
+/** Grant types a client may register. Each has its handler in grants/. */
+export const CLIENT_GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
 export type ClientGrantType = (typeof CLIENT_GRANT_TYPES)[number];
 export const ID_TOKEN_ALGS = ['RS256', 'ES256', 'EdDSA'] as const;
 export type IdTokenAlg = (typeof ID_TOKEN_ALGS)[number];
+/** What a `private_key_jwt` client may sign its assertions with (the same three as ID tokens). */
+export const CLIENT_KEY_ALGS = ID_TOKEN_ALGS;
 const MAX_URIS = 10;
 const MAX_URI_LENGTH = 2000;
 
@@ -40,6 +45,11 @@ export type OAuthClient = {
   registeredBy: 'admin' | 'open';
   createdAt: number;
   updatedAt: number;
+  /** `private_key_jwt`: the registered JWK Set, or where to fetch it. */
+  jwks: JwkSet | null;
+  jwksUri: string | null;
+  /** An API key's user (src/api-keys/); null for every other client. */
+  ownerId: string | null;
 };
 
 const list = (json: string) => JSON.parse(json) as string[];
@@ -60,6 +70,9 @@ function toClient(row: OAuthClientRow): OAuthClient {
     registeredBy: row.registeredBy,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
+    jwks: row.jwks === null ? null : (JSON.parse(row.jwks) as JwkSet),
+    jwksUri: row.jwksUri,
+    ownerId: row.ownerId,
   };
 }
 
@@ -149,9 +162,28 @@ function redirectUriProblem(uri: string, allowPrivateUse: boolean): string | nul
 const uri = z.string().min(1).max(MAX_URI_LENGTH);
 const uris = z.array(uri).max(MAX_URIS);
 
-/** RFC 7591 §2 client metadata as accepted here; unknown members are ignored (RFC 7591 §2). */
+/**
+ * A public JWK a client signs assertions with (RFC 7517): EC P-256, Ed25519 or RSA, and no
+ * private member, which would mean the client handed its private key to a third party.
+ */
+const clientJwk = z
+  .looseObject({
+    kty: z.enum(['EC', 'OKP', 'RSA']),
+    crv: z.enum(['P-256', 'Ed25519']).optional(),
+    kid: z.string().max(128).optional(),
+    alg: z.enum(CLIENT_KEY_ALGS).optional(),
+  })
+  .refine((k) => !['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'].some((m) => m in k), 'must hold public keys only')
+  .refine((k) => (k.kty === 'RSA') === (k.crv === undefined), 'crv: P-256 for EC, Ed25519 for OKP');
+export const jwksSchema = z.object({ keys: z.array(clientJwk).min(1).max(10) });
+export type JwkSet = z.output<typeof jwksSchema>;
+
+/**
+ * RFC 7591 §2 client metadata as accepted here; unknown members are ignored (RFC 7591 §2).
+ * `redirect_uris` is needed for `authorization_code` only (checkConsistency).
+ */
 export const clientMetadataSchema = z.object({
-  redirect_uris: uris.min(1),
+  redirect_uris: uris.min(1).optional(),
   post_logout_redirect_uris: uris.optional(),
   client_name: z.string().trim().min(1).max(100).optional(),
   grant_types: z.array(z.enum(CLIENT_GRANT_TYPES)).min(1).max(CLIENT_GRANT_TYPES.length).optional(),
@@ -164,6 +196,8 @@ export const clientMetadataSchema = z.object({
   scope: z.string().max(1000).optional(),
   id_token_signed_response_alg: z.enum(ID_TOKEN_ALGS).optional(),
   logo_uri: uri.optional(),
+  jwks: jwksSchema.optional(),
+  jwks_uri: uri.optional(),
 });
 export type ClientMetadata = z.output<typeof clientMetadataSchema>;
 
@@ -176,19 +210,24 @@ export const clientUpdateSchema = clientMetadataSchema
     client_name: z.string().trim().min(1).max(100).nullable().optional(),
     logo_uri: uri.nullable().optional(),
     scope: z.string().max(1000).nullable().optional(),
+    jwks: jwksSchema.nullable().optional(),
+    jwks_uri: uri.nullable().optional(),
   });
 export type ClientUpdate = z.output<typeof clientUpdateSchema>;
 
-/** The checks zod cannot express: URI rules, scope syntax, consistency (RFC 7591 §2.1). */
-function checkMetadata(
+const invalidMetadata = (description: string) => new OAuthError('invalid_client_metadata', description);
+
+/** The checks of single members zod cannot express: URI rules, scope syntax (RFC 7591 §2.1). */
+function checkMembers(
   input: {
     redirect_uris?: string[] | undefined;
     post_logout_redirect_uris?: string[] | undefined;
-    grant_types?: ClientGrantType[] | undefined;
     scope?: string | null | undefined;
     logo_uri?: string | null | undefined;
+    jwks_uri?: string | null | undefined;
   },
   allowPrivateUse: boolean,
+  apiScopes: readonly string[],
 ): void {
   for (const [field, values] of [
     ['redirect_uris', input.redirect_uris],
@@ -199,60 +238,109 @@ function checkMetadata(
       if (problem) throw new OAuthError('invalid_redirect_uri', `${field}: "${value.slice(0, 100)}" ${problem}.`);
     }
   }
-  if (input.logo_uri) {
+  for (const [field, value] of [
+    ['logo_uri', input.logo_uri],
+    ['jwks_uri', input.jwks_uri],
+  ] as const) {
+    if (!value) continue;
+    let url: URL;
     try {
-      new URL(input.logo_uri);
+      url = new URL(value);
     } catch {
-      throw new OAuthError('invalid_client_metadata', 'logo_uri is not an absolute URI.');
+      throw invalidMetadata(`${field} is not an absolute URI.`);
+    }
+    // The service fetches a jwks_uri itself: https only, and never the machine it runs on.
+    if (field === 'jwks_uri' && (url.protocol !== 'https:' || isLoopbackHost(url.hostname))) {
+      throw invalidMetadata('jwks_uri must be an https URI outside loopback.');
     }
   }
   if (input.scope) {
     try {
-      parseScope(input.scope);
+      parseScopeWith(input.scope, machineScopes(apiScopes));
     } catch (err) {
-      throw new OAuthError('invalid_client_metadata', err instanceof OAuthError ? err.description : 'Bad scope.');
+      throw invalidMetadata(err instanceof OAuthError ? err.description : 'Bad scope.');
     }
   }
-  if (input.grant_types && !input.grant_types.includes('authorization_code')) {
-    // Until client credentials and the device grant land, every client signs users in.
-    throw new OAuthError('invalid_client_metadata', 'grant_types must include authorization_code.');
+}
+
+/** The rules between members (RFC 7591 §2.1), on the client as it will be once stored. */
+function checkConsistency(
+  client: Pick<OAuthClient, 'redirectUris' | 'grantTypes' | 'tokenEndpointAuthMethod' | 'scope' | 'jwks' | 'jwksUri'>,
+  apiScopes: readonly string[],
+): void {
+  const grants = client.grantTypes;
+  if (grants.includes('authorization_code') && client.redirectUris.length === 0) {
+    throw invalidMetadata('redirect_uris is required for authorization_code.');
+  }
+  if (grants.includes('refresh_token') && !grants.includes('authorization_code')) {
+    throw invalidMetadata('refresh_token needs authorization_code.');
+  }
+  if (grants.includes('client_credentials')) {
+    // RFC 6749 §4.4: only a confidential client may use client credentials.
+    if (client.tokenEndpointAuthMethod === 'none') {
+      throw invalidMetadata('client_credentials needs a confidential client (a secret or private_key_jwt).');
+    }
+    if (!client.scope?.some((s) => machineScopes(apiScopes).includes(s))) {
+      throw invalidMetadata(`client_credentials needs a scope of the APIs: ${machineScopes(apiScopes).join(' ')}.`);
+    }
+  }
+  if (client.tokenEndpointAuthMethod === 'private_key_jwt' && !client.jwks === !client.jwksUri) {
+    throw invalidMetadata('private_key_jwt needs jwks or jwks_uri (one of them).');
   }
 }
 
 export type RegisteredClient = { client: OAuthClient; clientSecret?: string | undefined };
 
+const toJson = (values: readonly string[] | undefined) => JSON.stringify([...new Set(values ?? [])]);
+
 /**
- * Registers a client. A confidential client (any auth method but `none`) gets a secret, which
- * is returned here once and only its hash is stored.
+ * Registers a client. A client with a secret (`client_secret_basic`, `client_secret_post`)
+ * gets one, which is returned here once and only its hash is stored. `ownerId` makes it a
+ * user's API key (src/api-keys/), never listed or changed by the admin routes.
  */
 export async function registerClient(
   db: Database,
   metadata: ClientMetadata,
   registeredBy: 'admin' | 'open',
-  now = Date.now(),
+  options: { apiScopes?: readonly string[]; ownerId?: string; now?: number } = {},
 ): Promise<RegisteredClient> {
-  checkMetadata(metadata, registeredBy === 'admin');
+  const { apiScopes = [], now = Date.now() } = options;
+  checkMembers(metadata, registeredBy === 'admin', apiScopes);
   const method = metadata.token_endpoint_auth_method ?? 'client_secret_basic';
-  if (registeredBy === 'open') {
-    if (method !== 'none') {
-      throw new OAuthError(
-        'invalid_client_metadata',
-        'Open registration takes public clients only (token_endpoint_auth_method "none"); confidential clients need an admin access token.',
-      );
-    }
+  if (registeredBy === 'open' && method !== 'none') {
+    throw invalidMetadata(
+      'Open registration takes public clients only (token_endpoint_auth_method "none"); confidential clients need an admin access token.',
+    );
   }
-  const clientSecret = method === 'none' ? undefined : randomToken(32);
-  const scope = metadata.scope ? formatScope(parseScope(metadata.scope)) : null;
+  const grantTypes = [...new Set<ClientGrantType>(metadata.grant_types ?? ['authorization_code'])];
+  const scope = metadata.scope ? formatScope(parseScopeWith(metadata.scope, machineScopes(apiScopes))) : null;
+  // Keys are kept for the method that uses them only.
+  const keyed = method === 'private_key_jwt';
+  const jwks = keyed ? (metadata.jwks ?? null) : null;
+  const jwksUri = keyed ? (metadata.jwks_uri ?? null) : null;
+  checkConsistency(
+    {
+      redirectUris: metadata.redirect_uris ?? [],
+      grantTypes,
+      tokenEndpointAuthMethod: method,
+      scope: scope?.split(' ') ?? null,
+      jwks,
+      jwksUri,
+    },
+    apiScopes,
+  );
+  const clientSecret = method === 'none' || keyed ? undefined : randomToken(32);
   const [row] = await db
     .insert(oauthClients)
     .values({
       id: randomToken(16),
-      secretHash: clientSecret ? await hashSecret(clientSecret) : null,
+      secretHash: clientSecret ? await hashSecret(clientSecret) : keyed ? NO_CLIENT_SECRET : null,
       name: metadata.client_name ?? null,
-      redirectUris: JSON.stringify([...new Set(metadata.redirect_uris)]),
-      postLogoutRedirectUris: JSON.stringify([...new Set(metadata.post_logout_redirect_uris ?? [])]),
-      grantTypes: JSON.stringify([...new Set(metadata.grant_types ?? ['authorization_code'])]),
-      responseTypes: JSON.stringify(['code']),
+      redirectUris: toJson(metadata.redirect_uris),
+      postLogoutRedirectUris: toJson(metadata.post_logout_redirect_uris),
+      grantTypes: JSON.stringify(grantTypes),
+      // RFC 7591 §2.1: `code` goes with authorization_code; the other grants use no response type.
+      responseTypes: JSON.stringify(grantTypes.includes('authorization_code') ? ['code'] : []),
       tokenEndpointAuthMethod: method,
       scope,
       idTokenSignedResponseAlg: metadata.id_token_signed_response_alg ?? 'RS256',
@@ -261,42 +349,79 @@ export async function registerClient(
       registeredBy,
       createdAt: now,
       updatedAt: now,
+      jwks: jwks && JSON.stringify(jwks),
+      jwksUri,
+      ownerId: options.ownerId ?? null,
     })
     .returning();
   return { client: toClient(row!), clientSecret };
 }
 
-/** Changes a client's metadata (admin). Undefined members stay; null clears an optional one. */
+/** An admin-managed client (not an API key), by id. */
+const managed = (clientId: string) => and(eq(oauthClients.id, clientId), isNull(oauthClients.ownerId));
+
+/**
+ * Changes a client's metadata (admin). Undefined members stay; null clears an optional one.
+ * The rules between members are checked on the client as changed. API keys are not admins'
+ * to change (their scope is what their user may do): they answer as unknown.
+ */
 export async function updateClient(
   db: Database,
   clientId: string,
   update: ClientUpdate,
-  now = Date.now(),
+  options: { apiScopes?: readonly string[]; now?: number } = {},
 ): Promise<OAuthClient | undefined> {
-  checkMetadata(update, true);
+  const { apiScopes = [], now = Date.now() } = options;
+  checkMembers(update, true, apiScopes);
+  const current = await db.select().from(oauthClients).where(managed(clientId)).get();
+  if (!current) return undefined;
+  const scope =
+    update.scope === undefined
+      ? current.scope
+      : update.scope && formatScope(parseScopeWith(update.scope, machineScopes(apiScopes)));
+  const jwks = update.jwks === undefined ? current.jwks : update.jwks && JSON.stringify(update.jwks);
+  const jwksUri = update.jwks_uri === undefined ? current.jwksUri : update.jwks_uri;
+  const before = toClient(current);
+  checkConsistency(
+    {
+      redirectUris: update.redirect_uris ?? before.redirectUris,
+      grantTypes: update.grant_types ?? before.grantTypes,
+      tokenEndpointAuthMethod: before.tokenEndpointAuthMethod,
+      scope: scope?.split(' ') ?? null,
+      jwks: jwks ? (JSON.parse(jwks) as JwkSet) : null,
+      jwksUri,
+    },
+    apiScopes,
+  );
+  const grantTypes = update.grant_types && [...new Set(update.grant_types)];
   const [row] = await db
     .update(oauthClients)
     .set({
       updatedAt: now,
+      scope,
+      jwks,
+      jwksUri,
       ...(update.client_name !== undefined ? { name: update.client_name } : {}),
-      ...(update.redirect_uris ? { redirectUris: JSON.stringify([...new Set(update.redirect_uris)]) } : {}),
-      ...(update.post_logout_redirect_uris
-        ? { postLogoutRedirectUris: JSON.stringify([...new Set(update.post_logout_redirect_uris)]) }
+      ...(update.redirect_uris ? { redirectUris: toJson(update.redirect_uris) } : {}),
+      ...(update.post_logout_redirect_uris ? { postLogoutRedirectUris: toJson(update.post_logout_redirect_uris) } : {}),
+      ...(grantTypes
+        ? {
+            grantTypes: JSON.stringify(grantTypes),
+            responseTypes: JSON.stringify(grantTypes.includes('authorization_code') ? ['code'] : []),
+          }
         : {}),
-      ...(update.grant_types ? { grantTypes: JSON.stringify([...new Set(update.grant_types)]) } : {}),
-      ...(update.scope !== undefined ? { scope: update.scope ? formatScope(parseScope(update.scope)) : null } : {}),
       ...(update.id_token_signed_response_alg ? { idTokenSignedResponseAlg: update.id_token_signed_response_alg } : {}),
       ...(update.logo_uri !== undefined ? { logoUri: update.logo_uri } : {}),
       ...(update.skip_consent !== undefined ? { skipConsent: update.skip_consent } : {}),
     })
-    .where(eq(oauthClients.id, clientId))
+    .where(managed(clientId))
     .returning();
   return row ? toClient(row) : undefined;
 }
 
 /** Deletes a client; its codes, consents and grants (sessions) go with it (ON DELETE CASCADE). */
 export async function deleteClient(db: Database, clientId: string): Promise<boolean> {
-  const deleted = await db.delete(oauthClients).where(eq(oauthClients.id, clientId)).returning({ id: oauthClients.id });
+  const deleted = await db.delete(oauthClients).where(managed(clientId)).returning({ id: oauthClients.id });
   return deleted.length > 0;
 }
 
@@ -304,7 +429,7 @@ export async function listClients(db: Database, opts: { limit: number; cursor?: 
   const rows = await db
     .select()
     .from(oauthClients)
-    .where(opts.cursor ? gt(oauthClients.id, opts.cursor) : undefined)
+    .where(and(isNull(oauthClients.ownerId), opts.cursor ? gt(oauthClients.id, opts.cursor) : undefined))
     .orderBy(asc(oauthClients.id))
     .limit(opts.limit + 1);
   const page = rows.slice(0, opts.limit).map(toClient);
@@ -325,5 +450,7 @@ export function clientMetadataResponse(client: OAuthClient) {
     scope: client.scope?.join(' '),
     id_token_signed_response_alg: client.idTokenSignedResponseAlg,
     logo_uri: client.logoUri ?? undefined,
+    jwks: client.jwks ?? undefined,
+    jwks_uri: client.jwksUri ?? undefined,
   };
 }

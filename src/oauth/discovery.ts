@@ -4,13 +4,13 @@
  * is not there.
  */
 import type { KeyRing } from '../credentials/keys';
-import { ID_TOKEN_ALGS } from './clients';
+import { CLIENT_KEY_ALGS, ID_TOKEN_ALGS } from './clients';
 import { OAUTH_PATHS } from './endpoints';
 import { GRANT_TYPES } from './grants';
-import { SCOPE_CLAIMS, SUPPORTED_SCOPES } from './scopes';
+import { machineScopes, SCOPE_CLAIMS, SUPPORTED_SCOPES } from './scopes';
 import { CLIENT_AUTH_METHODS } from '../platform/db/schema';
 
-export function serverMetadata(issuer: string, ring: KeyRing) {
+export function serverMetadata(issuer: string, ring: KeyRing, apiScopes: readonly string[]) {
   const url = (path: string) => `${issuer}${path}`;
   // ID tokens can be signed with each algorithm a key is configured for (RS256 always is).
   const idTokenAlgs = ID_TOKEN_ALGS.filter((alg) => ring.bySigningAlg[alg]);
@@ -24,7 +24,8 @@ export function serverMetadata(issuer: string, ring: KeyRing) {
     registration_endpoint: url(OAUTH_PATHS.registration),
     end_session_endpoint: url(OAUTH_PATHS.endSession),
     jwks_uri: url(OAUTH_PATHS.jwks),
-    scopes_supported: SUPPORTED_SCOPES,
+    // The scopes of the APIs too: client credentials and API keys ask for them.
+    scopes_supported: [...SUPPORTED_SCOPES, ...machineScopes(apiScopes)],
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
     grant_types_supported: GRANT_TYPES,
@@ -33,6 +34,10 @@ export function serverMetadata(issuer: string, ring: KeyRing) {
     token_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
     revocation_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
     introspection_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
+    // What private_key_jwt assertions may be signed with (RFC 8414 §2).
+    token_endpoint_auth_signing_alg_values_supported: CLIENT_KEY_ALGS,
+    revocation_endpoint_auth_signing_alg_values_supported: CLIENT_KEY_ALGS,
+    introspection_endpoint_auth_signing_alg_values_supported: CLIENT_KEY_ALGS,
     id_token_signing_alg_values_supported: idTokenAlgs,
     claims_supported: [
       'iss',

@@ -55,6 +55,13 @@ export class OAuthError extends Error {
   }
 }
 
+/**
+ * A failed client authentication: 401 with a Basic challenge (RFC 6749 §5.2), whichever way the
+ * client tried to authenticate.
+ */
+export const invalidClient = (description: string) =>
+  new OAuthError('invalid_client', description, { headers: { 'WWW-Authenticate': 'Basic realm="edge-auth"' } });
+
 /** RFC 6749 §5.2: error_description is limited to %x20-21 / %x23-5B / %x5D-7E. */
 const safeDescription = (text: string) => text.replace(/[^\x20-\x21\x23-\x5b\x5d-\x7e]/g, "'");
 

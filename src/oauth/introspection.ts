@@ -9,7 +9,7 @@ import { sha256Base64Url } from '../platform/crypto';
 import type { Database } from '../platform/db/client';
 import { refreshTokens, sessions } from '../platform/db/schema';
 import type { KeyRing } from '../credentials/keys';
-import type { OAuthClient } from './clients';
+import { getClient, type OAuthClient } from './clients';
 import { findLiveGrant } from './grant-store';
 import { verifyOAuthAccessToken } from './tokens';
 
@@ -28,8 +28,16 @@ async function introspectAccessToken(
   const claims = await verifyOAuthAccessToken(ring, issuer, token);
   if (!claims) return null;
   if (claims.client_id !== client.clientId && claims.aud !== client.clientId) return INACTIVE;
-  const live = await findLiveGrant(db, claims.sid, claims.client_id, now);
-  if (!live || live.user.id !== claims.sub) return INACTIVE;
+  let username: string | undefined;
+  if (claims.sid) {
+    const live = await findLiveGrant(db, claims.sid, claims.client_id, now);
+    if (!live || live.user.id !== claims.sub) return INACTIVE;
+    username = live.user.username;
+  } else {
+    // A client's own token (client credentials) lives while its client is registered for that grant.
+    const owner = claims.client_id === client.clientId ? client : await getClient(db, claims.client_id);
+    if (!owner?.grantTypes.includes('client_credentials')) return INACTIVE;
+  }
   return {
     active: true,
     token_type: 'Bearer',
@@ -41,7 +49,7 @@ async function introspectAccessToken(
     iat: claims.iat,
     exp: claims.exp,
     jti: claims.jti,
-    ...(claims.scope.split(' ').includes('profile') ? { username: live.user.username } : {}),
+    ...(username && claims.scope.split(' ').includes('profile') ? { username } : {}),
   };
 }
 

@@ -36,7 +36,10 @@ export async function registerDynamicClient(
       });
     }
   }
-  const { client, clientSecret } = await registerClient(db, metadata, input.adminId ? 'admin' : 'open', now);
+  const { client, clientSecret } = await registerClient(db, metadata, input.adminId ? 'admin' : 'open', {
+    apiScopes: config.oauth.apiScopes,
+    now,
+  });
   audit('oauth_client_registered', {
     requestId: input.requestId,
     ip: input.ip,

@@ -41,8 +41,9 @@ export async function revokeToken(
     const found =
       kind === 'refresh'
         ? await grantOfRefreshToken(db, input.token)
-        : await verifyOAuthAccessToken(ring, issuer, input.token).then((c) =>
-            c ? { grantId: c.sid, clientId: c.client_id, userId: c.sub } : undefined,
+        : // A client's own token (client credentials) has no grant to end: it lives until it expires.
+          await verifyOAuthAccessToken(ring, issuer, input.token).then((c) =>
+            c?.sid ? { grantId: c.sid, clientId: c.client_id, userId: c.sub } : undefined,
           );
     if (!found) continue;
     if (found.clientId !== client.clientId) return;

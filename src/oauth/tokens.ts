@@ -32,23 +32,29 @@ export type OAuthAccessClaims = {
   iat: number;
   exp: number;
   jti: string;
-  /** The grant (a session of the service): ending it ends the token at userinfo and introspection. */
-  sid: string;
+  /**
+   * The grant (a session of the service): ending it ends the token at userinfo and introspection.
+   * None on a client's own token (client credentials, `sub` = `client_id`): it has no grant.
+   */
+  sid?: string | undefined;
   auth_time?: number | undefined;
   /** RFC 9068 §2.2.3.1 (SCIM's `roles`): the user's role, with the `roles` scope only. */
   roles?: string[] | undefined;
 };
 
-/** What a token is issued from: the grant, its user, and what was granted. */
+/**
+ * What a token is issued from: the grant, its user, and what was granted; or, for client
+ * credentials, the client alone (`userId` is then the client_id, and there is no grant).
+ */
 export type TokenSubject = {
   userId: string;
   clientId: string;
-  grantId: string;
+  grantId?: string | undefined;
   scope: string;
   resource: string | null;
   /** ms since the epoch. */
-  authTime: number;
-  role: string;
+  authTime?: number | undefined;
+  role?: string | undefined;
 };
 
 export async function issueOAuthAccessToken(
@@ -69,9 +75,9 @@ export async function issueOAuthAccessToken(
     iat,
     exp: iat + ttl,
     jti: randomToken(16),
-    sid: subject.grantId,
-    auth_time: Math.floor(subject.authTime / 1000),
-    ...(scopes.includes('roles') ? { roles: [subject.role] } : {}),
+    ...(subject.grantId ? { sid: subject.grantId } : {}),
+    ...(subject.authTime ? { auth_time: Math.floor(subject.authTime / 1000) } : {}),
+    ...(subject.role && scopes.includes('roles') ? { roles: [subject.role] } : {}),
   };
   const key = keys.signer(ACCESS_TOKEN_ALG);
   const token = await new SignJWT(claims as unknown as JWTPayload)
@@ -142,7 +148,7 @@ export async function verifyOAuthAccessToken(
       issuer,
       typ: ACCESS_TOKEN_TYP,
       clockTolerance: CLOCK_SKEW_SECONDS,
-      requiredClaims: ['exp', 'iat', 'sub', 'client_id', 'sid', 'jti'],
+      requiredClaims: ['exp', 'iat', 'sub', 'client_id', 'jti'],
     }));
   } catch {
     return null;
@@ -155,7 +161,8 @@ export async function verifyOAuthAccessToken(
     !nonEmpty(aud) ||
     !nonEmpty(client_id) ||
     typeof scope !== 'string' ||
-    !nonEmpty(sid) ||
+    // A token without a grant is a client's own, and names only that client.
+    (sid === undefined ? sub !== client_id : !nonEmpty(sid)) ||
     !nonEmpty(jti) ||
     'token_use' in payload
   ) {
@@ -167,7 +174,7 @@ export async function verifyOAuthAccessToken(
     aud,
     client_id,
     scope,
-    sid,
+    sid: sid as string | undefined,
     jti,
     iat: iat as number,
     exp: exp as number,

@@ -47,7 +47,7 @@ export async function userinfo(
   if (!scopes.includes('openid')) {
     throw bearerError('insufficient_scope', 'The userinfo endpoint needs a token with the openid scope.');
   }
-  const live = await findLiveGrant(db, claims.sid, claims.client_id, now);
+  const live = claims.sid && (await findLiveGrant(db, claims.sid, claims.client_id, now));
   if (!live || live.user.id !== claims.sub) throw bearerError('invalid_token', 'The grant of this token has ended.');
   return { sub: live.user.id, ...userClaims(live.user, claims.scope) };
 }

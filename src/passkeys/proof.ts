@@ -2,10 +2,10 @@
  * The proof a signed-in user gives before their passkeys or password change, beside the access
  * token (which other services may hold or log, and which alone must not add a way in):
  *
- * - adding a passkey: the current password, plus a code when two-factor is on, as for the
- *   other credential changes. An account without a password has neither: it proves itself
- *   with a passkey sign-in in the last five minutes instead (the session records how and when
- *   its user signed in);
+ * - adding a passkey, or a personal API key (src/api-keys/): the current password, plus a code
+ *   when two-factor is on, as for the other credential changes. An account without a password
+ *   has neither: it proves itself with a passkey sign-in in the last five minutes instead (the
+ *   session records how and when its user signed in);
  * - adding a password to an account that has none: that recent passkey sign-in;
  * - removing a passkey: any sign-in in the last five minutes, or the current password.
  */
@@ -67,12 +67,22 @@ const signInAgain = (what: string) =>
     `${what} needs a passkey sign-in in the last ${RECENT_SIGN_IN_SECONDS / 60} minutes: sign in with your passkey again, then retry.`,
   );
 
-/** Before a passkey is added. Throws 400 (a missing field), 401, 403 `reauthentication_required` or 429. */
-export async function proveForNewPasskey(db: Database, config: Config, caller: Caller, proof: Proof, now: number) {
+/**
+ * Before a passkey (or an API key: `what`) is added. Throws 400 (a missing field), 401, 403
+ * `reauthentication_required` or 429.
+ */
+export async function proveForNewPasskey(
+  db: Database,
+  config: Config,
+  caller: Caller,
+  proof: Proof,
+  now: number,
+  what = 'a passkey',
+) {
   const account = await read(db, caller);
   if (!account.hasPassword) {
     if (!signedInRecently(account.session, now, true))
-      throw signInAgain('Adding a passkey to an account without a password');
+      throw signInAgain(`Adding ${what} to an account without a password`);
     return;
   }
   if (proof.currentPassword === undefined) throw required('current_password', 'Current password');

@@ -47,7 +47,10 @@ export type AuditEvent =
   | 'oauth_code_replayed'
   | 'oauth_refresh'
   | 'oauth_refresh_reused'
-  | 'oauth_token_revoked';
+  | 'oauth_token_revoked'
+  | 'oauth_client_credentials'
+  | 'api_key_created'
+  | 'api_key_deleted';
 
 export type AuditFields = {
   requestId?: string | undefined;

@@ -120,6 +120,26 @@ const oauthIssuer = z
   .refine((u) => u.pathname === '/' && !u.search && !u.hash, 'must be an origin, without path, query or fragment')
   .transform((u) => u.origin);
 
+/**
+ * Scopes of the APIs behind the service, for machine clients and API keys (src/oauth/scopes.ts):
+ * RFC 6749 §3.3 scope tokens, none of them one of the OpenID Connect scopes or `admin`, which
+ * the provider defines itself.
+ */
+const apiScopes = list.pipe(
+  z
+    .array(
+      z
+        .string()
+        .max(64)
+        .regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'must be scope tokens (RFC 6749 §3.3)')
+        .refine(
+          (s) => !['openid', 'profile', 'email', 'roles', 'offline_access', 'admin'].includes(s),
+          'must not redefine a scope of the provider',
+        ),
+    )
+    .max(32),
+);
+
 const envSchema = z.object({
   ISSUER: z.string().min(1).default('edge-auth'),
   AUDIENCE: z.string().min(1).default('edge-auth'),
@@ -183,6 +203,7 @@ const envSchema = z.object({
   // Per minute; a confidential client's backend asks on behalf of all its users from few addresses.
   OAUTH_TOKEN_CLIENT_MAX: int(1, 1_000_000, 600),
   OAUTH_TOKEN_IP_MAX: int(1, 1_000_000, 600),
+  OAUTH_API_SCOPES: z.preprocess((v) => v ?? 'api', apiScopes),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -264,6 +285,8 @@ function toConfig(env: z.output<typeof envSchema>) {
       openRegistration: env.OAUTH_OPEN_REGISTRATION === 'true',
       tokenClientMax: env.OAUTH_TOKEN_CLIENT_MAX,
       tokenIpMax: env.OAUTH_TOKEN_IP_MAX,
+      /** What machine clients and API keys may be granted, besides `admin` (scopes.ts). */
+      apiScopes: env.OAUTH_API_SCOPES,
     },
   };
 }

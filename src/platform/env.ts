@@ -52,6 +52,7 @@ export type Bindings = {
   OAUTH_OPEN_REGISTRATION?: string;
   OAUTH_TOKEN_CLIENT_MAX?: string;
   OAUTH_TOKEN_IP_MAX?: string;
+  OAUTH_API_SCOPES?: string;
   /** Cloudflare Email Sending (`[[send_email]]` in wrangler.toml); optional, see services/email.ts. */
   EMAIL?: SendEmail;
   /**

@@ -48,6 +48,7 @@ export const ERROR_CODES = {
   passkey_limit_reached: 'Too many passkeys',
   last_passkey: 'Cannot remove the last passkey',
   password_already_set: 'Password already set',
+  api_key_limit_reached: 'Too many API keys',
   service_unavailable: 'Service unavailable',
   interaction_expired: 'Sign-in or logout request expired',
   legacy_hash_unavailable: 'Imported password cannot be checked now',

@@ -552,7 +552,7 @@ export async function logoutEverywhere(db: Database, userId: string, now: number
   forgetUser(userId);
 }
 
-/** The user's live sessions, OAuth grants among them with their client's id and name. */
+/** The user's live sessions, OAuth grants among them with their client's id and name; not API keys. */
 export async function listActiveSessions(db: Database, userId: string, now: number) {
   return db
     .select({
@@ -567,7 +567,15 @@ export async function listActiveSessions(db: Database, userId: string, now: numb
     })
     .from(sessions)
     .leftJoin(oauthClients, eq(oauthClients.id, sessions.clientId))
-    .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now)))
+    .where(
+      and(
+        eq(sessions.userId, userId),
+        isNull(sessions.revokedAt),
+        gt(sessions.expiresAt, now),
+        // API keys have their own list (GET /auth/api-keys).
+        isNull(oauthClients.ownerId),
+      ),
+    )
     .orderBy(desc(sessions.lastUsedAt));
 }
 

@@ -33,6 +33,8 @@ const adminClientSchema = z.object({
   scope: z.string().optional(),
   id_token_signed_response_alg: z.string(),
   logo_uri: z.string().optional(),
+  jwks: z.looseObject({ keys: z.array(z.looseObject({})) }).optional(),
+  jwks_uri: z.string().optional(),
   client_id_issued_at: z.number().int(),
   skip_consent: z.boolean().meta({ description: 'Users are not asked for consent (first-party clients)' }),
   registered_by: z.enum(['admin', 'open']),
@@ -120,7 +122,9 @@ export const oauthClientsRouter = createRouter()
     const { client_id } = c.req.valid('param');
     let client;
     try {
-      client = await updateClient(c.get('db'), client_id, c.req.valid('json'));
+      client = await updateClient(c.get('db'), client_id, c.req.valid('json'), {
+        apiScopes: c.get('config').oauth.apiScopes,
+      });
     } catch (err) {
       // The registry speaks RFC 7591; this admin route answers problem documents like the others.
       if (err instanceof OAuthError) {

@@ -39,12 +39,16 @@ const misconfigured = {
   description: 'OAUTH_ISSUER unset outside loopback, or no RS256 key in JWT_PRIVATE_KEY (`misconfigured`)',
   problem: true as const,
 };
-/** Client authentication: Basic, or client_id (and client_secret) as form parameters. */
+/** Client authentication: Basic, or form parameters (a secret, a signed assertion, or the client_id alone). */
 const clientSecurity: Record<string, string[]>[] = [{ [CLIENT_BASIC_SCHEME]: [] }, {}];
 const param = (description: string) => z.string().optional().meta({ description });
 const clientParams = {
   client_id: param('The client, for `client_secret_post` and public clients (`none`)'),
   client_secret: param('The secret, for `client_secret_post`'),
+  client_assertion_type: param('`private_key_jwt`: urn:ietf:params:oauth:client-assertion-type:jwt-bearer'),
+  client_assertion: param(
+    '`private_key_jwt` (RFC 7523): a JWT signed with one of the client’s keys, `iss` and `sub` its client_id, `aud` the issuer or the token endpoint, `exp` within 5 minutes, a `jti` used once',
+  ),
 };
 
 const metadataSchema = z.looseObject({
@@ -97,9 +101,9 @@ export const tokenRoute = defineRoute({
   path: OAUTH_PATHS.token,
   operationId: 'oauthToken',
   tags,
-  summary: 'Token endpoint: exchange a code, or refresh',
+  summary: 'Token endpoint: exchange a code, refresh, or client credentials',
   description:
-    '`authorization_code` (with PKCE `code_verifier` and the same `redirect_uri`) starts a grant: an access token, an ID token with `openid`, and a refresh token with `offline_access`. `refresh_token` rotates the refresh token; presenting a spent one after the grace window ends the grant. Each grant is a session of the user (GET /auth/sessions). Limited per client and per address.',
+    '`authorization_code` (with PKCE `code_verifier` and the same `redirect_uri`) starts a grant: an access token, an ID token with `openid`, and a refresh token with `offline_access`. `refresh_token` rotates the refresh token; presenting a spent one after the grace window ends the grant. Each grant is a session of the user (GET /auth/sessions). `client_credentials` (confidential clients): an access token for the client itself (`sub` = client_id), or for an API key’s user, for scopes within the registered ones; no refresh or ID token. Limited per client and per address.',
   oauthErrors: true,
   middleware: [oauthEndpoint()],
   security: clientSecurity,
@@ -108,13 +112,15 @@ export const tokenRoute = defineRoute({
       grant_type: z
         .enum(CLIENT_GRANT_TYPES)
         .or(z.string())
-        .meta({ description: 'authorization_code or refresh_token' }),
+        .meta({ description: 'authorization_code, refresh_token or client_credentials' }),
       code: param('authorization_code: the code from the redirect'),
       redirect_uri: param('authorization_code: as in the authorization request'),
       code_verifier: param('authorization_code: the PKCE verifier (43-128 characters)'),
       refresh_token: param('refresh_token: the current refresh token'),
-      scope: param('refresh_token: a narrower scope for this response'),
-      resource: param('RFC 8707: must be the resource bound to the grant'),
+      scope: param('refresh_token: a narrower scope for this response; client_credentials: the scopes asked'),
+      resource: param(
+        'RFC 8707: must be the resource bound to the grant; client_credentials: the audience of the token',
+      ),
       ...clientParams,
     }),
   },
@@ -280,6 +286,7 @@ export const registrationRoute = defineRoute({
 const authenticate = (c: Context<AppEnv>, endpoint: 'token' | 'revocation' | 'introspection', params: object) =>
   authenticateClientRequest(c.get('db'), c.get('config'), {
     endpoint,
+    issuer: c.get('oauth').issuer,
     authorization: c.req.header('Authorization'),
     params: params as Record<string, string | undefined>,
     ip: c.get('clientIp'),
@@ -295,12 +302,12 @@ export const oauthRouter = createRouter()
   .route(openIdConfigurationRoute, (c) => {
     const { issuer, keys } = c.get('oauth');
     c.header('Cache-Control', 'public, max-age=300');
-    return c.json(serverMetadata(issuer, keys.ring), 200);
+    return c.json(serverMetadata(issuer, keys.ring, c.get('config').oauth.apiScopes), 200);
   })
   .route(authorizationServerMetadataRoute, (c) => {
     const { issuer, keys } = c.get('oauth');
     c.header('Cache-Control', 'public, max-age=300');
-    return c.json(serverMetadata(issuer, keys.ring), 200);
+    return c.json(serverMetadata(issuer, keys.ring, c.get('config').oauth.apiScopes), 200);
   })
   .route(tokenRoute, async (c) => {
     const params = c.req.valid('form');

@@ -6,11 +6,12 @@
  */
 import { OAuthError } from '../errors';
 import { authorizationCodeGrant } from './authorization-code';
+import { clientCredentialsGrant } from './client-credentials';
 import type { Grant, GrantContext } from './context';
 import type { TokenResponse } from './issue';
 import { refreshTokenGrant } from './refresh-token';
 
-const GRANTS: readonly Grant[] = [authorizationCodeGrant, refreshTokenGrant];
+const GRANTS: readonly Grant[] = [authorizationCodeGrant, refreshTokenGrant, clientCredentialsGrant];
 const byType = new Map(GRANTS.map((g) => [g.grantType, g]));
 
 /** Every grant type the token endpoint serves, for discovery. */

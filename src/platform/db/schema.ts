@@ -315,14 +315,21 @@ export const passkeyChallenges = sqliteTable(
   (t) => [index('passkey_challenges_expires_at_idx').on(t.expiresAt)],
 );
 
-/** The token endpoint authentication methods a client may register (RFC 7591 §2). */
-export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const;
+/**
+ * The token endpoint authentication methods a client may register (RFC 7591 §2): a secret, a
+ * JWT signed with one of its keys (`private_key_jwt`, RFC 7523), or none (public clients).
+ */
+export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] as const;
 export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
 
 /**
  * OAuth clients (RFC 7591 metadata). A confidential client's secret is stored as its SHA-256
  * only: it is 256 random bits, so no salt or slow hash is needed, and a leaked database holds
  * no usable secret. List-valued metadata is JSON text.
+ *
+ * A `private_key_jwt` client has no secret; its `secret_hash` holds NO_CLIENT_SECRET instead of
+ * NULL because the check below predates the method, and changing a check rebuilds the table,
+ * which on D1 cascades into every grant, code and consent that references it (see users).
  */
 export const oauthClients = sqliteTable(
   'oauth_clients',
@@ -347,6 +354,14 @@ export const oauthClients = sqliteTable(
     registeredBy: text('registered_by', { enum: ['admin', 'open'] }).notNull(),
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
+    /** `private_key_jwt`: the client's public keys (a JWK Set, JSON), or where to fetch them. */
+    jwks: text('jwks'),
+    jwksUri: text('jwks_uri'),
+    /**
+     * Set for a personal API key (src/api-keys/): the user it acts as. Deleting the user deletes
+     * the key, and the key's grant with it.
+     */
+    ownerId: text('owner_id').references(() => users.id, { onDelete: 'cascade' }),
   },
   (t) => [check('oauth_clients_auth_check', sql`${t.tokenEndpointAuthMethod} = 'none' OR ${t.secretHash} IS NOT NULL`)],
 );
@@ -426,6 +441,23 @@ export const oauthInteractions = sqliteTable(
     usedAt: integer('used_at'),
   },
   (t) => [index('oauth_interactions_expires_at_idx').on(t.expiresAt)],
+);
+
+/** What a `private_key_jwt` client's secret_hash holds: no SHA-256 in base64url ever equals it. */
+export const NO_CLIENT_SECRET = '!';
+
+/**
+ * The `jti` of every client assertion accepted (RFC 7523 §3: the server may refuse a JWT seen
+ * before; OIDC Core §9 makes `jti` single-use), keyed by SHA-256 of the client and the jti, so
+ * an inserted row is the proof of first use. Kept until the assertion expires, then cleaned up.
+ */
+export const oauthAssertionJtis = sqliteTable(
+  'oauth_assertion_jtis',
+  {
+    key: text('key').primaryKey(),
+    expiresAt: integer('expires_at').notNull(),
+  },
+  (t) => [index('oauth_assertion_jtis_expires_at_idx').on(t.expiresAt)],
 );
 
 export type OAuthClientRow = typeof oauthClients.$inferSelect;
