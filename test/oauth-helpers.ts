@@ -6,6 +6,7 @@
  */
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
+import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import { expect } from 'vitest';
 import { createApp } from '../src/http/app';
 import { getDb } from '../src/platform/db/client';
@@ -242,3 +243,20 @@ export function jwtPart(token: string, part: 0 | 1): Record<string, unknown> {
 }
 
 export { login };
+
+/** A client credentials request (RFC 6749 §4.4.2) with client_secret_basic. */
+export const clientCredentials = (p: Provider, client: RegisteredClient, extra: Record<string, string> = {}) =>
+  p.api(
+    '/oauth/token',
+    form(
+      { grant_type: 'client_credentials', ...extra },
+      { Authorization: basic(client.client_id, client.client_secret!) },
+    ),
+  );
+
+/** Verifies an access token offline, as a resource server does: with the provider's JWKS only. */
+export async function verifyOffline(p: Provider, token: string, audience = ISSUER) {
+  const jwks = (await (await p.api('/.well-known/jwks.json')).json()) as JSONWebKeySet;
+  const { payload } = await jwtVerify(token, createLocalJWKSet(jwks), { issuer: ISSUER, audience, typ: 'at+jwt' });
+  return payload;
+}

@@ -8,7 +8,7 @@
  * APIs behind the service verify offline with the JWKS, as any other.
  *
  * Because the grant is a session of the user, everything that ends the user's sessions ends
- * the key and its tokens at userinfo and introspection: deleting the key, logout-all, a
+ * the key and its tokens at userinfo and introspection: revoking the key, logout-all, a
  * password change or reset, turning two-factor on, and deleting the user. A demotion ends the
  * keys that carry `admin`. Keys do not survive a logout-all: that is what an owner does after
  * a suspected compromise, and a key is the most lasting foothold an intruder who had the
@@ -161,14 +161,27 @@ export async function listApiKeys(db: Database, userId: string, now: number): Pr
   }));
 }
 
-/** Deletes one of the user's keys; its grant goes with it, so its tokens end at once. */
-export async function deleteApiKey(db: Database, userId: string, keyId: string, log: RequestLog): Promise<void> {
-  const [deleted] = await db
-    .delete(oauthClients)
-    .where(and(eq(oauthClients.id, keyId), eq(oauthClients.ownerId, userId)))
-    .returning({ id: oauthClients.id });
-  if (!deleted) throw new ApiError(404, 'not_found', 'No API key with that id.');
-  audit('api_key_deleted', { ...log, userId, clientId: keyId });
+/**
+ * Revokes one of the user's keys: its grant ends, so its tokens introspect as inactive and
+ * are refused by userinfo at once. The client stays until the daily cleanup, so the key can
+ * still introspect its tokens and see them inactive; it gets no new ones.
+ */
+export async function revokeApiKey(db: Database, userId: string, keyId: string, log: RequestLog, now: number) {
+  const [revoked] = await db
+    .update(sessions)
+    .set({ revokedAt: now, revokedReason: 'api_key_revoked' })
+    .where(
+      and(
+        eq(sessions.clientId, keyId),
+        eq(sessions.userId, userId),
+        isNull(sessions.revokedAt),
+        gt(sessions.expiresAt, now),
+        sql`EXISTS (SELECT 1 FROM ${oauthClients} WHERE ${oauthClients.id} = ${keyId} AND ${oauthClients.ownerId} = ${userId})`,
+      ),
+    )
+    .returning({ id: sessions.id });
+  if (!revoked) throw new ApiError(404, 'not_found', 'No API key with that id.');
+  audit('api_key_revoked', { ...log, userId, clientId: keyId, sessionId: revoked.id });
 }
 
 /**

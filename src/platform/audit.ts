@@ -50,7 +50,7 @@ export type AuditEvent =
   | 'oauth_token_revoked'
   | 'oauth_client_credentials'
   | 'api_key_created'
-  | 'api_key_deleted';
+  | 'api_key_revoked';
 
 export type AuditFields = {
   requestId?: string | undefined;

@@ -2,7 +2,7 @@
 import type { Context } from 'hono';
 import * as z from 'zod';
 import type { AppEnv } from '../../platform/env';
-import { createApiKey, deleteApiKey, listApiKeys, MAX_API_KEY_LIFETIME, type ApiKey } from '../../api-keys/api-keys';
+import { createApiKey, listApiKeys, revokeApiKey, MAX_API_KEY_LIFETIME, type ApiKey } from '../../api-keys/api-keys';
 import { requireAuth } from '../middleware/auth';
 import { notifier, requestLog } from '../middleware/context';
 import { createRouter, defineRoute } from '../routing';
@@ -83,20 +83,21 @@ export const listApiKeysRoute = defineRoute({
   },
 });
 
-export const deleteApiKeyRoute = defineRoute({
+export const revokeApiKeyRoute = defineRoute({
   method: 'delete',
   path: '/auth/api-keys/{id}',
-  operationId: 'deleteApiKey',
+  operationId: 'revokeApiKey',
   tags,
   summary: 'Revoke one of the caller’s API keys',
-  description: 'The key stops working, and its access tokens introspect as inactive at once.',
+  description:
+    'The key gets no more access tokens, and those it got introspect as inactive (and are refused by userinfo) at once.',
   middleware: [requireAuth()],
   bearer: true,
   request: { params: z.object({ id: z.string().min(1).max(64) }) },
   responses: {
     204: { description: 'Revoked' },
     401: unauthorized,
-    404: problem('The caller has no key with that id (`not_found`)'),
+    404: problem('The caller has no working key with that id (`not_found`)'),
   },
 });
 
@@ -130,7 +131,7 @@ export const apiKeysRouter = createRouter()
     const keys = await listApiKeys(c.get('db'), c.get('user').id, Date.now());
     return c.json({ api_keys: keys.map(toPublic) }, 200);
   })
-  .route(deleteApiKeyRoute, async (c) => {
-    await deleteApiKey(c.get('db'), c.get('user').id, c.req.valid('param').id, requestLog(c));
+  .route(revokeApiKeyRoute, async (c) => {
+    await revokeApiKey(c.get('db'), c.get('user').id, c.req.valid('param').id, requestLog(c), Date.now());
     return c.body(null, 204);
   });
