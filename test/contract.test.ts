@@ -191,6 +191,7 @@ const freshAddress = () => `198.51.100.${100 + (recoveryAddress++ % 100)}`;
 
 /** The OAuth provider (an RS256 key, an issuer); the default test app has neither. */
 const oauth = await provider();
+const apiKeyBody = { name: 'Contract', scope: 'api', current_password: PASSWORD };
 const oauthClient = await registerClient(oauth);
 const oauthAuth = { Authorization: basic(oauthClient.client_id, oauthClient.client_secret!) };
 /** The default test app is HS256-only: its OAuth routes answer 500 misconfigured (and log it). */
@@ -273,6 +274,15 @@ const CASES: Record<string, Record<number, Send[]>> = {
   getAuthorizationServerMetadata: discoveryCases('/.well-known/oauth-authorization-server'),
   oauthToken: {
     200: [
+      async () => {
+        const machine = await registerClient(oauth, {
+          redirect_uris: undefined,
+          grant_types: ['client_credentials'],
+          scope: 'api',
+        });
+        const auth = { Authorization: basic(machine.client_id, machine.client_secret!) };
+        return oauth.api('/oauth/token', form({ grant_type: 'client_credentials' }, auth));
+      },
       async () => {
         const { tokens } = await grant(oauth, oauthClient);
         return oauth.api(
@@ -550,6 +560,70 @@ const CASES: Record<string, Record<number, Send[]>> = {
     400: [async () => api(`/auth/sessions/${'x'.repeat(65)}`, { method: 'DELETE', token: (await signedIn()).token })],
     401: [() => api(`/auth/sessions/${NO_SUCH_ID}`, { method: 'DELETE' })],
     404: [async () => api(`/auth/sessions/${NO_SUCH_ID}`, { method: 'DELETE', token: (await signedIn()).token })],
+  },
+  createApiKey: {
+    201: [async () => api('/auth/api-keys', { token: (await signedIn()).token, json: apiKeyBody })],
+    400: [
+      async () =>
+        api('/auth/api-keys', { token: (await signedIn()).token, json: { ...apiKeyBody, scope: 'no-such-scope' } }),
+    ],
+    401: [
+      async () =>
+        api('/auth/api-keys', {
+          token: (await signedIn()).token,
+          json: { ...apiKeyBody, current_password: 'wrong-one' },
+        }),
+      () => api('/auth/api-keys', { json: apiKeyBody }),
+    ],
+    403: [
+      async () => api('/auth/api-keys', { token: (await signedIn()).token, json: { ...apiKeyBody, scope: 'admin' } }),
+    ],
+    409: [
+      async () => {
+        const { user, token } = await signedIn();
+        for (let i = 0; i < 20; i++) {
+          const id = `contract-${crypto.randomUUID()}`;
+          await env.DB.batch([
+            env.DB.prepare(
+              "INSERT INTO oauth_clients (id, secret_hash, redirect_uris, grant_types, response_types, token_endpoint_auth_method, scope, registered_by, created_at, updated_at, owner_id) VALUES (?, 'h', '[]', '[]', '[]', 'client_secret_basic', 'api', 'admin', 0, 0, ?)",
+            ).bind(id, user.id),
+            env.DB.prepare(
+              'INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, client_id, scope) VALUES (?, ?, 0, 0, ?, ?, ?)',
+            ).bind(id, user.id, Date.now() + 86_400_000, id, 'api'),
+          ]);
+        }
+        return api('/auth/api-keys', { token, json: apiKeyBody });
+      },
+    ],
+    429: [
+      async () => {
+        const { token } = await signedIn();
+        const app = strict();
+        return until429(() => app('/auth/api-keys', { token, json: { ...apiKeyBody, current_password: 'wrong-one' } }));
+      },
+    ],
+  },
+  listApiKeys: {
+    200: [
+      async () => {
+        const { token } = await signedIn();
+        expect((await api('/auth/api-keys', { token, json: apiKeyBody })).status).toBe(201);
+        return api('/auth/api-keys', { token });
+      },
+    ],
+    401: [() => api('/auth/api-keys')],
+  },
+  revokeApiKey: {
+    204: [
+      async () => {
+        const { token } = await signedIn();
+        const key = (await (await api('/auth/api-keys', { token, json: apiKeyBody })).json()) as Json;
+        return api(`/auth/api-keys/${key.id}`, { method: 'DELETE', token });
+      },
+    ],
+    400: [async () => api(`/auth/api-keys/${'x'.repeat(65)}`, { method: 'DELETE', token: (await signedIn()).token })],
+    401: [() => api(`/auth/api-keys/${NO_SUCH_ID}`, { method: 'DELETE' })],
+    404: [async () => api(`/auth/api-keys/${NO_SUCH_ID}`, { method: 'DELETE', token: (await signedIn()).token })],
   },
   listUsers: {
     200: [

@@ -48,19 +48,20 @@ const invalidScope = (message: string) =>
   new ApiError(400, 'validation_failed', 'The request is invalid.', { errors: [{ field: 'scope', message }] });
 
 /**
- * What a key may carry: the scopes of the APIs and `admin` (admins only), and the OpenID
- * scopes that let a script ask userinfo who it acts as. Never `offline_access`: a key gets no
- * refresh token, it asks again.
+ * What a key may carry: at least one scope of the APIs or `admin` (admins only), and the
+ * OpenID scopes that let a script ask userinfo who it acts as. Never `offline_access`: a key
+ * gets no refresh token, it asks again.
  */
 function keyScope(value: string, config: Config, user: AccessUser): string {
+  const machine = machineScopes(config.oauth.apiScopes);
   let scopes: string[];
   try {
-    scopes = parseScopeWith(value, machineScopes(config.oauth.apiScopes));
+    scopes = parseScopeWith(value, machine);
   } catch (err) {
     throw invalidScope((err as OAuthError).description);
   }
-  if (scopes.length === 0 || scopes.includes('offline_access')) {
-    throw invalidScope('Name at least one scope; offline_access is not for API keys.');
+  if (!scopes.some((s) => machine.includes(s)) || scopes.includes('offline_access')) {
+    throw invalidScope(`Name at least one of ${machine.join(' ')}; offline_access is not for API keys.`);
   }
   if (scopes.includes(ADMIN_SCOPE) && user.role !== 'admin') {
     throw new ApiError(403, 'forbidden', 'Only admins may give a key the admin scope.');
@@ -127,7 +128,11 @@ export async function createApiKey(
   const [granted] = await db.batch([queries[0]]);
   if (granted.length === 0) {
     await db.delete(oauthClients).where(eq(oauthClients.id, client.clientId));
-    throw new ApiError(401, 'invalid_token', 'The session of this token has ended.');
+    throw new ApiError(
+      403,
+      'forbidden',
+      'The account changed while the key was made (signed out everywhere, or no longer an admin): no key was made.',
+    );
   }
   audit('api_key_created', { ...caller.log, userId: user.id, clientId: client.clientId, scope });
   caller.notify('api_key_created', user);
