@@ -2,7 +2,8 @@
  * Builds the app: global middleware (outermost first), the routers (routers.ts), and the one
  * place where every error becomes a problem+json response.
  */
-import { Hono, type Context } from 'hono';
+import type { Context } from 'hono';
+import { Hono } from './hono';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import type { AppEnv } from '../platform/env';

@@ -8,7 +8,8 @@
  * (93 KiB) this way, and Workers load the whole bundle on every cold start.
  */
 import { zValidator } from '@hono/zod-validator';
-import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
+import { Hono } from './hono';
 import { bodyLimit } from 'hono/body-limit';
 import type * as z from 'zod';
 import type { AppEnv } from '../platform/env';
