@@ -33,13 +33,7 @@ const toPublic = (key: ApiKey) => ({
 export const createApiKeyRoute = defineRoute({
   method: 'post',
   path: '/auth/api-keys',
-  operationId: 'createApiKey',
-  tags,
-  summary: 'Create a personal API key: a client_id and a secret, shown once',
-  description:
-    'For scripts acting as the caller. Trade the key at /oauth/token with `grant_type=client_credentials` (HTTP Basic: client_id and client_secret) for access tokens whose `sub` is the caller and `client_id` the key. `scope`: the scopes of the APIs (OAUTH_API_SCOPES, default `api`), `admin` for admins only, and `openid profile email roles` for userinfo. Needs `current_password`, plus `code` when two-factor is on; an account without a password needs a passkey sign-in in the last five minutes. A logout-all, a password change or reset, turning two-factor on, or a demotion (for `admin` keys) ends keys.',
   middleware: [requireAuth()],
-  bearer: true,
   request: {
     body: z.object({
       name: z.string().trim().min(1).max(64),
@@ -48,56 +42,70 @@ export const createApiKeyRoute = defineRoute({
       current_password: passwordSchema.optional().meta({ description: 'Required when the account has a password' }),
       code: z.string().min(1).max(64).optional().meta({ description: 'Required when two-factor is on' }),
     }),
-    example: { name: 'Nightly export', scope: 'api', current_password: 'correct horse battery staple' },
   },
-  responses: {
-    201: json(
-      apiKeySchema.extend({
-        client_id: z.string(),
-        client_secret: z.string().meta({ description: 'Shown this once' }),
-      }),
-      'The key, with its secret',
-    ),
-    400: problem('A missing `current_password` or `code`, or an unknown scope (`validation_failed`)'),
-    401: problem('Wrong current password (`invalid_credentials`) or code (`invalid_mfa_code`), or no or invalid token'),
-    403: problem(
-      '`admin` asked by a non-admin (`forbidden`), or no recent passkey sign-in (`reauthentication_required`)',
-    ),
-    409: problem('The account holds 20 keys (`api_key_limit_reached`)'),
-    429: problem('Too many wrong passwords or codes (`too_many_attempts`)'),
+  docs: API_DOCS && {
+    operationId: 'createApiKey',
+    tags,
+    summary: 'Create a personal API key: a client_id and a secret, shown once',
+    description:
+      'For scripts acting as the caller. Trade the key at /oauth/token with `grant_type=client_credentials` (HTTP Basic: client_id and client_secret) for access tokens whose `sub` is the caller and `client_id` the key. `scope`: the scopes of the APIs (OAUTH_API_SCOPES, default `api`), `admin` for admins only, and `openid profile email roles` for userinfo. Needs `current_password`, plus `code` when two-factor is on; an account without a password needs a passkey sign-in in the last five minutes. A logout-all, a password change or reset, turning two-factor on, or a demotion (for `admin` keys) ends keys.',
+    bearer: true,
+    example: { name: 'Nightly export', scope: 'api', current_password: 'correct horse battery staple' },
+    responses: {
+      201: json(
+        apiKeySchema.extend({
+          client_id: z.string(),
+          client_secret: z.string().meta({ description: 'Shown this once' }),
+        }),
+        'The key, with its secret',
+      ),
+      400: problem('A missing `current_password` or `code`, or an unknown scope (`validation_failed`)'),
+      401: problem(
+        'Wrong current password (`invalid_credentials`) or code (`invalid_mfa_code`), or no or invalid token',
+      ),
+      403: problem(
+        '`admin` asked by a non-admin (`forbidden`), or no recent passkey sign-in (`reauthentication_required`)',
+      ),
+      409: problem('The account holds 20 keys (`api_key_limit_reached`)'),
+      429: problem('Too many wrong passwords or codes (`too_many_attempts`)'),
+    },
   },
 });
 
 export const listApiKeysRoute = defineRoute({
   method: 'get',
   path: '/auth/api-keys',
-  operationId: 'listApiKeys',
-  tags,
-  summary: 'The caller’s API keys that still work',
-  description: 'Newest first; never a secret.',
   middleware: [requireAuth()],
-  bearer: true,
-  responses: {
-    200: json(z.object({ api_keys: z.array(apiKeySchema) }), 'The keys'),
-    401: unauthorized,
+  docs: API_DOCS && {
+    operationId: 'listApiKeys',
+    tags,
+    summary: 'The caller’s API keys that still work',
+    description: 'Newest first; never a secret.',
+    bearer: true,
+    responses: {
+      200: json(z.object({ api_keys: z.array(apiKeySchema) }), 'The keys'),
+      401: unauthorized,
+    },
   },
 });
 
 export const revokeApiKeyRoute = defineRoute({
   method: 'delete',
   path: '/auth/api-keys/{id}',
-  operationId: 'revokeApiKey',
-  tags,
-  summary: 'Revoke one of the caller’s API keys',
-  description:
-    'The key gets no more access tokens, and those it got introspect as inactive (and are refused by userinfo) at once.',
   middleware: [requireAuth()],
-  bearer: true,
   request: { params: z.object({ id: z.string().min(1).max(64) }) },
-  responses: {
-    204: { description: 'Revoked' },
-    401: unauthorized,
-    404: problem('The caller has no working key with that id (`not_found`)'),
+  docs: API_DOCS && {
+    operationId: 'revokeApiKey',
+    tags,
+    summary: 'Revoke one of the caller’s API keys',
+    description:
+      'The key gets no more access tokens, and those it got introspect as inactive (and are refused by userinfo) at once.',
+    bearer: true,
+    responses: {
+      204: { description: 'Revoked' },
+      401: unauthorized,
+      404: problem('The caller has no working key with that id (`not_found`)'),
+    },
   },
 });
 
