@@ -10,12 +10,12 @@
  * fetches it again, at most every JWKS_REFETCH_MS.
  */
 import { lt } from 'drizzle-orm';
-import { createLocalJWKSet, decodeJwt, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { jwtVerify, type JWSHeaderParameters, type JWTPayload } from 'jose';
 import { CLOCK_SKEW_SECONDS } from '../credentials/tokens';
-import { sha256Base64Url } from '../platform/crypto';
+import { fromBase64Url, sha256Base64Url } from '../platform/crypto';
 import type { Database } from '../platform/db/client';
 import { oauthAssertionJtis } from '../platform/db/schema';
-import { CLIENT_KEY_ALGS, jwksSchema, type OAuthClient } from './clients';
+import { CLIENT_KEY_ALGS, jwksSchema, type JwkSet, type OAuthClient } from './clients';
 import { OAUTH_PATHS } from './endpoints';
 import { invalidClient, OAuthError } from './errors';
 
@@ -35,16 +35,40 @@ const JWKS_MAX_BYTES = 64 * 1024;
 export function assertedClientId(assertion: string): string {
   let sub: unknown;
   try {
-    sub = decodeJwt(assertion).sub;
+    sub = JSON.parse(new TextDecoder().decode(fromBase64Url(assertion.split('.')[1] ?? '')!)).sub;
   } catch {
     throw invalidClient('The client assertion is not a JWT.');
   }
-  if (typeof sub !== 'string' || !sub) throw invalidClient('The client assertion has no sub (the client_id).');
+  if (typeof sub !== 'string' || !sub) throw invalidClient('The client assertion has no sub.');
   return sub;
 }
 
+const IMPORT = {
+  ES256: ['EC', { name: 'ECDSA', namedCurve: 'P-256' }],
+  EdDSA: ['OKP', { name: 'Ed25519' }],
+  RS256: ['RSA', { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }],
+} as const;
+const NO_KEY = 'no matching key';
+type GetKey = (header: JWSHeaderParameters) => Promise<CryptoKey>;
+
+/**
+ * The key of `jwks` an assertion's header names: the one with its `kid`, or without a `kid`
+ * the only key for its algorithm. (jose has refused any other algorithm before this runs, and
+ * checks the key against the algorithm after.)
+ */
+const keyIn =
+  (jwks: JwkSet): GetKey =>
+  async ({ alg, kid }) => {
+    const [kty, params] = IMPORT[alg as keyof typeof IMPORT];
+    const keys = jwks.keys.filter(
+      (k) => k.kty === kty && (k.alg ?? alg) === alg && (kid === undefined || k.kid === kid),
+    );
+    if (keys.length !== 1) throw new Error(NO_KEY);
+    return crypto.subtle.importKey('jwk', keys[0] as JsonWebKey, params, false, ['verify']);
+  };
+
 /** The body of a JWK Set response, refused past JWKS_MAX_BYTES as it streams in. */
-async function readJwks(uri: string): Promise<JWTVerifyGetKey> {
+async function readJwks(uri: string): Promise<JwkSet> {
   const res = await fetch(uri, {
     headers: { Accept: 'application/json' },
     // A redirect could lead anywhere; the registered URI is where the keys must be.
@@ -52,28 +76,21 @@ async function readJwks(uri: string): Promise<JWTVerifyGetKey> {
     signal: AbortSignal.timeout(JWKS_TIMEOUT_MS),
   });
   if (res.status !== 200 || !res.body) throw new Error();
-  const reader = res.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for (let part = await reader.read(); !part.done; part = await reader.read()) {
-    size += part.value.byteLength;
-    if (size > JWKS_MAX_BYTES) {
-      await reader.cancel();
-      throw new Error();
-    }
-    chunks.push(part.value);
+  for await (const chunk of res.body) {
+    if ((size += chunk.byteLength) > JWKS_MAX_BYTES) throw new Error();
+    chunks.push(chunk);
   }
-  const body = new Uint8Array(size);
-  chunks.reduce((at, chunk) => (body.set(chunk, at), at + chunk.byteLength), 0);
-  return createLocalJWKSet(jwksSchema.parse(JSON.parse(new TextDecoder().decode(body))));
+  return jwksSchema.parse(JSON.parse(await new Blob(chunks).text()));
 }
 
-const fetched = new Map<string, { keys: JWTVerifyGetKey; at: number }>();
+const fetched = new Map<string, { keys: JwkSet; at: number }>();
 
-async function remoteKeys(uri: string, now: number, maxAge: number): Promise<JWTVerifyGetKey> {
+async function remoteKeys(uri: string, now: number, maxAge: number): Promise<JwkSet> {
   const cached = fetched.get(uri);
   if (cached && now - cached.at < maxAge) return cached.keys;
-  let keys: JWTVerifyGetKey;
+  let keys: JwkSet;
   try {
     keys = await readJwks(uri);
   } catch {
@@ -88,8 +105,8 @@ async function remoteKeys(uri: string, now: number, maxAge: number): Promise<JWT
 function describe(err: unknown): string {
   const { code, claim } = err as { code?: string; claim?: string };
   if (code === 'ERR_JWT_EXPIRED') return 'The client assertion has expired.';
-  if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED') return `The client assertion's ${claim} claim is missing or wrong.`;
-  return 'The client assertion is not signed by a key of this client with ES256, EdDSA or RS256.';
+  if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED') return `The client assertion's ${claim} is missing or wrong.`;
+  return 'The client assertion is not signed with a key of this client (ES256, EdDSA, RS256).';
 }
 
 /**
@@ -103,8 +120,8 @@ export async function verifyClientAssertion(
   context: { issuer: string; now: number },
 ): Promise<void> {
   const { issuer, now } = context;
-  const verify = (keys: JWTVerifyGetKey) =>
-    jwtVerify(assertion, keys, {
+  const verify = (keys: JwkSet) =>
+    jwtVerify(assertion, keyIn(keys), {
       algorithms: [...CLIENT_KEY_ALGS],
       issuer: client.clientId,
       subject: client.clientId,
@@ -116,13 +133,13 @@ export async function verifyClientAssertion(
   let payload: JWTPayload;
   try {
     if (client.jwks) {
-      ({ payload } = await verify(createLocalJWKSet(client.jwks)));
+      ({ payload } = await verify(client.jwks));
     } else {
       const uri = client.jwksUri!;
       try {
         ({ payload } = await verify(await remoteKeys(uri, now, JWKS_CACHE_MS)));
       } catch (err) {
-        if ((err as { code?: string }).code !== 'ERR_JWKS_NO_MATCHING_KEY') throw err;
+        if ((err as Error).message !== NO_KEY) throw err;
         ({ payload } = await verify(await remoteKeys(uri, now, JWKS_REFETCH_MS)));
       }
     }

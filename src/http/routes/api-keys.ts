@@ -10,17 +10,19 @@ import { json, passwordSchema, problem } from '../schemas';
 import type { Tag } from '../tags';
 
 const tags: Tag[] = ['api-keys'];
-const unauthorized = problem('No or invalid access token');
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-const apiKeySchema = z.object({
-  id: z.string().meta({ description: 'The key’s client_id' }),
-  name: z.string(),
-  scope: z.string(),
-  created_at: z.iso.datetime(),
-  last_used_at: z.iso.datetime().nullable().meta({ description: 'When it last got an access token' }),
-  expires_at: z.iso.datetime().nullable(),
-});
+/** Documentation only: compiled out of the Worker (API_DOCS false). */
+const apiKeySchema = API_DOCS
+  ? z.object({
+      id: z.string().meta({ description: 'The key’s client_id' }),
+      name: z.string(),
+      scope: z.string(),
+      created_at: z.iso.datetime(),
+      last_used_at: z.iso.datetime().nullable().meta({ description: 'When it last got an access token' }),
+      expires_at: z.iso.datetime().nullable(),
+    })
+  : (undefined as never);
 const toPublic = (key: ApiKey) => ({
   id: key.id,
   name: key.name,
@@ -38,9 +40,9 @@ export const createApiKeyRoute = defineRoute({
     body: z.object({
       name: z.string().trim().min(1).max(64),
       scope: z.string().min(1).max(1000),
-      expires_in: z.number().int().min(60).max(MAX_API_KEY_LIFETIME).optional().meta({ description: 'Seconds' }),
-      current_password: passwordSchema.optional().meta({ description: 'Required when the account has a password' }),
-      code: z.string().min(1).max(64).optional().meta({ description: 'Required when two-factor is on' }),
+      expires_in: z.number().int().min(60).max(MAX_API_KEY_LIFETIME).optional(),
+      current_password: passwordSchema.optional(),
+      code: z.string().min(1).max(64).optional(),
     }),
   },
   docs: API_DOCS && {
@@ -48,7 +50,7 @@ export const createApiKeyRoute = defineRoute({
     tags,
     summary: 'Create a personal API key: a client_id and a secret, shown once',
     description:
-      'For scripts acting as the caller. Trade the key at /oauth/token with `grant_type=client_credentials` (HTTP Basic: client_id and client_secret) for access tokens whose `sub` is the caller and `client_id` the key. `scope`: the scopes of the APIs (OAUTH_API_SCOPES, default `api`), `admin` for admins only, and `openid profile email roles` for userinfo. Needs `current_password`, plus `code` when two-factor is on; an account without a password needs a passkey sign-in in the last five minutes. A logout-all, a password change or reset, turning two-factor on, or a demotion (for `admin` keys) ends keys.',
+      'For scripts acting as the caller (`expires_in` in seconds; none: it does not expire). Trade the key at /oauth/token with `grant_type=client_credentials` (HTTP Basic: client_id and client_secret) for access tokens whose `sub` is the caller and `client_id` the key. `scope`: the scopes of the APIs (OAUTH_API_SCOPES, default `api`), `admin` for admins only, and `openid profile email roles` for userinfo. Needs `current_password` (when the account has one), plus `code` when two-factor is on; an account without a password needs a passkey sign-in in the last five minutes. A logout-all, a password change or reset, turning two-factor on, or a demotion (for `admin` keys) ends keys.',
     bearer: true,
     example: { name: 'Nightly export', scope: 'api', current_password: 'correct horse battery staple' },
     responses: {
@@ -84,7 +86,7 @@ export const listApiKeysRoute = defineRoute({
     bearer: true,
     responses: {
       200: json(z.object({ api_keys: z.array(apiKeySchema) }), 'The keys'),
-      401: unauthorized,
+      401: problem('No or invalid access token'),
     },
   },
 });
@@ -103,7 +105,7 @@ export const revokeApiKeyRoute = defineRoute({
     bearer: true,
     responses: {
       204: { description: 'Revoked' },
-      401: unauthorized,
+      401: problem('No or invalid access token'),
       404: problem('The caller has no working key with that id (`not_found`)'),
     },
   },

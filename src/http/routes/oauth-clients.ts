@@ -19,27 +19,29 @@ import type { Tag } from '../tags';
 const tags: Tag[] = ['admin'];
 const adminOnly = requireRole('admin');
 const idParam = z.object({ client_id: z.string().min(1).max(64) });
-const forbidden = problem('Caller is not an admin (`forbidden`)');
-const unauthorized = problem('No or invalid access token');
+const forbidden = API_DOCS ? problem('Caller is not an admin (`forbidden`)') : (undefined as never);
+const unauthorized = API_DOCS ? problem('No or invalid access token') : (undefined as never);
 
-const adminClientSchema = z.object({
-  client_id: z.string(),
-  client_name: z.string().optional(),
-  redirect_uris: z.array(z.string()),
-  post_logout_redirect_uris: z.array(z.string()),
-  grant_types: z.array(z.string()),
-  response_types: z.array(z.string()),
-  token_endpoint_auth_method: z.string(),
-  scope: z.string().optional(),
-  id_token_signed_response_alg: z.string(),
-  logo_uri: z.string().optional(),
-  jwks: z.looseObject({ keys: z.array(z.looseObject({})) }).optional(),
-  jwks_uri: z.string().optional(),
-  client_id_issued_at: z.number().int(),
-  skip_consent: z.boolean().meta({ description: 'Users are not asked for consent (first-party clients)' }),
-  registered_by: z.enum(['admin', 'open']),
-  updated_at: z.iso.datetime(),
-});
+const adminClientSchema = API_DOCS
+  ? z.object({
+      client_id: z.string(),
+      client_name: z.string().optional(),
+      redirect_uris: z.array(z.string()),
+      post_logout_redirect_uris: z.array(z.string()),
+      grant_types: z.array(z.string()),
+      response_types: z.array(z.string()),
+      token_endpoint_auth_method: z.string(),
+      scope: z.string().optional(),
+      id_token_signed_response_alg: z.string(),
+      logo_uri: z.string().optional(),
+      jwks: z.looseObject({ keys: z.array(z.looseObject({})) }).optional(),
+      jwks_uri: z.string().optional(),
+      client_id_issued_at: z.number().int(),
+      skip_consent: z.boolean().meta({ description: 'Users are not asked for consent (first-party clients)' }),
+      registered_by: z.enum(['admin', 'open']),
+      updated_at: z.iso.datetime(),
+    })
+  : (undefined as never);
 
 const toAdminClient = (client: OAuthClient) => ({
   ...clientMetadataResponse(client),
