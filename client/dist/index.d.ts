@@ -37,6 +37,9 @@ type Json<T> = T extends {
 type TokenResponse = Json<paths['/auth/login']['post']['responses'][200]>;
 export type User = TokenResponse['user'];
 export type Passkey = Json<paths['/auth/passkeys']['get']['responses'][200]>['passkeys'][number];
+export type ApiKey = Json<paths['/auth/api-keys']['get']['responses'][200]>['api_keys'][number];
+/** A key as created: with its `client_id` and its `client_secret`, which is shown this once. */
+export type NewApiKey = Json<paths['/auth/api-keys']['post']['responses'][201]>;
 export type Credentials = {
     username: string;
     password: string;
@@ -121,6 +124,25 @@ export declare function createEdgeAuthClient(options: EdgeAuthClientOptions): {
         }): Promise<void>;
         /** Gives an account made with a passkey its first password (after a recent passkey sign-in). */
         addPassword(newPassword: string): Promise<void>;
+    };
+    apiKeys: {
+        /**
+         * Creates a key. `scope`: space-separated scopes of the service's APIs (`admin` for admins
+         * only). Needs `currentPassword`, and `code` when two-factor is on (an account without a
+         * password: a passkey sign-in in the last five minutes). `expiresIn` in seconds; without
+         * it the key does not expire. The secret is in this answer only: show it, then forget it.
+         */
+        create: (options: {
+            name: string;
+            scope: string;
+            expiresIn?: number;
+            currentPassword?: string;
+            code?: string;
+        }) => Promise<NewApiKey>;
+        /** The keys that still work, newest first (never their secrets). */
+        list: () => Promise<ApiKey[]>;
+        /** Revokes a key: it gets no more tokens, and those it got stop working at the service. */
+        revoke(id: string): Promise<void>;
     };
     /**
      * Every route of the service, typed by path: `auth.api.GET('/auth/me')`. Answers are

@@ -44,6 +44,9 @@ type TokenResponse = Json<paths['/auth/login']['post']['responses'][200]>;
 
 export type User = TokenResponse['user'];
 export type Passkey = Json<paths['/auth/passkeys']['get']['responses'][200]>['passkeys'][number];
+export type ApiKey = Json<paths['/auth/api-keys']['get']['responses'][200]>['api_keys'][number];
+/** A key as created: with its `client_id` and its `client_secret`, which is shown this once. */
+export type NewApiKey = Json<paths['/auth/api-keys']['post']['responses'][201]>;
 export type Credentials = { username: string; password: string };
 export type RefreshTokenDelivery = 'cookie' | 'body';
 export type EdgeAuthApi = Client<paths>;
@@ -377,8 +380,50 @@ export function createEdgeAuthClient(options: EdgeAuthClientOptions) {
     },
   };
 
+  /**
+   * Personal API keys of the signed-in user, for scripts that act as that user. A script trades
+   * a key's `client_id` and `client_secret` at the service's `/oauth/token` (client credentials,
+   * HTTP Basic) for short-lived access tokens; any OAuth client library does that.
+   */
+  const apiKeys = {
+    /**
+     * Creates a key. `scope`: space-separated scopes of the service's APIs (`admin` for admins
+     * only). Needs `currentPassword`, and `code` when two-factor is on (an account without a
+     * password: a passkey sign-in in the last five minutes). `expiresIn` in seconds; without
+     * it the key does not expire. The secret is in this answer only: show it, then forget it.
+     */
+    create: (options: {
+      name: string;
+      scope: string;
+      expiresIn?: number;
+      currentPassword?: string;
+      code?: string;
+    }): Promise<NewApiKey> =>
+      unwrap(
+        api.POST('/auth/api-keys', {
+          body: {
+            name: options.name,
+            scope: options.scope,
+            ...(options.expiresIn !== undefined ? { expires_in: options.expiresIn } : {}),
+            ...(options.currentPassword !== undefined ? { current_password: options.currentPassword } : {}),
+            ...(options.code !== undefined ? { code: options.code } : {}),
+          },
+        }),
+      ),
+
+    /** The keys that still work, newest first (never their secrets). */
+    list: (): Promise<ApiKey[]> => unwrap(api.GET('/auth/api-keys')).then((body) => body.api_keys),
+
+    /** Revokes a key: it gets no more tokens, and those it got stop working at the service. */
+    async revoke(id: string): Promise<void> {
+      await unwrap(api.DELETE('/auth/api-keys/{id}', { params: { path: { id } } }));
+    },
+  };
+
   return {
     passkeys,
+
+    apiKeys,
 
     /**
      * Every route of the service, typed by path: `auth.api.GET('/auth/me')`. Answers are

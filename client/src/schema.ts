@@ -653,6 +653,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/auth/api-keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller’s API keys that still work
+         * @description Newest first; never a secret.
+         */
+        get: operations["listApiKeys"];
+        put?: never;
+        /**
+         * Create a personal API key: a client_id and a secret, shown once
+         * @description For scripts acting as the caller (`expires_in` in seconds; none: it does not expire). Trade the key at /oauth/token with `grant_type=client_credentials` (HTTP Basic: client_id and client_secret) for access tokens whose `sub` is the caller and `client_id` the key. `scope`: the scopes of the APIs (OAUTH_API_SCOPES, default `api`), `admin` for admins only, and `openid profile email roles` for userinfo. Needs `current_password` (when the account has one), plus `code` when two-factor is on; an account without a password needs a passkey sign-in in the last five minutes. A logout-all, a password change or reset, turning two-factor on, or a demotion (for `admin` keys) ends keys.
+         */
+        post: operations["createApiKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/api-keys/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke one of the caller’s API keys
+         * @description The key gets no more access tokens, and those it got introspect as inactive (and are refused by userinfo) at once.
+         */
+        delete: operations["revokeApiKey"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/users": {
         parameters: {
             query?: never;
@@ -751,8 +795,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Token endpoint: exchange a code, or refresh
-         * @description `authorization_code` (with PKCE `code_verifier` and the same `redirect_uri`) starts a grant: an access token, an ID token with `openid`, and a refresh token with `offline_access`. `refresh_token` rotates the refresh token; presenting a spent one after the grace window ends the grant. Each grant is a session of the user (GET /auth/sessions). Limited per client and per address.
+         * Token endpoint: exchange a code, refresh, or client credentials
+         * @description `authorization_code` (with PKCE `code_verifier` and the same `redirect_uri`) starts a grant: an access token, an ID token with `openid`, and a refresh token with `offline_access`. `refresh_token` rotates the refresh token; presenting a spent one after the grace window ends the grant. Each grant is a session of the user (GET /auth/sessions). `client_credentials` (confidential clients): an access token for the client itself (`sub` = client_id), or for an API key’s user, for scopes within the registered ones; no refresh or ID token. Limited per client and per address.
          */
         post: operations["oauthToken"];
         delete?: never;
@@ -1147,7 +1191,7 @@ export interface components {
             status: number;
             detail: string;
             /** @enum {string} */
-            code: "validation_failed" | "malformed_json" | "unsupported_media_type" | "payload_too_large" | "username_taken" | "password_too_common" | "invalid_credentials" | "too_many_attempts" | "too_many_registrations" | "unauthorized" | "invalid_token" | "invalid_refresh_token" | "refresh_token_reused" | "forbidden" | "csrf_rejected" | "https_required" | "not_found" | "method_not_allowed" | "last_admin" | "mfa_required" | "mfa_already_enabled" | "mfa_not_enabled" | "invalid_mfa_code" | "invalid_mfa_token" | "mfa_locked" | "invalid_reset_token" | "invalid_email_code" | "email_taken" | "email_disabled" | "reauthentication_required" | "invalid_passkey_challenge" | "invalid_passkey" | "unknown_passkey" | "passkey_origin_mismatch" | "passkey_rp_id_mismatch" | "passkey_user_not_verified" | "passkey_counter_regressed" | "passkey_already_registered" | "passkey_limit_reached" | "last_passkey" | "password_already_set" | "service_unavailable" | "interaction_expired" | "legacy_hash_unavailable" | "misconfigured" | "internal_error";
+            code: "validation_failed" | "malformed_json" | "unsupported_media_type" | "payload_too_large" | "username_taken" | "password_too_common" | "invalid_credentials" | "too_many_attempts" | "too_many_registrations" | "unauthorized" | "invalid_token" | "invalid_refresh_token" | "refresh_token_reused" | "forbidden" | "csrf_rejected" | "https_required" | "not_found" | "method_not_allowed" | "last_admin" | "mfa_required" | "mfa_already_enabled" | "mfa_not_enabled" | "invalid_mfa_code" | "invalid_mfa_token" | "mfa_locked" | "invalid_reset_token" | "invalid_email_code" | "email_taken" | "email_disabled" | "reauthentication_required" | "invalid_passkey_challenge" | "invalid_passkey" | "unknown_passkey" | "passkey_origin_mismatch" | "passkey_rp_id_mismatch" | "passkey_user_not_verified" | "passkey_counter_regressed" | "passkey_already_registered" | "passkey_limit_reached" | "last_passkey" | "password_already_set" | "api_key_limit_reached" | "service_unavailable" | "interaction_expired" | "legacy_hash_unavailable" | "misconfigured" | "internal_error";
             request_id?: string;
             errors?: {
                 field: string;
@@ -4102,6 +4146,207 @@ export interface operations {
             };
         };
     };
+    listApiKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The keys */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        api_keys: {
+                            /** @description The key’s client_id */
+                            id: string;
+                            name: string;
+                            scope: string;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** @description When it last got an access token */
+                            last_used_at: string | null;
+                            expires_at: string | null;
+                        }[];
+                    };
+                };
+            };
+            /** @description No or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "Nightly export",
+                 *       "scope": "api",
+                 *       "current_password": "correct horse battery staple"
+                 *     }
+                 */
+                "application/json": {
+                    name: string;
+                    scope: string;
+                    expires_in?: number;
+                    current_password?: string;
+                    code?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The key, with its secret */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description The key’s client_id */
+                        id: string;
+                        name: string;
+                        scope: string;
+                        /** Format: date-time */
+                        created_at: string;
+                        /** @description When it last got an access token */
+                        last_used_at: string | null;
+                        expires_at: string | null;
+                        client_id: string;
+                        /** @description Shown this once */
+                        client_secret: string;
+                    };
+                };
+            };
+            /** @description A missing `current_password` or `code`, or an unknown scope (`validation_failed`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Wrong current password (`invalid_credentials`) or code (`invalid_mfa_code`), or no or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `admin` asked by a non-admin (`forbidden`), or no recent passkey sign-in (`reauthentication_required`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The account holds 20 keys (`api_key_limit_reached`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than 16384 bytes (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many wrong passwords or codes (`too_many_attempts`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    revokeApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid request (`validation_failed`, `malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller has no working key with that id (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     listUsers: {
         parameters: {
             query?: {
@@ -4499,8 +4744,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/x-www-form-urlencoded": {
-                    /** @description authorization_code or refresh_token */
-                    grant_type: ("authorization_code" | "refresh_token") | string;
+                    /** @description authorization_code, refresh_token or client_credentials */
+                    grant_type: ("authorization_code" | "refresh_token" | "client_credentials") | string;
                     /** @description authorization_code: the code from the redirect */
                     code?: string;
                     /** @description authorization_code: as in the authorization request */
@@ -4509,14 +4754,18 @@ export interface operations {
                     code_verifier?: string;
                     /** @description refresh_token: the current refresh token */
                     refresh_token?: string;
-                    /** @description refresh_token: a narrower scope for this response */
+                    /** @description refresh_token: a narrower scope for this response; client_credentials: the scopes asked */
                     scope?: string;
-                    /** @description RFC 8707: must be the resource bound to the grant */
+                    /** @description RFC 8707: must be the resource bound to the grant; client_credentials: the audience of the token */
                     resource?: string;
                     /** @description The client, for `client_secret_post` and public clients (`none`) */
                     client_id?: string;
                     /** @description The secret, for `client_secret_post` */
                     client_secret?: string;
+                    /** @description `private_key_jwt`: urn:ietf:params:oauth:client-assertion-type:jwt-bearer */
+                    client_assertion_type?: string;
+                    /** @description `private_key_jwt` (RFC 7523): a JWT signed with one of the client’s keys, `iss` and `sub` its client_id, `aud` the issuer or the token endpoint, `exp` within 5 minutes, a `jti` used once */
+                    client_assertion?: string;
                 } & {
                     [key: string]: unknown;
                 };
@@ -4727,6 +4976,10 @@ export interface operations {
                     client_id?: string;
                     /** @description The secret, for `client_secret_post` */
                     client_secret?: string;
+                    /** @description `private_key_jwt`: urn:ietf:params:oauth:client-assertion-type:jwt-bearer */
+                    client_assertion_type?: string;
+                    /** @description `private_key_jwt` (RFC 7523): a JWT signed with one of the client’s keys, `iss` and `sub` its client_id, `aud` the issuer or the token endpoint, `exp` within 5 minutes, a `jti` used once */
+                    client_assertion?: string;
                 } & {
                     [key: string]: unknown;
                 };
@@ -4800,6 +5053,10 @@ export interface operations {
                     client_id?: string;
                     /** @description The secret, for `client_secret_post` */
                     client_secret?: string;
+                    /** @description `private_key_jwt`: urn:ietf:params:oauth:client-assertion-type:jwt-bearer */
+                    client_assertion_type?: string;
+                    /** @description `private_key_jwt` (RFC 7523): a JWT signed with one of the client’s keys, `iss` and `sub` its client_id, `aud` the issuer or the token endpoint, `exp` within 5 minutes, a `jti` used once */
+                    client_assertion?: string;
                 } & {
                     [key: string]: unknown;
                 };
@@ -4889,17 +5146,26 @@ export interface operations {
                  *     }
                  */
                 "application/json": {
-                    redirect_uris: string[];
+                    redirect_uris?: string[];
                     post_logout_redirect_uris?: string[];
                     client_name?: string;
-                    grant_types?: ("authorization_code" | "refresh_token")[];
+                    grant_types?: ("authorization_code" | "refresh_token" | "client_credentials")[];
                     response_types?: "code"[];
                     /** @enum {string} */
-                    token_endpoint_auth_method?: "client_secret_basic" | "client_secret_post" | "none";
+                    token_endpoint_auth_method?: "client_secret_basic" | "client_secret_post" | "private_key_jwt" | "none";
                     scope?: string;
                     /** @enum {string} */
                     id_token_signed_response_alg?: "RS256" | "ES256" | "EdDSA";
                     logo_uri?: string;
+                    jwks?: {
+                        keys: ({
+                            /** @enum {string} */
+                            kty: "EC" | "OKP" | "RSA";
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                    };
+                    jwks_uri?: string;
                 };
             };
         };
@@ -4918,7 +5184,7 @@ export interface operations {
                         client_id_issued_at: number;
                         redirect_uris: string[];
                         /** @enum {string} */
-                        token_endpoint_auth_method: "client_secret_basic" | "client_secret_post" | "none";
+                        token_endpoint_auth_method: "client_secret_basic" | "client_secret_post" | "private_key_jwt" | "none";
                         /** @enum {string} */
                         id_token_signed_response_alg: "RS256" | "ES256" | "EdDSA";
                     } & {
@@ -5025,6 +5291,14 @@ export interface operations {
                             scope?: string;
                             id_token_signed_response_alg: string;
                             logo_uri?: string;
+                            jwks?: {
+                                keys: {
+                                    [key: string]: unknown;
+                                }[];
+                            } & {
+                                [key: string]: unknown;
+                            };
+                            jwks_uri?: string;
                             client_id_issued_at: number;
                             /** @description Users are not asked for consent (first-party clients) */
                             skip_consent: boolean;
@@ -5143,11 +5417,20 @@ export interface operations {
                     redirect_uris?: string[];
                     post_logout_redirect_uris?: string[];
                     client_name?: string | null;
-                    grant_types?: ("authorization_code" | "refresh_token")[];
+                    grant_types?: ("authorization_code" | "refresh_token" | "client_credentials")[];
                     scope?: string | null;
                     /** @enum {string} */
                     id_token_signed_response_alg?: "RS256" | "ES256" | "EdDSA";
                     logo_uri?: string | null;
+                    jwks?: {
+                        keys: ({
+                            /** @enum {string} */
+                            kty: "EC" | "OKP" | "RSA";
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                    } | null;
+                    jwks_uri?: string | null;
                     skip_consent?: boolean;
                 };
             };
@@ -5171,6 +5454,14 @@ export interface operations {
                             scope?: string;
                             id_token_signed_response_alg: string;
                             logo_uri?: string;
+                            jwks?: {
+                                keys: {
+                                    [key: string]: unknown;
+                                }[];
+                            } & {
+                                [key: string]: unknown;
+                            };
+                            jwks_uri?: string;
                             client_id_issued_at: number;
                             /** @description Users are not asked for consent (first-party clients) */
                             skip_consent: boolean;
