@@ -4,7 +4,7 @@
  *   api.ts         the client (edge-auth/client) and every call the app makes
  *   dom.ts         h() to build elements, labelled fields, local feedback, the confirm step
  *   views/         one render function per view: signed-out (log in + the two-factor step,
- *                  create an account), account (+ sessions, two-factor, users)
+ *                  create an account), account (+ sessions, two-factor, passkeys, API keys, users)
  *   qr.ts          the otpauth URI as a QR code (SVG built from DOM nodes)
  *   format.ts      how values read: a session's device ("Chrome on Linux"), the TOTP secret
  *   main.ts        this file: which view to show, and the silent restore on load

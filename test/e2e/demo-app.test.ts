@@ -377,6 +377,46 @@ describe('the demo app in Chromium', () => {
     await reload(other, 'signed out');
   });
 
+  it('makes an API key with the current password, shows its secret once, lists it and revokes it', async () => {
+    const username = uniqueName('keys');
+    const page = await device();
+    await signIn(page, 'Register', username);
+    const section = page.getByRole('region', { name: 'API keys' });
+    const keys = section.getByRole('list', { name: 'API keys' }).getByRole('listitem');
+    await keys.filter({ hasText: 'No API keys yet.' }).waitFor();
+
+    const form = section.getByRole('form', { name: 'Create an API key' });
+    await form.getByLabel('Name').fill('Nightly export');
+    expect(await form.getByLabel('Scope').inputValue()).toBe('api');
+    await form.getByLabel('Expires').selectOption({ label: 'Never' });
+    await form.getByLabel('Current password').fill('not-the-password');
+    await form.getByRole('button', { name: 'Create API key' }).click();
+    await form.getByRole('alert').filter({ hasText: 'The current password is incorrect.' }).waitFor();
+    await form.getByLabel('Current password').fill(PASSWORD);
+    await form.getByRole('button', { name: 'Create API key' }).click();
+
+    // The secret, once, beside the client ID; the list shows the key without it.
+    const note = section.getByRole('note', { name: 'The new API key Nightly export' });
+    await note.waitFor();
+    const [clientId, secret] = await note.locator('code').allTextContents();
+    expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    await keys.filter({ hasText: 'Nightly export (api)' }).waitFor();
+    expect(await keys.allTextContents()).toEqual([expect.stringMatching(/not used yet, does not expire.*Revoke$/)]);
+    expect(await violations(page)).toEqual([]);
+
+    // Never shown again: after a reload only the key's name and details are there.
+    await reload(page, { signedInAs: username });
+    await keys.filter({ hasText: 'Nightly export (api)' }).waitFor();
+    expect(await page.getByText(secret!).count()).toBe(0);
+    expect(await page.getByText(clientId!).count()).toBe(0);
+
+    // Revoke, confirmed first.
+    await section.getByRole('button', { name: 'Revoke Nightly export' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Revoke' }).click();
+    await section.getByRole('status').filter({ hasText: 'API key “Nightly export” revoked.' }).waitFor();
+    await keys.filter({ hasText: 'No API keys yet.' }).waitFor();
+  });
+
   it('sets up two-factor sign-in from the QR code, signs out, and signs in again with a code', async () => {
     const page = await device();
     const username = uniqueName('demo_2fa');

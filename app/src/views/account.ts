@@ -1,9 +1,10 @@
 /**
- * Signed in: who you are, the protected route, your password, your sessions; for admins, the
- * users. Logging out publishes `null` to `auth.onChange`, which shows the signed-out view.
+ * Signed in: who you are, the protected route, your password, your sessions, two-factor,
+ * passkeys and API keys; for admins, the users and the OAuth clients. Logging out publishes `null` to `auth.onChange`, which shows the signed-out view.
  */
 import { callProtected, changePassword, logOut, type User } from '../api';
 import { act, alertRegion, field, h, statusRegion } from '../dom';
+import { apiKeysView } from './api-keys';
 import { passkeysView } from './passkeys';
 import { sessionsView } from './sessions';
 import { twoFactorView } from './two-factor';
@@ -62,6 +63,7 @@ export function accountView(user: User): HTMLElement {
     h('div', { class: 'grid' }, sessions.element, h('section', {}, passwordForm)),
     twoFactorView(user),
     passkeysView(user),
+    apiKeysView(user),
     user.role === 'admin' ? usersView(user) : null,
     user.role === 'admin' ? oauthClientsView() : null,
   );
