@@ -7,6 +7,8 @@
  *    the ID token's claims shown) and out (RP-initiated logout with its confirmation page).
  * 2. openid-client in this process, as a third party: discovery, registration, the code flow
  *    through the browser, userinfo, refresh, introspection, revocation and logout.
+ * 3. Machines through openid-client: client credentials with client_secret_basic and with
+ *    private_key_jwt (its assertion refused when replayed), and a user's API key.
  *
  * Playwright's page.route does not see the targets of redirects, so each callback lands on a
  * real loopback listener: the example app's own, or one this file starts (port from the OS:
@@ -18,6 +20,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -305,6 +308,108 @@ describe('openid-client as a third party', () => {
     const bye = await caught;
     expect(bye.pathname).toBe('/bye');
     expect(bye.searchParams.get('state')).toBe('bye-state');
+  });
+});
+
+describe('machine clients through openid-client', () => {
+  const insecure = { execute: [oidc.allowInsecureRequests] };
+  /** Verifies an access token as a resource server does: offline, with the JWKS only. */
+  const verifyOffline = async (token: string) =>
+    (
+      await jwtVerify(token, createRemoteJWKSet(new URL(`${base()}/.well-known/jwks.json`)), {
+        issuer: base(),
+        audience: base(),
+        typ: 'at+jwt',
+      })
+    ).payload;
+
+  it('gets a client credentials token with client_secret_basic, verified offline and introspected', async () => {
+    const config = await oidc.dynamicClientRegistration(
+      new URL(base()),
+      { client_name: 'Nightly job', grant_types: ['client_credentials'], scope: 'api' },
+      oidc.ClientSecretBasic(),
+      { ...insecure, initialAccessToken: adminToken },
+    );
+    const clientId = config.clientMetadata().client_id;
+    expect(config.serverMetadata().grant_types_supported).toContain('client_credentials');
+    const tokens = await oidc.clientCredentialsGrant(config, { scope: 'api' });
+    expect(tokens).toMatchObject({ token_type: 'bearer', scope: 'api' });
+    expect(tokens.refresh_token).toBeUndefined();
+    expect(tokens.id_token).toBeUndefined();
+    expect(await verifyOffline(tokens.access_token)).toMatchObject({
+      sub: clientId,
+      client_id: clientId,
+      scope: 'api',
+    });
+    expect(await oidc.tokenIntrospection(config, tokens.access_token)).toMatchObject({ active: true, sub: clientId });
+  });
+
+  it('authenticates with private_key_jwt (PrivateKeyJwt), and the service refuses a replayed assertion', async () => {
+    const { privateKey, publicKey } = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, [
+      'sign',
+      'verify',
+    ])) as CryptoKeyPair;
+    const { kty, crv, x, y } = await crypto.subtle.exportKey('jwk', publicKey);
+    const jwk = { kty: kty!, crv: crv!, x: x!, y: y!, kid: 'job-key-1', alg: 'ES256' };
+    const sent: string[] = [];
+    const recording = {
+      // The library's requests, recorded on their way, so one can be sent again.
+      [oidc.customFetch]: (url: string, options: oidc.CustomFetchOptions) => {
+        if (options.body) sent.push(String(options.body));
+        return fetch(url, options as RequestInit);
+      },
+    };
+    const config = await oidc.dynamicClientRegistration(
+      new URL(base()),
+      {
+        client_name: 'Keyed job',
+        grant_types: ['client_credentials'],
+        scope: 'api',
+        token_endpoint_auth_method: 'private_key_jwt',
+        jwks: { keys: [jwk] },
+      },
+      oidc.PrivateKeyJwt({ key: privateKey, kid: 'job-key-1' }),
+      { ...insecure, initialAccessToken: adminToken },
+    );
+    Object.assign(config, recording);
+    const clientId = config.clientMetadata().client_id;
+    const tokens = await oidc.clientCredentialsGrant(config, { scope: 'api' });
+    expect(await verifyOffline(tokens.access_token)).toMatchObject({ sub: clientId });
+    expect((await oidc.tokenIntrospection(config, tokens.access_token)).active).toBe(true);
+
+    const body = sent.find((b) => b.includes('grant_type=client_credentials'))!;
+    expect(new URLSearchParams(body).get('client_assertion_type')).toBe(
+      'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+    );
+    const replay = await fetch(`${base()}/oauth/token`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body,
+    });
+    expect(replay.status).toBe(401);
+    expect(((await replay.json()) as { error: string }).error).toBe('invalid_client');
+  });
+
+  it('trades a user’s API key for tokens that act as the user', async () => {
+    const user = (await api(base(), '/auth/login', { json: { username, password: PASSWORD } })).body;
+    const key = await api(base(), '/auth/api-keys', {
+      token: user.access_token,
+      json: { name: 'Script', scope: 'api', current_password: PASSWORD },
+    });
+    expect(key.status).toBe(201);
+    const config = await oidc.discovery(
+      new URL(base()),
+      key.body.client_id,
+      key.body.client_secret,
+      oidc.ClientSecretBasic(key.body.client_secret),
+      insecure,
+    );
+    const tokens = await oidc.clientCredentialsGrant(config);
+    expect(await verifyOffline(tokens.access_token)).toMatchObject({
+      sub: user.user.id,
+      client_id: key.body.client_id,
+      scope: 'api',
+    });
   });
 });
 
