@@ -12,6 +12,7 @@
 // Environment: BENCH_SECONDS per measured run (10), BENCH_ROUNDS (3), BENCH_WARMUP seconds before
 // each first-round run (2), BENCH_LATENCY_CONNECTIONS (1), BENCH_USERS seeded by default (1000),
 // BENCH_KEEP=1 keeps the scratch directory (workerd logs, configs, D1 files).
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -34,6 +35,7 @@ import {
   sendOnce,
   setupEdge,
   setupFloor,
+  setupMachineClient,
 } from '../bench/lib/scenarios.mjs';
 import { prepareWorker, startWorker } from '../bench/lib/workerd.mjs';
 
@@ -78,6 +80,19 @@ const EDGE_VARS = {
   WEBAUTHN_RP_ID: PASSKEY_RP_ID,
   WEBAUTHN_ORIGINS: PASSKEY_ORIGIN,
   PASSKEY_OPTIONS_IP_MAX: '1000000000',
+};
+/**
+ * The instance of the OAuth scenarios (`oauth: true` in COMPARE): an RS256 key, which the OAuth
+ * endpoints need, and their per-client and per-address limits lifted to measure the work.
+ */
+const OAUTH_VARS = {
+  JWT_PRIVATE_KEY: JSON.stringify({
+    ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }),
+    kid: 'bench-rs256',
+    alg: 'RS256',
+  }),
+  OAUTH_TOKEN_CLIENT_MAX: '1000000',
+  OAUTH_TOKEN_IP_MAX: '1000000',
 };
 const MODES = {
   strict: { ACCESS_CHECK_CACHE_TTL: '0', D1_READS: 'primary' },
@@ -169,19 +184,22 @@ const compared = process.env.BENCH_SCENARIOS
 
 async function compareSection() {
   const [a, b] = [await start('edge', { vars: MODES.strict }), await start('floor')];
+  const o = compared.some((s) => s.oauth) ? await start('edge', { vars: { ...MODES.strict, ...OAUTH_VARS } }) : null;
   // Every round (and warm-up) ends with up to 16 refreshes in flight whose successors never
   // come back to the pool, so the pool starts with enough tokens for all of them.
   const sa = await setupEdge(a, { refreshPool: 16 * (ROUNDS + 2) + 8, users: USERS });
   const sb = await setupFloor(b, { users: USERS });
+  const so = o && (await setupMachineClient(o, await setupEdge(o, { users: USERS })));
   const plan = [];
   for (const s of compared) {
-    plan.push({ key: `edge:${s.id}`, instance: a, connections: s.connections, request: () => edge[s.edge](sa) });
+    const [instance, state] = s.oauth ? [o, so] : [a, sa];
+    plan.push({ key: `edge:${s.id}`, instance, connections: s.connections, request: () => edge[s.edge](state) });
     if (s.floor) {
       plan.push({ key: `floor:${s.id}`, instance: b, connections: s.connections, request: () => floor[s.floor](sb) });
     }
   }
   const samples = await interleave(plan);
-  await stop(a, b);
+  await stop(a, b, ...(o ? [o] : []));
   const rows = compared.map((s) => {
     const mine = samples.get(`edge:${s.id}`);
     const theirs = samples.get(`floor:${s.floor ? s.id : s.against}`);

@@ -40,6 +40,21 @@ export async function setupEdge(instance, { refreshPool = 0, spare = 0, users })
   };
 }
 
+/**
+ * A machine client (client credentials, client_secret_basic) registered with the admin's token,
+ * for an instance with OAuth keys (see OAUTH_VARS in scripts/bench.mjs).
+ */
+export async function setupMachineClient(instance, state) {
+  const res = await fetch(`${instance.url}/oauth/register`, {
+    method: 'POST',
+    headers: { ...JSON_HEADERS, authorization: `Bearer ${state.adminToken}` },
+    body: JSON.stringify({ client_name: 'bench job', grant_types: ['client_credentials'], scope: 'api' }),
+  });
+  if (!res.ok) throw new Error(`POST /oauth/register -> ${res.status} ${await res.text()}`);
+  const { client_id, client_secret } = await res.json();
+  return { ...state, machineAuth: `Basic ${Buffer.from(`${client_id}:${client_secret}`).toString('base64')}` };
+}
+
 /** The `sid` claim of an access token: the session it belongs to. */
 const sessionIdOf = (token) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).sid;
 
@@ -74,6 +89,13 @@ const seededLogin = (path, users) => ({
 
 export const edge = {
   protected: (s) => ({ method: 'GET', path: '/auth/protected', headers: bearer(s.userToken) }),
+  /** A machine's token (RFC 6749 §4.4): the client's secret checked, an RS256 JWT signed, no D1 write. */
+  clientCredentials: (s) => ({
+    method: 'POST',
+    path: '/oauth/token',
+    headers: { ...CLIENT, 'content-type': 'application/x-www-form-urlencoded', authorization: s.machineAuth },
+    body: 'grant_type=client_credentials&scope=api',
+  }),
   me: (s) => ({ method: 'GET', path: '/auth/me', headers: bearer(s.userToken) }),
   adminList: (s) => ({ method: 'GET', path: '/admin/users?limit=20', headers: bearer(s.adminToken) }),
   adminUser: (s) => ({ method: 'GET', path: `/admin/users/${s.userId}`, headers: bearer(s.adminToken) }),
@@ -171,6 +193,15 @@ export const COMPARE = [
   },
   { id: 'register', title: 'register, 8 connections', connections: 8, edge: 'register', floor: 'register' },
   { id: 'refresh', title: 'refresh, 16 connections', connections: 16, edge: 'refresh', against: 'protected-16' },
+  {
+    id: 'client-credentials',
+    title: 'client credentials, 16 connections',
+    connections: 16,
+    edge: 'clientCredentials',
+    against: 'protected-16',
+    // On an instance of its own, with an RS256 key (the others sign with HS256, which OAuth refuses).
+    oauth: true,
+  },
   {
     id: 'admin-list',
     title: 'admin list, 16 connections',
