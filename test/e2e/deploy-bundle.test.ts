@@ -45,6 +45,15 @@ const ZOD_JSON_SCHEMA_MARKERS = [
   'Transforms cannot be represented in JSON Schema',
 ];
 
+/** The operations' descriptions, as the build's /openapi.json has them (long enough to be unmistakable). */
+async function documentedTexts(): Promise<string[]> {
+  const { buildOpenApiDocument } = await import('../../scripts/lib/openapi-document.mjs');
+  const doc = (await buildOpenApiDocument()) as { paths: Record<string, Record<string, { description: string }>> };
+  const texts = Object.values(doc.paths).flatMap((ops) => Object.values(ops).map((op) => op.description));
+  expect(texts.length).toBeGreaterThan(50);
+  return texts.filter((t) => t.length > 40);
+}
+
 /** `wrangler deploy --dry-run` of a config; returns the JavaScript it would upload. */
 async function dryRun(configArgs: string[]): Promise<Buffer[]> {
   const outDir = scratch();
@@ -74,6 +83,10 @@ describe('the deploy bundle', () => {
       expect(ZOD_JSON_SCHEMA_MARKERS.filter((marker) => code.toString('utf8').includes(marker))).toEqual([]);
       // No keep_names helper (wrangler's default): it would run for every closure made per request.
       expect(code.toString('utf8')).not.toMatch(/"name",\{value:[\w$]+,configurable:!0\}/);
+      // The routes' documentation is compiled out (API_DOCS = false): it lives in /openapi.json.
+      const text = code.toString('utf8');
+      const inBundle = (await documentedTexts()).filter((t) => text.includes(t));
+      expect(inBundle).toEqual([]);
       gzipped += gzipSync(code).length;
     }
     console.log(`deploy bundle: ${(gzipped / 1024).toFixed(1)} KiB gzipped (budget ${GZIP_BUDGET / 1024} KiB)`);
