@@ -35,6 +35,16 @@ const LEGACY_LIBRARY_MARKERS = ['Invalid salt version', 'expected a power of 2']
 /** The names openid-client and oauth4webapi give themselves: test-only relying parties, never in the Worker. */
 const RELYING_PARTY_MARKERS = ["'openid-client'", '"openid-client"', "'oauth4webapi'", '"oauth4webapi"'];
 
+/**
+ * Strings of zod's JSON Schema generator (zod/v4/core to-json-schema.js and
+ * json-schema-processors.js): classic zod bundles it with every schema; the Worker never calls
+ * it, and with zod/mini it stays out (about 15 KiB gzipped).
+ */
+const ZOD_JSON_SCHEMA_MARKERS = [
+  '[toJSONSchema]: Non-representable type',
+  'Transforms cannot be represented in JSON Schema',
+];
+
 /** The operations' descriptions, as the build's /openapi.json has them (long enough to be unmistakable). */
 async function documentedTexts(): Promise<string[]> {
   const { buildOpenApiDocument } = await import('../../scripts/lib/openapi-document.mjs');
@@ -69,6 +79,8 @@ describe('the deploy bundle', () => {
       for (const marker of LEGACY_LIBRARY_MARKERS) expect(code.toString('utf8')).not.toContain(marker);
       // The tests drive the OAuth endpoints with these clients; the Worker must not carry them.
       for (const marker of RELYING_PARTY_MARKERS) expect(code.toString('utf8')).not.toContain(marker);
+      // The OpenAPI document is built at build time; the Worker carries no JSON Schema generator.
+      expect(ZOD_JSON_SCHEMA_MARKERS.filter((marker) => code.toString('utf8').includes(marker))).toEqual([]);
       // No keep_names helper (wrangler's default): it would run for every closure made per request.
       expect(code.toString('utf8')).not.toMatch(/"name",\{value:[\w$]+,configurable:!0\}/);
       // The routes' documentation is compiled out (API_DOCS = false): it lives in /openapi.json.
