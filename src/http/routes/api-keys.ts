@@ -1,6 +1,6 @@
 /** /auth/api-keys: the caller's personal API keys (src/api-keys/). */
 import type { Context } from 'hono';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import type { AppEnv } from '../../platform/env';
 import { createApiKey, listApiKeys, revokeApiKey, MAX_API_KEY_LIFETIME, type ApiKey } from '../../api-keys/api-keys';
 import { requireAuth } from '../middleware/auth';
@@ -12,17 +12,14 @@ import type { Tag } from '../tags';
 const tags: Tag[] = ['api-keys'];
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-/** Documentation only: compiled out of the Worker (API_DOCS false). */
-const apiKeySchema = API_DOCS
-  ? z.object({
-      id: z.string().meta({ description: 'The key’s client_id' }),
-      name: z.string(),
-      scope: z.string(),
-      created_at: z.iso.datetime(),
-      last_used_at: z.iso.datetime().nullable().meta({ description: 'When it last got an access token' }),
-      expires_at: z.iso.datetime().nullable(),
-    })
-  : (undefined as never);
+const apiKeySchema = z.object({
+  id: z.string().check(z.meta({ description: 'The key’s client_id' })),
+  name: z.string(),
+  scope: z.string(),
+  created_at: z.iso.datetime(),
+  last_used_at: z.nullable(z.iso.datetime()).check(z.meta({ description: 'When it last got an access token' })),
+  expires_at: z.nullable(z.iso.datetime()),
+});
 const toPublic = (key: ApiKey) => ({
   id: key.id,
   name: key.name,
@@ -38,11 +35,11 @@ export const createApiKeyRoute = defineRoute({
   middleware: [requireAuth()],
   request: {
     body: z.object({
-      name: z.string().trim().min(1).max(64),
-      scope: z.string().min(1).max(1000),
-      expires_in: z.number().int().min(60).max(MAX_API_KEY_LIFETIME).optional(),
-      current_password: passwordSchema.optional(),
-      code: z.string().min(1).max(64).optional(),
+      name: z.string().check(z.trim(), z.minLength(1), z.maxLength(64)),
+      scope: z.string().check(z.minLength(1), z.maxLength(1000)),
+      expires_in: z.optional(z.number().check(z.int(), z.minimum(60), z.maximum(MAX_API_KEY_LIFETIME))),
+      current_password: z.optional(passwordSchema),
+      code: z.optional(z.string().check(z.minLength(1), z.maxLength(64))),
     }),
   },
   docs: API_DOCS && {
@@ -55,9 +52,9 @@ export const createApiKeyRoute = defineRoute({
     example: { name: 'Nightly export', scope: 'api', current_password: 'correct horse battery staple' },
     responses: {
       201: json(
-        apiKeySchema.extend({
+        z.extend(apiKeySchema, {
           client_id: z.string(),
-          client_secret: z.string().meta({ description: 'Shown this once' }),
+          client_secret: z.string().check(z.meta({ description: 'Shown this once' })),
         }),
         'The key, with its secret',
       ),
@@ -95,7 +92,7 @@ export const revokeApiKeyRoute = defineRoute({
   method: 'delete',
   path: '/auth/api-keys/{id}',
   middleware: [requireAuth()],
-  request: { params: z.object({ id: z.string().min(1).max(64) }) },
+  request: { params: z.object({ id: z.string().check(z.minLength(1), z.maxLength(64)) }) },
   docs: API_DOCS && {
     operationId: 'revokeApiKey',
     tags,

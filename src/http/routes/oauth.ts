@@ -5,7 +5,7 @@
  * an issuer or an RS256 key fails loudly. (The authorization endpoint and the hosted pages
  * live beside these, in their own router.)
  */
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { OAUTH_PATHS } from '../../oauth/endpoints';
 import { serverMetadata } from '../../oauth/discovery';
 import { authenticateClientRequest } from '../../oauth/client-auth';
@@ -26,58 +26,40 @@ import type { Context, MiddlewareHandler, Next } from 'hono';
 import type { AppEnv } from '../../platform/env';
 
 const tags: Tag[] = ['oauth'];
-// Documentation only: `API_DOCS ? value : (undefined as never)` is compiled out of the Worker
-// (API_DOCS false), where a plain module-level value would stay in the bundle unused.
 const oauthError = (description: string): ResponseSpec => ({ description, oauthError: true });
-const clientAuthFailed = API_DOCS
-  ? {
-      ...oauthError('Client authentication failed (`invalid_client`), with `WWW-Authenticate: Basic`'),
-      headers: { 'WWW-Authenticate': 'Basic realm="edge-auth"' },
-    }
-  : (undefined as never);
-const rateLimited = API_DOCS
-  ? {
-      ...oauthError('Too many requests from this client or address (`temporarily_unavailable`)'),
-      headers: { 'Retry-After': 'Seconds to wait' },
-    }
-  : (undefined as never);
-const misconfigured = API_DOCS
-  ? {
-      description: 'OAUTH_ISSUER unset outside loopback, or no RS256 key in JWT_PRIVATE_KEY (`misconfigured`)',
-      problem: true as const,
-    }
-  : (undefined as never);
+const clientAuthFailed = {
+  ...oauthError('Client authentication failed (`invalid_client`), with `WWW-Authenticate: Basic`'),
+  headers: { 'WWW-Authenticate': 'Basic realm="edge-auth"' },
+};
+const rateLimited = {
+  ...oauthError('Too many requests from this client or address (`temporarily_unavailable`)'),
+  headers: { 'Retry-After': 'Seconds to wait' },
+};
+const misconfigured = {
+  description: 'OAUTH_ISSUER unset outside loopback, or no RS256 key in JWT_PRIVATE_KEY (`misconfigured`)',
+  problem: true as const,
+};
 /** Client authentication: Basic, or form parameters (a secret, a signed assertion, or the client_id alone). */
-const clientSecurity: Record<string, string[]>[] = API_DOCS
-  ? [{ [CLIENT_BASIC_SCHEME]: [] }, {}]
-  : (undefined as never);
+const clientSecurity: Record<string, string[]>[] = [{ [CLIENT_BASIC_SCHEME]: [] }, {}];
 /** Registration: an admin's token, or none where open registration is on. */
-const registrationSecurity: Record<string, string[]>[] = API_DOCS ? [{ bearerAuth: [] }, {}] : (undefined as never);
-/** A form parameter; its description is documentation, compiled out of the Worker (API_DOCS). */
-const param = (description: string | false) =>
-  z
-    .string()
-    .optional()
-    .meta(description ? { description } : {});
+const registrationSecurity: Record<string, string[]>[] = [{ bearerAuth: [] }, {}];
+const param = (description: string) => z.optional(z.string()).check(z.meta({ description }));
 const clientParams = {
-  client_id: param(API_DOCS && 'The client, for `client_secret_post` and public clients (`none`)'),
-  client_secret: param(API_DOCS && 'The secret, for `client_secret_post`'),
-  client_assertion_type: param(API_DOCS && '`private_key_jwt`: urn:ietf:params:oauth:client-assertion-type:jwt-bearer'),
+  client_id: param('The client, for `client_secret_post` and public clients (`none`)'),
+  client_secret: param('The secret, for `client_secret_post`'),
+  client_assertion_type: param('`private_key_jwt`: urn:ietf:params:oauth:client-assertion-type:jwt-bearer'),
   client_assertion: param(
-    API_DOCS &&
-      '`private_key_jwt` (RFC 7523): a JWT signed with one of the client’s keys, `iss` and `sub` its client_id, `aud` the issuer or the token endpoint, `exp` within 5 minutes, a `jti` used once',
+    '`private_key_jwt` (RFC 7523): a JWT signed with one of the client’s keys, `iss` and `sub` its client_id, `aud` the issuer or the token endpoint, `exp` within 5 minutes, a `jti` used once',
   ),
 };
 
-const metadataSchema = API_DOCS
-  ? z.looseObject({
-      issuer: z.string(),
-      authorization_endpoint: z.string(),
-      token_endpoint: z.string(),
-      jwks_uri: z.string(),
-      response_types_supported: z.array(z.string()),
-    })
-  : (undefined as never);
+const metadataSchema = z.looseObject({
+  issuer: z.string(),
+  authorization_endpoint: z.string(),
+  token_endpoint: z.string(),
+  jwks_uri: z.string(),
+  response_types_supported: z.array(z.string()),
+});
 
 const discovery = (path: string, operationId: string, summary: string) =>
   defineRoute({
@@ -106,19 +88,16 @@ export const authorizationServerMetadataRoute = discovery(
   'OAuth 2.0 authorization server metadata (RFC 8414)',
 );
 
-const tokenResponseSchema = API_DOCS
-  ? z.object({
-      access_token: z.string().meta({ description: 'A JWT per RFC 9068 (`typ: at+jwt`), signed with RS256' }),
-      token_type: z.literal('Bearer'),
-      expires_in: z.number().int(),
-      scope: z.string(),
-      refresh_token: z
-        .string()
-        .optional()
-        .meta({ description: 'Only with `offline_access` granted and the client registered for `refresh_token`' }),
-      id_token: z.string().optional().meta({ description: 'With the `openid` scope' }),
-    })
-  : (undefined as never);
+const tokenResponseSchema = z.object({
+  access_token: z.string().check(z.meta({ description: 'A JWT per RFC 9068 (`typ: at+jwt`), signed with RS256' })),
+  token_type: z.literal('Bearer'),
+  expires_in: z.number().check(z.int()),
+  scope: z.string(),
+  refresh_token: z
+    .optional(z.string())
+    .check(z.meta({ description: 'Only with `offline_access` granted and the client registered for `refresh_token`' })),
+  id_token: z.optional(z.string()).check(z.meta({ description: 'With the `openid` scope' })),
+});
 
 export const tokenRoute = defineRoute({
   method: 'post',
@@ -127,18 +106,15 @@ export const tokenRoute = defineRoute({
   request: {
     form: z.looseObject({
       grant_type: z
-        .enum(CLIENT_GRANT_TYPES)
-        .or(z.string())
-        .meta(API_DOCS ? { description: 'authorization_code, refresh_token or client_credentials' } : {}),
-      code: param(API_DOCS && 'authorization_code: the code from the redirect'),
-      redirect_uri: param(API_DOCS && 'authorization_code: as in the authorization request'),
-      code_verifier: param(API_DOCS && 'authorization_code: the PKCE verifier (43-128 characters)'),
-      refresh_token: param(API_DOCS && 'refresh_token: the current refresh token'),
-      scope: param(
-        API_DOCS && 'refresh_token: a narrower scope for this response; client_credentials: the scopes asked',
-      ),
+        .union([z.enum(CLIENT_GRANT_TYPES), z.string()])
+        .check(z.meta({ description: 'authorization_code, refresh_token or client_credentials' })),
+      code: param('authorization_code: the code from the redirect'),
+      redirect_uri: param('authorization_code: as in the authorization request'),
+      code_verifier: param('authorization_code: the PKCE verifier (43-128 characters)'),
+      refresh_token: param('refresh_token: the current refresh token'),
+      scope: param('refresh_token: a narrower scope for this response; client_credentials: the scopes asked'),
       resource: param(
-        API_DOCS && 'RFC 8707: must be the resource bound to the grant; client_credentials: the audience of the token',
+        'RFC 8707: must be the resource bound to the grant; client_credentials: the audience of the token',
       ),
       ...clientParams,
     }),
@@ -163,16 +139,14 @@ export const tokenRoute = defineRoute({
   },
 });
 
-const userinfoSchema = API_DOCS
-  ? z.looseObject({
-      sub: z.string(),
-      preferred_username: z.string().optional().meta({ description: 'With `profile`' }),
-      updated_at: z.number().int().optional().meta({ description: 'With `profile`' }),
-      email: z.string().optional().meta({ description: 'With `email`, when the user has a verified address' }),
-      email_verified: z.boolean().optional(),
-      role: z.string().optional().meta({ description: 'With `roles`' }),
-    })
-  : (undefined as never);
+const userinfoSchema = z.looseObject({
+  sub: z.string(),
+  preferred_username: z.optional(z.string()).check(z.meta({ description: 'With `profile`' })),
+  updated_at: z.optional(z.number().check(z.int())).check(z.meta({ description: 'With `profile`' })),
+  email: z.optional(z.string()).check(z.meta({ description: 'With `email`, when the user has a verified address' })),
+  email_verified: z.optional(z.boolean()),
+  role: z.optional(z.string()).check(z.meta({ description: 'With `roles`' })),
+});
 
 const userinfoRoute = (method: 'get' | 'post', operationId: string) =>
   defineRoute({
@@ -202,8 +176,8 @@ export const userinfoGetRoute = userinfoRoute('get', 'oauthUserinfo');
 export const userinfoPostRoute = userinfoRoute('post', 'oauthUserinfoPost');
 
 const tokenParams = {
-  token: z.string().meta({ description: 'An access token or a refresh token' }),
-  token_type_hint: param(API_DOCS && '`access_token` or `refresh_token`: where to look first'),
+  token: z.string().check(z.meta({ description: 'An access token or a refresh token' })),
+  token_type_hint: param('`access_token` or `refresh_token`: where to look first'),
   ...clientParams,
 };
 
@@ -248,10 +222,10 @@ export const introspectionRoute = defineRoute({
         description: 'Whether the token is active, and if so its claims',
         schema: z.looseObject({
           active: z.boolean(),
-          scope: z.string().optional(),
-          client_id: z.string().optional(),
-          sub: z.string().optional(),
-          exp: z.number().int().optional(),
+          scope: z.optional(z.string()),
+          client_id: z.optional(z.string()),
+          sub: z.optional(z.string()),
+          exp: z.optional(z.number().check(z.int())),
         }),
       },
       400: oauthError('`invalid_request`'),
@@ -262,17 +236,15 @@ export const introspectionRoute = defineRoute({
   },
 });
 
-const registrationResponseSchema = API_DOCS
-  ? z.looseObject({
-      client_id: z.string(),
-      client_secret: z.string().optional().meta({ description: 'Confidential clients only; shown this once' }),
-      client_secret_expires_at: z.number().int().optional(),
-      client_id_issued_at: z.number().int(),
-      redirect_uris: z.array(z.string()),
-      token_endpoint_auth_method: z.enum(CLIENT_AUTH_METHODS),
-      id_token_signed_response_alg: z.enum(ID_TOKEN_ALGS),
-    })
-  : (undefined as never);
+const registrationResponseSchema = z.looseObject({
+  client_id: z.string(),
+  client_secret: z.optional(z.string()).check(z.meta({ description: 'Confidential clients only; shown this once' })),
+  client_secret_expires_at: z.optional(z.number().check(z.int())),
+  client_id_issued_at: z.number().check(z.int()),
+  redirect_uris: z.array(z.string()),
+  token_endpoint_auth_method: z.enum(CLIENT_AUTH_METHODS),
+  id_token_signed_response_alg: z.enum(ID_TOKEN_ALGS),
+});
 
 // The admin check as every admin route makes it: the caller's token, then the role on the primary.
 const [bearerAuth, adminRole] = requireRole('admin') as [MiddlewareHandler<AppEnv>, MiddlewareHandler<AppEnv>];
