@@ -57,8 +57,6 @@ describe('discovery', () => {
       grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
       token_endpoint_auth_signing_alg_values_supported: ['RS256', 'ES256', 'EdDSA'],
-      introspection_endpoint_auth_signing_alg_values_supported: ['RS256', 'ES256', 'EdDSA'],
-      revocation_endpoint_auth_signing_alg_values_supported: ['RS256', 'ES256', 'EdDSA'],
       authorization_response_iss_parameter_supported: true,
       // The OpenID scopes, then those of the APIs (OAUTH_API_SCOPES, default `api`) and `admin`.
       scopes_supported: ['openid', 'profile', 'email', 'roles', 'offline_access', 'api', 'admin'],

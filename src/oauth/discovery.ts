@@ -34,10 +34,9 @@ export function serverMetadata(issuer: string, ring: KeyRing, apiScopes: readonl
     token_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
     revocation_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
     introspection_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
-    // What private_key_jwt assertions may be signed with (RFC 8414 §2).
+    // What private_key_jwt assertions may be signed with (RFC 8414 §2); the revocation and
+    // introspection endpoints take the same (their own members default to these).
     token_endpoint_auth_signing_alg_values_supported: CLIENT_KEY_ALGS,
-    revocation_endpoint_auth_signing_alg_values_supported: CLIENT_KEY_ALGS,
-    introspection_endpoint_auth_signing_alg_values_supported: CLIENT_KEY_ALGS,
     id_token_signing_alg_values_supported: idTokenAlgs,
     claims_supported: [
       'iss',

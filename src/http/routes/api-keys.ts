@@ -12,14 +12,17 @@ import type { Tag } from '../tags';
 const tags: Tag[] = ['api-keys'];
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-const apiKeySchema = z.object({
-  id: z.string().check(z.meta({ description: 'The key’s client_id' })),
-  name: z.string(),
-  scope: z.string(),
-  created_at: z.iso.datetime(),
-  last_used_at: z.nullable(z.iso.datetime()).check(z.meta({ description: 'When it last got an access token' })),
-  expires_at: z.nullable(z.iso.datetime()),
-});
+/** Documentation only: `API_DOCS ? … : (undefined as never)` keeps it out of the Worker. */
+const apiKeySchema = API_DOCS
+  ? z.object({
+      id: z.string().check(z.meta({ description: 'The key’s client_id' })),
+      name: z.string(),
+      scope: z.string(),
+      created_at: z.iso.datetime(),
+      last_used_at: z.nullable(z.iso.datetime()).check(z.meta({ description: 'When it last got an access token' })),
+      expires_at: z.nullable(z.iso.datetime()),
+    })
+  : (undefined as never);
 const toPublic = (key: ApiKey) => ({
   id: key.id,
   name: key.name,

@@ -19,27 +19,30 @@ import type { Tag } from '../tags';
 const tags: Tag[] = ['admin'];
 const adminOnly = requireRole('admin');
 const idParam = z.object({ client_id: z.string().check(z.minLength(1), z.maxLength(64)) });
-const forbidden = problem('Caller is not an admin (`forbidden`)');
-const unauthorized = problem('No or invalid access token');
+// Documentation only: compiled out of the Worker (API_DOCS false).
+const forbidden = API_DOCS ? problem('Caller is not an admin (`forbidden`)') : (undefined as never);
+const unauthorized = API_DOCS ? problem('No or invalid access token') : (undefined as never);
 
-const adminClientSchema = z.object({
-  client_id: z.string(),
-  client_name: z.optional(z.string()),
-  redirect_uris: z.array(z.string()),
-  post_logout_redirect_uris: z.array(z.string()),
-  grant_types: z.array(z.string()),
-  response_types: z.array(z.string()),
-  token_endpoint_auth_method: z.string(),
-  scope: z.optional(z.string()),
-  id_token_signed_response_alg: z.string(),
-  logo_uri: z.optional(z.string()),
-  jwks: z.optional(z.looseObject({ keys: z.array(z.looseObject({})) })),
-  jwks_uri: z.optional(z.string()),
-  client_id_issued_at: z.number().check(z.int()),
-  skip_consent: z.boolean().check(z.meta({ description: 'Users are not asked for consent (first-party clients)' })),
-  registered_by: z.enum(['admin', 'open']),
-  updated_at: z.iso.datetime(),
-});
+const adminClientSchema = API_DOCS
+  ? z.object({
+      client_id: z.string(),
+      client_name: z.optional(z.string()),
+      redirect_uris: z.array(z.string()),
+      post_logout_redirect_uris: z.array(z.string()),
+      grant_types: z.array(z.string()),
+      response_types: z.array(z.string()),
+      token_endpoint_auth_method: z.string(),
+      scope: z.optional(z.string()),
+      id_token_signed_response_alg: z.string(),
+      logo_uri: z.optional(z.string()),
+      jwks: z.optional(z.looseObject({ keys: z.array(z.looseObject({})) })),
+      jwks_uri: z.optional(z.string()),
+      client_id_issued_at: z.number().check(z.int()),
+      skip_consent: z.boolean().check(z.meta({ description: 'Users are not asked for consent (first-party clients)' })),
+      registered_by: z.enum(['admin', 'open']),
+      updated_at: z.iso.datetime(),
+    })
+  : (undefined as never);
 
 const toAdminClient = (client: OAuthClient) => ({
   ...clientMetadataResponse(client),

@@ -26,40 +26,54 @@ import type { Context, MiddlewareHandler, Next } from 'hono';
 import type { AppEnv } from '../../platform/env';
 
 const tags: Tag[] = ['oauth'];
+// Documentation only (the response specs and schemas below): `API_DOCS ? value : (undefined as
+// never)` compiles them out of the Worker, where a module-level value would stay, unused.
 const oauthError = (description: string): ResponseSpec => ({ description, oauthError: true });
-const clientAuthFailed = {
-  ...oauthError('Client authentication failed (`invalid_client`), with `WWW-Authenticate: Basic`'),
-  headers: { 'WWW-Authenticate': 'Basic realm="edge-auth"' },
-};
-const rateLimited = {
-  ...oauthError('Too many requests from this client or address (`temporarily_unavailable`)'),
-  headers: { 'Retry-After': 'Seconds to wait' },
-};
-const misconfigured = {
-  description: 'OAUTH_ISSUER unset outside loopback, or no RS256 key in JWT_PRIVATE_KEY (`misconfigured`)',
-  problem: true as const,
-};
+const clientAuthFailed = API_DOCS
+  ? {
+      ...oauthError('Client authentication failed (`invalid_client`), with `WWW-Authenticate: Basic`'),
+      headers: { 'WWW-Authenticate': 'Basic realm="edge-auth"' },
+    }
+  : (undefined as never);
+const rateLimited = API_DOCS
+  ? {
+      ...oauthError('Too many requests from this client or address (`temporarily_unavailable`)'),
+      headers: { 'Retry-After': 'Seconds to wait' },
+    }
+  : (undefined as never);
+const misconfigured = API_DOCS
+  ? {
+      description: 'OAUTH_ISSUER unset outside loopback, or no RS256 key in JWT_PRIVATE_KEY (`misconfigured`)',
+      problem: true as const,
+    }
+  : (undefined as never);
 /** Client authentication: Basic, or form parameters (a secret, a signed assertion, or the client_id alone). */
-const clientSecurity: Record<string, string[]>[] = [{ [CLIENT_BASIC_SCHEME]: [] }, {}];
+const clientSecurity: Record<string, string[]>[] = API_DOCS
+  ? [{ [CLIENT_BASIC_SCHEME]: [] }, {}]
+  : (undefined as never);
 /** Registration: an admin's token, or none where open registration is on. */
-const registrationSecurity: Record<string, string[]>[] = [{ bearerAuth: [] }, {}];
-const param = (description: string) => z.optional(z.string()).check(z.meta({ description }));
+const registrationSecurity: Record<string, string[]>[] = API_DOCS ? [{ bearerAuth: [] }, {}] : (undefined as never);
+/** A form parameter; `API_DOCS && '…'` keeps a description out of the Worker. */
+const param = (description: string | false) => z.optional(z.string()).check(z.meta(description ? { description } : {}));
 const clientParams = {
   client_id: param('The client, for `client_secret_post` and public clients (`none`)'),
   client_secret: param('The secret, for `client_secret_post`'),
-  client_assertion_type: param('`private_key_jwt`: urn:ietf:params:oauth:client-assertion-type:jwt-bearer'),
+  client_assertion_type: param(API_DOCS && '`private_key_jwt`: urn:ietf:params:oauth:client-assertion-type:jwt-bearer'),
   client_assertion: param(
-    '`private_key_jwt` (RFC 7523): a JWT signed with one of the client’s keys, `iss` and `sub` its client_id, `aud` the issuer or the token endpoint, `exp` within 5 minutes, a `jti` used once',
+    API_DOCS &&
+      '`private_key_jwt` (RFC 7523): a JWT signed with one of the client’s keys, `iss` and `sub` its client_id, `aud` the issuer or the token endpoint, `exp` within 5 minutes, a `jti` used once',
   ),
 };
 
-const metadataSchema = z.looseObject({
-  issuer: z.string(),
-  authorization_endpoint: z.string(),
-  token_endpoint: z.string(),
-  jwks_uri: z.string(),
-  response_types_supported: z.array(z.string()),
-});
+const metadataSchema = API_DOCS
+  ? z.looseObject({
+      issuer: z.string(),
+      authorization_endpoint: z.string(),
+      token_endpoint: z.string(),
+      jwks_uri: z.string(),
+      response_types_supported: z.array(z.string()),
+    })
+  : (undefined as never);
 
 const discovery = (path: string, operationId: string, summary: string) =>
   defineRoute({
@@ -88,16 +102,20 @@ export const authorizationServerMetadataRoute = discovery(
   'OAuth 2.0 authorization server metadata (RFC 8414)',
 );
 
-const tokenResponseSchema = z.object({
-  access_token: z.string().check(z.meta({ description: 'A JWT per RFC 9068 (`typ: at+jwt`), signed with RS256' })),
-  token_type: z.literal('Bearer'),
-  expires_in: z.number().check(z.int()),
-  scope: z.string(),
-  refresh_token: z
-    .optional(z.string())
-    .check(z.meta({ description: 'Only with `offline_access` granted and the client registered for `refresh_token`' })),
-  id_token: z.optional(z.string()).check(z.meta({ description: 'With the `openid` scope' })),
-});
+const tokenResponseSchema = API_DOCS
+  ? z.object({
+      access_token: z.string().check(z.meta({ description: 'A JWT per RFC 9068 (`typ: at+jwt`), signed with RS256' })),
+      token_type: z.literal('Bearer'),
+      expires_in: z.number().check(z.int()),
+      scope: z.string(),
+      refresh_token: z
+        .optional(z.string())
+        .check(
+          z.meta({ description: 'Only with `offline_access` granted and the client registered for `refresh_token`' }),
+        ),
+      id_token: z.optional(z.string()).check(z.meta({ description: 'With the `openid` scope' })),
+    })
+  : (undefined as never);
 
 export const tokenRoute = defineRoute({
   method: 'post',
@@ -112,10 +130,8 @@ export const tokenRoute = defineRoute({
       redirect_uri: param('authorization_code: as in the authorization request'),
       code_verifier: param('authorization_code: the PKCE verifier (43-128 characters)'),
       refresh_token: param('refresh_token: the current refresh token'),
-      scope: param('refresh_token: a narrower scope for this response; client_credentials: the scopes asked'),
-      resource: param(
-        'RFC 8707: must be the resource bound to the grant; client_credentials: the audience of the token',
-      ),
+      scope: param('refresh_token: a narrower scope; client_credentials: the scopes asked'),
+      resource: param('RFC 8707: the resource bound to the grant; client_credentials: the token’s audience'),
       ...clientParams,
     }),
   },
@@ -139,14 +155,18 @@ export const tokenRoute = defineRoute({
   },
 });
 
-const userinfoSchema = z.looseObject({
-  sub: z.string(),
-  preferred_username: z.optional(z.string()).check(z.meta({ description: 'With `profile`' })),
-  updated_at: z.optional(z.number().check(z.int())).check(z.meta({ description: 'With `profile`' })),
-  email: z.optional(z.string()).check(z.meta({ description: 'With `email`, when the user has a verified address' })),
-  email_verified: z.optional(z.boolean()),
-  role: z.optional(z.string()).check(z.meta({ description: 'With `roles`' })),
-});
+const userinfoSchema = API_DOCS
+  ? z.looseObject({
+      sub: z.string(),
+      preferred_username: z.optional(z.string()).check(z.meta({ description: 'With `profile`' })),
+      updated_at: z.optional(z.number().check(z.int())).check(z.meta({ description: 'With `profile`' })),
+      email: z
+        .optional(z.string())
+        .check(z.meta({ description: 'With `email`, when the user has a verified address' })),
+      email_verified: z.optional(z.boolean()),
+      role: z.optional(z.string()).check(z.meta({ description: 'With `roles`' })),
+    })
+  : (undefined as never);
 
 const userinfoRoute = (method: 'get' | 'post', operationId: string) =>
   defineRoute({
@@ -236,15 +256,19 @@ export const introspectionRoute = defineRoute({
   },
 });
 
-const registrationResponseSchema = z.looseObject({
-  client_id: z.string(),
-  client_secret: z.optional(z.string()).check(z.meta({ description: 'Confidential clients only; shown this once' })),
-  client_secret_expires_at: z.optional(z.number().check(z.int())),
-  client_id_issued_at: z.number().check(z.int()),
-  redirect_uris: z.array(z.string()),
-  token_endpoint_auth_method: z.enum(CLIENT_AUTH_METHODS),
-  id_token_signed_response_alg: z.enum(ID_TOKEN_ALGS),
-});
+const registrationResponseSchema = API_DOCS
+  ? z.looseObject({
+      client_id: z.string(),
+      client_secret: z
+        .optional(z.string())
+        .check(z.meta({ description: 'Confidential clients only; shown this once' })),
+      client_secret_expires_at: z.optional(z.number().check(z.int())),
+      client_id_issued_at: z.number().check(z.int()),
+      redirect_uris: z.array(z.string()),
+      token_endpoint_auth_method: z.enum(CLIENT_AUTH_METHODS),
+      id_token_signed_response_alg: z.enum(ID_TOKEN_ALGS),
+    })
+  : (undefined as never);
 
 // The admin check as every admin route makes it: the caller's token, then the role on the primary.
 const [bearerAuth, adminRole] = requireRole('admin') as [MiddlewareHandler<AppEnv>, MiddlewareHandler<AppEnv>];
