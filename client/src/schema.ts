@@ -4754,9 +4754,9 @@ export interface operations {
                     code_verifier?: string;
                     /** @description refresh_token: the current refresh token */
                     refresh_token?: string;
-                    /** @description refresh_token: a narrower scope for this response; client_credentials: the scopes asked */
+                    /** @description refresh_token: a narrower scope; client_credentials: the scopes asked */
                     scope?: string;
-                    /** @description RFC 8707: must be the resource bound to the grant; client_credentials: the audience of the token */
+                    /** @description RFC 8707: the resource bound to the grant; client_credentials: the token’s audience */
                     resource?: string;
                     /** @description The client, for `client_secret_post` and public clients (`none`) */
                     client_id?: string;
