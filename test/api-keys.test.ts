@@ -7,7 +7,17 @@
 import { env } from 'cloudflare:workers';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cleanup } from '../src/index';
-import { api, appWith, captureAudit, expectProblem, PASSWORD, signedIn, signedInAdmin, type Api } from './helpers';
+import {
+  api,
+  appWith,
+  captureAudit,
+  enrolTotp,
+  expectProblem,
+  PASSWORD,
+  signedIn,
+  signedInAdmin,
+  type Api,
+} from './helpers';
 import { basic, clientCredentials, form, provider, verifyOffline, type Provider } from './oauth-helpers';
 
 const p: Provider = await provider({ OAUTH_API_SCOPES: 'reports:read reports:write' });
@@ -92,6 +102,16 @@ describe('creating a key', () => {
     const admin = await signedInAdmin();
     const clients = await (await p.api('/admin/oauth/clients?limit=100', { token: admin.token })).text();
     expect(clients).not.toContain(key.client_id);
+  });
+
+  it('needs a code too when two-factor is on', async () => {
+    const { token } = await signedIn('keys');
+    const { recoveryCodes } = await enrolTotp(token);
+    const missing = await create(token, { scope: 'reports:read' });
+    expect(((await expectProblem(missing, 400, 'validation_failed')).errors as unknown[])[0]).toMatchObject({
+      field: 'code',
+    });
+    expect((await create(token, { scope: 'reports:read', code: recoveryCodes[0] })).status).toBe(201);
   });
 
   it('takes scopes within what the user may do: admin for admins only, never offline_access', async () => {

@@ -142,6 +142,16 @@ describe('configuration', () => {
       expect(() => parseConfig({ JWT_SECRET: SECRET, OAUTH_ISSUER: bad }), bad).toThrow(/OAUTH_ISSUER/);
     }
   });
+
+  it('takes OAUTH_API_SCOPES as scope tokens (default api), refusing the provider’s own scopes', () => {
+    const scopes = (value?: string) => parseConfig({ JWT_SECRET: SECRET, OAUTH_API_SCOPES: value }).oauth.apiScopes;
+    expect(scopes()).toEqual(['api']);
+    expect(scopes('reports:read, reports:write')).toEqual(['reports:read', 'reports:write']);
+    expect(scopes('')).toEqual([]);
+    for (const bad of ['openid', 'api admin', 'a"b', 'x'.repeat(65)]) {
+      expect(() => scopes(bad), bad).toThrow(/OAUTH_API_SCOPES/);
+    }
+  });
 });
 
 describe('getConfig', () => {
