@@ -150,6 +150,14 @@ describe('the token', () => {
     }
   });
 
+  it('grants only the scopes of the APIs configured now', async () => {
+    const narrowed = await provider({ OAUTH_API_SCOPES: 'reports:read' });
+    const res = await clientCredentials(narrowed, job);
+    expect(((await res.json()) as { scope: string }).scope).toBe('reports:read');
+    const none = await provider({ OAUTH_API_SCOPES: 'billing' });
+    await expectOAuthError(await clientCredentials(none, job), 400, 'invalid_scope');
+  });
+
   it('refuses public clients and clients not registered for the grant (unauthorized_client)', async () => {
     const spa = await registerClient(p, { token_endpoint_auth_method: 'none' }, admin.token);
     const res = await p.api('/oauth/token', form({ grant_type: 'client_credentials', client_id: spa.client_id }));

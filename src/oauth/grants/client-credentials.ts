@@ -12,7 +12,7 @@
 import { useApiKey } from '../../api-keys/api-keys';
 import { audit } from '../../platform/audit';
 import { invalidClient, OAuthError } from '../errors';
-import { formatScope, isResourceUri, machineScopes, parseScopeWith } from '../scopes';
+import { formatScope, isResourceUri, isScope, machineScopes, parseScopeWith } from '../scopes';
 import { issueOAuthAccessToken, type TokenSubject } from '../tokens';
 import type { Grant, GrantContext } from './context';
 
@@ -26,8 +26,9 @@ async function handle(ctx: GrantContext) {
     throw new OAuthError('invalid_target', 'resource must be an absolute URI without a fragment.');
   }
   const machine = machineScopes(ctx.config.oauth.apiScopes);
-  // A key may carry the OpenID scopes its user chose; any other client only scopes of the APIs.
-  const allowed = (client.scope ?? []).filter((s) => client.ownerId || machine.includes(s));
+  // Scopes of the APIs (as configured now) within the registered ones; a key also the OpenID
+  // scopes its user chose.
+  const allowed = (client.scope ?? []).filter((s) => machine.includes(s) || (client.ownerId && isScope(s)));
   const asked = params.scope === undefined ? allowed : parseScopeWith(params.scope, machine);
   const outside = asked.filter((s) => !allowed.includes(s));
   if (outside.length > 0) throw new OAuthError('invalid_scope', `Not allowed for this client: ${outside.join(' ')}.`);
