@@ -12,6 +12,7 @@ import {
 import { deleteEndedRecoveryQueries } from './recovery/cleanup';
 import { deleteForgottenAddressesQuery, deleteLapsedAttemptsQuery } from './throttle/throttle';
 import { deleteExpiredCodesQuery } from './oauth/codes';
+import { deleteExpiredDeviceCodesQuery } from './oauth/device-codes';
 import { deleteEndedInteractionsQuery } from './oauth/interactions';
 import { deleteExpiredChallengesQuery } from './passkeys/challenges';
 
@@ -25,6 +26,7 @@ export type CleanupSummary = {
   knownAddresses: number;
   lapsedAttempts: number;
   oauthCodes: number;
+  oauthDeviceCodes: number;
 };
 
 /**
@@ -32,12 +34,13 @@ export type CleanupSummary = {
  * spent refresh tokens past their lifetime, sealed successors past the grace window,
  * expired throttle counters, addresses not seen for KNOWN_ADDRESS_DAYS, login attempts whose
  * in-flight mark lapsed (their Worker died before the verdict), OAuth codes expired more than
- * SESSION_RETENTION ago, OAuth sign-in and logout requests past their lifetime, and expired passkey challenges.
+ * SESSION_RETENTION ago (device authorizations too), OAuth sign-in and logout requests past their
+ * lifetime, and expired passkey challenges.
  */
 export async function cleanup(env: Bindings, now = Date.now()): Promise<CleanupSummary> {
   const config = getConfig(env);
   const db = getDb(env.DB);
-  const [sessions, spentTokens, sealedSuccessors, counters, knownAddresses, lapsedAttempts, oauthCodes] =
+  const [sessions, spentTokens, sealedSuccessors, counters, knownAddresses, lapsedAttempts, oauthCodes, deviceCodes] =
     await db.batch([
       deleteEndedSessionsQuery(db, config, now),
       deleteSpentExpiredTokensQuery(db, now),
@@ -46,6 +49,7 @@ export async function cleanup(env: Bindings, now = Date.now()): Promise<CleanupS
       deleteForgottenAddressesQuery(db, now),
       deleteLapsedAttemptsQuery(db, now),
       deleteExpiredCodesQuery(db, config, now),
+      deleteExpiredDeviceCodesQuery(db, config, now),
       ...deleteEndedRecoveryQueries(db, now),
       deleteEndedInteractionsQuery(db, now),
       deleteExpiredChallengesQuery(db, now),
@@ -58,6 +62,7 @@ export async function cleanup(env: Bindings, now = Date.now()): Promise<CleanupS
     knownAddresses: knownAddresses.meta.changes,
     lapsedAttempts: lapsedAttempts.meta.changes,
     oauthCodes: oauthCodes.meta.changes,
+    oauthDeviceCodes: deviceCodes.meta.changes,
   };
 }
 
@@ -76,6 +81,7 @@ export default {
             deleted_known_addresses: deleted.knownAddresses,
             deleted_lapsed_attempts: deleted.lapsedAttempts,
             deleted_oauth_codes: deleted.oauthCodes,
+            deleted_oauth_device_codes: deleted.oauthDeviceCodes,
           }),
         ),
       ),

@@ -45,6 +45,7 @@ describe('discovery', () => {
     expect(metadata).toMatchObject({
       issuer: ISSUER,
       authorization_endpoint: `${ISSUER}/oauth/authorize`,
+      device_authorization_endpoint: `${ISSUER}/oauth/device_authorization`,
       token_endpoint: `${ISSUER}/oauth/token`,
       userinfo_endpoint: `${ISSUER}/oauth/userinfo`,
       revocation_endpoint: `${ISSUER}/oauth/revoke`,
@@ -54,7 +55,7 @@ describe('discovery', () => {
       jwks_uri: `${ISSUER}/.well-known/jwks.json`,
       response_types_supported: ['code'],
       code_challenge_methods_supported: ['S256'],
-      grant_types_supported: ['authorization_code', 'refresh_token'],
+      grant_types_supported: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
       authorization_response_iss_parameter_supported: true,
       scopes_supported: ['openid', 'profile', 'email', 'roles', 'offline_access'],

@@ -24,6 +24,7 @@ import { oauthAuthorizeRouter } from './routes/oauth-authorize';
 import { oauthLogoutRouter } from './routes/oauth-logout';
 import { oauthRouter } from './routes/oauth';
 import { oauthClientsRouter } from './routes/oauth-clients';
+import { oauthDeviceRouter } from './routes/oauth-device';
 import { passkeysRouter } from './routes/passkeys';
 import { recoveryRouter } from './routes/recovery';
 import { createRouter, type Router } from './routing';
@@ -34,6 +35,7 @@ export { MAX_BODY_BYTES };
 /** The OAuth endpoints a browser-based client calls with fetch (not the authorization pages it navigates to). */
 const OAUTH_CORS_PATHS = new Set<string>([
   OAUTH_PATHS.token,
+  OAUTH_PATHS.deviceAuthorization,
   OAUTH_PATHS.userinfo,
   OAUTH_PATHS.revocation,
   OAUTH_PATHS.introspection,
@@ -58,6 +60,7 @@ const routers: Router[] = [
   compatRouter,
   oauthAuthorizeRouter,
   oauthLogoutRouter,
+  oauthDeviceRouter,
 ];
 
 let document: ReturnType<typeof openApiDocument> | undefined;

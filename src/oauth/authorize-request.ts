@@ -229,12 +229,19 @@ function checkResource(params: URLSearchParams): string | undefined {
   if (values.length === 0) return undefined;
   if (values.length > 1) throw new Refusal('invalid_target', 'Ask for one resource per request.');
   const value = values[0]!;
-  let url: URL | undefined;
-  try {
-    url = new URL(value);
-  } catch {}
-  if (!url || value.includes('#') || value.length > MAX_PARAM_LENGTH) {
-    throw new Refusal('invalid_target', 'resource must be an absolute URI without a fragment.');
-  }
+  if (!isResourceUri(value)) throw new Refusal('invalid_target', RESOURCE_RULE);
   return value;
+}
+
+export const RESOURCE_RULE = 'resource must be an absolute URI without a fragment.';
+
+/** RFC 8707 §2: a `resource` is an absolute URI without a fragment (and, here, of a sane length). */
+export function isResourceUri(value: string): boolean {
+  if (value.includes('#') || value.length > MAX_PARAM_LENGTH) return false;
+  try {
+    new URL(value);
+    return true;
+  } catch {
+    return false;
+  }
 }

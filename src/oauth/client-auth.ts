@@ -99,7 +99,7 @@ export async function authenticateClientRequest(
   db: Database,
   config: Config,
   input: {
-    endpoint: 'token' | 'revocation' | 'introspection';
+    endpoint: 'token' | 'revocation' | 'introspection' | 'device_authorization';
     authorization: string | undefined;
     params: Record<string, string | undefined>;
     ip: string | undefined;

@@ -12,11 +12,14 @@ import { isLoopbackHost } from '../platform/loopback';
 import { OAuthError } from './errors';
 import { formatScope, parseScope } from './scopes';
 
+/** RFC 8628 §3.4: the device flow's grant type. */
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+
 /**
  * Grant types a client may register. Each has its handler in grants/ (the client_credentials
- * and device_code grants of the machine-client issue add a line here and a file there).
+ * grant of the machine-client issue adds a line here and a file there).
  */
-export const CLIENT_GRANT_TYPES = ['authorization_code', 'refresh_token'] as const;
+export const CLIENT_GRANT_TYPES = ['authorization_code', 'refresh_token', DEVICE_CODE_GRANT] as const;
 export type ClientGrantType = (typeof CLIENT_GRANT_TYPES)[number];
 export const ID_TOKEN_ALGS = ['RS256', 'ES256', 'EdDSA'] as const;
 export type IdTokenAlg = (typeof ID_TOKEN_ALGS)[number];
@@ -151,7 +154,8 @@ const uris = z.array(uri).max(MAX_URIS);
 
 /** RFC 7591 §2 client metadata as accepted here; unknown members are ignored (RFC 7591 §2). */
 export const clientMetadataSchema = z.object({
-  redirect_uris: uris.min(1),
+  // Required of clients of the code flow (checkMetadata); a device-flow client has none.
+  redirect_uris: uris.optional(),
   post_logout_redirect_uris: uris.optional(),
   client_name: z.string().trim().min(1).max(100).optional(),
   grant_types: z.array(z.enum(CLIENT_GRANT_TYPES)).min(1).max(CLIENT_GRANT_TYPES.length).optional(),
@@ -213,9 +217,19 @@ function checkMetadata(
       throw new OAuthError('invalid_client_metadata', err instanceof OAuthError ? err.description : 'Bad scope.');
     }
   }
-  if (input.grant_types && !input.grant_types.includes('authorization_code')) {
-    // Until client credentials and the device grant land, every client signs users in.
-    throw new OAuthError('invalid_client_metadata', 'grant_types must include authorization_code.');
+  if (input.grant_types && !input.grant_types.some((g) => g === 'authorization_code' || g === DEVICE_CODE_GRANT)) {
+    // Every client signs users in, in a browser or through a device.
+    throw new OAuthError(
+      'invalid_client_metadata',
+      `grant_types must include authorization_code or ${DEVICE_CODE_GRANT}.`,
+    );
+  }
+}
+
+/** RFC 7591 §2: a client of a redirect flow registers where it may be redirected to. */
+function checkRedirectUrisPresent(grantTypes: readonly ClientGrantType[], redirectUris: readonly string[]): void {
+  if (grantTypes.includes('authorization_code') && redirectUris.length === 0) {
+    throw new OAuthError('invalid_client_metadata', 'redirect_uris is required for authorization_code.');
   }
 }
 
@@ -232,6 +246,9 @@ export async function registerClient(
   now = Date.now(),
 ): Promise<RegisteredClient> {
   checkMetadata(metadata, registeredBy === 'admin');
+  const grantTypes = [...new Set(metadata.grant_types ?? (['authorization_code'] as const))];
+  const redirectUris = [...new Set(metadata.redirect_uris ?? [])];
+  checkRedirectUrisPresent(grantTypes, redirectUris);
   const method = metadata.token_endpoint_auth_method ?? 'client_secret_basic';
   if (registeredBy === 'open') {
     if (method !== 'none') {
@@ -249,10 +266,11 @@ export async function registerClient(
       id: randomToken(16),
       secretHash: clientSecret ? await hashSecret(clientSecret) : null,
       name: metadata.client_name ?? null,
-      redirectUris: JSON.stringify([...new Set(metadata.redirect_uris)]),
+      redirectUris: JSON.stringify(redirectUris),
       postLogoutRedirectUris: JSON.stringify([...new Set(metadata.post_logout_redirect_uris ?? [])]),
-      grantTypes: JSON.stringify([...new Set(metadata.grant_types ?? ['authorization_code'])]),
-      responseTypes: JSON.stringify(['code']),
+      grantTypes: JSON.stringify(grantTypes),
+      // RFC 7591 §2.1: `code` goes with authorization_code; the device flow has no response type.
+      responseTypes: JSON.stringify(grantTypes.includes('authorization_code') ? ['code'] : []),
       tokenEndpointAuthMethod: method,
       scope,
       idTokenSignedResponseAlg: metadata.id_token_signed_response_alg ?? 'RS256',
@@ -274,6 +292,12 @@ export async function updateClient(
   now = Date.now(),
 ): Promise<OAuthClient | undefined> {
   checkMetadata(update, true);
+  if (update.grant_types || update.redirect_uris) {
+    const current = await getClient(db, clientId);
+    if (current) {
+      checkRedirectUrisPresent(update.grant_types ?? current.grantTypes, update.redirect_uris ?? current.redirectUris);
+    }
+  }
   const [row] = await db
     .update(oauthClients)
     .set({

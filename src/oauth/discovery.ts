@@ -17,6 +17,7 @@ export function serverMetadata(issuer: string, ring: KeyRing) {
   return {
     issuer,
     authorization_endpoint: url(OAUTH_PATHS.authorization),
+    device_authorization_endpoint: url(OAUTH_PATHS.deviceAuthorization),
     token_endpoint: url(OAUTH_PATHS.token),
     userinfo_endpoint: url(OAUTH_PATHS.userinfo),
     revocation_endpoint: url(OAUTH_PATHS.revocation),

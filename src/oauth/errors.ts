@@ -29,6 +29,10 @@ export const OAUTH_ERRORS = {
   // RFC 6750 §3.1 (userinfo, registration's initial access token).
   invalid_token: 401,
   insufficient_scope: 403,
+  // RFC 8628 §3.5 (device_code grant): keep polling, poll slower, or the codes expired.
+  authorization_pending: 400,
+  slow_down: 400,
+  expired_token: 400,
   // RFC 8707 §2: a resource the grant does not cover.
   invalid_target: 400,
   // RFC 7009 §2.2.1.

@@ -47,7 +47,11 @@ export type AuditEvent =
   | 'oauth_code_replayed'
   | 'oauth_refresh'
   | 'oauth_refresh_reused'
-  | 'oauth_token_revoked';
+  | 'oauth_token_revoked'
+  | 'oauth_device_approved'
+  | 'oauth_device_denied'
+  | 'oauth_device_token_issued'
+  | 'oauth_device_code_replayed';
 
 export type AuditFields = {
   requestId?: string | undefined;

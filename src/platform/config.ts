@@ -183,6 +183,10 @@ const envSchema = z.object({
   // Per minute; a confidential client's backend asks on behalf of all its users from few addresses.
   OAUTH_TOKEN_CLIENT_MAX: int(1, 1_000_000, 600),
   OAUTH_TOKEN_IP_MAX: int(1, 1_000_000, 600),
+  // Per hour, against guessing the device flow's user codes (8 letters: 2.6e10 of them): wrong
+  // codes per address, and wrong codes over every address together.
+  OAUTH_USER_CODE_IP_MAX: int(1, 10_000, 20),
+  OAUTH_USER_CODE_FAILURES_MAX: int(1, 1_000_000, 1000),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -264,6 +268,9 @@ function toConfig(env: z.output<typeof envSchema>) {
       openRegistration: env.OAUTH_OPEN_REGISTRATION === 'true',
       tokenClientMax: env.OAUTH_TOKEN_CLIENT_MAX,
       tokenIpMax: env.OAUTH_TOKEN_IP_MAX,
+      /** Per hour: wrong user codes on the device page per address, and over all addresses. */
+      userCodeIpMax: env.OAUTH_USER_CODE_IP_MAX,
+      userCodeFailuresMax: env.OAUTH_USER_CODE_FAILURES_MAX,
     },
   };
 }

@@ -50,6 +50,7 @@ export const ERROR_CODES = {
   password_already_set: 'Password already set',
   service_unavailable: 'Service unavailable',
   interaction_expired: 'Sign-in or logout request expired',
+  invalid_user_code: 'Wrong or expired device code',
   legacy_hash_unavailable: 'Imported password cannot be checked now',
   misconfigured: 'Service misconfigured',
   internal_error: 'Internal server error',

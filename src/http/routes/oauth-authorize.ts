@@ -10,6 +10,9 @@
  *   POST /oauth/interaction/passkey   a passkey instead, through the passkey sign-in
  *   POST /oauth/interaction/consent   Allow or Deny
  *
+ * The device page (/oauth/device, src/oauth/device-flow.ts) uses the same endpoints once the
+ * user's code has made it an interaction of kind `device` (routes/oauth-device.ts).
+ *
  * Why through the page's script: the browser's session is the refresh cookie, SameSite=Strict,
  * which browsers do not send on the cross-site navigation that brings the user here from the
  * client. The page's own requests are same-origin, so they carry it; the endpoint never needs
@@ -33,9 +36,11 @@ import {
   loadInteraction,
   newBrowserSecret,
   recordSignIn,
+  type AnyInteraction,
   type Interaction,
   type InteractionKind,
 } from '../../oauth/interactions';
+import { decideDevice, deviceStep } from '../../oauth/device-flow';
 import { oauthKeys, resolveIssuer } from '../../oauth/issuer';
 import { notifier, requestLog } from '../middleware/context';
 import { sameOriginOnly } from '../middleware/same-origin';
@@ -76,8 +81,12 @@ export function keepBrowserSecret(c: Context<AppEnv>): string {
   return secret;
 }
 
-export const loadFor = <K extends InteractionKind>(c: Context<AppEnv>, kind: K, id: string, now: number) =>
-  loadInteraction(c.get('db'), kind, id, browserSecretOf(c), now);
+export const loadFor = <K extends InteractionKind>(c: Context<AppEnv>, kinds: readonly K[], id: string, now: number) =>
+  loadInteraction(c.get('db'), kinds, id, browserSecretOf(c), now);
+
+/** The interactions the sign-in endpoints serve: an authorization request, or a device's code. */
+const PAGE_KINDS = ['authorize', 'device'] as const;
+type PageInteraction = AnyInteraction<(typeof PAGE_KINDS)[number]>;
 
 /** The browser's session: its refresh cookie, if that is a live session's current token. */
 export async function browserSession(c: Context<AppEnv>, now: number): Promise<BrowserSession | null> {
@@ -179,6 +188,10 @@ export const stepSchema = z.discriminatedUnion('step', [
   z.object({
     step: z.literal('redirect'),
     redirect_to: z.string().meta({ description: 'Where the page sends the browser: back to the client' }),
+  }),
+  z.object({
+    step: z.literal('device_done'),
+    approved: z.boolean().meta({ description: 'The device page only: Allow (the device gets its tokens) or Deny' }),
   }),
 ]);
 
@@ -301,13 +314,29 @@ export const consentRoute = defineRoute({
 });
 
 /** After a sign-in on the page: the refresh cookie, the sign-in recorded, the next step. */
-async function signedIn(c: Context<AppEnv>, interaction: Interaction<'authorize'>, issued: IssuedRefresh) {
+async function signedIn(c: Context<AppEnv>, interaction: PageInteraction, issued: IssuedRefresh) {
   const now = Date.now();
   setRefreshCookie(c, issued.refreshToken, issued.expiresIn);
   await recordSignIn(c.get('db'), interaction.idHash, issued.sessionId, now);
   interaction.signedInSessionId = issued.sessionId;
   const browser = await findLiveSession(c.get('db'), issued.refreshToken, now);
-  return c.json(await nextStep(flowContext(c, interaction, browser, now)), 200);
+  return c.json(await stepOf(c, interaction, browser, now), 200);
+}
+
+/** The next step of either flow; with `decision`, the user's answer on its consent step. */
+function stepOf(
+  c: Context<AppEnv>,
+  interaction: PageInteraction,
+  browser: BrowserSession | null,
+  now: number,
+  decision?: 'allow' | 'deny',
+) {
+  if (interaction.kind === 'device') {
+    const ctx = { db: c.get('db'), interaction, browser, log: requestLog(c), now };
+    return decision ? decideDevice(ctx, decision === 'allow') : deviceStep(ctx);
+  }
+  const ctx = flowContext(c, interaction, browser, now);
+  return decision ? decide(ctx, decision === 'allow') : nextStep(ctx);
 }
 
 const flowContext = (
@@ -336,13 +365,13 @@ export const oauthAuthorizeRouter = createRouter()
   })
   .route(nextStepRoute, async (c) => {
     const now = Date.now();
-    const interaction = await loadFor(c, 'authorize', c.req.valid('json').interaction, now);
-    return c.json(await nextStep(flowContext(c, interaction, await browserSession(c, now), now)), 200);
+    const interaction = await loadFor(c, PAGE_KINDS, c.req.valid('json').interaction, now);
+    return c.json(await stepOf(c, interaction, await browserSession(c, now), now), 200);
   })
   .route(signInRoute, async (c) => {
     const { interaction: id, username, password } = c.req.valid('json');
     // The interaction first: a request that is not pending here costs no password hashing.
-    const interaction = await loadFor(c, 'authorize', id, Date.now());
+    const interaction = await loadFor(c, PAGE_KINDS, id, Date.now());
     const result = await login(c.get('db'), c.get('config'), {
       username,
       password,
@@ -358,7 +387,7 @@ export const oauthAuthorizeRouter = createRouter()
   })
   .route(verifyRoute, async (c) => {
     const { interaction: id, mfa_token, code } = c.req.valid('json');
-    const interaction = await loadFor(c, 'authorize', id, Date.now());
+    const interaction = await loadFor(c, PAGE_KINDS, id, Date.now());
     const result = await verifyLoginChallenge(
       c.get('db'),
       c.get('config'),
@@ -370,7 +399,7 @@ export const oauthAuthorizeRouter = createRouter()
   })
   .route(passkeySignInRoute, async (c) => {
     const { interaction: id, credential } = c.req.valid('json');
-    const interaction = await loadFor(c, 'authorize', id, Date.now());
+    const interaction = await loadFor(c, PAGE_KINDS, id, Date.now());
     const result = await finishSignIn(
       c.get('db'),
       c.get('config'),
@@ -384,7 +413,6 @@ export const oauthAuthorizeRouter = createRouter()
   .route(consentRoute, async (c) => {
     const { interaction: id, decision } = c.req.valid('json');
     const now = Date.now();
-    const interaction = await loadFor(c, 'authorize', id, now);
-    const ctx = flowContext(c, interaction, await browserSession(c, now), now);
-    return c.json(await decide(ctx, decision === 'allow'), 200);
+    const interaction = await loadFor(c, PAGE_KINDS, id, now);
+    return c.json(await stepOf(c, interaction, await browserSession(c, now), now, decision), 200);
   });

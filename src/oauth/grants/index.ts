@@ -7,10 +7,11 @@
 import { OAuthError } from '../errors';
 import { authorizationCodeGrant } from './authorization-code';
 import type { Grant, GrantContext } from './context';
+import { deviceCodeGrant } from './device-code';
 import type { TokenResponse } from './issue';
 import { refreshTokenGrant } from './refresh-token';
 
-const GRANTS: readonly Grant[] = [authorizationCodeGrant, refreshTokenGrant];
+const GRANTS: readonly Grant[] = [authorizationCodeGrant, refreshTokenGrant, deviceCodeGrant];
 const byType = new Map(GRANTS.map((g) => [g.grantType, g]));
 
 /** Every grant type the token endpoint serves, for discovery. */
