@@ -23,19 +23,14 @@ import type { Tag } from '../tags';
 import { keepBrowserSecret } from './oauth-authorize';
 
 const tags: Tag[] = ['oauth'];
+/** Client authentication: Basic, or client_id (and client_secret) as form parameters. */
+const clientSecurity: Record<string, string[]>[] = [{ [CLIENT_BASIC_SCHEME]: [] }, {}];
 const param = (description: string) => z.string().optional().meta({ description });
 
 export const deviceAuthorizationRoute = defineRoute({
   method: 'post',
   path: OAUTH_PATHS.deviceAuthorization,
-  operationId: 'oauthDeviceAuthorization',
-  tags,
-  summary: 'Device authorization endpoint (RFC 8628): codes for a device to sign a user in',
-  description:
-    'For a client registered with the grant type `urn:ietf:params:oauth:grant-type:device_code`, authenticated as at the token endpoint (a public client sends its `client_id`). The device shows `user_code` and `verification_uri` (or `verification_uri_complete` as a link or QR code), then polls the token endpoint with `device_code` every `interval` seconds until the user has answered on the hosted page. Limited per client and per address, as the token endpoint.',
-  oauthErrors: true,
   middleware: [oauthEndpoint()],
-  security: [{ [CLIENT_BASIC_SCHEME]: [] }, {}],
   request: {
     form: z.looseObject({
       client_id: param('The client, for `client_secret_post` and public clients (`none`)'),
@@ -44,35 +39,44 @@ export const deviceAuthorizationRoute = defineRoute({
       resource: param('RFC 8707: the API the access tokens are for (their `aud`)'),
     }),
   },
-  responses: {
-    200: {
-      description: 'The codes',
-      schema: z.object({
-        device_code: z.string().meta({ description: 'The device’s secret for the token endpoint' }),
-        user_code: z.string().meta({ description: '8 letters, shown as `XXXX-XXXX`' }),
-        verification_uri: z.string(),
-        verification_uri_complete: z.string().meta({ description: 'verification_uri with the code filled in' }),
-        expires_in: z.number().int(),
-        interval: z.number().int().meta({ description: 'Seconds between polls' }),
-      }),
-    },
-    400: {
-      description: '`invalid_request`, `unauthorized_client`, `invalid_scope` or `invalid_target`',
-      oauthError: true,
-    },
-    401: {
-      description: 'Client authentication failed (`invalid_client`)',
-      oauthError: true,
-      headers: { 'WWW-Authenticate': 'Basic realm="edge-auth"' },
-    },
-    429: {
-      description: 'Too many requests from this client or address (`temporarily_unavailable`)',
-      oauthError: true,
-      headers: { 'Retry-After': 'Seconds to wait' },
-    },
-    500: {
-      description: 'No issuer, RS256 key or DATA_ENCRYPTION_KEY (`misconfigured`)',
-      problem: true,
+  docs: API_DOCS && {
+    operationId: 'oauthDeviceAuthorization',
+    tags,
+    summary: 'Device authorization endpoint (RFC 8628): codes for a device to sign a user in',
+    description:
+      'For a client registered with the grant type `urn:ietf:params:oauth:grant-type:device_code`, authenticated as at the token endpoint (a public client sends its `client_id`). The device shows `user_code` and `verification_uri` (or `verification_uri_complete` as a link or QR code), then polls the token endpoint with `device_code` every `interval` seconds until the user has answered on the hosted page. Limited per client and per address, as the token endpoint.',
+    oauthErrors: true,
+    security: clientSecurity,
+    responses: {
+      200: {
+        description: 'The codes',
+        schema: z.object({
+          device_code: z.string().meta({ description: 'The device’s secret for the token endpoint' }),
+          user_code: z.string().meta({ description: '8 letters, shown as `XXXX-XXXX`' }),
+          verification_uri: z.string(),
+          verification_uri_complete: z.string().meta({ description: 'verification_uri with the code filled in' }),
+          expires_in: z.number().int(),
+          interval: z.number().int().meta({ description: 'Seconds between polls' }),
+        }),
+      },
+      400: {
+        description: '`invalid_request`, `unauthorized_client`, `invalid_scope` or `invalid_target`',
+        oauthError: true,
+      },
+      401: {
+        description: 'Client authentication failed (`invalid_client`)',
+        oauthError: true,
+        headers: { 'WWW-Authenticate': 'Basic realm="edge-auth"' },
+      },
+      429: {
+        description: 'Too many requests from this client or address (`temporarily_unavailable`)',
+        oauthError: true,
+        headers: { 'Retry-After': 'Seconds to wait' },
+      },
+      500: {
+        description: 'No issuer, RS256 key or DATA_ENCRYPTION_KEY (`misconfigured`)',
+        problem: true,
+      },
     },
   },
 });
@@ -80,22 +84,24 @@ export const deviceAuthorizationRoute = defineRoute({
 export const enterUserCodeRoute = defineRoute({
   method: 'post',
   path: '/oauth/interaction/device',
-  operationId: 'oauthEnterUserCode',
-  tags,
-  summary: 'The device page: the code the device shows, for an interaction',
-  description:
-    'Any case, with or without the dash. A code of a pending device authorization starts an interaction, which the page continues with `oauthNextStep` and the sign-in and consent calls. Wrong codes are limited per address and over all addresses (`OAUTH_USER_CODE_IP_MAX`, `OAUTH_USER_CODE_FAILURES_MAX` per hour). Called by the hosted page only: same-origin, or `403 csrf_rejected`.',
   middleware: [sameOriginOnly()],
   request: {
     body: z.object({ user_code: z.string().min(1).max(64) }),
-    example: { user_code: 'BCDF-GHJK' },
   },
-  responses: {
-    200: json(z.object({ interaction: z.string() }), 'The interaction, for the page’s next calls'),
-    400: problem('Wrong, expired or already answered code (`invalid_user_code`), or invalid input'),
-    403: problem('Not called by the service’s own page (`csrf_rejected`)'),
-    429: problem('Too many wrong codes (`too_many_attempts`), see Retry-After'),
-    500: problem('DATA_ENCRYPTION_KEY is not set (`misconfigured`)'),
+  docs: API_DOCS && {
+    operationId: 'oauthEnterUserCode',
+    tags,
+    summary: 'The device page: the code the device shows, for an interaction',
+    description:
+      'Any case, with or without the dash. A code of a pending device authorization starts an interaction, which the page continues with `oauthNextStep` and the sign-in and consent calls. Wrong codes are limited per address and over all addresses (`OAUTH_USER_CODE_IP_MAX`, `OAUTH_USER_CODE_FAILURES_MAX` per hour). Called by the hosted page only: same-origin, or `403 csrf_rejected`.',
+    example: { user_code: 'BCDF-GHJK' },
+    responses: {
+      200: json(z.object({ interaction: z.string() }), 'The interaction, for the page’s next calls'),
+      400: problem('Wrong, expired or already answered code (`invalid_user_code`), or invalid input'),
+      403: problem('Not called by the service’s own page (`csrf_rejected`)'),
+      429: problem('Too many wrong codes (`too_many_attempts`), see Retry-After'),
+      500: problem('DATA_ENCRYPTION_KEY is not set (`misconfigured`)'),
+    },
   },
 });
 

@@ -25,34 +25,38 @@ const sessionSchema = z.object({
 export const listSessionsRoute = defineRoute({
   method: 'get',
   path: '/auth/sessions',
-  operationId: 'listSessions',
-  tags,
-  summary: "The caller's active sessions",
-  description:
-    'One entry per login, and per OAuth grant to an application, that has not ended: when it started and was last refreshed, when it expires, its User-Agent, whether it is the session of the presented token (`current`), and for a grant the application (`client`). Revoking a grant ends the application’s access.',
   middleware: [requireAuth()],
-  bearer: true,
-  responses: {
-    200: json(z.object({ sessions: z.array(sessionSchema) }), 'Active sessions, most recently used first'),
-    401: problem('No or invalid access token'),
+  docs: API_DOCS && {
+    operationId: 'listSessions',
+    tags,
+    summary: "The caller's active sessions",
+    description:
+      'One entry per login, and per OAuth grant to an application, that has not ended: when it started and was last refreshed, when it expires, its User-Agent, whether it is the session of the presented token (`current`), and for a grant the application (`client`). Revoking a grant ends the application’s access.',
+    bearer: true,
+    responses: {
+      200: json(z.object({ sessions: z.array(sessionSchema) }), 'Active sessions, most recently used first'),
+      401: problem('No or invalid access token'),
+    },
   },
 });
 
 export const revokeSessionRoute = defineRoute({
   method: 'delete',
   path: '/auth/sessions/{id}',
-  operationId: 'revokeSession',
-  tags,
-  summary: 'Revoke one of the caller’s sessions',
-  description:
-    'Ends one session (for example a device the user no longer has): its refresh token and its access tokens stop working at once.',
   middleware: [requireAuth()],
-  bearer: true,
   request: { params: z.object({ id: z.string().min(1).max(64) }) },
-  responses: {
-    204: { description: 'Revoked' },
-    401: problem('No or invalid access token'),
-    404: problem('No such active session of the caller (`not_found`)'),
+  docs: API_DOCS && {
+    operationId: 'revokeSession',
+    tags,
+    summary: 'Revoke one of the caller’s sessions',
+    description:
+      'Ends one session (for example a device the user no longer has): its refresh token and its access tokens stop working at once.',
+    bearer: true,
+    responses: {
+      204: { description: 'Revoked' },
+      401: problem('No or invalid access token'),
+      404: problem('No such active session of the caller (`not_found`)'),
+    },
   },
 });
 
