@@ -564,6 +564,13 @@ const CASES: Record<string, Record<number, Send[]>> = {
     401: [() => api('/admin/users')],
     403: [async () => api('/admin/users', { token: (await signedIn()).token })],
   },
+  getUser: {
+    200: [async () => api(`/admin/users/${(await register()).id}`, { token: (await signedInAdmin()).token })],
+    400: [async () => api(`/admin/users/${'x'.repeat(65)}`, { token: (await signedInAdmin()).token })],
+    401: [() => api(`/admin/users/${NO_SUCH_ID}`)],
+    403: [async () => api(`/admin/users/${NO_SUCH_ID}`, { token: (await signedIn()).token })],
+    404: [async () => api(`/admin/users/${NO_SUCH_ID}`, { token: (await signedInAdmin()).token })],
+  },
   setUserRole: {
     200: [
       async () =>

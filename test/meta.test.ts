@@ -49,7 +49,7 @@ describe('unknown routes and methods', () => {
     expect(res.headers.get('Allow')).toBe('POST');
     const item = await api('/admin/users/some-id', { method: 'PUT' });
     await expectProblem(item, 405, 'method_not_allowed');
-    expect(item.headers.get('Allow')).toBe('PATCH, DELETE');
+    expect(item.headers.get('Allow')).toBe('GET, PATCH, DELETE');
   });
 });
 
@@ -128,6 +128,7 @@ describe('The OpenAPI document (/openapi.json, a static asset built from the rou
         'GET /auth/sessions',
         'DELETE /auth/sessions/{id}',
         'GET /admin/users',
+        'GET /admin/users/{id}',
         'PATCH /admin/users/{id}',
         'DELETE /admin/users/{id}',
         'GET /health',

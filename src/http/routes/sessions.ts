@@ -1,11 +1,19 @@
 /** /auth/sessions: the caller's active sessions (logins), and revoking one of them. */
 import * as z from 'zod';
-import { requireAuth } from '../middleware/auth';
+import { requireAuth, withAccessCheck } from '../middleware/auth';
 import { createRouter, defineRoute } from '../routing';
 import type { Tag } from '../tags';
 import { json, problem } from '../schemas';
 import { audit } from '../../platform/audit';
-import { listActiveSessions, revokeOwnSession } from '../../sessions/sessions';
+import {
+  accessStillValid,
+  activeSessionsQuery,
+  revokedOwnSession,
+  revokeOwnSessionStatement,
+} from '../../sessions/sessions';
+
+/** The access check rides in the route's own D1 batch (withAccessCheck): one round trip each. */
+const checkedInBatch = [requireAuth({ deferred: true })];
 
 const tags: Tag[] = ['sessions'];
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -25,7 +33,7 @@ const sessionSchema = z.object({
 export const listSessionsRoute = defineRoute({
   method: 'get',
   path: '/auth/sessions',
-  middleware: [requireAuth()],
+  middleware: checkedInBatch,
   docs: API_DOCS && {
     operationId: 'listSessions',
     tags,
@@ -43,7 +51,7 @@ export const listSessionsRoute = defineRoute({
 export const revokeSessionRoute = defineRoute({
   method: 'delete',
   path: '/auth/sessions/{id}',
-  middleware: [requireAuth()],
+  middleware: checkedInBatch,
   request: { params: z.object({ id: z.string().min(1).max(64) }) },
   docs: API_DOCS && {
     operationId: 'revokeSession',
@@ -62,7 +70,8 @@ export const revokeSessionRoute = defineRoute({
 
 export const sessionsRouter = createRouter()
   .route(listSessionsRoute, async (c) => {
-    const rows = await listActiveSessions(c.get('db'), c.get('user').id, Date.now());
+    const { sub } = c.get('claims');
+    const rows = await withAccessCheck(c, (db) => activeSessionsQuery(db, sub, Date.now()));
     const sessions = rows.map((s) => ({
       id: s.id,
       created_at: iso(s.createdAt),
@@ -76,7 +85,13 @@ export const sessionsRouter = createRouter()
   })
   .route(revokeSessionRoute, async (c) => {
     const { id } = c.req.valid('param');
-    await revokeOwnSession(c.get('db'), c.get('user').id, id, Date.now());
+    const claims = c.get('claims');
+    const now = Date.now();
+    const revoked = await withAccessCheck(c, (db) =>
+      // Guarded by the caller's own check: a revoked token must not revoke anything.
+      revokeOwnSessionStatement(db, claims.sub, id, now, accessStillValid(claims, now)),
+    );
+    revokedOwnSession(revoked, claims.sub);
     audit('session_revoked', { requestId: c.get('requestId'), userId: c.get('user').id, sessionId: id });
     return c.body(null, 204);
   });
