@@ -156,11 +156,11 @@ describe('registration', () => {
       json: { grant_types: ['authorization_code', DEVICE_GRANT] },
     });
     await expectOAuthError(refused, 400, 'invalid_client_metadata');
-    // Nor may a change leave a code-flow client without one.
-    const patched = await p.api(`/admin/oauth/clients/${cli.client_id}`, {
+    // Nor may a change take them from one.
+    const patched = await p.api(`/admin/oauth/clients/${tv.client_id}`, {
       method: 'PATCH',
       token: admin.token,
-      json: { grant_types: ['authorization_code', DEVICE_GRANT] },
+      json: { redirect_uris: [] },
     });
     expect(patched.status).toBe(400);
   });

@@ -176,6 +176,8 @@ export const clientUpdateSchema = clientMetadataSchema
   .omit({ token_endpoint_auth_method: true, response_types: true })
   .partial()
   .extend({
+    // A change never empties them (a device-only client never had any to empty).
+    redirect_uris: uris.min(1).optional(),
     skip_consent: z.boolean().optional(),
     client_name: z.string().trim().min(1).max(100).nullable().optional(),
     logo_uri: uri.nullable().optional(),
@@ -292,12 +294,6 @@ export async function updateClient(
   now = Date.now(),
 ): Promise<OAuthClient | undefined> {
   checkMetadata(update, true);
-  if (update.grant_types || update.redirect_uris) {
-    const current = await getClient(db, clientId);
-    if (current) {
-      checkRedirectUrisPresent(update.grant_types ?? current.grantTypes, update.redirect_uris ?? current.redirectUris);
-    }
-  }
   const [row] = await db
     .update(oauthClients)
     .set({

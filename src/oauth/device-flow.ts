@@ -56,7 +56,7 @@ export async function enterUserCode(
 ): Promise<string> {
   const code = normalizeUserCode(input.userCode);
   // Not a code at all (a typo of its shape): answered without a lookup, and not counted.
-  if (!code) throw wrongCode('A code is 8 letters, like BCDF-GHJK. Check the code your device shows.');
+  if (!code) throw wrongCode('A code is 8 letters, like BCDF-GHJK.');
   const address = addressKey(input.ip);
   const addressCounter = address ? `oauth-user-code:address:${address}` : undefined;
   const counters: [Counter, ...Counter[]] = [
@@ -75,7 +75,7 @@ export async function enterUserCode(
     throw tooMany('too_many_attempts', 'Too many wrong codes', Math.max(...over.map((c) => c.expiresAt)), now);
   }
   const device = found[0];
-  if (!device) throw wrongCode('That code is wrong or has expired. Check the code your device shows.');
+  if (!device) throw wrongCode('That code is wrong or has expired.');
   await takeBackQuery(db, [ALL_ADDRESSES, ...(addressCounter ? [addressCounter] : [])]);
   return createInteraction(
     db,

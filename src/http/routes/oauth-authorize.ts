@@ -172,32 +172,36 @@ export const authorizePostRoute = defineRoute({
 
 const interactionId = z.string().min(1).max(128).meta({ description: 'The `interaction` of the page’s URL' });
 
-const clientSchema = z.object({
-  name: z.string().meta({ description: 'The client’s registered `client_name` (or its id)' }),
-  logo_uri: z.string().optional().meta({ description: 'Its registered logo, only when https' }),
-  self_registered: z
-    .literal(true)
-    .optional()
-    .meta({ description: 'It registered itself (open registration): its name is only its own claim' }),
-});
+/** The page's steps, for the docs only: built on first use, so the Worker's bundle leaves them out. */
+const clientSchema = () =>
+  z.object({
+    name: z.string().meta({ description: 'The client’s registered `client_name` (or its id)' }),
+    logo_uri: z.string().optional().meta({ description: 'Its registered logo, only when https' }),
+    self_registered: z
+      .literal(true)
+      .optional()
+      .meta({ description: 'It registered itself (open registration): its name is only its own claim' }),
+  });
 
-export const stepSchema = z.discriminatedUnion('step', [
-  z.object({ step: z.literal('sign_in'), client: clientSchema, login_hint: z.string().optional() }),
-  z.object({
-    step: z.literal('consent'),
-    client: clientSchema,
-    user: z.object({ username: z.string() }),
-    scopes: z.array(z.object({ scope: z.string(), description: z.string() })),
-  }),
-  z.object({
-    step: z.literal('redirect'),
-    redirect_to: z.string().meta({ description: 'Where the page sends the browser: back to the client' }),
-  }),
-  z.object({
-    step: z.literal('device_done'),
-    approved: z.boolean().meta({ description: 'The device page only: Allow (the device gets its tokens) or Deny' }),
-  }),
-]);
+let steps: z.ZodType | undefined;
+const stepSchema = () =>
+  (steps ??= z.discriminatedUnion('step', [
+    z.object({ step: z.literal('sign_in'), client: clientSchema(), login_hint: z.string().optional() }),
+    z.object({
+      step: z.literal('consent'),
+      client: clientSchema(),
+      user: z.object({ username: z.string() }),
+      scopes: z.array(z.object({ scope: z.string(), description: z.string() })),
+    }),
+    z.object({
+      step: z.literal('redirect'),
+      redirect_to: z.string().meta({ description: 'Where the page sends the browser: back to the client' }),
+    }),
+    z.object({
+      step: z.literal('device_done'),
+      approved: z.boolean().meta({ description: 'The device page only: Allow (the device gets its tokens) or Deny' }),
+    }),
+  ]));
 
 const pageOnly =
   'Called by the hosted sign-in page only: the request must be same-origin (`Origin` is the service’s own, `Sec-Fetch-Site: same-origin`), or it is refused with `403 csrf_rejected`.';
@@ -217,7 +221,7 @@ export const nextStepRoute = defineRoute({
     summary: 'The sign-in page’s next step for a pending authorization request',
     description: `Decides from the browser’s session (its refresh cookie) whether the user must sign in, give consent, or goes back to the client now. With \`prompt=none\`, what would need the user ends the request with \`login_required\` or \`consent_required\`. ${pageOnly}`,
     example: { interaction: 'pR0x…' },
-    responses: { 200: json(stepSchema, 'The next step'), 400: expired, 403: csrf },
+    responses: { 200: json(stepSchema(), 'The next step'), 400: expired, 403: csrf },
   },
 });
 
@@ -235,7 +239,7 @@ export const signInRoute = defineRoute({
     description: `Signs in exactly as \`login\` does (the same errors, throttling and lockout), delivering the session as the refresh cookie; a user with two-factor on gets \`403 mfa_required\` with an \`mfa_token\` for \`oauthVerify\`. ${pageOnly}`,
     example: { interaction: 'pR0x…', username: 'alice', password: 'correct horse battery staple' },
     responses: {
-      200: json(stepSchema, 'Signed in; the next step'),
+      200: json(stepSchema(), 'Signed in; the next step'),
       400: expired,
       401: problem('Wrong username or password (`invalid_credentials`)'),
       403: problem('Two-factor needed (`mfa_required`, with `mfa_token`), or `csrf_rejected`'),
@@ -263,7 +267,7 @@ export const verifyRoute = defineRoute({
     description: `Completes a sign-in that answered \`mfa_required\`, as \`verifyMfa\` does: six digits are a TOTP code, anything else a recovery code. ${pageOnly}`,
     example: { interaction: 'pR0x…', mfa_token: 'Qm9vb2…', code: '123456' },
     responses: {
-      200: json(stepSchema, 'Signed in; the next step'),
+      200: json(stepSchema(), 'Signed in; the next step'),
       400: expired,
       401: problem('Wrong code (`invalid_mfa_code`), or the `mfa_token` is no longer valid (`invalid_mfa_token`)'),
       403: csrf,
@@ -299,7 +303,7 @@ export const passkeySignInRoute = defineRoute({
       },
     },
     responses: {
-      200: json(stepSchema, 'Signed in; the next step'),
+      200: json(stepSchema(), 'Signed in; the next step'),
       400: expired,
       401: problem(
         'The passkey was refused: `unknown_passkey`, `invalid_passkey_challenge`, `passkey_user_not_verified`, … (as `passkeySignInVerify`)',
@@ -324,7 +328,7 @@ export const consentRoute = defineRoute({
     summary: 'The user’s answer on the consent page: Allow or Deny',
     description: `\`allow\` remembers the consent for this user, client and scope set and sends the user back with a code; \`deny\` sends \`error=access_denied\` back. When the browser’s session changed meanwhile, the answer is the next step instead (usually sign-in). ${pageOnly}`,
     example: { interaction: 'pR0x…', decision: 'allow' },
-    responses: { 200: json(stepSchema, 'The redirect (or the next step)'), 400: expired, 403: csrf },
+    responses: { 200: json(stepSchema(), 'The redirect (or the next step)'), 400: expired, 403: csrf },
   },
 });
 

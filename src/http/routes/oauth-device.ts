@@ -23,22 +23,23 @@ import type { Tag } from '../tags';
 import { keepBrowserSecret } from './oauth-authorize';
 
 const tags: Tag[] = ['oauth'];
-/** Client authentication: Basic, or client_id (and client_secret) as form parameters. */
-const clientSecurity: Record<string, string[]>[] = [{ [CLIENT_BASIC_SCHEME]: [] }, {}];
 const param = (description: string) => z.string().optional().meta({ description });
+/**
+ * Every parameter is an optional string, which the form reader ensures already: the schema only
+ * documents them, so the Worker's bundle leaves it out (API_DOCS).
+ */
+const deviceParams = () => ({
+  client_id: param('The client, for `client_secret_post` and public clients (`none`)'),
+  client_secret: param('The secret, for `client_secret_post`'),
+  scope: param('The scopes asked for; default: the client’s registered `scope`'),
+  resource: param('RFC 8707: the API the access tokens are for (their `aud`)'),
+});
 
 export const deviceAuthorizationRoute = defineRoute({
   method: 'post',
   path: OAUTH_PATHS.deviceAuthorization,
   middleware: [oauthEndpoint()],
-  request: {
-    form: z.looseObject({
-      client_id: param('The client, for `client_secret_post` and public clients (`none`)'),
-      client_secret: param('The secret, for `client_secret_post`'),
-      scope: param('The scopes asked for; default: the client’s registered `scope`'),
-      resource: param('RFC 8707: the API the access tokens are for (their `aud`)'),
-    }),
-  },
+  request: { form: z.looseObject(API_DOCS ? deviceParams() : {}) },
   docs: API_DOCS && {
     operationId: 'oauthDeviceAuthorization',
     tags,
@@ -46,7 +47,7 @@ export const deviceAuthorizationRoute = defineRoute({
     description:
       'For a client registered with the grant type `urn:ietf:params:oauth:grant-type:device_code`, authenticated as at the token endpoint (a public client sends its `client_id`). The device shows `user_code` and `verification_uri` (or `verification_uri_complete` as a link or QR code), then polls the token endpoint with `device_code` every `interval` seconds until the user has answered on the hosted page. Limited per client and per address, as the token endpoint.',
     oauthErrors: true,
-    security: clientSecurity,
+    security: [{ [CLIENT_BASIC_SCHEME]: [] }, {}] as Record<string, string[]>[],
     responses: {
       200: {
         description: 'The codes',

@@ -49,6 +49,7 @@ function readDevice(ctx: GrantContext, hash: string) {
 }
 
 async function replayed(ctx: GrantContext, grantId: string | null, userId: string | null): Promise<never> {
+  // Redeemed before (not merely denied): whoever polls again, one of the two is not the device.
   if (grantId) {
     await revokeSession(ctx.db, grantId, 'device_code_replayed', ctx.now);
     audit('oauth_device_code_replayed', {
@@ -57,9 +58,8 @@ async function replayed(ctx: GrantContext, grantId: string | null, userId: strin
       clientId: ctx.client.clientId,
       sessionId: grantId,
     });
-    throw invalidGrant('The device code has already been used; the tokens issued for it are revoked.');
   }
-  throw invalidGrant('The device code has already been used.');
+  throw invalidGrant('The device code was already used; its tokens are revoked.');
 }
 
 /**
@@ -97,7 +97,7 @@ async function handle(ctx: GrantContext) {
   if (row.browserLive !== 1) throw invalidGrant('The sign-in this device was allowed from has ended.');
   const resource = ctx.params.resource;
   if (resource !== undefined && resource !== device.resource) {
-    throw new OAuthError('invalid_target', 'resource differs from the one asked for at device authorization.');
+    throw new OAuthError('invalid_target', 'resource differs from the one asked for.');
   }
 
   const scopes = device.scope.split(' ');
