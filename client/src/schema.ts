@@ -751,8 +751,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Token endpoint: exchange a code, or refresh
-         * @description `authorization_code` (with PKCE `code_verifier` and the same `redirect_uri`) starts a grant: an access token, an ID token with `openid`, and a refresh token with `offline_access`. `refresh_token` rotates the refresh token; presenting a spent one after the grace window ends the grant. Each grant is a session of the user (GET /auth/sessions). Limited per client and per address.
+         * Token endpoint: exchange a code, poll for a device, or refresh
+         * @description `authorization_code` (with PKCE `code_verifier` and the same `redirect_uri`) starts a grant: an access token, an ID token with `openid`, and a refresh token with `offline_access`. `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628, with `device_code`) is polled every `interval` seconds: `authorization_pending` until the user answers on the device page, `slow_down` when polled sooner (the interval then grows by 5 seconds), `access_denied`, `expired_token`, then the same tokens as a code exchange; a spent device code is `invalid_grant` and ends its grant. `refresh_token` rotates the refresh token; presenting a spent one after the grace window ends the grant. Each grant is a session of the user (GET /auth/sessions). Limited per client and per address.
          */
         post: operations["oauthToken"];
         delete?: never;
@@ -1137,6 +1137,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/oauth/device_authorization": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Device authorization endpoint (RFC 8628): codes for a device to sign a user in
+         * @description For a client registered with the grant type `urn:ietf:params:oauth:grant-type:device_code`, authenticated as at the token endpoint (a public client sends its `client_id`). The device shows `user_code` and `verification_uri` (or `verification_uri_complete` as a link or QR code), then polls the token endpoint with `device_code` every `interval` seconds until the user has answered on the hosted page. Limited per client and per address, as the token endpoint.
+         */
+        post: operations["oauthDeviceAuthorization"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth/interaction/device": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The device page: the code the device shows, for an interaction
+         * @description Any case, with or without the dash. A code of a pending device authorization starts an interaction, which the page continues with `oauthNextStep` and the sign-in and consent calls. Wrong codes are limited per address and over all addresses (`OAUTH_USER_CODE_IP_MAX`, `OAUTH_USER_CODE_FAILURES_MAX` per hour). Called by the hosted page only: same-origin, or `403 csrf_rejected`.
+         */
+        post: operations["oauthEnterUserCode"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1147,7 +1187,7 @@ export interface components {
             status: number;
             detail: string;
             /** @enum {string} */
-            code: "validation_failed" | "malformed_json" | "unsupported_media_type" | "payload_too_large" | "username_taken" | "password_too_common" | "invalid_credentials" | "too_many_attempts" | "too_many_registrations" | "unauthorized" | "invalid_token" | "invalid_refresh_token" | "refresh_token_reused" | "forbidden" | "csrf_rejected" | "https_required" | "not_found" | "method_not_allowed" | "last_admin" | "mfa_required" | "mfa_already_enabled" | "mfa_not_enabled" | "invalid_mfa_code" | "invalid_mfa_token" | "mfa_locked" | "invalid_reset_token" | "invalid_email_code" | "email_taken" | "email_disabled" | "reauthentication_required" | "invalid_passkey_challenge" | "invalid_passkey" | "unknown_passkey" | "passkey_origin_mismatch" | "passkey_rp_id_mismatch" | "passkey_user_not_verified" | "passkey_counter_regressed" | "passkey_already_registered" | "passkey_limit_reached" | "last_passkey" | "password_already_set" | "service_unavailable" | "interaction_expired" | "legacy_hash_unavailable" | "misconfigured" | "internal_error";
+            code: "validation_failed" | "malformed_json" | "unsupported_media_type" | "payload_too_large" | "username_taken" | "password_too_common" | "invalid_credentials" | "too_many_attempts" | "too_many_registrations" | "unauthorized" | "invalid_token" | "invalid_refresh_token" | "refresh_token_reused" | "forbidden" | "csrf_rejected" | "https_required" | "not_found" | "method_not_allowed" | "last_admin" | "mfa_required" | "mfa_already_enabled" | "mfa_not_enabled" | "invalid_mfa_code" | "invalid_mfa_token" | "mfa_locked" | "invalid_reset_token" | "invalid_email_code" | "email_taken" | "email_disabled" | "reauthentication_required" | "invalid_passkey_challenge" | "invalid_passkey" | "unknown_passkey" | "passkey_origin_mismatch" | "passkey_rp_id_mismatch" | "passkey_user_not_verified" | "passkey_counter_regressed" | "passkey_already_registered" | "passkey_limit_reached" | "last_passkey" | "password_already_set" | "service_unavailable" | "interaction_expired" | "invalid_user_code" | "legacy_hash_unavailable" | "misconfigured" | "internal_error";
             request_id?: string;
             errors?: {
                 field: string;
@@ -1160,7 +1200,7 @@ export interface components {
         };
         OAuthError: {
             /** @enum {string} */
-            error: "invalid_request" | "invalid_client" | "invalid_grant" | "unauthorized_client" | "unsupported_grant_type" | "invalid_scope" | "access_denied" | "unsupported_response_type" | "server_error" | "temporarily_unavailable" | "login_required" | "consent_required" | "interaction_required" | "account_selection_required" | "invalid_token" | "insufficient_scope" | "invalid_target" | "unsupported_token_type" | "invalid_redirect_uri" | "invalid_client_metadata";
+            error: "invalid_request" | "invalid_client" | "invalid_grant" | "unauthorized_client" | "unsupported_grant_type" | "invalid_scope" | "access_denied" | "unsupported_response_type" | "server_error" | "temporarily_unavailable" | "login_required" | "consent_required" | "interaction_required" | "account_selection_required" | "invalid_token" | "insufficient_scope" | "authorization_pending" | "slow_down" | "expired_token" | "invalid_target" | "unsupported_token_type" | "invalid_redirect_uri" | "invalid_client_metadata";
             error_description: string;
         };
     };
@@ -4499,8 +4539,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/x-www-form-urlencoded": {
-                    /** @description authorization_code or refresh_token */
-                    grant_type: ("authorization_code" | "refresh_token") | string;
+                    /** @description authorization_code, refresh_token or urn:ietf:params:oauth:grant-type:device_code */
+                    grant_type: ("authorization_code" | "refresh_token" | "urn:ietf:params:oauth:grant-type:device_code") | string;
                     /** @description authorization_code: the code from the redirect */
                     code?: string;
                     /** @description authorization_code: as in the authorization request */
@@ -4509,6 +4549,8 @@ export interface operations {
                     code_verifier?: string;
                     /** @description refresh_token: the current refresh token */
                     refresh_token?: string;
+                    /** @description device_code: the device code of the device authorization */
+                    device_code?: string;
                     /** @description refresh_token: a narrower scope for this response */
                     scope?: string;
                     /** @description RFC 8707: must be the resource bound to the grant */
@@ -4543,7 +4585,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`, `invalid_grant`, `unauthorized_client`, `unsupported_grant_type`, `invalid_scope` or `invalid_target` */
+            /** @description `invalid_request`, `invalid_grant`, `unauthorized_client`, `unsupported_grant_type`, `invalid_scope`, `invalid_target`, or for the device flow `authorization_pending`, `slow_down`, `access_denied`, `expired_token` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4889,10 +4931,10 @@ export interface operations {
                  *     }
                  */
                 "application/json": {
-                    redirect_uris: string[];
+                    redirect_uris?: string[];
                     post_logout_redirect_uris?: string[];
                     client_name?: string;
-                    grant_types?: ("authorization_code" | "refresh_token")[];
+                    grant_types?: ("authorization_code" | "refresh_token" | "urn:ietf:params:oauth:grant-type:device_code")[];
                     response_types?: "code"[];
                     /** @enum {string} */
                     token_endpoint_auth_method?: "client_secret_basic" | "client_secret_post" | "none";
@@ -5143,7 +5185,7 @@ export interface operations {
                     redirect_uris?: string[];
                     post_logout_redirect_uris?: string[];
                     client_name?: string | null;
-                    grant_types?: ("authorization_code" | "refresh_token")[];
+                    grant_types?: ("authorization_code" | "refresh_token" | "urn:ietf:params:oauth:grant-type:device_code")[];
                     scope?: string | null;
                     /** @enum {string} */
                     id_token_signed_response_alg?: "RS256" | "ES256" | "EdDSA";
@@ -5577,6 +5619,11 @@ export interface operations {
                         step: "redirect";
                         /** @description Where the page sends the browser: back to the client */
                         redirect_to: string;
+                    } | {
+                        /** @constant */
+                        step: "device_done";
+                        /** @description The device page only: Allow (the device gets its tokens) or Deny */
+                        approved: boolean;
                     };
                 };
             };
@@ -5694,6 +5741,11 @@ export interface operations {
                         step: "redirect";
                         /** @description Where the page sends the browser: back to the client */
                         redirect_to: string;
+                    } | {
+                        /** @constant */
+                        step: "device_done";
+                        /** @description The device page only: Allow (the device gets its tokens) or Deny */
+                        approved: boolean;
                     };
                 };
             };
@@ -5834,6 +5886,11 @@ export interface operations {
                         step: "redirect";
                         /** @description Where the page sends the browser: back to the client */
                         redirect_to: string;
+                    } | {
+                        /** @constant */
+                        step: "device_done";
+                        /** @description The device page only: Allow (the device gets its tokens) or Deny */
+                        approved: boolean;
                     };
                 };
             };
@@ -5987,6 +6044,11 @@ export interface operations {
                         step: "redirect";
                         /** @description Where the page sends the browser: back to the client */
                         redirect_to: string;
+                    } | {
+                        /** @constant */
+                        step: "device_done";
+                        /** @description The device page only: Allow (the device gets its tokens) or Deny */
+                        approved: boolean;
                     };
                 };
             };
@@ -6126,6 +6188,11 @@ export interface operations {
                         step: "redirect";
                         /** @description Where the page sends the browser: back to the client */
                         redirect_to: string;
+                    } | {
+                        /** @constant */
+                        step: "device_done";
+                        /** @description The device page only: Allow (the device gets its tokens) or Deny */
+                        approved: boolean;
                     };
                 };
             };
@@ -6360,6 +6427,179 @@ export interface operations {
             };
             /** @description Body is not JSON (`unsupported_media_type`) */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    oauthDeviceAuthorization: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    /** @description The client, for `client_secret_post` and public clients (`none`) */
+                    client_id?: string;
+                    /** @description The secret, for `client_secret_post` */
+                    client_secret?: string;
+                    /** @description The scopes asked for; default: the client’s registered `scope` */
+                    scope?: string;
+                    /** @description RFC 8707: the API the access tokens are for (their `aud`) */
+                    resource?: string;
+                } & {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description The codes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description The device’s secret for the token endpoint */
+                        device_code: string;
+                        /** @description 8 letters, shown as `XXXX-XXXX` */
+                        user_code: string;
+                        verification_uri: string;
+                        /** @description verification_uri with the code filled in */
+                        verification_uri_complete: string;
+                        expires_in: number;
+                        /** @description Seconds between polls */
+                        interval: number;
+                    };
+                };
+            };
+            /** @description `invalid_request`, `unauthorized_client`, `invalid_scope` or `invalid_target` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description Client authentication failed (`invalid_client`) */
+            401: {
+                headers: {
+                    /** @description Basic realm="edge-auth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description Too many requests from this client or address (`temporarily_unavailable`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description No issuer, RS256 key or DATA_ENCRYPTION_KEY (`misconfigured`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    oauthEnterUserCode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "user_code": "BCDF-GHJK"
+                 *     }
+                 */
+                "application/json": {
+                    user_code: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The interaction, for the page’s next calls */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        interaction: string;
+                    };
+                };
+            };
+            /** @description Wrong, expired or already answered code (`invalid_user_code`), or invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not called by the service’s own page (`csrf_rejected`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than 16384 bytes (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many wrong codes (`too_many_attempts`), see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description DATA_ENCRYPTION_KEY is not set (`misconfigured`) */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
