@@ -7,6 +7,8 @@
  *    the ID token's claims shown) and out (RP-initiated logout with its confirmation page).
  * 2. openid-client in this process, as a third party: discovery, registration, the code flow
  *    through the browser, userinfo, refresh, introspection, revocation and logout.
+ * 3. openid-client as a device (RFC 8628): the device authorization, the hosted device page in
+ *    Chromium (code, sign-in, Allow or Deny), the polling, userinfo.
  *
  * Playwright's page.route does not see the targets of redirects, so each callback lands on a
  * real loopback listener: the example app's own, or one this file starts (port from the OS:
@@ -305,6 +307,90 @@ describe('openid-client as a third party', () => {
     const bye = await caught;
     expect(bye.pathname).toBe('/bye');
     expect(bye.searchParams.get('state')).toBe('bye-state');
+  });
+});
+
+describe('the device flow (RFC 8628), openid-client as the device', () => {
+  const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+  let config: oidc.Configuration;
+  let page: Page;
+
+  beforeAll(async () => {
+    // A CLI: a public client of the device flow, without redirect URIs.
+    const registered = await registerClient({
+      client_name: 'Example CLI',
+      grant_types: [DEVICE_GRANT, 'refresh_token'],
+      token_endpoint_auth_method: 'none',
+      scope: 'openid profile offline_access',
+    });
+    config = await oidc.discovery(new URL(base()), registered.client_id, undefined, oidc.None(), {
+      execute: [oidc.allowInsecureRequests],
+    });
+    page = await newPage();
+    await page.setViewportSize({ width: 375, height: 740 });
+  });
+
+  it('shows a code; the user types it on the hosted page, signs in and allows; the device gets tokens and calls userinfo', async () => {
+    expect(config.serverMetadata().device_authorization_endpoint).toBe(`${base()}/oauth/device_authorization`);
+    const device = await oidc.initiateDeviceAuthorization(config, { scope: 'openid profile offline_access' });
+    expect(device.user_code).toMatch(/^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/);
+    expect(device.verification_uri).toBe(`${base()}/oauth/device`);
+    // The device polls (every `interval` seconds) while the user answers.
+    const polling = oidc.pollDeviceAuthorizationGrant(config, device);
+    polling.catch(() => {});
+
+    await page.goto(device.verification_uri);
+    await page.getByRole('heading', { name: 'Connect a device' }).waitFor();
+    const headers = (await fetch(page.url())).headers;
+    expect(headers.get('Content-Security-Policy')).toContain("frame-ancestors 'none'");
+    // A wrong code is refused beside the field; the right one is taken in lower case, without the dash.
+    await page.getByLabel('Code').fill('BCDF-GHJK');
+    await page.getByLabel('Code').press('Enter');
+    await page.getByText('That code is wrong or has expired.').first().waitFor();
+    await page.getByLabel('Code').fill(device.user_code.replace('-', '').toLowerCase());
+    await page.getByRole('button', { name: 'Continue' }).click();
+
+    // The code flow's sign-in, then the client, the scopes and the code, with Allow and Deny.
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await page.getByText('to continue to Example CLI.').waitFor();
+    await page.getByLabel('Username').fill(username);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('heading', { name: 'Allow Example CLI access?' }).waitFor();
+    expect(await page.getByRole('listitem').allTextContents()).toEqual([
+      'Sign you in with your account',
+      'See your username and when your profile last changed',
+      'Keep access while you are not using it',
+    ]);
+    await page.getByText(device.user_code, { exact: true }).waitFor();
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+    await page.getByRole('button', { name: 'Allow' }).click();
+    await page.getByRole('heading', { name: 'Device allowed' }).waitFor();
+    expect(await violations(page)).toEqual([]);
+
+    const tokens = await polling;
+    const claims = tokens.claims()!;
+    expect(claims).toMatchObject({ iss: base(), aud: config.clientMetadata().client_id, preferred_username: username });
+    expect(tokens.refresh_token).toBeTruthy();
+    const info = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
+    expect(info.preferred_username).toBe(username);
+  });
+
+  it('fills the code in from verification_uri_complete, still asks, and Deny ends the polling with access_denied', async () => {
+    const device = await oidc.initiateDeviceAuthorization(config, { scope: 'openid' });
+    const outcome = oidc.pollDeviceAuthorizationGrant(config, device).then(
+      () => 'tokens',
+      (err: { error?: string }) => err.error,
+    );
+    // The same browser, still signed in: no password, but Continue and the question stay.
+    await page.goto(device.verification_uri_complete!);
+    await page.getByRole('heading', { name: 'Connect a device' }).waitFor();
+    expect(await page.getByLabel('Code').inputValue()).toBe(device.user_code);
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByRole('heading', { name: 'Allow Example CLI access?' }).waitFor();
+    await page.getByRole('button', { name: 'Deny' }).click();
+    await page.getByRole('heading', { name: 'Device denied' }).waitFor();
+    expect(await outcome).toBe('access_denied');
   });
 });
 
