@@ -428,6 +428,25 @@ describe('polling the token endpoint', () => {
     await expectOAuthError(await poll(cli, device.device_code), 400, 'authorization_pending');
   });
 
+  it('answers bad polls with RFC 6749 errors, never a 500', async () => {
+    const device = await start();
+    const form = (body: string) =>
+      p.fetch(`${ISSUER}/oauth/token`, {
+        method: 'POST',
+        body,
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      });
+    const grant = `grant_type=${encodeURIComponent(DEVICE_GRANT)}&client_id=${cli.client_id}`;
+    const cases: [string, string][] = [
+      [`${grant}&device_code=${device.device_code}&device_code=${device.device_code}`, 'invalid_request'],
+      [`${grant}&device_code=${'x'.repeat(5000)}`, 'invalid_request'],
+      [`${grant}&device_code=%E2%9C%93%00%F0%9F%92%A9`, 'invalid_grant'],
+      [`${grant}&device_code=`, 'invalid_request'],
+      [`${grant}&device_code=%FF`, 'invalid_grant'],
+    ];
+    for (const [body, error] of cases) await expectOAuthError(await form(body), 400, error);
+  });
+
   it('refuses an approval whose browser session ended, or whose user signed out everywhere', async () => {
     const loggedOut = await start();
     const { browser } = await answer(loggedOut.user_code, 'allow');
