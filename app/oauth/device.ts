@@ -19,8 +19,6 @@ function codeEntry(prefill: string): HTMLElement {
   const form = h(
     'form',
     { 'aria-labelledby': 'device-heading', novalidate: true },
-    h('h2', { id: 'device-heading' }, 'Connect a device'),
-    h('p', {}, 'Enter the code your device shows. It is 8 letters, like BCDF-GHJK.'),
     field('Code', 'user_code', 'text', 'off'),
     alertRegion(),
     h('div', { class: 'buttons' }, h('button', { type: 'submit' }, 'Continue')),
@@ -39,7 +37,13 @@ function codeEntry(prefill: string): HTMLElement {
       render(await post<Step>('/oauth/interaction/next', {}));
     });
   });
-  return h('section', {}, form);
+  return h(
+    'section',
+    { 'aria-labelledby': 'device-heading' },
+    h('h2', { id: 'device-heading' }, 'Connect a device'),
+    h('p', {}, 'Enter the code your device shows. It is 8 letters, like BCDF-GHJK.'),
+    form,
+  );
 }
 
 show(codeEntry(new URLSearchParams(location.search).get('user_code') ?? ''));
