@@ -5,7 +5,6 @@
  * next run restores the session from that file instead of asking for the password again.
  *
  *   npm run dev                                   # the service, on http://127.0.0.1:8787
- *   npm run client:build                          # builds edge-auth/client (once)
  *   EDGE_AUTH_PASSWORD='a-long-and-unusual-passphrase' node examples/node-client.mjs alice
  *   node examples/node-client.mjs alice           # again: restored, no password needed
  *

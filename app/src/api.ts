@@ -3,9 +3,12 @@
  * the service's HttpOnly cookie, out of this script's reach, and the access token only in the
  * client's memory; neither is ever written to localStorage, sessionStorage or document.cookie.
  * The client attaches the access token, refreshes it before it expires, and refreshes and
- * retries once when a call meets `401 invalid_token`.
+ * retries once when a call meets `401 invalid_token`; `unwrap` turns each answer into its data
+ * or a thrown EdgeAuthError, which the views show (dom.ts `act`).
  */
-import { createEdgeAuthClient, EdgeAuthError, type ProblemDocument } from 'edge-auth/client';
+import { createEdgeAuthClient, unwrap, type User } from 'edge-auth/client';
+
+export type { User };
 
 /**
  * The service this app talks to: its own origin when the Worker serves it (the demo). An app
@@ -16,47 +19,72 @@ const baseUrl = document.querySelector<HTMLMetaElement>('meta[name="edge-auth-ur
 
 export const auth = createEdgeAuthClient({ baseUrl, refreshTokenDelivery: 'cookie' });
 
-export type { User } from 'edge-auth/client';
+/** Set while a sign-out the user asked for is under way, to tell it from one the service made. */
+let leaving = false;
 
-/** The data of an `auth.api` call, or its problem document thrown as an EdgeAuthError. */
-async function ok<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
-  const { data, error, response } = await call;
-  if (response.ok) return data as T;
-  if (error && typeof error === 'object' && 'code' in error) throw new EdgeAuthError(error as ProblemDocument);
-  throw new EdgeAuthError({
-    type: 'about:blank',
-    title: response.statusText,
-    status: response.status,
-    detail: `The service answered ${response.status}.`,
-    code: 'unexpected_response',
-  });
+/** Log out (this session) or Log out everywhere (every session of the user). */
+export async function logOut(everywhere: boolean): Promise<void> {
+  leaving = true;
+  try {
+    await (everywhere ? auth.logoutAll() : auth.logout());
+  } finally {
+    if (auth.user) leaving = false; // Still signed in: the request failed.
+  }
 }
 
-export const callProtected = () => ok(auth.api.GET('/auth/protected'));
+/**
+ * Whether the sign-out just published was the user's own (true once), rather than the service
+ * ending this session: revoked or logged out everywhere from another device, or its password
+ * changed there.
+ */
+export function signedOutByUser(): boolean {
+  const was = leaving;
+  leaving = false;
+  return was;
+}
 
-export const listSessions = () => ok(auth.api.GET('/auth/sessions')).then((body) => body.sessions);
+export const callProtected = () => unwrap(auth.api.GET('/auth/protected'));
 
-export const revokeSession = (id: string) => ok(auth.api.DELETE('/auth/sessions/{id}', { params: { path: { id } } }));
+export const listSessions = () => unwrap(auth.api.GET('/auth/sessions')).then((body) => body.sessions);
+
+export const revokeSession = (id: string) =>
+  unwrap(auth.api.DELETE('/auth/sessions/{id}', { params: { path: { id } } }));
 
 export const changePassword = (current_password: string, new_password: string) =>
-  ok(auth.api.POST('/auth/password', { body: { current_password, new_password } }));
+  unwrap(auth.api.POST('/auth/password', { body: { current_password, new_password } }));
 
-export const USERS_PAGE_SIZE = 10;
+/** The API's largest page. */
+const USERS_PER_REQUEST = 100;
 
-export const listUsers = (cursor: string | undefined) =>
-  ok(auth.api.GET('/admin/users', { params: { query: { limit: USERS_PAGE_SIZE, cursor } } }));
+/**
+ * Every user. The API lists them by id only, with no search: the users view sorts and searches
+ * here, over all of them, which suits the demo's few hundred users (a deployment with many
+ * thousands wants sorting and search in the API).
+ */
+export async function listAllUsers(): Promise<User[]> {
+  const users: User[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await unwrap(
+      auth.api.GET('/admin/users', { params: { query: { limit: USERS_PER_REQUEST, cursor } } }),
+    );
+    users.push(...page.users);
+    cursor = page.next_cursor ?? undefined;
+  } while (cursor);
+  return users;
+}
 
 export const setRole = (id: string, role: 'user' | 'admin') =>
-  ok(auth.api.PATCH('/admin/users/{id}', { params: { path: { id } }, body: { role } }));
+  unwrap(auth.api.PATCH('/admin/users/{id}', { params: { path: { id } }, body: { role } }));
 
-export const deleteUser = (id: string) => ok(auth.api.DELETE('/admin/users/{id}', { params: { path: { id } } }));
+export const deleteUser = (id: string) => unwrap(auth.api.DELETE('/admin/users/{id}', { params: { path: { id } } }));
 
-export const startTotp = () => ok(auth.api.POST('/auth/mfa/totp'));
+export const startTotp = () => unwrap(auth.api.POST('/auth/mfa/totp'));
 
 export const confirmTotp = (code: string) =>
-  ok(auth.api.POST('/auth/mfa/totp/confirm', { body: { code } })).then((body) => body.recovery_codes);
+  unwrap(auth.api.POST('/auth/mfa/totp/confirm', { body: { code } })).then((body) => body.recovery_codes);
 
-export const disableTotp = (code: string) => ok(auth.api.DELETE('/auth/mfa/totp', { body: { code } }));
+export const disableTotp = (code: string) => unwrap(auth.api.DELETE('/auth/mfa/totp', { body: { code } }));
 
 export const newRecoveryCodes = (code: string) =>
-  ok(auth.api.POST('/auth/mfa/recovery-codes', { body: { code } })).then((body) => body.recovery_codes);
+  unwrap(auth.api.POST('/auth/mfa/recovery-codes', { body: { code } })).then((body) => body.recovery_codes);

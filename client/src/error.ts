@@ -4,15 +4,31 @@ import type { components } from './schema.js';
 /** The service's closed set of problem codes (src/errors.ts), as generated from its document. */
 export type ErrorCode = components['schemas']['Problem']['code'];
 
+type ProblemSchema = components['schemas']['Problem'];
+
 /**
- * An RFC 9457 problem document as the service sends it, extension members included (for
- * example `mfa_token` beside `code: 'mfa_required'`). `unexpected_response` marks an answer
- * that was not a problem document at all, such as a proxy's HTML error page.
+ * Members a problem of that code always carries, beyond the common ones. `mfa_required` from
+ * `POST /auth/login` carries the token for `POST /auth/mfa/verify` (the Flask-compatible
+ * `POST /auth`, which cannot complete a two-factor login, is the one route that sends none).
  */
-export type ProblemDocument = Omit<components['schemas']['Problem'], 'code'> & {
-  code: ErrorCode | 'unexpected_response';
+type MembersOf = {
+  mfa_required: { mfa_token: string; mfa_token_expires_in: number };
+};
+
+type Common = Omit<ProblemSchema, 'code' | keyof MembersOf[keyof MembersOf]> & {
+  /** Extension members this client does not type (a newer service may add some). */
   [member: string]: unknown;
 };
+
+/**
+ * An RFC 9457 problem document as the service sends it, extension members included, as a
+ * union discriminated by `code`: after `if (err.problem.code === 'mfa_required')`,
+ * `err.problem.mfa_token` is a `string`. `unexpected_response` marks an answer that was not a
+ * problem document at all, such as a proxy's HTML error page.
+ */
+export type ProblemDocument = {
+  [C in ErrorCode | 'unexpected_response']: Common & { code: C } & (C extends keyof MembersOf ? MembersOf[C] : {});
+}[ErrorCode | 'unexpected_response'];
 
 export class EdgeAuthError extends Error {
   override readonly name = 'EdgeAuthError';
@@ -42,4 +58,22 @@ export function toEdgeAuthError(response: Response, body: unknown): EdgeAuthErro
     detail: `The service answered ${response.status} without a problem document.`,
     code: 'unexpected_response',
   });
+}
+
+/** What every `auth.api` call resolves to (openapi-fetch's `FetchResponse`, loosely). */
+export type ApiResult<T> = { data?: T; error?: unknown; response: Response };
+
+/**
+ * The data of an `auth.api` call, or its problem document thrown as an EdgeAuthError:
+ *
+ *     const { sessions } = await unwrap(auth.api.GET('/auth/sessions'));
+ *
+ * Success is decided by the HTTP status, so a `204` resolves to `undefined`. An error answer
+ * that is not a problem document throws code `unexpected_response`; a network failure stays
+ * fetch's own `TypeError`.
+ */
+export async function unwrap<T>(call: ApiResult<T> | PromiseLike<ApiResult<T>>): Promise<T> {
+  const { data, error, response } = await call;
+  if (!response.ok) throw toEdgeAuthError(response, error);
+  return data as T;
 }

@@ -20,8 +20,8 @@ import createClient, { type Client, type Middleware } from 'openapi-fetch';
 import { EdgeAuthError, toEdgeAuthError } from './error.js';
 import type { components, paths } from './schema.js';
 
-export { EdgeAuthError } from './error.js';
-export type { ErrorCode, ProblemDocument } from './error.js';
+export { EdgeAuthError, unwrap } from './error.js';
+export type { ApiResult, ErrorCode, ProblemDocument } from './error.js';
 export type { components, paths } from './schema.js';
 
 type Json<T> = T extends { content: { 'application/json': infer B } } ? B : never;
@@ -230,8 +230,9 @@ export function createEdgeAuthClient(options: EdgeAuthClientOptions) {
   return {
     /**
      * Every route of the service, typed by path: `auth.api.GET('/auth/me')`. Answers are
-     * openapi-fetch's `{ data, error, response }` (no throwing); the access token is attached
-     * and, on `401 invalid_token`, refreshed once and the call retried once.
+     * openapi-fetch's `{ data, error, response }` (no throwing; `unwrap()` turns one into its
+     * data or a thrown EdgeAuthError); the access token is attached and, on
+     * `401 invalid_token`, refreshed once and the call retried once.
      */
     api,
 

@@ -1,19 +1,34 @@
 /**
- * edge-auth/client as a team gets it: `npm pack` (which builds it), the tarball installed
- * into a fresh project, and used from Node in body mode against a real `wrangler dev`:
- * - the tarball holds the built client only, and needs nothing at run time but openapi-fetch;
- * - a TypeScript project type-checks against its declarations (paths are really typed);
- * - the client signs in, refreshes once for parallel calls after every access token died,
- *   and lets Node exit although a refresh is scheduled;
- * - examples/node-client.mjs works as its header says (sign in, restore, log out).
+ * edge-auth/client as a team gets it, from either install path the README names:
+ * - `npm pack`, the tarball installed into a fresh project, and used from Node in body mode
+ *   against a real `wrangler dev`:
+ *   - the tarball holds the built client only, and needs nothing at run time but openapi-fetch;
+ *   - a TypeScript project type-checks against its declarations (paths are really typed);
+ *   - the client signs in, refreshes once for parallel calls after every access token died,
+ *     and lets Node exit although a refresh is scheduled;
+ *   - examples/node-client.mjs works as its header says (sign in, restore, log out);
+ * - `npm install git+file://…#<commit>` of a clone of the current commit: the committed
+ *   client/dist arrives whole, without npm installing this repo's devDependencies to build it,
+ *   and type-checks under every `moduleResolution` a team may use; and client/dist is what
+ *   client/src builds to now.
  *
  * Run: npx vitest run test/e2e/client-package.test.ts
  */
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { BIN, ROOT, childEnv, run, startWranglerDev, uniqueName, useScratchDir, type Server } from './support';
+import {
+  BIN,
+  ROOT,
+  childEnv,
+  run,
+  startWranglerDev,
+  uniqueName,
+  useScratchDir,
+  type Result,
+  type Server,
+} from './support';
 
 const JWT_SECRET = `e2e-${crypto.randomUUID()}-${crypto.randomUUID()}`;
 const PASSWORD = 'a-long-and-unusual-passphrase';
@@ -60,11 +75,45 @@ async function packAndInstall() {
   expect(installed.code, installed.output).toBe(0);
 }
 
+let gitConsumer = '';
+let gitInstall: Result & { seconds: number };
+
+/**
+ * A clone of the current commit (not the working tree: uncommitted changes are not in it),
+ * installed as a team installs from the repository, `npm install git+https://…#<commit>`.
+ */
+async function installFromGit() {
+  const env = childEnv(scratch());
+  const repo = path.join(scratch(), 'repo');
+  const git = (args: string[], cwd = ROOT) => run('git', args, { cwd, env, timeoutMs: INSTALL_TIMEOUT_MS });
+  const sha = (await git(['rev-parse', 'HEAD'])).output.trim();
+  expect(sha).toMatch(/^[0-9a-f]{40}$/);
+  const cloned = await git(['clone', '--quiet', '--no-checkout', ROOT, repo]);
+  expect(cloned.code, cloned.output).toBe(0);
+  // HEAD may be detached (CI): give its commit a branch, so npm's own clone of `repo` has it.
+  const fetched = await git(['fetch', '--quiet', ROOT, '+HEAD:refs/heads/under-test'], repo);
+  expect(fetched.code, fetched.output).toBe(0);
+
+  gitConsumer = path.join(scratch(), 'git-consumer');
+  await mkdir(gitConsumer);
+  await writeFile(
+    path.join(gitConsumer, 'package.json'),
+    JSON.stringify({ name: 'git-consumer', private: true, type: 'module' }),
+  );
+  const started = Date.now();
+  const installed = await run(
+    'npm',
+    ['install', `git+file://${repo}#${sha}`, '--prefer-offline', '--no-audit', '--no-fund'],
+    { cwd: gitConsumer, env, timeoutMs: INSTALL_TIMEOUT_MS },
+  );
+  gitInstall = { ...installed, seconds: (Date.now() - started) / 1000 };
+}
+
 beforeAll(async () => {
   const state = path.join(scratch(), 'state');
   await mkdir(state);
-  // In parallel: wrangler's start and npm's pack + install both mostly wait.
-  const [server] = await Promise.all([startWranglerDev(state, { JWT_SECRET }), packAndInstall()]);
+  // In parallel: wrangler's start and npm's pack + installs all mostly wait.
+  const [server] = await Promise.all([startWranglerDev(state, { JWT_SECRET }), packAndInstall(), installFromGit()]);
   wrangler = server;
 }, 2 * INSTALL_TIMEOUT_MS);
 
@@ -193,5 +242,109 @@ console.log(JSON.stringify(out));
     const third = await example([]);
     expect(third.code).toBe(1);
     expect(third.output).toContain('No stored session');
+  });
+});
+
+describe('edge-auth/client from the git repository', () => {
+  it('installs the committed build, without running a script or installing the devDependencies', async () => {
+    expect(gitInstall.code, gitInstall.output).toBe(0);
+    console.log(`npm install git+file://… took ${gitInstall.seconds.toFixed(1)} s`);
+    // npm's allowScripts policy would flag a `prepare` of a git dependency (and refuse it under
+    // strict-allow-scripts); there is none to flag.
+    expect(gitInstall.output).not.toMatch(/install-scripts|prepare/);
+    const installed = path.join(gitConsumer, 'node_modules', 'edge-auth');
+    expect((await readdir(path.join(installed, 'client', 'dist'))).sort()).toEqual(
+      (await readdir(path.join(ROOT, 'client', 'dist'))).sort(),
+    );
+    // Any of these in the manifest makes npm run `npm install` (every devDependency: minutes,
+    // most of a gigabyte) in its clone of a git dependency before packing it.
+    const manifest = JSON.parse(await readFile(path.join(installed, 'package.json'), 'utf8'));
+    for (const script of ['preinstall', 'install', 'postinstall', 'prepare', 'prepack', 'build']) {
+      expect(manifest.scripts, script).not.toHaveProperty(script);
+    }
+
+    const imported = await run(
+      systemNode(),
+      [
+        '--input-type=module',
+        '-e',
+        "const m = await import('edge-auth/client'); console.log(Object.keys(m).sort().join(' '))",
+      ],
+      { cwd: gitConsumer, env: childEnv(scratch()) },
+    );
+    expect(imported.code, imported.output).toBe(0);
+    expect(imported.output.trim()).toBe('EdgeAuthError createEdgeAuthClient unwrap');
+  });
+
+  it('type-checks with moduleResolution nodenext, bundler and node10', async () => {
+    // No top-level await: the node10 project compiles to CommonJS.
+    await writeFile(
+      path.join(gitConsumer, 'check.ts'),
+      `import { createEdgeAuthClient, EdgeAuthError, unwrap, type User } from 'edge-auth/client';
+export async function main(): Promise<string | null> {
+  const auth = createEdgeAuthClient({ baseUrl: 'http://127.0.0.1:8787' });
+  const me: { user: User } = await unwrap(auth.api.GET('/auth/me'));
+  // @ts-expect-error: not a route of the service
+  await auth.api.GET('/auth/no-such-route');
+  try {
+    await auth.login({ username: me.user.username, password: 'a-long-and-unusual-passphrase' });
+  } catch (err) {
+    if (err instanceof EdgeAuthError && err.problem.code === 'mfa_required') {
+      const token: string = err.problem.mfa_token;
+      return token;
+    }
+  }
+  return null;
+}
+`,
+    );
+    const settings = {
+      nodenext: { module: 'NodeNext', moduleResolution: 'NodeNext' },
+      bundler: { module: 'ESNext', moduleResolution: 'Bundler' },
+      node10: { module: 'CommonJS', moduleResolution: 'Node10' },
+    };
+    const results = await Promise.all(
+      Object.entries(settings).map(async ([name, options]) => {
+        await writeFile(
+          path.join(gitConsumer, `tsconfig.${name}.json`),
+          JSON.stringify({
+            compilerOptions: {
+              target: 'ES2022',
+              lib: ['ES2022', 'DOM'],
+              types: [],
+              strict: true,
+              noEmit: true,
+              ...options,
+            },
+            files: ['check.ts'],
+          }),
+        );
+        const checked = await run(path.join(BIN, 'tsc'), ['-p', `tsconfig.${name}.json`], {
+          cwd: gitConsumer,
+          env: childEnv(scratch()),
+          timeoutMs: INSTALL_TIMEOUT_MS,
+        });
+        return { name, code: checked.code, output: checked.output };
+      }),
+    );
+    expect(results).toEqual(Object.keys(settings).map((name) => ({ name, code: 0, output: '' })));
+  });
+
+  it('ships in client/dist exactly what client/src builds to now (npm run client:build)', async () => {
+    const outDir = path.join(scratch(), 'client-dist');
+    const built = await run(path.join(BIN, 'tsc'), ['-p', 'client', '--outDir', outDir], {
+      cwd: ROOT,
+      env: childEnv(scratch()),
+      timeoutMs: INSTALL_TIMEOUT_MS,
+    });
+    expect(built.code, built.output).toBe(0);
+    const files = (await readdir(outDir)).sort();
+    expect((await readdir(path.join(ROOT, 'client', 'dist'))).sort(), 'run `npm run client:build`').toEqual(files);
+    for (const file of files) {
+      const committed = await readFile(path.join(ROOT, 'client', 'dist', file), 'utf8');
+      expect(committed, `client/dist/${file} is stale: run \`npm run client:build\``).toBe(
+        await readFile(path.join(outDir, file), 'utf8'),
+      );
+    }
   });
 });

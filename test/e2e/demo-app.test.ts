@@ -11,8 +11,9 @@
  */
 import type { Server as HttpServer } from 'node:http';
 import path from 'node:path';
-import type { Browser, BrowserContext, Page, Response } from 'playwright-core';
+import type { Browser, BrowserContext, Locator, Page, Response } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { groupsOfFour } from '../../app/src/format';
 import { qrModules } from '../../app/src/qr';
 import { totp } from '../totp';
 import { launchChromium, newContext, serveAppElsewhere, serviceAnswers, violations } from './browser';
@@ -45,12 +46,29 @@ async function device(): Promise<Page> {
 const signedInAs = (page: Page, username: string) => page.getByText(`Signed in as ${username}`);
 const loginButton = (page: Page) => page.getByRole('button', { name: 'Log in', exact: true });
 
-/** Fills the signed-out form and presses `button`. */
+/** The signed-out view's two forms: Log in (button "Log in"), Create an account (button "Register"). */
+const formOf = (page: Page, button: 'Register' | 'Log in') =>
+  page.getByRole('form', { name: button === 'Register' ? 'Create an account' : 'Log in' });
+
+/** Fills the form of `button` and presses it. */
 async function submitCredentials(page: Page, button: 'Register' | 'Log in', username: string, password = PASSWORD) {
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Password', { exact: true }).fill(password);
-  await page.getByRole('button', { name: button, exact: true }).click();
+  const form = formOf(page, button);
+  await form.getByLabel('Username').fill(username);
+  await form.getByLabel('Password', { exact: true }).fill(password);
+  await form.getByRole('button', { name: button, exact: true }).click();
 }
+
+/** Whether `locator`'s element has the keyboard focus. */
+const focused = (locator: Locator) => locator.evaluate((element) => element === document.activeElement);
+
+/** The vertical distance in CSS pixels between two elements' boxes (0 when they overlap). */
+async function gap(a: Locator, b: Locator): Promise<number> {
+  const [boxA, boxB] = [(await a.boundingBox())!, (await b.boundingBox())!];
+  return Math.max(0, boxB.y - (boxA.y + boxA.height), boxA.y - (boxB.y + boxB.height));
+}
+
+/** What a page does when its window gets the focus back (the user returns to the tab). */
+const refocus = (page: Page) => page.evaluate(() => window.dispatchEvent(new Event('focus')));
 
 /** submitCredentials, then waits until the account is shown. */
 async function signIn(page: Page, button: 'Register' | 'Log in', username: string, password = PASSWORD) {
@@ -224,36 +242,88 @@ describe('the demo app in Chromium', () => {
     expect(await alert.textContent()).toBe('The username or password is incorrect.');
     expect(await signedInAs(page, username).count()).toBe(0);
 
-    // Too short: the service's `errors` entry for `password` appears next to the Password field.
-    await submitCredentials(page, 'Register', uniqueName('short'), 'short');
-    await alert.filter({ hasText: 'The request is invalid.' }).waitFor();
-    const password = page.getByLabel('Password', { exact: true });
+    // Register is a form of its own: a password manager offers a new password there.
+    const login = formOf(page, 'Log in');
+    const register = formOf(page, 'Register');
+    expect(await login.getByLabel('Password', { exact: true }).getAttribute('autocomplete')).toBe('current-password');
+    const password = register.getByLabel('Password', { exact: true });
+    const name = register.getByLabel('Username');
+    expect(await password.getAttribute('autocomplete')).toBe('new-password');
+
+    // Every field's error at once, in the service's words, each next to its field (described
+    // by it, marked invalid), and focus on the first.
+    await name.fill('a b');
+    await password.fill('x');
+    await register.getByRole('button', { name: 'Register', exact: true }).click();
+    await register.getByRole('alert').filter({ hasText: 'The request is invalid.' }).waitFor();
+    const errors: string[] = [];
+    for (const input of [name, password]) {
+      expect(await input.getAttribute('aria-invalid')).toBe('true');
+      const error = page.locator(`#${await input.getAttribute('aria-describedby')}`);
+      errors.push((await error.textContent()) ?? '');
+      expect(await gap(input, error)).toBeLessThan(20);
+    }
+    expect(errors).toEqual([
+      "Username must be 3 to 32 characters: letters, digits, '_', '.' or '-'.",
+      expect.stringMatching(/^Password must be \d+ to \d+ characters\.$/),
+    ]);
+    expect(await focused(name)).toBe(true);
+
+    // Too short: only the password's error, next to it, and focus there. Enter registers.
+    await name.fill(uniqueName('short'));
+    await password.fill('short');
+    await password.press('Enter');
+    await register.getByRole('alert').filter({ hasText: 'The request is invalid.' }).waitFor();
     expect(await password.getAttribute('aria-invalid')).toBe('true');
     const describedBy = await password.getAttribute('aria-describedby');
-    expect(await page.locator(`#${describedBy}`).textContent()).toMatch(/must be \d+ to \d+ characters/);
-    expect(await page.getByLabel('Username').getAttribute('aria-invalid')).toBeNull();
+    expect(await page.locator(`#${describedBy}`).textContent()).toMatch(/\d+ to \d+ characters/);
+    expect(await name.getAttribute('aria-invalid')).toBeNull();
+    expect(await focused(password)).toBe(true);
+    await password.fill(PASSWORD);
+    await password.press('Enter');
+    await page.getByText('Account created; you are signed in.').waitFor();
+    await page.getByText('Role: user').waitFor();
   });
 
-  it('lists the sessions of two devices, revokes the other one, which is signed out on reload', async () => {
+  it('lists the sessions by device, refreshes them when the page regains focus, and signs out a revoked device', async () => {
     const username = uniqueName('devices');
     const laptop = await device();
     await signIn(laptop, 'Register', username);
-    const phone = await device();
-    await signIn(phone, 'Log in', username);
-
-    await reload(laptop, { signedInAs: username });
+    const sessionsRegion = laptop.getByRole('region', { name: 'Sessions' });
     const sessions = laptop.getByRole('list', { name: 'Sessions' }).getByRole('listitem');
-    await sessions.nth(1).waitFor();
-    expect(await sessions.count()).toBe(2);
-    const current = sessions.filter({ hasText: 'This device (current session)' });
-    expect(await current.count()).toBe(1);
-    expect(await current.getByRole('button', { name: 'Revoke' }).count()).toBe(0);
-
-    await laptop.getByRole('button', { name: 'Revoke', exact: true }).click();
-    await statusSays(laptop, 'Session revoked');
-    await laptop.getByRole('button', { name: 'Revoke', exact: true }).waitFor({ state: 'detached' });
+    await sessions.first().waitFor();
     expect(await sessions.count()).toBe(1);
 
+    const phone = await device();
+    await signIn(phone, 'Log in', username);
+    // Back on the laptop, without a reload: the list is read again when the page regains focus.
+    await refocus(laptop);
+    await sessions.nth(1).waitFor();
+    expect(await sessions.count()).toBe(2);
+    // A readable name for each device (both are headless Chromium on Linux here), not its User-Agent.
+    const texts = (await sessions.allTextContents()).sort();
+    expect(texts).toEqual([
+      expect.stringMatching(/^Chrome on Linux \(this device\)Signed in /),
+      expect.stringMatching(/^Chrome on LinuxSigned in .*Revoke$/),
+    ]);
+    const current = sessions.filter({ hasText: '(this device)' });
+    expect(await current.getByRole('button').count()).toBe(0);
+
+    await laptop.getByRole('button', { name: 'Revoke Chrome on Linux', exact: true }).click();
+    // The outcome shows in the Sessions section, where the button was, and takes the focus.
+    const revoked = sessionsRegion
+      .getByRole('status')
+      .filter({ hasText: 'Session revoked: Chrome on Linux is signed out.' });
+    await revoked.waitFor();
+    expect(await focused(revoked)).toBe(true);
+    expect(await sessions.count()).toBe(1);
+
+    // The phone learns when its user comes back to it: told so, and back at the sign-in form.
+    await refocus(phone);
+    await statusSays(phone, 'This device was signed out.');
+    const phoneName = formOf(phone, 'Log in').getByLabel('Username');
+    expect(await focused(phoneName)).toBe(true);
+    expect(await phone.getByText('The access token has been revoked').count()).toBe(0);
     await reload(phone, 'signed out');
     await reload(laptop, { signedInAs: username });
   });
@@ -267,7 +337,11 @@ describe('the demo app in Chromium', () => {
     await page.getByLabel('Current password').fill(PASSWORD);
     await page.getByLabel('New password').fill(newPassword);
     await page.getByRole('button', { name: 'Change password' }).click();
-    await statusSays(page, 'Password changed');
+    await page
+      .getByRole('form', { name: 'Password' })
+      .getByRole('status')
+      .filter({ hasText: 'Password changed' })
+      .waitFor();
     // Every access token was revoked: the next call refreshes (the client's retry) and works.
     await page.getByRole('button', { name: 'Call the protected route' }).click();
     await statusSays(page, `Hello, ${username}!`);
@@ -297,6 +371,7 @@ describe('the demo app in Chromium', () => {
     // The other device learns at its next call: its access token is void and cannot be renewed.
     await other.getByRole('button', { name: 'Call the protected route' }).click();
     await loginButton(other).waitFor();
+    await statusSays(other, 'This device was signed out.');
     await reload(other, 'signed out');
   });
 
@@ -308,11 +383,15 @@ describe('the demo app in Chromium', () => {
     await page.getByRole('button', { name: 'Set up two-factor authentication' }).click();
     const qr = page.getByRole('img', { name: 'QR code for your authenticator app' });
     await qr.waitFor();
+    // The next thing to do is to type the app's code: focus is there.
+    expect(await focused(page.getByLabel('Code', { exact: true }))).toBe(true);
     const uri = (await page.getByText(/^otpauth:\/\/totp\//).textContent()) ?? '';
     expect(uri.startsWith(`otpauth://totp/edge-auth:${username}?`), uri).toBe(true);
     const secret = new URLSearchParams(uri.slice(uri.indexOf('?'))).get('secret') ?? '';
     expect(secret).toMatch(/^[A-Z2-7]{32}$/);
-    expect(await page.getByText(`Secret: ${secret}`).count()).toBe(1);
+    // In groups of four, to be typed into an app by hand.
+    expect(await page.getByText(`Secret: ${groupsOfFour(secret)}`).count()).toBe(1);
+    expect(groupsOfFour(secret)).toMatch(/^([A-Z2-7]{4} ){7}[A-Z2-7]{4}$/);
     // The QR code shown is that URI's: the modules qrcode-generator makes for it.
     expect(await qr.locator('path').getAttribute('d')).toBe(qrModules(uri).d);
 
@@ -326,6 +405,8 @@ describe('the demo app in Chromium', () => {
     await submitCredentials(page, 'Log in', username);
     const code = page.getByLabel('Code', { exact: true });
     await code.waitFor();
+    // The second step takes the focus from the password step it replaced.
+    expect(await focused(code)).toBe(true);
     // The right password alone signed nobody in: no refresh cookie yet.
     expect((await page.context().cookies()).some((c) => c.name === COOKIE)).toBe(false);
 
@@ -342,7 +423,7 @@ describe('the demo app in Chromium', () => {
     await page.getByRole('button', { name: 'Turn off two-factor authentication' }).waitFor();
   });
 
-  it('lets an admin page through the users, change a role, and delete a user', async () => {
+  it('lets an admin sort, search and page through the users, change a role and delete a user, each confirmed first, on a 375 px screen', async () => {
     const adminName = uniqueName('admin');
     const page = await device();
     await signIn(page, 'Register', adminName);
@@ -362,7 +443,12 @@ describe('the demo app in Chromium', () => {
     await page.getByText('Role: admin').waitFor();
     await page.getByRole('table', { name: 'Users' }).getByRole('row').nth(1).waitFor();
     await page.getByRole('button', { name: 'Call the protected route' }).click();
-    await statusSays(page, `Hello, ${adminName}!`);
+    // The answer appears in the account section, beside the button.
+    const account = page.getByRole('region', { name: 'Your account' });
+    await account
+      .getByRole('status')
+      .filter({ hasText: `Hello, ${adminName}!` })
+      .waitFor();
     if (process.env.DEMO_SCREENSHOT) {
       await page.setViewportSize({ width: 1000, height: 800 });
       await page.screenshot({ path: path.resolve(ROOT, process.env.DEMO_SCREENSHOT), fullPage: true });
@@ -370,58 +456,110 @@ describe('the demo app in Chromium', () => {
 
     const target = uniqueName('target');
     const doomed = uniqueName('doomed');
+    // The longest name there can be, without a place to break it.
+    const long = uniqueName('long').padEnd(32, 'x');
     // Enough users for more than one page of 10, whatever the other tests left.
     const extra = Array.from({ length: 10 }, (_, i) => uniqueName(`filler${i}`));
-    const registered = await Promise.all(
-      [target, doomed, ...extra].map((username) =>
-        api(base(), '/auth/register', { json: { username, password: PASSWORD } }),
-      ),
-    );
-    expect(registered.map((r) => r.status)).toEqual(registered.map(() => 201));
+    for (const username of [target, doomed, long, ...extra]) {
+      const registered = await api(base(), '/auth/register', { json: { username, password: PASSWORD } });
+      expect(registered.status, username).toBe(201);
+    }
+    const adminToken = (await api(base(), '/auth/login', { json: { username: adminName, password: PASSWORD } })).body
+      .access_token;
+    const everyone: { username: string; created_at: string }[] = (
+      await api(base(), '/admin/users?limit=100', { token: adminToken })
+    ).body.users;
+    expect(everyone.length).toBeLessThan(100);
+
+    await page.setViewportSize({ width: 375, height: 800 });
     await reload(page, { signedInAs: adminName });
     const table = page.getByRole('table', { name: 'Users' });
     const rows = table.getByRole('row');
+    const usernames = () => table.locator('td.user .username').allTextContents();
     const next = page.getByRole('button', { name: 'Next page' });
     const previous = page.getByRole('button', { name: 'Previous page' });
-    const shown = async () => (await rows.allTextContents()).slice(1); // Without the header row.
-
+    const search = page.getByRole('searchbox', { name: 'Search users' });
+    const sort = page.getByLabel('Sort by');
     await rows.nth(10).waitFor();
-    const first = await shown();
-    expect(first).toHaveLength(10);
+
+    // Nothing wider than the screen, the table included.
+    const widths = await page.evaluate(() => ({
+      page: document.documentElement.scrollWidth,
+      table: document.querySelector('table')!.getBoundingClientRect().right,
+      viewport: window.innerWidth,
+    }));
+    expect(widths.page).toBeLessThanOrEqual(widths.viewport);
+    expect(widths.table).toBeLessThanOrEqual(widths.viewport);
+
+    // Newest first, then oldest first, then by username; ten to a page.
+    const byCreated = [...everyone].sort((a, b) => b.created_at.localeCompare(a.created_at));
+    expect(await usernames()).toEqual(byCreated.slice(0, 10).map((u) => u.username));
+    await sort.selectOption({ label: 'Oldest first' });
+    expect(await usernames()).toEqual(
+      [...everyone]
+        .sort((a, b) => a.created_at.localeCompare(b.created_at))
+        .slice(0, 10)
+        .map((u) => u.username),
+    );
+    await sort.selectOption({ label: 'Username (A to Z)' });
+    const byName = everyone
+      .map((u) => u.username)
+      .sort((a, b) => a.localeCompare(b, 'en', { sensitivity: 'base', numeric: true }));
+    expect(await usernames()).toEqual(byName.slice(0, 10));
     expect(await previous.isDisabled()).toBe(true);
     await next.click();
-    await rows.nth(1).filter({ hasNotText: first[0]! }).waitFor();
-    const second = await shown();
-    expect(second.length).toBeGreaterThan(0);
-    expect(second.filter((row) => first.includes(row))).toEqual([]);
+    expect(await usernames()).toEqual(byName.slice(10, 20));
     await previous.click();
-    await rows.nth(1).filter({ hasText: first[0]! }).waitFor();
-    expect(await shown()).toEqual(first);
+    expect(await usernames()).toEqual(byName.slice(0, 10));
 
-    /** Pages forward from the first page until `username` is in the table. */
-    async function showUser(username: string) {
-      await reload(page, { signedInAs: adminName });
-      await rows.nth(1).waitFor();
-      while ((await table.getByRole('cell', { name: username, exact: true }).count()) === 0) {
-        expect(await next.isEnabled(), `${username} is on no page`).toBe(true);
-        const before = (await rows.nth(1).textContent())!;
-        await next.click();
-        await rows.nth(1).filter({ hasNotText: before }).waitFor();
-      }
-    }
+    // The search box: the users whose name contains what is typed.
+    await search.fill(long.slice(0, 12).toUpperCase());
+    expect(await usernames()).toEqual([long]);
+    expect(await page.getByText(`1 user of ${everyone.length} match`).count()).toBe(1);
+    // Still fits, with the longest name shown.
+    expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
 
-    await showUser(target);
-    await page.getByLabel(`Role of ${target}`).selectOption('admin');
-    await statusSays(page, `${target} is now admin.`);
-    const targetLogin = await api(base(), '/auth/login', { json: { username: target, password: PASSWORD } });
-    expect(targetLogin.body.user.role).toBe('admin');
+    // A role change asks first: Cancel changes nothing...
+    await search.fill(target);
+    expect(await usernames()).toEqual([target]);
+    const role = page.getByLabel(`Role of ${target}`);
+    await role.selectOption('admin');
+    const dialog = page.getByRole('dialog', {
+      name: `Make ${target} an admin? Admins can change roles and delete users.`,
+    });
+    await dialog.waitFor();
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    expect(await role.inputValue()).toBe('user');
+    expect(await focused(role)).toBe(true);
+    const before = await api(base(), '/auth/login', { json: { username: target, password: PASSWORD } });
+    expect(before.body.user.role).toBe('user');
+    // ...and confirming applies it, with the outcome in the user's row, beside the control.
+    await role.selectOption('admin');
+    await dialog.getByRole('button', { name: 'Make admin' }).click();
+    const row = rows.filter({ hasText: target });
+    const done = row.getByRole('status').filter({ hasText: `${target} is now admin.` });
+    await done.waitFor();
+    expect(await gap(role, done)).toBeLessThan(100);
+    expect(await role.inputValue()).toBe('admin');
+    const after = await api(base(), '/auth/login', { json: { username: target, password: PASSWORD } });
+    expect(after.body.user.role).toBe('admin');
 
-    await showUser(doomed);
-    page.once('dialog', (dialog) => void dialog.accept());
+    // Deleting asks first too, starting on Cancel.
+    await search.fill(doomed);
     await page.getByRole('button', { name: `Delete ${doomed}` }).click();
-    await statusSays(page, `${doomed} was deleted.`);
+    const deleting = page.getByRole('dialog', { name: `Delete ${doomed}? Their sessions end at once.` });
+    expect(await focused(deleting.getByRole('button', { name: 'Cancel' }))).toBe(true);
+    await deleting.getByRole('button', { name: 'Delete', exact: true }).click();
+    const deleted = rows
+      .filter({ hasText: doomed })
+      .getByRole('status')
+      .filter({ hasText: `${doomed} was deleted.` });
+    await deleted.waitFor();
+    expect(await focused(deleted)).toBe(true);
     const doomedLogin = await api(base(), '/auth/login', { json: { username: doomed, password: PASSWORD } });
     expect(doomedLogin.status).toBe(401);
+    expect(await violations(page)).toEqual([]);
   });
 
   it('serves the API reference at /docs, rendered from /openapi.json, without a request to any other host', async () => {
@@ -466,9 +604,7 @@ describe('the demo app on another origin than the service', () => {
     context.setDefaultTimeout(15_000);
     const page = await context.newPage();
     await page.goto(listed);
-    await page.getByLabel('Username').fill(username);
-    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-    await page.getByRole('button', { name: 'Register', exact: true }).click();
+    await submitCredentials(page, 'Register', username);
     await signedIn(page).waitFor();
     // The cookie belongs to the service's host, though the page is on another origin.
     expect((await context.cookies(base())).map((c) => c.name)).toEqual(['__Host-edge-auth-refresh']);
@@ -519,9 +655,7 @@ describe('the demo app on another origin than the service', () => {
 
     // ...and a login never leaves the browser: its CORS preflight gets no approval.
     const logins = await serviceAnswers(page, `${base()}/auth/login`);
-    await page.getByLabel('Username').fill(username);
-    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-    await page.getByRole('button', { name: 'Log in', exact: true }).click();
+    await submitCredentials(page, 'Log in', username);
     await page.getByRole('alert').filter({ hasText: 'The service could not be reached' }).waitFor();
     expect(logins.filter((answer) => answer.method === 'POST')).toEqual([]);
 

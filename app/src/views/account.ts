@@ -2,8 +2,8 @@
  * Signed in: who you are, the protected route, your password, your sessions; for admins, the
  * users. Logging out publishes `null` to `auth.onChange`, which shows the signed-out view.
  */
-import { auth, callProtected, changePassword, type User } from '../api';
-import { act, alertRegion, announce, field, h } from '../dom';
+import { callProtected, changePassword, logOut, type User } from '../api';
+import { act, alertRegion, field, h, statusRegion } from '../dom';
 import { sessionsView } from './sessions';
 import { twoFactorView } from './two-factor';
 import { usersView } from './users';
@@ -21,13 +21,15 @@ export function accountView(user: User): HTMLElement {
       'div',
       { class: 'buttons' },
       h('button', { type: 'button', onclick: () => act(account, callAndShow) }, 'Call the protected route'),
-      h('button', { type: 'button', class: 'secondary', onclick: () => act(account, () => auth.logout()) }, 'Log out'),
+      h('button', { type: 'button', class: 'secondary', onclick: () => act(account, () => logOut(false)) }, 'Log out'),
       h(
         'button',
-        { type: 'button', class: 'danger', onclick: () => act(account, () => auth.logoutAll()) },
+        { type: 'button', class: 'danger', onclick: () => act(account, () => logOut(true)) },
         'Log out everywhere',
       ),
     ),
+    alertRegion(),
+    statusRegion(),
   );
 
   const passwordForm = h(
@@ -37,6 +39,7 @@ export function accountView(user: User): HTMLElement {
     field('Current password', 'current_password', 'password', 'current-password'),
     field('New password', 'new_password', 'password', 'new-password'),
     alertRegion(),
+    statusRegion(),
     h('div', { class: 'buttons' }, h('button', { type: 'submit' }, 'Change password')),
   );
   passwordForm.addEventListener('submit', (event) => {
@@ -45,8 +48,8 @@ export function accountView(user: User): HTMLElement {
     void act(passwordForm, async () => {
       await changePassword(String(data.get('current_password')), String(data.get('new_password')));
       passwordForm.reset();
-      announce('Password changed. Your other sessions were signed out.');
       await sessions.reload();
+      return 'Password changed. Your other sessions were signed out.';
     });
   });
 
@@ -60,7 +63,7 @@ export function accountView(user: User): HTMLElement {
   );
 }
 
-async function callAndShow(): Promise<void> {
+async function callAndShow(): Promise<string> {
   const { message } = await callProtected();
-  announce(`/auth/protected answered: ${message}`);
+  return `/auth/protected answered: ${message}`;
 }

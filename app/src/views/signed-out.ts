@@ -1,45 +1,75 @@
-/** Signed out: one form to log in, or to register (which then logs in). */
+/**
+ * Signed out: a form to log in (then, for two-factor users, a second step for the code), and
+ * a form of its own to create an account, so that a password manager offers the saved password
+ * in one and a new one in the other, and Enter in each does what its button says.
+ */
 import { EdgeAuthError } from 'edge-auth/client';
 import { auth } from '../api';
-import { act, alertRegion, announce, field, h } from '../dom';
+import { act, alertRegion, announce, field, h, statusRegion } from '../dom';
 
-export function signedOutView(): HTMLElement {
+export function signedOutView(): { element: HTMLElement; focus: () => void } {
+  const login = loginSection();
+  const element = h('div', { class: 'grid' }, login.element, registerSection());
+  return { element, focus: login.focus };
+}
+
+function loginSection(): { element: HTMLElement; focus: () => void } {
   const section = h('section', {});
   const form = h(
     'form',
-    { 'aria-labelledby': 'sign-in-heading', novalidate: true },
-    h('h2', { id: 'sign-in-heading' }, 'Log in or create an account'),
+    { 'aria-labelledby': 'log-in-heading', novalidate: true },
+    h('h2', { id: 'log-in-heading' }, 'Log in'),
     field('Username', 'username', 'text', 'username'),
     field('Password', 'password', 'password', 'current-password'),
     alertRegion(),
-    h(
-      'div',
-      { class: 'buttons' },
-      // The first submit button is the one Enter presses.
-      h('button', { type: 'submit', value: 'login' }, 'Log in'),
-      h('button', { type: 'submit', value: 'register', class: 'secondary' }, 'Register'),
-    ),
+    h('div', { class: 'buttons' }, h('button', { type: 'submit' }, 'Log in')),
   );
+  const focus = () => form.querySelector('input')?.focus();
   form.addEventListener('submit', (event) => {
     event.preventDefault();
-    const registering = (event.submitter as HTMLButtonElement | null)?.value === 'register';
-    const data = new FormData(form);
-    const credentials = { username: String(data.get('username')), password: String(data.get('password')) };
     void act(form, async () => {
-      if (registering) await auth.register(credentials);
-      const mfaToken = await logIn(credentials);
-      if (mfaToken) {
-        // Cancel brings the first step back (a new login is then needed).
-        const second: HTMLFormElement = codeForm(mfaToken, () => second.replaceWith(form));
-        form.replaceWith(second);
-        return;
-      }
-      announce(registering ? 'Account created; you are signed in.' : 'Signed in.');
+      const mfaToken = await logIn(credentialsOf(form));
+      if (!mfaToken) return announce('Signed in.');
+      // Cancel brings the first step back (a new login is then needed).
+      const second = codeForm(mfaToken, () => {
+        second.replaceWith(form);
+        focus();
+      });
+      form.replaceWith(second);
+      second.querySelector('input')?.focus();
     });
   });
   section.append(form);
-  return section;
+  return { element: section, focus };
 }
+
+function registerSection(): HTMLElement {
+  const form = h(
+    'form',
+    { 'aria-labelledby': 'register-heading', novalidate: true },
+    h('h2', { id: 'register-heading' }, 'Create an account'),
+    field('Username', 'username', 'text', 'username'),
+    field('Password', 'password', 'password', 'new-password'),
+    alertRegion(),
+    statusRegion(),
+    h('div', { class: 'buttons' }, h('button', { type: 'submit' }, 'Register')),
+  );
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const credentials = credentialsOf(form);
+    void act(form, async () => {
+      await auth.register(credentials);
+      await auth.login(credentials);
+      announce('Account created; you are signed in.');
+    });
+  });
+  return h('section', {}, form);
+}
+
+const credentialsOf = (form: HTMLFormElement) => {
+  const data = new FormData(form);
+  return { username: String(data.get('username')), password: String(data.get('password')) };
+};
 
 /**
  * The login step. Signing in publishes the user to `auth.onChange`, which shows the account.
@@ -51,7 +81,7 @@ async function logIn(credentials: { username: string; password: string }): Promi
     await auth.login(credentials);
     return null;
   } catch (err) {
-    if (err instanceof EdgeAuthError && err.code === 'mfa_required') return String(err.problem.mfa_token);
+    if (err instanceof EdgeAuthError && err.problem.code === 'mfa_required') return err.problem.mfa_token;
     throw err;
   }
 }
@@ -63,7 +93,7 @@ function codeForm(mfaToken: string, back: () => void): HTMLFormElement {
     { 'aria-labelledby': 'second-step-heading', novalidate: true },
     h('h2', { id: 'second-step-heading' }, 'Two-factor authentication'),
     h('p', {}, 'Enter the 6-digit code from your authenticator app, or one of your recovery codes.'),
-    field('Code', 'code', 'text', 'one-time-code'),
+    field('Code', 'code', 'text', 'one-time-code', ['recovery_code']),
     alertRegion(),
     h(
       'div',

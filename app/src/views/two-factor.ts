@@ -4,27 +4,39 @@
  * codes, or turn it off, each with a current code or a recovery code.
  */
 import { confirmTotp, disableTotp, newRecoveryCodes, startTotp, type User } from '../api';
-import { act, alertRegion, announce, field, h } from '../dom';
+import { act, alertRegion, field, h, statusRegion } from '../dom';
+import { groupsOfFour } from '../format';
 import { qrCode } from '../qr';
 
 export function twoFactorView(user: User): HTMLElement {
-  const section = h('section', { 'aria-labelledby': 'two-factor-heading' });
-  const show = (...content: (Node | string)[]) =>
-    section.replaceChildren(h('h2', { id: 'two-factor-heading' }, 'Two-factor authentication'), ...content);
+  const content = h('div', {});
+  const section = h(
+    'section',
+    { 'aria-labelledby': 'two-factor-heading' },
+    h('h2', { id: 'two-factor-heading' }, 'Two-factor authentication'),
+    content,
+    statusRegion(),
+  );
+  /**
+   * Replaces what the section shows, and moves focus to `focus` (the next thing to do) if given.
+   * Every action acts on the whole section, whose status region outlives the forms it replaces.
+   */
+  const show = (focus: HTMLElement | null, ...nodes: (Node | string)[]) => {
+    content.replaceChildren(...nodes);
+    focus?.focus();
+  };
 
-  function off() {
+  function off(focus = false) {
+    const start = h(
+      'button',
+      { type: 'button', onclick: () => act(section, async () => setUp(await startTotp())) },
+      'Set up two-factor authentication',
+    );
     show(
+      focus ? start : null,
       h('p', {}, 'Off: a password alone signs you in.'),
       alertRegion(),
-      h(
-        'div',
-        { class: 'buttons' },
-        h(
-          'button',
-          { type: 'button', onclick: () => act(section, async () => setUp(await startTotp())) },
-          'Set up two-factor authentication',
-        ),
-      ),
+      h('div', { class: 'buttons' }, start),
     );
   }
 
@@ -39,30 +51,36 @@ export function twoFactorView(user: User): HTMLElement {
     form.addEventListener('submit', (event) => {
       event.preventDefault();
       const code = String(new FormData(form).get('code')).trim();
-      void act(form, async () => {
-        const codes = await confirmTotp(code);
-        announce('Two-factor authentication is on.');
-        showCodes(codes);
+      void act(section, async () => {
+        showCodes(await confirmTotp(code));
+        return 'Two-factor authentication is on.';
       });
     });
     show(
+      form.querySelector('input'),
       h('p', {}, 'Scan this QR code with your authenticator app, or type the secret in, then enter the code it shows.'),
       qrCode(otpauth_uri, 'QR code for your authenticator app'),
-      h('p', {}, 'Secret: ', h('code', {}, secret)),
+      h('p', {}, 'Secret: ', h('code', { class: 'secret' }, groupsOfFour(secret))),
       h('details', {}, h('summary', {}, 'otpauth URI'), h('code', { class: 'wrap' }, otpauth_uri)),
       form,
     );
   }
 
   function showCodes(codes: string[]) {
+    const intro = h(
+      'p',
+      { tabindex: '-1' },
+      'Store these recovery codes somewhere safe. Each works once, and they are shown only now.',
+    );
     show(
-      h('p', {}, 'Store these recovery codes somewhere safe. Each works once, and they are shown only now.'),
+      intro,
+      intro,
       h('ul', { class: 'recovery-codes', 'aria-label': 'Recovery codes' }, ...codes.map((c) => h('li', {}, c))),
-      h('div', { class: 'buttons' }, h('button', { type: 'button', onclick: on }, 'Done')),
+      h('div', { class: 'buttons' }, h('button', { type: 'button', onclick: () => on(true) }, 'Done')),
     );
   }
 
-  function on() {
+  function on(focus = false) {
     const form = h(
       'form',
       { novalidate: true },
@@ -80,18 +98,17 @@ export function twoFactorView(user: User): HTMLElement {
       event.preventDefault();
       const turningOff = (event.submitter as HTMLButtonElement | null)?.value === 'off';
       const code = String(new FormData(form).get('code')).trim();
-      void act(form, async () => {
+      void act(section, async () => {
         if (turningOff) {
           await disableTotp(code);
-          announce('Two-factor authentication is off.');
-          off();
-        } else {
-          showCodes(await newRecoveryCodes(code));
-          announce('New recovery codes; the old ones no longer work.');
+          off(true);
+          return 'Two-factor authentication is off.';
         }
+        showCodes(await newRecoveryCodes(code));
+        return 'New recovery codes; the old ones no longer work.';
       });
     });
-    show(form);
+    show(focus ? form.querySelector('input') : null, form);
   }
 
   if (user.mfa_enabled) on();

@@ -1,0 +1,117 @@
+/**
+ * edge-auth/client: a typed client for the edge-auth service, for browsers, Node >= 20 and
+ * Workers.
+ *
+ * The model, after supabase auth-js (without its size):
+ * - The access token lives only in this closure, never in localStorage or a readable cookie.
+ *   The refresh token lives in the service's HttpOnly cookie (`cookie` delivery, browsers) or
+ *   here (`body` delivery, everything else; `onRefreshToken` hands it over for storage).
+ * - One refresh at a time: every caller that needs one shares the same in-flight promise, so
+ *   ten requests meeting a dead access token cause one refresh, and each is retried once.
+ * - A refresh is scheduled ahead of the access token's expiry; the timer never keeps a Node
+ *   process alive, and logout stops it.
+ * - Signed-in state changes are published to `onChange` listeners, for UIs.
+ *
+ * Calls go through openapi-fetch with types generated from the service's OpenAPI document
+ * (./schema.ts). The bearer token is attached, and the retry after a refresh happens, in one
+ * openapi-fetch middleware rather than in a wrapper around every call.
+ */
+import { type Client } from 'openapi-fetch';
+import type { paths } from './schema.js';
+export { EdgeAuthError, unwrap } from './error.js';
+export type { ApiResult, ErrorCode, ProblemDocument } from './error.js';
+export type { components, paths } from './schema.js';
+type Json<T> = T extends {
+    content: {
+        'application/json': infer B;
+    };
+} ? B : never;
+type TokenResponse = Json<paths['/auth/login']['post']['responses'][200]>;
+export type User = TokenResponse['user'];
+export type Credentials = {
+    username: string;
+    password: string;
+};
+export type RefreshTokenDelivery = 'cookie' | 'body';
+export type EdgeAuthApi = Client<paths>;
+export type EdgeAuthClientOptions = {
+    /** Where the service answers, e.g. `https://auth.example.com`. */
+    baseUrl: string;
+    /**
+     * `cookie`: the refresh token stays in the service's HttpOnly cookie, out of JavaScript's
+     * reach (browser SPAs; the SPA's origin must be in the service's CORS_ORIGINS when it is
+     * not the service's own). `body`: this client keeps it (mobile, native, server, CLI).
+     * Default: `cookie` where there is a `window` and a `document`, else `body`.
+     */
+    refreshTokenDelivery?: RefreshTokenDelivery;
+    /** The fetch to use (default: the global one, looked up at call time). */
+    fetch?: (request: Request) => Promise<Response>;
+    /** `body` delivery: a refresh token kept from an earlier run, so `refresh()` can restore the session. */
+    refreshToken?: string;
+    /**
+     * `body` delivery: called with every new refresh token (after login and each rotation) and
+     * with `null` when the session ends, so an app can keep it in secure storage (Keychain,
+     * Keystore, a file readable only by its user). Each token works once: store the newest.
+     */
+    onRefreshToken?: (refreshToken: string | null) => void;
+    /** Refresh ahead of the access token's expiry (default true). */
+    autoRefresh?: boolean;
+};
+export declare function createEdgeAuthClient(options: EdgeAuthClientOptions): {
+    /**
+     * Every route of the service, typed by path: `auth.api.GET('/auth/me')`. Answers are
+     * openapi-fetch's `{ data, error, response }` (no throwing; `unwrap()` turns one into its
+     * data or a thrown EdgeAuthError); the access token is attached and, on
+     * `401 invalid_token`, refreshed once and the call retried once.
+     */
+    api: Client<paths, `${string}/${string}`>;
+    /** Creates a user (role `user`). It does not sign in: call `login` next. */
+    register(credentials: Credentials): Promise<{
+        user: User;
+    }>;
+    /**
+     * Signs in and keeps the tokens. Throws EdgeAuthError: 401 `invalid_credentials`,
+     * 429 `too_many_attempts` (see `Retry-After`), 403 `mfa_required` with `mfa_token` in
+     * `.problem` when the user has two-factor sign-in.
+     */
+    login(credentials: Credentials): Promise<{
+        user: User;
+    }>;
+    /**
+     * The second step of a two-factor login: the `mfa_token` from login's 403 `mfa_required`
+     * EdgeAuthError (`err.problem.mfa_token`) with a TOTP `code` or a `recovery_code`. Keeps
+     * the tokens as login does. Throws EdgeAuthError: 401 `invalid_mfa_code` (ask again),
+     * 401 `invalid_mfa_token` (expired, used or five wrong codes: log in again), 429
+     * `too_many_attempts`.
+     */
+    verifyMfa(step: {
+        mfa_token: string;
+        code: string;
+    } | {
+        mfa_token: string;
+        recovery_code: string;
+    }): Promise<{
+        user: User;
+    }>;
+    refresh: () => Promise<User | null>;
+    /**
+     * Ends this session at the service (idempotent) and forgets the tokens. The local state
+     * is cleared even when the request fails; the error is thrown afterwards.
+     */
+    logout(): Promise<void>;
+    /** Ends every session of the user, on every device, and every access token issued so far. */
+    logoutAll(): Promise<void>;
+    /** The signed-in user as of the last login or refresh, or null. */
+    readonly user: User | null;
+    /**
+     * The current access token, for calling your own services that verify it (see the README,
+     * "Verifying tokens in other services"). Keep it in memory only.
+     */
+    readonly accessToken: string | null;
+    /**
+     * Calls `listener` with the user whenever the signed-in state changes (login, a refresh
+     * that finds a changed user, logout, a session the service ended). Returns an unsubscribe.
+     */
+    onChange(listener: (user: User | null) => void): () => void;
+};
+export type EdgeAuthClient = ReturnType<typeof createEdgeAuthClient>;

@@ -1,0 +1,280 @@
+/**
+ * edge-auth/client: a typed client for the edge-auth service, for browsers, Node >= 20 and
+ * Workers.
+ *
+ * The model, after supabase auth-js (without its size):
+ * - The access token lives only in this closure, never in localStorage or a readable cookie.
+ *   The refresh token lives in the service's HttpOnly cookie (`cookie` delivery, browsers) or
+ *   here (`body` delivery, everything else; `onRefreshToken` hands it over for storage).
+ * - One refresh at a time: every caller that needs one shares the same in-flight promise, so
+ *   ten requests meeting a dead access token cause one refresh, and each is retried once.
+ * - A refresh is scheduled ahead of the access token's expiry; the timer never keeps a Node
+ *   process alive, and logout stops it.
+ * - Signed-in state changes are published to `onChange` listeners, for UIs.
+ *
+ * Calls go through openapi-fetch with types generated from the service's OpenAPI document
+ * (./schema.ts). The bearer token is attached, and the retry after a refresh happens, in one
+ * openapi-fetch middleware rather than in a wrapper around every call.
+ */
+import createClient, {} from 'openapi-fetch';
+import { EdgeAuthError, toEdgeAuthError } from './error.js';
+export { EdgeAuthError, unwrap } from './error.js';
+/** Refresh this long before the access token expires (at most a quarter of its lifetime). */
+const REFRESH_LEAD_MS = 60_000;
+/** setTimeout's largest delay; longer ones fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const BEARER_ERROR = /\berror="invalid_token"/;
+// Through globalThis: the same source is type-checked without the DOM library (Workers, Node).
+const isBrowser = () => 'window' in globalThis && 'document' in globalThis;
+export function createEdgeAuthClient(options) {
+    const delivery = options.refreshTokenDelivery ?? (isBrowser() ? 'cookie' : 'body');
+    const autoRefresh = options.autoRefresh ?? true;
+    const clientOptions = {
+        baseUrl: options.baseUrl,
+        fetch: options.fetch ?? ((request) => globalThis.fetch(request)),
+        // The refresh cookie must travel to the service and be stored from its answers even when
+        // the SPA is on another origin (`app.example.com` calling `auth.example.com`).
+        ...(delivery === 'cookie' ? { credentials: 'include' } : {}),
+    };
+    /** For login, refresh and logout: no bearer token, no retry (a refresh must never recurse). */
+    const session = createClient(clientOptions);
+    /** For everything else: bearer token attached, one retry after a refresh (see `bearer`). */
+    const api = createClient(clientOptions);
+    let accessToken = null;
+    let expiresAt = 0;
+    let refreshToken = delivery === 'body' ? (options.refreshToken ?? null) : null;
+    let user = null;
+    let refreshing = null;
+    let timer;
+    /** Bumped whenever a session starts or ends, so a refresh that began before cannot revive it. */
+    let epoch = 0;
+    const listeners = new Set();
+    function setUser(next) {
+        if (JSON.stringify(next) === JSON.stringify(user))
+            return;
+        user = next;
+        for (const listener of listeners) {
+            try {
+                listener(user);
+            }
+            catch (err) {
+                // A broken listener must not break sign-in; report it the way an event handler's would be.
+                queueMicrotask(() => {
+                    throw err;
+                });
+            }
+        }
+    }
+    function setRefreshToken(next) {
+        if (delivery !== 'body' || next === refreshToken)
+            return;
+        refreshToken = next;
+        options.onRefreshToken?.(next);
+    }
+    function stopTimer() {
+        if (timer !== undefined)
+            clearTimeout(timer);
+        timer = undefined;
+    }
+    function schedule(expiresInSeconds) {
+        stopTimer();
+        if (!autoRefresh)
+            return;
+        const lifetime = expiresInSeconds * 1000;
+        const delay = Math.min(MAX_TIMER_MS, Math.max(0, lifetime - Math.min(REFRESH_LEAD_MS, lifetime / 4)));
+        // A failed scheduled refresh is not fatal: the next call meets the expiry and refreshes.
+        timer = setTimeout(() => void refresh().catch(() => { }), delay);
+        // Node: a pending refresh must not keep a script or server from exiting.
+        timer.unref?.();
+    }
+    function accept(tokens) {
+        accessToken = tokens.access_token;
+        expiresAt = Date.now() + tokens.expires_in * 1000;
+        if (tokens.refresh_token)
+            setRefreshToken(tokens.refresh_token);
+        schedule(tokens.expires_in);
+        setUser(tokens.user);
+    }
+    function clear() {
+        epoch += 1;
+        stopTimer();
+        accessToken = null;
+        expiresAt = 0;
+        setRefreshToken(null);
+        setUser(null);
+    }
+    async function rotate() {
+        if (delivery === 'body' && !refreshToken) {
+            clear();
+            return null;
+        }
+        const started = epoch;
+        const { data, error, response } = await session.POST('/auth/refresh', {
+            body: delivery === 'body' ? { refresh_token: refreshToken } : undefined,
+        });
+        // Logged out (or in as someone else) meanwhile: this answer belongs to a finished session.
+        if (started !== epoch)
+            return user;
+        if (data) {
+            accept(data);
+            return data.user;
+        }
+        // invalid_refresh_token (none, expired, revoked) or refresh_token_reused: no session left.
+        if (response.status === 401) {
+            clear();
+            return null;
+        }
+        throw toEdgeAuthError(response, error);
+    }
+    /**
+     * New tokens from the refresh token. Resolves to the user, or to `null` when there is no
+     * session to continue (no cookie or refresh token, or the service refused it: 401); then
+     * the client is signed out. Throws EdgeAuthError on any other answer (403 `csrf_rejected`
+     * when the page's origin is not allowed, 5xx), and fetch's TypeError when offline.
+     * Concurrent calls share one request.
+     */
+    function refresh() {
+        refreshing ??= rotate().finally(() => {
+            refreshing = null;
+        });
+        return refreshing;
+    }
+    const canRefresh = () => (delivery === 'body' ? refreshToken !== null : user !== null);
+    /** The body and token of each authenticated request in flight, by openapi-fetch's request id. */
+    const inFlight = new Map();
+    const withToken = (request, body, token) => {
+        const headers = new Headers(request.headers);
+        headers.set('Authorization', `Bearer ${token}`);
+        // A body can be read once, so each send gets its own copy of the bytes (request.clone()
+        // would tee a stream that, for a retry, is never read in time on some runtimes).
+        return new Request(request, { headers, body });
+    };
+    const bearer = {
+        async onRequest({ request, id }) {
+            if (request.headers.has('Authorization'))
+                return undefined; // The caller's own token wins.
+            // Known to be dead already (a sleeping laptop, a suspended app): refresh before sending.
+            if (accessToken && Date.now() >= expiresAt && canRefresh())
+                await refresh().catch(() => null);
+            const token = accessToken;
+            if (!token)
+                return undefined;
+            const body = request.body ? await request.arrayBuffer() : null;
+            const outgoing = withToken(request, body, token);
+            inFlight.set(id, { request: outgoing, body, token });
+            return outgoing;
+        },
+        async onResponse({ response, id, options: { fetch } }) {
+            const sent = inFlight.get(id);
+            inFlight.delete(id);
+            if (!sent || response.status !== 401)
+                return undefined;
+            if (!BEARER_ERROR.test(response.headers.get('WWW-Authenticate') ?? ''))
+                return undefined;
+            // Another request may have refreshed since this one left: then just use its token.
+            if (accessToken === sent.token || accessToken === null) {
+                const refreshed = await refresh().catch(() => null);
+                if (!refreshed)
+                    return undefined;
+            }
+            const token = accessToken;
+            if (!token || token === sent.token)
+                return undefined;
+            return fetch(withToken(sent.request, sent.body, token));
+        },
+        onError({ id }) {
+            inFlight.delete(id);
+            return undefined;
+        },
+    };
+    api.use(bearer);
+    return {
+        /**
+         * Every route of the service, typed by path: `auth.api.GET('/auth/me')`. Answers are
+         * openapi-fetch's `{ data, error, response }` (no throwing; `unwrap()` turns one into its
+         * data or a thrown EdgeAuthError); the access token is attached and, on
+         * `401 invalid_token`, refreshed once and the call retried once.
+         */
+        api,
+        /** Creates a user (role `user`). It does not sign in: call `login` next. */
+        async register(credentials) {
+            const { data, error, response } = await session.POST('/auth/register', { body: credentials });
+            if (!data)
+                throw toEdgeAuthError(response, error);
+            return data;
+        },
+        /**
+         * Signs in and keeps the tokens. Throws EdgeAuthError: 401 `invalid_credentials`,
+         * 429 `too_many_attempts` (see `Retry-After`), 403 `mfa_required` with `mfa_token` in
+         * `.problem` when the user has two-factor sign-in.
+         */
+        async login(credentials) {
+            const { data, error, response } = await session.POST('/auth/login', {
+                body: { ...credentials, refresh_token_delivery: delivery },
+            });
+            if (!data)
+                throw toEdgeAuthError(response, error);
+            epoch += 1;
+            accept(data);
+            return { user: data.user };
+        },
+        /**
+         * The second step of a two-factor login: the `mfa_token` from login's 403 `mfa_required`
+         * EdgeAuthError (`err.problem.mfa_token`) with a TOTP `code` or a `recovery_code`. Keeps
+         * the tokens as login does. Throws EdgeAuthError: 401 `invalid_mfa_code` (ask again),
+         * 401 `invalid_mfa_token` (expired, used or five wrong codes: log in again), 429
+         * `too_many_attempts`.
+         */
+        async verifyMfa(step) {
+            const { data, error, response } = await session.POST('/auth/mfa/verify', { body: step });
+            if (!data)
+                throw toEdgeAuthError(response, error);
+            epoch += 1;
+            accept(data);
+            return { user: data.user };
+        },
+        refresh,
+        /**
+         * Ends this session at the service (idempotent) and forgets the tokens. The local state
+         * is cleared even when the request fails; the error is thrown afterwards.
+         */
+        async logout() {
+            const token = refreshToken;
+            clear();
+            if (delivery === 'body' && !token)
+                return;
+            const { error, response } = await session.POST('/auth/logout', {
+                body: token ? { refresh_token: token } : undefined,
+            });
+            if (!response.ok)
+                throw toEdgeAuthError(response, error);
+        },
+        /** Ends every session of the user, on every device, and every access token issued so far. */
+        async logoutAll() {
+            const { error, response } = await api.POST('/auth/logout-all');
+            if (response.ok || response.status === 401)
+                clear();
+            if (!response.ok)
+                throw toEdgeAuthError(response, error);
+        },
+        /** The signed-in user as of the last login or refresh, or null. */
+        get user() {
+            return user;
+        },
+        /**
+         * The current access token, for calling your own services that verify it (see the README,
+         * "Verifying tokens in other services"). Keep it in memory only.
+         */
+        get accessToken() {
+            return accessToken;
+        },
+        /**
+         * Calls `listener` with the user whenever the signed-in state changes (login, a refresh
+         * that finds a changed user, logout, a session the service ended). Returns an unsubscribe.
+         */
+        onChange(listener) {
+            listeners.add(listener);
+            return () => void listeners.delete(listener);
+        },
+    };
+}
