@@ -11,6 +11,7 @@ import {
 } from './sessions/sessions';
 import { deleteEndedRecoveryQueries } from './recovery/cleanup';
 import { deleteForgottenAddressesQuery } from './throttle/throttle';
+import { deleteExpiredProofsQuery } from './dpop/replay';
 
 const app = createApp();
 
@@ -20,22 +21,25 @@ export type CleanupSummary = {
   sealedSuccessors: number;
   counters: number;
   knownAddresses: number;
+  dpopProofs: number;
 };
 
 /**
  * What the database must not keep: sessions that ended more than SESSION_RETENTION ago,
  * spent refresh tokens past their lifetime, sealed successors past the grace window,
- * expired throttle counters, and addresses not seen for KNOWN_ADDRESS_DAYS.
+ * expired throttle counters, addresses not seen for KNOWN_ADDRESS_DAYS, and spent DPoP proofs
+ * too old to be accepted anyway.
  */
 export async function cleanup(env: Bindings, now = Date.now()): Promise<CleanupSummary> {
   const config = getConfig(env);
   const db = getDb(env.DB);
-  const [sessions, spentTokens, sealedSuccessors, counters, knownAddresses] = await db.batch([
+  const [sessions, spentTokens, sealedSuccessors, counters, knownAddresses, dpopProofs] = await db.batch([
     deleteEndedSessionsQuery(db, config, now),
     deleteSpentExpiredTokensQuery(db, now),
     eraseSealedSuccessorsQuery(db, now - config.refreshReuseGrace * 1000),
     deleteExpiredCountersQuery(db, now),
     deleteForgottenAddressesQuery(db, now),
+    deleteExpiredProofsQuery(db, now),
     ...deleteEndedRecoveryQueries(db, now),
   ]);
   return {
@@ -44,6 +48,7 @@ export async function cleanup(env: Bindings, now = Date.now()): Promise<CleanupS
     sealedSuccessors: sealedSuccessors.meta.changes,
     counters: counters.meta.changes,
     knownAddresses: knownAddresses.meta.changes,
+    dpopProofs: dpopProofs.meta.changes,
   };
 }
 
@@ -60,6 +65,7 @@ export default {
             erased_sealed_successors: deleted.sealedSuccessors,
             deleted_counters: deleted.counters,
             deleted_known_addresses: deleted.knownAddresses,
+            deleted_dpop_proofs: deleted.dpopProofs,
           }),
         ),
       ),

@@ -582,7 +582,7 @@ export interface components {
             status: number;
             detail: string;
             /** @enum {string} */
-            code: "validation_failed" | "malformed_json" | "unsupported_media_type" | "payload_too_large" | "username_taken" | "password_too_common" | "invalid_credentials" | "too_many_attempts" | "too_many_registrations" | "unauthorized" | "invalid_token" | "invalid_refresh_token" | "refresh_token_reused" | "forbidden" | "csrf_rejected" | "https_required" | "not_found" | "method_not_allowed" | "last_admin" | "mfa_required" | "mfa_already_enabled" | "mfa_not_enabled" | "invalid_mfa_code" | "invalid_mfa_token" | "invalid_reset_token" | "invalid_email_code" | "email_taken" | "email_disabled" | "service_unavailable" | "legacy_hash_unavailable" | "misconfigured" | "internal_error";
+            code: "validation_failed" | "malformed_json" | "unsupported_media_type" | "payload_too_large" | "username_taken" | "password_too_common" | "invalid_credentials" | "too_many_attempts" | "too_many_registrations" | "unauthorized" | "invalid_token" | "invalid_refresh_token" | "refresh_token_reused" | "invalid_dpop_proof" | "use_dpop_nonce" | "forbidden" | "csrf_rejected" | "https_required" | "not_found" | "method_not_allowed" | "last_admin" | "mfa_required" | "mfa_already_enabled" | "mfa_not_enabled" | "invalid_mfa_code" | "invalid_mfa_token" | "invalid_reset_token" | "invalid_email_code" | "email_taken" | "email_disabled" | "service_unavailable" | "legacy_hash_unavailable" | "misconfigured" | "internal_error";
             request_id?: string;
             errors?: {
                 field: string;
@@ -829,8 +829,11 @@ export interface operations {
                 content: {
                     "application/json": {
                         access_token: string;
-                        /** @constant */
-                        token_type: "Bearer";
+                        /**
+                         * @description `DPoP` when the session began with a DPoP proof: send the access token as `Authorization: DPoP <token>` with a proof (RFC 9449)
+                         * @enum {string}
+                         */
+                        token_type: "Bearer" | "DPoP";
                         expires_in: number;
                         /** @description Absent when delivered as a cookie */
                         refresh_token?: string;
@@ -944,8 +947,11 @@ export interface operations {
                 content: {
                     "application/json": {
                         access_token: string;
-                        /** @constant */
-                        token_type: "Bearer";
+                        /**
+                         * @description `DPoP` when the session began with a DPoP proof: send the access token as `Authorization: DPoP <token>` with a proof (RFC 9449)
+                         * @enum {string}
+                         */
+                        token_type: "Bearer" | "DPoP";
                         expires_in: number;
                         /** @description Absent when delivered as a cookie */
                         refresh_token?: string;
@@ -1666,8 +1672,11 @@ export interface operations {
                 content: {
                     "application/json": {
                         access_token: string;
-                        /** @constant */
-                        token_type: "Bearer";
+                        /**
+                         * @description `DPoP` when the session began with a DPoP proof: send the access token as `Authorization: DPoP <token>` with a proof (RFC 9449)
+                         * @enum {string}
+                         */
+                        token_type: "Bearer" | "DPoP";
                         expires_in: number;
                         /** @description Absent when delivered as a cookie */
                         refresh_token?: string;

@@ -16,6 +16,7 @@ import { audit } from '../platform/audit';
 import { assertNotCommonPassword, commonPasswordQuery, notCommonPassword } from '../credentials/common-passwords';
 import { secondFactorGate } from '../two-factor/mfa';
 import { newSessionQueries, revokeUserSessionsQuery, type IssuedRefresh } from '../sessions/sessions';
+import { assertClaimed, claimProofQuery, type ProofClaim } from '../dpop/replay';
 import {
   assertAttemptAllowed,
   assertRegistrationAllowed,
@@ -102,6 +103,8 @@ export async function login(
     delivery?: Delivery | undefined;
     /** The LEGACY_HASHES binding, when configured. */
     legacyHashes?: LegacyHashesCompanion | undefined;
+    /** A verified DPoP proof: spent in D1 with the attempt, and the session is bound to its key. */
+    dpop?: ProofClaim | undefined;
   },
   now = Date.now(),
 ): Promise<LoginResult> {
@@ -125,10 +128,10 @@ async function checkCredentials(
   now: number,
 ): Promise<LoginResult> {
   const keys: AttemptKeys = { user: usernameKey(input.username), address: addressKey(input.ip) };
-  // One round trip: the attempt is counted before the password is checked, and the user is
-  // read with whether this address is known for them. (A relational findFirst that matches
-  // nothing crashes drizzle's batch result mapping, hence the plain select.)
-  const [counts, matches] = await db.batch([
+  // One round trip: the attempt is counted before the password is checked, the user is read
+  // with whether this address is known for them, and a DPoP proof is spent. (A relational
+  // findFirst that matches nothing crashes drizzle's batch result mapping, hence the plain select.)
+  const [counts, matches, claimed] = await db.batch([
     countPasswordAttemptQuery(db, config, keys, now),
     db
       .select({ user: users, knownSince: knownAddresses.lastSeenAt })
@@ -136,9 +139,11 @@ async function checkCredentials(
       .leftJoin(knownAddresses, knownAddressJoin(users.id, keys.address, now))
       .where(eq(users.usernameKey, keys.user))
       .limit(1),
+    ...(input.dpop ? [claimProofQuery(db, input.dpop)] : []),
   ]);
   const found = matches[0];
   assertAttemptAllowed(counts, config, keys, found?.knownSince != null, now);
+  if (claimed) assertClaimed(claimed);
 
   const verdict = found
     ? await verifyPassword(input.password, found.user.passwordHash, verifyOptions(config, input.legacyHashes))
@@ -154,7 +159,12 @@ async function checkCredentials(
   const gate = await secondFactorGate(db, user, verified, input.delivery, now);
   const session = gate
     ? null
-    : await newSessionQueries(db, config, { userId: user.id, userAgent: input.userAgent, verified }, now);
+    : await newSessionQueries(
+        db,
+        config,
+        { userId: user.id, userAgent: input.userAgent, verified, dpopJkt: input.dpop?.jkt },
+        now,
+      );
   // Upgrading the hash costs a second PBKDF2 run, once per user after a parameter change.
   const rehash = verdict.needsRehash ? await hashPassword(input.password, hashOptions(config)) : null;
   const [created] = await db.batch([

@@ -104,8 +104,8 @@ export function createApp() {
     origin: (origin, c: Context<AppEnv>) => (c.get('config').corsOrigins.includes(origin) ? origin : null),
     credentials: true,
     allowMethods: ['GET', 'POST', 'PATCH', 'DELETE'],
-    allowHeaders: ['Authorization', 'Content-Type'],
-    exposeHeaders: ['Retry-After', 'WWW-Authenticate', 'X-Request-Id'],
+    allowHeaders: ['Authorization', 'Content-Type', 'DPoP'],
+    exposeHeaders: ['DPoP-Nonce', 'Retry-After', 'WWW-Authenticate', 'X-Request-Id'],
     maxAge: 600,
   });
   // Only browsers send Origin; API and mobile clients (most protected calls) skip the CORS work.

@@ -110,6 +110,9 @@ const envSchema = z.object({
   RECOVERY_IP_MAX: int(1, 1_000_000, 20),
   EMAIL_USER_MAX: int(1, 100, 3),
   EMAIL_FROM: unset(z.email()),
+  // RFC 9449: how old a DPoP proof's `iat` may be; also how long a spent proof's jti is kept.
+  DPOP_PROOF_MAX_AGE: int(10, 300, 60),
+  DPOP_NONCE: z.enum(['true', 'false']).default('false'),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -150,6 +153,12 @@ function toConfig(env: z.output<typeof envSchema>) {
     /** Per user and hour: mails sent (verification codes and reset links). */
     emailUserMax: env.EMAIL_USER_MAX,
     emailFrom: env.EMAIL_FROM,
+    dpop: {
+      /** Seconds a proof's `iat` may lie in the past; also the server nonce's window (src/dpop/nonce.ts). */
+      proofMaxAge: env.DPOP_PROOF_MAX_AGE,
+      /** Every proof must carry a current server nonce (`DPoP-Nonce`, RFC 9449 §8 and §9). */
+      nonce: env.DPOP_NONCE === 'true',
+    },
     jwt: {
       secret: env.JWT_SECRET,
       previousSecrets: env.JWT_PREVIOUS_SECRETS,

@@ -38,6 +38,8 @@ export type Bindings = {
   RECOVERY_IP_MAX?: string;
   EMAIL_USER_MAX?: string;
   EMAIL_FROM?: string;
+  DPOP_PROOF_MAX_AGE?: string;
+  DPOP_NONCE?: string;
   /** Cloudflare Email Sending (`[[send_email]]` in wrangler.toml); optional, see services/email.ts. */
   EMAIL?: SendEmail;
   /**

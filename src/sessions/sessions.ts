@@ -28,8 +28,15 @@ import { refreshTokens, sessions, users, type AccessUser, type User } from '../p
 import { forgetUser } from './access-cache';
 import { ApiError } from '../platform/errors';
 import { bumpTokenVersionQuery } from '../accounts/users';
+import { claimedSql, claimProofQuery, type ProofClaim } from '../dpop/replay';
 
-export type IssuedRefresh = { sessionId: string; refreshToken: string; expiresIn: number };
+export type IssuedRefresh = {
+  sessionId: string;
+  refreshToken: string;
+  expiresIn: number;
+  /** The DPoP key the session is bound to (its access tokens carry it as `cnf.jkt`), or null. */
+  dpopJkt: string | null;
+};
 
 const invalidRefresh = () =>
   new ApiError(401, 'invalid_refresh_token', 'The refresh token is invalid, expired or revoked.');
@@ -47,13 +54,23 @@ const sessionExpiry = (config: Config, createdAt: number, now: number) =>
  * and token version (INSERT ... SELECT), so a password change, logout-all or deletion that
  * committed after the check wins; the first query returns no row then. The refresh token
  * row is inserted only if the session row was.
+ *
+ * `dpopJkt` binds the session to a DPoP key: every sign-in flow (password, two-factor, and
+ * passkeys when they come) passes the thumbprint of the proof it verified and spent in D1
+ * (src/dpop/replay.ts), and tokenResponse then issues DPoP-bound tokens.
  */
 export async function newSessionQueries(
   db: Database,
   config: Config,
-  input: { userId: string; userAgent?: string | undefined; verified: VerifiedUser },
+  input: {
+    userId: string;
+    userAgent?: string | undefined;
+    verified: VerifiedUser;
+    dpopJkt?: string | null | undefined;
+  },
   now: number,
 ) {
+  const dpopJkt = input.dpopJkt ?? null;
   const sessionId = randomToken(16);
   const refreshToken = randomToken(32);
   const expiresAt = sessionExpiry(config, now, now);
@@ -73,6 +90,7 @@ export async function newSessionQueries(
             tokenVersion: users.tokenVersion,
             revokedAt: sql<null>`NULL`.as('revoked_at'),
             revokedReason: sql<null>`NULL`.as('revoked_reason'),
+            dpopJkt: sql<string | null>`${dpopJkt}`.as('dpop_jkt'),
           })
           .from(users)
           .where(
@@ -100,7 +118,7 @@ export async function newSessionQueries(
     ),
   ] as const;
   const expiresIn = Math.floor((expiresAt - now) / 1000);
-  return { issued: { sessionId, refreshToken, expiresIn } satisfies IssuedRefresh, queries };
+  return { issued: { sessionId, refreshToken, expiresIn, dpopJkt } satisfies IssuedRefresh, queries };
 }
 
 /** AES-GCM key derived from a refresh token's value: only its holder can open what it seals. */
@@ -127,7 +145,13 @@ async function openSuccessor(presented: string, sealed: string): Promise<string 
 }
 
 export type RotateOutcome =
-  { kind: 'rotated'; user: AccessUser; issued: IssuedRefresh } | { kind: 'reused'; userId: string; sessionId: string };
+  | { kind: 'rotated'; user: AccessUser; issued: IssuedRefresh }
+  | { kind: 'reused'; userId: string; sessionId: string }
+  /**
+   * The session is DPoP-bound and the request did not prove its key: no proof, a proof made
+   * with another key, or a proof already spent. The token was not spent.
+   */
+  | { kind: 'refused'; reason: 'no_proof' | 'other_key' | 'replayed_proof'; userId: string; sessionId: string };
 
 /**
  * The presented token, its session and user, and the head its successor names: the refresh
@@ -136,7 +160,7 @@ export type RotateOutcome =
  */
 const successorHead = alias(refreshTokens, 'successor_head');
 const col = <T>(column: SQLWrapper, name: string) => sql<T>`${column}`.as(name);
-function readRotation(db: Database, tokenHash: string) {
+function readRotation(db: Database, tokenHash: string, dpop: ProofClaim | null) {
   return db
     .select({
       tokenExpiresAt: col<number>(refreshTokens.expiresAt, 'r_token_expires_at'),
@@ -148,6 +172,9 @@ function readRotation(db: Database, tokenHash: string) {
       sessionExpiresAt: col<number>(sessions.expiresAt, 'r_session_expires_at'),
       sessionRevokedAt: col<number | null>(sessions.revokedAt, 'r_session_revoked_at'),
       sessionTokenVersion: col<number>(sessions.tokenVersion, 'r_session_token_version'),
+      sessionDpopJkt: col<string | null>(sessions.dpopJkt, 'r_session_dpop_jkt'),
+      // Whether the proof's row in D1 is this request's own: 0 when an earlier request spent it.
+      proofClaimed: col<number>(dpop ? claimedSql(dpop) : sql`1`, 'r_proof_claimed'),
       headRotatedAt: col<number | null>(successorHead.rotatedAt, 'r_head_rotated_at'),
       headExpiresAt: col<number | null>(successorHead.expiresAt, 'r_head_expires_at'),
       userId: col<string>(users.id, 'r_user_id'),
@@ -177,12 +204,18 @@ function readRotation(db: Database, tokenHash: string) {
  * successors past the grace window, and (5) reads the outcome: the row names our successor if
  * we won; otherwise it holds the earlier rotation, whose sealed successor and live head decide
  * between a grace-window repeat and reuse. Only a detected reuse sends a second round trip.
+ *
+ * A DPoP-bound session is continued only with a proof of its key (`dpop`, verified by the
+ * caller): the same batch first claims the proof in D1, and the swap also requires that the
+ * session's key is the proof's (or that it has none) and that the claim is this request's. The
+ * outcome read returns the session's key and the claim, so a refusal costs no extra trip.
  */
 export async function rotateRefreshToken(
   db: Database,
   config: Config,
   presented: string,
   now: number,
+  dpop: ProofClaim | null = null,
 ): Promise<RotateOutcome> {
   const tokenHash = await sha256Base64Url(presented);
   const graceMs = config.refreshReuseGrace * 1000;
@@ -191,12 +224,16 @@ export async function rotateRefreshToken(
   const sealed = graceMs > 0 ? await sealSuccessor(presented, successor) : null;
   // The session's new expiry, as sessionExpiry() computes it, in SQL: the batch reads nothing first.
   const newExpiry = sql<number>`MIN(${now + config.refreshTokenTtl * 1000}, ${sessions.createdAt} + ${config.sessionMaxLifetime * 1000})`;
+  // A bound session needs the proof's key; a Bearer session takes a proof or none (it stays Bearer).
+  const keyProven = dpop
+    ? sql`(${sessions.dpopJkt} IS NULL OR ${sessions.dpopJkt} = ${dpop.jkt})`
+    : sql`${sessions.dpopJkt} IS NULL`;
   const live = sql`EXISTS (SELECT 1 FROM ${sessions} JOIN ${users} ON ${users.id} = ${sessions.userId}
     WHERE ${sessions.id} = ${refreshTokens.sessionId} AND ${sessions.revokedAt} IS NULL
-      AND ${sessions.expiresAt} > ${now} AND ${sessions.tokenVersion} = ${users.tokenVersion})`;
+      AND ${sessions.expiresAt} > ${now} AND ${sessions.tokenVersion} = ${users.tokenVersion} AND ${keyProven})`;
   const sessionOfSuccessor = sql`(SELECT ${refreshTokens.sessionId} FROM ${refreshTokens} WHERE ${refreshTokens.tokenHash} = ${successorHash})`;
 
-  const [, , , , rows] = await db.batch([
+  const queries = [
     db
       .update(refreshTokens)
       .set({ rotatedAt: now, successorHash, successorSealed: sealed })
@@ -206,6 +243,8 @@ export async function rotateRefreshToken(
           isNull(refreshTokens.rotatedAt),
           gt(refreshTokens.expiresAt, now),
           live,
+          // A proof spent before (a replayed request) spends no token.
+          dpop ? claimedSql(dpop) : undefined,
         ),
       ),
     // INSERT ... SELECT: the successor lands only if the swap above named it.
@@ -230,8 +269,9 @@ export async function rotateRefreshToken(
       now - graceMs,
       sql`(SELECT ${refreshTokens.sessionId} FROM ${refreshTokens} WHERE ${refreshTokens.tokenHash} = ${tokenHash})`,
     ),
-    readRotation(db, tokenHash),
-  ]);
+    readRotation(db, tokenHash, dpop),
+  ] as const;
+  const rows = dpop ? (await db.batch([claimProofQuery(db, dpop), ...queries]))[5] : (await db.batch(queries))[4];
   const row = rows[0];
   if (
     !row ||
@@ -244,7 +284,11 @@ export async function rotateRefreshToken(
   ) {
     throw invalidRefresh();
   }
-  const { sessionId } = row;
+  const { sessionId, sessionDpopJkt: dpopJkt } = row;
+  if (dpopJkt !== null && dpopJkt !== dpop?.jkt) {
+    return { kind: 'refused', reason: dpop ? 'other_key' : 'no_proof', userId: row.userId, sessionId };
+  }
+  if (row.proofClaimed !== 1) return { kind: 'refused', reason: 'replayed_proof', userId: row.userId, sessionId };
   const user: AccessUser = {
     id: row.userId,
     username: row.username,
@@ -257,7 +301,7 @@ export async function rotateRefreshToken(
   };
   if (row.successorHash === successorHash) {
     const expiresIn = Math.floor((sessionExpiry(config, row.sessionCreatedAt, now) - now) / 1000);
-    return { kind: 'rotated', user, issued: { sessionId, refreshToken: successor, expiresIn } };
+    return { kind: 'rotated', user, issued: { sessionId, refreshToken: successor, expiresIn, dpopJkt } };
   }
 
   // Rotated before this request, by an earlier refresh or one racing this one.
@@ -269,7 +313,7 @@ export async function rotateRefreshToken(
     // is two or more rotations stale: that is reuse, grace window or not.
     if (earlier && (await sha256Base64Url(earlier)) === row.successorHash && row.headRotatedAt === null) {
       const expiresIn = Math.floor((row.headExpiresAt - now) / 1000);
-      return { kind: 'rotated', user, issued: { sessionId, refreshToken: earlier, expiresIn } };
+      return { kind: 'rotated', user, issued: { sessionId, refreshToken: earlier, expiresIn, dpopJkt } };
     }
   }
   await revokeSession(db, sessionId, 'refresh_token_reused', now);

@@ -31,6 +31,7 @@ import { matchTotp, newTotpSecret, totpUri } from './totp';
 import { audit, type RequestLog } from '../platform/audit';
 import { clearCounterQuery, consumeAttempt, type Limit } from '../throttle/rate-limit';
 import { newSessionQueries, type IssuedRefresh, type VerifiedUser } from '../sessions/sessions';
+import { assertClaimed, claimProofQuery, type ProofClaim } from '../dpop/replay';
 import { findUserById } from '../accounts/users';
 
 const mfaLimitKey = (userId: string) => `mfa:${userId}`;
@@ -327,11 +328,19 @@ export function mfaRequired(challenge: IssuedChallenge | null): ApiError {
 export async function verifyLoginChallenge(
   db: Database,
   config: Config,
-  input: { mfaToken: string; factor: { code: string } | { recoveryCode: string }; userAgent?: string | undefined },
+  input: {
+    mfaToken: string;
+    factor: { code: string } | { recoveryCode: string };
+    userAgent?: string | undefined;
+    /** A verified DPoP proof: the session is bound to its key. */
+    dpop?: ProofClaim | undefined;
+  },
   log: RequestLog,
   now = Date.now(),
 ): Promise<{ user: User; session: IssuedRefresh; delivery: Delivery }> {
   assertDataKey(config);
+  // Spent first, on its own trip (this flow makes several): a replayed proof costs no attempt.
+  if (input.dpop) assertClaimed(await claimProofQuery(db, input.dpop));
   const challenge = await takeAttempt(db, input.mfaToken, now);
   await countCheck(db, config, challenge.userId, now);
   const user = await db.query.users.findFirst({ where: eq(users.id, challenge.userId) });
@@ -345,7 +354,12 @@ export async function verifyLoginChallenge(
   if (!(await completeChallenge(db, challenge.tokenHash, now))) throw invalidMfaToken();
   // Created as login creates it, conditional on the password and version of the password step.
   const verified = { passwordHash: user.passwordHash, tokenVersion: challenge.tokenVersion };
-  const session = await newSessionQueries(db, config, { userId: user.id, userAgent: input.userAgent, verified }, now);
+  const session = await newSessionQueries(
+    db,
+    config,
+    { userId: user.id, userAgent: input.userAgent, verified, dpopJkt: input.dpop?.jkt },
+    now,
+  );
   const [created] = await db.batch([...session.queries, clearCounterQuery(db, failuresLimit(config, user.id).key)]);
   if (created.length === 0) throw invalidMfaToken();
   audit('login_success', { ...log, userId: user.id, sessionId: session.issued.sessionId, method });

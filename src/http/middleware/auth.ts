@@ -1,9 +1,11 @@
 /**
- * Bearer authentication and role checks. The token proves who the caller was when it was
- * issued; the user row and the token's session, read from D1 on every protected request
+ * Bearer and DPoP authentication and role checks. The token proves who the caller was when it
+ * was issued; the user row and the token's session, read from D1 on every protected request
  * (one query), say who they are now: deleted users, demotions, logout, revoked sessions and
- * logout-all take effect at once.
+ * logout-all take effect at once. A DPoP-bound token (`cnf.jkt`) also needs, with every
+ * request, a proof signed by its key (RFC 9449 §7): a copy of the token alone is useless.
  */
+import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import type { Role } from '../../platform/db/schema';
 import type { AppEnv } from '../../platform/env';
@@ -12,23 +14,32 @@ import { ApiError } from '../../platform/errors';
 import { getKeyRing } from '../../credentials/keys';
 import { findTokenSubject } from '../../sessions/sessions';
 import { verifyAccessToken } from '../../credentials/tokens';
+import { dpopChallenge, DpopProofError, forResource, invalidProof } from '../../dpop/errors';
+import { currentNonce } from '../../dpop/nonce';
+import { verifyDpopProof } from '../../dpop/proof';
+import { spendInIsolate } from '../../dpop/replay';
 
 const REALM = 'edge-auth';
 
 /** RFC 6750 §3: no `error` attribute when the request carried no credentials at all. */
 function challenge(err?: { code: string; detail: string }): string {
-  if (!err) return `Bearer realm="${REALM}"`;
+  if (!err) return `Bearer realm="${REALM}", ${dpopChallenge()}`;
   return `Bearer realm="${REALM}", error="${err.code}", error_description="${err.detail.replaceAll('"', "'")}"`;
 }
 
-function unauthorized(detail: string, withError: boolean): ApiError {
+/** A 401 in the challenge of the scheme the request used (RFC 9449 §7.1 for DPoP). */
+function unauthorized(detail: string, withError: boolean, scheme: 'bearer' | 'dpop' = 'bearer'): ApiError {
+  const error = withError ? { code: 'invalid_token', detail } : undefined;
   return new ApiError(401, withError ? 'invalid_token' : 'unauthorized', detail, {
-    headers: { 'WWW-Authenticate': challenge(withError ? { code: 'invalid_token', detail } : undefined) },
+    headers: { 'WWW-Authenticate': scheme === 'dpop' ? dpopChallenge(error) : challenge(error) },
   });
 }
 
 export type RequireAuthOptions = {
-  /** Accepted Authorization schemes (`JWT` is Flask-JWT's, kept for its compatibility routes). */
+  /**
+   * Accepted Authorization schemes (`JWT` is Flask-JWT's, kept for its compatibility routes).
+   * `DPoP` is always accepted besides them, for DPoP-bound tokens.
+   */
   schemes?: readonly string[];
   /**
    * May reuse a check cached by this isolate for up to ACCESS_CHECK_CACHE_TTL seconds. Only
@@ -38,35 +49,71 @@ export type RequireAuthOptions = {
   cache?: boolean;
 };
 
+/**
+ * RFC 9449 §7: the token's scheme must match its binding, and a bound token needs a proof
+ * made with its key, for this request (method, URL) and this token (`ath`), never seen before
+ * by this isolate. One signature check and one thumbprint, before D1 is asked anything.
+ */
+async function checkBinding(c: Context<AppEnv>, token: string, jkt: string | undefined, dpop: boolean) {
+  if (!dpop) {
+    const detail = 'This access token is DPoP-bound: send it as Authorization: DPoP <token>, with a DPoP proof.';
+    throw new ApiError(401, 'invalid_token', detail, {
+      headers: { 'WWW-Authenticate': dpopChallenge({ code: 'invalid_token', detail }) },
+    });
+  }
+  if (!jkt) throw unauthorized('This access token is not DPoP-bound: send it as Authorization: Bearer <token>.', true);
+  const config = c.get('config');
+  try {
+    const proof = await verifyDpopProof(config, {
+      method: c.req.method,
+      url: c.req.url,
+      headers: c.req.raw.headers,
+      accessToken: token,
+    });
+    if (!proof) throw invalidProof('A DPoP-bound access token needs a DPoP proof (the DPoP header).');
+    if (proof.jkt !== jkt)
+      throw invalidProof('The DPoP proof was not made with the key this access token is bound to.');
+    spendInIsolate(proof);
+  } catch (err) {
+    throw err instanceof DpopProofError ? forResource(err) : err;
+  }
+  // RFC 9449 §9: the next nonce rides on every answer, so a client never waits for a refusal.
+  if (config.dpop.nonce) c.header('DPoP-Nonce', await currentNonce(config));
+}
+
 /** Requires a valid access token whose user and session are still live. */
 export const requireAuth = ({ schemes = ['Bearer'], cache = false }: RequireAuthOptions = {}) => {
   const accepted = new Set(schemes.map((s) => s.toLowerCase()));
   return createMiddleware<AppEnv>(async (c, next) => {
     const header = c.req.header('Authorization')?.trim();
     const [scheme = '', ...rest] = header ? header.split(/ +/) : [];
+    const dpop = scheme.toLowerCase() === 'dpop';
     // RFC 6750 §3.1: no credentials, or another scheme (Basic, ...), gets a bare challenge.
-    if (!accepted.has(scheme.toLowerCase())) {
+    if (!dpop && !accepted.has(scheme.toLowerCase())) {
       throw unauthorized(`This route requires an access token (Authorization: ${schemes[0]} <token>).`, false);
     }
+    const as = dpop ? 'dpop' : 'bearer';
     const token = rest.length === 1 && /^[A-Za-z0-9_.~+/=-]+$/.test(rest[0]!) ? rest[0] : undefined;
-    if (!token) throw unauthorized('The Authorization header does not carry one well-formed token.', true);
+    if (!token) throw unauthorized('The Authorization header does not carry one well-formed token.', true, as);
 
     const config = c.get('config');
     let claims;
     try {
       claims = await verifyAccessToken(config, await getKeyRing(config), token);
     } catch (err) {
-      if (err instanceof ApiError) throw unauthorized(err.detail, true);
+      if (err instanceof ApiError) throw unauthorized(err.detail, true, as);
       throw err;
     }
+    const jkt = claims.cnf?.jkt;
+    if (dpop || jkt) await checkBinding(c, token, jkt, dpop);
     const now = Date.now();
     const ttl = cache ? config.accessCheckCacheTtl : 0;
     let user = ttl ? cachedCheck(claims.sub, claims.sid, claims.ver, ttl, now) : undefined;
     if (!user) {
       const subject = await findTokenSubject(c.get('db'), claims.sub, claims.sid, now);
-      if (!subject) throw unauthorized('The user of this token no longer exists.', true);
+      if (!subject) throw unauthorized('The user of this token no longer exists.', true, as);
       if (subject.user.tokenVersion !== claims.ver || !subject.sessionLive) {
-        throw unauthorized('The access token has been revoked.', true);
+        throw unauthorized('The access token has been revoked.', true, as);
       }
       user = subject.user;
       if (config.accessCheckCacheTtl) rememberCheck(user, claims.sid, now);

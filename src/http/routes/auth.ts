@@ -6,6 +6,7 @@ import type { AppEnv } from '../../platform/env';
 import { ApiError } from '../../platform/errors';
 import { getKeyRing } from '../../credentials/keys';
 import { requireAuth } from '../middleware/auth';
+import { sessionProof } from '../middleware/dpop';
 import { clearRefreshCookie, readRefreshCookie, setRefreshCookie } from '../../sessions/refresh-cookie';
 import { createRouter, defineRoute } from '../routing';
 import type { Tag } from '../tags';
@@ -29,6 +30,7 @@ import {
 } from '../../sessions/sessions';
 import { toPublicUser } from '../../accounts/users';
 import { issueAccessToken } from '../../credentials/tokens';
+import { replayedProof } from '../../dpop/replay';
 
 const tags: Tag[] = ['auth'];
 
@@ -49,11 +51,13 @@ export async function tokenResponse(
     role: user.role,
     tokenVersion: user.tokenVersion,
     sessionId: session.sessionId,
+    dpopJkt: session.dpopJkt,
   });
   if (delivery === 'cookie') setRefreshCookie(c, session.refreshToken, session.expiresIn);
   return {
     access_token: access.token,
-    token_type: 'Bearer' as const,
+    // RFC 9449 §5: a DPoP-bound session's tokens say so.
+    token_type: session.dpopJkt ? ('DPoP' as const) : ('Bearer' as const),
     expires_in: access.expiresIn,
     ...(delivery === 'body' ? { refresh_token: session.refreshToken } : {}),
     refresh_expires_in: session.expiresIn,
@@ -230,6 +234,7 @@ export const authRouter = createRouter()
       requestId: c.get('requestId'),
       delivery: refresh_token_delivery,
       legacyHashes: c.env.LEGACY_HASHES,
+      dpop: await sessionProof(c),
     });
     if (result.mfa) throw mfaRequired(result.mfa.challenge);
     return c.json(await tokenResponse(c, result.user, result.session, refresh_token_delivery), 200);
@@ -238,7 +243,25 @@ export const authRouter = createRouter()
     const fromBody = c.req.valid('json').refresh_token;
     const presented = fromBody ?? readRefreshCookie(c);
     if (!presented) throw new ApiError(401, 'invalid_refresh_token', 'No refresh token was sent.');
-    const outcome = await rotateRefreshToken(c.get('db'), c.get('config'), presented, Date.now());
+    const proof = await sessionProof(c);
+    const outcome = await rotateRefreshToken(c.get('db'), c.get('config'), presented, Date.now(), proof ?? null);
+    if (outcome.kind === 'refused') {
+      audit('refresh_dpop_refused', {
+        requestId: c.get('requestId'),
+        userId: outcome.userId,
+        sessionId: outcome.sessionId,
+        ip: c.get('clientIp'),
+        reason: outcome.reason,
+      });
+      if (outcome.reason === 'replayed_proof') throw replayedProof();
+      throw new ApiError(
+        401,
+        'invalid_refresh_token',
+        outcome.reason === 'no_proof'
+          ? 'This refresh token is bound to a DPoP key: send a DPoP proof made with that key.'
+          : 'This refresh token is bound to another DPoP key than the proof was made with.',
+      );
+    }
     if (outcome.kind === 'reused') {
       audit('refresh_reuse_detected', {
         requestId: c.get('requestId'),

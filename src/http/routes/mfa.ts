@@ -1,6 +1,7 @@
 /** /auth/mfa/*: TOTP enrolment, the second step of a login, recovery codes. */
 import * as z from 'zod';
 import { requireAuth } from '../middleware/auth';
+import { sessionProof } from '../middleware/dpop';
 import { requestLog } from '../middleware/context';
 import type { Tag } from '../tags';
 import { createRouter, defineRoute } from '../routing';
@@ -182,7 +183,7 @@ export const mfaRouter = createRouter()
     const result = await verifyLoginChallenge(
       c.get('db'),
       c.get('config'),
-      { mfaToken: body.mfa_token, factor, userAgent: c.req.header('User-Agent') },
+      { mfaToken: body.mfa_token, factor, userAgent: c.req.header('User-Agent'), dpop: await sessionProof(c) },
       requestLog(c),
     );
     return c.json(await tokenResponse(c, result.user, result.session, result.delivery), 200);

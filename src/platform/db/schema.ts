@@ -58,6 +58,12 @@ export const sessions = sqliteTable(
     tokenVersion: integer('token_version').notNull().default(0),
     revokedAt: integer('revoked_at'),
     revokedReason: text('revoked_reason'),
+    /**
+     * The JWK SHA-256 thumbprint (RFC 7638) of the DPoP key the session was begun with, or NULL
+     * for a Bearer session. Its access tokens carry it as `cnf.jkt`, and a refresh must prove
+     * possession of that key (src/dpop/).
+     */
+    dpopJkt: text('dpop_jkt'),
   },
   (t) => [index('sessions_user_id_idx').on(t.userId), index('sessions_expires_at_idx').on(t.expiresAt)],
 );
@@ -87,6 +93,23 @@ export const refreshTokens = sqliteTable(
     successorSealed: text('successor_sealed'),
   },
   (t) => [index('refresh_tokens_session_id_idx').on(t.sessionId)],
+);
+
+/**
+ * DPoP proofs spent at the endpoints that begin or continue a session (login, two-factor
+ * verify, refresh), by SHA-256 of the key's thumbprint and the proof's `jti`: the primary key
+ * makes a second use of one proof fail, on every isolate at once. `claim` is a random value of
+ * the request that inserted the row, so the refresh batch can tell its own insert from an
+ * earlier one. Kept until the proof is too old to be accepted anyway (daily cleanup).
+ */
+export const dpopProofs = sqliteTable(
+  'dpop_proofs',
+  {
+    key: text('key').primaryKey(),
+    claim: text('claim').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+  },
+  (t) => [index('dpop_proofs_expires_at_idx').on(t.expiresAt)],
 );
 
 /**

@@ -1,0 +1,58 @@
+/**
+ * The public key a DPoP proof carries in its `jwk` header (RFC 9449 §4.2): checked, named by
+ * its JWK SHA-256 thumbprint (RFC 7638), and imported. Imports are kept per isolate by
+ * thumbprint: a client signs every call with the same key, and the thumbprint is computed
+ * anyway (it is what a token is bound to), so a repeat call pays for no import.
+ */
+import { calculateJwkThumbprint } from 'jose';
+import { invalidProof, type DpopAlg } from './errors';
+
+/** Members that only a private or symmetric key has: such a key in a header is refused. */
+const SECRET_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
+
+/** The key type and curve each algorithm signs with, and how WebCrypto imports it. */
+const KEY_TYPES: Record<DpopAlg, { kty: string; crv: string; import: { name: string; namedCurve?: string } }> = {
+  ES256: { kty: 'EC', crv: 'P-256', import: { name: 'ECDSA', namedCurve: 'P-256' } },
+  EdDSA: { kty: 'OKP', crv: 'Ed25519', import: { name: 'Ed25519' } },
+};
+
+export type ProofKey = { jkt: string; key: CryptoKey };
+
+const imported = new Map<string, CryptoKey>();
+/** Past this many keys the cache starts over rather than grow (an isolate has 128 MB). */
+const MAX_KEYS = 1_000;
+
+const isString = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 128;
+
+/** The public key of a proof's header and its thumbprint, or a 400 `invalid_dpop_proof`. */
+export async function proofKey(jwk: unknown, alg: DpopAlg): Promise<ProofKey> {
+  if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) {
+    throw invalidProof('The DPoP proof has no "jwk" header holding its public key.');
+  }
+  const members = jwk as Record<string, unknown>;
+  // RFC 9449 §4.3 step 7: a proof must carry a public key. A client that sends its private
+  // key has leaked it; accepting the proof would bind tokens to a key anyone may now hold.
+  if (SECRET_MEMBERS.some((m) => m in members)) {
+    throw invalidProof('The "jwk" header of the DPoP proof holds a private key; send the public key only.');
+  }
+  const type = KEY_TYPES[alg];
+  const { kty, crv, x, y } = members;
+  if (kty !== type.kty || crv !== type.crv || !isString(x) || (kty === 'EC' ? !isString(y) : y !== undefined)) {
+    throw invalidProof(`The "jwk" header of the DPoP proof is not a ${type.crv} public key for ${alg}.`);
+  }
+  // Only the members the thumbprint covers are imported, so the cached key is exactly the
+  // key the thumbprint names, whatever else a header adds.
+  const publicJwk: JsonWebKey = kty === 'EC' ? { kty, crv, x, y: y as string } : { kty, crv, x };
+  const jkt = await calculateJwkThumbprint(publicJwk as Parameters<typeof calculateJwkThumbprint>[0]);
+  let key = imported.get(jkt);
+  if (!key) {
+    try {
+      key = await crypto.subtle.importKey('jwk', publicJwk, type.import, false, ['verify']);
+    } catch {
+      throw invalidProof('The "jwk" header of the DPoP proof is not a valid public key.');
+    }
+    if (imported.size >= MAX_KEYS) imported.clear();
+    imported.set(jkt, key);
+  }
+  return { jkt, key };
+}
