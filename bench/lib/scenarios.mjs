@@ -1,5 +1,6 @@
 // What each scenario sends, and the setup it needs (tokens got through the real API).
 import { BENCH_PASSWORD } from './d1.mjs';
+import { dpopSigner } from './dpop.mjs';
 
 /** Production has CF-Connecting-IP on every request, so the per-address throttles run as they would there. */
 const CLIENT = { 'cf-connecting-ip': '198.51.100.7', 'user-agent': 'edge-auth-bench' };
@@ -7,17 +8,32 @@ const JSON_HEADERS = { ...CLIENT, 'content-type': 'application/json' };
 export const BENCH_USER = 'bench-user';
 export const BENCH_ADMIN = 'bench-admin';
 
-async function post(url, path, body) {
-  const res = await fetch(url + path, { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify(body) });
+async function post(url, path, body, headers = {}) {
+  const res = await fetch(url + path, {
+    method: 'POST',
+    headers: { ...JSON_HEADERS, ...headers },
+    body: JSON.stringify(body),
+  });
   if (!res.ok) throw new Error(`POST ${path} -> ${res.status} ${await res.text()}`);
   return res.json();
 }
 
 const login = (url, username) => post(url, '/auth/login', { username, password: BENCH_PASSWORD });
 
-/** Tokens for an edge-auth instance: a user, an admin, and `refreshPool` live refresh tokens. */
+/**
+ * Tokens for an edge-auth instance: a user, an admin, `refreshPool` live refresh tokens, and a
+ * DPoP-bound session of the user with the key that signs its proofs.
+ */
 export async function setupEdge(instance, { refreshPool = 0, spare = 0, users }) {
   const user = await login(instance.url, BENCH_USER);
+  const dpop = dpopSigner();
+  const bound = await post(
+    instance.url,
+    '/auth/login',
+    { username: BENCH_USER, password: BENCH_PASSWORD },
+    { dpop: dpop('POST', `${instance.url}/auth/login`) },
+  );
+  if (bound.token_type !== 'DPoP') throw new Error(`a login with a DPoP proof answered ${bound.token_type}`);
   const admin = await login(instance.url, BENCH_ADMIN);
   const refreshTokens = [];
   for (let i = 0; i < refreshPool; i++) refreshTokens.push((await login(instance.url, BENCH_USER)).refresh_token);
@@ -28,7 +44,10 @@ export async function setupEdge(instance, { refreshPool = 0, spare = 0, users })
     spareSessions.push({ refreshToken: tokens.refresh_token, id: sessionIdOf(tokens.access_token) });
   }
   return {
+    url: instance.url,
     userToken: user.access_token,
+    dpopToken: bound.access_token,
+    dpop,
     adminToken: admin.access_token,
     userId: user.user.id,
     refreshTokens,
@@ -71,6 +90,19 @@ const seededLogin = (path, users) => ({
 
 export const edge = {
   protected: (s) => ({ method: 'GET', path: '/auth/protected', headers: bearer(s.userToken) }),
+  /** The DPoP-bound token with a fresh proof each time: one more signature check and a thumbprint. */
+  protectedDpop: (s) => ({
+    method: 'GET',
+    path: '/auth/protected',
+    setupRequest: (req) => ({
+      ...req,
+      headers: {
+        ...CLIENT,
+        authorization: `DPoP ${s.dpopToken}`,
+        dpop: s.dpop('GET', `${s.url}/auth/protected`, s.dpopToken),
+      },
+    }),
+  }),
   me: (s) => ({ method: 'GET', path: '/auth/me', headers: bearer(s.userToken) }),
   adminList: (s) => ({ method: 'GET', path: '/admin/users?limit=20', headers: bearer(s.adminToken) }),
   adminUser: (s) => ({ method: 'GET', path: `/admin/users/${s.userId}`, headers: bearer(s.adminToken) }),
@@ -131,6 +163,13 @@ export const floor = {
 export const COMPARE = [
   { id: 'protected-16', title: 'protected, 16 connections', connections: 16, edge: 'protected', floor: 'protected' },
   { id: 'protected-64', title: 'protected, 64 connections', connections: 64, edge: 'protected', floor: 'protected' },
+  {
+    id: 'protected-dpop',
+    title: 'protected DPoP-bound, 16 connections',
+    connections: 16,
+    edge: 'protectedDpop',
+    against: 'protected-16',
+  },
   { id: 'me', title: 'me, 16 connections', connections: 16, edge: 'me', against: 'protected-16' },
   { id: 'login', title: 'login, 8 connections', connections: 8, edge: 'login', floor: 'login' },
   { id: 'register', title: 'register, 8 connections', connections: 8, edge: 'register', floor: 'register' },
