@@ -61,6 +61,12 @@ const sessionKey = async (sessionId: string) =>
       .first<{ dpop_jkt: string | null }>()
   )?.dpop_jkt;
 
+/** Whether a refresh token has been rotated (spent), as D1 holds it. */
+const spent = async (refreshToken: string) =>
+  (await env.DB.prepare('SELECT rotated_at FROM refresh_tokens WHERE token_hash = ?')
+    .bind(await sha256B64url(refreshToken))
+    .first<{ rotated_at: number | null }>())!.rotated_at !== null;
+
 /** The problem of a protected route refusing a proof: 401 with the DPoP challenge. */
 async function expectProofRefused(res: Response, detail?: RegExp) {
   const problem = await expectProblem(res, 401, 'invalid_dpop_proof');
@@ -396,7 +402,8 @@ describe('refresh of a DPoP-bound session', () => {
           session_id: sessionIdOf(tokens.access_token),
         }),
       ]);
-      // The holder of the key is not locked out: the token was not spent.
+      // The token was not spent (not even into the grace window), so its holder is not locked out.
+      expect(await spent(tokens.refresh_token)).toBe(false);
       const owner = await refreshWith(tokens.refresh_token, await key.proof('POST', '/auth/refresh'));
       expect(owner.status).toBe(200);
     });
@@ -413,6 +420,7 @@ describe('refresh of a DPoP-bound session', () => {
     });
     await expectProblem(res!, 400, 'invalid_dpop_proof');
     expect(lines).toEqual([expect.objectContaining({ event: 'refresh_dpop_refused', reason: 'replayed_proof' })]);
+    expect(await spent(first.refresh_token)).toBe(false);
     expect((await refreshWith(first.refresh_token, await key.proof('POST', '/auth/refresh'))).status).toBe(200);
   });
 
