@@ -33,7 +33,22 @@ async function buildLegacyHashes() {
   return { name: setting('name'), compatibilityDate: setting('compatibility_date') };
 }
 
+/**
+ * The plugin reads wrangler.toml once per test file, in this process, and wrangler then announces
+ * a developer's .dev.vars each time ("Using secrets defined in .dev.vars": 46 identical lines in a
+ * full run). The bindings below override every secret in it, so the line says nothing; only that
+ * line is dropped, and everything else wrangler prints (its warnings and errors) still shows.
+ */
+function dropDevVarsNotice() {
+  const log = console.log;
+  console.log = (...args: unknown[]) => {
+    if (args.length === 1 && /^Using secrets defined in \S*\.dev\.vars$/.test(String(args[0]))) return;
+    log(...args);
+  };
+}
+
 export default defineConfig(async () => {
+  dropDevVarsNotice();
   // wrangler.toml serves dist/assets: built from app/ here, so tests always see the current app.
   await buildAssets();
   // The real migrations, applied to each test file's isolated D1 by test/apply-migrations.ts.
@@ -44,6 +59,10 @@ export default defineConfig(async () => {
       // Vitest's default on 2 cores is one file at a time; the e2e files mostly wait on child
       // processes (wrangler dev, npm, Chromium), so three at a time keeps both cores busy.
       maxWorkers: 3,
+      // Past this, the reporter lists a passing test with its suites. At the default (300 ms) a
+      // loaded machine listed hundreds, and suites of the same name under different parents
+      // (describe.each) printed the same line again and again. A minute marks a test worth a look.
+      slowTestThreshold: 60_000,
       // Audit lines are asserted by test/audit.test.ts; elsewhere they only bury the report.
       onConsoleLog: (log: string) => !log.includes('"type":"audit"'),
       projects: [

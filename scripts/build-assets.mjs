@@ -7,7 +7,7 @@
 //   app/src/main.ts        -> app.js        (esbuild: the app and edge-auth/client in one file)
 //   app/docs/index.html    -> docs/index.html
 //   app/docs/docs.ts       -> docs/docs.js
-//   @scalar/api-reference  -> docs/scalar.js (its prebuilt standalone bundle: no CDN at run time)
+//   swagger-ui-dist        -> docs/swagger-ui-bundle.js, docs/swagger-ui.css (prebuilt: no CDN at run time)
 //
 // Several builds may run at once (every `wrangler dev` of the e2e tests starts one), so a file
 // is only written when its content changed, and then atomically (a temporary file renamed over
@@ -52,9 +52,10 @@ export async function buildAssets() {
   for (const [from, to] of Object.entries(COPIED)) outputs.set(to, await readFile(path.join(APP, from)));
 
   const require = createRequire(import.meta.url);
-  // The package exports no subpath for it; it sits beside the main entry (dist/index.js).
-  const scalarDist = path.dirname(require.resolve('@scalar/api-reference'));
-  outputs.set('docs/scalar.js', await readFile(path.join(scalarDist, 'browser/standalone.js')));
+  const swaggerUi = path.dirname(require.resolve('swagger-ui-dist/package.json'));
+  for (const file of ['swagger-ui-bundle.js', 'swagger-ui.css']) {
+    outputs.set(`docs/${file}`, await readFile(path.join(swaggerUi, file)));
+  }
 
   const built = await esbuild.build({
     entryPoints: { app: path.join(APP, 'src/main.ts'), 'docs/docs': path.join(APP, 'docs/docs.ts') },

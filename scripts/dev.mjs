@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // `npm run dev`: the local API on http://127.0.0.1:8787 in one command.
 // 1. writes .dev.vars with a fresh random JWT_SECRET and DATA_ENCRYPTION_KEY if missing (gitignored);
-// 2. applies migrations/ to the local D1 in .wrangler/state (created on first run, reused after);
-// 3. runs `wrangler dev`.
+// 2. applies migrations/ to the local D1 in .wrangler/state (created on first run, reused after),
+//    printing one line per migration applied;
+// 3. runs `wrangler dev`, with email on: Miniflare sends nothing, it writes each mail to a file
+//    and prints the file's path in this console (scripts/lib/dev-config.mjs).
 // Extra arguments go to `wrangler dev` (e.g. `npm run dev -- --port 8788`).
 //
 // `npm run dev:legacy-hashes` (`--legacy-hashes`) runs the companion Worker of workers/legacy-hashes
@@ -11,7 +13,7 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { legacyHashesDevConfigs } from './lib/legacy-hashes-dev.mjs';
+import { DEV_EMAIL_FROM, devConfigs, devVarArgs } from './lib/dev-config.mjs';
 
 const env = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' };
 const devVars = new URL('../.dev.vars', import.meta.url);
@@ -41,14 +43,44 @@ const run = (args) => {
   if (result.status !== 0) process.exit(result.status ?? 1);
 };
 
+/**
+ * Applies migrations/ to the local D1 and says so in one line per migration applied. wrangler's
+ * own report is a table per migration (about 150 lines on a first run); it is shown whole only
+ * when the apply fails. No stdin: wrangler then takes the "apply?" question as answered yes,
+ * as it did when its output went to the terminal.
+ */
+function applyMigrations(persist) {
+  const result = spawnSync('wrangler', ['d1', 'migrations', 'apply', 'DB', '--local', ...persist], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    encoding: 'utf8',
+    env,
+  });
+  if (result.status !== 0) {
+    process.stdout.write(result.stdout ?? '');
+    process.stderr.write(result.stderr ?? '');
+    if (result.error) console.error(`dev: could not run wrangler: ${result.error.message}`);
+    process.exit(result.status ?? 1);
+  }
+  // Each table lists the migrations of this run; a name with ✅ was applied.
+  const applied = new Set([...result.stdout.matchAll(/│\s*(\S+\.sql)\s*│\s*✅/gu)].map((match) => match[1]));
+  for (const name of applied) console.log(`dev: applied migration ${name}`);
+  if (applied.size === 0) console.log('dev: the local database is up to date (no migration to apply)');
+  // Warnings are for the developer, whatever the tables said.
+  if (result.stderr) process.stderr.write(result.stderr);
+}
+
 // wrangler dev must serve the database the migrations went to.
 const persistAt = extra.findIndex((arg) => arg === '--persist-to' || arg.startsWith('--persist-to='));
 const persistArg = extra[persistAt] ?? '';
 const persistDir = persistArg.includes('=') ? persistArg.slice(persistArg.indexOf('=') + 1) : extra[persistAt + 1];
 const persist = persistAt >= 0 && persistDir ? ['--persist-to', persistDir] : [];
-run(['d1', 'migrations', 'apply', 'DB', '--local', ...persist]);
+applyMigrations(persist);
 // Defaults unless the caller chose (`npm run dev -- --port 8788`).
 const given = (flag) => extra.some((arg) => arg === flag || arg.startsWith(`${flag}=`));
 const defaults = [...(given('--ip') ? [] : ['--ip', '127.0.0.1']), ...(given('--port') ? [] : ['--port', '8787'])];
-const configs = withLegacyHashes ? legacyHashesDevConfigs() : [];
-run(['dev', ...configs, ...defaults, ...extra]);
+const configs = devConfigs({ legacyHashes: withLegacyHashes });
+const vars = devVarArgs();
+console.log(
+  `dev: email is on locally${vars.length ? ` (from ${DEV_EMAIL_FROM})` : ''}: nothing is sent; each mail is written to a file, and its path printed here ("Text: …")`,
+);
+run(['dev', ...configs, ...vars, ...defaults, ...extra]);

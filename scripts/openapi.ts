@@ -1,6 +1,6 @@
 /**
  * Writes the Worker's OpenAPI document (what GET /openapi.json serves) to a file, for tools
- * that read files: `npm run openapi:lint` (Spectral) and client generators of other languages.
+ * that read files: `npm run openapi:lint` and client generators of other languages.
  */
 import { writeFile } from 'node:fs/promises';
 import { apiDocument } from '../src/http/app';

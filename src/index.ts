@@ -10,7 +10,7 @@ import {
   eraseSealedSuccessorsQuery,
 } from './sessions/sessions';
 import { deleteEndedRecoveryQueries } from './recovery/cleanup';
-import { deleteForgottenAddressesQuery } from './throttle/throttle';
+import { deleteForgottenAddressesQuery, deleteLapsedAttemptsQuery } from './throttle/throttle';
 import { deleteExpiredProofsQuery } from './dpop/replay';
 
 const app = createApp();
@@ -21,33 +21,38 @@ export type CleanupSummary = {
   sealedSuccessors: number;
   counters: number;
   knownAddresses: number;
+  lapsedAttempts: number;
   dpopProofs: number;
 };
 
 /**
  * What the database must not keep: sessions that ended more than SESSION_RETENTION ago,
  * spent refresh tokens past their lifetime, sealed successors past the grace window,
- * expired throttle counters, addresses not seen for KNOWN_ADDRESS_DAYS, and spent DPoP proofs
- * too old to be accepted anyway.
+ * expired throttle counters, addresses not seen for KNOWN_ADDRESS_DAYS, login attempts whose
+ * in-flight mark lapsed (their Worker died before the verdict), and spent DPoP proofs too old
+ * to be accepted anyway.
  */
 export async function cleanup(env: Bindings, now = Date.now()): Promise<CleanupSummary> {
   const config = getConfig(env);
   const db = getDb(env.DB);
-  const [sessions, spentTokens, sealedSuccessors, counters, knownAddresses, dpopProofs] = await db.batch([
-    deleteEndedSessionsQuery(db, config, now),
-    deleteSpentExpiredTokensQuery(db, now),
-    eraseSealedSuccessorsQuery(db, now - config.refreshReuseGrace * 1000),
-    deleteExpiredCountersQuery(db, now),
-    deleteForgottenAddressesQuery(db, now),
-    deleteExpiredProofsQuery(db, now),
-    ...deleteEndedRecoveryQueries(db, now),
-  ]);
+  const [sessions, spentTokens, sealedSuccessors, counters, knownAddresses, lapsedAttempts, dpopProofs] =
+    await db.batch([
+      deleteEndedSessionsQuery(db, config, now),
+      deleteSpentExpiredTokensQuery(db, now),
+      eraseSealedSuccessorsQuery(db, now - config.refreshReuseGrace * 1000),
+      deleteExpiredCountersQuery(db, now),
+      deleteForgottenAddressesQuery(db, now),
+      deleteLapsedAttemptsQuery(db, now),
+      deleteExpiredProofsQuery(db, now),
+      ...deleteEndedRecoveryQueries(db, now),
+    ]);
   return {
     sessions: sessions.meta.changes,
     spentTokens: spentTokens.meta.changes,
     sealedSuccessors: sealedSuccessors.meta.changes,
     counters: counters.meta.changes,
     knownAddresses: knownAddresses.meta.changes,
+    lapsedAttempts: lapsedAttempts.meta.changes,
     dpopProofs: dpopProofs.meta.changes,
   };
 }
@@ -65,6 +70,7 @@ export default {
             erased_sealed_successors: deleted.sealedSuccessors,
             deleted_counters: deleted.counters,
             deleted_known_addresses: deleted.knownAddresses,
+            deleted_lapsed_attempts: deleted.lapsedAttempts,
             deleted_dpop_proofs: deleted.dpopProofs,
           }),
         ),

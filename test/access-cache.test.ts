@@ -5,7 +5,7 @@
  */
 import { env } from 'cloudflare:workers';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { forgetAll } from '../src/sessions/access-cache';
+import { cachedCheck, forgetAll, forgetUser, rememberCheck } from '../src/sessions/access-cache';
 import { api, appWith, countD1, expectProblem, PASSWORD, signedIn, signedInAdmin, sessionIdOf } from './helpers';
 
 const T0 = Date.UTC(2030, 5, 1, 12, 0, 0);
@@ -145,6 +145,35 @@ describe('the access-check cache', () => {
       const secondToken = ((await second.json()) as { access_token: string }).access_token;
       await revokeInD1(sessionIdOf(secondToken));
       await expectProblem(await cached('/auth/me', { token: secondToken }), 401, 'invalid_token');
+    });
+  });
+
+  describe('after this isolate revoked a user (D1_READS=nearest)', () => {
+    const user = {
+      id: 'held-user',
+      username: 'held',
+      role: 'user' as const,
+      tokenVersion: 0,
+      createdAt: 0,
+      mfaEnabled: false,
+      email: null,
+      emailVerifiedAt: null,
+    };
+    // ACCESS_CHECK_CACHE_TTL 5 plus D1_REPLICA_LAG_BOUND 10.
+    const hold = 15_000;
+
+    it('caches no check of that user read from a replica until the TTL plus the lag bound have passed', () => {
+      forgetUser(user.id, T0);
+      rememberCheck(user, 'sid', T0 + hold - 1, hold);
+      expect(cachedCheck(user.id, 'sid', 0, 5, T0 + hold - 1)).toBeUndefined();
+      rememberCheck(user, 'sid', T0 + hold, hold);
+      expect(cachedCheck(user.id, 'sid', 0, 5, T0 + hold)).toBe(user);
+    });
+
+    it('still caches a check of that user read from the primary', () => {
+      forgetUser(user.id, T0);
+      rememberCheck(user, 'sid', T0 + 1, 0);
+      expect(cachedCheck(user.id, 'sid', 0, 5, T0 + 1)).toBe(user);
     });
   });
 });

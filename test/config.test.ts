@@ -18,6 +18,30 @@ describe('configuration', () => {
     });
   });
 
+  it('has safe defaults and bounds for the limits of issue 16', () => {
+    expect(parseConfig({ JWT_SECRET: SECRET })).toMatchObject({
+      loginKnownAddressParallel: 20,
+      legacyVerifyMaxFailures: 10,
+      mfaMaxConsecutiveFailures: 100,
+      d1ReplicaLagBound: 10,
+      emailResetUserMax: 10,
+    });
+    // NIST SP 800-63B 5.2.2 allows no more than 100 failures in a row.
+    expect(() => parseConfig({ JWT_SECRET: SECRET, MFA_MAX_CONSECUTIVE_FAILURES: '101' })).toThrow(
+      /MFA_MAX_CONSECUTIVE_FAILURES/,
+    );
+    for (const name of [
+      'LOGIN_KNOWN_ADDRESS_PARALLEL',
+      'LEGACY_VERIFY_MAX_FAILURES',
+      'MFA_MAX_CONSECUTIVE_FAILURES',
+      'EMAIL_RESET_USER_MAX',
+    ]) {
+      expect(() => parseConfig({ JWT_SECRET: SECRET, [name]: '0' }), name).toThrow(new RegExp(name));
+    }
+    expect(() => parseConfig({ JWT_SECRET: SECRET, D1_REPLICA_LAG_BOUND: '301' })).toThrow(/D1_REPLICA_LAG_BOUND/);
+    expect(parseConfig({ JWT_SECRET: SECRET, D1_REPLICA_LAG_BOUND: '0' }).d1ReplicaLagBound).toBe(0);
+  });
+
   it('refuses more PBKDF2 iterations than deployed Workers allow (local workerd would accept them)', () => {
     expect(MAX_PBKDF2_ITERATIONS).toBe(100_000);
     expect(() => parseConfig({ JWT_SECRET: SECRET, PBKDF2_ITERATIONS: '100001' })).toThrow(/PBKDF2_ITERATIONS/);

@@ -108,6 +108,18 @@ function withoutDataKey(): typeof api {
   };
 }
 const mfaStrict = () => appWith({ MFA_MAX_FAILURES: '1' });
+const WRONG_PASSWORD = 'not-the-password';
+/**
+ * A signed-in user whose stored hash is a Flask one only the companion Worker checks (a login
+ * replaces it, so it is put back by hand), for the 503 of a route that proves the password.
+ */
+async function withFlaskHash(twoFactor = false) {
+  const s = twoFactor ? await twoFactorUser() : { ...(await signedIn()), recoveryCodes: [] as string[] };
+  await env.DB.prepare('UPDATE users SET password_hash = ? WHERE id = ?').bind(bcrypt.hash, s.user.id).run();
+  return s;
+}
+/** One wrong code in a row locks TOTP codes (the window's limit kept out of the way). */
+const mfaLockedApp = () => appWith({ MFA_MAX_CONSECUTIVE_FAILURES: '1', MFA_MAX_FAILURES: '1000' });
 /** A Flask-Bcrypt hash: only the companion Worker can check it (legacy-hashes-companion.ts). */
 const bcrypt = fixture.vectors.find((v) => v.hash.startsWith('$2b$04$'))!;
 /** Sends without the companion; its operator log line is asserted in legacy-hashes.test.ts. */
@@ -347,23 +359,51 @@ const CASES: Record<string, Record<number, Send[]>> = {
     ],
   },
   enrolTotp: {
-    200: [async () => api('/auth/mfa/totp', { method: 'POST', token: (await signedIn()).token })],
-    401: [() => api('/auth/mfa/totp', { method: 'POST' })],
-    409: [async () => api('/auth/mfa/totp', { method: 'POST', token: (await twoFactorUser()).token })],
-    500: [async () => withoutDataKey()('/auth/mfa/totp', { method: 'POST', token: (await signedIn()).token })],
+    200: [async () => api('/auth/mfa/totp', { token: (await signedIn()).token, json: { current_password: PASSWORD } })],
+    400: [async () => api('/auth/mfa/totp', { token: (await signedIn()).token, json: {} })],
+    401: [
+      () => api('/auth/mfa/totp', { json: { current_password: PASSWORD } }),
+      async () =>
+        api('/auth/mfa/totp', { token: (await signedIn()).token, json: { current_password: WRONG_PASSWORD } }),
+    ],
+    409: [
+      async () => api('/auth/mfa/totp', { token: (await twoFactorUser()).token, json: { current_password: PASSWORD } }),
+    ],
+    429: [
+      async () => {
+        const { token } = await signedIn();
+        const app = strict();
+        return until429(() => app('/auth/mfa/totp', { token, json: { current_password: WRONG_PASSWORD } }));
+      },
+    ],
+    500: [
+      async () =>
+        withoutDataKey()('/auth/mfa/totp', { token: (await signedIn()).token, json: { current_password: PASSWORD } }),
+    ],
+    503: [
+      async () =>
+        withoutCompanion('/auth/mfa/totp', {
+          token: (await withFlaskHash()).token,
+          json: { current_password: bcrypt.password },
+        }),
+    ],
   },
   confirmTotp: {
     200: [
       async () => {
         const { token } = await signedIn();
-        const { secret } = (await (await api('/auth/mfa/totp', { method: 'POST', token })).json()) as Json;
+        const { secret } = (await (
+          await api('/auth/mfa/totp', { json: { current_password: PASSWORD }, token })
+        ).json()) as Json;
         return api('/auth/mfa/totp/confirm', { token, json: { code: await totp(secret) } });
       },
     ],
     400: [
       async () => {
         const { token } = await signedIn();
-        const { secret } = (await (await api('/auth/mfa/totp', { method: 'POST', token })).json()) as Json;
+        const { secret } = (await (
+          await api('/auth/mfa/totp', { json: { current_password: PASSWORD }, token })
+        ).json()) as Json;
         const wrong = String((Number(await totp(secret)) + 500_000) % 1_000_000).padStart(6, '0');
         return api('/auth/mfa/totp/confirm', { token, json: { code: wrong } });
       },
@@ -374,7 +414,7 @@ const CASES: Record<string, Record<number, Send[]>> = {
       async () => {
         const { token } = await signedIn();
         const app = mfaStrict();
-        await app('/auth/mfa/totp', { method: 'POST', token });
+        await app('/auth/mfa/totp', { json: { current_password: PASSWORD }, token });
         return until429(() => app('/auth/mfa/totp/confirm', { token, json: { code: '000000' } }));
       },
     ],
@@ -386,55 +426,137 @@ const CASES: Record<string, Record<number, Send[]>> = {
     204: [
       async () => {
         const { token, recoveryCodes } = await twoFactorUser();
-        return api('/auth/mfa/totp', { method: 'DELETE', token, json: { code: recoveryCodes[0] } });
+        return api('/auth/mfa/totp', {
+          method: 'DELETE',
+          token,
+          json: { code: recoveryCodes[0], current_password: PASSWORD },
+        });
       },
     ],
     400: [
       async () =>
+        api('/auth/mfa/totp', { method: 'DELETE', token: (await twoFactorUser()).token, json: { code: '123456' } }),
+    ],
+    401: [
+      () => api('/auth/mfa/totp', { method: 'DELETE', json: { code: '123456', current_password: PASSWORD } }),
+      async () => {
+        const { token, recoveryCodes } = await twoFactorUser();
+        const json = { code: recoveryCodes[0], current_password: WRONG_PASSWORD };
+        return api('/auth/mfa/totp', { method: 'DELETE', token, json });
+      },
+      async () => {
+        const { token } = await twoFactorUser();
+        const json = { code: 'ZZZZ-ZZZZ-ZZZZ', current_password: PASSWORD };
+        return api('/auth/mfa/totp', { method: 'DELETE', token, json });
+      },
+    ],
+    409: [
+      async () =>
         api('/auth/mfa/totp', {
           method: 'DELETE',
-          token: (await twoFactorUser()).token,
-          json: { code: 'ZZZZ-ZZZZ-ZZZZ' },
+          token: (await signedIn()).token,
+          json: { code: '1', current_password: PASSWORD },
         }),
     ],
-    401: [() => api('/auth/mfa/totp', { method: 'DELETE', json: { code: '123456' } })],
-    409: [
-      async () => api('/auth/mfa/totp', { method: 'DELETE', token: (await signedIn()).token, json: { code: '1' } }),
+    403: [
+      async () => {
+        const { token } = await twoFactorUser();
+        const app = mfaLockedApp();
+        const json = (code: string) => ({ code, current_password: PASSWORD });
+        await app('/auth/mfa/totp', { method: 'DELETE', token, json: json('ZZZZ-ZZZZ-ZZZZ') });
+        return app('/auth/mfa/totp', { method: 'DELETE', token, json: json('123456') });
+      },
     ],
     429: [
       async () => {
         const { token } = await twoFactorUser();
         const app = mfaStrict();
-        return until429(() => app('/auth/mfa/totp', { method: 'DELETE', token, json: { code: 'ZZZZ-ZZZZ-ZZZZ' } }));
+        const json = { code: 'ZZZZ-ZZZZ-ZZZZ', current_password: PASSWORD };
+        return until429(() => app('/auth/mfa/totp', { method: 'DELETE', token, json }));
+      },
+      async () => {
+        const { token } = await twoFactorUser();
+        const app = strict();
+        const json = { code: 'ZZZZ-ZZZZ-ZZZZ', current_password: WRONG_PASSWORD };
+        return until429(() => app('/auth/mfa/totp', { method: 'DELETE', token, json }));
       },
     ],
     500: [
       async () =>
-        withoutDataKey()('/auth/mfa/totp', { method: 'DELETE', token: (await signedIn()).token, json: { code: '1' } }),
+        withoutDataKey()('/auth/mfa/totp', {
+          method: 'DELETE',
+          token: (await signedIn()).token,
+          json: { code: '1', current_password: PASSWORD },
+        }),
+    ],
+    503: [
+      async () => {
+        const { token, recoveryCodes } = await withFlaskHash(true);
+        const json = { code: recoveryCodes[0], current_password: bcrypt.password };
+        return withoutCompanion('/auth/mfa/totp', { method: 'DELETE', token, json });
+      },
     ],
   },
   regenerateRecoveryCodes: {
     200: [
       async () => {
         const { token, recoveryCodes } = await twoFactorUser();
-        return api('/auth/mfa/recovery-codes', { token, json: { code: recoveryCodes[0] } });
+        return api('/auth/mfa/recovery-codes', { token, json: { code: recoveryCodes[0], current_password: PASSWORD } });
       },
     ],
     400: [
       async () => api('/auth/mfa/recovery-codes', { token: (await twoFactorUser()).token, json: { code: 'nope' } }),
     ],
-    401: [() => api('/auth/mfa/recovery-codes', { json: { code: '123456' } })],
-    409: [async () => api('/auth/mfa/recovery-codes', { token: (await signedIn()).token, json: { code: '123456' } })],
+    401: [
+      () => api('/auth/mfa/recovery-codes', { json: { code: '123456', current_password: PASSWORD } }),
+      async () => {
+        const { token, recoveryCodes } = await twoFactorUser();
+        const json = { code: recoveryCodes[0], current_password: WRONG_PASSWORD };
+        return api('/auth/mfa/recovery-codes', { token, json });
+      },
+      async () => {
+        const { token } = await twoFactorUser();
+        return api('/auth/mfa/recovery-codes', { token, json: { code: 'nope', current_password: PASSWORD } });
+      },
+    ],
+    409: [
+      async () =>
+        api('/auth/mfa/recovery-codes', {
+          token: (await signedIn()).token,
+          json: { code: '123456', current_password: PASSWORD },
+        }),
+    ],
+    403: [
+      async () => {
+        const { token } = await twoFactorUser();
+        const app = mfaLockedApp();
+        const json = (code: string) => ({ code, current_password: PASSWORD });
+        await app('/auth/mfa/recovery-codes', { token, json: json('ZZZZ-ZZZZ-ZZZZ') });
+        return app('/auth/mfa/recovery-codes', { token, json: json('123456') });
+      },
+    ],
     429: [
       async () => {
         const { token } = await twoFactorUser();
         const app = mfaStrict();
-        return until429(() => app('/auth/mfa/recovery-codes', { token, json: { code: 'ZZZZ-ZZZZ-ZZZZ' } }));
+        return until429(() =>
+          app('/auth/mfa/recovery-codes', { token, json: { code: 'ZZZZ-ZZZZ-ZZZZ', current_password: PASSWORD } }),
+        );
       },
     ],
     500: [
       async () =>
-        withoutDataKey()('/auth/mfa/recovery-codes', { token: (await signedIn()).token, json: { code: '1' } }),
+        withoutDataKey()('/auth/mfa/recovery-codes', {
+          token: (await signedIn()).token,
+          json: { code: '1', current_password: PASSWORD },
+        }),
+    ],
+    503: [
+      async () => {
+        const { token, recoveryCodes } = await withFlaskHash(true);
+        const json = { code: recoveryCodes[0], current_password: bcrypt.password };
+        return withoutCompanion('/auth/mfa/recovery-codes', { token, json });
+      },
     ],
   },
   verifyMfa: {
@@ -457,6 +579,15 @@ const CASES: Record<string, Record<number, Send[]>> = {
         const { user } = await twoFactorUser();
         const { mfa_token } = await loginForChallenge(user.username);
         return api('/auth/mfa/verify', { json: { mfa_token, recovery_code: 'ZZZZ-ZZZZ-ZZZZ' } });
+      },
+    ],
+    403: [
+      async () => {
+        const { user } = await twoFactorUser();
+        const app = mfaLockedApp();
+        const { mfa_token } = await loginForChallenge(user.username, {}, app);
+        await app('/auth/mfa/verify', { json: { mfa_token, recovery_code: 'ZZZZ-ZZZZ-ZZZZ' } });
+        return app('/auth/mfa/verify', { json: { mfa_token, code: '123456' } });
       },
     ],
     429: [
@@ -554,18 +685,83 @@ const CASES: Record<string, Record<number, Send[]>> = {
   },
   addEmail: {
     202: [
-      async () => mailing().call('/auth/email', { token: (await signedIn()).token, json: { email: 'a@example.test' } }),
+      async () =>
+        mailing().call('/auth/email', {
+          token: (await signedIn()).token,
+          json: { email: 'a@example.test', current_password: PASSWORD },
+        }),
+      async () => {
+        const { token, recoveryCodes } = await twoFactorUser();
+        const json = { email: 'a@example.test', current_password: PASSWORD, code: recoveryCodes[0] };
+        return mailing().call('/auth/email', { token, json });
+      },
     ],
     400: [
-      async () => mailing().call('/auth/email', { token: (await signedIn()).token, json: { email: 'not-an-address' } }),
+      async () =>
+        mailing().call('/auth/email', {
+          token: (await signedIn()).token,
+          json: { email: 'not-an-address', current_password: PASSWORD },
+        }),
+      async () => mailing().call('/auth/email', { token: (await signedIn()).token, json: { email: 'a@example.test' } }),
+      async () =>
+        mailing().call('/auth/email', {
+          token: (await twoFactorUser()).token,
+          json: { email: 'a@example.test', current_password: PASSWORD },
+        }),
     ],
-    401: [() => mailing().call('/auth/email', { json: { email: 'a@example.test' } })],
-    404: [async () => api('/auth/email', { token: (await signedIn()).token, json: { email: 'a@example.test' } })],
+    401: [
+      () => mailing().call('/auth/email', { json: { email: 'a@example.test', current_password: PASSWORD } }),
+      async () =>
+        mailing().call('/auth/email', {
+          token: (await signedIn()).token,
+          json: { email: 'a@example.test', current_password: WRONG_PASSWORD },
+        }),
+      async () =>
+        mailing().call('/auth/email', {
+          token: (await twoFactorUser()).token,
+          json: { email: 'a@example.test', current_password: PASSWORD, code: 'ZZZZ-ZZZZ-ZZZZ' },
+        }),
+    ],
+    404: [
+      async () =>
+        api('/auth/email', {
+          token: (await signedIn()).token,
+          json: { email: 'a@example.test', current_password: PASSWORD },
+        }),
+    ],
     429: [
       async () => {
         const { token } = await signedIn();
         const { call } = mailing({ EMAIL_USER_MAX: '1' });
-        return until429(() => call('/auth/email', { token, json: { email: 'a@example.test' } }));
+        return until429(() =>
+          call('/auth/email', { token, json: { email: 'a@example.test', current_password: PASSWORD } }),
+        );
+      },
+      async () => {
+        const { token } = await signedIn();
+        const { call } = mailing({ LOGIN_MAX_FAILURES: '1', LOGIN_WINDOW: '60' });
+        const json = { email: 'a@example.test', current_password: WRONG_PASSWORD };
+        return until429(() => call('/auth/email', { token, json }));
+      },
+    ],
+    500: [
+      async () => {
+        vi.spyOn(console, 'error').mockImplementationOnce(() => {});
+        const { call } = mailing({ DATA_ENCRYPTION_KEY: '' });
+        const json = { email: 'a@example.test', current_password: PASSWORD };
+        return call('/auth/email', { token: (await signedIn()).token, json });
+      },
+    ],
+    503: [
+      async () => {
+        const json = { email: 'a@example.test', current_password: bcrypt.password };
+        const token = (await withFlaskHash()).token;
+        const quiet = vi.spyOn(console, 'error').mockImplementation(() => {});
+        try {
+          return await mailing({ LEGACY_HASHES: undefined }).call('/auth/email', { token, json });
+        } finally {
+          quiet.mockRestore();
+        }
       },
     ],
   },
@@ -574,7 +770,10 @@ const CASES: Record<string, Record<number, Send[]>> = {
       async () => {
         const { token } = await signedIn();
         const { call, sent } = mailing();
-        await call('/auth/email', { token, json: { email: `${uniqueName()}@example.test` } });
+        await call('/auth/email', {
+          token,
+          json: { email: `${uniqueName()}@example.test`, current_password: PASSWORD },
+        });
         return call('/auth/email/verify', { token, json: { code: codeIn(sent[0]) } });
       },
     ],
@@ -585,11 +784,18 @@ const CASES: Record<string, Record<number, Send[]>> = {
         const email = `${uniqueName()}@example.test`;
         const { call, sent } = mailing();
         for (const { token } of [await signedIn(), await signedIn()]) {
-          await call('/auth/email', { token, json: { email } });
+          await call('/auth/email', { token, json: { email, current_password: PASSWORD } });
           const res = await call('/auth/email/verify', { token, json: { code: codeIn(sent.at(-1)) } });
           if (res.status !== 200) return res;
         }
         throw new Error('the second verification of one address was accepted');
+      },
+    ],
+    500: [
+      async () => {
+        vi.spyOn(console, 'error').mockImplementationOnce(() => {});
+        const { call } = mailing({ DATA_ENCRYPTION_KEY: '' });
+        return call('/auth/email/verify', { token: (await signedIn()).token, json: { code: '123456' } });
       },
     ],
   },

@@ -2,50 +2,35 @@
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { sha256Base64Url } from '../src/platform/crypto';
 import { createApp } from '../src/http/app';
-import { api, appWith, expectProblem, login, ORIGIN, signedIn, type Api } from './helpers';
+import {
+  api,
+  appWith,
+  address,
+  codeIn,
+  expectProblem,
+  fakeEmail,
+  FROM,
+  login,
+  mailing,
+  ORIGIN,
+  type Api,
+  type Sent,
+  PASSWORD,
+  signedIn,
+  tokenIn,
+  withVerifiedEmail,
+} from './helpers';
 
 afterEach(() => vi.useRealTimers());
-
-const FROM = 'auth@example.test';
-type Sent = { from: string; to: string; subject: string; text: string; html: string };
-
-/** A stand-in for Cloudflare's send_email binding that keeps what it was asked to send. */
-function fakeEmail() {
-  const sent: Sent[] = [];
-  const binding = {
-    async send(message: Sent) {
-      sent.push(message);
-      return { messageId: `<${sent.length}@example.test>` };
-    },
-  } as unknown as SendEmail;
-  return { sent, binding };
-}
-
-function mailing(overrides: Partial<Cloudflare.Env> = {}) {
-  const mail = fakeEmail();
-  return { ...mail, call: appWith({ EMAIL: mail.binding, EMAIL_FROM: FROM, ...overrides }) };
-}
-
-const codeIn = (mail: Sent) => /^(\d{6})$/m.exec(mail.text)?.[1];
-const tokenIn = (mail: Sent) => /^([A-Za-z0-9_-]{43})$/m.exec(mail.text)?.[1];
-const address = (name: string) => `${name.toLowerCase()}@example.test`;
-
-async function withVerifiedEmail(call: Api, sent: Sent[], prefix: string) {
-  const s = await signedIn(prefix);
-  const email = address(s.user.username);
-  expect((await call('/auth/email', { json: { email }, token: s.token })).status).toBe(202);
-  const code = codeIn(sent.at(-1)!);
-  expect((await call('/auth/email/verify', { json: { code }, token: s.token })).status).toBe(200);
-  return { ...s, email };
-}
 
 describe('adding an email address', () => {
   it('mails a 6-digit code from EMAIL_FROM; the code verifies the address on the user', async () => {
     const { call, sent } = mailing();
     const { token, user } = await signedIn('mail');
     const email = `${user.username}@Example.test`;
-    const res = await call('/auth/email', { json: { email }, token });
+    const res = await call('/auth/email', { json: { email, current_password: PASSWORD }, token });
     expect(res.status).toBe(202);
     expect(sent).toHaveLength(1);
     expect(sent[0]).toMatchObject({ from: FROM, to: email, subject: expect.any(String), html: expect.any(String) });
@@ -63,7 +48,7 @@ describe('adding an email address', () => {
   it('a wrong code is 400 invalid_email_code; five wrong ones end the code', async () => {
     const { call, sent } = mailing();
     const { token } = await signedIn('wrongmail');
-    await call('/auth/email', { json: { email: 'wrong@example.test' }, token });
+    await call('/auth/email', { json: { email: 'wrong@example.test', current_password: PASSWORD }, token });
     const code = codeIn(sent[0]!)!;
     const wrong = String((Number(code) + 1) % 1_000_000).padStart(6, '0');
     for (let i = 0; i < 5; i++) {
@@ -79,7 +64,7 @@ describe('adding an email address', () => {
   it('the code expires after 15 minutes', async () => {
     const { call, sent } = mailing();
     const { token, user } = await signedIn('latemail');
-    await call('/auth/email', { json: { email: 'late@example.test' }, token });
+    await call('/auth/email', { json: { email: 'late@example.test', current_password: PASSWORD }, token });
     vi.setSystemTime(Date.now() + 15 * 60_000 + 1000);
     const fresh = (await login(user.username)).access_token; // the first one expired meanwhile
     await expectProblem(
@@ -93,7 +78,10 @@ describe('adding an email address', () => {
     const { call, sent } = mailing();
     const first = await withVerifiedEmail(call, sent, 'owner');
     const { token } = await signedIn('second');
-    expect((await call('/auth/email', { json: { email: first.email.toUpperCase() }, token })).status).toBe(202);
+    expect(
+      (await call('/auth/email', { json: { email: first.email.toUpperCase(), current_password: PASSWORD }, token }))
+        .status,
+    ).toBe(202);
     await expectProblem(
       await call('/auth/email/verify', { json: { code: codeIn(sent.at(-1)!) }, token }),
       409,
@@ -101,14 +89,103 @@ describe('adding an email address', () => {
     );
   });
 
+  it('mails one address at most three codes a day, whichever accounts ask', async () => {
+    const { call, sent } = mailing();
+    const victim = 'sprayed@example.test';
+    for (let i = 0; i < 3; i++) {
+      const { token } = await signedIn('spray');
+      const email = i === 1 ? victim.toUpperCase() : victim;
+      expect((await call('/auth/email', { json: { email, current_password: PASSWORD }, token })).status).toBe(202);
+    }
+    const { token } = await signedIn('spray');
+    const refused = await call('/auth/email', { json: { email: victim, current_password: PASSWORD }, token });
+    await expectProblem(refused, 429, 'too_many_attempts');
+    expect(Number(refused.headers.get('Retry-After'))).toBeGreaterThan(86_000);
+    expect(sent.filter((mail) => mail.to.toLowerCase() === victim)).toHaveLength(3);
+    // Another address is not affected, and the day's end lifts it.
+    expect(
+      (await call('/auth/email', { json: { email: 'other@example.test', current_password: PASSWORD }, token })).status,
+    ).toBe(202);
+    vi.setSystemTime(Date.now() + 86_400_000);
+    const fresh = (await login((await signedIn('spray')).user.username)).access_token;
+    expect(
+      (await call('/auth/email', { json: { email: victim, current_password: PASSWORD }, token: fresh })).status,
+    ).toBe(202);
+  });
+
+  it("counts a throttled account's requests against no address", async () => {
+    const { call, sent } = mailing({ EMAIL_USER_MAX: '1' });
+    const { token } = await signedIn('throttled');
+    expect(
+      (await call('/auth/email', { json: { email: 'first@example.test', current_password: PASSWORD }, token })).status,
+    ).toBe(202);
+    for (let i = 0; i < 3; i++) {
+      await expectProblem(
+        await call('/auth/email', { json: { email: 'kept@example.test', current_password: PASSWORD }, token }),
+        429,
+        'too_many_attempts',
+      );
+    }
+    const other = await signedIn('throttled');
+    expect(
+      (
+        await call('/auth/email', {
+          json: { email: 'kept@example.test', current_password: PASSWORD },
+          token: other.token,
+        })
+      ).status,
+    ).toBe(202);
+    expect(sent.filter((mail) => mail.to === 'kept@example.test')).toHaveLength(1);
+  });
+
   it('refuses what is not an address', async () => {
     const { call } = mailing();
     const { token } = await signedIn('bademail');
     await expectProblem(
-      await call('/auth/email', { json: { email: 'not-an-address' }, token }),
+      await call('/auth/email', { json: { email: 'not-an-address', current_password: PASSWORD }, token }),
       400,
       'validation_failed',
     );
+  });
+});
+
+describe('verification codes at rest', () => {
+  it('are stored as a keyed HMAC: not the plain SHA-256 a dump could reverse, and useless under another key', async () => {
+    const { call, sent } = mailing();
+    const { token, user } = await signedIn('keyed');
+    const email = address(user.username);
+    expect((await call('/auth/email', { json: { email, current_password: PASSWORD }, token })).status).toBe(202);
+    const code = codeIn(sent[0]!)!;
+    const row = await env.DB.prepare('SELECT code_hash FROM email_verifications WHERE user_id = ?')
+      .bind(user.id)
+      .first<{ code_hash: string }>();
+    // The old form: a million SHA-256 runs over the six digits found the code in any dump.
+    expect(row!.code_hash).not.toBe(await sha256Base64Url(`${user.id}\u0000${email}\u0000${code}`));
+    expect(row!.code_hash).not.toContain(code);
+
+    // The key comes from DATA_ENCRYPTION_KEY: under another one the right code does not match.
+    const otherKey = mailing({ DATA_ENCRYPTION_KEY: 'another-data-key-0123456789abcdefghijklmnopqrstuvwxyz' });
+    await expectProblem(
+      await otherKey.call('/auth/email/verify', { json: { code }, token }),
+      400,
+      'invalid_email_code',
+    );
+    expect((await call('/auth/email/verify', { json: { code }, token })).status).toBe(200);
+  });
+
+  it('without DATA_ENCRYPTION_KEY the address routes answer 500 misconfigured, before any password check', async () => {
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const { call, sent } = mailing({ DATA_ENCRYPTION_KEY: '' });
+    const { token } = await signedIn('nokey');
+    await expectProblem(
+      await call('/auth/email', { json: { email: 'nokey@example.test', current_password: 'wrong-password' }, token }),
+      500,
+      'misconfigured',
+    );
+    // The caller is not on loopback: the detail names nothing, the operator's log line does.
+    expect(logged.mock.calls.map((args) => String(args[0])).join('\n')).toMatch(/DATA_ENCRYPTION_KEY/);
+    await expectProblem(await call('/auth/email/verify', { json: { code: '123456' }, token }), 500, 'misconfigured');
+    expect(sent).toHaveLength(0);
   });
 });
 
@@ -195,14 +272,44 @@ describe('POST /auth/password/forgot', () => {
     expect(sent).toEqual([address(user.username)]);
   });
 
-  it('sends at most EMAIL_USER_MAX mails per user and hour, still answering 202', async () => {
+  it('sends at most EMAIL_USER_MAX mails per user, requesting address and hour, still answering 202', async () => {
     const { call, sent } = mailing({ EMAIL_USER_MAX: '2' });
-    const { user } = await withVerifiedEmail(call, sent, 'capped'); // the verification code was mail 1
+    const { user } = await withVerifiedEmail(call, sent, 'capped');
     const before = sent.length;
+    const headers = { 'CF-Connecting-IP': '203.0.113.30' };
     for (let i = 0; i < 3; i++) {
-      expect((await call('/auth/password/forgot', { json: { username: user.username } })).status).toBe(202);
+      expect((await call('/auth/password/forgot', { json: { username: user.username }, headers })).status).toBe(202);
     }
-    expect(sent.length - before).toBe(1);
+    expect(sent.length - before).toBe(2);
+  });
+
+  it("cannot be used from other addresses to spend the owner's budget; strangers together get a daily ceiling", async () => {
+    const { call, sent } = mailing({ EMAIL_RESET_USER_MAX: '4' });
+    const { user, email } = await withVerifiedEmail(call, sent, 'starved');
+    const HOME = '192.0.2.150';
+    const atHome = { 'CF-Connecting-IP': HOME };
+    // The owner's usual address: a login succeeded there.
+    expect(
+      (await call('/auth/login', { json: { username: user.username, password: PASSWORD }, headers: atHome })).status,
+    ).toBe(200);
+    const before = sent.length;
+    for (let i = 1; i <= 8; i++) {
+      const stranger = { 'CF-Connecting-IP': `198.51.100.${i}` };
+      for (let j = 0; j < 2; j++) {
+        expect(
+          (await call('/auth/password/forgot', { json: { username: user.username }, headers: stranger })).status,
+        ).toBe(202);
+      }
+    }
+    // Sixteen requests from eight addresses: the ceiling (EMAIL_RESET_USER_MAX) holds the inbox to four.
+    expect(sent.length - before).toBe(4);
+    // The owner's own address still has its whole budget (EMAIL_USER_MAX, 3 an hour).
+    const owner = sent.length;
+    for (let i = 0; i < 4; i++) {
+      expect((await call('/auth/password/forgot', { json: { email }, headers: atHome })).status).toBe(202);
+    }
+    expect(sent.length - owner).toBe(3);
+    expect(sent.slice(owner).every((mail) => mail.to === email && tokenIn(mail))).toBe(true);
   });
 
   it('is throttled per address (RECOVERY_IP_MAX per hour) whatever the name', async () => {
@@ -227,26 +334,78 @@ describe('POST /auth/password/forgot', () => {
   });
 });
 
+describe('what a mail says', () => {
+  /** A name no registration allows, as a row written outside the API could hold it. */
+  const HOSTILE = 'Urgent: call +1 555 0100 or visit https://evil.example/login';
+  const rename = (id: string, username: string) =>
+    env.DB.prepare('UPDATE users SET username = ? WHERE id = ?').bind(username, id).run();
+  const quotesNothingOf = (mail: Sent) => {
+    for (const part of [mail.subject, mail.text, mail.html]) {
+      expect(part).not.toMatch(/evil|555|Urgent/);
+    }
+  };
+
+  it('greets the user by name when it is one registration allows', async () => {
+    const { call, sent } = mailing();
+    const { user } = await withVerifiedEmail(call, sent, 'greeted');
+    expect(sent.at(-1)!.text).toContain(`Hello ${user.username},`);
+  });
+
+  it('quotes no other caller-chosen text: a verification mail to any address, a reset mail', async () => {
+    const { call, sent } = mailing();
+    const { user, token, email } = await withVerifiedEmail(call, sent, 'hostile');
+    await rename(user.id, HOSTILE);
+    expect(
+      (await call('/auth/email', { json: { email: 'anyone@example.test', current_password: PASSWORD }, token })).status,
+    ).toBe(202);
+    const verification = sent.at(-1)!;
+    expect(verification.to).toBe('anyone@example.test');
+    quotesNothingOf(verification);
+    expect(codeIn(verification)).toMatch(/^\d{6}$/);
+
+    expect((await call('/auth/password/forgot', { json: { email } })).status).toBe(202);
+    const reset = sent.at(-1)!;
+    expect(reset.to).toBe(email);
+    quotesNothingOf(reset);
+    expect(tokenIn(reset)).toBeDefined();
+  });
+});
+
 describe('email is off unless configured', () => {
   it('without EMAIL and EMAIL_FROM the email routes answer 404 email_disabled', async () => {
     const { token } = await signedIn('nomail');
-    await expectProblem(await api('/auth/email', { json: { email: 'a@example.test' }, token }), 404, 'email_disabled');
+    await expectProblem(
+      await api('/auth/email', { json: { email: 'a@example.test', current_password: PASSWORD }, token }),
+      404,
+      'email_disabled',
+    );
     await expectProblem(await api('/auth/password/forgot', { json: { username: 'alice' } }), 404, 'email_disabled');
   });
 
-  it('with only one of the two the service says which is missing (500 misconfigured)', async () => {
-    vi.spyOn(console, 'error').mockImplementation(() => {});
+  it('with only one of the two the service says which is missing (500 misconfigured, named in the log)', async () => {
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
     const noBinding = await expectProblem(
       await appWith({ EMAIL_FROM: FROM })('/auth/password/forgot', { json: { username: 'alice' } }),
       500,
       'misconfigured',
     );
-    expect(noBinding.detail).toMatch(/binding EMAIL\b/);
+    expect(noBinding.detail).toBe('The service is misconfigured.');
+    expect(String(logged.mock.calls.at(-1)?.[0])).toMatch(/binding EMAIL\b/);
     const noFrom = await expectProblem(
       await appWith({ EMAIL: fakeEmail().binding })('/auth/password/forgot', { json: { username: 'alice' } }),
       500,
       'misconfigured',
     );
-    expect(noFrom.detail).toMatch(/EMAIL_FROM/);
+    expect(noFrom.detail).toBe('The service is misconfigured.');
+    expect(String(logged.mock.calls.at(-1)?.[0])).toMatch(/EMAIL_FROM/);
+    // On loopback (wrangler dev) the answer names it too.
+    const local = await expectProblem(
+      await appWith({ EMAIL_FROM: FROM })('http://localhost:8787/auth/password/forgot', {
+        json: { username: 'alice' },
+      }),
+      500,
+      'misconfigured',
+    );
+    expect(local.detail).toMatch(/binding EMAIL\b/);
   });
 });

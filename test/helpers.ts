@@ -165,8 +165,8 @@ const sqlOf = new WeakMap<object, string>();
  * Turns two-factor on for the holder of `token` as a client would: enrol, read the secret,
  * confirm with the current code. Returns the secret and the recovery codes.
  */
-export async function enrolTotp(token: string, call: Api = api) {
-  const started = await call('/auth/mfa/totp', { method: 'POST', token });
+export async function enrolTotp(token: string, call: Api = api, password = PASSWORD) {
+  const started = await call('/auth/mfa/totp', { json: { current_password: password }, token });
   expect(started.status).toBe(200);
   const { secret, otpauth_uri } = (await started.json()) as { secret: string; otpauth_uri: string };
   const confirmed = await call('/auth/mfa/totp/confirm', { json: { code: await totp(secret) }, token });
@@ -225,4 +225,40 @@ export async function captureAudit(fn: () => Promise<unknown>): Promise<{ lines:
     })
     .filter((l): l is AuditLine => l?.type === 'audit');
   return { lines, raw };
+}
+
+export const FROM = 'auth@example.test';
+export type Sent = { from: string; to: string; subject: string; text: string; html: string };
+
+/** A stand-in for Cloudflare's send_email binding that keeps what it was asked to send. */
+export function fakeEmail() {
+  const sent: Sent[] = [];
+  const binding = {
+    async send(message: Sent) {
+      sent.push(message);
+      return { messageId: `<${sent.length}@example.test>` };
+    },
+  } as unknown as SendEmail;
+  return { sent, binding };
+}
+
+/** The app with email on (a fake binding keeps what is sent), waiting for mails sent after the answer. */
+export function mailing(overrides: Partial<Cloudflare.Env> = {}) {
+  const mail = fakeEmail();
+  return { ...mail, call: appWith({ EMAIL: mail.binding, EMAIL_FROM: FROM, ...overrides }) };
+}
+
+export const codeIn = (mail: Sent) => /^(\d{6})$/m.exec(mail.text)?.[1];
+export const tokenIn = (mail: Sent) => /^([A-Za-z0-9_-]{43})$/m.exec(mail.text)?.[1];
+export const address = (name: string) => `${name.toLowerCase()}@example.test`;
+
+/** A signed-in user whose address (`<username>@example.test`) is verified through `call`. */
+export async function withVerifiedEmail(call: Api, sent: Sent[], prefix: string) {
+  const s = await signedIn(prefix);
+  const email = address(s.user.username);
+  const added = await call('/auth/email', { json: { email, current_password: PASSWORD }, token: s.token });
+  expect(added.status).toBe(202);
+  const code = codeIn(sent.at(-1)!);
+  expect((await call('/auth/email/verify', { json: { code }, token: s.token })).status).toBe(200);
+  return { ...s, email };
 }

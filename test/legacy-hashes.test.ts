@@ -464,3 +464,62 @@ describe('without the companion (LEGACY_HASHES is off by default)', () => {
     expect(await storedHash(user.id)).toBe(v.hash);
   });
 });
+
+describe('the cap on failed checks of an imported hash (LEGACY_VERIFY_MAX_FAILURES)', () => {
+  /** A companion that answers at once and counts what it was asked: the checks a login ran. */
+  function countingCompanion(password: string, overrides: Partial<Cloudflare.Env> = {}) {
+    const asked: string[] = [];
+    const companion: LegacyHashesCompanion = {
+      verify: async (presented) => (asked.push(presented), { match: presented === password }),
+    };
+    const LEGACY_HASHES = companion as unknown as Cloudflare.Env['LEGACY_HASHES'];
+    return { asked, app: appWith({ LEGACY_HASHES, ...overrides }) };
+  }
+  const from = (i: number) => ({ 'CF-Connecting-IP': `203.0.113.${i}` });
+
+  afterEach(() => vi.useRealTimers());
+
+  it('runs at most ten checks an hour over all addresses, even in parallel; then 429 without the verifier', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(new Date('2026-06-01T12:00:00Z'));
+    const v = byPrefix('$2b$10$');
+    const user = await insertImportedUser(v.hash);
+    const { asked, app } = countingCompanion(v.password);
+    const login = (password: string, i: number) =>
+      app('/auth/login', { json: { username: user.username, password }, headers: from(i) });
+
+    // Forty addresses, one wrong password each: no per-address or per-username limit is reached.
+    const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => login(v.wrong_password, i + 1)));
+    expect(asked).toHaveLength(10);
+    expect(answers.filter((r) => r.status === 401)).toHaveLength(10);
+    expect(answers.filter((r) => r.status === 429)).toHaveLength(30);
+
+    // The right password from yet another address: refused before the verifier runs.
+    const refused = await login(v.password, 99);
+    await expectProblem(refused, 429, 'too_many_attempts');
+    expect(Number(refused.headers.get('Retry-After'))).toBe(3600);
+    expect(asked).toHaveLength(10);
+
+    // The hour over, the owner gets in, and the imported hash is replaced for good.
+    vi.setSystemTime(new Date('2026-06-01T13:00:01Z'));
+    expect((await login(v.password, 99)).status).toBe(200);
+    expect(await storedHash(user.id)).toMatch(/^\$pbkdf2-sha256\$/);
+  });
+
+  it('does not apply once the hash is replaced, nor to accounts with the service’s own hash', async () => {
+    const v = byPrefix('$2b$10$');
+    const user = await insertImportedUser(v.hash);
+    const { app } = countingCompanion(v.password, { LEGACY_VERIFY_MAX_FAILURES: '2' });
+    expect((await app('/auth/login', { json: { username: user.username, password: v.password } })).status).toBe(200);
+    const ordinary = await register();
+    for (let i = 1; i <= 4; i++) {
+      for (const username of [user.username, ordinary.username]) {
+        await expectProblem(
+          await app('/auth/login', { json: { username, password: 'not-the-password' }, headers: from(100 + i) }),
+          401,
+          'invalid_credentials',
+        );
+      }
+    }
+  });
+});

@@ -54,19 +54,35 @@ describe('unknown routes and methods', () => {
 });
 
 describe('a misconfigured deployment', () => {
+  const misconfigured = { ...env, JWT_SECRET: 'too-short' };
+
   it('answers 500 misconfigured and logs it, naming the variable but not its value', async () => {
     const logged = errorLog();
-    const res = await createApp().fetch(new Request('https://auth.example.test/health'), {
-      ...env,
-      JWT_SECRET: 'too-short',
-    });
+    const res = await createApp().fetch(new Request('https://auth.example.test/health'), misconfigured);
     const problem = await expectProblem(res, 500, 'misconfigured');
-    expect(problem.detail).toMatch(/JWT_SECRET/);
     expect(JSON.stringify(problem)).not.toContain('too-short');
     expect(logged()).toEqual([
       expect.objectContaining({ type: 'error', kind: 'config', message: expect.stringMatching(/JWT_SECRET/) }),
     ]);
     expect(JSON.stringify(logged())).not.toContain('too-short');
+  });
+
+  it('tells an outside caller only that it is misconfigured, not which variable is wrong', async () => {
+    errorLog();
+    const res = await createApp().fetch(new Request('https://auth.example.test/health'), misconfigured);
+    const problem = await expectProblem(res, 500, 'misconfigured');
+    expect(problem.detail).toBe('The service is misconfigured.');
+    expect(JSON.stringify(problem)).not.toMatch(/JWT_SECRET/);
+  });
+
+  it('names the variable to a caller on loopback (a developer at wrangler dev)', async () => {
+    errorLog();
+    for (const origin of ['http://localhost:8787', 'http://127.0.0.1:8787', 'http://[::1]:8787']) {
+      const res = await createApp().fetch(new Request(`${origin}/health`), misconfigured);
+      const problem = await expectProblem(res, 500, 'misconfigured');
+      expect(problem.detail, origin).toMatch(/JWT_SECRET/);
+      expect(JSON.stringify(problem)).not.toContain('too-short');
+    }
   });
 });
 
@@ -85,7 +101,7 @@ describe('a key ring with one kid for two different keys', () => {
       JWT_PREVIOUS_PUBLIC_KEYS: JSON.stringify([other]),
     });
     const problem = await expectProblem(res, 500, 'misconfigured');
-    expect(problem.detail).toMatch(/JWT_PREVIOUS_PUBLIC_KEYS: kid "k1"/);
+    expect(problem.detail).toBe('The service is misconfigured.');
     expect(JSON.stringify(problem)).not.toContain(signing.d!);
     expect(logged()).toEqual([expect.objectContaining({ kind: 'config', message: expect.stringMatching(/kid "k1"/) })]);
     expect(JSON.stringify(logged())).not.toContain(signing.d!);
@@ -135,6 +151,15 @@ describe('GET /openapi.json', () => {
         'DELETE /admin/users/{id}/mfa',
       ].sort(),
     );
+  });
+
+  it('gives every operation a plain-text summary (tools show a summary as written, backticks and all)', async () => {
+    const doc = (await (await api('/openapi.json')).json()) as {
+      paths: Record<string, Record<string, { summary: string }>>;
+    };
+    const summaries = Object.values(doc.paths).flatMap((ops) => Object.values(ops).map((op) => op.summary));
+    expect(summaries).toContain('Create a user (always with role user)');
+    expect(summaries.filter((summary) => summary.includes('`'))).toEqual([]);
   });
 
   it('documents request bodies from the same zod schemas that validate them', async () => {

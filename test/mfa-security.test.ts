@@ -6,6 +6,7 @@ import { cleanup } from '../src/index';
 import {
   api,
   appWith,
+  captureAudit,
   enrolTotp,
   expectProblem,
   loginForChallenge,
@@ -64,7 +65,11 @@ describe('attempt caps', () => {
     expect(Number(locked.headers.get('Retry-After'))).toBeGreaterThan(0);
     // The same budget guards the Bearer routes: a stolen access token cannot guess either.
     await expectProblem(
-      await call('/auth/mfa/totp', { method: 'DELETE', json: { code: await totp(secret) }, token }),
+      await call('/auth/mfa/totp', {
+        method: 'DELETE',
+        json: { code: await totp(secret), current_password: PASSWORD },
+        token,
+      }),
       429,
       'too_many_attempts',
     );
@@ -72,6 +77,121 @@ describe('attempt caps', () => {
     vi.setSystemTime(Date.now() + 601_000);
     const fresh = await loginForChallenge(user.username, {}, call);
     expect((await verify({ mfa_token: fresh.mfa_token, code: await totp(secret) }, call)).status).toBe(200);
+  });
+});
+
+describe('the long-run cap: MFA_MAX_CONSECUTIVE_FAILURES wrong codes in a row', () => {
+  type Sent = { to: string; subject: string; text: string };
+  /** The app with a small cap, the window's own limit out of the way, and mail that is kept. */
+  function capped(max: string) {
+    const sent: Sent[] = [];
+    const EMAIL = {
+      async send(message: Sent) {
+        sent.push(message);
+        return { messageId: '<notice@example.test>' };
+      },
+    } as unknown as SendEmail;
+    const call = appWith({
+      MFA_MAX_CONSECUTIVE_FAILURES: max,
+      MFA_MAX_FAILURES: '1000',
+      EMAIL,
+      EMAIL_FROM: 'auth@example.test',
+    });
+    return { call, sent };
+  }
+  /** Gives the user a verified address, as POST /auth/email/verify would have. */
+  const verifiedAddress = async (userId: string, email: string) =>
+    env.DB.prepare('UPDATE users SET email = ?, email_key = ?, email_verified_at = ? WHERE id = ?')
+      .bind(email, email, Date.now(), userId)
+      .run();
+  const wrongAtLogin = async (username: string, secret: string, call: Api) => {
+    const { mfa_token } = await loginForChallenge(username, {}, call);
+    return verify({ mfa_token, code: await wrongCode(secret) }, call);
+  };
+
+  it('stops TOTP sign-in across windows; the owner is told once, by mail and in the audit log', async () => {
+    const { call, sent } = capped('3');
+    const { user, secret, recoveryCodes } = await twoFactorUser('streak', call);
+    await verifiedAddress(user.id, 'streak-owner@example.test');
+    const { lines } = await captureAudit(async () => {
+      for (let i = 0; i < 3; i++) {
+        await expectProblem(await wrongAtLogin(user.username, secret, call), 401, 'invalid_mfa_code');
+        // Each guess in a window of its own: the per-window limit never sees more than one.
+        vi.setSystemTime(Date.now() + 16 * 60_000);
+      }
+    });
+    expect(lines.filter((l) => l.event === 'mfa_locked')).toEqual([expect.objectContaining({ user_id: user.id })]);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.to).toBe('streak-owner@example.test');
+    expect(sent[0]!.text).toMatch(/locked/);
+    expect(sent[0]!.text).not.toMatch(/https?:|\/auth\//);
+
+    // Even the right code is refused now, unchecked.
+    const { mfa_token } = await loginForChallenge(user.username, {}, call);
+    const refused = await verify({ mfa_token, code: await totp(secret) }, call);
+    const problem = await expectProblem(refused, 403, 'mfa_locked');
+    expect(problem.detail).toMatch(/recovery code/);
+    await expectProblem(await wrongAtLogin(user.username, secret, call), 403, 'mfa_locked');
+    expect(sent).toHaveLength(1);
+
+    // A recovery code still signs in, and a right code starts the count over.
+    expect((await verify({ mfa_token, recovery_code: recoveryCodes[0] }, call)).status).toBe(200);
+    waitSteps(1);
+    const again = await loginForChallenge(user.username, {}, call);
+    expect((await verify({ mfa_token: again.mfa_token, code: await totp(secret) }, call)).status).toBe(200);
+  });
+
+  it('counts wrong codes on the Bearer routes too; a right code in between starts over', async () => {
+    const { call } = capped('3');
+    const { user, token, secret } = await twoFactorUser('streakbearer', call);
+    const wrongDisable = async () =>
+      call('/auth/mfa/totp', {
+        method: 'DELETE',
+        json: { code: await wrongCode(secret), current_password: PASSWORD },
+        token,
+      });
+    await expectProblem(await wrongDisable(), 401, 'invalid_mfa_code');
+    await expectProblem(await wrongDisable(), 401, 'invalid_mfa_code');
+    // Third in a row would lock; a right code first resets the streak.
+    const { mfa_token } = await loginForChallenge(user.username, {}, call);
+    expect((await verify({ mfa_token, code: await totp(secret) }, call)).status).toBe(200);
+    await expectProblem(await wrongDisable(), 401, 'invalid_mfa_code');
+    await expectProblem(await wrongDisable(), 401, 'invalid_mfa_code');
+    await expectProblem(await wrongDisable(), 401, 'invalid_mfa_code');
+    waitSteps(1);
+    await expectProblem(
+      await call('/auth/mfa/recovery-codes', { json: { code: await totp(secret), current_password: PASSWORD }, token }),
+      403,
+      'mfa_locked',
+    );
+  });
+
+  it('holds under parallel guesses: of ten at once, at most the cap are checked', async () => {
+    const { call } = capped('3');
+    const { user, secret } = await twoFactorUser('streakrace', call);
+    const tokens = [];
+    for (let i = 0; i < 10; i++) tokens.push((await loginForChallenge(user.username, {}, call)).mfa_token);
+    const code = await wrongCode(secret);
+    const results = await Promise.all(tokens.map((mfa_token) => verify({ mfa_token, code }, call)));
+    const codes = await Promise.all(results.map(async (r) => ((await r.json()) as { code: string }).code));
+    expect(codes.filter((c) => c === 'invalid_mfa_code')).toHaveLength(3);
+    expect(codes.filter((c) => c === 'mfa_locked')).toHaveLength(7);
+  });
+
+  it("an admin's reset ends the lock: the user signs in with the password and may enrol again", async () => {
+    const { call } = capped('2');
+    const admin = await signedInAdmin();
+    const { user, secret } = await twoFactorUser('streakreset', call);
+    for (let i = 0; i < 2; i++) await wrongAtLogin(user.username, secret, call);
+    await expectProblem(await wrongAtLogin(user.username, secret, call), 403, 'mfa_locked');
+    expect((await call(`/admin/users/${user.id}/mfa`, { method: 'DELETE', token: admin.token })).status).toBe(204);
+    const login = await call('/auth/login', { json: { username: user.username, password: PASSWORD } });
+    expect(login.status).toBe(200);
+    const { access_token } = (await login.json()) as { access_token: string };
+    const enrolled = await enrolTotp(access_token, call);
+    waitSteps(1);
+    const { mfa_token } = await loginForChallenge(user.username, {}, call);
+    expect((await verify({ mfa_token, code: await totp(enrolled.secret) }, call)).status).toBe(200);
   });
 });
 
@@ -92,7 +212,9 @@ describe('replay', () => {
 
   it('the code that confirmed enrolment cannot sign in', async () => {
     const { user, token } = await signedIn('replayconfirm');
-    const { secret } = (await (await api('/auth/mfa/totp', { method: 'POST', token })).json()) as { secret: string };
+    const { secret } = (await (
+      await api('/auth/mfa/totp', { json: { current_password: PASSWORD }, token })
+    ).json()) as { secret: string };
     const code = await totp(secret);
     expect((await api('/auth/mfa/totp/confirm', { json: { code }, token })).status).toBe(200);
     const { mfa_token } = await loginForChallenge(user.username);
@@ -213,22 +335,25 @@ describe('secrets at rest', () => {
     await expectProblem(await verify({ mfa_token, recovery_code: recoveryCodes[0] }, other), 401, 'invalid_mfa_code');
   });
 
-  it('without DATA_ENCRYPTION_KEY every MFA route answers 500 misconfigured naming it', async () => {
+  it('without DATA_ENCRYPTION_KEY every MFA route answers 500 misconfigured; only the log names it', async () => {
     const { user, token, recoveryCodes } = await twoFactorUser('nokey');
     const off = appWith({ DATA_ENCRYPTION_KEY: '' });
     const { mfa_token } = await loginForChallenge(user.username, {}, off);
     const calls = [
-      off('/auth/mfa/totp', { method: 'POST', token }),
+      off('/auth/mfa/totp', { json: { current_password: PASSWORD }, token }),
       off('/auth/mfa/totp/confirm', { json: { code: '123456' }, token }),
-      off('/auth/mfa/totp', { method: 'DELETE', json: { code: '123456' }, token }),
-      off('/auth/mfa/recovery-codes', { json: { code: '123456' }, token }),
+      off('/auth/mfa/totp', { method: 'DELETE', json: { code: '123456', current_password: PASSWORD }, token }),
+      off('/auth/mfa/recovery-codes', { json: { code: '123456', current_password: PASSWORD }, token }),
       off('/auth/mfa/verify', { json: { mfa_token, code: '123456' } }),
     ];
-    vi.spyOn(console, 'error').mockImplementation(() => {});
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
     for (const res of await Promise.all(calls)) {
       const problem = await expectProblem(res, 500, 'misconfigured');
-      expect(problem.detail).toMatch(/DATA_ENCRYPTION_KEY/);
+      // Anyone may call /auth/mfa/verify: the answer must not tell them codes cannot be checked.
+      expect(problem.detail).toBe('The service is misconfigured.');
     }
+    expect(logged).toHaveBeenCalledTimes(calls.length);
+    for (const [line] of logged.mock.calls) expect(String(line)).toMatch(/DATA_ENCRYPTION_KEY/);
     // Refused before anything was spent: with the key back, the same challenge still works.
     expect((await verify({ mfa_token, recovery_code: recoveryCodes[0] })).status).toBe(200);
   });
@@ -289,10 +414,12 @@ describe('parallel changes to one enrolment', () => {
   it('a confirm racing a restart of enrolment either turns two-factor on with its codes, or changes nothing', async () => {
     for (let i = 0; i < 3; i++) {
       const { user, token } = await signedIn('confirmrace');
-      const { secret } = (await (await api('/auth/mfa/totp', { method: 'POST', token })).json()) as { secret: string };
+      const { secret } = (await (
+        await api('/auth/mfa/totp', { json: { current_password: PASSWORD }, token })
+      ).json()) as { secret: string };
       const [confirm, restart] = await Promise.all([
         api('/auth/mfa/totp/confirm', { json: { code: await totp(secret) }, token }),
-        api('/auth/mfa/totp', { method: 'POST', token }),
+        api('/auth/mfa/totp', { json: { current_password: PASSWORD }, token }),
       ]);
       const after = await state(user.id);
       if (confirm.status === 200) {
@@ -309,12 +436,18 @@ describe('parallel changes to one enrolment', () => {
     for (let i = 0; i < 3; i++) {
       const { user, token, recoveryCodes } = await twoFactorUser('regenrace');
       const [regen, disable] = await Promise.all([
-        api('/auth/mfa/recovery-codes', { json: { code: recoveryCodes[0] }, token }),
-        api('/auth/mfa/totp', { method: 'DELETE', json: { code: recoveryCodes[1] }, token }),
+        api('/auth/mfa/recovery-codes', { json: { code: recoveryCodes[0], current_password: PASSWORD }, token }),
+        api('/auth/mfa/totp', {
+          method: 'DELETE',
+          json: { code: recoveryCodes[1], current_password: PASSWORD },
+          token,
+        }),
       ]);
       expect(disable.status).toBe(204);
       expect(await state(user.id)).toEqual({ enabled: false, confirmed: false, codes: 0 });
-      expect([200, 409]).toContain(regen.status);
+      // 200 if it won, 409 if it found two-factor off, 401 invalid_mfa_code if the disable
+      // deleted its recovery code before it was spent.
+      expect([200, 401, 409]).toContain(regen.status);
     }
   });
 });

@@ -23,7 +23,7 @@ const waitSteps = (steps: number) => vi.setSystemTime(Date.now() + steps * 30_00
 describe('TOTP enrolment', () => {
   it('hands out a base32 secret and its otpauth URI, pending until confirmed', async () => {
     const { user, token } = await signedIn('enrol');
-    const res = await api('/auth/mfa/totp', { method: 'POST', token });
+    const res = await api('/auth/mfa/totp', { json: { current_password: PASSWORD }, token });
     expect(res.status).toBe(200);
     const body = (await res.json()) as { secret: string; otpauth_uri: string };
     expect(body.secret).toMatch(/^[A-Z2-7]{32}$/);
@@ -54,8 +54,12 @@ describe('TOTP enrolment', () => {
 
   it('calling again replaces a pending secret: only the newest one confirms', async () => {
     const { token } = await signedIn('restart');
-    const first = (await (await api('/auth/mfa/totp', { method: 'POST', token })).json()) as { secret: string };
-    const second = (await (await api('/auth/mfa/totp', { method: 'POST', token })).json()) as { secret: string };
+    const first = (await (await api('/auth/mfa/totp', { json: { current_password: PASSWORD }, token })).json()) as {
+      secret: string;
+    };
+    const second = (await (await api('/auth/mfa/totp', { json: { current_password: PASSWORD }, token })).json()) as {
+      secret: string;
+    };
     expect(second.secret).not.toBe(first.secret);
     await expectProblem(
       await api('/auth/mfa/totp/confirm', { json: { code: await totp(first.secret) }, token }),
@@ -69,12 +73,47 @@ describe('TOTP enrolment', () => {
   it('answers 409 mfa_already_enabled once TOTP is on, and keeps the secret', async () => {
     const { token } = await signedIn('twice');
     await enrolTotp(token);
-    await expectProblem(await api('/auth/mfa/totp', { method: 'POST', token }), 409, 'mfa_already_enabled');
+    await expectProblem(
+      await api('/auth/mfa/totp', { json: { current_password: PASSWORD }, token }),
+      409,
+      'mfa_already_enabled',
+    );
     await expectProblem(
       await api('/auth/mfa/totp/confirm', { json: { code: '123456' }, token }),
       409,
       'mfa_already_enabled',
     );
+  });
+
+  it("ends every other session of the user once it is on; the caller's session continues", async () => {
+    const { user, tokens } = await signedIn('lockout');
+    const other = await login(user.username); // a device the owner may be locking out
+    const { secret } = (await (
+      await api('/auth/mfa/totp', { json: { current_password: PASSWORD }, token: other.access_token })
+    ).json()) as { secret: string };
+    // A pending enrolment ends nothing yet.
+    expect((await api('/auth/me', { token: tokens.access_token })).status).toBe(200);
+    const confirmed = await api('/auth/mfa/totp/confirm', {
+      json: { code: await totp(secret) },
+      token: other.access_token,
+    });
+    expect(confirmed.status).toBe(200);
+
+    await expectProblem(await api('/auth/me', { token: tokens.access_token }), 401, 'invalid_token');
+    await expectProblem(
+      await api('/auth/refresh', { json: { refresh_token: tokens.refresh_token } }),
+      401,
+      'invalid_refresh_token',
+    );
+    expect((await api('/auth/me', { token: other.access_token })).status).toBe(200);
+    const refreshed = await api('/auth/refresh', { json: { refresh_token: other.refresh_token } });
+    expect(refreshed.status).toBe(200);
+    const revoked = await env.DB.prepare(
+      "SELECT count(*) AS n FROM sessions WHERE user_id = ? AND revoked_reason = 'mfa_enabled'",
+    )
+      .bind(user.id)
+      .first<{ n: number }>();
+    expect(revoked!.n).toBe(1);
   });
 
   it('refuses a wrong first code with 400 invalid_mfa_code, and a confirm without enrolment with 409', async () => {
@@ -84,7 +123,9 @@ describe('TOTP enrolment', () => {
       409,
       'mfa_not_enabled',
     );
-    const { secret } = (await (await api('/auth/mfa/totp', { method: 'POST', token })).json()) as { secret: string };
+    const { secret } = (await (
+      await api('/auth/mfa/totp', { json: { current_password: PASSWORD }, token })
+    ).json()) as { secret: string };
     const wrong = String((Number(await totp(secret)) + 1) % 1_000_000).padStart(6, '0');
     await expectProblem(await api('/auth/mfa/totp/confirm', { json: { code: wrong }, token }), 400, 'invalid_mfa_code');
     await expectProblem(await api('/auth/mfa/totp/confirm', { json: {}, token }), 400, 'validation_failed');
@@ -214,7 +255,11 @@ describe('disabling TOTP and new recovery codes', () => {
     const { user, token } = await signedIn('disable');
     const { secret } = await enrolTotp(token);
     waitSteps(1);
-    const res = await api('/auth/mfa/totp', { method: 'DELETE', json: { code: await totp(secret) }, token });
+    const res = await api('/auth/mfa/totp', {
+      method: 'DELETE',
+      json: { code: await totp(secret), current_password: PASSWORD },
+      token,
+    });
     expect(res.status).toBe(204);
     const again = await login(user.username);
     expect(again.user.mfa_enabled).toBe(false);
@@ -224,19 +269,31 @@ describe('disabling TOTP and new recovery codes', () => {
     expect(rows!.n).toBe(0);
   });
 
-  it('DELETE /auth/mfa/totp also takes a recovery code; a wrong code is 400 and changes nothing', async () => {
+  it('DELETE /auth/mfa/totp also takes a recovery code; a wrong code is 401 (as at sign-in) and changes nothing', async () => {
     const { user, token } = await signedIn('disable2');
     const { recoveryCodes } = await enrolTotp(token);
     await expectProblem(
-      await api('/auth/mfa/totp', { method: 'DELETE', json: { code: 'ZZZZ-ZZZZ-ZZZZ' }, token }),
-      400,
+      await api('/auth/mfa/totp', {
+        method: 'DELETE',
+        json: { code: 'ZZZZ-ZZZZ-ZZZZ', current_password: PASSWORD },
+        token,
+      }),
+      401,
       'invalid_mfa_code',
     );
     await loginForChallenge(user.username);
-    const res = await api('/auth/mfa/totp', { method: 'DELETE', json: { code: recoveryCodes[0] }, token });
+    const res = await api('/auth/mfa/totp', {
+      method: 'DELETE',
+      json: { code: recoveryCodes[0], current_password: PASSWORD },
+      token,
+    });
     expect(res.status).toBe(204);
     await expectProblem(
-      await api('/auth/mfa/totp', { method: 'DELETE', json: { code: recoveryCodes[1] }, token }),
+      await api('/auth/mfa/totp', {
+        method: 'DELETE',
+        json: { code: recoveryCodes[1], current_password: PASSWORD },
+        token,
+      }),
       409,
       'mfa_not_enabled',
     );
@@ -246,7 +303,10 @@ describe('disabling TOTP and new recovery codes', () => {
     const { user, token } = await signedIn('regen');
     const { secret, recoveryCodes: old } = await enrolTotp(token);
     waitSteps(1);
-    const res = await api('/auth/mfa/recovery-codes', { json: { code: await totp(secret) }, token });
+    const res = await api('/auth/mfa/recovery-codes', {
+      json: { code: await totp(secret), current_password: PASSWORD },
+      token,
+    });
     expect(res.status).toBe(200);
     const { recovery_codes } = (await res.json()) as { recovery_codes: string[] };
     expect(recovery_codes).toHaveLength(10);

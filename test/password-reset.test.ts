@@ -4,13 +4,17 @@ import { sha256Base64Url } from '../src/platform/crypto';
 import {
   api,
   appWith,
+  codeIn,
   enrolTotp,
   expectProblem,
   login,
   loginForChallenge,
+  mailing,
   PASSWORD,
   signedIn,
   signedInAdmin,
+  tokenIn,
+  withVerifiedEmail,
 } from './helpers';
 
 afterEach(() => vi.useRealTimers());
@@ -185,5 +189,100 @@ describe('POST /auth/password/reset', () => {
     expect(Number(blocked.headers.get('Retry-After'))).toBeGreaterThan(0);
     // Another address is not affected.
     expect((await from('198.51.100.7')(reset_token)).status).toBe(204);
+  });
+});
+
+describe('an outstanding reset token does not outlive a credential change', () => {
+  /** Outstanding reset tokens of the user, used or not. */
+  const resetTokenRows = async (userId: string) =>
+    (await env.DB.prepare('SELECT count(*) AS n FROM password_reset_tokens WHERE user_id = ?')
+      .bind(userId)
+      .first<{ n: number }>())!.n;
+
+  /** A user with an admin-issued reset token they have not used. */
+  async function withResetToken(prefix: string) {
+    const admin = await signedInAdmin();
+    const signed = await signedIn(prefix);
+    const { reset_token } = await issue(admin.token, signed.user.id);
+    return { ...signed, admin, resetToken: reset_token };
+  }
+
+  it('ends at a password change', async () => {
+    const { user, token, resetToken } = await withResetToken('change');
+    const change = await api('/auth/password', {
+      json: { current_password: PASSWORD, new_password: NEW_PASSWORD },
+      token,
+    });
+    expect(change.status).toBe(204);
+    await expectProblem(await reset(resetToken, 'yet-another-unusual-passphrase'), 400, 'invalid_reset_token');
+    expect(await resetTokenRows(user.id)).toBe(0);
+    expect((await login(user.username, NEW_PASSWORD)).access_token).toEqual(expect.any(String));
+  });
+
+  it('ends at a logout-all', async () => {
+    const { user, token, resetToken } = await withResetToken('logoutall');
+    expect((await api('/auth/logout-all', { method: 'POST', token })).status).toBe(204);
+    await expectProblem(await reset(resetToken), 400, 'invalid_reset_token');
+    expect(await resetTokenRows(user.id)).toBe(0);
+  });
+
+  it('ends at a password reset: another token issued meanwhile dies with it', async () => {
+    const { user, resetToken } = await withResetToken('resetother');
+    // A second live token, as a forgot-password mail racing the admin's issue could leave.
+    const other = 'another-outstanding-reset-token-value-000000';
+    await env.DB.prepare(
+      "INSERT INTO password_reset_tokens (token_hash, user_id, via, created_at, expires_at) VALUES (?, ?, 'email', ?, ?)",
+    )
+      .bind(await sha256Base64Url(other), user.id, Date.now(), Date.now() + 3_600_000)
+      .run();
+    expect((await reset(resetToken)).status).toBe(204);
+    await expectProblem(await reset(other, 'yet-another-unusual-passphrase'), 400, 'invalid_reset_token');
+    expect((await login(user.username, NEW_PASSWORD)).access_token).toEqual(expect.any(String));
+  });
+
+  it('ends when the address it was mailed to is replaced', async () => {
+    const { call, sent } = mailing();
+    const { user, token } = await withVerifiedEmail(call, sent, 'mailed');
+    expect((await call('/auth/password/forgot', { json: { username: user.username } })).status).toBe(202);
+    const mailed = tokenIn(sent.at(-1)!)!;
+    expect(mailed).toBeDefined();
+
+    const added = await call('/auth/email', {
+      json: { email: `new-${user.username.toLowerCase()}@example.test`, current_password: PASSWORD },
+      token,
+    });
+    expect(added.status).toBe(202);
+    const verified = await call('/auth/email/verify', { json: { code: codeIn(sent.at(-1)!) }, token });
+    expect(verified.status).toBe(200);
+    await expectProblem(await reset(mailed), 400, 'invalid_reset_token');
+    expect(await resetTokenRows(user.id)).toBe(0);
+  });
+
+  it('ends at an admin two-factor reset (with the second factor gone, the token alone would open the account)', async () => {
+    const { user, token, admin, resetToken } = await withResetToken('mfareset');
+    await enrolTotp(token);
+    expect((await api(`/admin/users/${user.id}/mfa`, { method: 'DELETE', token: admin.token })).status).toBe(204);
+    await expectProblem(await reset(resetToken), 400, 'invalid_reset_token');
+    expect(await resetTokenRows(user.id)).toBe(0);
+  });
+
+  it('ends when the owner turns two-factor off', async () => {
+    const { user, token, admin } = await withResetToken('mfaoff');
+    const { recoveryCodes } = await enrolTotp(token);
+    const { reset_token } = await issue(admin.token, user.id);
+    const off = await api('/auth/mfa/totp', {
+      method: 'DELETE',
+      json: { code: recoveryCodes[0], current_password: PASSWORD },
+      token,
+    });
+    expect(off.status).toBe(204);
+    await expectProblem(await reset(reset_token), 400, 'invalid_reset_token');
+  });
+
+  it('ends with the user: a deleted user leaves no reset token behind', async () => {
+    const { user, admin, resetToken } = await withResetToken('deleted');
+    expect((await api(`/admin/users/${user.id}`, { method: 'DELETE', token: admin.token })).status).toBe(204);
+    expect(await resetTokenRows(user.id)).toBe(0);
+    await expectProblem(await reset(resetToken), 400, 'invalid_reset_token');
   });
 });

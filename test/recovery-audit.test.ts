@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { api, appWith, enrolTotp, loginForChallenge, signedIn, signedInAdmin, captureAudit } from './helpers';
+import { api, appWith, enrolTotp, loginForChallenge, PASSWORD, signedIn, signedInAdmin, captureAudit } from './helpers';
 import { totp } from './totp';
 
 afterEach(() => vi.restoreAllMocks());
@@ -20,7 +20,11 @@ describe('audit events of two-factor and recovery', () => {
       const { mfa_token } = await loginForChallenge(user.username);
       secrets.push(mfa_token);
       await api('/auth/mfa/verify', { json: { mfa_token, recovery_code: enrolled.recoveryCodes[0] } });
-      await api('/auth/mfa/totp', { method: 'DELETE', json: { code: enrolled.recoveryCodes[1] }, token });
+      await api('/auth/mfa/totp', {
+        method: 'DELETE',
+        json: { code: enrolled.recoveryCodes[1], current_password: PASSWORD },
+        token,
+      });
       await enrolTotp(token);
       await api(`/admin/users/${user.id}/mfa`, { method: 'DELETE', token: admin.token });
       const issued = await api(`/admin/users/${user.id}/password-reset`, { method: 'POST', token: admin.token });
@@ -28,7 +32,10 @@ describe('audit events of two-factor and recovery', () => {
       secrets.push(reset_token);
       await api('/auth/password/reset', { json: { reset_token, new_password: 'audited-new-passphrase' } });
       const other = await signedIn('mailer');
-      await mail('/auth/email', { json: { email: 'audited@example.test' }, token: other.token });
+      await mail('/auth/email', {
+        json: { email: 'audited@example.test', current_password: PASSWORD },
+        token: other.token,
+      });
       const code = /^(\d{6})$/m.exec(sent[0]!.text)![1]!;
       await mail('/auth/email/verify', { json: { code }, token: other.token });
       secrets.push(await totp(enrolled.secret));

@@ -1,28 +1,29 @@
 /**
- * The API reference at /docs: Scalar, rendered from this service's /openapi.json. Everything it
- * loads comes from this Worker, so it works offline and under a 'self' CSP (see app/_headers).
+ * The API reference at /docs: Swagger UI, rendered from this service's /openapi.json. Everything
+ * it loads comes from this Worker, so it works offline and under a 'self' CSP without
+ * 'unsafe-eval' (see app/_headers).
  */
 
-/** The global that /docs/scalar.js (Scalar's standalone bundle) defines; only what is used here. */
+/** The global that /docs/swagger-ui-bundle.js defines; only what is used here. */
 declare global {
   interface Window {
-    Scalar: { createApiReference(target: string, configuration: Record<string, unknown>): unknown };
+    SwaggerUIBundle: ((configuration: Record<string, unknown>) => unknown) & { presets: { apis: unknown } };
   }
 }
 
-window.Scalar.createApiReference('#api-reference-root', {
+window.SwaggerUIBundle({
   url: '/openapi.json',
-  // Each of these would otherwise reach a scalar.com host: fonts, usage telemetry, the "Ask AI"
-  // agent, and the proxy that "Test request" goes through by default. Requests go straight to
-  // this API instead, which the page's CSP (connect-src 'self') allows.
-  withDefaultFonts: false,
-  telemetry: false,
-  agent: { disabled: true },
-  proxyUrl: '',
-  showDeveloperTools: 'never',
-  // A small API: every operation on one page.
-  defaultOpenAllTags: true,
-  documentDownloadType: 'json',
+  dom_id: '#swagger-ui',
+  // The operations only: the standalone layout's top bar is a box to load other documents.
+  presets: [window.SwaggerUIBundle.presets.apis],
+  layout: 'BaseLayout',
+  // Otherwise a badge asks validator.swagger.io to check the document: a request to another host.
+  validatorUrl: null,
+  // Links to an operation (#/auth/login) survive a reload.
+  deepLinking: true,
+  // A small API: every tag open, the request duration shown after "Try it out".
+  docExpansion: 'list',
+  displayRequestDuration: true,
 });
 
 export {};

@@ -83,12 +83,16 @@ export const setRole = (id: string, role: 'user' | 'admin') =>
 
 export const deleteUser = (id: string) => unwrap(auth.api.DELETE('/admin/users/{id}', { params: { path: { id } } }));
 
-export const startTotp = () => unwrap(auth.api.POST('/auth/mfa/totp'));
+export const startTotp = (current_password: string) =>
+  unwrap(auth.api.POST('/auth/mfa/totp', { body: { current_password } }));
 
 export const confirmTotp = (code: string) =>
   unwrap(auth.api.POST('/auth/mfa/totp/confirm', { body: { code } })).then((body) => body.recovery_codes);
 
-export const disableTotp = (code: string) => unwrap(auth.api.DELETE('/auth/mfa/totp', { body: { code } }));
+export const disableTotp = (code: string, current_password: string) =>
+  unwrap(auth.api.DELETE('/auth/mfa/totp', { body: { code, current_password } }));
 
-export const newRecoveryCodes = (code: string) =>
-  unwrap(auth.api.POST('/auth/mfa/recovery-codes', { body: { code } })).then((body) => body.recovery_codes);
+export const newRecoveryCodes = (code: string, current_password: string) =>
+  unwrap(auth.api.POST('/auth/mfa/recovery-codes', { body: { code, current_password } })).then(
+    (body) => body.recovery_codes,
+  );

@@ -75,7 +75,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Create a user (always with role `user`)
+         * Create a user (always with role user)
          * @description Creates a user with role `user` and returns it. It does not sign in: call `login` next. The username is NFKC-normalised and unique case-insensitively; the password must meet the length rule and not be one of the most common passwords.
          */
         post: operations["register"];
@@ -156,7 +156,7 @@ export interface paths {
         put?: never;
         /**
          * End every session of the caller and invalidate every access token issued so far
-         * @description For a lost device or a suspected leak: every session of the caller, on every device, ends, and every access token issued to them so far stops working.
+         * @description For a lost device or a suspected leak: every session of the caller, on every device, ends, every access token issued to them so far stops working, and every outstanding password reset token ends.
          */
         post: operations["logoutAll"];
         delete?: never;
@@ -176,7 +176,7 @@ export interface paths {
         put?: never;
         /**
          * Change the password; other sessions and all access tokens are revoked
-         * @description Needs the current password. Every other session ends and every access token (the caller’s too) stops working; the caller’s own session continues, so its refresh token gets a fresh access token. Wrong current passwords are throttled like failed logins.
+         * @description Needs the current password. Every other session ends and every access token (the caller’s too) stops working; the caller’s own session continues, so its refresh token gets a fresh access token. Every outstanding password reset token ends, and the user’s verified address gets a notice. Wrong current passwords are throttled like failed logins.
          */
         post: operations["changePassword"];
         delete?: never;
@@ -236,12 +236,12 @@ export interface paths {
         put?: never;
         /**
          * Start TOTP enrolment: a new secret, pending until confirmed (calling again replaces it)
-         * @description Returns a new TOTP secret and its otpauth URI (show it as a QR code). Two-factor is not on until POST /auth/mfa/totp/confirm proves the app has it.
+         * @description Needs the current password. Returns a new TOTP secret and its otpauth URI (show it as a QR code). Two-factor is not on until POST /auth/mfa/totp/confirm proves the app has it.
          */
         post: operations["enrolTotp"];
         /**
-         * Turn TOTP off, with a current code or a recovery code; the recovery codes go too
-         * @description Needs a current TOTP code or an unused recovery code. Code checks count against the per-user limit.
+         * Turn TOTP off, with the current password and a current code or a recovery code; the recovery codes go too
+         * @description Needs the current password and a current TOTP code or an unused recovery code. Wrong passwords count against the login throttle, code checks against the per-user limit. The user’s verified address gets a notice.
          */
         delete: operations["disableTotp"];
         options?: never;
@@ -260,7 +260,7 @@ export interface paths {
         put?: never;
         /**
          * Confirm enrolment with a first code: TOTP is on, and the recovery codes are returned once
-         * @description Checks a first code from the app, turns two-factor on, and returns ten single-use recovery codes: show them once, they are stored only as hashes.
+         * @description Checks a first code from the app, turns two-factor on, and returns ten single-use recovery codes: show them once, they are stored only as hashes. Every other session of the user ends; the caller’s continues.
          */
         post: operations["confirmTotp"];
         delete?: never;
@@ -279,8 +279,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * A fresh set of recovery codes, with a current code or a recovery code; the old set stops working
-         * @description Needs a current TOTP code or an unused recovery code; the previous recovery codes stop working.
+         * A fresh set of recovery codes, with the current password and a current code or a recovery code; the old set stops working
+         * @description Needs the current password and a current TOTP code or an unused recovery code; the previous recovery codes stop working.
          */
         post: operations["regenerateRecoveryCodes"];
         delete?: never;
@@ -299,7 +299,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Complete a login that answered 403 `mfa_required`: the login's tokens, delivered as it asked
+         * Complete a login that answered 403 mfa_required: the login's tokens, delivered as it asked
          * @description Send the `mfa_token` of that answer with either `code` (TOTP) or `recovery_code`. The token works once, for five minutes, and dies after five wrong codes.
          */
         post: operations["verifyMfa"];
@@ -341,7 +341,7 @@ export interface paths {
         post?: never;
         /**
          * Turn off a user's two-factor authentication (lost phone and recovery codes); audited
-         * @description For a user who lost both the authenticator and the recovery codes: deletes the TOTP secret, the recovery codes and open challenges. Audited as mfa_reset_by_admin.
+         * @description For a user who lost both the authenticator and the recovery codes: deletes the TOTP secret, the recovery codes, open challenges and any outstanding password reset token. Audited as mfa_reset_by_admin; the user’s verified address gets a notice.
          */
         delete: operations["resetUserMfa"];
         options?: never;
@@ -360,7 +360,7 @@ export interface paths {
         put?: never;
         /**
          * Set a new password with a reset token; every session is revoked (TOTP stays on)
-         * @description The new password follows the registration rules. Every session is revoked and every access token stops working. Limited per address.
+         * @description The new password follows the registration rules. Every session is revoked, every access token and every other reset token stops working, and the user’s verified address gets a notice. Limited per address.
          */
         post: operations["resetPassword"];
         delete?: never;
@@ -380,7 +380,7 @@ export interface paths {
         put?: never;
         /**
          * Mail a reset token to the verified address of a user; the answer is the same whether or not one exists
-         * @description Always 202 with the same body, at the same speed: the lookup and the mail happen after the answer. A user with a verified address gets a reset token by mail. Needs email configured.
+         * @description Always 202 with the same body, at the same speed: the lookup and the mail happen after the answer. A user with a verified address gets a reset token by mail: at most EMAIL_USER_MAX an hour per requesting address, and EMAIL_RESET_USER_MAX a day from addresses the user has not logged in from, together. Needs email configured.
          */
         post: operations["forgotPassword"];
         delete?: never;
@@ -399,8 +399,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Add an email address: a 6-digit code is mailed to it (valid 15 minutes)
-         * @description Mails a 6-digit code to the address (valid 15 minutes, five tries); POST /auth/email/verify stores the address on the user. Needs email configured.
+         * Add or replace the email address: a 6-digit code is mailed to it (valid 15 minutes)
+         * @description Needs the current password, and a current TOTP code or a recovery code (`code`) when two-factor is on: the address receives password reset tokens, so it is worth as much as the password. Mails a 6-digit code to the address (valid 15 minutes, five tries); POST /auth/email/verify stores the address on the user, ends every outstanding reset token, and sends the replaced address a notice. At most EMAIL_USER_MAX mails an hour per account and three a day per address, whichever accounts ask. Needs email configured.
          */
         post: operations["addEmail"];
         delete?: never;
@@ -420,7 +420,7 @@ export interface paths {
         put?: never;
         /**
          * Confirm the address with the mailed code
-         * @description A verified address belongs to one user only.
+         * @description A verified address belongs to one user only. Every outstanding password reset token ends, and an address this one replaces gets a notice.
          */
         post: operations["verifyEmail"];
         delete?: never;
@@ -583,7 +583,7 @@ export interface components {
             status: number;
             detail: string;
             /** @enum {string} */
-            code: "validation_failed" | "malformed_json" | "unsupported_media_type" | "payload_too_large" | "username_taken" | "password_too_common" | "invalid_credentials" | "too_many_attempts" | "too_many_registrations" | "unauthorized" | "invalid_token" | "invalid_refresh_token" | "refresh_token_reused" | "invalid_dpop_proof" | "use_dpop_nonce" | "forbidden" | "csrf_rejected" | "https_required" | "not_found" | "method_not_allowed" | "last_admin" | "mfa_required" | "mfa_already_enabled" | "mfa_not_enabled" | "invalid_mfa_code" | "invalid_mfa_token" | "invalid_reset_token" | "invalid_email_code" | "email_taken" | "email_disabled" | "service_unavailable" | "legacy_hash_unavailable" | "misconfigured" | "internal_error";
+            code: "validation_failed" | "malformed_json" | "unsupported_media_type" | "payload_too_large" | "username_taken" | "password_too_common" | "invalid_credentials" | "too_many_attempts" | "too_many_registrations" | "unauthorized" | "invalid_token" | "invalid_refresh_token" | "refresh_token_reused" | "invalid_dpop_proof" | "use_dpop_nonce" | "forbidden" | "csrf_rejected" | "https_required" | "not_found" | "method_not_allowed" | "last_admin" | "mfa_required" | "mfa_already_enabled" | "mfa_not_enabled" | "invalid_mfa_code" | "invalid_mfa_token" | "mfa_locked" | "invalid_reset_token" | "invalid_email_code" | "email_taken" | "email_disabled" | "service_unavailable" | "legacy_hash_unavailable" | "misconfigured" | "internal_error";
             request_id?: string;
             errors?: {
                 field: string;
@@ -900,7 +900,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed attempts (`too_many_attempts`), see Retry-After */
+            /** @description `too_many_attempts`, see Retry-After: too many failed attempts (the window), or, with none failed, too many attempts for this account from this address still being checked (`Retry-After: 1`; at a known address LOGIN_KNOWN_ADDRESS_PARALLEL may be in flight). An account still on an imported hash also refuses past LEGACY_VERIFY_MAX_FAILURES failures an hour over all addresses */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1295,7 +1295,19 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "current_password": "correct horse battery staple"
+                 *     }
+                 */
+                "application/json": {
+                    /** @description The current password: an access token alone changes no credential or recovery detail. A wrong one is `401 invalid_credentials` and counts against the login throttle, as a failed login does */
+                    current_password: string;
+                };
+            };
+        };
         responses: {
             /** @description The pending secret */
             200: {
@@ -1311,7 +1323,16 @@ export interface operations {
                     };
                 };
             };
-            /** @description No or invalid access token */
+            /** @description Invalid input (`validation_failed`): `current_password` is required */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Wrong current password (`invalid_credentials`), or no or invalid access token */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1329,8 +1350,44 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description DATA_ENCRYPTION_KEY is not set (`misconfigured`) */
+            /** @description Body larger than 16384 bytes (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many wrong passwords (`too_many_attempts`, the login throttle), see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description DATA_ENCRYPTION_KEY is not set (`misconfigured`; the detail names it on loopback only, the log always) */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user was imported from Flask with a hash only the companion Worker can check, and it is not configured or failed (`legacy_hash_unavailable`); docs/flask.md */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1351,10 +1408,13 @@ export interface operations {
             content: {
                 /**
                  * @example {
+                 *       "current_password": "correct horse battery staple",
                  *       "code": "123456"
                  *     }
                  */
                 "application/json": {
+                    /** @description The current password: an access token alone changes no credential or recovery detail. A wrong one is `401 invalid_credentials` and counts against the login throttle, as a failed login does */
+                    current_password: string;
                     /**
                      * @description A current TOTP code, or one of the recovery codes
                      * @example 123456
@@ -1371,7 +1431,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Wrong code (`invalid_mfa_code`) or invalid input */
+            /** @description Invalid input (`validation_failed`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1380,8 +1440,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No or invalid access token */
+            /** @description Wrong current password (`invalid_credentials`), wrong code (`invalid_mfa_code`), or no or invalid access token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description After MFA_MAX_CONSECUTIVE_FAILURES wrong codes in a row, TOTP codes are refused (`mfa_locked`) until a recovery code is used or an admin resets two-factor; the owner is told by mail */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1416,7 +1485,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many wrong codes for this user (`too_many_attempts`), see Retry-After */
+            /** @description Too many wrong passwords (the login throttle) or wrong codes for this user (`too_many_attempts`), see Retry-After */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1425,8 +1494,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description DATA_ENCRYPTION_KEY is not set (`misconfigured`) */
+            /** @description DATA_ENCRYPTION_KEY is not set (`misconfigured`; the detail names it on loopback only, the log always) */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user was imported from Flask with a hash only the companion Worker can check, and it is not configured or failed (`legacy_hash_unavailable`); docs/flask.md */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1526,7 +1604,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description DATA_ENCRYPTION_KEY is not set (`misconfigured`) */
+            /** @description DATA_ENCRYPTION_KEY is not set (`misconfigured`; the detail names it on loopback only, the log always) */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1548,10 +1626,13 @@ export interface operations {
             content: {
                 /**
                  * @example {
+                 *       "current_password": "correct horse battery staple",
                  *       "code": "123456"
                  *     }
                  */
                 "application/json": {
+                    /** @description The current password: an access token alone changes no credential or recovery detail. A wrong one is `401 invalid_credentials` and counts against the login throttle, as a failed login does */
+                    current_password: string;
                     /**
                      * @description A current TOTP code, or one of the recovery codes
                      * @example 123456
@@ -1573,7 +1654,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Wrong code (`invalid_mfa_code`) or invalid input */
+            /** @description Invalid input (`validation_failed`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1582,8 +1663,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No or invalid access token */
+            /** @description Wrong current password (`invalid_credentials`), wrong code (`invalid_mfa_code`), or no or invalid access token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description After MFA_MAX_CONSECUTIVE_FAILURES wrong codes in a row, TOTP codes are refused (`mfa_locked`) until a recovery code is used or an admin resets two-factor; the owner is told by mail */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1618,7 +1708,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many wrong codes for this user (`too_many_attempts`), see Retry-After */
+            /** @description Too many wrong passwords (the login throttle) or wrong codes for this user (`too_many_attempts`), see Retry-After */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1627,8 +1717,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description DATA_ENCRYPTION_KEY is not set (`misconfigured`) */
+            /** @description DATA_ENCRYPTION_KEY is not set (`misconfigured`; the detail names it on loopback only, the log always) */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user was imported from Flask with a hash only the companion Worker can check, and it is not configured or failed (`legacy_hash_unavailable`); docs/flask.md */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1716,6 +1815,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description After MFA_MAX_CONSECUTIVE_FAILURES wrong codes in a row, TOTP codes are refused (`mfa_locked`) until a recovery code is used or an admin resets two-factor; the owner is told by mail */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Body larger than 16384 bytes (`payload_too_large`) */
             413: {
                 headers: {
@@ -1743,7 +1851,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description DATA_ENCRYPTION_KEY is not set (`misconfigured`) */
+            /** @description DATA_ENCRYPTION_KEY is not set (`misconfigured`; the detail names it on loopback only, the log always) */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -2041,7 +2149,8 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "email": "alice@example.com"
+                 *       "email": "alice@example.com",
+                 *       "current_password": "correct horse battery staple"
                  *     }
                  */
                 "application/json": {
@@ -2050,6 +2159,10 @@ export interface operations {
                      * @example alice@example.com
                      */
                     email: string;
+                    /** @description The current password: an access token alone changes no credential or recovery detail. A wrong one is `401 invalid_credentials` and counts against the login throttle, as a failed login does */
+                    current_password: string;
+                    /** @description Required when two-factor is on: a current TOTP code, or one of the recovery codes */
+                    code?: string;
                 };
             };
         };
@@ -2066,7 +2179,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Invalid address */
+            /** @description Invalid input (`validation_failed`): an invalid address, no `current_password`, or no `code` while two-factor is on */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2075,7 +2188,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No or invalid access token */
+            /** @description Wrong current password (`invalid_credentials`), wrong code (`invalid_mfa_code`), or no or invalid access token */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2111,8 +2224,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many mails to this user (`too_many_attempts`) */
+            /** @description Too many mails from this account (EMAIL_USER_MAX an hour) or to this address (three a day), wrong passwords (the login throttle) or wrong codes (`too_many_attempts`), see Retry-After */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description DATA_ENCRYPTION_KEY is not set (`misconfigured`): verification codes are keyed with it */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user was imported from Flask with a hash only the companion Worker can check, and it is not configured or failed (`legacy_hash_unavailable`); docs/flask.md */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2203,6 +2334,15 @@ export interface operations {
             };
             /** @description Body is not JSON (`unsupported_media_type`) */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description DATA_ENCRYPTION_KEY is not set (`misconfigured`) */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2706,7 +2846,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_attempts` */
+            /** @description `too_many_attempts`, see Retry-After (as for POST /auth/login) */
             429: {
                 headers: {
                     [name: string]: unknown;

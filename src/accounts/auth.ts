@@ -1,6 +1,6 @@
 /**
- * Registration, login and password change: the flows that spend PBKDF2 work. Each is one
- * read round trip, the hash, and at most one batched write.
+ * Registration, login and password change: the flows that spend PBKDF2 work. Each is one read round trip,
+ * the hash, and at most one batched write.
  */
 import { and, eq, sql } from 'drizzle-orm';
 import { forgetUser } from '../sessions/access-cache';
@@ -13,6 +13,9 @@ import type { LegacyHashesCompanion } from '../credentials/legacy-hashes-compani
 import { burnPasswordWork, hashPassword, verifyPassword } from '../credentials/password';
 import type { Delivery, IssuedChallenge } from '../two-factor/challenges';
 import { audit } from '../platform/audit';
+import { endResetTokensQuery } from '../recovery/reset-tokens';
+import type { Notify } from './notices';
+import { hashOptions, passwordProof, verifyOptions } from './password-proof';
 import { assertNotCommonPassword, commonPasswordQuery, notCommonPassword } from '../credentials/common-passwords';
 import { secondFactorGate } from '../two-factor/mfa';
 import { newSessionQueries, revokeUserSessionsQuery, type IssuedRefresh } from '../sessions/sessions';
@@ -23,17 +26,12 @@ import {
   countPasswordAttemptQuery,
   countRegistrationQuery,
   knownAddressJoin,
+  loginAttempt,
   passwordAttemptSucceededQueries,
   type AttemptKeys,
+  type ExtraLimit,
 } from '../throttle/throttle';
 import { createUser, usernameKey } from './users';
-
-const hashOptions = (config: Config) => ({ iterations: config.pbkdf2Iterations, pepper: config.pepper });
-/** Checking a stored hash may need the companion Worker (an imported Flask hash). */
-const verifyOptions = (config: Config, legacyHashes: LegacyHashesCompanion | undefined) => ({
-  ...hashOptions(config),
-  legacyHashes,
-});
 
 /**
  * Length limits (NIST SP 800-63B: counted in characters after NFKC). No composition rules, as
@@ -88,7 +86,9 @@ export type LoginResult =
 /**
  * Checks credentials under throttling and starts a session. Over a limit -> 429 before any
  * hashing (throttling protects CPU too). Unknown user and wrong password are the same 401 at
- * the same cost. Two D1 round trips: count + read, then the success writes.
+ * the same cost. Two D1 round trips: count + read, then the success writes; a failure answers
+ * after the first and then clears its in-flight mark (throttle.ts) with a write it hands to
+ * `defer`.
  */
 export async function login(
   db: Database,
@@ -103,6 +103,8 @@ export async function login(
     delivery?: Delivery | undefined;
     /** The LEGACY_HASHES binding, when configured. */
     legacyHashes?: LegacyHashesCompanion | undefined;
+    /** Runs work the answer need not wait for (ExecutionContext.waitUntil); without it, it is awaited. */
+    defer?: ((work: Promise<unknown>) => void) | undefined;
     /** A verified DPoP proof: spent in D1 with the attempt, and the session is bound to its key. */
     dpop?: ProofClaim | undefined;
   },
@@ -128,11 +130,12 @@ async function checkCredentials(
   now: number,
 ): Promise<LoginResult> {
   const keys: AttemptKeys = { user: usernameKey(input.username), address: addressKey(input.ip) };
-  // One round trip: the attempt is counted before the password is checked, the user is read
-  // with whether this address is known for them, and a DPoP proof is spent. (A relational
-  // findFirst that matches nothing crashes drizzle's batch result mapping, hence the plain select.)
-  const [counts, matches, claimed] = await db.batch([
-    countPasswordAttemptQuery(db, config, keys, now),
+  const attempt = loginAttempt(db, config, keys, now, legacyVerifyLimit(config, keys.user));
+  // One round trip: the attempt is counted and judged before the password is checked, the user
+  // is read with whether this address is known for them, and a DPoP proof is spent. (A
+  // relational findFirst that matches nothing crashes drizzle's batch result mapping, hence the
+  // plain select.)
+  const [matches, ...judged] = await db.batch([
     db
       .select({ user: users, knownSince: knownAddresses.lastSeenAt })
       .from(users)
@@ -140,21 +143,51 @@ async function checkCredentials(
       .where(eq(users.usernameKey, keys.user))
       .limit(1),
     ...(input.dpop ? [claimProofQuery(db, input.dpop)] : []),
+    ...attempt.queries,
   ]);
+  const claimed = input.dpop ? (judged.shift() as unknown[]) : null;
+  attempt.admit(judged);
   const found = matches[0];
-  assertAttemptAllowed(counts, config, keys, found?.knownSince != null, now);
-  if (claimed) assertClaimed(claimed);
 
-  const verdict = found
-    ? await verifyPassword(input.password, found.user.passwordHash, verifyOptions(config, input.legacyHashes))
-    : (await burnPasswordWork(input.password, hashOptions(config)), { ok: false, needsRehash: false });
-  if (!found || !verdict.ok) throw invalidCredentials();
+  // The attempt is in flight until its verdict. A failure stays counted; only its in-flight
+  // mark goes, sent before the answer leaves but not waited for.
+  const failed = async () => {
+    const work = attempt.failed.then(
+      () => undefined,
+      (err: unknown) =>
+        console.error(
+          JSON.stringify({ type: 'error', kind: 'login_settle', name: err instanceof Error ? err.name : typeof err }),
+        ),
+    );
+    if (input.defer) input.defer(work);
+    else await work;
+  };
+  // A replayed proof is refused before the password is checked; the attempt counts as failed.
+  if (claimed && claimed.length === 0) {
+    await failed();
+    assertClaimed(claimed);
+  }
+  let verdict;
+  try {
+    verdict = found
+      ? await verifyPassword(input.password, found.user.passwordHash, verifyOptions(config, input.legacyHashes))
+      : (await burnPasswordWork(input.password, hashOptions(config)), { ok: false, needsRehash: false });
+  } catch (err) {
+    // No verdict (503 from the companion, say): it counts like a failure.
+    await failed();
+    throw err;
+  }
+  if (!found || !verdict.ok) {
+    await failed();
+    throw invalidCredentials();
+  }
 
   const user = found.user;
-  // Every write below is conditional on the hash and token version just verified: a login
-  // that verified the old password cannot outlive a password change, logout-all or deletion
-  // that committed while it was hashing.
-  const verified = { passwordHash: user.passwordHash, tokenVersion: user.tokenVersion };
+  // Every write below is conditional on the hash, token version and second-factor flag just
+  // read: a login that verified the old password cannot outlive a password change, logout-all
+  // or deletion that committed while it was hashing, and one that found two-factor off cannot
+  // make a password-only session once an enrolment was confirmed meanwhile.
+  const verified = { passwordHash: user.passwordHash, tokenVersion: user.tokenVersion, mfaEnabled: user.mfaEnabled };
   // A user with a second factor gets a challenge instead of a session (services/mfa.ts).
   const gate = await secondFactorGate(db, user, verified, input.delivery, now);
   const session = gate
@@ -171,10 +204,25 @@ async function checkCredentials(
     ...(gate?.queries ?? session!.queries),
     ...(rehash ? [replaceHashQuery(db, user.id, user.passwordHash, rehash, now)] : []),
     ...passwordAttemptSucceededQueries(db, keys, user.id, now, found.knownSince),
+    attempt.succeeded,
   ]);
   if (created.length === 0) throw invalidCredentials();
   return gate ? { user, mfa: { challenge: gate.challenge } } : { user, session: session!.issued };
 }
+
+/**
+ * LEGACY_VERIFY_MAX_FAILURES an hour, over all addresses, for an account whose stored hash is
+ * still an imported one (legacy-hashes.ts: werkzeug pbkdf2 or scrypt, bcrypt): checking one
+ * may cost seconds of CPU, and the per-username limit alone would allow a hundred a window.
+ * Counted for every attempt on such an account before the check; the first right password
+ * replaces the hash, and the limit no longer applies.
+ */
+const legacyVerifyLimit = (config: Config, user: string): ExtraLimit => ({
+  key: `login:legacy:${user}`,
+  max: config.legacyVerifyMaxFailures,
+  windowSeconds: 3600,
+  onlyIf: sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.usernameKey} = ${user} AND (${users.passwordHash} GLOB 'pbkdf2:*' OR ${users.passwordHash} GLOB 'scrypt:*' OR ${users.passwordHash} GLOB '$2[aby]$*'))`,
+});
 
 /** Replaces only the hash that was verified: a password changed meanwhile stays changed. */
 function replaceHashQuery(db: Database, userId: string, verifiedHash: string, newHash: string, now: number) {
@@ -188,6 +236,7 @@ function replaceHashQuery(db: Database, userId: string, verifiedHash: string, ne
  * Changes a password after checking the current one (throttled like a login). Every other
  * session is revoked and the token version bumped, so every access token issued so far,
  * this caller's included, stops working; the current session's refresh token still works.
+ * Every outstanding reset token ends, and the owner gets a notice.
  */
 export async function changePassword(
   db: Database,
@@ -201,45 +250,35 @@ export async function changePassword(
     requestId?: string | undefined;
     /** The LEGACY_HASHES binding, when configured. */
     legacyHashes?: LegacyHashesCompanion | undefined;
+    notify: Notify;
   },
   now = Date.now(),
 ): Promise<void> {
   // Not counted: a too-short or common new password is no failed guess of the current one.
   checkPasswordLength(input.newPassword, config, 'new_password');
   const user = input.user;
-  const keys: AttemptKeys = { user: usernameKey(user.username), address: addressKey(input.ip) };
-  const log = { requestId: input.requestId, userId: user.id, ip: input.ip };
-  // The stored hash is read here, not by requireAuth: it never rides along on other requests.
-  const [listed, counts, known, stored] = await db.batch([
-    commonPasswordQuery(db, input.newPassword),
-    countPasswordAttemptQuery(db, config, keys, now, notCommonPassword(input.newPassword)),
-    db
-      .select({ since: knownAddresses.lastSeenAt })
-      .from(knownAddresses)
-      .where(knownAddressJoin(user.id, keys.address, now)),
-    db.select({ passwordHash: users.passwordHash }).from(users).where(eq(users.id, user.id)),
-  ]);
+  const log = { requestId: input.requestId, ip: input.ip };
+  const proof = passwordProof(db, config, { user, ip: input.ip, onlyIf: notCommonPassword(input.newPassword) }, now);
+  const [listed, ...read] = await db.batch([commonPasswordQuery(db, input.newPassword), ...proof.reads]);
   assertNotCommonPassword(listed);
-  const currentHash = stored[0]?.passwordHash;
-  if (currentHash === undefined) throw new ApiError(401, 'invalid_token', 'The user of this token no longer exists.');
-  try {
-    assertAttemptAllowed(counts, config, keys, known.length > 0, now);
-  } catch (err) {
-    audit('password_change_failure', { ...log, reason: 'too_many_attempts' });
-    throw err;
-  }
-  const verdict = await verifyPassword(input.currentPassword, currentHash, verifyOptions(config, input.legacyHashes));
-  if (!verdict.ok) {
-    audit('password_change_failure', { ...log, reason: 'invalid_credentials' });
-    throw new ApiError(401, 'invalid_credentials', 'The current password is incorrect.');
-  }
+  const proven = await proof.check(read, input.currentPassword, {
+    log,
+    failure: 'password_change_failure',
+    legacyHashes: input.legacyHashes,
+  });
   const passwordHash = await hashPassword(input.newPassword, hashOptions(config));
   const [changed] = await db.batch([
     // Conditional on what was verified: of two concurrent changes only one lands.
     db
       .update(users)
       .set({ passwordHash, tokenVersion: sql`${users.tokenVersion} + 1`, updatedAt: now })
-      .where(and(eq(users.id, user.id), eq(users.passwordHash, currentHash), eq(users.tokenVersion, user.tokenVersion)))
+      .where(
+        and(
+          eq(users.id, user.id),
+          eq(users.passwordHash, proven.passwordHash),
+          eq(users.tokenVersion, user.tokenVersion),
+        ),
+      )
       .returning({ id: users.id }),
     revokeUserSessionsQuery(db, user.id, 'password_changed', now, input.sessionId),
     // The kept session follows the new version, so its refresh token keeps working.
@@ -247,12 +286,14 @@ export async function changePassword(
       .update(sessions)
       .set({ tokenVersion: sql`(SELECT ${users.tokenVersion} FROM ${users} WHERE ${users.id} = ${user.id})` })
       .where(and(eq(sessions.id, input.sessionId), sql`${sessions.revokedAt} IS NULL`)),
-    ...passwordAttemptSucceededQueries(db, keys, user.id, now, known[0]?.since),
+    endResetTokensQuery(db, user.id),
+    ...proven.succeeded,
   ]);
   if (changed.length === 0) {
-    audit('password_change_failure', { ...log, reason: 'invalid_credentials' });
+    audit('password_change_failure', { ...log, userId: user.id, reason: 'invalid_credentials' });
     throw new ApiError(401, 'invalid_credentials', 'The password was changed by another request meanwhile.');
   }
   forgetUser(user.id);
-  audit('password_changed', log);
+  audit('password_changed', { ...log, userId: user.id });
+  input.notify('password_changed', user);
 }

@@ -7,6 +7,7 @@ import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import type { AppEnv } from '../platform/env';
 import { ApiError, ConfigError, problemBody, problemResponse, type ErrorCode } from '../platform/errors';
+import { isLoopbackHost } from '../platform/loopback';
 import { context } from './middleware/context';
 import { requireHttps } from './middleware/https';
 import { responseHeaders } from './middleware/response-headers';
@@ -75,9 +76,13 @@ function renderError(err: unknown, c: Context<AppEnv>): Response {
     return res;
   }
   if (err instanceof ConfigError) {
-    // The message names variables, never their values, so the operator can act on it.
+    // The message names variables, never their values, so the operator can act on it. The log
+    // is the operator's; a caller learns which secret is missing only on loopback (a developer
+    // at `wrangler dev`): anyone else would learn what the deployment lacks, e.g. that
+    // two-factor codes cannot be checked.
     console.error(JSON.stringify({ type: 'error', kind: 'config', message: err.message, request_id: requestId }));
-    return render(500, 'misconfigured', err.message);
+    const local = isLoopbackHost(new URL(c.req.url).hostname);
+    return render(500, 'misconfigured', local ? err.message : 'The service is misconfigured.');
   }
   // Name and first stack frame only: messages of query errors carry bound parameters
   // (password hashes, token hashes), which must never reach the logs.

@@ -56,6 +56,14 @@ function content(response: ResponseSpec) {
   return Object.keys(media).length ? { content: media } : {};
 }
 
+function security(spec: RouteSpec) {
+  // The refresh token comes in the body or in the cookie: `{}` makes the cookie optional.
+  if (spec.refreshCookie) return [{}, { [REFRESH_COOKIE_SCHEME]: [] }];
+  if (spec.bearer) return [{ bearerAuth: [] }];
+  // Public, said outright: tools and client generators need not guess whether a credential is missing.
+  return [];
+}
+
 function operation(spec: RouteSpec) {
   const params = [...parameters(spec.request?.params, 'path'), ...parameters(spec.request?.query, 'query')];
   const body = spec.request?.body;
@@ -63,11 +71,10 @@ function operation(spec: RouteSpec) {
   return {
     operationId: spec.operationId,
     tags: spec.tags,
-    summary: spec.summary,
+    // Plain text: tools render only descriptions as CommonMark, so `code` would show its backticks.
+    summary: spec.summary.replaceAll('`', ''),
     description: spec.description,
-    ...(spec.bearer ? { security: [{ bearerAuth: [] }] } : {}),
-    // The refresh token comes in the body or in the cookie: `{}` makes the cookie optional.
-    ...(spec.refreshCookie ? { security: [{}, { [REFRESH_COOKIE_SCHEME]: [] }] } : {}),
+    security: security(spec),
     ...(params.length ? { parameters: params } : {}),
     ...(body
       ? {

@@ -44,7 +44,7 @@ export type RouteSpec = {
   request?: {
     body?: z.ZodType;
     bodyOptional?: true;
-    /** A valid request body, shown by documentation tools (and checked against `body` by Spectral). */
+    /** A valid request body, shown by documentation tools (and checked against `body` by openapi:lint). */
     example?: Record<string, unknown>;
     query?: z.ZodType;
     params?: z.ZodType;

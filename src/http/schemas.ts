@@ -41,6 +41,12 @@ export const passwordSchema = z
   .min(1)
   .max(MAX_PASSWORD_LENGTH * 4);
 
+/** The re-authentication a credential or recovery detail change asks for, beside the access token. */
+export const currentPasswordSchema = passwordSchema.meta({
+  description:
+    'The current password: an access token alone changes no credential or recovery detail. A wrong one is `401 invalid_credentials` and counts against the login throttle, as a failed login does',
+});
+
 export const credentialsSchema = z.object({ username: usernameSchema, password: passwordSchema });
 
 export const userSchema = z.object({

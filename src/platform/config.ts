@@ -13,6 +13,8 @@ export const MAX_PBKDF2_ITERATIONS = 100_000;
 export const MIN_PASSWORD_LENGTH_FLOOR = 8;
 export const MAX_PASSWORD_LENGTH = 128;
 const MIN_SECRET_BYTES = 32;
+export const MAX_ACCESS_CHECK_CACHE_TTL = 60;
+export const MAX_D1_REPLICA_LAG_BOUND = 300;
 
 const bytes = (s: string) => new TextEncoder().encode(s).length;
 const int = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
@@ -85,6 +87,12 @@ const envSchema = z.object({
   // spread over many addresses; it never locks the owner out of a known address.
   LOGIN_USER_MAX_FAILURES: int(1, 1_000_000, 100),
   LOGIN_WINDOW: int(1, 86_400, 900),
+  // Logins in flight at once per (username, address) at a known address of the user: a fleet
+  // behind one NAT sharing one account. Failures still lock after LOGIN_MAX_FAILURES.
+  LOGIN_KNOWN_ADDRESS_PARALLEL: int(1, 1000, 20),
+  // Failed logins per hour, over all addresses, of an account whose stored hash is still an
+  // imported one: each check of such a hash may cost seconds of CPU.
+  LEGACY_VERIFY_MAX_FAILURES: int(1, 1000, 10),
   // Benchmarks and bulk tests lift the registration limit with very large values.
   REGISTER_IP_MAX: int(1, 1_000_000_000, 20),
   REGISTER_WINDOW: int(1, 1_000_000_000, 3_600),
@@ -92,9 +100,12 @@ const envSchema = z.object({
   // ASVS 7.3.2: a session ends this long after login however active it is.
   SESSION_MAX_LIFETIME: int(60, 400 * 86_400, 90 * 86_400),
   // Seconds a positive access check may be reused by an isolate (0 = every request asks D1).
-  ACCESS_CHECK_CACHE_TTL: int(0, 60, 0),
+  ACCESS_CHECK_CACHE_TTL: int(0, MAX_ACCESS_CHECK_CACHE_TTL, 0),
   // `nearest`: reads through D1 read replication (the Sessions API); see db/client.ts.
   D1_READS: z.enum(['primary', 'nearest']).default('primary'),
+  // Seconds a replica may lag the primary: after this isolate revokes a user, checks of that
+  // user read from a replica are not cached for ACCESS_CHECK_CACHE_TTL plus this.
+  D1_REPLICA_LAG_BOUND: int(0, MAX_D1_REPLICA_LAG_BOUND, 10),
   CORS_ORIGINS: list.pipe(z.array(corsOrigin)),
   JWT_SECRET: unset(secret('JWT_SECRET')),
   JWT_PREVIOUS_SECRETS: list.pipe(z.array(secret('JWT_PREVIOUS_SECRETS entries'))),
@@ -106,9 +117,13 @@ const envSchema = z.object({
   DATA_ENCRYPTION_KEY: unset(secret('DATA_ENCRYPTION_KEY')),
   MFA_MAX_FAILURES: int(1, 1000, 10),
   MFA_WINDOW: int(60, 86_400, 900),
+  // NIST SP 800-63B 5.2.2 (at most 100): wrong codes in a row, over every window, before TOTP
+  // codes are refused for the account (a recovery code or an admin reset still works).
+  MFA_MAX_CONSECUTIVE_FAILURES: int(1, 100, 100),
   PASSWORD_RESET_TTL: int(300, 7 * 86_400, 3600),
   RECOVERY_IP_MAX: int(1, 1_000_000, 20),
   EMAIL_USER_MAX: int(1, 100, 3),
+  EMAIL_RESET_USER_MAX: int(1, 1000, 10),
   EMAIL_FROM: unset(z.email()),
   // RFC 9449: how old a DPoP proof's `iat` may be; also how long a spent proof's jti is kept.
   DPOP_PROOF_MAX_AGE: int(10, 300, 60),
@@ -135,23 +150,29 @@ function toConfig(env: z.output<typeof envSchema>) {
     loginIpMaxFailures: env.LOGIN_IP_MAX_FAILURES,
     loginUserMaxFailures: env.LOGIN_USER_MAX_FAILURES,
     loginWindow: env.LOGIN_WINDOW,
+    loginKnownAddressParallel: env.LOGIN_KNOWN_ADDRESS_PARALLEL,
+    legacyVerifyMaxFailures: env.LEGACY_VERIFY_MAX_FAILURES,
     registerIpMax: env.REGISTER_IP_MAX,
     registerWindow: env.REGISTER_WINDOW,
     sessionRetention: env.SESSION_RETENTION,
     sessionMaxLifetime: env.SESSION_MAX_LIFETIME,
     accessCheckCacheTtl: env.ACCESS_CHECK_CACHE_TTL,
     d1Reads: env.D1_READS,
+    d1ReplicaLagBound: env.D1_REPLICA_LAG_BOUND,
     corsOrigins: env.CORS_ORIGINS,
     pepper: env.PASSWORD_PEPPER,
     /** Seals TOTP secrets and keys recovery-code hashes (src/two-factor/data-key.ts); unset = MFA off. */
     dataEncryptionKey: env.DATA_ENCRYPTION_KEY,
     mfaMaxFailures: env.MFA_MAX_FAILURES,
     mfaWindow: env.MFA_WINDOW,
+    mfaMaxConsecutiveFailures: env.MFA_MAX_CONSECUTIVE_FAILURES,
     passwordResetTtl: env.PASSWORD_RESET_TTL,
     /** Per address and hour: password resets tried and forgot-password requests. */
     recoveryIpMax: env.RECOVERY_IP_MAX,
-    /** Per user and hour: mails sent (verification codes and reset links). */
+    /** Per hour: verification mails an account sends; reset mails per (user, requesting address). */
     emailUserMax: env.EMAIL_USER_MAX,
+    /** Per user and day: reset mails asked from addresses the user is not known at, together. */
+    emailResetUserMax: env.EMAIL_RESET_USER_MAX,
     emailFrom: env.EMAIL_FROM,
     dpop: {
       /** Seconds a proof's `iat` may lie in the past; also the server nonce's window (src/dpop/nonce.ts). */

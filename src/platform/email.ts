@@ -38,6 +38,21 @@ export function requireMailer(env: Pick<Bindings, 'EMAIL'>, config: Config): Mai
 const escapeHtml = (s: string) =>
   s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
 
+/** A mail of plain sentences only (no secret, no link), as text and as escaped HTML. */
+export function plainMail(to: string, subject: string, lines: string[]): Mail {
+  return { to, subject, text: lines.join('\n'), html: lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('') };
+}
+
+/**
+ * The greeting, naming the user only if the name is one registration allows (ASCII letters,
+ * digits, `_ . -`: src/http/schemas.ts). Verification mails go to any address a caller names,
+ * so a mail carries no text a caller chose beyond such a name; a row written outside the API
+ * with another name is greeted without it.
+ */
+export function greeting(username: string): string {
+  return /^[A-Za-z0-9_.-]{3,32}$/.test(username) ? `Hello ${username},` : 'Hello,';
+}
+
 function compose(to: string, subject: string, lines: string[], secret: string): Mail {
   const text = [...lines, '', secret, '', 'If you did not ask for this, ignore this message.'].join('\n');
   const html = `${lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('')}<p><code>${escapeHtml(secret)}</code></p><p>If you did not ask for this, ignore this message.</p>`;
@@ -48,7 +63,7 @@ export function verificationMail(config: Config, to: string, username: string, c
   return compose(
     to,
     `${config.issuer}: your verification code`,
-    [`Hello ${username},`, `your code to confirm this address for ${config.issuer} (valid ${ttlMinutes} minutes):`],
+    [greeting(username), `your code to confirm this address for ${config.issuer} (valid ${ttlMinutes} minutes):`],
     code,
   );
 }
@@ -58,7 +73,7 @@ export function resetMail(config: Config, to: string, username: string, token: s
     to,
     `${config.issuer}: reset your password`,
     [
-      `Hello ${username},`,
+      greeting(username),
       `someone asked to reset the password of your ${config.issuer} account.`,
       `Your reset token (valid ${ttlMinutes} minutes, single use; send it with POST /auth/password/reset):`,
     ],

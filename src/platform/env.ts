@@ -19,12 +19,15 @@ export type Bindings = {
   LOGIN_IP_MAX_FAILURES?: string;
   LOGIN_USER_MAX_FAILURES?: string;
   LOGIN_WINDOW?: string;
+  LOGIN_KNOWN_ADDRESS_PARALLEL?: string;
+  LEGACY_VERIFY_MAX_FAILURES?: string;
   REGISTER_IP_MAX?: string;
   REGISTER_WINDOW?: string;
   SESSION_RETENTION?: string;
   SESSION_MAX_LIFETIME?: string;
   ACCESS_CHECK_CACHE_TTL?: string;
   D1_READS?: string;
+  D1_REPLICA_LAG_BOUND?: string;
   CORS_ORIGINS?: string;
   JWT_SECRET?: string;
   JWT_PREVIOUS_SECRETS?: string;
@@ -34,9 +37,11 @@ export type Bindings = {
   DATA_ENCRYPTION_KEY?: string;
   MFA_MAX_FAILURES?: string;
   MFA_WINDOW?: string;
+  MFA_MAX_CONSECUTIVE_FAILURES?: string;
   PASSWORD_RESET_TTL?: string;
   RECOVERY_IP_MAX?: string;
   EMAIL_USER_MAX?: string;
+  EMAIL_RESET_USER_MAX?: string;
   EMAIL_FROM?: string;
   DPOP_PROOF_MAX_AGE?: string;
   DPOP_NONCE?: string;

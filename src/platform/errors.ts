@@ -33,6 +33,7 @@ export const ERROR_CODES = {
   mfa_not_enabled: 'Two-factor authentication not enabled',
   invalid_mfa_code: 'Invalid two-factor code',
   invalid_mfa_token: 'Invalid two-factor token',
+  mfa_locked: 'Two-factor codes locked',
   invalid_reset_token: 'Invalid password reset token',
   invalid_email_code: 'Invalid email verification code',
   email_taken: 'Email address already in use',

@@ -5,12 +5,12 @@
  * password, revokes every session and bumps the token version; TOTP stays as it is, so a
  * reset alone does not get past a second factor.
  */
-import { and, eq, exists, gt, isNull, ne, sql } from 'drizzle-orm';
+import { and, eq, exists, gt, isNull, sql } from 'drizzle-orm';
 import { forgetUser } from '../sessions/access-cache';
 import type { Config } from '../platform/config';
 import { randomToken, sha256Base64Url } from '../platform/crypto';
 import type { Database } from '../platform/db/client';
-import { mfaChallenges, passwordResetTokens, users, type User } from '../platform/db/schema';
+import { knownAddresses, mfaChallenges, passwordResetTokens, users, type User } from '../platform/db/schema';
 import { ApiError } from '../platform/errors';
 import { hashPassword } from '../credentials/password';
 import { audit, type RequestLog } from '../platform/audit';
@@ -18,9 +18,12 @@ import { checkPasswordLength } from '../accounts/auth';
 import { assertNotCommonPassword, commonPasswordQuery } from '../credentials/common-passwords';
 import { resetMail, type Mailer } from '../platform/email';
 import { addressKey } from '../platform/address';
-import { consumeAttempt, countAgainst, type Limit } from '../throttle/rate-limit';
+import { consumeAttempt, countAgainst, countAttemptQuery, type Limit } from '../throttle/rate-limit';
+import { knownAddressJoin } from '../throttle/throttle';
 import { revokeUserSessionsQuery } from '../sessions/sessions';
 import { emailKey, findUserById, usernameKey } from '../accounts/users';
+import type { Notify } from '../accounts/notices';
+import { endResetTokensQuery } from './reset-tokens';
 
 const HOUR = 3600;
 
@@ -34,11 +37,32 @@ export const recoveryIpLimit = (config: Config, address: string): Limit => ({
   windowSeconds: HOUR,
 });
 
-/** Mails per user and hour, whatever they carry. */
+/** Verification mails an account sends per hour (POST /auth/email). */
 export const mailUserLimit = (config: Config, userId: string): Limit => ({
   key: `mail:${userId}`,
   max: config.emailUserMax,
   windowSeconds: HOUR,
+});
+
+/**
+ * Reset mails per user and hour, counted per requesting address: anyone can ask for a user's
+ * reset mail, and a budget shared by every asker would let a stranger spend the owner's.
+ */
+const resetMailLimit = (config: Config, userId: string, address: string | undefined): Limit => ({
+  key: `mail:reset:${userId}|${address ?? '-'}`,
+  max: config.emailUserMax,
+  windowSeconds: HOUR,
+});
+
+/**
+ * The ceiling above those: reset mails per user and day asked from addresses the user has not
+ * logged in from (KNOWN_ADDRESS_DAYS), together. It bounds what strangers at many addresses
+ * can send to the owner's inbox, and cannot starve the owner at a known address.
+ */
+const resetMailCeiling = (config: Config, userId: string): Limit => ({
+  key: `mail:reset:${userId}`,
+  max: config.emailResetUserMax,
+  windowSeconds: 24 * HOUR,
 });
 
 /** A new reset token for the user; any older unused one stops working. */
@@ -83,7 +107,7 @@ export async function issueResetByAdmin(
 export async function resetPassword(
   db: Database,
   config: Config,
-  input: { resetToken: string; newPassword: string },
+  input: { resetToken: string; newPassword: string; notify: Notify },
   log: RequestLog,
   now = Date.now(),
 ): Promise<void> {
@@ -126,7 +150,12 @@ export async function resetPassword(
           ),
         ),
       )
-      .returning({ id: users.id }),
+      .returning({
+        id: users.id,
+        username: users.username,
+        email: users.email,
+        emailVerifiedAt: users.emailVerifiedAt,
+      }),
     db.update(passwordResetTokens).set({ usedAt: now }).where(live),
   ]);
   if (changed.length === 0) {
@@ -138,18 +167,18 @@ export async function resetPassword(
   await db.batch([
     revokeUserSessionsQuery(db, row.userId, 'password_reset', now),
     db.delete(mfaChallenges).where(eq(mfaChallenges.userId, row.userId)),
-    db
-      .delete(passwordResetTokens)
-      .where(and(eq(passwordResetTokens.userId, row.userId), ne(passwordResetTokens.tokenHash, tokenHash))),
+    endResetTokensQuery(db, row.userId, tokenHash),
   ]);
   forgetUser(row.userId);
   audit('password_reset_used', { ...log, userId: row.userId, method: row.via });
+  input.notify('password_reset', changed[0]!);
 }
 
 /**
  * The forgot-password work, run after the response has gone (waitUntil), so neither the
  * answer nor its timing depends on whether the user exists or has a verified address. Finds
- * the user, checks the per-user mail limit, issues a token and mails it.
+ * the user, checks the mail limits (this address's, then, from an address the user is not
+ * known at, the ceiling), issues a token and mails it.
  */
 export async function mailResetToken(
   db: Database,
@@ -164,7 +193,19 @@ export async function mailResetToken(
       ? await db.query.users.findFirst({ where: eq(users.usernameKey, usernameKey(who.username)) })
       : await db.query.users.findFirst({ where: eq(users.emailKey, emailKey(who.email)) });
   if (!user?.email || user.emailVerifiedAt === null) return;
-  if (!(await countAgainst(db, mailUserLimit(config, user.id), now)).ok) {
+  const address = addressKey(log.ip);
+  const here = resetMailLimit(config, user.id, address);
+  const [[counted], known] = await db.batch([
+    countAttemptQuery(db, [here], now),
+    db
+      .select({ since: knownAddresses.lastSeenAt })
+      .from(knownAddresses)
+      .where(knownAddressJoin(user.id, address, now)),
+  ]);
+  const throttled =
+    (counted !== undefined && counted.count > here.max) ||
+    (known.length === 0 && !(await countAgainst(db, resetMailCeiling(config, user.id), now)).ok);
+  if (throttled) {
     audit('mail_throttled', { ...log, userId: user.id, reason: 'password_reset' });
     return;
   }

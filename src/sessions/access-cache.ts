@@ -8,7 +8,13 @@
  *
  * Only routes that read and need no admin role use it (requireAuth's `cache` option); routes
  * that change state or need the admin role always check D1.
+ *
+ * With D1_READS=nearest the check may come from a replica that has not yet seen a revocation
+ * this isolate just made. Cached, that stale row would outlive the revocation by the TTL; so
+ * after `forgetUser`, a check of that user read from a replica is not cached for the TTL plus
+ * D1_REPLICA_LAG_BOUND (the replica has caught up by then).
  */
+import { MAX_ACCESS_CHECK_CACHE_TTL, MAX_D1_REPLICA_LAG_BOUND } from '../platform/config';
 import type { AccessUser } from '../platform/db/schema';
 
 type Entry = { user: AccessUser; checkedAt: number };
@@ -33,7 +39,23 @@ export function cachedCheck(
   return now - entry.checkedAt < ttlSeconds * 1000 ? entry.user : undefined;
 }
 
-export function rememberCheck(user: AccessUser, sessionId: string, now: number): void {
+/** userId -> when this isolate last revoked or changed them (forgetUser). */
+const forgottenAt = new Map<string, number>();
+/** No hold is longer than this (the largest TTL plus the largest lag bound). */
+const MAX_HOLD_MS = (MAX_ACCESS_CHECK_CACHE_TTL + MAX_D1_REPLICA_LAG_BOUND) * 1000;
+/** Set when forgottenAt overflowed: until then, nothing read from a replica is cached. */
+let holdAllUntil = 0;
+
+/**
+ * Caches a positive check. `replicaHoldMs`: the check may have been read from a replica, which
+ * is not cached for that long after this isolate forgot the user (0: read from the primary).
+ */
+export function rememberCheck(user: AccessUser, sessionId: string, now: number, replicaHoldMs = 0): void {
+  if (replicaHoldMs > 0) {
+    if (now < holdAllUntil) return;
+    const forgotten = forgottenAt.get(user.id);
+    if (forgotten !== undefined && now - forgotten < replicaHoldMs) return;
+  }
   if (entries >= MAX_ENTRIES) forgetAll();
   let forUser = byUser.get(user.id);
   if (!forUser) byUser.set(user.id, (forUser = new Map()));
@@ -43,7 +65,8 @@ export function rememberCheck(user: AccessUser, sessionId: string, now: number):
 }
 
 /** Drops every cached check of the user: call after any write that revokes or changes them. */
-export function forgetUser(userId: string): void {
+export function forgetUser(userId: string, now = Date.now()): void {
+  holdBack(userId, now);
   const forUser = byUser.get(userId);
   if (!forUser) return;
   entries -= forUser.size;
@@ -53,4 +76,18 @@ export function forgetUser(userId: string): void {
 export function forgetAll(): void {
   byUser.clear();
   entries = 0;
+}
+
+/** Remembers when the user was forgotten, for rememberCheck's hold; bounded like the cache. */
+function holdBack(userId: string, now: number): void {
+  if (forgottenAt.size >= MAX_ENTRIES) {
+    for (const [id, at] of forgottenAt) if (now - at >= MAX_HOLD_MS) forgottenAt.delete(id);
+    if (forgottenAt.size >= MAX_ENTRIES) {
+      // More revocations within the longest hold than we keep: hold every replica read instead.
+      forgottenAt.clear();
+      holdAllUntil = now + MAX_HOLD_MS;
+    }
+  }
+  forgottenAt.delete(userId); // re-inserted last, so the map stays in time order
+  forgottenAt.set(userId, now);
 }

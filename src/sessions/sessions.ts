@@ -28,6 +28,7 @@ import { refreshTokens, sessions, users, type AccessUser, type User } from '../p
 import { forgetUser } from './access-cache';
 import { ApiError } from '../platform/errors';
 import { bumpTokenVersionQuery } from '../accounts/users';
+import { endResetTokensQuery } from '../recovery/reset-tokens';
 import { claimedSql, claimProofQuery, type ProofClaim } from '../dpop/replay';
 
 export type IssuedRefresh = {
@@ -41,8 +42,12 @@ export type IssuedRefresh = {
 const invalidRefresh = () =>
   new ApiError(401, 'invalid_refresh_token', 'The refresh token is invalid, expired or revoked.');
 
-/** What a login verified about the user; the session is created only if it still holds. */
-export type VerifiedUser = { passwordHash: string; tokenVersion: number };
+/**
+ * What a login verified about the user; the session is created only if it still holds. With
+ * `mfaEnabled`, a login that found two-factor off makes no session once it is on (a confirm
+ * that committed while the login was hashing), and the reverse.
+ */
+export type VerifiedUser = { passwordHash: string; tokenVersion: number; mfaEnabled: boolean };
 
 /** When a session used (or created) at `now` expires: idle timeout, capped by the absolute lifetime. */
 const sessionExpiry = (config: Config, createdAt: number, now: number) =>
@@ -50,9 +55,10 @@ const sessionExpiry = (config: Config, createdAt: number, now: number) =>
 
 /**
  * Queries that start a new session for `userId`; the caller batches them with its other
- * writes, first. The session row is inserted only if the user still has the verified hash
- * and token version (INSERT ... SELECT), so a password change, logout-all or deletion that
- * committed after the check wins; the first query returns no row then. The refresh token
+ * writes, first. The session row is inserted only if the user still has the verified hash,
+ * token version and two-factor flag (INSERT ... SELECT), so a password change, logout-all,
+ * deletion or two-factor enrolment that committed after the check wins; the first query
+ * returns no row then. The refresh token
  * row is inserted only if the session row was.
  *
  * `dpopJkt` binds the session to a DPoP key: every sign-in flow (password, two-factor, and
@@ -98,6 +104,7 @@ export async function newSessionQueries(
               eq(users.id, input.userId),
               eq(users.passwordHash, input.verified.passwordHash),
               eq(users.tokenVersion, input.verified.tokenVersion),
+              eq(users.mfaEnabled, input.verified.mfaEnabled),
             ),
           ),
       )
@@ -423,17 +430,36 @@ export async function revokeByRefreshToken(
   return row;
 }
 
-/** Revokes every active session of a user, except `keep` when given. */
-export function revokeUserSessionsQuery(db: Database, userId: string, reason: string, now: number, keep?: string) {
+/**
+ * Revokes every active session of a user, except `keep` when given; with `onlyIf`, only when
+ * that SQL holds (evaluated in the same batch as the change it depends on).
+ */
+export function revokeUserSessionsQuery(
+  db: Database,
+  userId: string,
+  reason: string,
+  now: number,
+  keep?: string,
+  onlyIf?: SQL,
+) {
   return db
     .update(sessions)
     .set({ revokedAt: now, revokedReason: reason })
-    .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), keep ? ne(sessions.id, keep) : undefined));
+    .where(
+      and(eq(sessions.userId, userId), isNull(sessions.revokedAt), keep ? ne(sessions.id, keep) : undefined, onlyIf),
+    );
 }
 
-/** Revokes every session and, through the token version, every access token of the user. */
+/**
+ * Revokes every session and, through the token version, every access token of the user; an
+ * outstanding reset token ends too (a logout-all is what an owner does after a suspected leak).
+ */
 export async function logoutEverywhere(db: Database, userId: string, now: number): Promise<void> {
-  await db.batch([bumpTokenVersionQuery(db, userId), revokeUserSessionsQuery(db, userId, 'logout_all', now)]);
+  await db.batch([
+    bumpTokenVersionQuery(db, userId),
+    revokeUserSessionsQuery(db, userId, 'logout_all', now),
+    endResetTokensQuery(db, userId),
+  ]);
   forgetUser(userId);
 }
 

@@ -72,14 +72,26 @@ export function tooMany(code: ErrorCode, what: string, until: number, now: numbe
 /** A counter with a ceiling: at most `max` attempts per window. */
 export type Limit = Counter & { max: number };
 
+/** The count of one attempt on `limit`, to batch with other queries; judge it with `assertWithinLimit`. */
+export const countLimitQuery = (db: Database, limit: Limit, now: number) => countAttemptQuery(db, [limit], now);
+
+const judge = (rows: Count[], limit: Limit, now: number) => {
+  const [row] = rows;
+  return { ok: !row || row.count <= limit.max, until: row?.expiresAt ?? now };
+};
+
+/** 429 `too_many_attempts` with Retry-After when the count `countLimitQuery` returned is past the ceiling. */
+export function assertWithinLimit(rows: Count[], limit: Limit, now: number, what = 'Too many attempts'): void {
+  const { ok, until } = judge(rows, limit, now);
+  if (!ok) throw tooMany('too_many_attempts', what, until, now);
+}
+
 /** Counts one attempt on `limit`; whether it is within the ceiling, and when the window ends. */
 export async function countAgainst(db: Database, limit: Limit, now: number): Promise<{ ok: boolean; until: number }> {
-  const [row] = await countAttemptQuery(db, [limit], now);
-  return { ok: !row || row.count <= limit.max, until: row?.expiresAt ?? now };
+  return judge(await countLimitQuery(db, limit, now), limit, now);
 }
 
 /** Counts one attempt on `limit`; 429 `too_many_attempts` with Retry-After past the ceiling. */
 export async function consumeAttempt(db: Database, limit: Limit, now: number, what = 'Too many attempts') {
-  const { ok, until } = await countAgainst(db, limit, now);
-  if (!ok) throw tooMany('too_many_attempts', what, until, now);
+  assertWithinLimit(await countLimitQuery(db, limit, now), limit, now, what);
 }

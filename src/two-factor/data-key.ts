@@ -3,42 +3,44 @@
  * serves two purposes), imported once per isolate:
  * - an AES-GCM key that seals TOTP secrets at rest, with the user id as associated data
  *   (a sealed secret copied onto another user's row does not open);
- * - an HMAC key for recovery-code hashes, so a database dump alone cannot be searched for
- *   codes offline.
- * Without the variable the two-factor routes answer `500 misconfigured` naming it.
+ * - HMAC keys for recovery-code hashes and for email verification codes, so a database dump
+ *   alone cannot be searched for codes offline (a 6-digit code's plain hash falls to a
+ *   million guesses at once).
+ * Without the variable the two-factor and email-verification routes answer `500
+ * misconfigured` naming it.
  */
 import type { Config } from '../platform/config';
 import { fromBase64Url, randomBytes, toBase64Url, utf8 } from '../platform/crypto';
 import { ConfigError } from '../platform/errors';
 
-type DataKeys = { seal: CryptoKey; mac: CryptoKey };
+/** What an HMAC key is for: each use has its own key. */
+export type MacPurpose = 'recovery_code' | 'email_code';
+
+type DataKeys = { seal: CryptoKey } & Record<MacPurpose, CryptoKey>;
 
 const cache = new WeakMap<Config, Promise<DataKeys>>();
 
 async function derive(secret: string): Promise<DataKeys> {
   const master = await crypto.subtle.importKey('raw', utf8(secret), 'HKDF', false, ['deriveKey']);
   const params = (info: string) => ({ name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(), info: utf8(info) });
-  const [seal, mac] = await Promise.all([
+  const hmac = (info: string) =>
+    crypto.subtle.deriveKey(params(info), master, { name: 'HMAC', hash: 'SHA-256', length: 256 }, false, ['sign']);
+  const [seal, recoveryCode, emailCode] = await Promise.all([
     crypto.subtle.deriveKey(params('edge-auth totp secret seal v1'), master, { name: 'AES-GCM', length: 256 }, false, [
       'encrypt',
       'decrypt',
     ]),
-    crypto.subtle.deriveKey(
-      params('edge-auth recovery code mac v1'),
-      master,
-      { name: 'HMAC', hash: 'SHA-256', length: 256 },
-      false,
-      ['sign'],
-    ),
+    hmac('edge-auth recovery code mac v1'),
+    hmac('edge-auth email code mac v1'),
   ]);
-  return { seal, mac };
+  return { seal, recovery_code: recoveryCode, email_code: emailCode };
 }
 
 /** Throws ConfigError (500 `misconfigured`) when DATA_ENCRYPTION_KEY is not set. */
 export function assertDataKey(config: Config): string {
   if (!config.dataEncryptionKey) {
     throw new ConfigError(
-      'DATA_ENCRYPTION_KEY is not set: two-factor authentication needs it (at least 32 random bytes, `wrangler secret put DATA_ENCRYPTION_KEY`)',
+      'DATA_ENCRYPTION_KEY is not set: two-factor authentication and email verification need it (at least 32 random bytes, `wrangler secret put DATA_ENCRYPTION_KEY`)',
     );
   }
   return config.dataEncryptionKey;
@@ -76,7 +78,7 @@ export async function open(config: Config, sealed: string, context: string): Pro
   }
 }
 
-export async function mac(config: Config, message: string): Promise<string> {
-  const { mac: key } = await dataKeys(config);
+export async function mac(config: Config, purpose: MacPurpose, message: string): Promise<string> {
+  const key = (await dataKeys(config))[purpose];
   return toBase64Url(await crypto.subtle.sign('HMAC', key, utf8(message)));
 }

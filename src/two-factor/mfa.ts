@@ -2,15 +2,21 @@
  * Two-factor authentication with TOTP and recovery codes. The pieces live beside it in src/two-factor/
  * (totp.ts, recovery-codes.ts, challenges.ts, data-key.ts); this module holds the flows:
  * enrol -> confirm (recovery codes shown once) -> sign in with a challenge -> disable or
- * regenerate codes, and the operator's reset for a user who lost the phone.
+ * regenerate codes, and the operator's reset for a user who lost the phone. Enrolling,
+ * disabling and regenerating codes also need the current password (password-proof.ts): an
+ * access token alone changes no second factor.
  *
  * Every code check is counted before it runs, per user (MFA_MAX_FAILURES per MFA_WINDOW)
  * and, at sign-in, per challenge (five), so a stolen password or access token buys a bounded
- * number of guesses. An accepted TOTP step is recorded and never accepted again; a recovery
- * code is spent by the write that accepts it.
+ * number of guesses. Over the long run, codes checked since the last right one are counted
+ * too (mfa_totp.consecutive_failures): past MFA_MAX_CONSECUTIVE_FAILURES (NIST SP 800-63B
+ * 5.2.2), TOTP codes are refused (403 `mfa_locked`) until a recovery code or an admin's reset;
+ * without it the windows alone allow about a thousand guesses a day. An accepted TOTP step is
+ * recorded and never accepted again; a recovery code is spent by the write that accepts it.
  */
 import { encodeBase32NoPadding } from '@oslojs/encoding';
 import { and, eq, exists, isNotNull, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
+import type { BatchItem } from 'drizzle-orm/batch';
 import { forgetUser } from '../sessions/access-cache';
 import type { Config } from '../platform/config';
 import type { Database } from '../platform/db/client';
@@ -29,10 +35,36 @@ import { assertDataKey, open, seal } from './data-key';
 import { newRecoveryCode, normalizeRecoveryCode, RECOVERY_CODE_COUNT, recoveryCodeHash } from './recovery-codes';
 import { matchTotp, newTotpSecret, totpUri } from './totp';
 import { audit, type RequestLog } from '../platform/audit';
-import { clearCounterQuery, consumeAttempt, type Limit } from '../throttle/rate-limit';
-import { newSessionQueries, type IssuedRefresh, type VerifiedUser } from '../sessions/sessions';
+import {
+  assertWithinLimit,
+  clearCounterQuery,
+  consumeAttempt,
+  countAttemptQuery,
+  countLimitQuery,
+  tooMany,
+  type Limit,
+} from '../throttle/rate-limit';
+import {
+  newSessionQueries,
+  revokeUserSessionsQuery,
+  type IssuedRefresh,
+  type VerifiedUser,
+} from '../sessions/sessions';
 import { assertClaimed, claimProofQuery, type ProofClaim } from '../dpop/replay';
 import { findUserById } from '../accounts/users';
+import type { LegacyHashesCompanion } from '../credentials/legacy-hashes-companion';
+import { provePassword } from '../accounts/password-proof';
+import type { Notify } from '../accounts/notices';
+import { endResetTokensQuery } from '../recovery/reset-tokens';
+
+/** The proof a change of a second factor asks for besides the access token. */
+type Reauthentication = {
+  currentPassword: string;
+  /** The LEGACY_HASHES binding, when configured. */
+  legacyHashes?: LegacyHashesCompanion | undefined;
+};
+/** Changing a second factor: the password and a code, and whom to tell when codes lock. */
+type FactorChange = Reauthentication & { code: string; notify: Notify };
 
 const mfaLimitKey = (userId: string) => `mfa:${userId}`;
 const failuresLimit = (config: Config, userId: string): Limit => ({
@@ -47,9 +79,61 @@ const alreadyEnabled = () =>
   new ApiError(409, 'mfa_already_enabled', 'Two-factor authentication is already enabled; disable it first.');
 const notEnabled = () => new ApiError(409, 'mfa_not_enabled', 'Two-factor authentication is not enabled.');
 
-/** Counts one code check for the user; 429 past MFA_MAX_FAILURES (forgiven by a right code). */
-const countCheck = (db: Database, config: Config, userId: string, now: number) =>
-  consumeAttempt(db, failuresLimit(config, userId), now, 'Too many two-factor codes tried');
+const TOO_MANY_CODES = 'Too many two-factor codes tried';
+
+const locked = () =>
+  new ApiError(
+    403,
+    'mfa_locked',
+    'Authenticator codes are locked for this account after too many wrong ones in a row. Use a recovery code, or ask an administrator to reset two-factor authentication.',
+  );
+
+/**
+ * Counts one code check for the user, before it runs: 429 past MFA_MAX_FAILURES in the window
+ * (forgiven by a right code). Returns the streak: checks since the last right code, this one
+ * included (0 without a confirmed TOTP secret).
+ */
+async function countCheck(
+  db: Database,
+  config: Config,
+  userId: string,
+  now: number,
+  alongside: readonly BatchItem<'sqlite'>[] = [],
+): Promise<number> {
+  const limit = failuresLimit(config, userId);
+  // One statement each, one round trip: parallel checks each see a distinct count. `alongside`
+  // rides in the same round trip (a proven password's bookkeeping).
+  const [counted, streak] = await db.batch([
+    countAttemptQuery(db, [limit], now),
+    db
+      .update(mfaTotp)
+      .set({ consecutiveFailures: sql`${mfaTotp.consecutiveFailures} + 1` })
+      .where(and(eq(mfaTotp.userId, userId), isNotNull(mfaTotp.confirmedAt)))
+      .returning({ count: mfaTotp.consecutiveFailures }),
+    ...alongside,
+  ]);
+  const [row] = counted;
+  if (row && row.count > limit.max) {
+    throw tooMany('too_many_attempts', TOO_MANY_CODES, row.expiresAt, now);
+  }
+  return streak[0]?.count ?? 0;
+}
+
+/** A TOTP code past the streak's cap is refused unchecked; a recovery code still goes through. */
+function assertNotLocked(config: Config, streak: number, factor: { code: string } | { recoveryCode: string }) {
+  if ('code' in factor && streak > config.mfaMaxConsecutiveFailures) throw locked();
+}
+
+/** After a wrong code: the one that completes the streak locks TOTP codes; audit it and tell the owner. */
+function afterFailure(config: Config, user: AccessUser | User, streak: number, log: RequestLog, notify: Notify) {
+  if (streak !== config.mfaMaxConsecutiveFailures) return;
+  audit('mfa_locked', { ...log, userId: user.id });
+  notify('mfa_locked', user);
+}
+
+/** Queries a right code adds to its write: the streak starts over. */
+const resetStreakQuery = (db: Database, userId: string) =>
+  db.update(mfaTotp).set({ consecutiveFailures: 0 }).where(eq(mfaTotp.userId, userId));
 
 /**
  * Checks a second factor and spends it: a TOTP code's step is recorded (a later request with
@@ -70,7 +154,7 @@ async function spendFactor(
     if (step === null) return null;
     const spent = await db
       .update(mfaTotp)
-      .set({ lastStep: step })
+      .set({ lastStep: step, consecutiveFailures: 0 })
       .where(
         and(
           eq(mfaTotp.userId, userId),
@@ -144,39 +228,57 @@ const totpConfirmed = (db: Database, userId: string, exactly?: { secretSealed: s
       ),
   );
 
-/** Starts (or restarts) TOTP enrolment: a new secret, pending until confirmed with a code. */
+/**
+ * Starts (or restarts) TOTP enrolment, after the current password: a new secret, pending
+ * until confirmed with a code. (Whoever enrols a second factor can keep the owner out.)
+ */
 export async function startTotpEnrolment(
   db: Database,
   config: Config,
   user: AccessUser,
+  proof: Reauthentication,
   log: RequestLog,
   now = Date.now(),
 ): Promise<{ secret: string; otpauthUri: string }> {
   assertDataKey(config);
   if (user.mfaEnabled) throw alreadyEnabled();
+  const proven = await provePassword(
+    db,
+    config,
+    { user, password: proof.currentPassword, log, legacyHashes: proof.legacyHashes },
+    now,
+  );
   const secret = newTotpSecret();
   const secretSealed = await seal(config, secret, user.id);
   // Replaces a pending secret, never a confirmed one (a parallel confirm may have landed).
-  const written = await db
-    .insert(mfaTotp)
-    .values({ userId: user.id, secretSealed, createdAt: now })
-    .onConflictDoUpdate({
-      target: mfaTotp.userId,
-      set: { secretSealed, createdAt: now, lastStep: null },
-      setWhere: isNull(mfaTotp.confirmedAt),
-    })
-    .returning({ userId: mfaTotp.userId });
+  const [written] = await db.batch([
+    db
+      .insert(mfaTotp)
+      .values({ userId: user.id, secretSealed, createdAt: now })
+      .onConflictDoUpdate({
+        target: mfaTotp.userId,
+        set: { secretSealed, createdAt: now, lastStep: null },
+        setWhere: isNull(mfaTotp.confirmedAt),
+      })
+      .returning({ userId: mfaTotp.userId }),
+    ...proven.succeeded,
+  ]);
   if (written.length === 0) throw alreadyEnabled();
   audit('mfa_enrolment_started', { ...log, userId: user.id });
   return { secret: encodeBase32NoPadding(secret), otpauthUri: totpUri(config.issuer, user.username, secret) };
 }
 
-/** Confirms enrolment with a first code; turns two-factor on and returns the recovery codes, once. */
+/**
+ * Confirms enrolment with a first code; turns two-factor on and returns the recovery codes,
+ * once. Every other session of the user ends (devices the owner may be locking out), the
+ * caller's (`sessionId`) continues.
+ */
 export async function confirmTotpEnrolment(
   db: Database,
   config: Config,
   user: AccessUser,
   code: string,
+  sessionId: string,
   log: RequestLog,
   now = Date.now(),
 ): Promise<string[]> {
@@ -211,6 +313,9 @@ export async function confirmTotpEnrolment(
       .update(users)
       .set({ mfaEnabled: true, updatedAt: now })
       .where(and(eq(users.id, user.id), confirmedNow)),
+    // A login that read two-factor as off and has not written yet makes no session now
+    // (newSessionQueries checks the flag); one that already wrote ends here.
+    revokeUserSessionsQuery(db, user.id, 'mfa_enabled', now, sessionId, confirmedNow),
     ...recovery.queries,
     clearCounterQuery(db, failuresLimit(config, user.id).key),
   ]);
@@ -220,63 +325,104 @@ export async function confirmTotpEnrolment(
   return recovery.codes;
 }
 
-/** Queries that turn two-factor off for a user and end what depended on it. */
+/**
+ * Queries that turn two-factor off for a user and end what depended on it. An outstanding
+ * reset token ends too: with the second factor gone it alone would open the account.
+ */
 function removeQueries(db: Database, userId: string, now: number) {
   return [
     db.delete(mfaTotp).where(eq(mfaTotp.userId, userId)),
     db.delete(mfaRecoveryCodes).where(eq(mfaRecoveryCodes.userId, userId)),
     deleteUserChallengesQuery(db, userId),
     db.update(users).set({ mfaEnabled: false, updatedAt: now }).where(eq(users.id, userId)),
+    endResetTokensQuery(db, userId),
   ] as const;
 }
 
-/** Checks a code (TOTP or recovery) of a signed-in user, under the per-user limit; 400 when wrong. */
-async function requireFactor(
+/**
+ * Proof of the second factor from a signed-in user with two-factor on: a current TOTP code or
+ * an unused recovery code (spent by this check), counted against MFA_MAX_FAILURES and the
+ * consecutive-failure streak first. A wrong code answers as at sign-in, 401 `invalid_mfa_code`.
+ * `alongside` rides in the count's round trip (a proven password's bookkeeping).
+ */
+export async function proveSecondFactor(
   db: Database,
   config: Config,
   user: AccessUser,
   code: string,
   log: RequestLog,
+  notify: Notify,
   now: number,
-) {
+  alongside: readonly BatchItem<'sqlite'>[] = [],
+): Promise<'totp' | 'recovery_code'> {
   assertDataKey(config);
   if (!user.mfaEnabled) throw notEnabled();
-  await countCheck(db, config, user.id, now);
-  const method = await spendFactor(db, config, user.id, factorOf(code), now);
+  const streak = await countCheck(db, config, user.id, now, alongside);
+  const factor = factorOf(code);
+  assertNotLocked(config, streak, factor);
+  const method = await spendFactor(db, config, user.id, factor, now);
   if (!method) {
-    audit('mfa_failure', { ...log, userId: user.id });
-    throw invalidCode(400);
+    audit('mfa_failure', { ...log, userId: user.id, reason: 'reauthentication' });
+    afterFailure(config, user, streak, log, notify);
+    throw invalidCode(401);
   }
   return method;
 }
 
-/** Turns two-factor off after a current code or a recovery code. */
+/** The current password, then a code (TOTP or recovery): what changing a second factor asks for. */
+async function reauthenticate(
+  db: Database,
+  config: Config,
+  user: AccessUser,
+  proof: FactorChange,
+  log: RequestLog,
+  now: number,
+) {
+  // Checked before anything is counted: a misconfigured service or a user without
+  // two-factor costs no password attempt.
+  assertDataKey(config);
+  if (!user.mfaEnabled) throw notEnabled();
+  const proven = await provePassword(
+    db,
+    config,
+    { user, password: proof.currentPassword, log, legacyHashes: proof.legacyHashes },
+    now,
+  );
+  return proveSecondFactor(db, config, user, proof.code, log, proof.notify, now, proven.succeeded);
+}
+
+/** Turns two-factor off after the current password and a current code or a recovery code. */
 export async function disableTotp(
   db: Database,
   config: Config,
   user: AccessUser,
-  code: string,
+  proof: FactorChange,
   log: RequestLog,
   now = Date.now(),
 ) {
-  const method = await requireFactor(db, config, user, code, log, now);
+  const method = await reauthenticate(db, config, user, proof, log, now);
   await db.batch([...removeQueries(db, user.id, now), clearCounterQuery(db, failuresLimit(config, user.id).key)]);
   forgetUser(user.id);
   audit('mfa_disabled', { ...log, userId: user.id, method });
+  proof.notify('mfa_disabled', user);
 }
 
-/** A fresh set of recovery codes; the old ones stop working. */
+/** A fresh set of recovery codes, after the current password and a code; the old ones stop working. */
 export async function regenerateRecoveryCodes(
   db: Database,
   config: Config,
   user: AccessUser,
-  code: string,
+  proof: FactorChange,
   log: RequestLog,
   now = Date.now(),
 ): Promise<string[]> {
-  const method = await requireFactor(db, config, user, code, log, now);
+  const method = await reauthenticate(db, config, user, proof, log, now);
   const recovery = await newRecoveryCodes(db, config, user.id, now, totpConfirmed(db, user.id));
-  const [, first] = await db.batch([...recovery.queries, clearCounterQuery(db, failuresLimit(config, user.id).key)]);
+  const [, first] = await db.batch([
+    ...recovery.queries,
+    clearCounterQuery(db, failuresLimit(config, user.id).key),
+    resetStreakQuery(db, user.id),
+  ]);
   // Two-factor was turned off meanwhile: nothing was stored, so hand nothing out.
   if (first.meta.changes === 0) throw notEnabled();
   audit('mfa_recovery_codes_regenerated', { ...log, userId: user.id, method });
@@ -288,12 +434,15 @@ export async function resetMfaByAdmin(
   db: Database,
   targetUserId: string,
   log: RequestLog & { adminId: string },
+  notify: Notify,
   now = Date.now(),
 ): Promise<void> {
-  if (!(await findUserById(db, targetUserId))) throw new ApiError(404, 'not_found', 'No user with that id.');
+  const target = await findUserById(db, targetUserId);
+  if (!target) throw new ApiError(404, 'not_found', 'No user with that id.');
   await db.batch([...removeQueries(db, targetUserId, now), clearCounterQuery(db, mfaLimitKey(targetUserId))]);
   forgetUser(targetUserId);
   audit('mfa_reset_by_admin', { requestId: log.requestId, ip: log.ip, userId: log.adminId, targetUserId });
+  if (target.mfaEnabled) notify('mfa_reset_by_admin', target);
 }
 
 /**
@@ -336,31 +485,38 @@ export async function verifyLoginChallenge(
     dpop?: ProofClaim | undefined;
   },
   log: RequestLog,
+  notify: Notify,
   now = Date.now(),
 ): Promise<{ user: User; session: IssuedRefresh; delivery: Delivery }> {
   assertDataKey(config);
   // Spent first, on its own trip (this flow makes several): a replayed proof costs no attempt.
   if (input.dpop) assertClaimed(await claimProofQuery(db, input.dpop));
   const challenge = await takeAttempt(db, input.mfaToken, now);
-  await countCheck(db, config, challenge.userId, now);
+  const streak = await countCheck(db, config, challenge.userId, now);
   const user = await db.query.users.findFirst({ where: eq(users.id, challenge.userId) });
   // A password change, reset or logout-all since the password step ends the challenge.
   if (!user || !user.mfaEnabled || user.tokenVersion !== challenge.tokenVersion) throw invalidMfaToken();
+  assertNotLocked(config, streak, input.factor);
   const method = await spendFactor(db, config, user.id, input.factor, now);
   if (!method) {
     audit('mfa_failure', { ...log, userId: user.id, reason: 'login' });
+    afterFailure(config, user, streak, log, notify);
     throw invalidCode(401);
   }
   if (!(await completeChallenge(db, challenge.tokenHash, now))) throw invalidMfaToken();
   // Created as login creates it, conditional on the password and version of the password step.
-  const verified = { passwordHash: user.passwordHash, tokenVersion: challenge.tokenVersion };
+  const verified = { passwordHash: user.passwordHash, tokenVersion: challenge.tokenVersion, mfaEnabled: true };
   const session = await newSessionQueries(
     db,
     config,
     { userId: user.id, userAgent: input.userAgent, verified, dpopJkt: input.dpop?.jkt },
     now,
   );
-  const [created] = await db.batch([...session.queries, clearCounterQuery(db, failuresLimit(config, user.id).key)]);
+  const [created] = await db.batch([
+    ...session.queries,
+    clearCounterQuery(db, failuresLimit(config, user.id).key),
+    resetStreakQuery(db, user.id),
+  ]);
   if (created.length === 0) throw invalidMfaToken();
   audit('login_success', { ...log, userId: user.id, sessionId: session.issued.sessionId, method });
   return { user, session: session.issued, delivery: challenge.delivery };

@@ -31,5 +31,5 @@ export function normalizeRecoveryCode(input: string): string | null {
 
 /** The stored form: HMAC of the normalised code, bound to the user. */
 export function recoveryCodeHash(config: Config, userId: string, normalized: string): Promise<string> {
-  return mac(config, `${userId}\u0000${normalized}`);
+  return mac(config, 'recovery_code', `${userId}\u0000${normalized}`);
 }

@@ -1,8 +1,9 @@
 /**
  * The README's quick start, literally: `npm run dev` (scripts/dev.mjs) gives a newcomer an API
  * on 127.0.0.1 backed by a local D1 that is created and migrated automatically, with a
- * development-only JWT secret generated into `.dev.vars`; a second `npm run dev` reuses the
- * same database and secret, so nothing is lost between runs.
+ * development-only JWT secret generated into `.dev.vars`, and email on (each mail written to a
+ * file whose path the console prints); a second `npm run dev` reuses the same database and
+ * secret, so nothing is lost between runs.
  *
  * All of it happens in a throw-away copy of the project (node_modules symlinked), so the
  * developer's own `.dev.vars` and `.wrangler/state` are never read or touched.
@@ -10,7 +11,7 @@
  * Run: npx vitest run --project e2e
  */
 import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readFile, rm, stat, symlink } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { jwtVerify } from 'jose';
@@ -65,6 +66,24 @@ async function stop(): Promise<void> {
   await stopping.stop(); // Resolves only once the whole group (node, wrangler, workerd) is gone.
 }
 
+/**
+ * The text of the mail to `to` that the dev console reported after `seen` characters of
+ * output: Miniflare prints, per mail, its recipients and the path of the file holding its text.
+ */
+async function mailedTo(dev: Server, to: string, seen: number): Promise<string> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const block = dev.output
+      .slice(seen)
+      .split('send_email binding called')
+      .find((part) => part.includes(to));
+    const file = block && /Text: (\S+\.txt)/.exec(block)?.[1];
+    if (file) return readFile(file, 'utf8');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`no mail to ${to} in the npm run dev output:\n${dev.output.slice(seen)}`);
+}
+
 const secretIn = (devVars: string, name = 'JWT_SECRET') => new RegExp(`^${name}=(\\S+)$`, 'm').exec(devVars)?.[1] ?? '';
 
 describe('README quick start: npm run dev, twice', () => {
@@ -99,7 +118,14 @@ describe('README quick start: npm run dev, twice', () => {
     const mode = (await stat(devVarsPath)).mode;
     expect((mode & 0o077).toString(8), `.dev.vars has mode ${(mode & 0o777).toString(8)}`).toBe('0');
     expect(existsSync(path.join(project, '.wrangler', 'state', 'v3', 'd1')), 'no local D1 was created').toBe(true);
-    expect(dev.output, 'the first run did not apply the migrations').toMatch(/0000_init\.sql/);
+    // One line per migration, not wrangler's tables (about 150 lines of box drawing).
+    const migrations = (await readdir(path.join(ROOT, 'migrations'))).filter((name) => name.endsWith('.sql')).sort();
+    expect(migrations.length).toBeGreaterThan(1);
+    const applied = dev.output.split('\n').filter((line) => line.startsWith('dev: applied migration '));
+    expect(applied, 'the first run did not apply each migration once').toEqual(
+      migrations.map((name) => `dev: applied migration ${name}`),
+    );
+    expect(dev.output).not.toMatch(/[│┌└├]/);
 
     const username = uniqueName('newcomer');
     const registered = await api(dev.baseUrl, '/auth/register', { json: { username, password: PASSWORD } });
@@ -117,8 +143,23 @@ describe('README quick start: npm run dev, twice', () => {
       32,
     );
     expect(dataKey).not.toBe(secret);
-    const enrol = await api(dev.baseUrl, '/auth/mfa/totp', { json: {}, token });
+    const enrol = await api(dev.baseUrl, '/auth/mfa/totp', { json: { current_password: PASSWORD }, token });
     expect(enrol.status, JSON.stringify(enrol.body)).toBe(200);
+
+    // Email is on with no setup: the mail is written to a file, and the console names it.
+    const email = `${username.toLowerCase()}@example.test`;
+    const seen = dev.output.length;
+    const added = await api(dev.baseUrl, '/auth/email', { json: { email, current_password: PASSWORD }, token });
+    expect(added.status, JSON.stringify(added.body)).toBe(202);
+    const code = /^(\d{6})$/m.exec(await mailedTo(dev, email, seen))?.[1];
+    expect(code, 'no 6-digit code in the mail').toBeDefined();
+    const verified = await api(dev.baseUrl, '/auth/email/verify', { json: { code }, token });
+    expect(verified.status, JSON.stringify(verified.body)).toBe(200);
+    expect(verified.body.user).toMatchObject({ email, email_verified: true });
+    // Only the dev server gets the binding: a deploy of wrangler.toml still sends no mail.
+    const toml = await readFile(path.join(project, 'wrangler.toml'), 'utf8');
+    expect(toml).not.toMatch(/^\s*\[\[send_email\]\]/m);
+    expect(toml).not.toMatch(/^\s*EMAIL_FROM\s*=/m);
 
     // The demo app and the API reference were built on the way (nothing built is committed).
     for (const page of ['/', '/docs']) {
@@ -129,7 +170,7 @@ describe('README quick start: npm run dev, twice', () => {
     expect(existsSync(path.join(project, 'dist', 'assets', 'app.js')), 'the app was not built').toBe(true);
 
     await stop();
-    first = { devVars, user: registered.body.user, username, token };
+    first = { devVars, user: verified.body.user, username, token };
   });
 
   it('second run: reuses the same .dev.vars and database; the old token and the old password still work', async () => {
@@ -150,7 +191,10 @@ describe('README quick start: npm run dev, twice', () => {
     expect(login.status, JSON.stringify(login.body)).toBe(200);
     expect(login.body.user).toEqual(before.user);
 
-    expect(dev.output, 'the second run applied migrations again').toMatch(/No migrations to apply/);
+    expect(dev.output, 'the second run applied migrations again').toContain(
+      'dev: the local database is up to date (no migration to apply)',
+    );
+    expect(dev.output).not.toContain('dev: applied migration');
     await stop();
   });
 

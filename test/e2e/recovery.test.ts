@@ -1,6 +1,6 @@
 /**
- * Two-factor sign-in and forgot-password end to end, over HTTP against a real `wrangler dev`
- * with a `[[send_email]]` binding. Locally that binding sends nothing: Miniflare logs each
+ * Two-factor sign-in, forgot-password, and what a stolen access token can no longer do, end to
+ * end, over HTTP against a real `wrangler dev` with a `[[send_email]]` binding. Locally that binding sends nothing: Miniflare logs each
  * mail with the path of a file holding its text, which is where this test (and a developer,
  * see the README) reads the code and the reset token.
  *
@@ -82,7 +82,7 @@ describe('two-factor and recovery under wrangler dev', () => {
     const username = uniqueName('e2e_totp');
     expect((await api('/auth/register', { json: { username, password: PASSWORD } })).status).toBe(201);
     const { access_token } = (await api('/auth/login', { json: { username, password: PASSWORD } })).body;
-    const enrol = await api('/auth/mfa/totp', { json: {}, token: access_token });
+    const enrol = await api('/auth/mfa/totp', { json: { current_password: PASSWORD }, token: access_token });
     expect(enrol.status, JSON.stringify(enrol.body)).toBe(200);
     const secret: string = enrol.body.secret;
     const confirm = await api('/auth/mfa/totp/confirm', { json: { code: await totp(secret) }, token: access_token });
@@ -106,7 +106,8 @@ describe('two-factor and recovery under wrangler dev', () => {
     const { access_token } = (await api('/auth/login', { json: { username, password: PASSWORD } })).body;
 
     let seen = wrangler!.output.length;
-    expect((await api('/auth/email', { json: { email }, token: access_token })).status).toBe(202);
+    const added = await api('/auth/email', { json: { email, current_password: PASSWORD }, token: access_token });
+    expect(added.status, JSON.stringify(added.body)).toBe(202);
     const code = /^(\d{6})$/m.exec(await mailTo(email, seen))?.[1];
     expect(code).toBeDefined();
     const verified = await api('/auth/email/verify', { json: { code }, token: access_token });
@@ -124,5 +125,109 @@ describe('two-factor and recovery under wrangler dev', () => {
     expect(reset.status, JSON.stringify(reset.body)).toBe(204);
     const login = await api('/auth/login', { json: { username, password: 'a-new-mailed-passphrase' } });
     expect(login.status).toBe(200);
+  });
+
+  describe('a stolen access token is not an account takeover', () => {
+    /** A user signed in (the owner's session) with a verified address, through the mails. */
+    async function ownerWithAddress(prefix: string) {
+      const username = uniqueName(prefix);
+      const email = `${username.toLowerCase()}@example.test`;
+      expect((await api('/auth/register', { json: { username, password: PASSWORD } })).status).toBe(201);
+      const session = (await api('/auth/login', { json: { username, password: PASSWORD } })).body;
+      const seen = wrangler!.output.length;
+      const json = { email, current_password: PASSWORD };
+      expect((await api('/auth/email', { json, token: session.access_token })).status).toBe(202);
+      const code = /^(\d{6})$/m.exec(await mailTo(email, seen))?.[1];
+      const verified = await api('/auth/email/verify', { json: { code }, token: session.access_token });
+      expect(verified.status, JSON.stringify(verified.body)).toBe(200);
+      return { username, email, session };
+    }
+
+    it('stops at the first step: replacing the address with the token alone, or a guessed password, is refused', async () => {
+      const owner = await ownerWithAddress('e2e_victim');
+      const stolen = owner.session.access_token;
+      const attacker = `attacker-${crypto.randomUUID().slice(0, 8)}@example.test`;
+      const seen = wrangler!.output.length;
+
+      const tokenOnly = await api('/auth/email', { json: { email: attacker }, token: stolen });
+      expect(tokenOnly.status).toBe(400);
+      expect(tokenOnly.body).toMatchObject({ code: 'validation_failed', errors: [{ field: 'current_password' }] });
+      const guessed = await api('/auth/email', {
+        json: { email: attacker, current_password: 'a-guessed-password' },
+        token: stolen,
+      });
+      expect(guessed.status).toBe(401);
+      expect(guessed.body.code).toBe('invalid_credentials');
+
+      // Nothing reached the attacker; the owner's address still receives the reset mail.
+      expect(wrangler!.output.slice(seen)).not.toContain(attacker);
+      const me = await api('/auth/me', { token: stolen });
+      expect(me.body.user).toMatchObject({ email: owner.email, email_verified: true });
+      const before = wrangler!.output.length;
+      expect((await api('/auth/password/forgot', { json: { username: owner.username } })).status).toBe(202);
+      expect(await mailTo(owner.email, before)).toMatch(/^[A-Za-z0-9_-]{43}$/m);
+    });
+
+    it('refuses TOTP enrolment with the token alone', async () => {
+      const username = uniqueName('e2e_enrol');
+      expect((await api('/auth/register', { json: { username, password: PASSWORD } })).status).toBe(201);
+      const { access_token } = (await api('/auth/login', { json: { username, password: PASSWORD } })).body;
+      const tokenOnly = await api('/auth/mfa/totp', { json: {}, token: access_token });
+      expect(tokenOnly.status).toBe(400);
+      expect(tokenOnly.body).toMatchObject({ code: 'validation_failed', errors: [{ field: 'current_password' }] });
+      const guessed = await api('/auth/mfa/totp', {
+        json: { current_password: 'a-guessed-password' },
+        token: access_token,
+      });
+      expect(guessed.status).toBe(401);
+      expect(guessed.body.code).toBe('invalid_credentials');
+    });
+
+    it('a mailed reset token dies when the password is changed, and the owner is told', async () => {
+      const owner = await ownerWithAddress('e2e_resetdies');
+      let seen = wrangler!.output.length;
+      expect((await api('/auth/password/forgot', { json: { username: owner.username } })).status).toBe(202);
+      const resetToken = /^([A-Za-z0-9_-]{43})$/m.exec(await mailTo(owner.email, seen))?.[1];
+      expect(resetToken).toBeDefined();
+
+      seen = wrangler!.output.length;
+      const changed = await api('/auth/password', {
+        json: { current_password: PASSWORD, new_password: 'a-changed-long-passphrase' },
+        token: owner.session.access_token,
+      });
+      expect(changed.status, JSON.stringify(changed.body)).toBe(204);
+      expect(await mailTo(owner.email, seen)).toMatch(/Your password was changed/);
+
+      const reset = await api('/auth/password/reset', {
+        json: { reset_token: resetToken, new_password: 'the-attackers-passphrase' },
+      });
+      expect(reset.status).toBe(400);
+      expect(reset.body.code).toBe('invalid_reset_token');
+      const login = await api('/auth/login', {
+        json: { username: owner.username, password: 'a-changed-long-passphrase' },
+      });
+      expect(login.status).toBe(200);
+    });
+
+    it("turning two-factor on ends another session: its refresh and access tokens stop working, the caller's go on", async () => {
+      const username = uniqueName('e2e_lockout');
+      expect((await api('/auth/register', { json: { username, password: PASSWORD } })).status).toBe(201);
+      const other = (await api('/auth/login', { json: { username, password: PASSWORD } })).body;
+      const mine = (await api('/auth/login', { json: { username, password: PASSWORD } })).body;
+      const enrol = await api('/auth/mfa/totp', { json: { current_password: PASSWORD }, token: mine.access_token });
+      expect(enrol.status, JSON.stringify(enrol.body)).toBe(200);
+      const confirm = await api('/auth/mfa/totp/confirm', {
+        json: { code: await totp(enrol.body.secret) },
+        token: mine.access_token,
+      });
+      expect(confirm.status, JSON.stringify(confirm.body)).toBe(200);
+
+      expect((await api('/auth/me', { token: other.access_token })).status).toBe(401);
+      const refreshed = await api('/auth/refresh', { json: { refresh_token: other.refresh_token } });
+      expect(refreshed.status).toBe(401);
+      expect(refreshed.body.code).toBe('invalid_refresh_token');
+      expect((await api('/auth/me', { token: mine.access_token })).status).toBe(200);
+      expect((await api('/auth/refresh', { json: { refresh_token: mine.refresh_token } })).status).toBe(200);
+    });
   });
 });

@@ -232,7 +232,8 @@ export async function startWranglerDev(
   const env = childEnv(stateDir);
   const config = options.config ? ['--config', options.config] : [];
   const migrate = ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', stateDir, ...config];
-  const migrated = await run('wrangler', migrate, { cwd: ROOT, env });
+  // Each migration starts workerd: about 20 s for all of them on a 2-core machine under load.
+  const migrated = await run('wrangler', migrate, { cwd: ROOT, env, timeoutMs: START_TIMEOUT_MS });
   if (migrated.code !== 0) throw new Error(`migrations failed (exit ${migrated.code}):\n${migrated.output}`);
   const envFile = path.join(stateDir, 'e2e.env');
   await writeFile(envFile, '# Deliberately empty: see startWranglerDev in support.ts.\n');

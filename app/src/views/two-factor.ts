@@ -1,7 +1,8 @@
 /**
- * Two-factor sign-in for the signed-in user. Off: set it up (the otpauth URI as a QR code and
- * as text, confirmed with a first code; then the recovery codes, shown once). On: new recovery
- * codes, or turn it off, each with a current code or a recovery code.
+ * Two-factor sign-in for the signed-in user. Off: set it up, with the current password (the
+ * otpauth URI as a QR code and as text, confirmed with a first code; then the recovery codes,
+ * shown once). On: new recovery codes, or turn it off, each with the current password and a
+ * current code or a recovery code.
  */
 import { confirmTotp, disableTotp, newRecoveryCodes, startTotp, type User } from '../api';
 import { act, alertRegion, field, h, statusRegion } from '../dom';
@@ -27,17 +28,20 @@ export function twoFactorView(user: User): HTMLElement {
   };
 
   function off(focus = false) {
-    const start = h(
-      'button',
-      { type: 'button', onclick: () => act(section, async () => setUp(await startTotp())) },
-      'Set up two-factor authentication',
-    );
-    show(
-      focus ? start : null,
+    const form = h(
+      'form',
+      { novalidate: true },
       h('p', {}, 'Off: a password alone signs you in.'),
+      field('Current password', 'current_password', 'password', 'current-password'),
       alertRegion(),
-      h('div', { class: 'buttons' }, start),
+      h('div', { class: 'buttons' }, h('button', { type: 'submit' }, 'Set up two-factor authentication')),
     );
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      const password = String(new FormData(form).get('current_password'));
+      void act(section, async () => setUp(await startTotp(password)));
+    });
+    show(focus ? form.querySelector('input') : null, form);
   }
 
   function setUp({ secret, otpauth_uri }: { secret: string; otpauth_uri: string }) {
@@ -86,6 +90,7 @@ export function twoFactorView(user: User): HTMLElement {
       { novalidate: true },
       h('p', {}, 'On: signing in asks for a code from your authenticator app.'),
       field('Code or recovery code', 'code', 'text', 'one-time-code'),
+      field('Current password', 'current_password', 'password', 'current-password'),
       alertRegion(),
       h(
         'div',
@@ -97,14 +102,16 @@ export function twoFactorView(user: User): HTMLElement {
     form.addEventListener('submit', (event) => {
       event.preventDefault();
       const turningOff = (event.submitter as HTMLButtonElement | null)?.value === 'off';
-      const code = String(new FormData(form).get('code')).trim();
+      const data = new FormData(form);
+      const code = String(data.get('code')).trim();
+      const password = String(data.get('current_password'));
       void act(section, async () => {
         if (turningOff) {
-          await disableTotp(code);
+          await disableTotp(code, password);
           off(true);
           return 'Two-factor authentication is off.';
         }
-        showCodes(await newRecoveryCodes(code));
+        showCodes(await newRecoveryCodes(code, password));
         return 'New recovery codes; the old ones no longer work.';
       });
     });

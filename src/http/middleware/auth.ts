@@ -5,8 +5,9 @@
  * logout-all take effect at once. A DPoP-bound token (`cnf.jkt`) also needs, with every
  * request, a proof signed by its key (RFC 9449 §7): a copy of the token alone is useless.
  */
-import type { Context } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { createMiddleware } from 'hono/factory';
+import { mayReadReplica, primaryDb } from '../../platform/db/client';
 import type { Role } from '../../platform/db/schema';
 import type { AppEnv } from '../../platform/env';
 import { cachedCheck, rememberCheck } from '../../sessions/access-cache';
@@ -47,6 +48,12 @@ export type RequireAuthOptions = {
    * admin role must see D1 as it is now.
    */
   cache?: boolean;
+  /**
+   * Checks on the D1 primary, and keeps the rest of the request there, even for a read under
+   * D1_READS=nearest: for routes that decide on the role (requireRole), which a lagging
+   * replica could still show as it was before a demotion.
+   */
+  primary?: boolean;
 };
 
 /**
@@ -82,7 +89,7 @@ async function checkBinding(c: Context<AppEnv>, token: string, jkt: string | und
 }
 
 /** Requires a valid access token whose user and session are still live. */
-export const requireAuth = ({ schemes = ['Bearer'], cache = false }: RequireAuthOptions = {}) => {
+export const requireAuth = ({ schemes = ['Bearer'], cache = false, primary = false }: RequireAuthOptions = {}) => {
   const accepted = new Set(schemes.map((s) => s.toLowerCase()));
   return createMiddleware<AppEnv>(async (c, next) => {
     const header = c.req.header('Authorization')?.trim();
@@ -107,7 +114,8 @@ export const requireAuth = ({ schemes = ['Bearer'], cache = false }: RequireAuth
     const jkt = claims.cnf?.jkt;
     if (dpop || jkt) await checkBinding(c, token, jkt, dpop);
     const now = Date.now();
-    const ttl = cache ? config.accessCheckCacheTtl : 0;
+    if (primary) c.set('db', primaryDb(c.env.DB, config.d1Reads));
+    const ttl = cache && !primary ? config.accessCheckCacheTtl : 0;
     let user = ttl ? cachedCheck(claims.sub, claims.sid, claims.ver, ttl, now) : undefined;
     if (!user) {
       const subject = await findTokenSubject(c.get('db'), claims.sub, claims.sid, now);
@@ -116,7 +124,11 @@ export const requireAuth = ({ schemes = ['Bearer'], cache = false }: RequireAuth
         throw unauthorized('The access token has been revoked.', true, as);
       }
       user = subject.user;
-      if (config.accessCheckCacheTtl) rememberCheck(user, claims.sid, now);
+      if (config.accessCheckCacheTtl) {
+        const fromReplica = !primary && mayReadReplica(config.d1Reads, c.req.method);
+        const hold = fromReplica ? (config.accessCheckCacheTtl + config.d1ReplicaLagBound) * 1000 : 0;
+        rememberCheck(user, claims.sid, now, hold);
+      }
     }
     c.set('user', user);
     c.set('claims', claims);
@@ -124,13 +136,20 @@ export const requireAuth = ({ schemes = ['Bearer'], cache = false }: RequireAuth
   });
 };
 
-/** Allows only users whose current role (from D1, not the token) is one of `roles`. */
-export const requireRole = (...roles: Role[]) => {
+/**
+ * Authenticates (requireAuth) and allows only users whose current role is one of `roles`: the
+ * role as the D1 primary holds it, not the token's nor a replica's, so a demotion applies to
+ * the next request.
+ */
+export const requireRole = (...roles: Role[]): MiddlewareHandler<AppEnv>[] => {
   if (roles.length === 0) throw new Error('requireRole needs at least one role');
-  return createMiddleware<AppEnv>(async (c, next) => {
-    if (!roles.includes(c.get('user').role)) {
-      throw new ApiError(403, 'forbidden', `This route requires the ${roles.join(' or ')} role.`);
-    }
-    await next();
-  });
+  return [
+    requireAuth({ primary: true }),
+    createMiddleware<AppEnv>(async (c, next) => {
+      if (!roles.includes(c.get('user').role)) {
+        throw new ApiError(403, 'forbidden', `This route requires the ${roles.join(' or ')} role.`);
+      }
+      await next();
+    }),
+  ];
 };

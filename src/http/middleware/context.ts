@@ -4,6 +4,7 @@ import { getConfig } from '../../platform/config';
 import { requestDb } from '../../platform/db/client';
 import type { AppEnv } from '../../platform/env';
 import type { RequestLog } from '../../platform/audit';
+import { notices, type Notify } from '../../accounts/notices';
 
 /** Puts the isolate's parsed config, the request's Drizzle client and the client IP on the context. */
 export const context = () =>
@@ -20,3 +21,7 @@ export const requestLog = (c: Context<AppEnv>): RequestLog => ({
   requestId: c.get('requestId'),
   ip: c.get('clientIp'),
 });
+
+/** The request's security notices (accounts/notices.ts): mailed after the answer has gone. */
+export const notifier = (c: Context<AppEnv>): Notify =>
+  notices(c.env, c.get('config'), requestLog(c), (work) => c.executionCtx.waitUntil(work));

@@ -1,7 +1,7 @@
 /** /admin/users: user management for admins. The first admin is made by `npm run admin:promote`. */
 import * as z from 'zod';
 import { ROLES } from '../../platform/db/schema';
-import { requireAuth, requireRole } from '../middleware/auth';
+import { requireRole } from '../middleware/auth';
 import { createRouter, defineRoute } from '../routing';
 import type { Tag } from '../tags';
 import { json, problem, userSchema } from '../schemas';
@@ -9,7 +9,7 @@ import { audit } from '../../platform/audit';
 import { deleteUser, listUsers, setRole, toPublicUser } from '../../accounts/users';
 
 const tags: Tag[] = ['admin'];
-const adminOnly = [requireAuth(), requireRole('admin')];
+const adminOnly = requireRole('admin');
 const idParam = z.object({ id: z.string().min(1).max(64) });
 const forbidden = problem('Caller is not an admin (`forbidden`)');
 const unauthorized = problem('No or invalid access token');

@@ -7,6 +7,7 @@ import { ApiError } from '../../platform/errors';
 import { getKeyRing } from '../../credentials/keys';
 import { requireAuth } from '../middleware/auth';
 import { sessionProof } from '../middleware/dpop';
+import { notifier } from '../middleware/context';
 import { clearRefreshCookie, readRefreshCookie, setRefreshCookie } from '../../sessions/refresh-cookie';
 import { createRouter, defineRoute } from '../routing';
 import type { Tag } from '../tags';
@@ -109,7 +110,9 @@ export const loginRoute = defineRoute({
     403: problem(
       'Right password, and the user has two-factor on (`mfa_required`): no tokens, but `mfa_token` and `mfa_token_expires_in` for POST /auth/mfa/verify',
     ),
-    429: problem('Too many failed attempts (`too_many_attempts`), see Retry-After'),
+    429: problem(
+      '`too_many_attempts`, see Retry-After: too many failed attempts (the window), or, with none failed, too many attempts for this account from this address still being checked (`Retry-After: 1`; at a known address LOGIN_KNOWN_ADDRESS_PARALLEL may be in flight). An account still on an imported hash also refuses past LEGACY_VERIFY_MAX_FAILURES failures an hour over all addresses',
+    ),
     503: problem(
       'The user was imported from Flask with a hash only the companion Worker can check, and it is not configured or failed (`legacy_hash_unavailable`); README section 14',
     ),
@@ -153,7 +156,7 @@ export const logoutAllRoute = defineRoute({
   tags,
   summary: 'End every session of the caller and invalidate every access token issued so far',
   description:
-    'For a lost device or a suspected leak: every session of the caller, on every device, ends, and every access token issued to them so far stops working.',
+    'For a lost device or a suspected leak: every session of the caller, on every device, ends, every access token issued to them so far stops working, and every outstanding password reset token ends.',
   middleware: [requireAuth()],
   bearer: true,
   responses: { 204: { description: 'Logged out everywhere' }, 401: problem('No or invalid access token') },
@@ -166,7 +169,7 @@ export const passwordRoute = defineRoute({
   tags,
   summary: 'Change the password; other sessions and all access tokens are revoked',
   description:
-    'Needs the current password. Every other session ends and every access token (the caller’s too) stops working; the caller’s own session continues, so its refresh token gets a fresh access token. Wrong current passwords are throttled like failed logins.',
+    'Needs the current password. Every other session ends and every access token (the caller’s too) stops working; the caller’s own session continues, so its refresh token gets a fresh access token. Every outstanding password reset token ends, and the user’s verified address gets a notice. Wrong current passwords are throttled like failed logins.',
   middleware: [requireAuth()],
   bearer: true,
   request: {
@@ -234,6 +237,7 @@ export const authRouter = createRouter()
       requestId: c.get('requestId'),
       delivery: refresh_token_delivery,
       legacyHashes: c.env.LEGACY_HASHES,
+      defer: (work) => c.executionCtx.waitUntil(work),
       dpop: await sessionProof(c),
     });
     if (result.mfa) throw mfaRequired(result.mfa.challenge);
@@ -303,6 +307,7 @@ export const authRouter = createRouter()
       ip: c.get('clientIp'),
       requestId: c.get('requestId'),
       legacyHashes: c.env.LEGACY_HASHES,
+      notify: notifier(c),
     });
     return c.body(null, 204);
   })

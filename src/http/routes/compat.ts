@@ -44,7 +44,7 @@ export const flaskAuthRoute = defineRoute({
     200: json(z.object({ access_token: z.string() }), 'The access token'),
     401: problem('`invalid_credentials`'),
     403: problem('The user has two-factor on (`mfa_required`); this route cannot complete such a login'),
-    429: problem('`too_many_attempts`'),
+    429: problem('`too_many_attempts`, see Retry-After (as for POST /auth/login)'),
     503: problem('`legacy_hash_unavailable`: an imported Flask hash that only the companion Worker can check'),
   },
 });
@@ -89,6 +89,7 @@ export const compatRouter = createRouter()
       userAgent: c.req.header('User-Agent'),
       requestId: c.get('requestId'),
       legacyHashes: c.env.LEGACY_HASHES,
+      defer: (work) => c.executionCtx.waitUntil(work),
     });
     // Flask-JWT clients cannot answer a second-factor challenge: no token for such users.
     if (result.mfa) throw mfaRequired(null);

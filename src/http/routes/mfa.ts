@@ -2,10 +2,10 @@
 import * as z from 'zod';
 import { requireAuth } from '../middleware/auth';
 import { sessionProof } from '../middleware/dpop';
-import { requestLog } from '../middleware/context';
+import { notifier, requestLog } from '../middleware/context';
 import type { Tag } from '../tags';
 import { createRouter, defineRoute } from '../routing';
-import { json, problem, tokenResponseSchema } from '../schemas';
+import { currentPasswordSchema, json, problem, tokenResponseSchema } from '../schemas';
 import {
   confirmTotpEnrolment,
   disableTotp,
@@ -25,9 +25,26 @@ const codeOrRecovery = z
 const recoveryCodes = z.object({
   recovery_codes: z.array(z.string()).meta({ description: 'Shown this once; each works once' }),
 });
-const misconfigured = problem('DATA_ENCRYPTION_KEY is not set (`misconfigured`)');
+const misconfigured = problem(
+  'DATA_ENCRYPTION_KEY is not set (`misconfigured`; the detail names it on loopback only, the log always)',
+);
 const unauthorized = problem('No or invalid access token');
 const tooMany = problem('Too many wrong codes for this user (`too_many_attempts`), see Retry-After');
+const legacyHashUnavailable = problem(
+  'The user was imported from Flask with a hash only the companion Worker can check, and it is not configured or failed (`legacy_hash_unavailable`); docs/flask.md',
+);
+/** Changing a second factor: the current password, then a code. */
+const reauthentication = z.object({ current_password: currentPasswordSchema, code: codeOrRecovery });
+const reauthenticationExample = { current_password: 'correct horse battery staple', code: '123456' };
+const reauthenticationRefused = problem(
+  'Wrong current password (`invalid_credentials`), wrong code (`invalid_mfa_code`), or no or invalid access token',
+);
+const reauthenticationTooMany = problem(
+  'Too many wrong passwords (the login throttle) or wrong codes for this user (`too_many_attempts`), see Retry-After',
+);
+const mfaLocked = problem(
+  'After MFA_MAX_CONSECUTIVE_FAILURES wrong codes in a row, TOTP codes are refused (`mfa_locked`) until a recovery code is used or an admin resets two-factor; the owner is told by mail',
+);
 
 export const enrolTotpRoute = defineRoute({
   method: 'post',
@@ -36,9 +53,13 @@ export const enrolTotpRoute = defineRoute({
   tags,
   summary: 'Start TOTP enrolment: a new secret, pending until confirmed (calling again replaces it)',
   description:
-    'Returns a new TOTP secret and its otpauth URI (show it as a QR code). Two-factor is not on until POST /auth/mfa/totp/confirm proves the app has it.',
+    'Needs the current password. Returns a new TOTP secret and its otpauth URI (show it as a QR code). Two-factor is not on until POST /auth/mfa/totp/confirm proves the app has it.',
   middleware: [requireAuth()],
   bearer: true,
+  request: {
+    example: { current_password: 'correct horse battery staple' },
+    body: z.object({ current_password: currentPasswordSchema }),
+  },
   responses: {
     200: json(
       z.object({
@@ -49,9 +70,12 @@ export const enrolTotpRoute = defineRoute({
       }),
       'The pending secret',
     ),
-    401: unauthorized,
+    400: problem('Invalid input (`validation_failed`): `current_password` is required'),
+    401: problem('Wrong current password (`invalid_credentials`), or no or invalid access token'),
     409: problem('TOTP is already enabled (`mfa_already_enabled`)'),
+    429: problem('Too many wrong passwords (`too_many_attempts`, the login throttle), see Retry-After'),
     500: misconfigured,
+    503: legacyHashUnavailable,
   },
 });
 
@@ -62,7 +86,7 @@ export const confirmTotpRoute = defineRoute({
   tags,
   summary: 'Confirm enrolment with a first code: TOTP is on, and the recovery codes are returned once',
   description:
-    'Checks a first code from the app, turns two-factor on, and returns ten single-use recovery codes: show them once, they are stored only as hashes.',
+    'Checks a first code from the app, turns two-factor on, and returns ten single-use recovery codes: show them once, they are stored only as hashes. Every other session of the user ends; the caller’s continues.',
   middleware: [requireAuth()],
   bearer: true,
   request: { example: { code: '123456' }, body: z.object({ code }) },
@@ -81,18 +105,21 @@ export const disableTotpRoute = defineRoute({
   path: '/auth/mfa/totp',
   operationId: 'disableTotp',
   tags,
-  summary: 'Turn TOTP off, with a current code or a recovery code; the recovery codes go too',
-  description: 'Needs a current TOTP code or an unused recovery code. Code checks count against the per-user limit.',
+  summary: 'Turn TOTP off, with the current password and a current code or a recovery code; the recovery codes go too',
+  description:
+    'Needs the current password and a current TOTP code or an unused recovery code. Wrong passwords count against the login throttle, code checks against the per-user limit. The user’s verified address gets a notice.',
   middleware: [requireAuth()],
   bearer: true,
-  request: { example: { code: '123456' }, body: z.object({ code: codeOrRecovery }) },
+  request: { example: reauthenticationExample, body: reauthentication },
   responses: {
     204: { description: 'Two-factor is off' },
-    400: problem('Wrong code (`invalid_mfa_code`) or invalid input'),
-    401: unauthorized,
+    400: problem('Invalid input (`validation_failed`)'),
+    401: reauthenticationRefused,
+    403: mfaLocked,
     409: problem('TOTP is not enabled (`mfa_not_enabled`)'),
-    429: tooMany,
+    429: reauthenticationTooMany,
     500: misconfigured,
+    503: legacyHashUnavailable,
   },
 });
 
@@ -101,18 +128,22 @@ export const recoveryCodesRoute = defineRoute({
   path: '/auth/mfa/recovery-codes',
   operationId: 'regenerateRecoveryCodes',
   tags,
-  summary: 'A fresh set of recovery codes, with a current code or a recovery code; the old set stops working',
-  description: 'Needs a current TOTP code or an unused recovery code; the previous recovery codes stop working.',
+  summary:
+    'A fresh set of recovery codes, with the current password and a current code or a recovery code; the old set stops working',
+  description:
+    'Needs the current password and a current TOTP code or an unused recovery code; the previous recovery codes stop working.',
   middleware: [requireAuth()],
   bearer: true,
-  request: { example: { code: '123456' }, body: z.object({ code: codeOrRecovery }) },
+  request: { example: reauthenticationExample, body: reauthentication },
   responses: {
     200: json(recoveryCodes, 'Ten new recovery codes'),
-    400: problem('Wrong code (`invalid_mfa_code`) or invalid input'),
-    401: unauthorized,
+    400: problem('Invalid input (`validation_failed`)'),
+    401: reauthenticationRefused,
+    403: mfaLocked,
     409: problem('TOTP is not enabled (`mfa_not_enabled`)'),
-    429: tooMany,
+    429: reauthenticationTooMany,
     500: misconfigured,
+    503: legacyHashUnavailable,
   },
 });
 
@@ -143,6 +174,7 @@ export const verifyMfaRoute = defineRoute({
     401: problem(
       'Wrong code (`invalid_mfa_code`), or the token is unknown, expired, used or dead (`invalid_mfa_token`)',
     ),
+    403: mfaLocked,
     429: tooMany,
     500: misconfigured,
   },
@@ -150,7 +182,8 @@ export const verifyMfaRoute = defineRoute({
 
 export const mfaRouter = createRouter()
   .route(enrolTotpRoute, async (c) => {
-    const enrolment = await startTotpEnrolment(c.get('db'), c.get('config'), c.get('user'), requestLog(c));
+    const proof = { currentPassword: c.req.valid('json').current_password, legacyHashes: c.env.LEGACY_HASHES };
+    const enrolment = await startTotpEnrolment(c.get('db'), c.get('config'), c.get('user'), proof, requestLog(c));
     return c.json({ secret: enrolment.secret, otpauth_uri: enrolment.otpauthUri }, 200);
   })
   .route(confirmTotpRoute, async (c) => {
@@ -159,32 +192,33 @@ export const mfaRouter = createRouter()
       c.get('config'),
       c.get('user'),
       c.req.valid('json').code,
+      c.get('claims').sid,
       requestLog(c),
     );
     return c.json({ recovery_codes: codes }, 200);
   })
   .route(disableTotpRoute, async (c) => {
-    await disableTotp(c.get('db'), c.get('config'), c.get('user'), c.req.valid('json').code, requestLog(c));
+    const { code, current_password } = c.req.valid('json');
+    const proof = { code, currentPassword: current_password, legacyHashes: c.env.LEGACY_HASHES, notify: notifier(c) };
+    await disableTotp(c.get('db'), c.get('config'), c.get('user'), proof, requestLog(c));
     return c.body(null, 204);
   })
   .route(recoveryCodesRoute, async (c) => {
-    const codes = await regenerateRecoveryCodes(
-      c.get('db'),
-      c.get('config'),
-      c.get('user'),
-      c.req.valid('json').code,
-      requestLog(c),
-    );
+    const { code, current_password } = c.req.valid('json');
+    const proof = { code, currentPassword: current_password, legacyHashes: c.env.LEGACY_HASHES, notify: notifier(c) };
+    const codes = await regenerateRecoveryCodes(c.get('db'), c.get('config'), c.get('user'), proof, requestLog(c));
     return c.json({ recovery_codes: codes }, 200);
   })
   .route(verifyMfaRoute, async (c) => {
     const body = c.req.valid('json');
     const factor = body.code !== undefined ? { code: body.code } : { recoveryCode: body.recovery_code! };
+    const log = requestLog(c);
     const result = await verifyLoginChallenge(
       c.get('db'),
       c.get('config'),
       { mfaToken: body.mfa_token, factor, userAgent: c.req.header('User-Agent'), dpop: await sessionProof(c) },
-      requestLog(c),
+      log,
+      notifier(c),
     );
     return c.json(await tokenResponse(c, result.user, result.session, result.delivery), 200);
   });

@@ -4,9 +4,9 @@
  */
 import * as z from 'zod';
 import { requireAuth, requireRole } from '../middleware/auth';
-import { requestLog } from '../middleware/context';
+import { notifier, requestLog } from '../middleware/context';
 import { createRouter, defineRoute } from '../routing';
-import { json, newPasswordSchema, problem, userSchema, usernameSchema } from '../schemas';
+import { currentPasswordSchema, json, newPasswordSchema, problem, userSchema, usernameSchema } from '../schemas';
 import { requestEmailVerification, verifyEmail } from '../../accounts/email-addresses';
 import { requireMailer } from '../../platform/email';
 import { resetMfaByAdmin } from '../../two-factor/mfa';
@@ -15,7 +15,7 @@ import { consumeAttempt } from '../../throttle/rate-limit';
 import { addressKey } from '../../platform/address';
 import { toPublicUser } from '../../accounts/users';
 
-const adminOnly = [requireAuth(), requireRole('admin')];
+const adminOnly = requireRole('admin');
 const idParam = z.object({ id: z.string().min(1).max(64) });
 const email = z.email().max(254).meta({ example: 'alice@example.com' });
 const unauthorized = problem('No or invalid access token');
@@ -57,7 +57,7 @@ export const adminMfaResetRoute = defineRoute({
   tags: ['admin'],
   summary: "Turn off a user's two-factor authentication (lost phone and recovery codes); audited",
   description:
-    'For a user who lost both the authenticator and the recovery codes: deletes the TOTP secret, the recovery codes and open challenges. Audited as mfa_reset_by_admin.',
+    'For a user who lost both the authenticator and the recovery codes: deletes the TOTP secret, the recovery codes, open challenges and any outstanding password reset token. Audited as mfa_reset_by_admin; the user’s verified address gets a notice.',
   middleware: adminOnly,
   bearer: true,
   request: { params: idParam },
@@ -76,7 +76,7 @@ export const passwordResetRoute = defineRoute({
   tags: ['recovery'],
   summary: 'Set a new password with a reset token; every session is revoked (TOTP stays on)',
   description:
-    'The new password follows the registration rules. Every session is revoked and every access token stops working. Limited per address.',
+    'The new password follows the registration rules. Every session is revoked, every access token and every other reset token stops working, and the user’s verified address gets a notice. Limited per address.',
   request: {
     example: { reset_token: 'x2Vb…', new_password: 'a new long passphrase' },
     body: z.object({ reset_token: z.string().min(1).max(512), new_password: newPasswordSchema }),
@@ -96,7 +96,7 @@ export const forgotPasswordRoute = defineRoute({
   tags: ['recovery'],
   summary: 'Mail a reset token to the verified address of a user; the answer is the same whether or not one exists',
   description:
-    'Always 202 with the same body, at the same speed: the lookup and the mail happen after the answer. A user with a verified address gets a reset token by mail. Needs email configured.',
+    'Always 202 with the same body, at the same speed: the lookup and the mail happen after the answer. A user with a verified address gets a reset token by mail: at most EMAIL_USER_MAX an hour per requesting address, and EMAIL_RESET_USER_MAX a day from addresses the user has not logged in from, together. Needs email configured.',
   request: {
     example: { username: 'alice' },
     body: z
@@ -119,18 +119,40 @@ export const addEmailRoute = defineRoute({
   path: '/auth/email',
   operationId: 'addEmail',
   tags: ['recovery'],
-  summary: 'Add an email address: a 6-digit code is mailed to it (valid 15 minutes)',
+  summary: 'Add or replace the email address: a 6-digit code is mailed to it (valid 15 minutes)',
   description:
-    'Mails a 6-digit code to the address (valid 15 minutes, five tries); POST /auth/email/verify stores the address on the user. Needs email configured.',
+    'Needs the current password, and a current TOTP code or a recovery code (`code`) when two-factor is on: the address receives password reset tokens, so it is worth as much as the password. Mails a 6-digit code to the address (valid 15 minutes, five tries); POST /auth/email/verify stores the address on the user, ends every outstanding reset token, and sends the replaced address a notice. At most EMAIL_USER_MAX mails an hour per account and three a day per address, whichever accounts ask. Needs email configured.',
   middleware: [requireAuth()],
   bearer: true,
-  request: { example: { email: 'alice@example.com' }, body: z.object({ email }) },
+  request: {
+    example: { email: 'alice@example.com', current_password: 'correct horse battery staple' },
+    body: z.object({
+      email,
+      current_password: currentPasswordSchema,
+      code: z
+        .string()
+        .min(1)
+        .max(64)
+        .optional()
+        .meta({ description: 'Required when two-factor is on: a current TOTP code, or one of the recovery codes' }),
+    }),
+  },
   responses: {
     202: json(z.object({ message: z.string(), expires_in: z.number().int() }), 'Code sent'),
-    400: problem('Invalid address'),
-    401: unauthorized,
+    400: problem(
+      'Invalid input (`validation_failed`): an invalid address, no `current_password`, or no `code` while two-factor is on',
+    ),
+    401: problem(
+      'Wrong current password (`invalid_credentials`), wrong code (`invalid_mfa_code`), or no or invalid access token',
+    ),
     404: emailDisabled,
-    429: problem('Too many mails to this user (`too_many_attempts`)'),
+    429: problem(
+      'Too many mails from this account (EMAIL_USER_MAX an hour) or to this address (three a day), wrong passwords (the login throttle) or wrong codes (`too_many_attempts`), see Retry-After',
+    ),
+    500: problem('DATA_ENCRYPTION_KEY is not set (`misconfigured`): verification codes are keyed with it'),
+    503: problem(
+      'The user was imported from Flask with a hash only the companion Worker can check, and it is not configured or failed (`legacy_hash_unavailable`); docs/flask.md',
+    ),
   },
 });
 
@@ -140,7 +162,8 @@ export const verifyEmailRoute = defineRoute({
   operationId: 'verifyEmail',
   tags: ['recovery'],
   summary: 'Confirm the address with the mailed code',
-  description: 'A verified address belongs to one user only.',
+  description:
+    'A verified address belongs to one user only. Every outstanding password reset token ends, and an address this one replaces gets a notice.',
   middleware: [requireAuth()],
   bearer: true,
   request: { example: { code: '123456' }, body: z.object({ code: z.string().min(1).max(16) }) },
@@ -149,6 +172,7 @@ export const verifyEmailRoute = defineRoute({
     400: problem('Wrong or expired code (`invalid_email_code`)'),
     401: unauthorized,
     409: problem('Another account has verified this address (`email_taken`)'),
+    500: problem('DATA_ENCRYPTION_KEY is not set (`misconfigured`)'),
   },
 });
 
@@ -160,13 +184,14 @@ export const recoveryRouter = createRouter()
   })
   .route(adminMfaResetRoute, async (c) => {
     const log = { ...requestLog(c), adminId: c.get('user').id };
-    await resetMfaByAdmin(c.get('db'), c.req.valid('param').id, log);
+    await resetMfaByAdmin(c.get('db'), c.req.valid('param').id, log, notifier(c));
     return c.body(null, 204);
   })
   .route(passwordResetRoute, async (c) => {
     const { reset_token, new_password } = c.req.valid('json');
     const log = requestLog(c);
-    await resetPassword(c.get('db'), c.get('config'), { resetToken: reset_token, newPassword: new_password }, log);
+    const input = { resetToken: reset_token, newPassword: new_password, notify: notifier(c) };
+    await resetPassword(c.get('db'), c.get('config'), input, log);
     return c.body(null, 204);
   })
   .route(forgotPasswordRoute, async (c) => {
@@ -196,12 +221,20 @@ export const recoveryRouter = createRouter()
   .route(addEmailRoute, async (c) => {
     const mailer = requireMailer(c.env, c.get('config'));
     const log = requestLog(c);
-    const address = c.req.valid('json').email;
-    const sent = await requestEmailVerification(c.get('db'), c.get('config'), mailer, c.get('user'), address, log);
+    const { email: address, current_password, code } = c.req.valid('json');
+    const input = {
+      email: address,
+      currentPassword: current_password,
+      code,
+      legacyHashes: c.env.LEGACY_HASHES,
+      notify: notifier(c),
+    };
+    const sent = await requestEmailVerification(c.get('db'), c.get('config'), mailer, c.get('user'), input, log);
     return c.json({ message: `A 6-digit code is on its way to ${address}.`, expires_in: sent.expiresIn }, 202);
   })
   .route(verifyEmailRoute, async (c) => {
     const log = requestLog(c);
-    const user = await verifyEmail(c.get('db'), c.get('user'), c.req.valid('json').code, log);
+    const code = c.req.valid('json').code;
+    const user = await verifyEmail(c.get('db'), c.get('config'), c.get('user'), code, log, notifier(c));
     return c.json({ user: toPublicUser(user) }, 200);
   });

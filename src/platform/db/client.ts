@@ -26,7 +26,22 @@ const READ_ONLY = new Set(['GET', 'HEAD', 'OPTIONS']);
  */
 export function requestDb(d1: D1Database, reads: 'primary' | 'nearest', method: string): Database {
   if (reads === 'primary') return getDb(d1);
-  const session = d1.withSession(READ_ONLY.has(method) ? 'first-unconstrained' : 'first-primary');
+  return sessionDb(d1, mayReadReplica(reads, method) ? 'first-unconstrained' : 'first-primary');
+}
+
+/** Whether a request's reads (requestDb) may come from a replica that lags the primary. */
+export const mayReadReplica = (reads: 'primary' | 'nearest', method: string) =>
+  reads === 'nearest' && READ_ONLY.has(method);
+
+/**
+ * The primary, whatever the request's method: for reads that decide on authorisation (the
+ * admin role), which a lagging replica would answer as it was before a demotion.
+ */
+export function primaryDb(d1: D1Database, reads: 'primary' | 'nearest'): Database {
+  return reads === 'primary' ? getDb(d1) : sessionDb(d1, 'first-primary');
+}
+
+function sessionDb(d1: D1Database, constraint: D1SessionConstraint): Database {
   // Drizzle's d1 driver is typed for D1Database only; a session has the prepare/batch it uses.
-  return drizzle(session as unknown as D1Database, { schema });
+  return drizzle(d1.withSession(constraint) as unknown as D1Database, { schema });
 }

@@ -125,6 +125,22 @@ export const rateCounters = sqliteTable('rate_counters', {
 });
 
 /**
+ * Login attempts let through to a password check whose verdict has not come yet, one row each
+ * (throttle.ts), keyed like the (username, address) counter. A verdict deletes its row; a row
+ * whose Worker died lapses after IN_FLIGHT_LAPSE_SECONDS. They tell attempts still being
+ * checked from failures, so parallel logins are not mistaken for guessing.
+ */
+export const attemptsInFlight = sqliteTable(
+  'attempts_in_flight',
+  {
+    id: text('id').primaryKey(),
+    key: text('key').notNull(),
+    startedAt: integer('started_at').notNull(),
+  },
+  (t) => [index('attempts_in_flight_key_started_at_idx').on(t.key, t.startedAt)],
+);
+
+/**
  * Addresses (an IPv4 address or an IPv6 /64) a user recently logged in from. Failed logins
  * from elsewhere cannot lock the owner out of a known address.
  */
@@ -153,6 +169,11 @@ export const mfaTotp = sqliteTable('mfa_totp', {
   confirmedAt: integer('confirmed_at'),
   /** The last 30 s step a code was accepted for: a code is accepted once, later steps only. */
   lastStep: integer('last_step'),
+  /**
+   * Codes checked since the last right one (counted before each check, reset by a right code):
+   * past MFA_MAX_CONSECUTIVE_FAILURES, TOTP codes are refused (mfa.ts).
+   */
+  consecutiveFailures: integer('consecutive_failures').notNull().default(0),
 });
 
 /** Recovery codes, as keyed hashes (HMAC under a key derived from DATA_ENCRYPTION_KEY). */
