@@ -12,13 +12,15 @@ import { describe, expect, it } from 'vitest';
 import { childEnv, ROOT, run, useScratchDir } from './support';
 
 /**
- * The perf issue's budget (the platform limit is 3 MB compressed on the Free plan): 89 KiB
- * gzipped today. It came down from 126 KiB by leaving out what most requests never run: the
- * Flask legacy-hash verifiers went to the companion Worker (17 KiB), the common-password list
- * into D1 (13 KiB), and esbuild's keep_names wrappers (8 KiB). @hono/zod-openapi alone would
- * take it to 169 KiB. Raise it only for a dependency worth its weight.
+ * The OAuth provider issue's budget, for it and the passkey and machine-client issues together
+ * (the platform limit is 3 MB compressed on the Free plan): 102 KiB gzipped with DPoP (94 KiB
+ * before; jose, which the OAuth provider shares, is about 6 KiB of the 9 it added). It came
+ * down from 126 KiB once by leaving out what most requests never run: the Flask legacy-hash
+ * verifiers went to the companion Worker (17 KiB), the common-password list into D1 (13 KiB),
+ * and esbuild's keep_names wrappers (8 KiB). @hono/zod-openapi alone would take it to 169 KiB.
+ * Raise it only for a dependency worth its weight.
  */
-const GZIP_BUDGET = 100 * 1024;
+const GZIP_BUDGET = 120 * 1024;
 
 const scratch = useScratchDir('bundle');
 
