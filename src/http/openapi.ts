@@ -116,7 +116,8 @@ export function openApiDocument(specs: RouteSpec[]) {
           type: 'http',
           scheme: 'bearer',
           bearerFormat: 'JWT',
-          description: 'The access token from login or refresh: `Authorization: Bearer <access_token>`.',
+          description:
+            'The access token from login or refresh: `Authorization: Bearer <access_token>`; for a DPoP-bound session (`token_type: "DPoP"`), `Authorization: DPoP <access_token>` with a `DPoP` proof header (RFC 9449).',
         },
         [REFRESH_COOKIE_SCHEME]: {
           type: 'apiKey',
