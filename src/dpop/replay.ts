@@ -27,7 +27,7 @@ const seen = new Map<string, number>();
  * An isolate has 128 MB. Past this many live proofs the oldest are forgotten early: a replay
  * of one of those could pass on this isolate (docs/sessions.md says so).
  */
-export const MAX_REMEMBERED_PROOFS = 20_000;
+const MAX_REMEMBERED_PROOFS = 20_000;
 
 /** Refuses a proof this isolate has seen before; remembers it otherwise. Call after every other check. */
 export function spendInIsolate(proof: SpendableProof, now = Date.now()): void {
@@ -40,11 +40,6 @@ export function spendInIsolate(proof: SpendableProof, now = Date.now()): void {
     seen.delete(old);
   }
   seen.set(id, proof.expiresAt);
-}
-
-/** Forgets every remembered proof (tests). */
-export function forgetSeenProofs(): void {
-  seen.clear();
 }
 
 /**
