@@ -8,6 +8,7 @@ import { env } from 'cloudflare:workers';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cleanup } from '../src/index';
 import { currentNonce, isCurrentNonce } from '../src/dpop/nonce';
+import { spendInIsolate } from '../src/dpop/replay';
 import { parseConfig } from '../src/platform/config';
 import {
   api,
@@ -520,5 +521,26 @@ describe('the daily cleanup', () => {
     const summary = await cleanup(env, Date.now() + 71_000);
     expect(summary.dpopProofs).toBeGreaterThan(0);
     expect(await kept()).toBe(false);
+  });
+});
+
+describe("the isolate's memory of spent proofs", () => {
+  const proof = (jti: string, expiresAt: number) => ({ jkt: 'k'.repeat(43), jti, expiresAt });
+
+  it('forgets a proof once it is too old to be accepted anyway', () => {
+    const now = Date.now();
+    spendInIsolate(proof('aging', now + 1_000), now);
+    expect(() => spendInIsolate(proof('aging', now + 1_000), now + 999)).toThrow(/already used/);
+    expect(() => spendInIsolate(proof('aging', now + 61_000), now + 1_000)).not.toThrow();
+  });
+
+  it('is bounded: past 20,000 live proofs the oldest are forgotten first', () => {
+    const now = Date.now();
+    const later = now + 60_000;
+    for (let i = 0; i < 20_000; i++) spendInIsolate(proof(`bulk-${i}`, later), now);
+    expect(() => spendInIsolate(proof('bulk-19999', later), now)).toThrow(/already used/);
+    spendInIsolate(proof('one-more', later), now);
+    expect(() => spendInIsolate(proof('bulk-19999', later), now)).toThrow(/already used/);
+    expect(() => spendInIsolate(proof('bulk-0', later), now)).not.toThrow();
   });
 });
