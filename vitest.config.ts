@@ -87,6 +87,8 @@ export default defineConfig(async () => {
                   DATA_ENCRYPTION_KEY: TEST_DATA_ENCRYPTION_KEY,
                   // Mail is off unless a test brings a fake EMAIL binding (test/helpers.ts appWith).
                   EMAIL_FROM: '',
+                  // The OAuth issuer of the tests' ORIGIN (test/helpers.ts).
+                  OAUTH_ISSUER: 'https://auth.example.test',
                 },
                 // Off by default in wrangler.toml; on here, so the legacy-hash tests run the real
                 // companion. Tests of a deployment without it drop it with appWith().
@@ -100,6 +102,9 @@ export default defineConfig(async () => {
             include: ['test/**/*.test.ts'],
             exclude: ['test/e2e/**'],
             setupFiles: ['./test/apply-migrations.ts'],
+            // Many cases run PBKDF2 at 100,000 iterations several times (a re-authentication adds
+            // one); on 2 busy cores that passes 5 s while nothing is wrong.
+            testTimeout: 30_000,
           },
         },
         {

@@ -8,6 +8,8 @@
 //   app/docs/index.html    -> docs/index.html
 //   app/docs/docs.ts       -> docs/docs.js
 //   swagger-ui-dist        -> docs/swagger-ui-bundle.js, docs/swagger-ui.css (prebuilt: no CDN at run time)
+//   app/oauth/*.html, oauth.css  the OAuth provider's hosted pages (sign-in and consent, logout)
+//   app/oauth/sign-in.ts   -> oauth/sign-in.js, app/oauth/confirm-logout.ts -> oauth/confirm-logout.js
 //
 // Several builds may run at once (every `wrangler dev` of the e2e tests starts one), so a file
 // is only written when its content changed, and then atomically (a temporary file renamed over
@@ -29,6 +31,9 @@ const COPIED = {
   'favicon.svg': 'favicon.svg',
   _headers: '_headers',
   'docs/index.html': 'docs/index.html',
+  'oauth/sign-in.html': 'oauth/sign-in.html',
+  'oauth/confirm-logout.html': 'oauth/confirm-logout.html',
+  'oauth/oauth.css': 'oauth/oauth.css',
 };
 
 async function writeIfChanged(file, contents) {
@@ -58,7 +63,12 @@ export async function buildAssets() {
   }
 
   const built = await esbuild.build({
-    entryPoints: { app: path.join(APP, 'src/main.ts'), 'docs/docs': path.join(APP, 'docs/docs.ts') },
+    entryPoints: {
+      app: path.join(APP, 'src/main.ts'),
+      'docs/docs': path.join(APP, 'docs/docs.ts'),
+      'oauth/sign-in': path.join(APP, 'oauth/sign-in.ts'),
+      'oauth/confirm-logout': path.join(APP, 'oauth/confirm-logout.ts'),
+    },
     outdir: ASSETS_DIR,
     bundle: true,
     format: 'esm',

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-// `npm run keys:generate [-- --alg EdDSA|ES256] [--kid <kid>]`
+// `npm run keys:generate [-- --alg EdDSA|ES256|RS256] [--kid <kid>]`
 //
 // A fresh signing key pair for JWT_PRIVATE_KEY, made with WebCrypto (no OpenSSL, no extra
 // dependency). EdDSA (Ed25519) is the default: small keys, fast, no nonce to get wrong;
-// ES256 (P-256) is there for clients whose JWT library lacks EdDSA.
+// ES256 (P-256) is there for clients whose JWT library lacks EdDSA; RS256 (RSA 2048) is what
+// OpenID Connect requires of every provider, and the OAuth endpoints need one (docs/oauth.md).
 //
 // stdout carries exactly two lines of JSON and nothing else, so it can be piped:
 //   line 1: the private JWK (secret!), the value of JWT_PRIVATE_KEY
@@ -18,11 +19,12 @@ import { randomBytes } from 'node:crypto';
 import process from 'node:process';
 import { parseArgs } from 'node:util';
 
-const USAGE = 'usage: npm run keys:generate [-- --alg EdDSA|ES256] [--kid <kid>]';
+const USAGE = 'usage: npm run keys:generate [-- --alg EdDSA|ES256|RS256] [--kid <kid>]';
 // The same algorithms, and the same parameters, as src/credentials/keys.ts imports them with.
 const ALGS = {
   EdDSA: { name: 'Ed25519' },
   ES256: { name: 'ECDSA', namedCurve: 'P-256' },
+  RS256: { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' },
 };
 // src/platform/config.ts refuses a kid longer than this.
 const MAX_KID_LENGTH = 64;
@@ -57,12 +59,13 @@ const kid = values.kid ?? `${alg.toLowerCase()}-${today}-${randomBytes(6).toStri
 if (kid.length < 1 || kid.length > MAX_KID_LENGTH) usageError(`--kid must be 1-${MAX_KID_LENGTH} characters`);
 
 const { privateKey } = await globalThis.crypto.subtle.generateKey(ALGS[alg], true, ['sign', 'verify']);
-const { kty, crv, x, y, d } = await globalThis.crypto.subtle.exportKey('jwk', privateKey);
+const exported = await globalThis.crypto.subtle.exportKey('jwk', privateKey);
+const { kty, crv, x, y, n, e, d, p, q, dp, dq, qi } = exported;
 
 // Only the key material, plus kid/alg: the exported `key_ops: ["sign"]` and `ext` would be
 // wrong on the public half, and nothing in the service needs them on the private one.
-const publicJwk = { kid, alg, kty, crv, x, ...(y ? { y } : {}) };
-const privateJwk = { ...publicJwk, d };
+const publicJwk = kty === 'RSA' ? { kid, alg, kty, n, e } : { kid, alg, kty, crv, x, ...(y ? { y } : {}) };
+const privateJwk = kty === 'RSA' ? { ...publicJwk, d, p, q, dp, dq, qi } : { ...publicJwk, d };
 
 process.stdout.write(`${JSON.stringify(privateJwk)}\n${JSON.stringify({ ...publicJwk, use: 'sig' })}\n`);
 

@@ -11,6 +11,8 @@ import {
 } from './sessions/sessions';
 import { deleteEndedRecoveryQueries } from './recovery/cleanup';
 import { deleteForgottenAddressesQuery, deleteLapsedAttemptsQuery } from './throttle/throttle';
+import { deleteExpiredCodesQuery } from './oauth/codes';
+import { deleteEndedInteractionsQuery } from './oauth/interactions';
 import { deleteExpiredProofsQuery } from './dpop/replay';
 
 const app = createApp();
@@ -22,6 +24,7 @@ export type CleanupSummary = {
   counters: number;
   knownAddresses: number;
   lapsedAttempts: number;
+  oauthCodes: number;
   dpopProofs: number;
 };
 
@@ -29,13 +32,14 @@ export type CleanupSummary = {
  * What the database must not keep: sessions that ended more than SESSION_RETENTION ago,
  * spent refresh tokens past their lifetime, sealed successors past the grace window,
  * expired throttle counters, addresses not seen for KNOWN_ADDRESS_DAYS, login attempts whose
- * in-flight mark lapsed (their Worker died before the verdict), and spent DPoP proofs too old
- * to be accepted anyway.
+ * in-flight mark lapsed (their Worker died before the verdict), OAuth codes expired more than
+ * SESSION_RETENTION ago, OAuth sign-in and logout requests past their lifetime, and spent DPoP
+ * proofs too old to be accepted anyway.
  */
 export async function cleanup(env: Bindings, now = Date.now()): Promise<CleanupSummary> {
   const config = getConfig(env);
   const db = getDb(env.DB);
-  const [sessions, spentTokens, sealedSuccessors, counters, knownAddresses, lapsedAttempts, dpopProofs] =
+  const [sessions, spentTokens, sealedSuccessors, counters, knownAddresses, lapsedAttempts, oauthCodes, dpopProofs] =
     await db.batch([
       deleteEndedSessionsQuery(db, config, now),
       deleteSpentExpiredTokensQuery(db, now),
@@ -43,8 +47,10 @@ export async function cleanup(env: Bindings, now = Date.now()): Promise<CleanupS
       deleteExpiredCountersQuery(db, now),
       deleteForgottenAddressesQuery(db, now),
       deleteLapsedAttemptsQuery(db, now),
+      deleteExpiredCodesQuery(db, config, now),
       deleteExpiredProofsQuery(db, now),
       ...deleteEndedRecoveryQueries(db, now),
+      deleteEndedInteractionsQuery(db, now),
     ]);
   return {
     sessions: sessions.meta.changes,
@@ -53,6 +59,7 @@ export async function cleanup(env: Bindings, now = Date.now()): Promise<CleanupS
     counters: counters.meta.changes,
     knownAddresses: knownAddresses.meta.changes,
     lapsedAttempts: lapsedAttempts.meta.changes,
+    oauthCodes: oauthCodes.meta.changes,
     dpopProofs: dpopProofs.meta.changes,
   };
 }
@@ -71,6 +78,7 @@ export default {
             deleted_counters: deleted.counters,
             deleted_known_addresses: deleted.knownAddresses,
             deleted_lapsed_attempts: deleted.lapsedAttempts,
+            deleted_oauth_codes: deleted.oauthCodes,
             deleted_dpop_proofs: deleted.dpopProofs,
           }),
         ),

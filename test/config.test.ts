@@ -64,7 +64,7 @@ describe('configuration', () => {
   it('treats an empty optional secret as not set', () => {
     expect(parseConfig({ JWT_SECRET: SECRET, PASSWORD_PEPPER: '', JWT_PRIVATE_KEY: '' })).toMatchObject({
       pepper: undefined,
-      jwt: { privateKey: undefined },
+      jwt: { privateKeys: [] },
     });
     expect(() => parseConfig({ JWT_SECRET: '' })).toThrow(/JWT_SECRET is not set/);
   });

@@ -10,6 +10,8 @@ import { Hono } from 'hono';
 import { validator } from 'hono/validator';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ERROR_CODES } from '../src/platform/errors';
+import { OAUTH_ERRORS } from '../src/oauth/errors';
+import { provider } from './oauth-helpers';
 import { b64url, signHs256 } from './jwt';
 import {
   ORIGIN,
@@ -78,6 +80,7 @@ const STATUSES_OF_CODE: Record<string, number[]> = {
   mfa_not_enabled: [409],
   invalid_mfa_code: [400, 401],
   invalid_mfa_token: [401],
+  interaction_expired: [400],
   invalid_reset_token: [400],
   invalid_email_code: [400],
   email_taken: [409],
@@ -86,8 +89,16 @@ const STATUSES_OF_CODE: Record<string, number[]> = {
 
 type Sent = { method: string; url: string; headers: Record<string, string>; body?: string };
 
+/**
+ * The service with the OAuth provider configured (an RS256 key, an issuer), so its routes are
+ * fuzzed past their configuration check; JWT_SECRET still verifies the tokens minted here.
+ */
+const oauthProvider = await provider();
+
 const describeRequest = (sent: Sent) =>
   `${sent.method} ${sent.url} headers=${JSON.stringify(sent.headers)} body=${JSON.stringify(sent.body?.slice(0, 200))}`;
+
+const HTML_ERROR_PAGES = new Set(['/oauth/authorize', '/oauth/logout']);
 
 /** The contract every response must meet, whatever was sent. */
 async function expectWellFormed(sent: Sent, res: Response) {
@@ -99,9 +110,24 @@ async function expectWellFormed(sent: Sent, res: Response) {
     return;
   }
   const text = await res.text();
+  // The OAuth endpoints answer in RFC 6749's terms (`error`, `error_description`) instead.
+  const pathname = new URL(sent.url).pathname;
+  if (/^\/(oauth\/|\.well-known\/o)/.test(pathname) && res.headers.get('Content-Type') === 'application/json') {
+    const body = JSON.parse(text) as { error: string; error_description: string };
+    expect(Object.keys(OAUTH_ERRORS), `${where} -> ${res.status} ${text}`).toContain(body.error);
+    expect(typeof body.error_description, where).toBe('string');
+    return;
+  }
   // The Flask-JWT compatibility signup answers a taken name as its tutorial did.
   if (new URL(sent.url).pathname === '/signup' && res.status === 400 && text.includes('"Status":"Error"')) {
     expect(JSON.parse(text), where).toEqual({ Status: 'Error', result: 'User already exists' });
+    return;
+  }
+  // The OAuth endpoints a browser is sent to refuse with a page of ours, never a redirect
+  // (RFC 6749 §4.1.2.1): an HTML document, not a problem.
+  if (HTML_ERROR_PAGES.has(new URL(sent.url).pathname) && res.status === 400) {
+    expect(res.headers.get('Content-Type'), where).toBe('text/html; charset=utf-8');
+    expect(res.headers.get('Location'), where).toBeNull();
     return;
   }
   expect(res.headers.get('Content-Type'), `${where} -> ${res.status} ${text}`).toBe('application/problem+json');
@@ -440,7 +466,7 @@ describe('Fuzzing', () => {
             headers,
             ...(withBody ? { body: typeof body === 'string' ? body : `<${body.length} bytes>` } : {}),
           };
-          const res = await api(url, { method, headers, ...(withBody ? { body } : {}) });
+          const res = await oauthProvider.api(url, { method, headers, ...(withBody ? { body } : {}) });
           await expectWellFormed(sent, res);
         },
       ),

@@ -34,6 +34,8 @@ function buildRequest(path: string, init: Init): Request {
     method: init.method ?? (init.json !== undefined || init.body !== undefined ? 'POST' : 'GET'),
     headers,
     body: init.json !== undefined ? JSON.stringify(init.json) : init.body,
+    // A redirect is an answer to assert on (the OAuth endpoints'), never one to follow.
+    redirect: 'manual',
   });
 }
 

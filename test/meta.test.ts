@@ -149,6 +149,17 @@ describe('GET /openapi.json', () => {
         'POST /auth/email/verify',
         'POST /admin/users/{id}/password-reset',
         'DELETE /admin/users/{id}/mfa',
+        'GET /.well-known/openid-configuration',
+        'GET /.well-known/oauth-authorization-server',
+        'POST /oauth/token',
+        'GET /oauth/userinfo',
+        'POST /oauth/userinfo',
+        'POST /oauth/revoke',
+        'POST /oauth/introspect',
+        'POST /oauth/register',
+        'GET /admin/oauth/clients',
+        'PATCH /admin/oauth/clients/{client_id}',
+        'DELETE /admin/oauth/clients/{client_id}',
       ].sort(),
     );
   });

@@ -449,5 +449,5 @@ describe('parallel changes to one enrolment', () => {
       // deleted its recovery code before it was spent.
       expect([200, 401, 409]).toContain(regen.status);
     }
-  });
+  }, 20_000); // Three rounds of enrolment and two re-authentications: PBKDF2 each.
 });

@@ -68,5 +68,5 @@ describe('audit events of two-factor and recovery', () => {
       method: 'admin',
     });
     for (const secret of secrets) expect(raw).not.toContain(secret);
-  });
+  }, 20_000); // A dozen PBKDF2 runs (logins, password checks, a reset): slow on a busy machine.
 });

@@ -6,7 +6,7 @@
  * retries once when a call meets `401 invalid_token`; `unwrap` turns each answer into its data
  * or a thrown EdgeAuthError, which the views show (dom.ts `act`).
  */
-import { createEdgeAuthClient, unwrap, type User } from 'edge-auth/client';
+import { createEdgeAuthClient, EdgeAuthError, unwrap, type User } from 'edge-auth/client';
 
 export type { User };
 
@@ -96,3 +96,39 @@ export const newRecoveryCodes = (code: string, current_password: string) =>
   unwrap(auth.api.POST('/auth/mfa/recovery-codes', { body: { code, current_password } })).then(
     (body) => body.recovery_codes,
   );
+
+export const listOAuthClients = (cursor: string | undefined) =>
+  unwrap(auth.api.GET('/admin/oauth/clients', { params: { query: { limit: 20, cursor } } }));
+
+/** An OAuth client as the admin routes show it. */
+export type OAuthClient = Awaited<ReturnType<typeof listOAuthClients>>['clients'][number];
+
+export const setSkipConsent = (client_id: string, skip_consent: boolean) =>
+  unwrap(
+    auth.api.PATCH('/admin/oauth/clients/{client_id}', { params: { path: { client_id } }, body: { skip_consent } }),
+  ).then((body) => body.client);
+
+export const deleteOAuthClient = (client_id: string) =>
+  unwrap(auth.api.DELETE('/admin/oauth/clients/{client_id}', { params: { path: { client_id } } }));
+
+/**
+ * Registers a client (RFC 7591) with the admin's access token as the initial access token. Its
+ * errors are OAuth's (`error_description`), shown like a problem's detail.
+ */
+export async function registerOAuthClient(metadata: {
+  client_name: string;
+  redirect_uris: string[];
+  token_endpoint_auth_method: 'none' | 'client_secret_basic';
+  grant_types: ('authorization_code' | 'refresh_token')[];
+}) {
+  const { data, error, response } = await auth.api.POST('/oauth/register', { body: metadata });
+  if (response.ok && data) return data;
+  const oauth = error as { error?: string; error_description?: string } | undefined;
+  throw new EdgeAuthError({
+    type: 'about:blank',
+    title: oauth?.error ?? response.statusText,
+    status: response.status,
+    detail: oauth?.error_description ?? `The service answered ${response.status}.`,
+    code: 'unexpected_response',
+  });
+}

@@ -438,7 +438,7 @@ export interface paths {
         };
         /**
          * The caller's active sessions
-         * @description One entry per login that has not ended: when it started and was last refreshed, when it expires, its User-Agent, and whether it is the session of the presented token (`current`).
+         * @description One entry per login, and per OAuth grant to an application, that has not ended: when it started and was last refreshed, when it expires, its User-Agent, whether it is the session of the presented token (`current`), and for a grant the application (`client`). Revoking a grant ends the application’s access.
          */
         get: operations["listSessions"];
         put?: never;
@@ -513,6 +513,194 @@ export interface paths {
         patch: operations["setUserRole"];
         trace?: never;
     };
+    "/.well-known/openid-configuration": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * OpenID Connect Discovery metadata
+         * @description The provider’s metadata: its endpoints and what it supports. OpenID Connect Discovery 1.0 and RFC 8414 serve the same document. Cacheable for a few minutes.
+         */
+        get: operations["getOpenIdConfiguration"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/.well-known/oauth-authorization-server": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * OAuth 2.0 authorization server metadata (RFC 8414)
+         * @description The provider’s metadata: its endpoints and what it supports. OpenID Connect Discovery 1.0 and RFC 8414 serve the same document. Cacheable for a few minutes.
+         */
+        get: operations["getAuthorizationServerMetadata"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Token endpoint: exchange a code, or refresh
+         * @description `authorization_code` (with PKCE `code_verifier` and the same `redirect_uri`) starts a grant: an access token, an ID token with `openid`, and a refresh token with `offline_access`. `refresh_token` rotates the refresh token; presenting a spent one after the grace window ends the grant. Each grant is a session of the user (GET /auth/sessions). Limited per client and per address.
+         */
+        post: operations["oauthToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth/userinfo": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Claims about the signed-in user (OpenID Connect UserInfo)
+         * @description Needs an OAuth access token with the `openid` scope whose grant is still live, in `Authorization: Bearer`. Answers the claims of the granted scopes.
+         */
+        get: operations["oauthUserinfo"];
+        put?: never;
+        /**
+         * Claims about the signed-in user (OpenID Connect UserInfo)
+         * @description Needs an OAuth access token with the `openid` scope whose grant is still live, in `Authorization: Bearer`. Answers the claims of the granted scopes.
+         */
+        post: operations["oauthUserinfoPost"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Revoke a token (RFC 7009)
+         * @description Revoking a refresh token, or one of its access tokens, ends the grant: its tokens stop working at userinfo and introspect as inactive. Answers 200 for unknown tokens and other clients’ tokens too, revoking nothing.
+         */
+        post: operations["oauthRevoke"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth/introspect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Introspect a token (RFC 7662)
+         * @description The calling client sees only tokens issued to it or whose audience is its client_id; for any other token, and for unknown, expired or revoked ones, the answer is `{"active": false}`.
+         */
+        post: operations["oauthIntrospect"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth/register": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Register a client (RFC 7591)
+         * @description With an admin’s access token as the initial access token, any client. Without one, only when `OAUTH_OPEN_REGISTRATION=true`, and then only public clients (`token_endpoint_auth_method: "none"`) whose redirect URIs are https or loopback. A confidential client’s `client_secret` is in this answer only. Limited per address.
+         */
+        post: operations["oauthRegister"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/oauth/clients": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List OAuth clients, oldest id first, with cursor pagination
+         * @description Their registered metadata (never a secret). Pass `next_cursor` as `cursor` until it is null.
+         */
+        get: operations["listOAuthClients"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/oauth/clients/{client_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete an OAuth client; its grants end at once
+         * @description Deletes the client with its codes, consents and grants: its tokens stop working at once.
+         */
+        delete: operations["deleteOAuthClient"];
+        options?: never;
+        head?: never;
+        /**
+         * Change an OAuth client’s metadata, or mark it first-party (skip_consent)
+         * @description Members left out stay as they are; `null` clears `client_name`, `logo_uri` or `scope`. The authentication method is fixed at registration. With `skip_consent`, users are not asked for consent for this client.
+         */
+        patch: operations["updateOAuthClient"];
+        trace?: never;
+    };
     "/signup": {
         parameters: {
             query?: never;
@@ -573,6 +761,174 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/oauth/authorize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Authorization endpoint (browser redirect; parameters in the query)
+         * @description The OAuth 2.1 / OpenID Connect authorization endpoint (authorization code flow with PKCE, S256 only), for browsers: the client sends the user here with `response_type=code`, `client_id`, `redirect_uri`, `scope`, `state`, `code_challenge`, `code_challenge_method=S256`, and optionally `nonce`, `prompt` (`none`, `login`, `consent`), `max_age`, `resource` (RFC 8707) and `login_hint`. An unknown client or a redirect URI that is not registered gets an HTML error page (never a redirect); other errors go back to the redirect URI with `error`, `error_description`, `state` and `iss`. A valid request continues on the hosted sign-in page; the user comes back to the redirect URI with `code`, `state` and `iss` (RFC 9207).
+         */
+        get: operations["authorize"];
+        put?: never;
+        /**
+         * Authorization endpoint (parameters as an HTML form post)
+         * @description As GET /oauth/authorize, with the parameters as `application/x-www-form-urlencoded` (OpenID Connect Core §3.1.2.1). The OAuth 2.1 / OpenID Connect authorization endpoint (authorization code flow with PKCE, S256 only), for browsers: the client sends the user here with `response_type=code`, `client_id`, `redirect_uri`, `scope`, `state`, `code_challenge`, `code_challenge_method=S256`, and optionally `nonce`, `prompt` (`none`, `login`, `consent`), `max_age`, `resource` (RFC 8707) and `login_hint`. An unknown client or a redirect URI that is not registered gets an HTML error page (never a redirect); other errors go back to the redirect URI with `error`, `error_description`, `state` and `iss`. A valid request continues on the hosted sign-in page; the user comes back to the redirect URI with `code`, `state` and `iss` (RFC 9207).
+         */
+        post: operations["authorizeWithForm"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth/interaction/next": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The sign-in page’s next step for a pending authorization request
+         * @description Decides from the browser’s session (its refresh cookie) whether the user must sign in, give consent, or goes back to the client now. With `prompt=none`, what would need the user ends the request with `login_required` or `consent_required`. Called by the hosted sign-in page only: the request must be same-origin (`Origin` is the service’s own, `Sec-Fetch-Site: same-origin`), or it is refused with `403 csrf_rejected`.
+         */
+        post: operations["oauthNextStep"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth/interaction/sign-in": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign in on the hosted page (username and password), then the next step
+         * @description Signs in exactly as `login` does (the same errors, throttling and lockout), delivering the session as the refresh cookie; a user with two-factor on gets `403 mfa_required` with an `mfa_token` for `oauthVerify`. Called by the hosted sign-in page only: the request must be same-origin (`Origin` is the service’s own, `Sec-Fetch-Site: same-origin`), or it is refused with `403 csrf_rejected`.
+         */
+        post: operations["oauthSignIn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth/interaction/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The second factor on the hosted page (a TOTP or recovery code), then the next step
+         * @description Completes a sign-in that answered `mfa_required`, as `verifyMfa` does: six digits are a TOTP code, anything else a recovery code. Called by the hosted sign-in page only: the request must be same-origin (`Origin` is the service’s own, `Sec-Fetch-Site: same-origin`), or it is refused with `403 csrf_rejected`.
+         */
+        post: operations["oauthVerify"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth/interaction/consent": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The user’s answer on the consent page: Allow or Deny
+         * @description `allow` remembers the consent for this user, client and scope set and sends the user back with a code; `deny` sends `error=access_denied` back. When the browser’s session changed meanwhile, the answer is the next step instead (usually sign-in). Called by the hosted sign-in page only: the request must be same-origin (`Origin` is the service’s own, `Sec-Fetch-Site: same-origin`), or it is refused with `403 csrf_rejected`.
+         */
+        post: operations["oauthConsent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * End-session endpoint (browser redirect; parameters in the query)
+         * @description OpenID Connect RP-Initiated Logout 1.0: the client sends the browser here with `id_token_hint` (an ID token this service issued; an expired one is accepted), `post_logout_redirect_uri` (registered for the client) and `state`, and optionally `client_id`. The user confirms on a hosted page; the browser’s session with the service ends and the browser returns to `post_logout_redirect_uri` with `state`. An invalid request gets an HTML error page, never a redirect.
+         */
+        get: operations["endSession"];
+        put?: never;
+        /**
+         * End-session endpoint (parameters as an HTML form post)
+         * @description As GET /oauth/logout, with the parameters as `application/x-www-form-urlencoded`. OpenID Connect RP-Initiated Logout 1.0: the client sends the browser here with `id_token_hint` (an ID token this service issued; an expired one is accepted), `post_logout_redirect_uri` (registered for the client) and `state`, and optionally `client_id`. The user confirms on a hosted page; the browser’s session with the service ends and the browser returns to `post_logout_redirect_uri` with `state`. An invalid request gets an HTML error page, never a redirect.
+         */
+        post: operations["endSessionWithForm"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth/interaction/logout/next": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * What the logout page shows: the client that asks, and who is signed in
+         * @description Called by the hosted logout page only (same-origin, else `403 csrf_rejected`).
+         */
+        post: operations["oauthLogoutInfo"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth/interaction/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The answer on the logout page: log out, or stay signed in
+         * @description `logout` ends the browser’s session (and the one the ID token named) and clears the refresh cookie; `stay` ends nothing. `redirect_to` is the client’s registered URI with its state, when the request named one. Called by the hosted logout page only (same-origin, else `403 csrf_rejected`).
+         */
+        post: operations["oauthLogout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -583,7 +939,7 @@ export interface components {
             status: number;
             detail: string;
             /** @enum {string} */
-            code: "validation_failed" | "malformed_json" | "unsupported_media_type" | "payload_too_large" | "username_taken" | "password_too_common" | "invalid_credentials" | "too_many_attempts" | "too_many_registrations" | "unauthorized" | "invalid_token" | "invalid_refresh_token" | "refresh_token_reused" | "invalid_dpop_proof" | "use_dpop_nonce" | "forbidden" | "csrf_rejected" | "https_required" | "not_found" | "method_not_allowed" | "last_admin" | "mfa_required" | "mfa_already_enabled" | "mfa_not_enabled" | "invalid_mfa_code" | "invalid_mfa_token" | "mfa_locked" | "invalid_reset_token" | "invalid_email_code" | "email_taken" | "email_disabled" | "service_unavailable" | "legacy_hash_unavailable" | "misconfigured" | "internal_error";
+            code: "validation_failed" | "malformed_json" | "unsupported_media_type" | "payload_too_large" | "username_taken" | "password_too_common" | "invalid_credentials" | "too_many_attempts" | "too_many_registrations" | "unauthorized" | "invalid_token" | "invalid_refresh_token" | "refresh_token_reused" | "invalid_dpop_proof" | "use_dpop_nonce" | "forbidden" | "csrf_rejected" | "https_required" | "not_found" | "method_not_allowed" | "last_admin" | "mfa_required" | "mfa_already_enabled" | "mfa_not_enabled" | "invalid_mfa_code" | "invalid_mfa_token" | "mfa_locked" | "invalid_reset_token" | "invalid_email_code" | "email_taken" | "email_disabled" | "service_unavailable" | "interaction_expired" | "legacy_hash_unavailable" | "misconfigured" | "internal_error";
             request_id?: string;
             errors?: {
                 field: string;
@@ -593,6 +949,11 @@ export interface components {
             mfa_token?: string;
             /** @description Seconds the `mfa_token` stays valid */
             mfa_token_expires_in?: number;
+        };
+        OAuthError: {
+            /** @enum {string} */
+            error: "invalid_request" | "invalid_client" | "invalid_grant" | "unauthorized_client" | "unsupported_grant_type" | "invalid_scope" | "access_denied" | "unsupported_response_type" | "server_error" | "temporarily_unavailable" | "login_required" | "consent_required" | "interaction_required" | "account_selection_required" | "invalid_token" | "insufficient_scope" | "invalid_target" | "unsupported_token_type" | "invalid_redirect_uri" | "invalid_client_metadata";
+            error_description: string;
         };
     };
     responses: never;
@@ -2379,6 +2740,12 @@ export interface operations {
                             user_agent: string | null;
                             /** @description The session the presented access token belongs to */
                             current: boolean;
+                            /** @description For an OAuth grant: the application it was granted to, and the scope granted; null for a login */
+                            client: {
+                                client_id: string;
+                                client_name: string | null;
+                                scope: string;
+                            } | null;
                         }[];
                     };
                 };
@@ -2682,6 +3049,829 @@ export interface operations {
             };
         };
     };
+    getOpenIdConfiguration: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metadata */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        issuer: string;
+                        authorization_endpoint: string;
+                        token_endpoint: string;
+                        jwks_uri: string;
+                        response_types_supported: string[];
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description OAUTH_ISSUER unset outside loopback, or no RS256 key in JWT_PRIVATE_KEY (`misconfigured`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getAuthorizationServerMetadata: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metadata */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        issuer: string;
+                        authorization_endpoint: string;
+                        token_endpoint: string;
+                        jwks_uri: string;
+                        response_types_supported: string[];
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description OAUTH_ISSUER unset outside loopback, or no RS256 key in JWT_PRIVATE_KEY (`misconfigured`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    oauthToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    /** @description authorization_code or refresh_token */
+                    grant_type: ("authorization_code" | "refresh_token") | string;
+                    /** @description authorization_code: the code from the redirect */
+                    code?: string;
+                    /** @description authorization_code: as in the authorization request */
+                    redirect_uri?: string;
+                    /** @description authorization_code: the PKCE verifier (43-128 characters) */
+                    code_verifier?: string;
+                    /** @description refresh_token: the current refresh token */
+                    refresh_token?: string;
+                    /** @description refresh_token: a narrower scope for this response */
+                    scope?: string;
+                    /** @description RFC 8707: must be the resource bound to the grant */
+                    resource?: string;
+                    /** @description The client, for `client_secret_post` and public clients (`none`) */
+                    client_id?: string;
+                    /** @description The secret, for `client_secret_post` */
+                    client_secret?: string;
+                } & {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description Tokens */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A JWT per RFC 9068 (`typ: at+jwt`), signed with RS256 */
+                        access_token: string;
+                        /** @constant */
+                        token_type: "Bearer";
+                        expires_in: number;
+                        scope: string;
+                        /** @description Only with `offline_access` granted and the client registered for `refresh_token` */
+                        refresh_token?: string;
+                        /** @description With the `openid` scope */
+                        id_token?: string;
+                    };
+                };
+            };
+            /** @description `invalid_request`, `invalid_grant`, `unauthorized_client`, `unsupported_grant_type`, `invalid_scope` or `invalid_target` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description Client authentication failed (`invalid_client`), with `WWW-Authenticate: Basic` */
+            401: {
+                headers: {
+                    /** @description Basic realm="edge-auth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description Too many requests from this client or address (`temporarily_unavailable`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description OAUTH_ISSUER unset outside loopback, or no RS256 key in JWT_PRIVATE_KEY (`misconfigured`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    oauthUserinfo: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Claims */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        sub: string;
+                        /** @description With `profile` */
+                        preferred_username?: string;
+                        /** @description With `profile` */
+                        updated_at?: number;
+                        /** @description With `email`, when the user has a verified address */
+                        email?: string;
+                        email_verified?: boolean;
+                        /** @description With `roles` */
+                        role?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No, an invalid, expired or revoked token (`invalid_token`) */
+            401: {
+                headers: {
+                    /** @description Bearer challenge (RFC 6750) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description The token lacks the `openid` scope (`insufficient_scope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description OAUTH_ISSUER unset outside loopback, or no RS256 key in JWT_PRIVATE_KEY (`misconfigured`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    oauthUserinfoPost: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Claims */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        sub: string;
+                        /** @description With `profile` */
+                        preferred_username?: string;
+                        /** @description With `profile` */
+                        updated_at?: number;
+                        /** @description With `email`, when the user has a verified address */
+                        email?: string;
+                        email_verified?: boolean;
+                        /** @description With `roles` */
+                        role?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No, an invalid, expired or revoked token (`invalid_token`) */
+            401: {
+                headers: {
+                    /** @description Bearer challenge (RFC 6750) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description The token lacks the `openid` scope (`insufficient_scope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description OAUTH_ISSUER unset outside loopback, or no RS256 key in JWT_PRIVATE_KEY (`misconfigured`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    oauthRevoke: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    /** @description An access token or a refresh token */
+                    token: string;
+                    /** @description `access_token` or `refresh_token`: where to look first */
+                    token_type_hint?: string;
+                    /** @description The client, for `client_secret_post` and public clients (`none`) */
+                    client_id?: string;
+                    /** @description The secret, for `client_secret_post` */
+                    client_secret?: string;
+                } & {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description Revoked, or nothing to revoke */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `invalid_request` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description Client authentication failed (`invalid_client`), with `WWW-Authenticate: Basic` */
+            401: {
+                headers: {
+                    /** @description Basic realm="edge-auth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description Too many requests from this client or address (`temporarily_unavailable`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description OAUTH_ISSUER unset outside loopback, or no RS256 key in JWT_PRIVATE_KEY (`misconfigured`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    oauthIntrospect: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    /** @description An access token or a refresh token */
+                    token: string;
+                    /** @description `access_token` or `refresh_token`: where to look first */
+                    token_type_hint?: string;
+                    /** @description The client, for `client_secret_post` and public clients (`none`) */
+                    client_id?: string;
+                    /** @description The secret, for `client_secret_post` */
+                    client_secret?: string;
+                } & {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description Whether the token is active, and if so its claims */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        active: boolean;
+                        scope?: string;
+                        client_id?: string;
+                        sub?: string;
+                        exp?: number;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description `invalid_request` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description Client authentication failed (`invalid_client`), with `WWW-Authenticate: Basic` */
+            401: {
+                headers: {
+                    /** @description Basic realm="edge-auth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description Too many requests from this client or address (`temporarily_unavailable`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description OAUTH_ISSUER unset outside loopback, or no RS256 key in JWT_PRIVATE_KEY (`misconfigured`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    oauthRegister: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "client_name": "Example app",
+                 *       "redirect_uris": [
+                 *         "https://app.example.com/callback"
+                 *       ],
+                 *       "grant_types": [
+                 *         "authorization_code",
+                 *         "refresh_token"
+                 *       ],
+                 *       "token_endpoint_auth_method": "client_secret_basic",
+                 *       "scope": "openid profile email offline_access"
+                 *     }
+                 */
+                "application/json": {
+                    redirect_uris: string[];
+                    post_logout_redirect_uris?: string[];
+                    client_name?: string;
+                    grant_types?: ("authorization_code" | "refresh_token")[];
+                    response_types?: "code"[];
+                    /** @enum {string} */
+                    token_endpoint_auth_method?: "client_secret_basic" | "client_secret_post" | "none";
+                    scope?: string;
+                    /** @enum {string} */
+                    id_token_signed_response_alg?: "RS256" | "ES256" | "EdDSA";
+                    logo_uri?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Registered */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        client_id: string;
+                        /** @description Confidential clients only; shown this once */
+                        client_secret?: string;
+                        client_secret_expires_at?: number;
+                        client_id_issued_at: number;
+                        redirect_uris: string[];
+                        /** @enum {string} */
+                        token_endpoint_auth_method: "client_secret_basic" | "client_secret_post" | "none";
+                        /** @enum {string} */
+                        id_token_signed_response_alg: "RS256" | "ES256" | "EdDSA";
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description `invalid_client_metadata` or `invalid_redirect_uri` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description No admin token while open registration is off, or an invalid token (`invalid_token`) */
+            401: {
+                headers: {
+                    /** @description Bearer challenge (RFC 6750) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description The token is not an admin’s (`insufficient_scope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description Body larger than 16384 bytes (`invalid_request`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description Body is not JSON (`invalid_request`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description Too many requests from this client or address (`temporarily_unavailable`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description OAUTH_ISSUER unset outside loopback, or no RS256 key in JWT_PRIVATE_KEY (`misconfigured`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listOAuthClients: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        clients: {
+                            client_id: string;
+                            client_name?: string;
+                            redirect_uris: string[];
+                            post_logout_redirect_uris: string[];
+                            grant_types: string[];
+                            response_types: string[];
+                            token_endpoint_auth_method: string;
+                            scope?: string;
+                            id_token_signed_response_alg: string;
+                            logo_uri?: string;
+                            client_id_issued_at: number;
+                            /** @description Users are not asked for consent (first-party clients) */
+                            skip_consent: boolean;
+                            /** @enum {string} */
+                            registered_by: "admin" | "open";
+                            /** Format: date-time */
+                            updated_at: string;
+                        }[];
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            /** @description Invalid request (`validation_failed`, `malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Caller is not an admin (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteOAuthClient: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid request (`validation_failed`, `malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Caller is not an admin (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such client */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    updateOAuthClient: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "skip_consent": true,
+                 *       "client_name": "Our own app"
+                 *     }
+                 */
+                "application/json": {
+                    redirect_uris?: string[];
+                    post_logout_redirect_uris?: string[];
+                    client_name?: string | null;
+                    grant_types?: ("authorization_code" | "refresh_token")[];
+                    scope?: string | null;
+                    /** @enum {string} */
+                    id_token_signed_response_alg?: "RS256" | "ES256" | "EdDSA";
+                    logo_uri?: string | null;
+                    skip_consent?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description The client as changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        client: {
+                            client_id: string;
+                            client_name?: string;
+                            redirect_uris: string[];
+                            post_logout_redirect_uris: string[];
+                            grant_types: string[];
+                            response_types: string[];
+                            token_endpoint_auth_method: string;
+                            scope?: string;
+                            id_token_signed_response_alg: string;
+                            logo_uri?: string;
+                            client_id_issued_at: number;
+                            /** @description Users are not asked for consent (first-party clients) */
+                            skip_consent: boolean;
+                            /** @enum {string} */
+                            registered_by: "admin" | "open";
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+            };
+            /** @description Invalid request (`validation_failed`, `malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Caller is not an admin (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such client */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than 16384 bytes (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     flaskSignup: {
         parameters: {
             query?: never;
@@ -2890,6 +4080,758 @@ export interface operations {
             };
             /** @description No or invalid token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    authorize: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the hosted sign-in page, or (an error) back to the redirect URI */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description HTML error page: unknown client or unregistered redirect URI */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    authorizeWithForm: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the hosted sign-in page, or (an error) back to the redirect URI */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description HTML error page: unknown client or unregistered redirect URI */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    oauthNextStep: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "interaction": "pR0x…"
+                 *     }
+                 */
+                "application/json": {
+                    /** @description The `interaction` of the page’s URL */
+                    interaction: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The next step */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        step: "sign_in";
+                        client: {
+                            /** @description The client’s registered `client_name` (or its id) */
+                            name: string;
+                            /** @description Its registered logo, only when https */
+                            logo_uri?: string;
+                            /**
+                             * @description It registered itself (open registration): its name is only its own claim
+                             * @constant
+                             */
+                            self_registered?: true;
+                        };
+                        login_hint?: string;
+                    } | {
+                        /** @constant */
+                        step: "consent";
+                        client: {
+                            /** @description The client’s registered `client_name` (or its id) */
+                            name: string;
+                            /** @description Its registered logo, only when https */
+                            logo_uri?: string;
+                            /**
+                             * @description It registered itself (open registration): its name is only its own claim
+                             * @constant
+                             */
+                            self_registered?: true;
+                        };
+                        user: {
+                            username: string;
+                        };
+                        scopes: {
+                            scope: string;
+                            description: string;
+                        }[];
+                    } | {
+                        /** @constant */
+                        step: "redirect";
+                        /** @description Where the page sends the browser: back to the client */
+                        redirect_to: string;
+                    };
+                };
+            };
+            /** @description The interaction is unknown, expired, already completed or another browser’s (`interaction_expired`), or invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not called by the service’s own page (`csrf_rejected`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than 16384 bytes (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    oauthSignIn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "interaction": "pR0x…",
+                 *       "username": "alice",
+                 *       "password": "correct horse battery staple"
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * @description 3-32 characters from A-Z a-z 0-9 _ . - after NFKC normalisation; unique case-insensitively
+                     * @example alice
+                     */
+                    username: string;
+                    password: string;
+                    /** @description The `interaction` of the page’s URL */
+                    interaction: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Signed in; the next step */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        step: "sign_in";
+                        client: {
+                            /** @description The client’s registered `client_name` (or its id) */
+                            name: string;
+                            /** @description Its registered logo, only when https */
+                            logo_uri?: string;
+                            /**
+                             * @description It registered itself (open registration): its name is only its own claim
+                             * @constant
+                             */
+                            self_registered?: true;
+                        };
+                        login_hint?: string;
+                    } | {
+                        /** @constant */
+                        step: "consent";
+                        client: {
+                            /** @description The client’s registered `client_name` (or its id) */
+                            name: string;
+                            /** @description Its registered logo, only when https */
+                            logo_uri?: string;
+                            /**
+                             * @description It registered itself (open registration): its name is only its own claim
+                             * @constant
+                             */
+                            self_registered?: true;
+                        };
+                        user: {
+                            username: string;
+                        };
+                        scopes: {
+                            scope: string;
+                            description: string;
+                        }[];
+                    } | {
+                        /** @constant */
+                        step: "redirect";
+                        /** @description Where the page sends the browser: back to the client */
+                        redirect_to: string;
+                    };
+                };
+            };
+            /** @description The interaction is unknown, expired, already completed or another browser’s (`interaction_expired`), or invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Wrong username or password (`invalid_credentials`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Two-factor needed (`mfa_required`, with `mfa_token`), or `csrf_rejected` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than 16384 bytes (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed attempts (`too_many_attempts`), see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An imported password that cannot be checked now (`legacy_hash_unavailable`) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    oauthVerify: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "interaction": "pR0x…",
+                 *       "mfa_token": "Qm9vb2…",
+                 *       "code": "123456"
+                 *     }
+                 */
+                "application/json": {
+                    /** @description The `interaction` of the page’s URL */
+                    interaction: string;
+                    mfa_token: string;
+                    code: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Signed in; the next step */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        step: "sign_in";
+                        client: {
+                            /** @description The client’s registered `client_name` (or its id) */
+                            name: string;
+                            /** @description Its registered logo, only when https */
+                            logo_uri?: string;
+                            /**
+                             * @description It registered itself (open registration): its name is only its own claim
+                             * @constant
+                             */
+                            self_registered?: true;
+                        };
+                        login_hint?: string;
+                    } | {
+                        /** @constant */
+                        step: "consent";
+                        client: {
+                            /** @description The client’s registered `client_name` (or its id) */
+                            name: string;
+                            /** @description Its registered logo, only when https */
+                            logo_uri?: string;
+                            /**
+                             * @description It registered itself (open registration): its name is only its own claim
+                             * @constant
+                             */
+                            self_registered?: true;
+                        };
+                        user: {
+                            username: string;
+                        };
+                        scopes: {
+                            scope: string;
+                            description: string;
+                        }[];
+                    } | {
+                        /** @constant */
+                        step: "redirect";
+                        /** @description Where the page sends the browser: back to the client */
+                        redirect_to: string;
+                    };
+                };
+            };
+            /** @description The interaction is unknown, expired, already completed or another browser’s (`interaction_expired`), or invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Wrong code (`invalid_mfa_code`), or the `mfa_token` is no longer valid (`invalid_mfa_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not called by the service’s own page (`csrf_rejected`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than 16384 bytes (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many wrong codes (`too_many_attempts`), see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    oauthConsent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "interaction": "pR0x…",
+                 *       "decision": "allow"
+                 *     }
+                 */
+                "application/json": {
+                    /** @description The `interaction` of the page’s URL */
+                    interaction: string;
+                    /** @enum {string} */
+                    decision: "allow" | "deny";
+                };
+            };
+        };
+        responses: {
+            /** @description The redirect (or the next step) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        step: "sign_in";
+                        client: {
+                            /** @description The client’s registered `client_name` (or its id) */
+                            name: string;
+                            /** @description Its registered logo, only when https */
+                            logo_uri?: string;
+                            /**
+                             * @description It registered itself (open registration): its name is only its own claim
+                             * @constant
+                             */
+                            self_registered?: true;
+                        };
+                        login_hint?: string;
+                    } | {
+                        /** @constant */
+                        step: "consent";
+                        client: {
+                            /** @description The client’s registered `client_name` (or its id) */
+                            name: string;
+                            /** @description Its registered logo, only when https */
+                            logo_uri?: string;
+                            /**
+                             * @description It registered itself (open registration): its name is only its own claim
+                             * @constant
+                             */
+                            self_registered?: true;
+                        };
+                        user: {
+                            username: string;
+                        };
+                        scopes: {
+                            scope: string;
+                            description: string;
+                        }[];
+                    } | {
+                        /** @constant */
+                        step: "redirect";
+                        /** @description Where the page sends the browser: back to the client */
+                        redirect_to: string;
+                    };
+                };
+            };
+            /** @description The interaction is unknown, expired, already completed or another browser’s (`interaction_expired`), or invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not called by the service’s own page (`csrf_rejected`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than 16384 bytes (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    endSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the hosted logout confirmation page */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description HTML error page: an ID token not issued here, an unknown client or an unregistered URI */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    endSessionWithForm: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the hosted logout confirmation page */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description HTML error page: an ID token not issued here, an unknown client or an unregistered URI */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    oauthLogoutInfo: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "interaction": "pR0x…"
+                 *     }
+                 */
+                "application/json": {
+                    interaction: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The page’s content */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        client?: {
+                            name: string;
+                            logo_uri?: string;
+                            /** @constant */
+                            self_registered?: true;
+                        };
+                        /** @description Absent when the browser is not signed in */
+                        username?: string;
+                    };
+                };
+            };
+            /** @description The interaction is unknown, expired, completed or another browser’s (`interaction_expired`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not called by the service’s own page (`csrf_rejected`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than 16384 bytes (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    oauthLogout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "interaction": "pR0x…",
+                 *       "decision": "logout"
+                 *     }
+                 */
+                "application/json": {
+                    interaction: string;
+                    /** @enum {string} */
+                    decision: "logout" | "stay";
+                };
+            };
+        };
+        responses: {
+            /** @description Done; where to go, if anywhere */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        redirect_to?: string;
+                    };
+                };
+            };
+            /** @description The interaction is unknown, expired, completed or another browser’s (`interaction_expired`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not called by the service’s own page (`csrf_rejected`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than 16384 bytes (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON (`unsupported_media_type`) */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

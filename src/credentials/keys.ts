@@ -1,7 +1,8 @@
 /**
- * The signing key ring: one key that signs, any number that only verify (previous keys
- * kept through a rotation), each with a `kid`. Keys are imported into CryptoKeys once per
- * isolate; a request never pays for an import.
+ * The signing key ring: one key that signs the service's own access tokens, one per
+ * asymmetric algorithm that signs OAuth tokens (ID tokens, OAuth access tokens), and any
+ * number that only verify (previous keys kept through a rotation), each with a `kid`. Keys
+ * are imported into CryptoKeys once per isolate; a request never pays for an import.
  */
 import type { AsymmetricAlg, Config } from '../platform/config';
 import { ConfigError } from '../platform/errors';
@@ -9,8 +10,14 @@ import { sha256, toBase64Url, utf8 } from '../platform/crypto';
 
 export type TokenAlg = 'HS256' | AsymmetricAlg;
 export type VerifyKey = { kid: string; alg: TokenAlg; key: CryptoKey };
+export type SigningKey = { kid: string; alg: TokenAlg; key: CryptoKey };
 export type KeyRing = {
-  signing: { kid: string; alg: TokenAlg; key: CryptoKey };
+  signing: SigningKey;
+  /**
+   * The asymmetric signing key of each configured algorithm. OAuth tokens are signed only with
+   * these: a shared secret must never sign tokens that third parties verify.
+   */
+  bySigningAlg: Partial<Record<AsymmetricAlg, SigningKey & { alg: AsymmetricAlg }>>;
   /** Every key a token may be verified with, by kid. */
   verify: Map<string, VerifyKey>;
   /** Public keys only; empty when only HS256 secrets are configured. */
@@ -18,9 +25,10 @@ export type KeyRing = {
 };
 export type PublicJwk = JsonWebKey & { kid: string; alg: AsymmetricAlg; use: 'sig' };
 
-const importParams: Record<AsymmetricAlg, { name: string; namedCurve?: string }> = {
+const importParams: Record<AsymmetricAlg, { name: string; namedCurve?: string; hash?: string }> = {
   EdDSA: { name: 'Ed25519' },
   ES256: { name: 'ECDSA', namedCurve: 'P-256' },
+  RS256: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
 };
 
 /**
@@ -40,9 +48,13 @@ async function importSecret(secret: string): Promise<VerifyKey> {
 }
 
 function toPublicJwk(jwk: JsonWebKey & { kid: string; alg: AsymmetricAlg }): PublicJwk {
-  const { kty, crv, x, y, kid, alg } = jwk;
+  const { kty, crv, x, y, n, e, kid, alg } = jwk;
+  if (kty === 'RSA') return { kty, n, e, kid, alg, use: 'sig' };
   return { kty, crv, x, ...(y ? { y } : {}), kid, alg, use: 'sig' };
 }
+
+/** Whether two public JWKs hold the same key material. */
+const sameKey = (a: PublicJwk, b: PublicJwk) => a.x === b.x && a.y === b.y && a.n === b.n && a.e === b.e;
 
 async function importPublic(jwk: PublicJwk, variable: string): Promise<VerifyKey> {
   try {
@@ -54,19 +66,21 @@ async function importPublic(jwk: PublicJwk, variable: string): Promise<VerifyKey
 }
 
 async function buildKeyRing(config: Config): Promise<KeyRing> {
-  const { secret, previousSecrets, privateKey, previousPublicKeys } = config.jwt;
+  const { secret, previousSecrets, privateKeys, previousPublicKeys } = config.jwt;
   const verify = new Map<string, VerifyKey>();
   const jwks: PublicJwk[] = [];
+  const bySigningAlg: KeyRing['bySigningAlg'] = {};
   let signing: KeyRing['signing'] | undefined;
 
-  if (privateKey) {
+  for (const privateKey of privateKeys) {
     let key: CryptoKey;
     try {
       key = await crypto.subtle.importKey('jwk', privateKey, importParams[privateKey.alg], false, ['sign']);
     } catch {
-      throw new ConfigError(`JWT_PRIVATE_KEY is not a valid ${privateKey.alg} private JWK`);
+      throw new ConfigError(`JWT_PRIVATE_KEY: key "${privateKey.kid}" is not a valid ${privateKey.alg} private JWK`);
     }
-    signing = { kid: privateKey.kid, alg: privateKey.alg, key };
+    bySigningAlg[privateKey.alg] = { kid: privateKey.kid, alg: privateKey.alg, key };
+    signing ??= { kid: privateKey.kid, alg: privateKey.alg, key };
     const pub = toPublicJwk(privateKey);
     jwks.push(pub);
     verify.set(pub.kid, await importPublic(pub, 'JWT_PRIVATE_KEY'));
@@ -76,7 +90,7 @@ async function buildKeyRing(config: Config): Promise<KeyRing> {
     const known = jwks.find((k) => k.kid === pub.kid);
     // The same key listed twice is normal mid-rotation (published first, then made the
     // signing key); a different key under a used kid would shadow it and fail its tokens.
-    if (known && (known.x !== pub.x || known.y !== pub.y)) {
+    if (known && !sameKey(known, pub)) {
       throw new ConfigError(`JWT_PREVIOUS_PUBLIC_KEYS: kid "${pub.kid}" names two different keys`);
     }
     if (known) continue;
@@ -92,7 +106,7 @@ async function buildKeyRing(config: Config): Promise<KeyRing> {
     signing ??= hs;
   }
   if (!signing) throw new ConfigError('JWT_SECRET is not set');
-  return { signing, verify, jwks: { keys: jwks } };
+  return { signing, bySigningAlg, verify, jwks: { keys: jwks } };
 }
 
 const rings = new WeakMap<Config, Promise<KeyRing>>();

@@ -20,7 +20,7 @@ const memo = new WeakMap<Config, Nonces>();
  * it must not be computable by a client ahead of its window.
  */
 function secretOf(config: Config): string {
-  const secret = config.jwt.secret ?? config.jwt.privateKey?.d;
+  const secret = config.jwt.secret ?? config.jwt.privateKeys[0]?.d;
   if (!secret) throw new ConfigError('DPOP_NONCE needs a signing secret (JWT_SECRET or JWT_PRIVATE_KEY)');
   return secret;
 }

@@ -8,6 +8,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { AppEnv } from '../platform/env';
 import { ApiError, ConfigError, problemBody, problemResponse, type ErrorCode } from '../platform/errors';
 import { isLoopbackHost } from '../platform/loopback';
+import { OAuthError, oauthErrorResponse, type OAuthErrorCode } from '../oauth/errors';
 import { context } from './middleware/context';
 import { requireHttps } from './middleware/https';
 import { responseHeaders } from './middleware/response-headers';
@@ -18,6 +19,10 @@ import { authRouter } from './routes/auth';
 import { compatRouter } from './routes/compat';
 import { metaRouter, openApiRoute } from './routes/meta';
 import { mfaRouter } from './routes/mfa';
+import { oauthAuthorizeRouter } from './routes/oauth-authorize';
+import { oauthLogoutRouter } from './routes/oauth-logout';
+import { oauthRouter } from './routes/oauth';
+import { oauthClientsRouter } from './routes/oauth-clients';
 import { recoveryRouter } from './routes/recovery';
 import { createRouter, type Router } from './routing';
 import { sessionsRouter } from './routes/sessions';
@@ -33,7 +38,11 @@ const routers: Router[] = [
   recoveryRouter,
   sessionsRouter,
   adminRouter,
+  oauthRouter,
+  oauthClientsRouter,
   compatRouter,
+  oauthAuthorizeRouter,
+  oauthLogoutRouter,
 ];
 
 let document: ReturnType<typeof openApiDocument> | undefined;
@@ -43,8 +52,30 @@ let document: ReturnType<typeof openApiDocument> | undefined;
  */
 export const apiDocument = () => (document ??= openApiDocument(routers.flatMap((r) => r.specs)));
 
+/**
+ * On OAuth endpoints, the service's own errors in the RFC's terms: request-validation failures
+ * become the route's validation code, a refused Bearer token `invalid_token` (RFC 6750), a rate
+ * limit `temporarily_unavailable`. Headers (WWW-Authenticate, Retry-After) are kept.
+ */
+function asOAuthError(err: ApiError | HTTPException, validation: OAuthErrorCode): OAuthError {
+  const status = err.status;
+  const headers: Record<string, string> =
+    err instanceof ApiError ? { ...err.extra.headers } : Object.fromEntries(err.getResponse().headers);
+  const description = err instanceof ApiError ? err.detail : err.message || 'Bad request.';
+  if (status === 401) return new OAuthError('invalid_token', description, { headers });
+  if (status === 403) return new OAuthError('insufficient_scope', description, { headers });
+  if (status === 429) return new OAuthError('temporarily_unavailable', description, { status, headers });
+  if (status >= 500) return new OAuthError('server_error', 'Internal server error.', { status });
+  const detail = err instanceof ApiError && err.extra.errors?.length ? err.extra.errors : undefined;
+  const named = detail ? `${description} ${detail.map((e) => `${e.field}: ${e.message}`).join('; ')}` : description;
+  return new OAuthError(status === 400 ? validation : 'invalid_request', named, { status, headers });
+}
+
 function renderError(err: unknown, c: Context<AppEnv>): Response {
   const requestId = c.get('requestId');
+  const oauth = c.get('oauthErrors');
+  if (oauth && (err instanceof ApiError || err instanceof HTTPException)) err = asOAuthError(err, oauth.validation);
+  if (err instanceof OAuthError) return oauthErrorResponse(err, requestId ? { 'X-Request-Id': requestId } : {});
   const render = (
     status: number,
     code: ErrorCode,

@@ -4,6 +4,7 @@ import { REFRESH_COOKIE } from '../sessions/refresh-cookie';
 import type { ResponseSpec, RouteSpec } from './routing';
 import { MAX_BODY_BYTES, problem, problemSchema } from './schemas';
 import { TAGS } from './tags';
+import { OAUTH_ERRORS, type OAuthErrorCode } from '../oauth/errors';
 
 type JsonSchema = Record<string, unknown> & { properties?: Record<string, unknown>; required?: string[] };
 
@@ -25,8 +26,16 @@ function parameters(schema: z.ZodType | undefined, where: 'path' | 'query') {
 }
 
 const PROBLEM_REF = { $ref: '#/components/schemas/Problem' };
+const OAUTH_ERROR_REF = { $ref: '#/components/schemas/OAuthError' };
+
+/** RFC 6749 §5.2's error body, which the OAuth endpoints answer instead of problem documents. */
+const oauthErrorSchema = z.object({
+  error: z.enum(Object.keys(OAUTH_ERRORS) as [OAuthErrorCode]),
+  error_description: z.string(),
+});
 
 export const REFRESH_COOKIE_SCHEME = 'refreshCookie';
+export const CLIENT_BASIC_SCHEME = 'clientSecretBasic';
 
 /**
  * What the wiring in routing.ts implies, documented whether or not the declaration says it:
@@ -37,14 +46,24 @@ export const REFRESH_COOKIE_SCHEME = 'refreshCookie';
 function impliedResponses(spec: RouteSpec): Record<number, ResponseSpec> {
   const { body, query, params } = spec.request ?? {};
   const implied: Record<number, ResponseSpec> = {};
-  if (body || query || params) implied[400] = problem('Invalid request (`validation_failed`, `malformed_json`)');
+  const error = (description: string, oauthDescription: string): ResponseSpec =>
+    spec.oauthErrors ? { description: oauthDescription, oauthError: true } : problem(description);
+  if (body || query || params) {
+    implied[400] = error('Invalid request (`validation_failed`, `malformed_json`)', 'Invalid request');
+  }
   if (body) {
-    implied[413] = problem(`Body larger than ${MAX_BODY_BYTES} bytes (\`payload_too_large\`)`);
-    implied[415] = problem('Body is not JSON (`unsupported_media_type`)');
+    implied[413] = error(
+      `Body larger than ${MAX_BODY_BYTES} bytes (\`payload_too_large\`)`,
+      `Body larger than ${MAX_BODY_BYTES} bytes (\`invalid_request\`)`,
+    );
+    implied[415] = error('Body is not JSON (`unsupported_media_type`)', 'Body is not JSON (`invalid_request`)');
   }
   const responses = { ...implied, ...spec.responses };
   for (const status of Object.keys(implied).map(Number)) {
-    if (!responses[status]!.problem) responses[status] = { ...responses[status]!, problem: true };
+    const kind = spec.oauthErrors ? { oauthError: true as const } : { problem: true as const };
+    if (!responses[status]!.problem && !responses[status]!.oauthError) {
+      responses[status] = { ...responses[status]!, ...kind };
+    }
   }
   return responses;
 }
@@ -53,7 +72,19 @@ function content(response: ResponseSpec) {
   const media: Record<string, { schema: unknown }> = {};
   if (response.schema) media['application/json'] = { schema: jsonSchema(response.schema, 'output') };
   if (response.problem) media['application/problem+json'] = { schema: PROBLEM_REF };
-  return Object.keys(media).length ? { content: media } : {};
+  if (response.html) media['text/html'] = { schema: { type: 'string' } };
+  if (response.oauthError) media['application/json'] = { schema: OAUTH_ERROR_REF };
+  const headers = response.headers
+    ? {
+        headers: Object.fromEntries(
+          Object.entries(response.headers).map(([name, description]) => [
+            name,
+            { description, schema: { type: 'string' } },
+          ]),
+        ),
+      }
+    : {};
+  return { ...(Object.keys(media).length ? { content: media } : {}), ...headers };
 }
 
 function security(spec: RouteSpec) {
@@ -67,6 +98,7 @@ function security(spec: RouteSpec) {
 function operation(spec: RouteSpec) {
   const params = [...parameters(spec.request?.params, 'path'), ...parameters(spec.request?.query, 'query')];
   const body = spec.request?.body;
+  const form = spec.request?.form;
   const example = spec.request?.example;
   return {
     operationId: spec.operationId,
@@ -82,6 +114,19 @@ function operation(spec: RouteSpec) {
             required: !spec.request?.bodyOptional,
             content: {
               'application/json': { schema: jsonSchema(body, 'input'), ...(example ? { example } : {}) },
+            },
+          },
+        }
+      : {}),
+    ...(form
+      ? {
+          requestBody: {
+            required: true,
+            content: {
+              'application/x-www-form-urlencoded': {
+                schema: jsonSchema(form, 'input'),
+                ...(example ? { example } : {}),
+              },
             },
           },
         }
@@ -119,6 +164,12 @@ export function openApiDocument(specs: RouteSpec[]) {
           description:
             'The access token from login or refresh: `Authorization: Bearer <access_token>`; for a DPoP-bound session (`token_type: "DPoP"`), `Authorization: DPoP <access_token>` with a `DPoP` proof header (RFC 9449).',
         },
+        [CLIENT_BASIC_SCHEME]: {
+          type: 'http',
+          scheme: 'basic',
+          description:
+            'OAuth client authentication `client_secret_basic`: client_id and client_secret, each form-encoded, as Basic credentials. `client_secret_post` sends them as form parameters instead; a public client (`none`) sends only client_id.',
+        },
         [REFRESH_COOKIE_SCHEME]: {
           type: 'apiKey',
           in: 'cookie',
@@ -127,7 +178,7 @@ export function openApiDocument(specs: RouteSpec[]) {
             'The refresh token as an HttpOnly cookie, set by login with `refresh_token_delivery: "cookie"`. Requests that use it must carry an allowed `Origin`.',
         },
       },
-      schemas: { Problem: jsonSchema(problemSchema, 'output') },
+      schemas: { Problem: jsonSchema(problemSchema, 'output'), OAuthError: jsonSchema(oauthErrorSchema, 'output') },
     },
   };
 }

@@ -16,10 +16,21 @@ import type { Tag } from './tags';
 import { ApiError } from '../platform/errors';
 import { passwordLengthError } from '../accounts/auth';
 import { jsonBody, type BodyCheck } from './middleware/json-body';
+import { formBody } from './middleware/oauth';
 import { MAX_BODY_BYTES } from './schemas';
 import { validationFailed, zodFieldErrors } from './validation';
 
-export type ResponseSpec = { description: string; schema?: z.ZodType; problem?: true };
+export type ResponseSpec = {
+  description: string;
+  schema?: z.ZodType;
+  problem?: true;
+  /** An HTML page (the OAuth endpoints' error page, for the browser that was sent there). */
+  html?: true;
+  /** An OAuth error (`{"error", "error_description"}`, RFC 6749 §5.2) instead of a problem document. */
+  oauthError?: true;
+  /** The response headers it carries (documented). */
+  headers?: Record<string, string>;
+};
 
 export type RouteSpec = {
   method: 'get' | 'post' | 'patch' | 'delete';
@@ -39,6 +50,13 @@ export type RouteSpec = {
   bearer?: true;
   /** Accepts the refresh token from the HttpOnly refresh cookie instead of the body (documented). */
   refreshCookie?: true;
+  /**
+   * Its errors are OAuth errors (RFC 6749 §5.2 JSON; the route runs oauthEndpoint()), so the
+   * document describes the implied 400, 413 and 415 as such too.
+   */
+  oauthErrors?: true;
+  /** OpenAPI security requirements, where `bearer` and `refreshCookie` do not say it (OAuth client auth). */
+  security?: Record<string, string[]>[];
   /** Runs before validation: authentication first, so bad bodies from strangers cost nothing. */
   middleware?: MiddlewareHandler<AppEnv>[];
   request?: {
@@ -53,6 +71,11 @@ export type RouteSpec = {
      * so it cannot live in the static schema; it is checked beside it, in the same answer.
      */
     newPasswords?: readonly string[];
+    /**
+     * An `application/x-www-form-urlencoded` body (the OAuth endpoints), read by formBody:
+     * each parameter once, empty values absent, failures as OAuth `invalid_request`.
+     */
+    form?: z.ZodType;
   };
   responses: Record<number, ResponseSpec>;
 };
@@ -65,7 +88,8 @@ type Validated<S extends RouteSpec> = (Request<S> extends { body: infer B extend
   ? { json: z.output<B> }
   : {}) &
   (Request<S> extends { query: infer Q extends z.ZodType } ? { query: z.output<Q> } : {}) &
-  (Request<S> extends { params: infer P extends z.ZodType } ? { param: z.output<P> } : {});
+  (Request<S> extends { params: infer P extends z.ZodType } ? { param: z.output<P> } : {}) &
+  (Request<S> extends { form: infer F extends z.ZodType } ? { form: z.output<F> } : {});
 
 export type RouteHandler<S extends RouteSpec> = (
   c: Context<AppEnv, string, { out: Validated<S> }>,
@@ -110,7 +134,7 @@ export function createRouter(): Router {
     app,
     specs,
     route(spec, handler) {
-      const { body, bodyOptional, query, params, newPasswords } = spec.request ?? {};
+      const { body, bodyOptional, query, params, newPasswords, form } = spec.request ?? {};
       const chain: MiddlewareHandler<AppEnv>[] = [...(spec.middleware ?? [])];
       if (body)
         chain.push(
@@ -120,6 +144,7 @@ export function createRouter(): Router {
             ...(newPasswords ? { check: newPasswordCheck(newPasswords) } : {}),
           }),
         );
+      if (form) chain.push(formBody(form));
       if (query) chain.push(zValidator('query', query, failValidation));
       if (params) chain.push(zValidator('param', params, failValidation));
       const path = spec.path.replace(/\{(\w+)\}/g, ':$1');

@@ -32,7 +32,17 @@ export type AuditEvent =
   | 'password_reset_failure'
   | 'email_verification_sent'
   | 'email_verified'
-  | 'mail_throttled';
+  | 'mail_throttled'
+  | 'oauth_client_registered'
+  | 'oauth_client_updated'
+  | 'oauth_client_deleted'
+  | 'oauth_consent_given'
+  | 'oauth_consent_denied'
+  | 'oauth_code_exchanged'
+  | 'oauth_code_replayed'
+  | 'oauth_refresh'
+  | 'oauth_refresh_reused'
+  | 'oauth_token_revoked';
 
 export type AuditFields = {
   requestId?: string | undefined;
@@ -44,6 +54,10 @@ export type AuditFields = {
   reason?: string | undefined;
   /** How a step was done: `totp`, `recovery_code`, `admin`, `email`. */
   method?: string | undefined;
+  /** The OAuth client concerned. */
+  clientId?: string | undefined;
+  /** The OAuth scope concerned (space-separated). */
+  scope?: string | undefined;
 };
 
 /** Who asked: what a service function that audits needs from the request. */
@@ -63,6 +77,8 @@ export function audit(event: AuditEvent, fields: AuditFields): void {
       ip: fields.ip,
       reason: fields.reason,
       method: fields.method,
+      client_id: fields.clientId,
+      scope: fields.scope,
     }),
   );
 }

@@ -30,21 +30,36 @@ const list = z
       .filter(Boolean),
   );
 
-const asymmetricAlgs = ['EdDSA', 'ES256'] as const;
-export type AsymmetricAlg = (typeof asymmetricAlgs)[number];
+/** RS256 is what OpenID Connect requires every provider to support (OIDC Core §15.1). */
+export const ASYMMETRIC_ALGS = ['EdDSA', 'ES256', 'RS256'] as const;
+export type AsymmetricAlg = (typeof ASYMMETRIC_ALGS)[number];
+const KEY_TYPES: Record<AsymmetricAlg, string> = { EdDSA: 'OKP', ES256: 'EC', RS256: 'RSA' };
+const keyTypeMatches = (jwk: { alg: AsymmetricAlg; kty: string }) => KEY_TYPES[jwk.alg] === jwk.kty;
+const KEY_TYPE_RULE = 'kty must match alg (EdDSA: OKP, ES256: EC, RS256: RSA)';
 
 const privateJwk = z
   .looseObject({
     kid: z.string().min(1).max(64),
-    alg: z.enum(asymmetricAlgs),
-    kty: z.enum(['OKP', 'EC']),
+    alg: z.enum(ASYMMETRIC_ALGS),
+    kty: z.enum(['OKP', 'EC', 'RSA']),
     d: z.string().min(1),
   })
+  .refine(keyTypeMatches, KEY_TYPE_RULE)
   .transform((jwk) => jwk as JsonWebKey & { kid: string; alg: AsymmetricAlg });
 const publicJwk = z
-  .looseObject({ kid: z.string().min(1).max(64), alg: z.enum(asymmetricAlgs), kty: z.enum(['OKP', 'EC']) })
+  .looseObject({ kid: z.string().min(1).max(64), alg: z.enum(ASYMMETRIC_ALGS), kty: z.enum(['OKP', 'EC', 'RSA']) })
   .refine((jwk) => !('d' in jwk), 'must be a public key (no "d")')
+  .refine(keyTypeMatches, KEY_TYPE_RULE)
   .transform((jwk) => jwk as JsonWebKey & { kid: string; alg: AsymmetricAlg });
+/**
+ * One private JWK, or an array of them with at most one per algorithm: the first signs the
+ * service's own access tokens; each signs the OAuth tokens (ID tokens, OAuth access tokens)
+ * of its algorithm, so an RS256 key can sit beside a faster EdDSA one.
+ */
+const privateJwks = z
+  .union([privateJwk.transform((jwk) => [jwk]), z.array(privateJwk).min(1).max(3)])
+  .refine((keys) => new Set(keys.map((k) => k.alg)).size === keys.length, 'at most one key per alg')
+  .refine((keys) => new Set(keys.map((k) => k.kid)).size === keys.length, 'each key needs its own kid');
 
 const json = <T extends z.ZodType>(schema: T) =>
   z
@@ -71,6 +86,18 @@ const corsOrigin = z
   .url({ protocol: /^https?$/ })
   .transform((u) => new URL(u))
   .refine((u) => u.protocol === 'https:' || isLoopbackHost(u.hostname), 'must be https:// (http:// only on loopback)')
+  .transform((u) => u.origin);
+
+/**
+ * The OAuth issuer: an origin (no path, query or fragment), https outside loopback. Endpoints
+ * are advertised on it, so it must be where this Worker answers; a path would need the
+ * path-inserted well-known URLs of RFC 8414 §3, which a Worker on its own hostname never needs.
+ */
+const oauthIssuer = z
+  .url({ protocol: /^https?$/ })
+  .transform((u) => new URL(u))
+  .refine((u) => u.protocol === 'https:' || isLoopbackHost(u.hostname), 'must be https:// (http:// only on loopback)')
+  .refine((u) => u.pathname === '/' && !u.search && !u.hash, 'must be an origin, without path, query or fragment')
   .transform((u) => u.origin);
 
 const envSchema = z.object({
@@ -109,7 +136,7 @@ const envSchema = z.object({
   CORS_ORIGINS: list.pipe(z.array(corsOrigin)),
   JWT_SECRET: unset(secret('JWT_SECRET')),
   JWT_PREVIOUS_SECRETS: list.pipe(z.array(secret('JWT_PREVIOUS_SECRETS entries'))),
-  JWT_PRIVATE_KEY: unset(json(privateJwk)),
+  JWT_PRIVATE_KEY: unset(json(privateJwks)),
   JWT_PREVIOUS_PUBLIC_KEYS: unset(
     json(z.union([z.array(publicJwk), z.object({ keys: z.array(publicJwk) }).transform((s) => s.keys)])),
   ),
@@ -125,6 +152,11 @@ const envSchema = z.object({
   EMAIL_USER_MAX: int(1, 100, 3),
   EMAIL_RESET_USER_MAX: int(1, 1000, 10),
   EMAIL_FROM: unset(z.email()),
+  OAUTH_ISSUER: unset(oauthIssuer),
+  OAUTH_OPEN_REGISTRATION: z.enum(['true', 'false']).default('false'),
+  // Per minute; a confidential client's backend asks on behalf of all its users from few addresses.
+  OAUTH_TOKEN_CLIENT_MAX: int(1, 1_000_000, 600),
+  OAUTH_TOKEN_IP_MAX: int(1, 1_000_000, 600),
   // RFC 9449: how old a DPoP proof's `iat` may be; also how long a spent proof's jti is kept.
   DPOP_PROOF_MAX_AGE: int(10, 300, 60),
   DPOP_NONCE: z.enum(['true', 'false']).default('false'),
@@ -183,8 +215,17 @@ function toConfig(env: z.output<typeof envSchema>) {
     jwt: {
       secret: env.JWT_SECRET,
       previousSecrets: env.JWT_PREVIOUS_SECRETS,
-      privateKey: env.JWT_PRIVATE_KEY,
+      /** The first signs the service's own access tokens; each signs OAuth tokens of its alg. */
+      privateKeys: env.JWT_PRIVATE_KEY ?? [],
       previousPublicKeys: env.JWT_PREVIOUS_PUBLIC_KEYS ?? [],
+    },
+    oauth: {
+      /** Unset: the request's origin on loopback (local dev); elsewhere OAuth answers 500 misconfigured. */
+      issuer: env.OAUTH_ISSUER,
+      /** Registration without an initial access token, for public clients only (MCP clients). */
+      openRegistration: env.OAUTH_OPEN_REGISTRATION === 'true',
+      tokenClientMax: env.OAUTH_TOKEN_CLIENT_MAX,
+      tokenIpMax: env.OAUTH_TOKEN_IP_MAX,
     },
   };
 }

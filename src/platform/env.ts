@@ -3,6 +3,7 @@ import type { Config } from './config';
 import type { Database } from './db/client';
 import type { AccessUser } from './db/schema';
 import type { AccessClaims } from '../credentials/tokens';
+import type { OAuthKeys } from '../oauth/issuer';
 import type { LegacyHashes } from '../../workers/legacy-hashes/src/index';
 
 /** Bindings from wrangler.toml (`[vars]`, `[[d1_databases]]`) and `wrangler secret put`. */
@@ -43,6 +44,10 @@ export type Bindings = {
   EMAIL_USER_MAX?: string;
   EMAIL_RESET_USER_MAX?: string;
   EMAIL_FROM?: string;
+  OAUTH_ISSUER?: string;
+  OAUTH_OPEN_REGISTRATION?: string;
+  OAUTH_TOKEN_CLIENT_MAX?: string;
+  OAUTH_TOKEN_IP_MAX?: string;
   DPOP_PROOF_MAX_AGE?: string;
   DPOP_NONCE?: string;
   /** Cloudflare Email Sending (`[[send_email]]` in wrangler.toml); optional, see services/email.ts. */
@@ -69,5 +74,12 @@ export type AppEnv = {
     /** Set by requireAuth: the user as just read from D1 (role is authoritative there). */
     user: AccessUser;
     claims: AccessClaims;
+    /**
+     * Set by the oauthEndpoint middleware: this route answers errors in the RFC's JSON (RFC 6749
+     * §5.2), and `validation` is the code its request-validation failures get.
+     */
+    oauthErrors: { validation: 'invalid_request' | 'invalid_client_metadata' };
+    /** Set by the oauthEndpoint middleware: the issuer and the asymmetric keys, both checked. */
+    oauth: { issuer: string; keys: OAuthKeys };
   };
 };

@@ -39,6 +39,7 @@ export const ERROR_CODES = {
   email_taken: 'Email address already in use',
   email_disabled: 'Email not enabled',
   service_unavailable: 'Service unavailable',
+  interaction_expired: 'Sign-in or logout request expired',
   legacy_hash_unavailable: 'Imported password cannot be checked now',
   misconfigured: 'Service misconfigured',
   internal_error: 'Internal server error',

@@ -24,7 +24,15 @@ import {
   utf8,
 } from '../platform/crypto';
 import type { Database } from '../platform/db/client';
-import { refreshTokens, sessions, users, type AccessUser, type User } from '../platform/db/schema';
+import {
+  oauthClients,
+  refreshTokens,
+  sessions,
+  users,
+  type AccessUser,
+  type Session,
+  type User,
+} from '../platform/db/schema';
 import { forgetUser } from './access-cache';
 import { ApiError } from '../platform/errors';
 import { bumpTokenVersionQuery } from '../accounts/users';
@@ -49,6 +57,16 @@ const invalidRefresh = () =>
  */
 export type VerifiedUser = { passwordHash: string; tokenVersion: number; mfaEnabled: boolean };
 
+/** What makes a session an OAuth grant (see the sessions table): null for the service's own. */
+export type GrantFields = {
+  clientId: string;
+  scope: string;
+  resource: string | null;
+  authTime: number;
+  amr: string;
+  browserSessionId: string | null;
+};
+
 /** When a session used (or created) at `now` expires: idle timeout, capped by the absolute lifetime. */
 const sessionExpiry = (config: Config, createdAt: number, now: number) =>
   Math.min(now + config.refreshTokenTtl * 1000, createdAt + config.sessionMaxLifetime * 1000);
@@ -71,7 +89,19 @@ export async function newSessionQueries(
   input: {
     userId: string;
     userAgent?: string | undefined;
-    verified: VerifiedUser;
+    /**
+     * An OAuth grant verified no password at its exchange (the user signed in earlier): it
+     * names only the token version its code recorded.
+     */
+    verified: VerifiedUser | { passwordHash?: undefined; tokenVersion: number; mfaEnabled?: undefined };
+    grant?: GrantFields | undefined;
+    /**
+     * Only if this holds too, given the new session's id (an OAuth code exchange: the code was
+     * claimed for this very session earlier in the batch).
+     */
+    onlyIf?: ((sessionId: string) => SQL) | undefined;
+    /** Lifetime of a session without refresh tokens (an OAuth grant without offline access), seconds. */
+    lifetime?: number | undefined;
     dpopJkt?: string | null | undefined;
   },
   now: number,
@@ -79,7 +109,8 @@ export async function newSessionQueries(
   const dpopJkt = input.dpopJkt ?? null;
   const sessionId = randomToken(16);
   const refreshToken = randomToken(32);
-  const expiresAt = sessionExpiry(config, now, now);
+  const expiresAt = input.lifetime ? now + input.lifetime * 1000 : sessionExpiry(config, now, now);
+  const grant = input.grant;
   const tokenHash = await sha256Base64Url(refreshToken);
   const queries = [
     db
@@ -96,15 +127,24 @@ export async function newSessionQueries(
             tokenVersion: users.tokenVersion,
             revokedAt: sql<null>`NULL`.as('revoked_at'),
             revokedReason: sql<null>`NULL`.as('revoked_reason'),
+            clientId: sql<string | null>`${grant?.clientId ?? null}`.as('client_id'),
+            scope: sql<string | null>`${grant?.scope ?? null}`.as('scope'),
+            resource: sql<string | null>`${grant?.resource ?? null}`.as('resource'),
+            authTime: sql<number | null>`${grant?.authTime ?? null}`.as('auth_time'),
+            amr: sql<string | null>`${grant?.amr ?? null}`.as('amr'),
+            browserSessionId: sql<string | null>`${grant?.browserSessionId ?? null}`.as('browser_session_id'),
             dpopJkt: sql<string | null>`${dpopJkt}`.as('dpop_jkt'),
           })
           .from(users)
           .where(
             and(
               eq(users.id, input.userId),
-              eq(users.passwordHash, input.verified.passwordHash),
+              input.verified.passwordHash === undefined
+                ? undefined
+                : eq(users.passwordHash, input.verified.passwordHash),
               eq(users.tokenVersion, input.verified.tokenVersion),
-              eq(users.mfaEnabled, input.verified.mfaEnabled),
+              input.verified.mfaEnabled === undefined ? undefined : eq(users.mfaEnabled, input.verified.mfaEnabled),
+              input.onlyIf?.(sessionId),
             ),
           ),
       )
@@ -151,15 +191,6 @@ async function openSuccessor(presented: string, sealed: string): Promise<string 
   }
 }
 
-export type RotateOutcome =
-  | { kind: 'rotated'; user: AccessUser; issued: IssuedRefresh }
-  | { kind: 'reused'; userId: string; sessionId: string }
-  /**
-   * The session is DPoP-bound and the request did not prove its key: no proof, a proof made
-   * with another key, or a proof already spent. The token was not spent.
-   */
-  | { kind: 'refused'; reason: 'no_proof' | 'other_key' | 'replayed_proof'; userId: string; sessionId: string };
-
 /**
  * The presented token, its session and user, and the head its successor names: the refresh
  * batch's last read. Every column has its own name: inside a D1 batch, rows come back as
@@ -179,6 +210,11 @@ function readRotation(db: Database, tokenHash: string, dpop: ProofClaim | null) 
       sessionExpiresAt: col<number>(sessions.expiresAt, 'r_session_expires_at'),
       sessionRevokedAt: col<number | null>(sessions.revokedAt, 'r_session_revoked_at'),
       sessionTokenVersion: col<number>(sessions.tokenVersion, 'r_session_token_version'),
+      sessionClientId: col<string | null>(sessions.clientId, 'r_session_client_id'),
+      sessionScope: col<string | null>(sessions.scope, 'r_session_scope'),
+      sessionResource: col<string | null>(sessions.resource, 'r_session_resource'),
+      sessionAuthTime: col<number | null>(sessions.authTime, 'r_session_auth_time'),
+      sessionAmr: col<string | null>(sessions.amr, 'r_session_amr'),
       sessionDpopJkt: col<string | null>(sessions.dpopJkt, 'r_session_dpop_jkt'),
       // Whether the proof's row in D1 is this request's own: 0 when an earlier request spent it.
       proofClaimed: col<number>(dpop ? claimedSql(dpop) : sql`1`, 'r_proof_claimed'),
@@ -192,6 +228,7 @@ function readRotation(db: Database, tokenHash: string, dpop: ProofClaim | null) 
       mfaEnabled: col<number>(users.mfaEnabled, 'r_mfa_enabled'),
       email: col<string | null>(users.email, 'r_email'),
       emailVerifiedAt: col<number | null>(users.emailVerifiedAt, 'r_email_verified_at'),
+      updatedAt: col<number>(users.updatedAt, 'r_updated_at'),
     })
     .from(refreshTokens)
     .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
@@ -199,6 +236,76 @@ function readRotation(db: Database, tokenHash: string, dpop: ProofClaim | null) 
     .leftJoin(successorHead, eq(successorHead.tokenHash, refreshTokens.successorHash))
     .where(eq(refreshTokens.tokenHash, tokenHash));
 }
+
+function findToken(db: Database, tokenHash: string) {
+  return db
+    .select({ token: refreshTokens, session: sessions, user: users })
+    .from(refreshTokens)
+    .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .where(eq(refreshTokens.tokenHash, tokenHash))
+    .get();
+}
+
+/**
+ * Who a refresh token signs in, without rotating it: the OAuth provider's hosted pages ask
+ * whether the browser's refresh cookie is a live session before asking for a password. Only
+ * the current token of a live session counts; a spent one is no session (it is not treated as
+ * reuse here: only a refresh acts on reuse).
+ */
+export async function findLiveSession(
+  db: Database,
+  presented: string,
+  now: number,
+): Promise<{ session: Session; user: User } | null> {
+  const row = await findToken(db, await sha256Base64Url(presented));
+  if (
+    !row ||
+    row.token.rotatedAt !== null ||
+    row.token.expiresAt <= now ||
+    row.session.revokedAt !== null ||
+    row.session.expiresAt <= now ||
+    row.session.tokenVersion !== row.user.tokenVersion ||
+    // An OAuth grant's token is a client's, never a browser's session with the service.
+    row.session.clientId !== null
+  ) {
+    return null;
+  }
+  return { session: row.session, user: row.user };
+}
+
+/** What a refresh tells of its user and session: enough for an OAuth grant's tokens and claims. */
+export type RotatedUser = AccessUser & Pick<User, 'updatedAt'>;
+export type RotatedSession = Pick<Session, 'id' | 'createdAt' | 'clientId' | 'scope' | 'resource' | 'authTime' | 'amr'>;
+
+export type RotateOutcome =
+  | { kind: 'rotated'; user: RotatedUser; session: RotatedSession; issued: IssuedRefresh }
+  | { kind: 'reused'; userId: string; sessionId: string }
+  /**
+   * The session is DPoP-bound and the request did not prove its key: no proof, a proof made
+   * with another key, or a proof already spent. The token was not spent.
+   */
+  | { kind: 'refused'; reason: 'no_proof' | 'other_key' | 'replayed_proof'; userId: string; sessionId: string };
+
+export type RotateOptions = {
+  /**
+   * The OAuth client presenting the token (null, the default: the service's own refresh). A
+   * token of another client's grant, or of a login, is unknown to it, and is refused without
+   * touching its session.
+   */
+  clientId?: string | null;
+  /**
+   * Checks the live session before anything rotates; what it throws leaves the token unspent.
+   * It costs a read before the rotation's batch (two round trips), so only the OAuth grant,
+   * which must refuse a wider scope or another resource without spending the token, uses it.
+   */
+  check?: (session: Session) => void;
+  /**
+   * The request's verified DPoP proof (src/dpop/): claimed in the batch, and required to be
+   * made with the session's key when the session is bound.
+   */
+  dpop?: ProofClaim | null | undefined;
+};
 
 /**
  * Exchanges a refresh token for its successor. Returns `reused` (after revoking the family)
@@ -222,9 +329,13 @@ export async function rotateRefreshToken(
   config: Config,
   presented: string,
   now: number,
-  dpop: ProofClaim | null = null,
+  { clientId = null, check, dpop = null }: RotateOptions = {},
 ): Promise<RotateOutcome> {
   const tokenHash = await sha256Base64Url(presented);
+  if (check) {
+    const current = await findToken(db, tokenHash);
+    if (current && current.session.clientId === clientId) check(current.session);
+  }
   const graceMs = config.refreshReuseGrace * 1000;
   const successor = randomToken(32);
   const successorHash = await sha256Base64Url(successor);
@@ -237,7 +348,8 @@ export async function rotateRefreshToken(
     : sql`${sessions.dpopJkt} IS NULL`;
   const live = sql`EXISTS (SELECT 1 FROM ${sessions} JOIN ${users} ON ${users.id} = ${sessions.userId}
     WHERE ${sessions.id} = ${refreshTokens.sessionId} AND ${sessions.revokedAt} IS NULL
-      AND ${sessions.expiresAt} > ${now} AND ${sessions.tokenVersion} = ${users.tokenVersion} AND ${keyProven})`;
+      AND ${sessions.expiresAt} > ${now} AND ${sessions.tokenVersion} = ${users.tokenVersion}
+      AND ${sessions.clientId} IS ${clientId} AND ${keyProven})`;
   const sessionOfSuccessor = sql`(SELECT ${refreshTokens.sessionId} FROM ${refreshTokens} WHERE ${refreshTokens.tokenHash} = ${successorHash})`;
 
   const queries = [
@@ -282,6 +394,7 @@ export async function rotateRefreshToken(
   const row = rows[0];
   if (
     !row ||
+    row.sessionClientId !== clientId ||
     row.sessionRevokedAt !== null ||
     row.sessionExpiresAt <= now ||
     row.tokenExpiresAt <= now ||
@@ -296,7 +409,7 @@ export async function rotateRefreshToken(
     return { kind: 'refused', reason: dpop ? 'other_key' : 'no_proof', userId: row.userId, sessionId };
   }
   if (row.proofClaimed !== 1) return { kind: 'refused', reason: 'replayed_proof', userId: row.userId, sessionId };
-  const user: AccessUser = {
+  const user: RotatedUser = {
     id: row.userId,
     username: row.username,
     role: row.role,
@@ -305,10 +418,20 @@ export async function rotateRefreshToken(
     mfaEnabled: row.mfaEnabled === 1,
     email: row.email,
     emailVerifiedAt: row.emailVerifiedAt,
+    updatedAt: row.updatedAt,
+  };
+  const session: RotatedSession = {
+    id: sessionId,
+    createdAt: row.sessionCreatedAt,
+    clientId: row.sessionClientId,
+    scope: row.sessionScope,
+    resource: row.sessionResource,
+    authTime: row.sessionAuthTime,
+    amr: row.sessionAmr,
   };
   if (row.successorHash === successorHash) {
     const expiresIn = Math.floor((sessionExpiry(config, row.sessionCreatedAt, now) - now) / 1000);
-    return { kind: 'rotated', user, issued: { sessionId, refreshToken: successor, expiresIn, dpopJkt } };
+    return { kind: 'rotated', user, session, issued: { sessionId, refreshToken: successor, expiresIn, dpopJkt } };
   }
 
   // Rotated before this request, by an earlier refresh or one racing this one.
@@ -320,7 +443,7 @@ export async function rotateRefreshToken(
     // is two or more rotations stale: that is reuse, grace window or not.
     if (earlier && (await sha256Base64Url(earlier)) === row.successorHash && row.headRotatedAt === null) {
       const expiresIn = Math.floor((row.headExpiresAt - now) / 1000);
-      return { kind: 'rotated', user, issued: { sessionId, refreshToken: earlier, expiresIn, dpopJkt } };
+      return { kind: 'rotated', user, session, issued: { sessionId, refreshToken: earlier, expiresIn, dpopJkt } };
     }
   }
   await revokeSession(db, sessionId, 'refresh_token_reused', now);
@@ -463,10 +586,21 @@ export async function logoutEverywhere(db: Database, userId: string, now: number
   forgetUser(userId);
 }
 
+/** The user's live sessions, OAuth grants among them with their client's id and name. */
 export async function listActiveSessions(db: Database, userId: string, now: number) {
   return db
-    .select()
+    .select({
+      id: sessions.id,
+      createdAt: sessions.createdAt,
+      lastUsedAt: sessions.lastUsedAt,
+      expiresAt: sessions.expiresAt,
+      userAgent: sessions.userAgent,
+      clientId: sessions.clientId,
+      clientName: oauthClients.name,
+      scope: sessions.scope,
+    })
     .from(sessions)
+    .leftJoin(oauthClients, eq(oauthClients.id, sessions.clientId))
     .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now)))
     .orderBy(desc(sessions.lastUsedAt));
 }

@@ -182,8 +182,8 @@ async function spendFactor(
   return spent.length === 1 ? 'recovery_code' : null;
 }
 
-/** On Bearer routes one `code` field takes either kind: six digits are TOTP, anything else a recovery code. */
-const factorOf = (code: string) => (/^\s*\d{6}\s*$/.test(code) ? { code: code.trim() } : { recoveryCode: code });
+/** One `code` field (Bearer routes, the OAuth sign-in page) takes either kind: six digits are TOTP, anything else a recovery code. */
+export const factorOf = (code: string) => (/^\s*\d{6}\s*$/.test(code) ? { code: code.trim() } : { recoveryCode: code });
 
 /**
  * Fresh recovery codes: the values for the user, and the queries that replace the stored set.

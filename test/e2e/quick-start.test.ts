@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { jwtVerify } from 'jose';
+import { importJWK, jwtVerify, type JWK } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ROOT, api, childEnv, onFreePort, startServer, uniqueName, type Server } from './support';
 
@@ -134,8 +134,21 @@ describe('README quick start: npm run dev, twice', () => {
     expect(login.status, JSON.stringify(login.body)).toBe(200);
     const token: string = login.body.access_token;
 
-    // The Worker really signs with the secret in .dev.vars (not one from anywhere else).
-    await expect(jwtVerify(token, new TextEncoder().encode(secret), { algorithms: ['HS256'] })).resolves.toBeTruthy();
+    // The Worker really signs with the RS256 key npm run dev wrote to .dev.vars (not one from
+    // anywhere else): its first JWT_PRIVATE_KEY signs the service's tokens, and the OAuth
+    // endpoints need an RS256 key (docs/oauth.md).
+    const privateJwk = JSON.parse(/^JWT_PRIVATE_KEY='(.+)'$/m.exec(devVars.toString('utf8'))?.[1] ?? '{}') as JWK;
+    expect(privateJwk).toMatchObject({ alg: 'RS256', kty: 'RSA' });
+    const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...publicJwk } = privateJwk;
+    await expect(
+      jwtVerify(token, await importJWK(publicJwk, 'RS256'), { algorithms: ['RS256'] }),
+    ).resolves.toBeTruthy();
+
+    // The OpenID provider works out of the box: discovery names this server as its issuer.
+    const discovery = await api(dev.baseUrl, '/.well-known/openid-configuration');
+    expect(discovery.status, JSON.stringify(discovery.body)).toBe(200);
+    expect(discovery.body.issuer).toBe(dev.baseUrl);
+    expect(discovery.body.id_token_signing_alg_values_supported).toContain('RS256');
 
     // Two-factor works out of the box: npm run dev generated its DATA_ENCRYPTION_KEY too.
     const dataKey = secretIn(devVars.toString('utf8'), 'DATA_ENCRYPTION_KEY');

@@ -6,6 +6,7 @@ import { callProtected, changePassword, logOut, type User } from '../api';
 import { act, alertRegion, field, h, statusRegion } from '../dom';
 import { sessionsView } from './sessions';
 import { twoFactorView } from './two-factor';
+import { oauthClientsView } from './oauth-clients';
 import { usersView } from './users';
 
 export function accountView(user: User): HTMLElement {
@@ -60,6 +61,7 @@ export function accountView(user: User): HTMLElement {
     h('div', { class: 'grid' }, sessions.element, h('section', {}, passwordForm)),
     twoFactorView(user),
     user.role === 'admin' ? usersView(user) : null,
+    user.role === 'admin' ? oauthClientsView() : null,
   );
 }
 

@@ -40,7 +40,11 @@ export const responseHeaders = () =>
     c.set('requestId', requestId);
     await next();
     const headers = c.res.headers;
+    // The few HTML pages the Worker itself renders (the OAuth error page) bring their own CSP,
+    // as strict as this one but for loading the app's stylesheet.
+    const ownCsp = headers.get('Content-Security-Policy');
     for (const [name, value] of SECURITY_HEADERS) headers.set(name, value);
+    if (ownCsp) headers.set('Content-Security-Policy', ownCsp);
     headers.set('X-Request-Id', requestId);
     if (!headers.has('Cache-Control')) headers.set('Cache-Control', 'no-store');
     if (c.req.header('Origin') === undefined) headers.append('Vary', 'Origin');

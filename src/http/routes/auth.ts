@@ -253,7 +253,7 @@ export const authRouter = createRouter()
     const presented = fromBody ?? readRefreshCookie(c);
     if (!presented) throw new ApiError(401, 'invalid_refresh_token', 'No refresh token was sent.');
     const proof = await sessionProof(c);
-    const outcome = await rotateRefreshToken(c.get('db'), c.get('config'), presented, Date.now(), proof ?? null);
+    const outcome = await rotateRefreshToken(c.get('db'), c.get('config'), presented, Date.now(), { dpop: proof });
     if (outcome.kind === 'refused') {
       audit('refresh_dpop_refused', {
         requestId: c.get('requestId'),

@@ -17,6 +17,9 @@ const sessionSchema = z.object({
   expires_at: z.iso.datetime(),
   user_agent: z.string().nullable(),
   current: z.boolean().meta({ description: 'The session the presented access token belongs to' }),
+  client: z.object({ client_id: z.string(), client_name: z.string().nullable(), scope: z.string() }).nullable().meta({
+    description: 'For an OAuth grant: the application it was granted to, and the scope granted; null for a login',
+  }),
 });
 
 export const listSessionsRoute = defineRoute({
@@ -26,7 +29,7 @@ export const listSessionsRoute = defineRoute({
   tags,
   summary: "The caller's active sessions",
   description:
-    'One entry per login that has not ended: when it started and was last refreshed, when it expires, its User-Agent, and whether it is the session of the presented token (`current`).',
+    'One entry per login, and per OAuth grant to an application, that has not ended: when it started and was last refreshed, when it expires, its User-Agent, whether it is the session of the presented token (`current`), and for a grant the application (`client`). Revoking a grant ends the application’s access.',
   middleware: [requireAuth()],
   bearer: true,
   responses: {
@@ -63,6 +66,7 @@ export const sessionsRouter = createRouter()
       expires_at: iso(s.expiresAt),
       user_agent: s.userAgent,
       current: s.id === c.get('claims').sid,
+      client: s.clientId ? { client_id: s.clientId, client_name: s.clientName, scope: s.scope ?? '' } : null,
     }));
     return c.json({ sessions }, 200);
   })

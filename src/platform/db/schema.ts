@@ -59,13 +59,33 @@ export const sessions = sqliteTable(
     revokedAt: integer('revoked_at'),
     revokedReason: text('revoked_reason'),
     /**
+     * Set when the session is an OAuth grant: the client it was granted to. Such a session's
+     * refresh tokens work only at the token endpoint, for that client, and deleting the
+     * client ends it. NULL: a session of the service itself (login).
+     */
+    clientId: text('client_id').references(() => oauthClients.id, { onDelete: 'cascade' }),
+    /** The grant's scope, space-separated (RFC 6749 §3.3). */
+    scope: text('scope'),
+    /** The RFC 8707 resource bound to the grant; access tokens name it as `aud`. */
+    resource: text('resource'),
+    /** When the user authenticated for the grant (ms); the ID token's `auth_time`. */
+    authTime: integer('auth_time'),
+    /** RFC 8176 methods of that authentication, space-separated (`pwd`, `pwd otp`). */
+    amr: text('amr'),
+    /** The browser's session with the service the grant was given from, if any. */
+    browserSessionId: text('browser_session_id'),
+    /**
      * The JWK SHA-256 thumbprint (RFC 7638) of the DPoP key the session was begun with, or NULL
      * for a Bearer session. Its access tokens carry it as `cnf.jkt`, and a refresh must prove
      * possession of that key (src/dpop/).
      */
     dpopJkt: text('dpop_jkt'),
   },
-  (t) => [index('sessions_user_id_idx').on(t.userId), index('sessions_expires_at_idx').on(t.expiresAt)],
+  (t) => [
+    index('sessions_user_id_idx').on(t.userId),
+    index('sessions_expires_at_idx').on(t.expiresAt),
+    index('sessions_client_id_idx').on(t.clientId),
+  ],
 );
 
 /**
@@ -251,6 +271,121 @@ export const commonPasswords = sqliteTable('common_passwords', { password: text(
   check('common_passwords_lower_case_check', sql`${t.password} = lower(${t.password})`),
 ]);
 
+/** The token endpoint authentication methods a client may register (RFC 7591 §2). */
+export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const;
+export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
+
+/**
+ * OAuth clients (RFC 7591 metadata). A confidential client's secret is stored as its SHA-256
+ * only: it is 256 random bits, so no salt or slow hash is needed, and a leaked database holds
+ * no usable secret. List-valued metadata is JSON text.
+ */
+export const oauthClients = sqliteTable(
+  'oauth_clients',
+  {
+    /** The client_id: public, random. */
+    id: text('id').primaryKey(),
+    secretHash: text('secret_hash'),
+    name: text('name'),
+    /** JSON array of strings. */
+    redirectUris: text('redirect_uris').notNull(),
+    postLogoutRedirectUris: text('post_logout_redirect_uris').notNull().default('[]'),
+    grantTypes: text('grant_types').notNull(),
+    responseTypes: text('response_types').notNull(),
+    tokenEndpointAuthMethod: text('token_endpoint_auth_method', { enum: CLIENT_AUTH_METHODS }).notNull(),
+    /** Space-separated scopes the client may ask for; NULL: any scope the service supports. */
+    scope: text('scope'),
+    idTokenSignedResponseAlg: text('id_token_signed_response_alg').notNull().default('RS256'),
+    logoUri: text('logo_uri'),
+    /** First-party clients an admin marked: their users are not asked for consent. */
+    skipConsent: integer('skip_consent', { mode: 'boolean' }).notNull().default(false),
+    /** How it was registered: by an admin's initial access token, or by open registration. */
+    registeredBy: text('registered_by', { enum: ['admin', 'open'] }).notNull(),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [check('oauth_clients_auth_check', sql`${t.tokenEndpointAuthMethod} = 'none' OR ${t.secretHash} IS NOT NULL`)],
+);
+
+/**
+ * Authorization codes, by SHA-256 of their value. Each lives at most 60 seconds, works once,
+ * and is bound to everything the token request must repeat or prove. `grant_id` is the
+ * session its exchange created, so a replay can end it (RFC 6749 §4.1.2).
+ */
+export const oauthCodes = sqliteTable(
+  'oauth_codes',
+  {
+    codeHash: text('code_hash').primaryKey(),
+    clientId: text('client_id')
+      .notNull()
+      .references(() => oauthClients.id, { onDelete: 'cascade' }),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    /** The user's token version when the code was made: a logout-all or password change since voids it. */
+    tokenVersion: integer('token_version').notNull(),
+    browserSessionId: text('browser_session_id'),
+    redirectUri: text('redirect_uri').notNull(),
+    /** PKCE S256 challenge (RFC 7636); `plain` is never accepted. */
+    codeChallenge: text('code_challenge').notNull(),
+    nonce: text('nonce'),
+    scope: text('scope').notNull(),
+    resource: text('resource'),
+    authTime: integer('auth_time').notNull(),
+    amr: text('amr').notNull(),
+    createdAt: integer('created_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+    usedAt: integer('used_at'),
+    grantId: text('grant_id'),
+  },
+  (t) => [index('oauth_codes_expires_at_idx').on(t.expiresAt)],
+);
+
+/** Consent a user gave a client: the scope set granted (space-separated), one row per pair. */
+export const oauthConsents = sqliteTable(
+  'oauth_consents',
+  {
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    clientId: text('client_id')
+      .notNull()
+      .references(() => oauthClients.id, { onDelete: 'cascade' }),
+    scope: text('scope').notNull(),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.clientId] }), index('oauth_consents_client_id_idx').on(t.clientId)],
+);
+
+/**
+ * A browser's pending step at the OAuth provider: an authorization request that passed
+ * validation and waits for sign-in and consent on the hosted page, or a logout waiting for its
+ * confirmation (src/oauth/interactions.ts). Short-lived and single-use. The page names it by an
+ * unguessable id (stored as SHA-256) and the browser proves it is the one that started it with
+ * a cookie (stored as SHA-256 too).
+ */
+export const oauthInteractions = sqliteTable(
+  'oauth_interactions',
+  {
+    idHash: text('id_hash').primaryKey(),
+    kind: text('kind', { enum: ['authorize', 'logout'] }).notNull(),
+    browserHash: text('browser_hash').notNull(),
+    /** Null for a logout that names no client (it then ends with a page, not a redirect). */
+    clientId: text('client_id').references(() => oauthClients.id, { onDelete: 'cascade' }),
+    /** The validated request parameters, as JSON (src/oauth/interactions.ts types them). */
+    params: text('params').notNull(),
+    /** The session a sign-in on this interaction's page started: it meets prompt=login and max_age. */
+    signedInSessionId: text('signed_in_session_id'),
+    createdAt: integer('created_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+    usedAt: integer('used_at'),
+  },
+  (t) => [index('oauth_interactions_expires_at_idx').on(t.expiresAt)],
+);
+
+export type OAuthClientRow = typeof oauthClients.$inferSelect;
+export type OAuthCodeRow = typeof oauthCodes.$inferSelect;
 export type User = typeof users.$inferSelect;
 /**
  * The user as every authenticated request sees it (requireAuth reads only these columns):

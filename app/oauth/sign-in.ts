@@ -1,0 +1,129 @@
+/**
+ * The hosted sign-in page of the OAuth provider (/oauth/sign-in?interaction=…): sign in, the
+ * second factor, consent. The Worker decides every step (src/oauth/authorize-flow.ts); this
+ * page renders the one it is given and sends back what the user did.
+ *
+ * The sign-in view lists its methods in `methods`: today the password form; the passkey of
+ * issue 19 is another entry there, beside it.
+ */
+import { EdgeAuthError } from 'edge-auth/client';
+import { act, alertRegion, announce, field, h } from '../src/dom';
+import { clientLine, fail, leave, post, show } from './page';
+
+type Client = { name: string; logo_uri?: string; self_registered?: true };
+type Step =
+  | { step: 'sign_in'; client: Client; login_hint?: string }
+  | { step: 'consent'; client: Client; user: { username: string }; scopes: { scope: string; description: string }[] }
+  | { step: 'redirect'; redirect_to: string };
+
+function render(step: Step): void {
+  if (step.step === 'sign_in') show(signInView(step.client, step.login_hint));
+  else if (step.step === 'consent') show(consentView(step));
+  else {
+    announce('Taking you back to the application…');
+    leave(step.redirect_to);
+  }
+}
+
+function signInView(client: Client, loginHint?: string): HTMLElement {
+  const methods: HTMLElement[] = [passwordForm(client, loginHint)];
+  return h(
+    'section',
+    { 'aria-labelledby': 'sign-in-heading' },
+    h('h2', { id: 'sign-in-heading' }, 'Sign in'),
+    clientLine(client, 'to continue to ', '.'),
+    ...methods,
+  );
+}
+
+/** Username and password, answered as /auth/login answers: the same errors, throttling and lockout. */
+function passwordForm(client: Client, loginHint?: string): HTMLFormElement {
+  const form = h(
+    'form',
+    { novalidate: true },
+    field('Username', 'username', 'text', 'username'),
+    field('Password', 'password', 'password', 'current-password'),
+    alertRegion(),
+    h('div', { class: 'buttons' }, h('button', { type: 'submit' }, 'Log in')),
+  );
+  if (loginHint) form.querySelector<HTMLInputElement>('input[name="username"]')!.value = loginHint;
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const data = new FormData(form);
+    const credentials = { username: String(data.get('username')), password: String(data.get('password')) };
+    void act(form, async () => {
+      try {
+        render(await post<Step>('/oauth/interaction/sign-in', credentials));
+      } catch (err) {
+        if (!(err instanceof EdgeAuthError && err.code === 'mfa_required')) throw err;
+        show(codeView(client, String(err.problem.mfa_token), () => show(signInView(client, credentials.username))));
+      }
+    });
+  });
+  return form;
+}
+
+/** The second step of a sign-in with two-factor on: a TOTP code or a recovery code. */
+function codeView(client: Client, mfaToken: string, back: () => void): HTMLElement {
+  const form = h(
+    'form',
+    { 'aria-labelledby': 'code-heading', novalidate: true },
+    h('h2', { id: 'code-heading' }, 'Two-factor authentication'),
+    h('p', {}, 'Enter the 6-digit code from your authenticator app, or one of your recovery codes.'),
+    field('Code', 'code', 'text', 'one-time-code'),
+    alertRegion(),
+    h(
+      'div',
+      { class: 'buttons' },
+      h('button', { type: 'submit' }, 'Verify'),
+      h('button', { type: 'button', class: 'secondary', onclick: back }, 'Cancel'),
+    ),
+  );
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const code = String(new FormData(form).get('code')).trim();
+    void act(form, async () => render(await post<Step>('/oauth/interaction/verify', { mfa_token: mfaToken, code })));
+  });
+  return h('section', { 'aria-label': `Sign in to continue to ${client.name}` }, form);
+}
+
+function consentView(step: Extract<Step, { step: 'consent' }>): HTMLElement {
+  const decide = (decision: 'allow' | 'deny') => () =>
+    act(section, async () => render(await post<Step>('/oauth/interaction/consent', { decision })));
+  const section: HTMLElement = h(
+    'section',
+    { 'aria-labelledby': 'consent-heading' },
+    h('h2', { id: 'consent-heading' }, `Allow ${step.client.name} access?`),
+    clientLine(step.client, '', ' asks to:'),
+    h('ul', { class: 'scopes' }, ...step.scopes.map((s) => h('li', {}, s.description))),
+    step.client.self_registered
+      ? h(
+          'p',
+          { class: 'note' },
+          'This application registered itself: its name is its own claim. Allow only if you started this sign-in from it.',
+        )
+      : null,
+    h(
+      'p',
+      {},
+      'You are signed in as ',
+      h('strong', {}, step.user.username),
+      '. ',
+      h(
+        'button',
+        { type: 'button', class: 'link-button', onclick: () => show(signInView(step.client)) },
+        'Use another account',
+      ),
+    ),
+    alertRegion(),
+    h(
+      'div',
+      { class: 'buttons' },
+      h('button', { type: 'button', onclick: decide('allow') }, 'Allow'),
+      h('button', { type: 'button', class: 'secondary', onclick: decide('deny') }, 'Deny'),
+    ),
+  );
+  return section;
+}
+
+post<Step>('/oauth/interaction/next', {}).then(render, fail);

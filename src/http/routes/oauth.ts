@@ -1,0 +1,354 @@
+/**
+ * The OAuth 2.1 / OpenID Connect provider's machine endpoints: discovery, token, userinfo,
+ * revocation, introspection and registration. Each handler is a few lines over src/oauth/;
+ * every route starts with oauthEndpoint(), so its errors are RFC JSON and a deployment without
+ * an issuer or an RS256 key fails loudly. (The authorization endpoint and the hosted pages
+ * live beside these, in their own router.)
+ */
+import * as z from 'zod';
+import { OAUTH_PATHS } from '../../oauth/endpoints';
+import { serverMetadata } from '../../oauth/discovery';
+import { authenticateClientRequest } from '../../oauth/client-auth';
+import { clientMetadataSchema, CLIENT_GRANT_TYPES, ID_TOKEN_ALGS } from '../../oauth/clients';
+import { runGrant } from '../../oauth/grants';
+import { introspect } from '../../oauth/introspection';
+import { registerDynamicClient } from '../../oauth/registration';
+import { revokeToken } from '../../oauth/revocation';
+import { bearerToken, userinfo } from '../../oauth/userinfo';
+import { CLIENT_AUTH_METHODS } from '../../platform/db/schema';
+import { requireAuth, requireRole } from '../middleware/auth';
+import { requestLog } from '../middleware/context';
+import { oauthEndpoint } from '../middleware/oauth';
+import { createRouter, defineRoute, type ResponseSpec } from '../routing';
+import { CLIENT_BASIC_SCHEME } from '../openapi';
+import type { Tag } from '../tags';
+import type { Context, MiddlewareHandler, Next } from 'hono';
+import type { AppEnv } from '../../platform/env';
+
+const tags: Tag[] = ['oauth'];
+const oauthError = (description: string): ResponseSpec => ({ description, oauthError: true });
+const clientAuthFailed = {
+  ...oauthError('Client authentication failed (`invalid_client`), with `WWW-Authenticate: Basic`'),
+  headers: { 'WWW-Authenticate': 'Basic realm="edge-auth"' },
+};
+const rateLimited = {
+  ...oauthError('Too many requests from this client or address (`temporarily_unavailable`)'),
+  headers: { 'Retry-After': 'Seconds to wait' },
+};
+const misconfigured = {
+  description: 'OAUTH_ISSUER unset outside loopback, or no RS256 key in JWT_PRIVATE_KEY (`misconfigured`)',
+  problem: true as const,
+};
+/** Client authentication: Basic, or client_id (and client_secret) as form parameters. */
+const clientSecurity: Record<string, string[]>[] = [{ [CLIENT_BASIC_SCHEME]: [] }, {}];
+const param = (description: string) => z.string().optional().meta({ description });
+const clientParams = {
+  client_id: param('The client, for `client_secret_post` and public clients (`none`)'),
+  client_secret: param('The secret, for `client_secret_post`'),
+};
+
+const metadataSchema = z.looseObject({
+  issuer: z.string(),
+  authorization_endpoint: z.string(),
+  token_endpoint: z.string(),
+  jwks_uri: z.string(),
+  response_types_supported: z.array(z.string()),
+});
+
+const discovery = (path: string, operationId: string, summary: string) =>
+  defineRoute({
+    method: 'get',
+    path,
+    operationId,
+    tags,
+    summary,
+    description:
+      'The provider’s metadata: its endpoints and what it supports. OpenID Connect Discovery 1.0 and RFC 8414 serve the same document. Cacheable for a few minutes.',
+    oauthErrors: true,
+    middleware: [oauthEndpoint()],
+    responses: { 200: { description: 'The metadata', schema: metadataSchema }, 500: misconfigured },
+  });
+
+export const openIdConfigurationRoute = discovery(
+  '/.well-known/openid-configuration',
+  'getOpenIdConfiguration',
+  'OpenID Connect Discovery metadata',
+);
+export const authorizationServerMetadataRoute = discovery(
+  '/.well-known/oauth-authorization-server',
+  'getAuthorizationServerMetadata',
+  'OAuth 2.0 authorization server metadata (RFC 8414)',
+);
+
+const tokenResponseSchema = z.object({
+  access_token: z.string().meta({ description: 'A JWT per RFC 9068 (`typ: at+jwt`), signed with RS256' }),
+  token_type: z.literal('Bearer'),
+  expires_in: z.number().int(),
+  scope: z.string(),
+  refresh_token: z
+    .string()
+    .optional()
+    .meta({ description: 'Only with `offline_access` granted and the client registered for `refresh_token`' }),
+  id_token: z.string().optional().meta({ description: 'With the `openid` scope' }),
+});
+
+export const tokenRoute = defineRoute({
+  method: 'post',
+  path: OAUTH_PATHS.token,
+  operationId: 'oauthToken',
+  tags,
+  summary: 'Token endpoint: exchange a code, or refresh',
+  description:
+    '`authorization_code` (with PKCE `code_verifier` and the same `redirect_uri`) starts a grant: an access token, an ID token with `openid`, and a refresh token with `offline_access`. `refresh_token` rotates the refresh token; presenting a spent one after the grace window ends the grant. Each grant is a session of the user (GET /auth/sessions). Limited per client and per address.',
+  oauthErrors: true,
+  middleware: [oauthEndpoint()],
+  security: clientSecurity,
+  request: {
+    form: z.looseObject({
+      grant_type: z
+        .enum(CLIENT_GRANT_TYPES)
+        .or(z.string())
+        .meta({ description: 'authorization_code or refresh_token' }),
+      code: param('authorization_code: the code from the redirect'),
+      redirect_uri: param('authorization_code: as in the authorization request'),
+      code_verifier: param('authorization_code: the PKCE verifier (43-128 characters)'),
+      refresh_token: param('refresh_token: the current refresh token'),
+      scope: param('refresh_token: a narrower scope for this response'),
+      resource: param('RFC 8707: must be the resource bound to the grant'),
+      ...clientParams,
+    }),
+  },
+  responses: {
+    200: { description: 'Tokens', schema: tokenResponseSchema },
+    400: oauthError(
+      '`invalid_request`, `invalid_grant`, `unauthorized_client`, `unsupported_grant_type`, `invalid_scope` or `invalid_target`',
+    ),
+    401: clientAuthFailed,
+    429: rateLimited,
+    500: misconfigured,
+  },
+});
+
+const userinfoSchema = z.looseObject({
+  sub: z.string(),
+  preferred_username: z.string().optional().meta({ description: 'With `profile`' }),
+  updated_at: z.number().int().optional().meta({ description: 'With `profile`' }),
+  email: z.string().optional().meta({ description: 'With `email`, when the user has a verified address' }),
+  email_verified: z.boolean().optional(),
+  role: z.string().optional().meta({ description: 'With `roles`' }),
+});
+
+const userinfoRoute = (method: 'get' | 'post', operationId: string) =>
+  defineRoute({
+    method,
+    path: OAUTH_PATHS.userinfo,
+    operationId,
+    tags,
+    summary: 'Claims about the signed-in user (OpenID Connect UserInfo)',
+    description:
+      'Needs an OAuth access token with the `openid` scope whose grant is still live, in `Authorization: Bearer`. Answers the claims of the granted scopes.',
+    oauthErrors: true,
+    middleware: [oauthEndpoint()],
+    bearer: true,
+    responses: {
+      200: { description: 'Claims', schema: userinfoSchema },
+      401: {
+        ...oauthError('No, an invalid, expired or revoked token (`invalid_token`)'),
+        headers: { 'WWW-Authenticate': 'Bearer challenge (RFC 6750)' },
+      },
+      403: oauthError('The token lacks the `openid` scope (`insufficient_scope`)'),
+      500: misconfigured,
+    },
+  });
+export const userinfoGetRoute = userinfoRoute('get', 'oauthUserinfo');
+export const userinfoPostRoute = userinfoRoute('post', 'oauthUserinfoPost');
+
+const tokenParams = {
+  token: z.string().meta({ description: 'An access token or a refresh token' }),
+  token_type_hint: param('`access_token` or `refresh_token`: where to look first'),
+  ...clientParams,
+};
+
+export const revocationRoute = defineRoute({
+  method: 'post',
+  path: OAUTH_PATHS.revocation,
+  operationId: 'oauthRevoke',
+  tags,
+  summary: 'Revoke a token (RFC 7009)',
+  description:
+    'Revoking a refresh token, or one of its access tokens, ends the grant: its tokens stop working at userinfo and introspect as inactive. Answers 200 for unknown tokens and other clients’ tokens too, revoking nothing.',
+  oauthErrors: true,
+  middleware: [oauthEndpoint()],
+  security: clientSecurity,
+  request: { form: z.looseObject(tokenParams) },
+  responses: {
+    200: { description: 'Revoked, or nothing to revoke' },
+    400: oauthError('`invalid_request`'),
+    401: clientAuthFailed,
+    429: rateLimited,
+    500: misconfigured,
+  },
+});
+
+export const introspectionRoute = defineRoute({
+  method: 'post',
+  path: OAUTH_PATHS.introspection,
+  operationId: 'oauthIntrospect',
+  tags,
+  summary: 'Introspect a token (RFC 7662)',
+  description:
+    'The calling client sees only tokens issued to it or whose audience is its client_id; for any other token, and for unknown, expired or revoked ones, the answer is `{"active": false}`.',
+  oauthErrors: true,
+  middleware: [oauthEndpoint()],
+  security: clientSecurity,
+  request: { form: z.looseObject(tokenParams) },
+  responses: {
+    200: {
+      description: 'Whether the token is active, and if so its claims',
+      schema: z.looseObject({
+        active: z.boolean(),
+        scope: z.string().optional(),
+        client_id: z.string().optional(),
+        sub: z.string().optional(),
+        exp: z.number().int().optional(),
+      }),
+    },
+    400: oauthError('`invalid_request`'),
+    401: clientAuthFailed,
+    429: rateLimited,
+    500: misconfigured,
+  },
+});
+
+const registrationResponseSchema = z.looseObject({
+  client_id: z.string(),
+  client_secret: z.string().optional().meta({ description: 'Confidential clients only; shown this once' }),
+  client_secret_expires_at: z.number().int().optional(),
+  client_id_issued_at: z.number().int(),
+  redirect_uris: z.array(z.string()),
+  token_endpoint_auth_method: z.enum(CLIENT_AUTH_METHODS),
+  id_token_signed_response_alg: z.enum(ID_TOKEN_ALGS),
+});
+
+// The admin check as every admin route makes it: the caller's token, then the role on the primary.
+const [bearerAuth, adminRole] = requireRole('admin') as [MiddlewareHandler<AppEnv>, MiddlewareHandler<AppEnv>];
+/** An admin's access token, if one is sent: then it must be valid and an admin's. */
+const optionalAdmin = [
+  async (c: Context<AppEnv>, next: Next) => {
+    if (c.req.header('Authorization') === undefined) return next();
+    await bearerAuth(c, async () => {
+      await adminRole(c, next);
+    });
+  },
+];
+
+export const registrationRoute = defineRoute({
+  method: 'post',
+  path: OAUTH_PATHS.registration,
+  operationId: 'oauthRegister',
+  tags,
+  summary: 'Register a client (RFC 7591)',
+  description:
+    'With an admin’s access token as the initial access token, any client. Without one, only when `OAUTH_OPEN_REGISTRATION=true`, and then only public clients (`token_endpoint_auth_method: "none"`) whose redirect URIs are https or loopback. A confidential client’s `client_secret` is in this answer only. Limited per address.',
+  oauthErrors: true,
+  middleware: [oauthEndpoint('invalid_client_metadata'), ...optionalAdmin],
+  security: [{ bearerAuth: [] }, {}],
+  request: {
+    body: clientMetadataSchema,
+    example: {
+      client_name: 'Example app',
+      redirect_uris: ['https://app.example.com/callback'],
+      grant_types: ['authorization_code', 'refresh_token'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      scope: 'openid profile email offline_access',
+    },
+  },
+  responses: {
+    201: { description: 'Registered', schema: registrationResponseSchema },
+    400: oauthError('`invalid_client_metadata` or `invalid_redirect_uri`'),
+    401: {
+      ...oauthError('No admin token while open registration is off, or an invalid token (`invalid_token`)'),
+      headers: { 'WWW-Authenticate': 'Bearer challenge (RFC 6750)' },
+    },
+    403: oauthError('The token is not an admin’s (`insufficient_scope`)'),
+    429: rateLimited,
+    500: misconfigured,
+  },
+});
+
+/** The form parameters of a client-authenticated request. */
+const authenticate = (c: Context<AppEnv>, endpoint: 'token' | 'revocation' | 'introspection', params: object) =>
+  authenticateClientRequest(c.get('db'), c.get('config'), {
+    endpoint,
+    authorization: c.req.header('Authorization'),
+    params: params as Record<string, string | undefined>,
+    ip: c.get('clientIp'),
+  });
+
+async function answerUserinfo(c: Context<AppEnv>) {
+  const { issuer, keys } = c.get('oauth');
+  const claims = await userinfo(c.get('db'), keys.ring, issuer, bearerToken(c.req.header('Authorization')));
+  return c.json(claims, 200);
+}
+
+export const oauthRouter = createRouter()
+  .route(openIdConfigurationRoute, (c) => {
+    const { issuer, keys } = c.get('oauth');
+    c.header('Cache-Control', 'public, max-age=300');
+    return c.json(serverMetadata(issuer, keys.ring), 200);
+  })
+  .route(authorizationServerMetadataRoute, (c) => {
+    const { issuer, keys } = c.get('oauth');
+    c.header('Cache-Control', 'public, max-age=300');
+    return c.json(serverMetadata(issuer, keys.ring), 200);
+  })
+  .route(tokenRoute, async (c) => {
+    const params = c.req.valid('form');
+    const client = await authenticate(c, 'token', params);
+    const { issuer, keys } = c.get('oauth');
+    const tokens = await runGrant({
+      db: c.get('db'),
+      config: c.get('config'),
+      issuer,
+      keys,
+      client,
+      params: params as Record<string, string | undefined>,
+      log: requestLog(c),
+      now: Date.now(),
+    });
+    return c.json(tokens, 200);
+  })
+  .route(userinfoGetRoute, answerUserinfo)
+  .route(userinfoPostRoute, answerUserinfo)
+  .route(revocationRoute, async (c) => {
+    const params = c.req.valid('form');
+    const client = await authenticate(c, 'revocation', params);
+    const { issuer, keys } = c.get('oauth');
+    await revokeToken(
+      c.get('db'),
+      keys.ring,
+      issuer,
+      client,
+      { token: params.token, hint: params.token_type_hint },
+      requestLog(c),
+    );
+    return c.body(null, 200);
+  })
+  .route(introspectionRoute, async (c) => {
+    const params = c.req.valid('form');
+    const client = await authenticate(c, 'introspection', params);
+    const { issuer, keys } = c.get('oauth');
+    const answer = await introspect(c.get('db'), keys.ring, issuer, client, {
+      token: params.token,
+      hint: params.token_type_hint,
+    });
+    return c.json(answer, 200);
+  })
+  .route(registrationRoute, async (c) => {
+    const admin = c.req.header('Authorization') === undefined ? undefined : c.get('user');
+    const registered = await registerDynamicClient(c.get('db'), c.get('config'), c.req.valid('json'), {
+      adminId: admin?.id,
+      ...requestLog(c),
+    });
+    return c.json(registered, 201);
+  });

@@ -1,0 +1,329 @@
+/**
+ * The client registry: RFC 7591 metadata in, validated once here for every way a client is
+ * registered or changed (DCR, the admin routes), and the lookups the endpoints share:
+ * getClient, redirect-URI matching, secret checks.
+ */
+import { asc, eq, gt } from 'drizzle-orm';
+import * as z from 'zod';
+import { randomToken, sha256, timingSafeEqual, toBase64Url, utf8 } from '../platform/crypto';
+import type { Database } from '../platform/db/client';
+import { CLIENT_AUTH_METHODS, oauthClients, type ClientAuthMethod, type OAuthClientRow } from '../platform/db/schema';
+import { isLoopbackHost } from '../platform/loopback';
+import { OAuthError } from './errors';
+import { formatScope, parseScope } from './scopes';
+
+/**
+ * Grant types a client may register. Each has its handler in grants/ (the client_credentials
+ * and device_code grants of the machine-client issue add a line here and a file there).
+ */
+export const CLIENT_GRANT_TYPES = ['authorization_code', 'refresh_token'] as const;
+export type ClientGrantType = (typeof CLIENT_GRANT_TYPES)[number];
+export const ID_TOKEN_ALGS = ['RS256', 'ES256', 'EdDSA'] as const;
+export type IdTokenAlg = (typeof ID_TOKEN_ALGS)[number];
+const MAX_URIS = 10;
+const MAX_URI_LENGTH = 2000;
+
+/** A client as the endpoints use it. */
+export type OAuthClient = {
+  clientId: string;
+  name: string | null;
+  redirectUris: string[];
+  postLogoutRedirectUris: string[];
+  grantTypes: ClientGrantType[];
+  responseTypes: string[];
+  tokenEndpointAuthMethod: ClientAuthMethod;
+  /** The scopes it may ask for; null: every supported scope. */
+  scope: string[] | null;
+  idTokenSignedResponseAlg: IdTokenAlg;
+  logoUri: string | null;
+  skipConsent: boolean;
+  registeredBy: 'admin' | 'open';
+  createdAt: number;
+  updatedAt: number;
+};
+
+const list = (json: string) => JSON.parse(json) as string[];
+
+function toClient(row: OAuthClientRow): OAuthClient {
+  return {
+    clientId: row.id,
+    name: row.name,
+    redirectUris: list(row.redirectUris),
+    postLogoutRedirectUris: list(row.postLogoutRedirectUris),
+    grantTypes: list(row.grantTypes) as ClientGrantType[],
+    responseTypes: list(row.responseTypes),
+    tokenEndpointAuthMethod: row.tokenEndpointAuthMethod,
+    scope: row.scope === null ? null : row.scope.split(' ').filter(Boolean),
+    idTokenSignedResponseAlg: row.idTokenSignedResponseAlg as IdTokenAlg,
+    logoUri: row.logoUri,
+    skipConsent: row.skipConsent,
+    registeredBy: row.registeredBy,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+/** The client, or undefined for an unknown (or malformed) id. */
+export async function getClient(db: Database, clientId: string): Promise<OAuthClient | undefined> {
+  if (clientId.length === 0 || clientId.length > 64) return undefined;
+  const row = await db.select().from(oauthClients).where(eq(oauthClients.id, clientId)).get();
+  return row ? toClient(row) : undefined;
+}
+
+export type ClientLookup = { client: OAuthClient; secretHash: string | null } | undefined;
+
+/** The query that reads a client with its secret hash, for client authentication (batchable). */
+export const clientWithSecretQuery = (db: Database, clientId: string) =>
+  db
+    .select()
+    .from(oauthClients)
+    .where(eq(oauthClients.id, clientId.slice(0, 64)))
+    .limit(1);
+
+/** The result of clientWithSecretQuery. */
+export const toClientLookup = (rows: OAuthClientRow[]): ClientLookup =>
+  rows[0] ? { client: toClient(rows[0]), secretHash: rows[0].secretHash } : undefined;
+
+const hashSecret = async (secret: string) => toBase64Url(await sha256(`edge-auth client secret\u0000${secret}`));
+
+/** Whether `presented` is the client's secret; constant-time over the hashes. */
+export async function secretMatches(secretHash: string | null, presented: string): Promise<boolean> {
+  if (secretHash === null) return false;
+  return timingSafeEqual(utf8(await hashSecret(presented)), utf8(secretHash));
+}
+
+function isLoopbackRedirect(url: URL): boolean {
+  return url.protocol === 'http:' && isLoopbackHost(url.hostname);
+}
+
+/**
+ * Whether `presented` is one of the client's registered redirect URIs. Exact string match
+ * (RFC 9700 §4.1.3), except that a loopback URI matches on any port (RFC 8252 §7.3): a native
+ * app gets a port from the operating system when it starts listening.
+ */
+export function matchRedirectUri(registered: readonly string[], presented: string): boolean {
+  if (registered.includes(presented)) return true;
+  let url: URL;
+  try {
+    url = new URL(presented);
+  } catch {
+    return false;
+  }
+  if (!isLoopbackRedirect(url) || url.username || url.password || url.hash) return false;
+  return registered.some((uri) => {
+    const candidate = new URL(uri);
+    return (
+      isLoopbackRedirect(candidate) &&
+      candidate.hostname === url.hostname &&
+      candidate.pathname === url.pathname &&
+      candidate.search === url.search
+    );
+  });
+}
+
+/**
+ * Where a redirect may go. https; http only to loopback (RFC 8252 §7.3); and, for native apps
+ * registered by an admin, a private-use scheme in reverse-domain form (RFC 8252 §7.1). Never
+ * a fragment (RFC 6749 §3.1.2).
+ */
+function redirectUriProblem(uri: string, allowPrivateUse: boolean): string | null {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return 'is not an absolute URI';
+  }
+  if (url.hash || uri.includes('#')) return 'must not contain a fragment';
+  if (url.username || url.password) return 'must not contain user information';
+  if (url.protocol === 'https:') return null;
+  if (url.protocol === 'http:') return isLoopbackHost(url.hostname) ? null : 'must be https (http only on loopback)';
+  const scheme = url.protocol.slice(0, -1);
+  if (allowPrivateUse && scheme.includes('.') && !['javascript', 'data', 'file', 'vbscript'].includes(scheme)) {
+    return null;
+  }
+  return allowPrivateUse
+    ? 'must be https, http on loopback, or a reverse-domain private-use scheme'
+    : 'must be https or http on loopback';
+}
+
+const uri = z.string().min(1).max(MAX_URI_LENGTH);
+const uris = z.array(uri).max(MAX_URIS);
+
+/** RFC 7591 §2 client metadata as accepted here; unknown members are ignored (RFC 7591 §2). */
+export const clientMetadataSchema = z.object({
+  redirect_uris: uris.min(1),
+  post_logout_redirect_uris: uris.optional(),
+  client_name: z.string().trim().min(1).max(100).optional(),
+  grant_types: z.array(z.enum(CLIENT_GRANT_TYPES)).min(1).max(CLIENT_GRANT_TYPES.length).optional(),
+  response_types: z
+    .array(z.enum(['code']))
+    .min(1)
+    .max(1)
+    .optional(),
+  token_endpoint_auth_method: z.enum(CLIENT_AUTH_METHODS).optional(),
+  scope: z.string().max(1000).optional(),
+  id_token_signed_response_alg: z.enum(ID_TOKEN_ALGS).optional(),
+  logo_uri: uri.optional(),
+});
+export type ClientMetadata = z.output<typeof clientMetadataSchema>;
+
+/** What an admin may change on a registered client. The auth method is fixed at registration. */
+export const clientUpdateSchema = clientMetadataSchema
+  .omit({ token_endpoint_auth_method: true, response_types: true })
+  .partial()
+  .extend({
+    skip_consent: z.boolean().optional(),
+    client_name: z.string().trim().min(1).max(100).nullable().optional(),
+    logo_uri: uri.nullable().optional(),
+    scope: z.string().max(1000).nullable().optional(),
+  });
+export type ClientUpdate = z.output<typeof clientUpdateSchema>;
+
+/** The checks zod cannot express: URI rules, scope syntax, consistency (RFC 7591 §2.1). */
+function checkMetadata(
+  input: {
+    redirect_uris?: string[] | undefined;
+    post_logout_redirect_uris?: string[] | undefined;
+    grant_types?: ClientGrantType[] | undefined;
+    scope?: string | null | undefined;
+    logo_uri?: string | null | undefined;
+  },
+  allowPrivateUse: boolean,
+): void {
+  for (const [field, values] of [
+    ['redirect_uris', input.redirect_uris],
+    ['post_logout_redirect_uris', input.post_logout_redirect_uris],
+  ] as const) {
+    for (const value of values ?? []) {
+      const problem = redirectUriProblem(value, allowPrivateUse);
+      if (problem) throw new OAuthError('invalid_redirect_uri', `${field}: "${value.slice(0, 100)}" ${problem}.`);
+    }
+  }
+  if (input.logo_uri) {
+    try {
+      new URL(input.logo_uri);
+    } catch {
+      throw new OAuthError('invalid_client_metadata', 'logo_uri is not an absolute URI.');
+    }
+  }
+  if (input.scope) {
+    try {
+      parseScope(input.scope);
+    } catch (err) {
+      throw new OAuthError('invalid_client_metadata', err instanceof OAuthError ? err.description : 'Bad scope.');
+    }
+  }
+  if (input.grant_types && !input.grant_types.includes('authorization_code')) {
+    // Until client credentials and the device grant land, every client signs users in.
+    throw new OAuthError('invalid_client_metadata', 'grant_types must include authorization_code.');
+  }
+}
+
+export type RegisteredClient = { client: OAuthClient; clientSecret?: string | undefined };
+
+/**
+ * Registers a client. A confidential client (any auth method but `none`) gets a secret, which
+ * is returned here once and only its hash is stored.
+ */
+export async function registerClient(
+  db: Database,
+  metadata: ClientMetadata,
+  registeredBy: 'admin' | 'open',
+  now = Date.now(),
+): Promise<RegisteredClient> {
+  checkMetadata(metadata, registeredBy === 'admin');
+  const method = metadata.token_endpoint_auth_method ?? 'client_secret_basic';
+  if (registeredBy === 'open') {
+    if (method !== 'none') {
+      throw new OAuthError(
+        'invalid_client_metadata',
+        'Open registration takes public clients only (token_endpoint_auth_method "none"); confidential clients need an admin access token.',
+      );
+    }
+  }
+  const clientSecret = method === 'none' ? undefined : randomToken(32);
+  const scope = metadata.scope ? formatScope(parseScope(metadata.scope)) : null;
+  const [row] = await db
+    .insert(oauthClients)
+    .values({
+      id: randomToken(16),
+      secretHash: clientSecret ? await hashSecret(clientSecret) : null,
+      name: metadata.client_name ?? null,
+      redirectUris: JSON.stringify([...new Set(metadata.redirect_uris)]),
+      postLogoutRedirectUris: JSON.stringify([...new Set(metadata.post_logout_redirect_uris ?? [])]),
+      grantTypes: JSON.stringify([...new Set(metadata.grant_types ?? ['authorization_code'])]),
+      responseTypes: JSON.stringify(['code']),
+      tokenEndpointAuthMethod: method,
+      scope,
+      idTokenSignedResponseAlg: metadata.id_token_signed_response_alg ?? 'RS256',
+      logoUri: metadata.logo_uri ?? null,
+      skipConsent: false,
+      registeredBy,
+      createdAt: now,
+      updatedAt: now,
+    })
+    .returning();
+  return { client: toClient(row!), clientSecret };
+}
+
+/** Changes a client's metadata (admin). Undefined members stay; null clears an optional one. */
+export async function updateClient(
+  db: Database,
+  clientId: string,
+  update: ClientUpdate,
+  now = Date.now(),
+): Promise<OAuthClient | undefined> {
+  checkMetadata(update, true);
+  const [row] = await db
+    .update(oauthClients)
+    .set({
+      updatedAt: now,
+      ...(update.client_name !== undefined ? { name: update.client_name } : {}),
+      ...(update.redirect_uris ? { redirectUris: JSON.stringify([...new Set(update.redirect_uris)]) } : {}),
+      ...(update.post_logout_redirect_uris
+        ? { postLogoutRedirectUris: JSON.stringify([...new Set(update.post_logout_redirect_uris)]) }
+        : {}),
+      ...(update.grant_types ? { grantTypes: JSON.stringify([...new Set(update.grant_types)]) } : {}),
+      ...(update.scope !== undefined ? { scope: update.scope ? formatScope(parseScope(update.scope)) : null } : {}),
+      ...(update.id_token_signed_response_alg ? { idTokenSignedResponseAlg: update.id_token_signed_response_alg } : {}),
+      ...(update.logo_uri !== undefined ? { logoUri: update.logo_uri } : {}),
+      ...(update.skip_consent !== undefined ? { skipConsent: update.skip_consent } : {}),
+    })
+    .where(eq(oauthClients.id, clientId))
+    .returning();
+  return row ? toClient(row) : undefined;
+}
+
+/** Deletes a client; its codes, consents and grants (sessions) go with it (ON DELETE CASCADE). */
+export async function deleteClient(db: Database, clientId: string): Promise<boolean> {
+  const deleted = await db.delete(oauthClients).where(eq(oauthClients.id, clientId)).returning({ id: oauthClients.id });
+  return deleted.length > 0;
+}
+
+export async function listClients(db: Database, opts: { limit: number; cursor?: string | undefined }) {
+  const rows = await db
+    .select()
+    .from(oauthClients)
+    .where(opts.cursor ? gt(oauthClients.id, opts.cursor) : undefined)
+    .orderBy(asc(oauthClients.id))
+    .limit(opts.limit + 1);
+  const page = rows.slice(0, opts.limit).map(toClient);
+  return { clients: page, nextCursor: rows.length > opts.limit ? page[page.length - 1]!.clientId : null };
+}
+
+/** RFC 7591 §3.2.1: the metadata as registered (the secret only where it is shown once). */
+export function clientMetadataResponse(client: OAuthClient) {
+  return {
+    client_id: client.clientId,
+    client_id_issued_at: Math.floor(client.createdAt / 1000),
+    client_name: client.name ?? undefined,
+    redirect_uris: client.redirectUris,
+    post_logout_redirect_uris: client.postLogoutRedirectUris,
+    grant_types: client.grantTypes,
+    response_types: client.responseTypes,
+    token_endpoint_auth_method: client.tokenEndpointAuthMethod,
+    scope: client.scope?.join(' '),
+    id_token_signed_response_alg: client.idTokenSignedResponseAlg,
+    logo_uri: client.logoUri ?? undefined,
+  };
+}

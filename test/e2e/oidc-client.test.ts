@@ -1,0 +1,333 @@
+/**
+ * The OpenID Connect provider as third parties meet it: `openid-client` (the certified
+ * relying-party library) against a real `wrangler dev`, the hosted pages driven in real
+ * Chromium as a user would (fields and buttons found by their accessible names).
+ *
+ * 1. examples/oidc-client, a small web app, signs a user in (sign-in page, consent, back with
+ *    the ID token's claims shown) and out (RP-initiated logout with its confirmation page).
+ * 2. openid-client in this process, as a third party: discovery, registration, the code flow
+ *    through the browser, userinfo, refresh, introspection, revocation and logout.
+ *
+ * Playwright's page.route does not see the targets of redirects, so each callback lands on a
+ * real loopback listener: the example app's own, or one this file starts (port from the OS:
+ * Chrome refuses a few "unsafe" ports, which the OS never hands out as ephemeral ones).
+ *
+ * Run: npx vitest run test/e2e/oidc-client.test.ts
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import * as oidc from 'openid-client';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { launchChromium, newContext, violations } from './browser';
+import {
+  ROOT,
+  api,
+  childEnv,
+  freePort,
+  run,
+  startServer,
+  startWranglerDev,
+  uniqueName,
+  useScratchDir,
+  type Server,
+} from './support';
+
+const PASSWORD = 'a-long-and-unusual-passphrase';
+const scratch = useScratchDir('oidc');
+let server: Server | undefined;
+let exampleApp: Server | undefined;
+let browser: Browser | undefined;
+const contexts: BrowserContext[] = [];
+const base = () => server!.baseUrl;
+let adminToken = '';
+let username = '';
+let adminName = '';
+
+/** An RS256 private JWK, as `npm run keys:generate -- --alg RS256` makes one. */
+function rs256Key(): string {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return JSON.stringify({ ...privateKey.export({ format: 'jwk' }), kid: 'e2e-rs256', alg: 'RS256' });
+}
+
+async function newPage(): Promise<Page> {
+  const context = await newContext(browser!);
+  context.setDefaultTimeout(15_000);
+  contexts.push(context);
+  return context.newPage();
+}
+
+/** Registers a client at the registration endpoint with the admin's token (RFC 7591). */
+async function registerClient(metadata: Record<string, unknown>) {
+  const res = await fetch(`${base()}/oauth/register`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${adminToken}` },
+    body: JSON.stringify(metadata),
+  });
+  const body = (await res.json()) as { client_id: string; client_secret?: string };
+  expect(res.status, JSON.stringify(body)).toBe(201);
+  return body;
+}
+
+/** On the hosted sign-in page: Username, Password, Log in, then Allow on the consent page. */
+async function signInAndAllow(page: Page, clientName: string) {
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('heading', { name: `Allow ${clientName} access?` }).waitFor();
+  await page.getByRole('button', { name: 'Allow' }).click();
+}
+
+beforeAll(async () => {
+  [server, browser] = await Promise.all([
+    startWranglerDev(scratch(), {
+      JWT_SECRET: `e2e-${crypto.randomUUID()}-${crypto.randomUUID()}`,
+      JWT_PRIVATE_KEY: rs256Key(),
+      DATA_ENCRYPTION_KEY: `e2e-${crypto.randomUUID()}-${crypto.randomUUID()}`,
+      PBKDF2_ITERATIONS: '10000',
+    }),
+    launchChromium(),
+  ]);
+  // A user, and an admin whose access token is the initial access token of registrations.
+  username = uniqueName('alice');
+  const admin = (adminName = uniqueName('admin'));
+  for (const name of [username, admin]) {
+    expect((await api(base(), '/auth/register', { json: { username: name, password: PASSWORD } })).status).toBe(201);
+  }
+  const promoted = await run(
+    'node',
+    [path.join(ROOT, 'scripts/make-admin.mjs'), admin, '--local', '--persist-to', scratch()],
+    { cwd: ROOT, env: childEnv(scratch()) },
+  );
+  expect(promoted.code, promoted.output).toBe(0);
+  adminToken = (await api(base(), '/auth/login', { json: { username: admin, password: PASSWORD } })).body.access_token;
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await exampleApp?.stop();
+  await server?.stop();
+});
+
+beforeEach(({ onTestFailed }) => {
+  onTestFailed(() =>
+    console.error(`--- wrangler dev ---\n${server?.output ?? ''}\n--- example app ---\n${exampleApp?.output ?? ''}`),
+  );
+});
+
+describe('examples/oidc-client', () => {
+  it('signs in through the hosted pages, shows the ID token’s claims, and logs out', async () => {
+    const port = await freePort();
+    const app = `http://127.0.0.1:${port}`;
+    const client = await registerClient({
+      client_name: 'Example app',
+      redirect_uris: [`${app}/callback`],
+      post_logout_redirect_uris: [`${app}/`],
+      grant_types: ['authorization_code', 'refresh_token'],
+    });
+    exampleApp = await startServer({
+      name: 'examples/oidc-client',
+      command: 'node',
+      args: [path.join(ROOT, 'examples/oidc-client/server.mjs')],
+      cwd: ROOT,
+      env: {
+        ...childEnv(scratch()),
+        ISSUER: base(),
+        CLIENT_ID: client.client_id,
+        CLIENT_SECRET: client.client_secret,
+        PORT: String(port),
+      },
+      port,
+    });
+
+    const page = await newPage();
+    // The narrowest phone the pages are made for.
+    await page.setViewportSize({ width: 375, height: 740 });
+    await page.goto(app);
+    await page.getByRole('link', { name: 'Sign in with edge-auth' }).click();
+
+    // The hosted sign-in page: a static asset, never framed, with the client named.
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    expect(new URL(page.url()).pathname).toBe('/oauth/sign-in');
+    await page.getByText('to continue to Example app.').waitFor();
+    const headers = (await fetch(page.url())).headers;
+    expect(headers.get('Content-Security-Policy')).toContain("frame-ancestors 'none'");
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+
+    // A wrong password: the error in plain words, the field kept; then the right one, by keyboard.
+    await page.getByLabel('Username').fill(username);
+    await page.getByLabel('Password').fill('not-the-password');
+    await page.getByLabel('Password').press('Enter');
+    await page.getByRole('alert').filter({ hasText: 'The username or password is incorrect.' }).waitFor();
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByLabel('Password').press('Enter');
+
+    // Consent: the client and each scope in plain words.
+    await page.getByRole('heading', { name: 'Allow Example app access?' }).waitFor();
+    const scopes = await page.getByRole('listitem').allTextContents();
+    expect(scopes).toEqual([
+      'Sign you in with your account',
+      'See your username and when your profile last changed',
+      'See your email address and whether it is verified',
+      'Keep access while you are not using it',
+    ]);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+    await page.getByRole('button', { name: 'Allow' }).click();
+
+    // Back in the example app, with the ID token's claims.
+    await page.waitForURL((url) => url.origin === app);
+    await page.getByText(`Signed in as ${username}.`).waitFor();
+    const claims = Object.fromEntries(
+      await page
+        .locator('tr')
+        .evaluateAll((rows) =>
+          rows.map((r) => [r.querySelector('th')!.textContent, JSON.parse(r.querySelector('td')!.textContent!)]),
+        ),
+    );
+    expect(claims).toMatchObject({
+      iss: base(),
+      aud: client.client_id,
+      preferred_username: username,
+      amr: ['pwd'],
+    });
+    expect(typeof claims.sub).toBe('string');
+    expect(typeof claims.auth_time).toBe('number');
+    expect(await violations(page)).toEqual([]);
+
+    // RP-initiated logout: the confirmation page, then back to the app, signed out.
+    await page.getByRole('link', { name: 'Log out' }).click();
+    await page.getByRole('heading', { name: 'Log out?' }).waitFor();
+    await page.getByText('Example app asks to log you out of this service.').waitFor();
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByText('You are not signed in.').waitFor();
+    expect(new URL(page.url()).origin).toBe(app);
+
+    // The service's own session ended too: the next sign-in asks for the password again.
+    await page.getByRole('link', { name: 'Sign in with edge-auth' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+  });
+});
+
+describe('openid-client as a third party', () => {
+  let callbacks: HttpServer;
+  let callbackUrl = '';
+  /** The last request the loopback listener caught. */
+  let caught: Promise<URL>;
+  let resolveCaught: (url: URL) => void;
+  const expectCallback = () => (caught = new Promise((resolve) => (resolveCaught = resolve)));
+
+  beforeAll(async () => {
+    callbacks = createServer((req, res) => {
+      resolveCaught(new URL(req.url ?? '/', callbackUrl));
+      res.writeHead(200, { 'Content-Type': 'text/plain' }).end('done');
+    });
+    await new Promise<void>((resolve) => callbacks.listen(0, '127.0.0.1', resolve));
+    callbackUrl = `http://127.0.0.1:${(callbacks.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => callbacks.close(() => resolve())));
+
+  it('discovers, registers, signs in through Chromium, and uses userinfo, refresh, introspection, revocation and logout', async () => {
+    const insecure = { execute: [oidc.allowInsecureRequests] };
+    // Registration (RFC 7591) through the library, with the admin's initial access token.
+    const config = await oidc.dynamicClientRegistration(
+      new URL(base()),
+      {
+        client_name: 'Third party',
+        redirect_uris: [`${callbackUrl}/cb`],
+        post_logout_redirect_uris: [`${callbackUrl}/bye`],
+        grant_types: ['authorization_code', 'refresh_token'],
+        token_endpoint_auth_method: 'client_secret_basic',
+      },
+      // The method it registered with (the library's default would be client_secret_post).
+      oidc.ClientSecretBasic(),
+      { ...insecure, initialAccessToken: adminToken },
+    );
+    const metadata = config.serverMetadata();
+    expect(metadata.issuer).toBe(base());
+    expect(metadata.code_challenge_methods_supported).toEqual(['S256']);
+    expect(metadata.authorization_response_iss_parameter_supported).toBe(true);
+
+    // The code flow, in the browser.
+    const verifier = oidc.randomPKCECodeVerifier();
+    const state = oidc.randomState();
+    const nonce = oidc.randomNonce();
+    const to = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: `${callbackUrl}/cb`,
+      scope: 'openid profile offline_access',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+      nonce,
+    });
+    const page = await newPage();
+    expectCallback();
+    await page.goto(to.href);
+    await signInAndAllow(page, 'Third party');
+    const callback = await caught;
+    expect(callback.searchParams.get('iss')).toBe(base());
+
+    const tokens = await oidc.authorizationCodeGrant(config, callback, {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+      expectedNonce: nonce,
+      idTokenExpected: true,
+    });
+    const claims = tokens.claims()!;
+    expect(claims.preferred_username).toBe(username);
+    expect(tokens.refresh_token).toBeTruthy();
+
+    // Userinfo with the access token; refresh rotates; introspection sees the live token.
+    const info = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
+    expect(info.preferred_username).toBe(username);
+    const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
+    expect(refreshed.refresh_token).toBeTruthy();
+    expect(refreshed.refresh_token).not.toBe(tokens.refresh_token);
+    const live = await oidc.tokenIntrospection(config, refreshed.access_token);
+    expect(live).toMatchObject({ active: true, client_id: config.clientMetadata().client_id, sub: claims.sub });
+
+    // Revoking the refresh token ends the grant: its access token is dead everywhere.
+    await oidc.tokenRevocation(config, refreshed.refresh_token!);
+    expect((await oidc.tokenIntrospection(config, refreshed.access_token)).active).toBe(false);
+    await expect(oidc.fetchUserInfo(config, refreshed.access_token, claims.sub)).rejects.toThrow();
+
+    // RP-initiated logout, confirmed on the hosted page, back with the state.
+    expectCallback();
+    await page.goto(
+      oidc.buildEndSessionUrl(config, {
+        id_token_hint: tokens.id_token!,
+        post_logout_redirect_uri: `${callbackUrl}/bye`,
+        state: 'bye-state',
+      }).href,
+    );
+    await page.getByRole('button', { name: 'Log out' }).click();
+    const bye = await caught;
+    expect(bye.pathname).toBe('/bye');
+    expect(bye.searchParams.get('state')).toBe('bye-state');
+  });
+});
+
+describe('the demo app’s OAuth clients section', () => {
+  it('lists the clients, registers one (its secret shown once) and lets a first-party client skip consent', async () => {
+    const page = await newPage();
+    await page.goto(base());
+    await page.getByLabel('Username').fill(adminName);
+    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await page.getByRole('button', { name: 'Log in', exact: true }).click();
+    const section = page.getByRole('region', { name: 'OAuth clients' });
+    await section.getByText('Example app').waitFor();
+
+    await section.getByLabel('Client name').fill('Dashboard');
+    await section.getByLabel('Redirect URIs (one per line)').fill('https://dashboard.example.test/callback');
+    await section.getByRole('button', { name: 'Register client' }).click();
+    await section.getByText(/Its client secret, shown this once/).waitFor();
+    const row = section.getByRole('listitem').filter({ hasText: 'Dashboard' });
+    await row.getByLabel('First-party: skip consent').check();
+    await page.getByRole('status').filter({ hasText: 'Dashboard no longer asks for consent.' }).waitFor();
+
+    const listed = await api(base(), '/admin/oauth/clients?limit=100', { token: adminToken });
+    const dashboard = listed.body.clients.find((c: { client_name?: string }) => c.client_name === 'Dashboard');
+    expect(dashboard).toMatchObject({ skip_consent: true, redirect_uris: ['https://dashboard.example.test/callback'] });
+  });
+});
