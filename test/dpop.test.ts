@@ -195,7 +195,7 @@ describe('a protected route with a DPoP-bound token', () => {
     const key = await dpopKey();
     const { tokens } = await boundSession(key);
     const res = await api('/auth/me', { headers: { Authorization: `DPoP ${tokens.access_token}` } });
-    await expectProofRefused(res, /needs a DPoP proof/);
+    await expectProofRefused(res, /required with a DPoP-bound token/);
   });
 
   it('refuses a proof made with another key', async () => {
@@ -234,15 +234,18 @@ describe('a protected route with a DPoP-bound token', () => {
     const key = await dpopKey();
     const { tokens } = await boundSession(key);
     const now = Math.floor(Date.now() / 1000);
-    await expectProofRefused(await me(key, tokens.access_token, { iat: now - 75 }), /too old/);
-    await expectProofRefused(await me(key, tokens.access_token, { iat: now + 30 }), /future/);
+    await expectProofRefused(
+      await me(key, tokens.access_token, { iat: now - 75 }),
+      /"iat" claim timestamp check failed \(too far in the past\)/,
+    );
+    await expectProofRefused(
+      await me(key, tokens.access_token, { iat: now + 30 }),
+      /"iat" claim timestamp check failed \(it should be in the past\)/,
+    );
     expect((await me(key, tokens.access_token, { iat: now - 55 })).status).toBe(200);
     expect((await me(key, tokens.access_token, { iat: now + 5 })).status).toBe(200);
     const shorter = appWith({ DPOP_PROOF_MAX_AGE: '20' });
-    await expectProofRefused(
-      await me(key, tokens.access_token, { iat: now - 40 }, shorter),
-      /within the last 20 seconds/,
-    );
+    await expectProofRefused(await me(key, tokens.access_token, { iat: now - 40 }, shorter), /too far in the past/);
   });
 
   it('refuses a proof without jti or iat', async () => {
@@ -291,7 +294,7 @@ describe('bad proofs are refused, never a 500', () => {
     [
       'alg none (with signature bytes)',
       async (key) => unsignedProof(key.jwk, 'GET', '/auth/me', 'c2ln'),
-      /ES256 or EdDSA/,
+      /"alg" \(Algorithm\) Header Parameter value not allowed/,
     ],
     [
       'HS256 with a symmetric key in the header',
@@ -301,7 +304,7 @@ describe('bad proofs are refused, never a 500', () => {
           { htm: 'GET', htu: `${ORIGIN}/auth/me`, iat: Math.floor(Date.now() / 1000), jti: 'x', ath: token },
           'secret',
         ),
-      /ES256 or EdDSA/,
+      /"alg" \(Algorithm\) Header Parameter value not allowed/,
     ],
     [
       'a private key in the header',
@@ -317,7 +320,7 @@ describe('bad proofs are refused, never a 500', () => {
     [
       'a jwk that is not a point of the curve',
       async (key, token) => key.proof('GET', '/auth/me', { token, header: { jwk: { ...key.jwk, y: key.jwk.x } } }),
-      /not a valid public key|does not verify/,
+      /not a valid public key|signature verification failed/,
     ],
     ['typ jwt', async (key, token) => key.proof('GET', '/auth/me', { token, header: { typ: 'JWT' } }), /typ/],
     [
@@ -327,11 +330,11 @@ describe('bad proofs are refused, never a 500', () => {
         const [, payload, signature] = (await (await dpopKey()).proof('GET', '/auth/me', { token })).split('.');
         return `${header}.${payload}.${signature}`;
       },
-      /does not verify/,
+      /signature verification failed/,
     ],
     ['a malformed JWT', async () => 'abc.def', /one proof/],
-    ['garbage in every part', async () => 'a.b.c', /well-formed/],
-    ['a header that is not JSON', async () => 'bm90IGpzb24.e30.c2ln', /well-formed/],
+    ['garbage in every part', async () => 'a.b.c', /JWS Protected Header is invalid/],
+    ['a header that is not JSON', async () => 'bm90IGpzb24.e30.c2ln', /JWS Protected Header is invalid/],
     [
       'two proofs (two DPoP header fields)',
       async (key, token) => {
@@ -395,7 +398,7 @@ describe('refresh of a DPoP-bound session', () => {
         res = await refreshWith(tokens.refresh_token, await proof());
       });
       const problem = await expectProblem(res!, 401, 'invalid_refresh_token');
-      expect(problem.detail).toMatch(/bound to/);
+      expect(problem.detail).toMatch(/needs a DPoP proof of its key/);
       expect(lines).toEqual([
         expect.objectContaining({
           event: 'refresh_dpop_refused',

@@ -96,7 +96,7 @@ export interface paths {
         put?: never;
         /**
          * Exchange username and password for an access token and a refresh token
-         * @description Starts a session. The access token is short-lived (`expires_in` seconds) and goes in `Authorization: Bearer`; the refresh token, in the body or (`refresh_token_delivery: "cookie"`, for browser SPAs) in an HttpOnly cookie, gets new tokens from `refreshToken`. Failed attempts are throttled per account and address. With a `DPoP` header holding a proof (RFC 9449), the session is bound to its key: `token_type` is `DPoP`, the access token goes in `Authorization: DPoP` with a proof for each call, and refreshes need a proof of the same key.
+         * @description Starts a session. The access token is short-lived (`expires_in` seconds) and goes in `Authorization: Bearer`; the refresh token, in the body or (`refresh_token_delivery: "cookie"`, for browser SPAs) in an HttpOnly cookie, gets new tokens from `refreshToken`. Failed attempts are throttled per account and address. A `DPoP` proof header binds the session to its key (RFC 9449): `token_type` is then `DPoP`.
          */
         post: operations["login"];
         delete?: never;
@@ -116,7 +116,7 @@ export interface paths {
         put?: never;
         /**
          * Rotate a refresh token: new access token and new refresh token
-         * @description The refresh token comes from the body, or else from the refresh cookie (which needs an allowed Origin). Each refresh token works once: the answer carries its successor, delivered the same way. Presenting a spent one again revokes the whole session (`refresh_token_reused`). A DPoP-bound session needs a `DPoP` proof made with its key.
+         * @description The refresh token comes from the body, or else from the refresh cookie (which needs an allowed Origin). Each refresh token works once: the answer carries its successor, delivered the same way. Presenting a spent one again revokes the whole session (`refresh_token_reused`). A DPoP-bound session needs a `DPoP` proof of its key.
          */
         post: operations["refreshToken"];
         delete?: never;
@@ -300,7 +300,7 @@ export interface paths {
         put?: never;
         /**
          * Complete a login that answered 403 mfa_required: the login's tokens, delivered as it asked
-         * @description Send the `mfa_token` of that answer with either `code` (TOTP) or `recovery_code`. The token works once, for five minutes, and dies after five wrong codes. A `DPoP` proof binds the session to its key, as at login.
+         * @description Send the `mfa_token` of that answer with either `code` (TOTP) or `recovery_code`. The token works once, for five minutes, and dies after five wrong codes. A `DPoP` proof binds the session, as at login.
          */
         post: operations["verifyMfa"];
         delete?: never;
@@ -1216,7 +1216,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Invalid input, or a DPoP proof that fails a check (`invalid_dpop_proof`) or lacks the server nonce (`use_dpop_nonce`, with `DPoP-Nonce`) */
+            /** @description Invalid input, `invalid_dpop_proof` or `use_dpop_nonce` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1334,7 +1334,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A DPoP proof that fails a check (`invalid_dpop_proof`) or lacks the server nonce (`use_dpop_nonce`) */
+            /** @description `invalid_dpop_proof` or `use_dpop_nonce` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1343,7 +1343,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `invalid_refresh_token` (also: a DPoP-bound token without a proof of its key), or `refresh_token_reused` (the whole session was revoked) */
+            /** @description `invalid_refresh_token` (also a DPoP-bound one without a proof of its key), or `refresh_token_reused` (the whole session was revoked) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2158,7 +2158,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Invalid input (`validation_failed`), or a DPoP proof refused (`invalid_dpop_proof`, `use_dpop_nonce`) */
+            /** @description Invalid input (`validation_failed`), `invalid_dpop_proof` or `use_dpop_nonce` */
             400: {
                 headers: {
                     [name: string]: unknown;

@@ -27,18 +27,18 @@ const isString = (v: unknown): v is string => typeof v === 'string' && v.length 
 /** The public key of a proof's header and its thumbprint, or a 400 `invalid_dpop_proof`. */
 export async function proofKey(jwk: unknown, alg: DpopAlg): Promise<ProofKey> {
   if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) {
-    throw invalidProof('The DPoP proof has no "jwk" header holding its public key.');
+    throw invalidProof('DPoP proof: no "jwk" header.');
   }
   const members = jwk as Record<string, unknown>;
   // RFC 9449 §4.3 step 7: a proof must carry a public key. A client that sends its private
   // key has leaked it; accepting the proof would bind tokens to a key anyone may now hold.
   if (SECRET_MEMBERS.some((m) => m in members)) {
-    throw invalidProof('The "jwk" header of the DPoP proof holds a private key; send the public key only.');
+    throw invalidProof('DPoP proof: "jwk" holds a private key; send the public key only.');
   }
   const type = KEY_TYPES[alg];
   const { kty, crv, x, y } = members;
   if (kty !== type.kty || crv !== type.crv || !isString(x) || (kty === 'EC' ? !isString(y) : y !== undefined)) {
-    throw invalidProof(`The "jwk" header of the DPoP proof is not a ${type.crv} public key for ${alg}.`);
+    throw invalidProof(`DPoP proof: "jwk" must be a ${type.crv} public key for ${alg}.`);
   }
   // RFC 7638: the SHA-256 of the required members, in lexicographic order, as compact JSON.
   // Written here rather than with jose's calculateJwkThumbprint, which brings its key export
@@ -51,7 +51,7 @@ export async function proofKey(jwk: unknown, alg: DpopAlg): Promise<ProofKey> {
     try {
       key = await crypto.subtle.importKey('jwk', publicJwk, type.import, false, ['verify']);
     } catch {
-      throw invalidProof('The "jwk" header of the DPoP proof is not a valid public key.');
+      throw invalidProof('DPoP proof: "jwk" is not a valid public key.');
     }
     if (imported.size >= MAX_KEYS) imported.clear();
     imported.set(jkt, key);

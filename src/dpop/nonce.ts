@@ -7,50 +7,43 @@
  * isolate, anywhere, computes the same nonce; nothing is stored.
  */
 import type { Config } from '../platform/config';
-import { toBase64Url, utf8 } from '../platform/crypto';
-import { ConfigError } from '../platform/errors';
+import { sha256, toBase64Url, utf8 } from '../platform/crypto';
 
-type Nonces = { key: CryptoKey; window: number; current: string; previous: string };
-const byConfig = new WeakMap<Config, Promise<CryptoKey>>();
+type Nonces = { window: number; current: string; previous: string };
+const keys = new WeakMap<Config, Promise<CryptoKey>>();
 const memo = new WeakMap<Config, Nonces>();
 
 /**
- * The secret the nonce key derives from: the HS256 secret, or else the private signing key.
- * Either is at least 32 random bytes that only the service holds; the nonce is no secret, but
- * it must not be computable by a client ahead of its window.
+ * The HMAC key, from the HS256 secret or else the private signing key: either is at least 32
+ * random bytes only the service holds. The nonce is no secret, but a client must not be able to
+ * compute one ahead of its window. Hashed with a label, so the key serves this purpose only.
  */
-function secretOf(config: Config): string {
-  const secret = config.jwt.secret ?? config.jwt.privateKeys[0]?.d;
-  if (!secret) throw new ConfigError('DPOP_NONCE needs a signing secret (JWT_SECRET or JWT_PRIVATE_KEY)');
-  return secret;
-}
-
 function nonceKey(config: Config): Promise<CryptoKey> {
-  let key = byConfig.get(config);
+  let key = keys.get(config);
   if (!key) {
-    key = (async () => {
-      const master = await crypto.subtle.importKey('raw', utf8(secretOf(config)), 'HKDF', false, ['deriveKey']);
-      const params = { name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(), info: utf8('edge-auth dpop nonce v1') };
-      return crypto.subtle.deriveKey(params, master, { name: 'HMAC', hash: 'SHA-256', length: 256 }, false, ['sign']);
-    })();
-    byConfig.set(config, key);
+    // The config schema requires one of the two.
+    const secret = config.jwt.secret ?? config.jwt.privateKeys[0]!.d!;
+    key = sha256(`edge-auth dpop nonce\u0000${secret}`).then((raw) =>
+      crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']),
+    );
+    keys.set(config, key);
   }
   return key;
 }
 
 const nonceOf = async (key: CryptoKey, window: number) =>
-  toBase64Url(await crypto.subtle.sign('HMAC', key, utf8(`dpop-nonce:${window}`)));
+  toBase64Url(await crypto.subtle.sign('HMAC', key, utf8(`${window}`)));
 
-/** The current window's nonce and the previous one's; two HMACs per window per isolate. */
+/** The current window's nonce and the previous one's: two HMACs per window per isolate. */
 async function nonces(config: Config, now: number): Promise<Nonces> {
   const window = Math.floor(now / 1000 / config.dpop.proofMaxAge);
-  const known = memo.get(config);
-  if (known?.window === window) return known;
-  const key = known?.key ?? (await nonceKey(config));
-  const previous = known?.window === window - 1 ? known.current : await nonceOf(key, window - 1);
-  const next = { key, window, current: await nonceOf(key, window), previous };
-  memo.set(config, next);
-  return next;
+  let known = memo.get(config);
+  if (known?.window !== window) {
+    const key = await nonceKey(config);
+    known = { window, current: await nonceOf(key, window), previous: await nonceOf(key, window - 1) };
+    memo.set(config, known);
+  }
+  return known;
 }
 
 /** The nonce to hand out now (`DPoP-Nonce`). */

@@ -19,7 +19,7 @@ import { invalidProof } from './errors';
 export type SpendableProof = { jkt: string; jti: string; expiresAt: number };
 
 export const replayedProof = () =>
-  invalidProof('This DPoP proof was already used; make a new one (a fresh jti) for every request.');
+  invalidProof('DPoP proof: already used; make a new one (a fresh jti) for each request.');
 
 /** jti -> when it may be forgotten, oldest first (proofs arrive in about the order of their iat). */
 const seen = new Map<string, number>();

@@ -63,12 +63,12 @@ export type RequireAuthOptions = {
  */
 async function checkBinding(c: Context<AppEnv>, token: string, jkt: string | undefined, dpop: boolean) {
   if (!dpop) {
-    const detail = 'This access token is DPoP-bound: send it as Authorization: DPoP <token>, with a DPoP proof.';
+    const detail = 'This token is DPoP-bound: send it as Authorization: DPoP, with a proof.';
     throw new ApiError(401, 'invalid_token', detail, {
       headers: { 'WWW-Authenticate': dpopChallenge({ code: 'invalid_token', detail }) },
     });
   }
-  if (!jkt) throw unauthorized('This access token is not DPoP-bound: send it as Authorization: Bearer <token>.', true);
+  if (!jkt) throw unauthorized('This token is not DPoP-bound: send it as Authorization: Bearer.', true);
   const config = c.get('config');
   try {
     const proof = await verifyDpopProof(config, {
@@ -77,9 +77,8 @@ async function checkBinding(c: Context<AppEnv>, token: string, jkt: string | und
       headers: c.req.raw.headers,
       accessToken: token,
     });
-    if (!proof) throw invalidProof('A DPoP-bound access token needs a DPoP proof (the DPoP header).');
-    if (proof.jkt !== jkt)
-      throw invalidProof('The DPoP proof was not made with the key this access token is bound to.');
+    if (!proof) throw invalidProof('DPoP proof: required with a DPoP-bound token.');
+    if (proof.jkt !== jkt) throw invalidProof('DPoP proof: not made with the key the token is bound to.');
     spendInIsolate(proof);
   } catch (err) {
     throw err instanceof DpopProofError ? forResource(err) : err;

@@ -98,16 +98,14 @@ export const loginRoute = defineRoute({
   tags,
   summary: 'Exchange username and password for an access token and a refresh token',
   description:
-    'Starts a session. The access token is short-lived (`expires_in` seconds) and goes in `Authorization: Bearer`; the refresh token, in the body or (`refresh_token_delivery: "cookie"`, for browser SPAs) in an HttpOnly cookie, gets new tokens from `refreshToken`. Failed attempts are throttled per account and address. With a `DPoP` header holding a proof (RFC 9449), the session is bound to its key: `token_type` is `DPoP`, the access token goes in `Authorization: DPoP` with a proof for each call, and refreshes need a proof of the same key.',
+    'Starts a session. The access token is short-lived (`expires_in` seconds) and goes in `Authorization: Bearer`; the refresh token, in the body or (`refresh_token_delivery: "cookie"`, for browser SPAs) in an HttpOnly cookie, gets new tokens from `refreshToken`. Failed attempts are throttled per account and address. A `DPoP` proof header binds the session to its key (RFC 9449): `token_type` is then `DPoP`.',
   request: {
     body: credentialsSchema.extend({ refresh_token_delivery: deliverySchema }),
     example: { username: 'alice', password: 'correct horse battery staple', refresh_token_delivery: 'body' },
   },
   responses: {
     200: json(tokenResponseSchema, 'Tokens and the user'),
-    400: problem(
-      'Invalid input, or a DPoP proof that fails a check (`invalid_dpop_proof`) or lacks the server nonce (`use_dpop_nonce`, with `DPoP-Nonce`)',
-    ),
+    400: problem('Invalid input, `invalid_dpop_proof` or `use_dpop_nonce`'),
     401: problem('Wrong username or password (`invalid_credentials`)'),
     403: problem(
       'Right password, and the user has two-factor on (`mfa_required`): no tokens, but `mfa_token` and `mfa_token_expires_in` for POST /auth/mfa/verify',
@@ -128,14 +126,14 @@ export const refreshRoute = defineRoute({
   tags,
   summary: 'Rotate a refresh token: new access token and new refresh token',
   description:
-    'The refresh token comes from the body, or else from the refresh cookie (which needs an allowed Origin). Each refresh token works once: the answer carries its successor, delivered the same way. Presenting a spent one again revokes the whole session (`refresh_token_reused`). A DPoP-bound session needs a `DPoP` proof made with its key.',
+    'The refresh token comes from the body, or else from the refresh cookie (which needs an allowed Origin). Each refresh token works once: the answer carries its successor, delivered the same way. Presenting a spent one again revokes the whole session (`refresh_token_reused`). A DPoP-bound session needs a `DPoP` proof of its key.',
   refreshCookie: true,
   request: { body: refreshTokenBody, bodyOptional: true, example: { refresh_token: 'dseXq0v…' } },
   responses: {
     200: json(tokenResponseSchema, 'Fresh tokens'),
-    400: problem('A DPoP proof that fails a check (`invalid_dpop_proof`) or lacks the server nonce (`use_dpop_nonce`)'),
+    400: problem('`invalid_dpop_proof` or `use_dpop_nonce`'),
     401: problem(
-      '`invalid_refresh_token` (also: a DPoP-bound token without a proof of its key), or `refresh_token_reused` (the whole session was revoked)',
+      '`invalid_refresh_token` (also a DPoP-bound one without a proof of its key), or `refresh_token_reused` (the whole session was revoked)',
     ),
     403: problem('Cookie sent without an allowed Origin (`csrf_rejected`)'),
   },
@@ -263,13 +261,7 @@ export const authRouter = createRouter()
         reason: outcome.reason,
       });
       if (outcome.reason === 'replayed_proof') throw replayedProof();
-      throw new ApiError(
-        401,
-        'invalid_refresh_token',
-        outcome.reason === 'no_proof'
-          ? 'This refresh token is bound to a DPoP key: send a DPoP proof made with that key.'
-          : 'This refresh token is bound to another DPoP key than the proof was made with.',
-      );
+      throw new ApiError(401, 'invalid_refresh_token', 'This refresh token needs a DPoP proof of its key.');
     }
     if (outcome.kind === 'reused') {
       audit('refresh_reuse_detected', {

@@ -154,7 +154,7 @@ export const verifyMfaRoute = defineRoute({
   tags,
   summary: "Complete a login that answered 403 `mfa_required`: the login's tokens, delivered as it asked",
   description:
-    'Send the `mfa_token` of that answer with either `code` (TOTP) or `recovery_code`. The token works once, for five minutes, and dies after five wrong codes. A `DPoP` proof binds the session to its key, as at login.',
+    'Send the `mfa_token` of that answer with either `code` (TOTP) or `recovery_code`. The token works once, for five minutes, and dies after five wrong codes. A `DPoP` proof binds the session, as at login.',
   request: {
     example: { mfa_token: 'Qm9vb2…', code: '123456' },
     body: z
@@ -170,9 +170,7 @@ export const verifyMfaRoute = defineRoute({
   },
   responses: {
     200: json(tokenResponseSchema, 'Tokens and the user, as from login'),
-    400: problem(
-      'Invalid input (`validation_failed`), or a DPoP proof refused (`invalid_dpop_proof`, `use_dpop_nonce`)',
-    ),
+    400: problem('Invalid input (`validation_failed`), `invalid_dpop_proof` or `use_dpop_nonce`'),
     401: problem(
       'Wrong code (`invalid_mfa_code`), or the token is unknown, expired, used or dead (`invalid_mfa_token`)',
     ),

@@ -49,7 +49,7 @@ async function handle(ctx: GrantContext) {
   // Only a DPoP-bound session refuses a refresh without a proof of its key; a grant is never
   // bound yet, but when it is (issue 20, item 5) this is RFC 9449's answer.
   if (outcome.kind === 'refused') {
-    throw new OAuthError('invalid_grant', 'The refresh token is bound to a DPoP key this request did not prove.');
+    throw new OAuthError('invalid_grant', 'This refresh token needs a DPoP proof of its key.');
   }
   const { user, session, issued } = outcome;
   const granted = grantedOf(session);
