@@ -113,8 +113,10 @@ export default defineConfig(async () => {
             include: ['test/e2e/**/*.test.ts'],
             environment: 'node',
             globalSetup: ['./test/e2e/chromium-setup.ts'],
-            testTimeout: 120_000,
-            hookTimeout: 120_000,
+            // Starting a server applies every migration first (each one starts workerd) and then
+            // waits for /health: on 2 busy cores that alone can take minutes.
+            testTimeout: 240_000,
+            hookTimeout: 300_000,
           },
         },
       ],

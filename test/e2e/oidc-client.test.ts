@@ -312,9 +312,11 @@ describe('the demo app’s OAuth clients section', () => {
   it('lists the clients, registers one (its secret shown once) and lets a first-party client skip consent', async () => {
     const page = await newPage();
     await page.goto(base());
-    await page.getByLabel('Username').fill(adminName);
-    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-    await page.getByRole('button', { name: 'Log in', exact: true }).click();
+    // The demo app's sign-in form (a separate form creates accounts, with its own Username).
+    const signIn = page.getByRole('form', { name: 'Log in' });
+    await signIn.getByLabel('Username').fill(adminName);
+    await signIn.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await signIn.getByRole('button', { name: 'Log in', exact: true }).click();
     const section = page.getByRole('region', { name: 'OAuth clients' });
     await section.getByText('Example app').waitFor();
 

@@ -14,7 +14,7 @@ import { afterAll, beforeAll } from 'vitest';
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const BIN = path.join(ROOT, 'node_modules', '.bin');
 
-export const START_TIMEOUT_MS = 60_000;
+export const START_TIMEOUT_MS = 120_000;
 export const COMMAND_TIMEOUT_MS = 30_000;
 export const STOP_GRACE_MS = 5_000;
 
