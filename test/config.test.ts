@@ -112,6 +112,36 @@ describe('configuration', () => {
     expect(message).toMatch(/JWT_PRIVATE_KEY/);
     expect(message).not.toContain('secretvalue');
   });
+
+  it('takes JWT_PRIVATE_KEY as one JWK or a list with one key per alg, RS256 among them', () => {
+    const ed = { kid: 'ed', alg: 'EdDSA', kty: 'OKP', crv: 'Ed25519', x: 'x', d: 'd' };
+    const rs = { kid: 'rs', alg: 'RS256', kty: 'RSA', n: 'n', e: 'AQAB', d: 'd' };
+    expect(parseConfig({ JWT_PRIVATE_KEY: JSON.stringify(rs) }).jwt.privateKeys.map((k) => k.kid)).toEqual(['rs']);
+    expect(parseConfig({ JWT_PRIVATE_KEY: JSON.stringify([ed, rs]) }).jwt.privateKeys.map((k) => k.kid)).toEqual([
+      'ed',
+      'rs',
+    ]);
+    for (const [bad, rule] of [
+      [[rs, { ...rs, kid: 'rs2' }], /one key per alg/],
+      [[ed, { ...rs, kid: 'ed' }], /own kid/],
+      [[{ ...rs, kty: 'EC' }], /kty must match alg/],
+      [[], /JWT_PRIVATE_KEY/],
+    ] as const) {
+      expect(() => parseConfig({ JWT_PRIVATE_KEY: JSON.stringify(bad) }), JSON.stringify(bad)).toThrow(rule);
+    }
+  });
+
+  it('takes OAUTH_ISSUER as an https origin only (http on loopback)', () => {
+    expect(parseConfig({ JWT_SECRET: SECRET, OAUTH_ISSUER: 'https://auth.example.com/' }).oauth.issuer).toBe(
+      'https://auth.example.com',
+    );
+    expect(parseConfig({ JWT_SECRET: SECRET, OAUTH_ISSUER: 'http://localhost:8787' }).oauth.issuer).toBe(
+      'http://localhost:8787',
+    );
+    for (const bad of ['http://auth.example.com', 'https://auth.example.com/path', 'https://a.example?x=1', 'auth']) {
+      expect(() => parseConfig({ JWT_SECRET: SECRET, OAUTH_ISSUER: bad }), bad).toThrow(/OAUTH_ISSUER/);
+    }
+  });
 });
 
 describe('getConfig', () => {

@@ -945,6 +945,15 @@ const CASES: Record<string, Record<number, Send[]>> = {
           json: { email: 'a@example.test', current_password: PASSWORD, code: 'ZZZZ-ZZZZ-ZZZZ' },
         }),
     ],
+    403: [
+      async () => {
+        const { token } = await twoFactorUser();
+        const { call } = mailing({ MFA_MAX_CONSECUTIVE_FAILURES: '1', MFA_MAX_FAILURES: '1000' });
+        const json = { email: 'a@example.test', current_password: PASSWORD, code: 'ZZZZ-ZZZZ-ZZZZ' };
+        await call('/auth/email', { token, json });
+        return call('/auth/email', { token, json: { ...json, code: '123456' } });
+      },
+    ],
     404: [
       async () =>
         api('/auth/email', {

@@ -113,6 +113,7 @@ async function expectWellFormed(sent: Sent, res: Response) {
   // The OAuth endpoints answer in RFC 6749's terms (`error`, `error_description`) instead.
   const pathname = new URL(sent.url).pathname;
   if (/^\/(oauth\/|\.well-known\/o)/.test(pathname) && res.headers.get('Content-Type') === 'application/json') {
+    if (sent.method === 'HEAD') return;
     const body = JSON.parse(text) as { error: string; error_description: string };
     expect(Object.keys(OAUTH_ERRORS), `${where} -> ${res.status} ${text}`).toContain(body.error);
     expect(typeof body.error_description, where).toBe('string');

@@ -329,8 +329,8 @@ describe('EdDSA signing (JWT_PRIVATE_KEY)', () => {
       expect(body.keys.map((k) => k.kid).sort()).toEqual(['k1', 'k2']);
     });
 
-    it("answers 500 misconfigured, naming JWT_PREVIOUS_PUBLIC_KEYS, when another key claims the signing key's kid", async () => {
-      vi.spyOn(console, 'error').mockImplementation(() => {});
+    it("answers 500 misconfigured, naming JWT_PREVIOUS_PUBLIC_KEYS in the log, when another key claims the signing key's kid", async () => {
+      const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
       const [signer, impostor] = [await ed25519('k2'), await ed25519('k2')];
       const app = appWith({
         JWT_PRIVATE_KEY: signer.privateKey,
@@ -339,7 +339,8 @@ describe('EdDSA signing (JWT_PRIVATE_KEY)', () => {
       const user = await register(uniqueName());
       const res = await app('/auth/login', { json: { username: user.username, password: PASSWORD } });
       const problem = await expectProblem(res, 500, 'misconfigured');
-      expect(problem.detail).toContain('JWT_PREVIOUS_PUBLIC_KEYS');
+      expect(problem.detail).toBe('The service is misconfigured.');
+      expect(errors.mock.calls.flat().join('\n')).toContain('JWT_PREVIOUS_PUBLIC_KEYS');
     });
 
     it("refuses the old key's tokens with 401 invalid_token once it is no longer configured", async () => {
@@ -395,13 +396,15 @@ describe('a misconfigured signing secret', () => {
       'oldShortSecret-Pk3vB',
     ],
   ] as const)(
-    'answers 500 misconfigured when %s, naming the variable but never its value',
+    'answers 500 misconfigured when %s, naming the variable in the log but never its value',
     async (_label, overrides, variable, value) => {
       const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
       const user = await register(uniqueName());
       const res = await appWith(overrides)('/auth/login', { json: { username: user.username, password: PASSWORD } });
       const problem = await expectProblem(res, 500, 'misconfigured');
-      expect(problem.detail).toContain(variable);
+      // Only the operator's log names it; a caller outside loopback learns nothing more.
+      expect(problem.detail).toBe('The service is misconfigured.');
+      expect(errors.mock.calls.flat().join('\n')).toContain(variable);
       if (value !== undefined) {
         expect(JSON.stringify(problem)).not.toContain(value);
         expect(errors.mock.calls.flat().join('\n')).not.toContain(value);

@@ -294,3 +294,28 @@ describe('revocation', () => {
     expect((await p.api('/oauth/userinfo', { token: tokens.access_token })).status).toBe(200);
   });
 });
+
+describe('CORS', () => {
+  it('lets a browser client on any origin call the OAuth endpoints, without credentials', async () => {
+    const preflight = await p.api('/oauth/token', {
+      method: 'OPTIONS',
+      headers: {
+        Origin: 'https://spa.example.test',
+        'Access-Control-Request-Method': 'POST',
+        'Access-Control-Request-Headers': 'content-type',
+      },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('Access-Control-Allow-Origin')).toBe('*');
+    expect(preflight.headers.get('Access-Control-Allow-Credentials')).toBeNull();
+    const discovery = await p.api('/.well-known/openid-configuration', {
+      headers: { Origin: 'https://spa.example.test' },
+    });
+    expect(discovery.headers.get('Access-Control-Allow-Origin')).toBe('*');
+  });
+
+  it('still answers the service’s own routes only to CORS_ORIGINS', async () => {
+    const res = await p.api('/auth/me', { headers: { Origin: 'https://spa.example.test' } });
+    expect(res.headers.get('Access-Control-Allow-Origin')).toBeNull();
+  });
+});

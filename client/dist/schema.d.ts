@@ -2557,6 +2557,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description TOTP codes are locked after MFA_MAX_CONSECUTIVE_FAILURES wrong ones in a row (`mfa_locked`): send a recovery code */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description This deployment sends no mail (`email_disabled`) */
             404: {
                 headers: {

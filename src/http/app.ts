@@ -9,6 +9,7 @@ import type { AppEnv } from '../platform/env';
 import { ApiError, ConfigError, problemBody, problemResponse, type ErrorCode } from '../platform/errors';
 import { isLoopbackHost } from '../platform/loopback';
 import { OAuthError, oauthErrorResponse, type OAuthErrorCode } from '../oauth/errors';
+import { OAUTH_PATHS } from '../oauth/endpoints';
 import { context } from './middleware/context';
 import { requireHttps } from './middleware/https';
 import { responseHeaders } from './middleware/response-headers';
@@ -28,6 +29,18 @@ import { createRouter, type Router } from './routing';
 import { sessionsRouter } from './routes/sessions';
 
 export { MAX_BODY_BYTES };
+
+/** The OAuth endpoints a browser-based client calls with fetch (not the authorization pages it navigates to). */
+const OAUTH_CORS_PATHS = new Set<string>([
+  OAUTH_PATHS.token,
+  OAUTH_PATHS.userinfo,
+  OAUTH_PATHS.revocation,
+  OAUTH_PATHS.introspection,
+  OAUTH_PATHS.registration,
+  OAUTH_PATHS.jwks,
+  '/.well-known/openid-configuration',
+  '/.well-known/oauth-authorization-server',
+]);
 
 const documentRouter: Router = createRouter().route(openApiRoute, (c) => c.json(apiDocument(), 200));
 const routers: Router[] = [
@@ -144,8 +157,22 @@ export function createApp() {
     exposeHeaders: ['DPoP-Nonce', 'Retry-After', 'WWW-Authenticate', 'X-Request-Id'],
     maxAge: 600,
   });
+  // The OAuth machine endpoints take no cookies (a client authenticates itself, a token is a
+  // Bearer), so any origin may call them without credentials: a browser SPA on its own origin
+  // is an OAuth client like any other (RFC 9700 §4.2 leaves CORS to the server; `*` without
+  // credentials hands no ambient authority to the calling page).
+  const corsForOAuthClients = cors({
+    origin: '*',
+    allowMethods: ['GET', 'POST'],
+    allowHeaders: ['Authorization', 'Content-Type'],
+    exposeHeaders: ['Retry-After', 'WWW-Authenticate', 'X-Request-Id'],
+    maxAge: 600,
+  });
   // Only browsers send Origin; API and mobile clients (most protected calls) skip the CORS work.
-  app.use((c, next) => (c.req.header('Origin') === undefined ? next() : corsForBrowsers(c, next)));
+  app.use((c, next) => {
+    if (c.req.header('Origin') === undefined) return next();
+    return (OAUTH_CORS_PATHS.has(c.req.path) ? corsForOAuthClients : corsForBrowsers)(c, next);
+  });
   app.use(requireHttps());
 
   for (const router of routers) app.route('/', router.app);

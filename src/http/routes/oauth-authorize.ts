@@ -310,6 +310,7 @@ export const oauthAuthorizeRouter = createRouter()
       requestId: c.get('requestId'),
       delivery: 'cookie',
       legacyHashes: c.env.LEGACY_HASHES,
+      defer: (work) => c.executionCtx.waitUntil(work),
     });
     if (result.mfa) throw mfaRequired(result.mfa.challenge);
     return signedIn(c, interaction, result.session);

@@ -145,6 +145,9 @@ export const addEmailRoute = defineRoute({
     401: problem(
       'Wrong current password (`invalid_credentials`), wrong code (`invalid_mfa_code`), or no or invalid access token',
     ),
+    403: problem(
+      'TOTP codes are locked after MFA_MAX_CONSECUTIVE_FAILURES wrong ones in a row (`mfa_locked`): send a recovery code',
+    ),
     404: emailDisabled,
     429: problem(
       'Too many mails from this account (EMAIL_USER_MAX an hour) or to this address (three a day), wrong passwords (the login throttle) or wrong codes (`too_many_attempts`), see Retry-After',
