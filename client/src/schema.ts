@@ -96,7 +96,7 @@ export interface paths {
         put?: never;
         /**
          * Exchange username and password for an access token and a refresh token
-         * @description Starts a session. The access token is short-lived (`expires_in` seconds) and goes in `Authorization: Bearer`; the refresh token, in the body or (`refresh_token_delivery: "cookie"`, for browser SPAs) in an HttpOnly cookie, gets new tokens from `refreshToken`. Failed attempts are throttled per account and address. A `DPoP` proof header binds the session to its key (RFC 9449): `token_type` is then `DPoP`.
+         * @description Starts a session. The access token is short-lived (`expires_in` seconds) and goes in `Authorization: Bearer`; the refresh token, in the body or (`refresh_token_delivery: "cookie"`, for browser SPAs) in an HttpOnly cookie, gets new tokens from `refreshToken`. Failed attempts are throttled per account and address. A `DPoP` proof header binds the session (RFC 9449).
          */
         post: operations["login"];
         delete?: never;
@@ -1192,7 +1192,7 @@ export interface operations {
                     "application/json": {
                         access_token: string;
                         /**
-                         * @description `DPoP` when the session began with a DPoP proof: send the access token as `Authorization: DPoP <token>` with a proof (RFC 9449)
+                         * @description `DPoP`: a DPoP-bound session (RFC 9449)
                          * @enum {string}
                          */
                         token_type: "Bearer" | "DPoP";
@@ -1310,7 +1310,7 @@ export interface operations {
                     "application/json": {
                         access_token: string;
                         /**
-                         * @description `DPoP` when the session began with a DPoP proof: send the access token as `Authorization: DPoP <token>` with a proof (RFC 9449)
+                         * @description `DPoP`: a DPoP-bound session (RFC 9449)
                          * @enum {string}
                          */
                         token_type: "Bearer" | "DPoP";
@@ -2134,7 +2134,7 @@ export interface operations {
                     "application/json": {
                         access_token: string;
                         /**
-                         * @description `DPoP` when the session began with a DPoP proof: send the access token as `Authorization: DPoP <token>` with a proof (RFC 9449)
+                         * @description `DPoP`: a DPoP-bound session (RFC 9449)
                          * @enum {string}
                          */
                         token_type: "Bearer" | "DPoP";

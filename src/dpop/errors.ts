@@ -28,8 +28,6 @@ export class DpopProofError extends ApiError {
 
 export const invalidProof = (detail: string) => new DpopProofError('invalid_dpop_proof', detail);
 
-const quoted = (text: string) => text.replaceAll('\\', "'").replaceAll('"', "'");
-
 /**
  * The DPoP challenge of a protected route (RFC 9449 §7.1), with the algorithms it accepts so a
  * client knows what to sign with. `error` is absent when the request carried no credentials.
@@ -37,7 +35,7 @@ const quoted = (text: string) => text.replaceAll('\\', "'").replaceAll('"', "'")
 export function dpopChallenge(error?: { code: string; detail: string }): string {
   const algs = `algs="${DPOP_ALGS.join(' ')}"`;
   if (!error) return `DPoP ${algs}`;
-  return `DPoP error="${error.code}", error_description="${quoted(error.detail)}", ${algs}`;
+  return `DPoP error="${error.code}", error_description="${error.detail.replaceAll('"', "'")}", ${algs}`;
 }
 
 /** A proof error as a protected route answers it: 401, with the DPoP challenge. */

@@ -7,8 +7,11 @@
 import { sha256Base64Url } from '../platform/crypto';
 import { invalidProof, type DpopAlg } from './errors';
 
-/** Members that only a private or symmetric key has: such a key in a header is refused. */
-const SECRET_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
+/**
+ * Members that only a private (`d`) or symmetric (`k`) key has: such a key in a header is
+ * refused. (RSA's other private members need kty RSA, which no accepted algorithm takes.)
+ */
+const SECRET_MEMBERS = ['d', 'k'];
 
 /** The key type and curve each algorithm signs with, and how WebCrypto imports it. */
 const KEY_TYPES: Record<DpopAlg, { kty: string; crv: string; import: { name: string; namedCurve?: string } }> = {
@@ -26,7 +29,7 @@ const isString = (v: unknown): v is string => typeof v === 'string' && v.length 
 
 /** The public key of a proof's header and its thumbprint, or a 400 `invalid_dpop_proof`. */
 export async function proofKey(jwk: unknown, alg: DpopAlg): Promise<ProofKey> {
-  if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) {
+  if (typeof jwk !== 'object' || jwk === null) {
     throw invalidProof('DPoP proof: no "jwk" header.');
   }
   const members = jwk as Record<string, unknown>;

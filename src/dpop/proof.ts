@@ -101,7 +101,6 @@ export async function verifyDpopProof(config: Config, request: DpopRequest): Pro
       {
         algorithms: [...DPOP_ALGS],
         typ: DPOP_TYP,
-        requiredClaims: ['jti', 'htm', 'htu', 'iat'],
         maxTokenAge: maxAge,
         clockTolerance: PROOF_CLOCK_SKEW,
       },

@@ -162,7 +162,7 @@ export function openApiDocument(specs: RouteSpec[]) {
           scheme: 'bearer',
           bearerFormat: 'JWT',
           description:
-            'The access token from login or refresh: `Authorization: Bearer <access_token>`, or `DPoP <access_token>` with a `DPoP` proof when `token_type` is `DPoP`.',
+            'The access token from login or refresh: `Authorization: Bearer <access_token>` (or `DPoP <access_token>` with a proof).',
         },
         [CLIENT_BASIC_SCHEME]: {
           type: 'http',

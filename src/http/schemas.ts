@@ -76,10 +76,7 @@ export const problemSchema = z.object({
 
 export const tokenResponseSchema = z.object({
   access_token: z.string(),
-  token_type: z.enum(['Bearer', 'DPoP']).meta({
-    description:
-      '`DPoP` when the session began with a DPoP proof: send the access token as `Authorization: DPoP <token>` with a proof (RFC 9449)',
-  }),
+  token_type: z.enum(['Bearer', 'DPoP']).meta({ description: '`DPoP`: a DPoP-bound session (RFC 9449)' }),
   expires_in: z.number().int(),
   refresh_token: z.string().optional().meta({ description: 'Absent when delivered as a cookie' }),
   refresh_expires_in: z.number().int().optional(),

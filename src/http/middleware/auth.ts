@@ -63,12 +63,12 @@ export type RequireAuthOptions = {
  */
 async function checkBinding(c: Context<AppEnv>, token: string, jkt: string | undefined, dpop: boolean) {
   if (!dpop) {
-    const detail = 'This token is DPoP-bound: send it as Authorization: DPoP, with a proof.';
+    const detail = 'A DPoP-bound token: send it as Authorization: DPoP, with a proof.';
     throw new ApiError(401, 'invalid_token', detail, {
       headers: { 'WWW-Authenticate': dpopChallenge({ code: 'invalid_token', detail }) },
     });
   }
-  if (!jkt) throw unauthorized('This token is not DPoP-bound: send it as Authorization: Bearer.', true);
+  if (!jkt) throw unauthorized('Not a DPoP-bound token: send it as Authorization: Bearer.', true);
   const config = c.get('config');
   try {
     const proof = await verifyDpopProof(config, {

@@ -98,7 +98,7 @@ export const loginRoute = defineRoute({
   tags,
   summary: 'Exchange username and password for an access token and a refresh token',
   description:
-    'Starts a session. The access token is short-lived (`expires_in` seconds) and goes in `Authorization: Bearer`; the refresh token, in the body or (`refresh_token_delivery: "cookie"`, for browser SPAs) in an HttpOnly cookie, gets new tokens from `refreshToken`. Failed attempts are throttled per account and address. A `DPoP` proof header binds the session to its key (RFC 9449): `token_type` is then `DPoP`.',
+    'Starts a session. The access token is short-lived (`expires_in` seconds) and goes in `Authorization: Bearer`; the refresh token, in the body or (`refresh_token_delivery: "cookie"`, for browser SPAs) in an HttpOnly cookie, gets new tokens from `refreshToken`. Failed attempts are throttled per account and address. A `DPoP` proof header binds the session (RFC 9449).',
   request: {
     body: credentialsSchema.extend({ refresh_token_delivery: deliverySchema }),
     example: { username: 'alice', password: 'correct horse battery staple', refresh_token_delivery: 'body' },
