@@ -87,6 +87,9 @@ export default defineConfig(async () => {
                   DATA_ENCRYPTION_KEY: TEST_DATA_ENCRYPTION_KEY,
                   // Mail is off unless a test brings a fake EMAIL binding (test/helpers.ts appWith).
                   EMAIL_FROM: '',
+                  // Passkeys for ORIGIN (https://auth.example.test): its parent domain, as an RP ID
+                  // shared with a sibling app would be. Tests of a deployment without it unset it.
+                  WEBAUTHN_RP_ID: 'example.test',
                   // The OAuth issuer of the tests' ORIGIN (test/helpers.ts).
                   OAUTH_ISSUER: 'https://auth.example.test',
                 },

@@ -17,13 +17,15 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import { benchPasswordHash, seedUsers } from '../bench/lib/d1.mjs';
+import { benchPasswordHash, seedPasskey, seedUsers } from '../bench/lib/d1.mjs';
 import { measure } from '../bench/lib/load.mjs';
+import { BENCH_PASSKEY, ORIGIN as PASSKEY_ORIGIN, RP_ID as PASSKEY_RP_ID } from '../bench/lib/passkey.mjs';
 import { run } from '../bench/lib/proc.mjs';
 import { fmt, pairedRatio, summarise, table } from '../bench/lib/report.mjs';
 import {
   BENCH_ADMIN,
   BENCH_USER,
+  BENCH_USER_ID,
   COMPARE,
   TRIP_ROUTES,
   TRIP_SETUP,
@@ -72,6 +74,10 @@ const EDGE_VARS = {
   LOGIN_MAX_FAILURES: '1000',
   LOGIN_IP_MAX_FAILURES: '100000',
   LOGIN_USER_MAX_FAILURES: '1000000',
+  // Passkeys for a named RP (the bench reaches the Worker at 127.0.0.1, which cannot be one).
+  WEBAUTHN_RP_ID: PASSKEY_RP_ID,
+  WEBAUTHN_ORIGINS: PASSKEY_ORIGIN,
+  PASSKEY_OPTIONS_IP_MAX: '1000000000',
 };
 const MODES = {
   strict: { ACCESS_CHECK_CACHE_TTL: '0', D1_READS: 'primary' },
@@ -84,8 +90,11 @@ const LATENCY_MODES = { primary: MODES.strict, nearest: MODES.nearest, cached: M
 const scratch = mkdtempSync(join(tmpdir(), 'edge-auth-bench-'));
 const running = new Set();
 const hash = benchPasswordHash();
-const seed = (count) => (d1Dir) =>
-  seedUsers(d1Dir, { count, hash, named: [{ username: BENCH_USER }, { username: BENCH_ADMIN, role: 'admin' }] });
+const seed = (count, passkey) => async (d1Dir) => {
+  await seedUsers(d1Dir, { count, hash, named: [{ username: BENCH_USER }, { username: BENCH_ADMIN, role: 'admin' }] });
+  // The floor has no passkeys.
+  if (passkey) await seedPasskey(d1Dir, BENCH_USER_ID, BENCH_PASSKEY);
+};
 const log = (...parts) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...parts);
 
 async function stopAll() {
@@ -115,7 +124,11 @@ let instanceCount = 0;
 async function start(kind, { vars = {}, users = USERS } = {}) {
   const base = kind === 'floor' ? { JWT_SECRET } : EDGE_VARS;
   const dir = join(scratch, `instance-${++instanceCount}-${kind}`);
-  const instance = await startWorker(await worker(kind), { dir, vars: { ...base, ...vars }, seed: seed(users) });
+  const instance = await startWorker(await worker(kind), {
+    dir,
+    vars: { ...base, ...vars },
+    seed: seed(users, kind !== 'floor'),
+  });
   running.add(instance);
   return instance;
 }
@@ -173,7 +186,7 @@ async function compareSection() {
     const mine = samples.get(`edge:${s.id}`);
     const theirs = samples.get(`floor:${s.floor ? s.id : s.against}`);
     const [m, t] = [summarise(mine), summarise(theirs)];
-    const floorName = s.floor ? '' : ' (floor: protected)';
+    const floorName = s.floor ? '' : ` (floor: ${compared.find((c) => c.id === s.against)?.floor ?? s.against})`;
     return [
       s.title + floorName,
       fmt.rps(t.rps),

@@ -106,4 +106,8 @@ const vars = devVarArgs();
 console.log(
   `dev: email is on locally${vars.length ? ` (from ${DEV_EMAIL_FROM})` : ''}: nothing is sent; each mail is written to a file, and its path printed here ("Text: …")`,
 );
+// Browsers refuse an IP address as a passkey's relying party: passkeys need the name localhost.
+const portAt = extra.findIndex((arg) => arg === '--port' || arg.startsWith('--port='));
+const port = portAt < 0 ? '8787' : extra[portAt].includes('=') ? extra[portAt].split('=')[1] : extra[portAt + 1];
+console.log(`dev: for passkeys, open http://localhost:${port}/ (browsers refuse 127.0.0.1 as their relying party)`);
 run(['dev', ...configs, ...vars, ...defaults, ...extra]);

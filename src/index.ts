@@ -14,6 +14,7 @@ import { deleteForgottenAddressesQuery, deleteLapsedAttemptsQuery } from './thro
 import { deleteExpiredCodesQuery } from './oauth/codes';
 import { deleteEndedInteractionsQuery } from './oauth/interactions';
 import { deleteExpiredProofsQuery } from './dpop/replay';
+import { deleteExpiredChallengesQuery } from './passkeys/challenges';
 
 const app = createApp();
 
@@ -33,8 +34,8 @@ export type CleanupSummary = {
  * spent refresh tokens past their lifetime, sealed successors past the grace window,
  * expired throttle counters, addresses not seen for KNOWN_ADDRESS_DAYS, login attempts whose
  * in-flight mark lapsed (their Worker died before the verdict), OAuth codes expired more than
- * SESSION_RETENTION ago, OAuth sign-in and logout requests past their lifetime, and spent DPoP
- * proofs too old to be accepted anyway.
+ * SESSION_RETENTION ago, OAuth sign-in and logout requests past their lifetime, expired passkey
+ * challenges, and spent DPoP proofs too old to be accepted anyway.
  */
 export async function cleanup(env: Bindings, now = Date.now()): Promise<CleanupSummary> {
   const config = getConfig(env);
@@ -51,6 +52,7 @@ export async function cleanup(env: Bindings, now = Date.now()): Promise<CleanupS
       deleteExpiredProofsQuery(db, now),
       ...deleteEndedRecoveryQueries(db, now),
       deleteEndedInteractionsQuery(db, now),
+      deleteExpiredChallengesQuery(db, now),
     ]);
   return {
     sessions: sessions.meta.changes,

@@ -26,12 +26,16 @@ import {
   loginForChallenge,
   promote,
   register,
+  sessionIdOf,
   signedIn,
   signedInAdmin,
   insertImportedUser,
   uniqueName,
   withoutLegacyHashes,
 } from './helpers';
+import { b64url } from './jwt';
+import { addPasskey, ageSignIn, registerOptions, RP_ID, signInResponse, signUp } from './passkey-support';
+import { attestation, newCredential } from './webauthn';
 import { totp } from './totp';
 import { authorizeParams, Browser, newClient, providerApi } from './oauth-browser';
 import { adminOf, basic, form, grant, provider, registerClient } from './oauth-helpers';
@@ -224,6 +228,45 @@ const discoveryCases = (path: string): Record<number, Send[]> => ({
   500: [() => unconfigured(path)],
 });
 const tokenParams = (token: string) => ({ token });
+
+/** The passkey routes of a deployment without WEBAUTHN_RP_ID (their 500 is logged: keep the run quiet). */
+function withoutRpId(): typeof api {
+  const app = appWith({ WEBAUTHN_RP_ID: '' });
+  return (path, init) => {
+    vi.spyOn(console, 'error').mockImplementationOnce(() => {});
+    return app(path, init);
+  };
+}
+/** A registration response to fresh options of the holder of `token`, from a new credential. */
+async function passkeyRegistration(token: string, body: Json = { current_password: PASSWORD }) {
+  const options = await registerOptions(api, token, body);
+  return attestation(await newCredential(), { challenge: options.challenge, rpId: RP_ID, origin: ORIGIN });
+}
+/** A registration response whose challenge the service never made. */
+const strayRegistration = async () =>
+  attestation(await newCredential(), { challenge: 'c3RyYXk', rpId: RP_ID, origin: ORIGIN });
+/** A sign-in response whose passkey is registered nowhere. */
+async function strayAssertion() {
+  const held = { ...(await newCredential()), userHandle: 'dXNlcg', counter: 0 };
+  return signInResponse(api, held);
+}
+/** A user holding one passkey. */
+async function passkeyUser() {
+  const s = await signedIn();
+  return { ...s, held: await addPasskey(api, s.token) };
+}
+/** Ten passkey rows for a user, written directly: the cap without ten ceremonies. */
+async function fillPasskeys(userId: string) {
+  for (let i = 0; i < 10; i++) {
+    await env.DB.prepare(
+      "INSERT INTO passkeys (id, user_id, public_key, algorithm, name, created_at) VALUES (?, ?, '{}', -7, 'x', 0)",
+    )
+      .bind(crypto.randomUUID(), userId)
+      .run();
+  }
+}
+const passkeysStrict = () =>
+  appWith({ LOGIN_IP_MAX_FAILURES: '1', PASSKEY_OPTIONS_IP_MAX: '1', LOGIN_MAX_FAILURES: '1' });
 
 const CASES: Record<string, Record<number, Send[]>> = {
   getOpenIdConfiguration: discoveryCases('/.well-known/openid-configuration'),
@@ -1245,6 +1288,306 @@ const CASES: Record<string, Record<number, Send[]>> = {
       async () => {
         const { browser, interaction } = await pendingLogout();
         return crossSite(browser, '/oauth/interaction/logout', { interaction, decision: 'logout' });
+      },
+    ],
+  },
+  passkeyRegisterOptions: {
+    200: [
+      async () =>
+        api('/auth/passkeys/register/options', {
+          json: { current_password: PASSWORD },
+          token: (await signedIn()).token,
+        }),
+    ],
+    400: [async () => api('/auth/passkeys/register/options', { method: 'POST', token: (await signedIn()).token })],
+    401: [
+      () => api('/auth/passkeys/register/options', { method: 'POST' }),
+      async () =>
+        api('/auth/passkeys/register/options', {
+          json: { current_password: 'wrong-one' },
+          token: (await signedIn()).token,
+        }),
+    ],
+    403: [
+      async () => {
+        const { tokens } = await signUp(api, uniqueName());
+        await ageSignIn(sessionIdOf(tokens.access_token), 6);
+        return api('/auth/passkeys/register/options', { method: 'POST', token: tokens.access_token });
+      },
+    ],
+    409: [
+      async () => {
+        const { user, token } = await signedIn();
+        await fillPasskeys(user.id);
+        return api('/auth/passkeys/register/options', { json: { current_password: PASSWORD }, token });
+      },
+    ],
+    429: [
+      async () => {
+        const { token } = await signedIn();
+        const app = strict();
+        return until429(() =>
+          app('/auth/passkeys/register/options', { json: { current_password: 'wrong-one' }, token }),
+        );
+      },
+    ],
+    500: [
+      async () =>
+        withoutRpId()('/auth/passkeys/register/options', {
+          json: { current_password: PASSWORD },
+          token: (await signedIn()).token,
+        }),
+    ],
+  },
+  passkeyRegisterVerify: {
+    201: [
+      async () => {
+        const { token } = await signedIn();
+        return api('/auth/passkeys/register/verify', { json: { credential: await passkeyRegistration(token) }, token });
+      },
+    ],
+    400: [
+      async () =>
+        api('/auth/passkeys/register/verify', {
+          json: { credential: await strayRegistration() },
+          token: (await signedIn()).token,
+        }),
+    ],
+    401: [async () => api('/auth/passkeys/register/verify', { json: { credential: await strayRegistration() } })],
+    409: [
+      async () => {
+        const { token, held } = await passkeyUser();
+        const options = await registerOptions(api, token);
+        const again = await attestation(held, { challenge: options.challenge, rpId: RP_ID, origin: ORIGIN });
+        return api('/auth/passkeys/register/verify', { json: { credential: again }, token });
+      },
+    ],
+    500: [
+      async () =>
+        withoutRpId()('/auth/passkeys/register/verify', {
+          json: { credential: await strayRegistration() },
+          token: (await signedIn()).token,
+        }),
+    ],
+  },
+  passkeySignInOptions: {
+    200: [
+      () => api('/auth/passkeys/sign-in/options', { method: 'POST' }),
+      async () => api('/auth/passkeys/sign-in/options', { json: { username: (await passkeyUser()).user.username } }),
+    ],
+    429: [
+      () => {
+        const app = passkeysStrict();
+        const headers = { 'CF-Connecting-IP': '198.51.100.31' };
+        return until429(() => app('/auth/passkeys/sign-in/options', { method: 'POST', headers }));
+      },
+    ],
+    500: [() => withoutRpId()('/auth/passkeys/sign-in/options', { method: 'POST' })],
+  },
+  passkeySignInVerify: {
+    200: [
+      async () => {
+        const { held } = await passkeyUser();
+        return api('/auth/passkeys/sign-in/verify', { json: { credential: await signInResponse(api, held) } });
+      },
+      async () => {
+        const { held } = await passkeyUser();
+        return api('/auth/passkeys/sign-in/verify', {
+          json: { credential: await signInResponse(api, held), refresh_token_delivery: 'cookie' },
+        });
+      },
+    ],
+    401: [async () => api('/auth/passkeys/sign-in/verify', { json: { credential: await strayAssertion() } })],
+    429: [
+      async () => {
+        const app = passkeysStrict();
+        const headers = { 'CF-Connecting-IP': '198.51.100.32' };
+        return until429(async () =>
+          app('/auth/passkeys/sign-in/verify', { json: { credential: await strayAssertion() }, headers }),
+        );
+      },
+    ],
+    500: [async () => withoutRpId()('/auth/passkeys/sign-in/verify', { json: { credential: await strayAssertion() } })],
+  },
+  passkeySignUpOptions: {
+    200: [() => api('/auth/passkeys/sign-up/options', { json: { username: uniqueName() } })],
+    409: [async () => api('/auth/passkeys/sign-up/options', { json: { username: (await register()).username } })],
+    429: [
+      () => {
+        const app = appWith({ REGISTER_IP_MAX: '1', REGISTER_WINDOW: '60' });
+        const headers = { 'CF-Connecting-IP': '198.51.100.33' };
+        return until429(() => app('/auth/passkeys/sign-up/options', { json: { username: uniqueName() }, headers }));
+      },
+    ],
+    500: [() => withoutRpId()('/auth/passkeys/sign-up/options', { json: { username: uniqueName() } })],
+  },
+  passkeySignUpVerify: {
+    201: [
+      async () => {
+        const options = (await (
+          await api('/auth/passkeys/sign-up/options', { json: { username: uniqueName() } })
+        ).json()) as Json;
+        const credential = await attestation(await newCredential(), {
+          challenge: options.challenge,
+          rpId: RP_ID,
+          origin: ORIGIN,
+        });
+        return api('/auth/passkeys/sign-up/verify', { json: { credential } });
+      },
+    ],
+    400: [async () => api('/auth/passkeys/sign-up/verify', { json: { credential: await strayRegistration() } })],
+    409: [
+      async () => {
+        const username = uniqueName();
+        const options = (await (await api('/auth/passkeys/sign-up/options', { json: { username } })).json()) as Json;
+        await register(username);
+        const credential = await attestation(await newCredential(), {
+          challenge: options.challenge,
+          rpId: RP_ID,
+          origin: ORIGIN,
+        });
+        return api('/auth/passkeys/sign-up/verify', { json: { credential } });
+      },
+    ],
+    500: [
+      async () => withoutRpId()('/auth/passkeys/sign-up/verify', { json: { credential: await strayRegistration() } }),
+    ],
+  },
+  listPasskeys: {
+    200: [async () => api('/auth/passkeys', { token: (await passkeyUser()).token })],
+    401: [() => api('/auth/passkeys')],
+  },
+  renamePasskey: {
+    200: [
+      async () => {
+        const { token, held } = await passkeyUser();
+        return api(`/auth/passkeys/${b64url(held.id)}`, { method: 'PATCH', json: { name: 'Phone' }, token });
+      },
+    ],
+    401: [() => api(`/auth/passkeys/${NO_SUCH_ID}`, { method: 'PATCH', json: { name: 'Phone' } })],
+    404: [
+      async () =>
+        api(`/auth/passkeys/${NO_SUCH_ID}`, {
+          method: 'PATCH',
+          json: { name: 'Phone' },
+          token: (await signedIn()).token,
+        }),
+    ],
+  },
+  removePasskey: {
+    204: [
+      async () => {
+        const { token, held } = await passkeyUser();
+        return api(`/auth/passkeys/${b64url(held.id)}`, { method: 'DELETE', token });
+      },
+    ],
+    401: [() => api(`/auth/passkeys/${NO_SUCH_ID}`, { method: 'DELETE' })],
+    403: [
+      async () => {
+        const { token, tokens, held } = await passkeyUser();
+        await ageSignIn(sessionIdOf(tokens.access_token), 6);
+        return api(`/auth/passkeys/${b64url(held.id)}`, { method: 'DELETE', token });
+      },
+    ],
+    404: [async () => api(`/auth/passkeys/${NO_SUCH_ID}`, { method: 'DELETE', token: (await signedIn()).token })],
+    409: [
+      async () => {
+        const { held, tokens } = await signUp(api, uniqueName());
+        return api(`/auth/passkeys/${b64url(held.id)}`, { method: 'DELETE', token: tokens.access_token });
+      },
+    ],
+    429: [
+      async () => {
+        const { token, tokens, held } = await passkeyUser();
+        await ageSignIn(sessionIdOf(tokens.access_token), 6);
+        const app = strict();
+        return until429(() =>
+          app(`/auth/passkeys/${b64url(held.id)}`, {
+            method: 'DELETE',
+            json: { current_password: 'wrong-one' },
+            token,
+          }),
+        );
+      },
+    ],
+  },
+  addPassword: {
+    204: [
+      async () =>
+        api('/auth/password/add', {
+          json: { new_password: 'a-new-and-unusual-passphrase' },
+          token: (await signUp(api, uniqueName())).tokens.access_token,
+        }),
+    ],
+    400: [
+      async () =>
+        api('/auth/password/add', {
+          json: { new_password: 'short' },
+          token: (await signUp(api, uniqueName())).tokens.access_token,
+        }),
+    ],
+    401: [() => api('/auth/password/add', { json: { new_password: 'a-new-and-unusual-passphrase' } })],
+    403: [
+      async () => {
+        const { tokens } = await signUp(api, uniqueName());
+        await ageSignIn(sessionIdOf(tokens.access_token), 6);
+        return api('/auth/password/add', {
+          json: { new_password: 'a-new-and-unusual-passphrase' },
+          token: tokens.access_token,
+        });
+      },
+    ],
+    409: [
+      async () =>
+        api('/auth/password/add', {
+          json: { new_password: 'a-new-and-unusual-passphrase' },
+          token: (await signedIn()).token,
+        }),
+    ],
+  },
+  oauthPasskeySignIn: {
+    200: [
+      async () => {
+        const { held } = await passkeyUser();
+        const { browser, interaction } = await pendingAuthorization();
+        return browser.page('/oauth/interaction/passkey', { interaction, credential: await signInResponse(api, held) });
+      },
+    ],
+    400: [
+      async () =>
+        new Browser().page('/oauth/interaction/passkey', {
+          interaction: NO_SUCH_ID,
+          credential: await strayAssertion(),
+        }),
+    ],
+    401: [
+      async () => {
+        const { browser, interaction } = await pendingAuthorization();
+        return browser.page('/oauth/interaction/passkey', { interaction, credential: await strayAssertion() });
+      },
+    ],
+    403: [
+      async () => {
+        const { browser, interaction } = await pendingAuthorization();
+        return crossSite(browser, '/oauth/interaction/passkey', { interaction, credential: await strayAssertion() });
+      },
+    ],
+    429: [
+      async () => {
+        const { browser, interaction } = await pendingAuthorization({
+          call: providerApi({ LOGIN_IP_MAX_FAILURES: '1' }),
+        });
+        const headers = { 'CF-Connecting-IP': '198.51.100.34' };
+        return until429(async () =>
+          browser.page('/oauth/interaction/passkey', { interaction, credential: await strayAssertion() }, headers),
+        );
+      },
+    ],
+    500: [
+      async () => {
+        const { browser, interaction } = await pendingAuthorization({ call: providerApi({ WEBAUTHN_RP_ID: '' }) });
+        vi.spyOn(console, 'error').mockImplementationOnce(() => {});
+        return browser.page('/oauth/interaction/passkey', { interaction, credential: await strayAssertion() });
       },
     ],
   },

@@ -16,6 +16,7 @@ import {
   captureAudit,
   enrolTotp,
   expectProblem,
+  login,
   loginForChallenge,
   ORIGIN,
   PASSWORD,
@@ -23,7 +24,10 @@ import {
   sessionIdOf,
   type Api,
   type Tokens,
+  uniqueName,
 } from './helpers';
+import { addPasskey, signInResponse, verifySignIn, type CreationOptions } from './passkey-support';
+import { attestation, newCredential } from './webauthn';
 import { dpopAuth, dpopKey, sha256B64url, unsignedProof, type DpopKey } from './dpop';
 import { decodePart, signHs256 } from './jwt';
 import { totp } from './totp';
@@ -155,6 +159,83 @@ describe('a login with a DPoP proof', () => {
       headers: { DPoP: await key.proof('POST', '/auth/mfa/verify') },
     });
     expect(res.status).toBe(200);
+    const tokens = (await res.json()) as DpopTokens;
+    expect(tokens.token_type).toBe('DPoP');
+    expect(decodePart(tokens.access_token, 1).cnf).toEqual({ jkt: key.jkt });
+    expect((await me(key, tokens.access_token)).status).toBe(200);
+  });
+});
+
+describe('a passkey sign-in or sign-up with a DPoP proof', () => {
+  /** A password account with a passkey: returns the passkey as the fake authenticator holds it. */
+  async function userWithPasskey() {
+    const user = await register();
+    const { access_token } = await login(user.username);
+    return addPasskey(api, access_token);
+  }
+
+  it('binds the session the sign-in starts; its refresh then needs a proof of the key', async () => {
+    const key = await dpopKey();
+    const held = await userWithPasskey();
+    const res = await verifySignIn(
+      api,
+      await signInResponse(api, held),
+      {},
+      {
+        DPoP: await key.proof('POST', '/auth/passkeys/sign-in/verify'),
+      },
+    );
+    expect(res.status).toBe(200);
+    const tokens = (await res.json()) as DpopTokens;
+    expect(tokens.token_type).toBe('DPoP');
+    expect(decodePart(tokens.access_token, 1).cnf).toEqual({ jkt: key.jkt });
+    expect(await sessionKey(sessionIdOf(tokens.access_token))).toBe(key.jkt);
+    expect((await me(key, tokens.access_token)).status).toBe(200);
+    await expectProblem(await refreshWith(tokens.refresh_token), 401, 'invalid_refresh_token');
+    expect((await refreshWith(tokens.refresh_token, await key.proof('POST', '/auth/refresh'))).status).toBe(200);
+  });
+
+  it('refuses a proof spent before (D1), and a bad proof before the passkey response is looked at', async () => {
+    const key = await dpopKey();
+    const held = await userWithPasskey();
+    const proof = await key.proof('POST', '/auth/passkeys/sign-in/verify');
+    const first = await verifySignIn(api, await signInResponse(api, held), {}, { DPoP: proof });
+    expect(first.status).toBe(200);
+    held.counter += 1;
+    const response = await signInResponse(api, held);
+    const replayed = await verifySignIn(api, response, {}, { DPoP: proof });
+    expect((await expectProblem(replayed, 400, 'invalid_dpop_proof')).detail).toMatch(/already used/);
+
+    held.counter += 1;
+    const fresh = await signInResponse(api, held);
+    const wrongUrl = await verifySignIn(api, fresh, {}, { DPoP: await key.proof('POST', '/auth/login') });
+    await expectProblem(wrongUrl, 400, 'invalid_dpop_proof');
+    // Its challenge was not taken: the same response signs in with a good proof.
+    const retried = await verifySignIn(
+      api,
+      fresh,
+      {},
+      {
+        DPoP: await key.proof('POST', '/auth/passkeys/sign-in/verify'),
+      },
+    );
+    expect(retried.status).toBe(200);
+  });
+
+  it('binds the session a passkey sign-up starts', async () => {
+    const key = await dpopKey();
+    const options = await api('/auth/passkeys/sign-up/options', { json: { username: uniqueName() } });
+    const created = (await options.json()) as CreationOptions;
+    const response = await attestation(await newCredential(), {
+      challenge: created.challenge,
+      rpId: created.rp.id,
+      origin: ORIGIN,
+    });
+    const res = await api('/auth/passkeys/sign-up/verify', {
+      json: { credential: response },
+      headers: { DPoP: await key.proof('POST', '/auth/passkeys/sign-up/verify') },
+    });
+    expect(res.status).toBe(201);
     const tokens = (await res.json()) as DpopTokens;
     expect(tokens.token_type).toBe('DPoP');
     expect(decodePart(tokens.access_token, 1).cnf).toEqual({ jkt: key.jkt });

@@ -172,7 +172,7 @@ describe('a route whose body is required', () => {
 });
 
 describe('the OpenAPI document', () => {
-  it('marks the body optional (requestBody.required: false) exactly on /auth/refresh and /auth/logout', async () => {
+  it('marks the body optional (requestBody.required: false) exactly where it is: refresh, logout, and the passkey calls whose fields are all optional', async () => {
     const doc = (await (await api('/openapi.json')).json()) as {
       paths: Record<string, Record<string, { requestBody?: { required: boolean } }>>;
     };
@@ -184,7 +184,13 @@ describe('the OpenAPI document', () => {
         (operation.requestBody.required ? required : optional).push(`${method} ${path}`);
       }
     }
-    expect(optional.sort()).toEqual(['post /auth/logout', 'post /auth/refresh']);
+    expect(optional.sort()).toEqual([
+      'delete /auth/passkeys/{id}',
+      'post /auth/logout',
+      'post /auth/passkeys/register/options',
+      'post /auth/passkeys/sign-in/options',
+      'post /auth/refresh',
+    ]);
     expect(required).toEqual(
       expect.arrayContaining(['post /auth/register', 'post /auth/login', 'post /auth/password']),
     );

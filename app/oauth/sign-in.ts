@@ -3,11 +3,13 @@
  * second factor, consent. The Worker decides every step (src/oauth/authorize-flow.ts); this
  * page renders the one it is given and sends back what the user did.
  *
- * The sign-in view lists its methods in `methods`: today the password form; the passkey of
- * issue 19 is another entry there, beside it.
+ * The sign-in view offers a password (then the second factor) and passkeys: a button, and the
+ * Username field's autofill (conditional mediation). A passkey verifies its user, so it needs
+ * no second step.
  */
-import { EdgeAuthError } from 'edge-auth/client';
+import { EdgeAuthError, webauthn } from 'edge-auth/client';
 import { act, alertRegion, announce, field, h } from '../src/dom';
+import { ceremony, startAutofill, stopAutofill } from '../src/passkey-ui';
 import { clientLine, fail, leave, post, show } from './page';
 
 type Client = { name: string; logo_uri?: string; self_registered?: true };
@@ -17,6 +19,7 @@ type Step =
   | { step: 'redirect'; redirect_to: string };
 
 function render(step: Step): void {
+  if (step.step !== 'sign_in') stopAutofill();
   if (step.step === 'sign_in') show(signInView(step.client, step.login_hint));
   else if (step.step === 'consent') show(consentView(step));
   else {
@@ -27,6 +30,7 @@ function render(step: Step): void {
 
 function signInView(client: Client, loginHint?: string): HTMLElement {
   const methods: HTMLElement[] = [passwordForm(client, loginHint)];
+  startAutofill(methods[0]!, async (signal) => render(await passkeySignIn({ mediation: 'conditional', signal })));
   return h(
     'section',
     { 'aria-labelledby': 'sign-in-heading' },
@@ -38,13 +42,31 @@ function signInView(client: Client, loginHint?: string): HTMLElement {
 
 /** Username and password, answered as /auth/login answers: the same errors, throttling and lockout. */
 function passwordForm(client: Client, loginHint?: string): HTMLFormElement {
-  const form = h(
+  const form: HTMLFormElement = h(
     'form',
     { novalidate: true },
-    field('Username', 'username', 'text', 'username'),
+    // `webauthn`: the browser offers passkeys in this field's autofill.
+    field('Username', 'username', 'text', 'username webauthn'),
     field('Password', 'password', 'password', 'current-password'),
     alertRegion(),
-    h('div', { class: 'buttons' }, h('button', { type: 'submit' }, 'Log in')),
+    h(
+      'div',
+      { class: 'buttons' },
+      h('button', { type: 'submit' }, 'Log in'),
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'secondary',
+          onclick: () =>
+            act(form, async () => {
+              stopAutofill();
+              render(await ceremony('sign-in', () => passkeySignIn({})));
+            }),
+        },
+        'Sign in with a passkey',
+      ),
+    ),
   );
   if (loginHint) form.querySelector<HTMLInputElement>('input[name="username"]')!.value = loginHint;
   form.addEventListener('submit', (event) => {
@@ -61,6 +83,20 @@ function passwordForm(client: Client, loginHint?: string): HTMLFormElement {
     });
   });
   return form;
+}
+
+/**
+ * A passkey sign-in without a username: the service's options, the browser's prompt (or its
+ * autofill), and the answer checked by the Worker for this interaction, which answers the next step.
+ */
+async function passkeySignIn(options: { mediation?: 'conditional'; signal?: AbortSignal }): Promise<Step> {
+  const json = await post<Record<string, unknown>>('/auth/passkeys/sign-in/options', {});
+  const credential = await navigator.credentials.get({
+    publicKey: webauthn.requestOptions(json) as PublicKeyCredentialRequestOptions,
+    ...options,
+  });
+  if (!credential) throw new DOMException('No passkey was chosen.', 'NotAllowedError');
+  return post<Step>('/oauth/interaction/passkey', { credential: webauthn.credentialJson(credential) });
 }
 
 /** The second step of a sign-in with two-factor on: a TOTP code or a recovery code. */

@@ -59,3 +59,15 @@ export async function seedUsers(d1Dir, { count, hash, named = [] }) {
     db.close();
   }
 }
+
+/** Stores `passkey` (bench/lib/passkey.mjs) for the user `userId`, as a registration would. */
+export async function seedPasskey(d1Dir, userId, passkey) {
+  const db = await openDatabase(d1File(d1Dir));
+  try {
+    db.prepare(
+      `INSERT INTO passkeys (id, user_id, public_key, algorithm, name, created_at) VALUES (?, ?, ?, ?, 'bench', ?)`,
+    ).run(passkey.id, userId, passkey.publicKey, passkey.algorithm, Date.now());
+  } finally {
+    db.close();
+  }
+}

@@ -18,7 +18,8 @@ function cpuMs(pid) {
 }
 
 /**
- * `request` is an autocannon request (method, path, headers, body, setupRequest, onResponse).
+ * `request` is an autocannon request (method, path, headers, body, setupRequest, onResponse), or
+ * `{ sequence: [...] }`, requests each connection sends in turn, counted as one operation.
  * rps counts every completed request over the run; non-2xx answers are reported, since a
  * scenario that gets errors is measuring the wrong thing. `cpu` is workerd's CPU ms per
  * request, D1's local SQLite work included (on Cloudflare that runs elsewhere).
@@ -29,12 +30,15 @@ export async function measure(instance, { connections, seconds, request }) {
     url: instance.url,
     connections,
     duration: seconds,
-    requests: [request],
+    // A sequence (a passkey sign-in: options, then verify) runs in order on each connection.
+    requests: request.sequence ?? [request],
     timeout: 30,
   });
-  const cpu = (cpuMs(instance.child.pid) - cpuBefore) / result.requests.total;
+  // Per operation: a sequence of n requests is one operation (one sign-in), n requests' work.
+  const operations = result.requests.total / (request.sequence?.length ?? 1);
+  const cpu = (cpuMs(instance.child.pid) - cpuBefore) / operations;
   return {
-    rps: result.requests.total / result.duration,
+    rps: operations / result.duration,
     p50: result.latency.p50,
     p99: result.latency.p99,
     cpu,

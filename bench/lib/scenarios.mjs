@@ -1,11 +1,14 @@
 // What each scenario sends, and the setup it needs (tokens got through the real API).
 import { BENCH_PASSWORD } from './d1.mjs';
 import { dpopSigner } from './dpop.mjs';
+import { assertion } from './passkey.mjs';
 
 /** Production has CF-Connecting-IP on every request, so the per-address throttles run as they would there. */
 const CLIENT = { 'cf-connecting-ip': '198.51.100.7', 'user-agent': 'edge-auth-bench' };
 const JSON_HEADERS = { ...CLIENT, 'content-type': 'application/json' };
 export const BENCH_USER = 'bench-user';
+/** The id seedUsers gives the bench user (`bench-<username>`), whose passkey the bench stores. */
+export const BENCH_USER_ID = `bench-${BENCH_USER}`;
 export const BENCH_ADMIN = 'bench-admin';
 
 async function post(url, path, body, headers = {}) {
@@ -126,6 +129,32 @@ export const edge = {
     setupRequest: (req) => ({ ...req, body: credentials(uniqueName()) }),
   }),
   /**
+   * A passkey sign-in as a browser makes it, without a username: the options (a challenge the
+   * Worker stores), then the signed response to them. One operation of two requests.
+   */
+  passkeyLogin: () => ({
+    sequence: [
+      {
+        method: 'POST',
+        path: '/auth/passkeys/sign-in/options',
+        headers: JSON_HEADERS,
+        body: '{}',
+        onResponse: (status, body, context) => {
+          if (status === 200) context.challenge = JSON.parse(body).challenge;
+        },
+      },
+      {
+        method: 'POST',
+        path: '/auth/passkeys/sign-in/verify',
+        headers: JSON_HEADERS,
+        setupRequest: (req, context) => ({
+          ...req,
+          body: JSON.stringify({ credential: assertion(context.challenge ?? 'none', BENCH_USER_ID) }),
+        }),
+      },
+    ],
+  }),
+  /**
    * Each refresh spends its token, so the connections share a pool: a request takes a token,
    * its response gives the successor back. The pool holds more tokens than connections.
    */
@@ -172,6 +201,13 @@ export const COMPARE = [
   },
   { id: 'me', title: 'me, 16 connections', connections: 16, edge: 'me', against: 'protected-16' },
   { id: 'login', title: 'login, 8 connections', connections: 8, edge: 'login', floor: 'login' },
+  {
+    id: 'passkey-login',
+    title: 'passkey sign-in (options + verify), 8 connections',
+    connections: 8,
+    edge: 'passkeyLogin',
+    against: 'login',
+  },
   { id: 'register', title: 'register, 8 connections', connections: 8, edge: 'register', floor: 'register' },
   { id: 'refresh', title: 'refresh, 16 connections', connections: 16, edge: 'refresh', against: 'protected-16' },
   {

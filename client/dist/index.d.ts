@@ -21,9 +21,17 @@
  */
 import { type Client } from 'openapi-fetch';
 import type { paths } from './schema.js';
+import { conditionalMediationAvailable, type CredentialsContainerLike } from './webauthn.js';
 export { EdgeAuthError, unwrap } from './error.js';
 export type { ApiResult, ErrorCode, ProblemDocument } from './error.js';
 export type { components, paths } from './schema.js';
+export type { CredentialsContainerLike } from './webauthn.js';
+/**
+ * The browser's half of a passkey ceremony, for a page that runs one against endpoints of its
+ * own (the OAuth provider's hosted sign-in page): JSON options in (`creationOptions`,
+ * `requestOptions`), the credential out as JSON (`credentialJson`).
+ */
+export * as webauthn from './webauthn.js';
 type Json<T> = T extends {
     content: {
         'application/json': infer B;
@@ -31,6 +39,7 @@ type Json<T> = T extends {
 } ? B : never;
 type TokenResponse = Json<paths['/auth/login']['post']['responses'][200]>;
 export type User = TokenResponse['user'];
+export type Passkey = Json<paths['/auth/passkeys']['get']['responses'][200]>['passkeys'][number];
 export type Credentials = {
     username: string;
     password: string;
@@ -67,8 +76,63 @@ export type EdgeAuthClientOptions = {
      * is, in the same browser profile (default false).
      */
     dpop?: boolean;
+    /**
+     * What passkey ceremonies run on (default: the browser's `navigator.credentials`, looked up
+     * at call time); a webview bridge or a test can bring its own.
+     */
+    credentials?: CredentialsContainerLike;
 };
 export declare function createEdgeAuthClient(options: EdgeAuthClientOptions): {
+    passkeys: {
+        /** Whether this browser offers passkeys in a username field's autofill (see `signIn`). */
+        conditionalMediationAvailable: typeof conditionalMediationAvailable;
+        /**
+         * Signs in with a passkey and keeps the tokens, like `login`. Without a username the
+         * browser offers every passkey of the service on this device. With `mediation:
+         * 'conditional'`, nothing is shown until the user picks a passkey from the autofill of a
+         * field with `autocomplete="username webauthn"`: start it when the form appears, and abort
+         * it (`signal`) before any other ceremony. A user with two-factor on gets no second step:
+         * a passkey verifies the user itself.
+         */
+        signIn(options?: {
+            username?: string;
+            mediation?: "conditional" | "optional" | "required";
+            signal?: AbortSignal;
+        }): Promise<{
+            user: User;
+        }>;
+        /** Creates an account with a username and a passkey, no password, and signs in. */
+        signUp(options: {
+            username: string;
+            name?: string;
+            signal?: AbortSignal;
+        }): Promise<{
+            user: User;
+        }>;
+        /**
+         * Adds a passkey to the signed-in account. Needs `currentPassword` (and `code` when
+         * two-factor is on); an account without a password needs a passkey sign-in in the last
+         * five minutes instead (403 `reauthentication_required` otherwise).
+         */
+        register(options?: {
+            currentPassword?: string;
+            code?: string;
+            name?: string;
+            signal?: AbortSignal;
+        }): Promise<Passkey>;
+        /** The account's passkeys, and whether it has a password. */
+        list: () => Promise<{
+            passkeys: Passkey[];
+            password: boolean;
+        }>;
+        rename(id: string, name: string): Promise<Passkey>;
+        /** Removes a passkey: after a sign-in in the last five minutes, or with `currentPassword`. */
+        remove(id: string, options?: {
+            currentPassword?: string;
+        }): Promise<void>;
+        /** Gives an account made with a passkey its first password (after a recent passkey sign-in). */
+        addPassword(newPassword: string): Promise<void>;
+    };
     /**
      * Every route of the service, typed by path: `auth.api.GET('/auth/me')`. Answers are
      * openapi-fetch's `{ data, error, response }` (no throwing; `unwrap()` turns one into its

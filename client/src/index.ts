@@ -21,17 +21,33 @@
  */
 import createClient, { type Client, type Middleware } from 'openapi-fetch';
 import { createDpopProofs } from './dpop.js';
-import { EdgeAuthError, toEdgeAuthError } from './error.js';
+import { EdgeAuthError, toEdgeAuthError, unwrap } from './error.js';
 import type { components, paths } from './schema.js';
+import {
+  browserCredentials,
+  conditionalMediationAvailable,
+  creationOptions,
+  credentialJson,
+  requestOptions,
+  type CredentialsContainerLike,
+} from './webauthn.js';
 
 export { EdgeAuthError, unwrap } from './error.js';
 export type { ApiResult, ErrorCode, ProblemDocument } from './error.js';
 export type { components, paths } from './schema.js';
+export type { CredentialsContainerLike } from './webauthn.js';
+/**
+ * The browser's half of a passkey ceremony, for a page that runs one against endpoints of its
+ * own (the OAuth provider's hosted sign-in page): JSON options in (`creationOptions`,
+ * `requestOptions`), the credential out as JSON (`credentialJson`).
+ */
+export * as webauthn from './webauthn.js';
 
 type Json<T> = T extends { content: { 'application/json': infer B } } ? B : never;
 type TokenResponse = Json<paths['/auth/login']['post']['responses'][200]>;
 
 export type User = TokenResponse['user'];
+export type Passkey = Json<paths['/auth/passkeys']['get']['responses'][200]>['passkeys'][number];
 export type Credentials = { username: string; password: string };
 export type RefreshTokenDelivery = 'cookie' | 'body';
 export type EdgeAuthApi = Client<paths>;
@@ -66,6 +82,11 @@ export type EdgeAuthClientOptions = {
    * is, in the same browser profile (default false).
    */
   dpop?: boolean;
+  /**
+   * What passkey ceremonies run on (default: the browser's `navigator.credentials`, looked up
+   * at call time); a webview bridge or a test can bring its own.
+   */
+  credentials?: CredentialsContainerLike;
 };
 
 /** Refresh this long before the access token expires (at most a quarter of its lifetime). */
@@ -74,7 +95,13 @@ const REFRESH_LEAD_MS = 60_000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const BEARER_ERROR = /\berror="invalid_token"/;
 /** The calls that begin or continue a session: with `dpop`, they carry a proof and bind it. */
-const SESSION_CALLS = new Set(['/auth/login', '/auth/mfa/verify', '/auth/refresh']);
+const SESSION_CALLS = new Set([
+  '/auth/login',
+  '/auth/mfa/verify',
+  '/auth/refresh',
+  '/auth/passkeys/sign-in/verify',
+  '/auth/passkeys/sign-up/verify',
+]);
 
 // Through globalThis: the same source is type-checked without the DOM library (Workers, Node).
 const isBrowser = () => 'window' in globalThis && 'document' in globalThis;
@@ -221,7 +248,7 @@ export function createEdgeAuthClient(options: EdgeAuthClientOptions) {
     return new Request(request, { headers, body });
   };
 
-  /** Login, the two-factor step and refresh with `dpop`: a proof, and one retry with the server's nonce. */
+  /** The SESSION_CALLS with `dpop`: a proof, and one retry with the server's nonce. */
   const pendingProofs = new Map<string, { request: Request; body: ArrayBuffer | null }>();
   const withProof = async (request: Request, body: ArrayBuffer | null) => {
     const headers = new Headers(request.headers);
@@ -289,7 +316,138 @@ export function createEdgeAuthClient(options: EdgeAuthClientOptions) {
   };
   api.use(bearer);
 
+  /** A session started by a sign-in of any kind: keep its tokens and tell the listeners. */
+  function signedIn(tokens: TokenResponse) {
+    epoch += 1;
+    accept(tokens);
+    return { user: tokens.user };
+  }
+
+  const credentials = () => options.credentials ?? browserCredentials();
+
+  /** The browser's part of a ceremony: the service's options in, the credential out, as JSON. */
+  async function create(options: unknown, signal?: AbortSignal) {
+    const credential = await credentials().create({
+      publicKey: creationOptions(options as Record<string, unknown>),
+      ...(signal ? { signal } : {}),
+    });
+    if (!credential) throw new DOMException('No passkey was created.', 'NotAllowedError');
+    return credentialJson(credential);
+  }
+
+  /**
+   * Passkeys (WebAuthn). The ceremonies run in the browser (`navigator.credentials`), with the
+   * service's options; a cancelled or refused prompt rejects with the browser's DOMException
+   * (`NotAllowedError`), a refusal by the service with an EdgeAuthError (`unknown_passkey`,
+   * `passkey_user_not_verified`, ...).
+   */
+  const passkeys = {
+    /** Whether this browser offers passkeys in a username field's autofill (see `signIn`). */
+    conditionalMediationAvailable,
+
+    /**
+     * Signs in with a passkey and keeps the tokens, like `login`. Without a username the
+     * browser offers every passkey of the service on this device. With `mediation:
+     * 'conditional'`, nothing is shown until the user picks a passkey from the autofill of a
+     * field with `autocomplete="username webauthn"`: start it when the form appears, and abort
+     * it (`signal`) before any other ceremony. A user with two-factor on gets no second step:
+     * a passkey verifies the user itself.
+     */
+    async signIn(
+      options: { username?: string; mediation?: 'conditional' | 'optional' | 'required'; signal?: AbortSignal } = {},
+    ): Promise<{ user: User }> {
+      const json = await unwrap(
+        session.POST('/auth/passkeys/sign-in/options', {
+          body: options.username ? { username: options.username } : {},
+        }),
+      );
+      const credential = await credentials().get({
+        publicKey: requestOptions(json as Record<string, unknown>),
+        ...(options.mediation ? { mediation: options.mediation } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      if (!credential) throw new DOMException('No passkey was chosen.', 'NotAllowedError');
+      const tokens = await unwrap(
+        session.POST('/auth/passkeys/sign-in/verify', {
+          body: {
+            credential: credentialJson(credential) as never,
+            refresh_token_delivery: delivery,
+          },
+        }),
+      );
+      return signedIn(tokens);
+    },
+
+    /** Creates an account with a username and a passkey, no password, and signs in. */
+    async signUp(options: { username: string; name?: string; signal?: AbortSignal }): Promise<{ user: User }> {
+      const json = await unwrap(
+        session.POST('/auth/passkeys/sign-up/options', { body: { username: options.username } }),
+      );
+      const credential = await create(json, options.signal);
+      const tokens = await unwrap(
+        session.POST('/auth/passkeys/sign-up/verify', {
+          body: {
+            credential: credential as never,
+            refresh_token_delivery: delivery,
+            ...(options.name ? { name: options.name } : {}),
+          },
+        }),
+      );
+      return signedIn(tokens);
+    },
+
+    /**
+     * Adds a passkey to the signed-in account. Needs `currentPassword` (and `code` when
+     * two-factor is on); an account without a password needs a passkey sign-in in the last
+     * five minutes instead (403 `reauthentication_required` otherwise).
+     */
+    async register(
+      options: { currentPassword?: string; code?: string; name?: string; signal?: AbortSignal } = {},
+    ): Promise<Passkey> {
+      const json = await unwrap(
+        api.POST('/auth/passkeys/register/options', {
+          body: {
+            ...(options.currentPassword !== undefined ? { current_password: options.currentPassword } : {}),
+            ...(options.code !== undefined ? { code: options.code } : {}),
+          },
+        }),
+      );
+      const credential = await create(json, options.signal);
+      const { passkey } = await unwrap(
+        api.POST('/auth/passkeys/register/verify', {
+          body: { credential: credential as never, ...(options.name ? { name: options.name } : {}) },
+        }),
+      );
+      return passkey;
+    },
+
+    /** The account's passkeys, and whether it has a password. */
+    list: (): Promise<{ passkeys: Passkey[]; password: boolean }> => unwrap(api.GET('/auth/passkeys')),
+
+    async rename(id: string, name: string): Promise<Passkey> {
+      const { passkey } = await unwrap(api.PATCH('/auth/passkeys/{id}', { params: { path: { id } }, body: { name } }));
+      return passkey;
+    },
+
+    /** Removes a passkey: after a sign-in in the last five minutes, or with `currentPassword`. */
+    async remove(id: string, options: { currentPassword?: string } = {}): Promise<void> {
+      await unwrap(
+        api.DELETE('/auth/passkeys/{id}', {
+          params: { path: { id } },
+          body: options.currentPassword !== undefined ? { current_password: options.currentPassword } : {},
+        }),
+      );
+    },
+
+    /** Gives an account made with a passkey its first password (after a recent passkey sign-in). */
+    async addPassword(newPassword: string): Promise<void> {
+      await unwrap(api.POST('/auth/password/add', { body: { new_password: newPassword } }));
+    },
+  };
+
   return {
+    passkeys,
+
     /**
      * Every route of the service, typed by path: `auth.api.GET('/auth/me')`. Answers are
      * openapi-fetch's `{ data, error, response }` (no throwing; `unwrap()` turns one into its

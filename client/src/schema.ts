@@ -309,6 +309,190 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/auth/passkeys/register/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start adding a passkey to the caller’s account: the options for navigator.credentials.create()
+         * @description Needs the same proof as other credential changes: `current_password`, plus `code` (TOTP or recovery code) when two-factor is on. An account without a password (made with a passkey) sends neither: it needs a passkey sign-in in the last five minutes. The challenge is bound to the caller and works once, for five minutes.
+         */
+        post: operations["passkeyRegisterOptions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/passkeys/register/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Finish adding a passkey: verify the browser’s response and store the passkey
+         * @description Send what `navigator.credentials.create()` gave, as JSON (`credential.toJSON()`), and optionally a `name` (default “Passkey”). The passkey must verify the user (PIN or biometric).
+         */
+        post: operations["passkeyRegisterVerify"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/passkeys/sign-in/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a passkey sign-in: the options for navigator.credentials.get()
+         * @description Without a body (or a `username`), a sign-in without a username: the browser offers every passkey of this service on the device, or, with `mediation: "conditional"`, in the username field’s autofill. With a `username`, the options list that user’s passkeys and only they are accepted.
+         */
+        post: operations["passkeySignInOptions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/passkeys/sign-in/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Finish a passkey sign-in: the same tokens as login
+         * @description Send what `navigator.credentials.get()` gave, as JSON. The answer is the login’s, in the delivery asked for. A passkey verifies the user, so it counts as two factors: a user with two-factor on is not asked for a code. Attempts are throttled per address like logins. A `DPoP` proof binds the session, as at login.
+         */
+        post: operations["passkeySignInVerify"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/passkeys/sign-up/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start creating an account with a passkey and no password: the options for navigator.credentials.create()
+         * @description The username must be free. Counts against the address’s registrations like `register`. The account exists only once the response verifies.
+         */
+        post: operations["passkeySignUpOptions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/passkeys/sign-up/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Finish creating an account with a passkey: the user, the passkey and a session, as from login
+         * @description Creates the user (role `user`, no password), stores the passkey and signs in, all or nothing. The account can add a password later (POST /auth/password/add) and more passkeys. A `DPoP` proof binds the session, as at login.
+         */
+        post: operations["passkeySignUpVerify"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/passkeys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller’s passkeys
+         * @description Oldest first, with whether the account has a password (an account made with a passkey has none until it adds one; it then cannot remove its last passkey).
+         */
+        get: operations["listPasskeys"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/passkeys/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove one of the caller’s passkeys; it no longer signs in
+         * @description Needs a sign-in in the last five minutes, or `current_password`. An account without a password cannot remove its last passkey.
+         */
+        delete: operations["removePasskey"];
+        options?: never;
+        head?: never;
+        /**
+         * Rename one of the caller’s passkeys
+         * @description The name is the caller’s label for it (“Work laptop”); 1 to 64 characters.
+         */
+        patch: operations["renamePasskey"];
+        trace?: never;
+    };
+    "/auth/password/add": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Give an account made with a passkey its first password
+         * @description For an account without a password only, after a passkey sign-in in the last five minutes. An account with a password changes it with POST /auth/password.
+         */
+        post: operations["addPassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/users/{id}/password-reset": {
         parameters: {
             query?: never;
@@ -845,6 +1029,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/oauth/interaction/passkey": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign in on the hosted page with a passkey, then the next step
+         * @description The browser's answer to options from `passkeySignInOptions`, verified as `passkeySignInVerify` verifies it (the same refusals and throttling), the session delivered as the refresh cookie. A passkey verifies its user, so no second factor is asked; the ID token's `amr` is `hwk user`. Called by the hosted sign-in page only: the request must be same-origin (`Origin` is the service’s own, `Sec-Fetch-Site: same-origin`), or it is refused with `403 csrf_rejected`.
+         */
+        post: operations["oauthPasskeySignIn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/oauth/interaction/consent": {
         parameters: {
             query?: never;
@@ -939,7 +1143,7 @@ export interface components {
             status: number;
             detail: string;
             /** @enum {string} */
-            code: "validation_failed" | "malformed_json" | "unsupported_media_type" | "payload_too_large" | "username_taken" | "password_too_common" | "invalid_credentials" | "too_many_attempts" | "too_many_registrations" | "unauthorized" | "invalid_token" | "invalid_refresh_token" | "refresh_token_reused" | "invalid_dpop_proof" | "use_dpop_nonce" | "forbidden" | "csrf_rejected" | "https_required" | "not_found" | "method_not_allowed" | "last_admin" | "mfa_required" | "mfa_already_enabled" | "mfa_not_enabled" | "invalid_mfa_code" | "invalid_mfa_token" | "mfa_locked" | "invalid_reset_token" | "invalid_email_code" | "email_taken" | "email_disabled" | "service_unavailable" | "interaction_expired" | "legacy_hash_unavailable" | "misconfigured" | "internal_error";
+            code: "validation_failed" | "malformed_json" | "unsupported_media_type" | "payload_too_large" | "username_taken" | "password_too_common" | "invalid_credentials" | "too_many_attempts" | "too_many_registrations" | "unauthorized" | "invalid_token" | "invalid_refresh_token" | "refresh_token_reused" | "invalid_dpop_proof" | "use_dpop_nonce" | "forbidden" | "csrf_rejected" | "https_required" | "not_found" | "method_not_allowed" | "last_admin" | "mfa_required" | "mfa_already_enabled" | "mfa_not_enabled" | "invalid_mfa_code" | "invalid_mfa_token" | "mfa_locked" | "invalid_reset_token" | "invalid_email_code" | "email_taken" | "email_disabled" | "reauthentication_required" | "invalid_passkey_challenge" | "invalid_passkey" | "unknown_passkey" | "passkey_origin_mismatch" | "passkey_rp_id_mismatch" | "passkey_user_not_verified" | "passkey_counter_regressed" | "passkey_already_registered" | "passkey_limit_reached" | "last_passkey" | "password_already_set" | "service_unavailable" | "interaction_expired" | "legacy_hash_unavailable" | "misconfigured" | "internal_error";
             request_id?: string;
             errors?: {
                 field: string;
@@ -2214,6 +2418,1098 @@ export interface operations {
             };
             /** @description DATA_ENCRYPTION_KEY is not set (`misconfigured`; the detail names it on loopback only, the log always) */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    passkeyRegisterOptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "current_password": "correct horse battery staple"
+                 *     }
+                 */
+                "application/json": {
+                    /** @description Required when the account has a password */
+                    current_password?: string;
+                    /** @description Required when two-factor is on */
+                    code?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The options */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        rp: {
+                            id: string;
+                            name: string;
+                        };
+                        user: {
+                            /** @description The user handle, base64url */
+                            id: string;
+                            name: string;
+                            displayName: string;
+                        };
+                        /** @description base64url; usable once, for five minutes */
+                        challenge: string;
+                        pubKeyCredParams: {
+                            /** @constant */
+                            type: "public-key";
+                            alg: number;
+                        }[];
+                        timeout: number;
+                        excludeCredentials: {
+                            /** @constant */
+                            type: "public-key";
+                            id: string;
+                            transports?: string[];
+                        }[];
+                        authenticatorSelection: {
+                            /** @constant */
+                            residentKey: "required";
+                            /** @constant */
+                            requireResidentKey: true;
+                            /** @constant */
+                            userVerification: "required";
+                        };
+                        /** @constant */
+                        attestation: "none";
+                    };
+                };
+            };
+            /** @description A missing `current_password` or `code` (`validation_failed`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Wrong current password (`invalid_credentials`), wrong code (`invalid_mfa_code`), or no or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An account without a password and no passkey sign-in in the last five minutes (`reauthentication_required`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The account holds ten passkeys (`passkey_limit_reached`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than 16384 bytes (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many wrong passwords or codes (`too_many_attempts`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description WEBAUTHN_RP_ID is not set, or a loopback address other than localhost (`misconfigured`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    passkeyRegisterVerify: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "credential": {
+                 *         "id": "AQIDBA",
+                 *         "rawId": "AQIDBA",
+                 *         "type": "public-key",
+                 *         "response": {
+                 *           "clientDataJSON": "eyJ0eXBlIjoi",
+                 *           "attestationObject": "o2NmbXRk",
+                 *           "transports": [
+                 *             "internal"
+                 *           ]
+                 *         }
+                 *       },
+                 *       "name": "Laptop"
+                 *     }
+                 */
+                "application/json": {
+                    /** @description What `PublicKeyCredential.toJSON()` gives for `navigator.credentials.create()` */
+                    credential: {
+                        /** @description The credential id, base64url */
+                        id: string;
+                        /** @description The credential id, base64url */
+                        rawId: string;
+                        /** @constant */
+                        type: "public-key";
+                        response: {
+                            clientDataJSON: string;
+                            attestationObject: string;
+                            transports?: string[];
+                        };
+                    };
+                    name?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The new passkey */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        passkey: {
+                            /** @description The credential id, base64url */
+                            id: string;
+                            name: string;
+                            /** Format: date-time */
+                            created_at: string;
+                            last_used_at: string | null;
+                            /** @description Whether the passkey is backed up (synced), as of its last use */
+                            backed_up: boolean;
+                            /**
+                             * @description `multi_device`: a synced passkey (a password manager, a platform account); `single_device`: bound to one authenticator
+                             * @enum {string}
+                             */
+                            device_type: "multi_device" | "single_device";
+                            transports: string[];
+                        };
+                    };
+                };
+            };
+            /** @description Refused: `invalid_passkey_challenge` (unknown, expired or used), `passkey_origin_mismatch`, `passkey_rp_id_mismatch`, `passkey_user_not_verified` (no PIN or biometric), `invalid_passkey` (malformed, wrong ceremony, bad signature or key), `validation_failed` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Registered already (`passkey_already_registered`), or ten passkeys (`passkey_limit_reached`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than 16384 bytes (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description WEBAUTHN_RP_ID is not set, or a loopback address other than localhost (`misconfigured`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    passkeySignInOptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "username": "alice"
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * @description 3-32 characters from A-Z a-z 0-9 _ . - after NFKC normalisation; unique case-insensitively
+                     * @example alice
+                     */
+                    username?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The options */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description base64url; usable once, for five minutes */
+                        challenge: string;
+                        rpId: string;
+                        timeout: number;
+                        /** @constant */
+                        userVerification: "required";
+                        /** @description The named user’s passkeys; absent for a sign-in without a username */
+                        allowCredentials?: {
+                            /** @constant */
+                            type: "public-key";
+                            id: string;
+                            transports?: string[];
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid request (`validation_failed`, `malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than 16384 bytes (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many sign-ins started from this address (`too_many_attempts`), see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description WEBAUTHN_RP_ID is not set, or a loopback address other than localhost (`misconfigured`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    passkeySignInVerify: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "credential": {
+                 *         "id": "AQIDBA",
+                 *         "rawId": "AQIDBA",
+                 *         "type": "public-key",
+                 *         "response": {
+                 *           "clientDataJSON": "eyJ0eXBlIjoi",
+                 *           "authenticatorData": "SZYN5YgO",
+                 *           "signature": "MEUCIQ",
+                 *           "userHandle": "dXNlcg"
+                 *         }
+                 *       },
+                 *       "refresh_token_delivery": "cookie"
+                 *     }
+                 */
+                "application/json": {
+                    /** @description What `PublicKeyCredential.toJSON()` gives for `navigator.credentials.get()` */
+                    credential: {
+                        /** @description The credential id, base64url */
+                        id: string;
+                        /** @description The credential id, base64url */
+                        rawId: string;
+                        /** @constant */
+                        type: "public-key";
+                        response: {
+                            clientDataJSON: string;
+                            authenticatorData: string;
+                            signature: string;
+                            userHandle?: string | null;
+                        };
+                    };
+                    /**
+                     * @description `cookie` puts the refresh token in an HttpOnly cookie (for browser SPAs) instead of the body
+                     * @default body
+                     * @enum {string}
+                     */
+                    refresh_token_delivery?: "body" | "cookie";
+                };
+            };
+        };
+        responses: {
+            /** @description Tokens and the user, as from login */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        access_token: string;
+                        /**
+                         * @description `DPoP`: a DPoP-bound session (RFC 9449)
+                         * @enum {string}
+                         */
+                        token_type: "Bearer" | "DPoP";
+                        expires_in: number;
+                        /** @description Absent when delivered as a cookie */
+                        refresh_token?: string;
+                        refresh_expires_in?: number;
+                        user: {
+                            id: string;
+                            username: string;
+                            /** @enum {string} */
+                            role: "user" | "admin";
+                            /** Format: date-time */
+                            created_at: string;
+                            /** @description Whether sign-in asks for a TOTP code */
+                            mfa_enabled: boolean;
+                            /** @description The verified address, if any */
+                            email: string | null;
+                            email_verified: boolean;
+                        };
+                    };
+                };
+            };
+            /** @description `invalid_dpop_proof` or `use_dpop_nonce` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Refused: `unknown_passkey` (not registered, removed, or another account’s), `invalid_passkey_challenge`, `passkey_origin_mismatch`, `passkey_rp_id_mismatch`, `passkey_user_not_verified`, `passkey_counter_regressed` (a cloned authenticator?), `invalid_passkey` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than 16384 bytes (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many attempts from this address (`too_many_attempts`), see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description WEBAUTHN_RP_ID is not set, or a loopback address other than localhost (`misconfigured`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    passkeySignUpOptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "username": "alice"
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * @description 3-32 characters from A-Z a-z 0-9 _ . - after NFKC normalisation; unique case-insensitively
+                     * @example alice
+                     */
+                    username: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The options */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        rp: {
+                            id: string;
+                            name: string;
+                        };
+                        user: {
+                            /** @description The user handle, base64url */
+                            id: string;
+                            name: string;
+                            displayName: string;
+                        };
+                        /** @description base64url; usable once, for five minutes */
+                        challenge: string;
+                        pubKeyCredParams: {
+                            /** @constant */
+                            type: "public-key";
+                            alg: number;
+                        }[];
+                        timeout: number;
+                        excludeCredentials: {
+                            /** @constant */
+                            type: "public-key";
+                            id: string;
+                            transports?: string[];
+                        }[];
+                        authenticatorSelection: {
+                            /** @constant */
+                            residentKey: "required";
+                            /** @constant */
+                            requireResidentKey: true;
+                            /** @constant */
+                            userVerification: "required";
+                        };
+                        /** @constant */
+                        attestation: "none";
+                    };
+                };
+            };
+            /** @description Invalid request (`validation_failed`, `malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Username taken (`username_taken`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than 16384 bytes (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many registrations from this address (`too_many_registrations`), see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description WEBAUTHN_RP_ID is not set, or a loopback address other than localhost (`misconfigured`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    passkeySignUpVerify: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "credential": {
+                 *         "id": "AQIDBA",
+                 *         "rawId": "AQIDBA",
+                 *         "type": "public-key",
+                 *         "response": {
+                 *           "clientDataJSON": "eyJ0eXBlIjoi",
+                 *           "attestationObject": "o2NmbXRk",
+                 *           "transports": [
+                 *             "internal"
+                 *           ]
+                 *         }
+                 *       },
+                 *       "refresh_token_delivery": "cookie"
+                 *     }
+                 */
+                "application/json": {
+                    /** @description What `PublicKeyCredential.toJSON()` gives for `navigator.credentials.create()` */
+                    credential: {
+                        /** @description The credential id, base64url */
+                        id: string;
+                        /** @description The credential id, base64url */
+                        rawId: string;
+                        /** @constant */
+                        type: "public-key";
+                        response: {
+                            clientDataJSON: string;
+                            attestationObject: string;
+                            transports?: string[];
+                        };
+                    };
+                    name?: string;
+                    /**
+                     * @description `cookie` puts the refresh token in an HttpOnly cookie (for browser SPAs) instead of the body
+                     * @default body
+                     * @enum {string}
+                     */
+                    refresh_token_delivery?: "body" | "cookie";
+                };
+            };
+        };
+        responses: {
+            /** @description Tokens and the new user, as from login */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        access_token: string;
+                        /**
+                         * @description `DPoP`: a DPoP-bound session (RFC 9449)
+                         * @enum {string}
+                         */
+                        token_type: "Bearer" | "DPoP";
+                        expires_in: number;
+                        /** @description Absent when delivered as a cookie */
+                        refresh_token?: string;
+                        refresh_expires_in?: number;
+                        user: {
+                            id: string;
+                            username: string;
+                            /** @enum {string} */
+                            role: "user" | "admin";
+                            /** Format: date-time */
+                            created_at: string;
+                            /** @description Whether sign-in asks for a TOTP code */
+                            mfa_enabled: boolean;
+                            /** @description The verified address, if any */
+                            email: string | null;
+                            email_verified: boolean;
+                        };
+                    };
+                };
+            };
+            /** @description Refused: `invalid_passkey_challenge` (unknown, expired or used), `passkey_origin_mismatch`, `passkey_rp_id_mismatch`, `passkey_user_not_verified` (no PIN or biometric), `invalid_passkey` (malformed, wrong ceremony, bad signature or key), `validation_failed`, `invalid_dpop_proof` or `use_dpop_nonce` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Username taken meanwhile (`username_taken`), or the passkey is registered already (`passkey_already_registered`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than 16384 bytes (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description WEBAUTHN_RP_ID is not set, or a loopback address other than localhost (`misconfigured`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listPasskeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The passkeys */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        passkeys: {
+                            /** @description The credential id, base64url */
+                            id: string;
+                            name: string;
+                            /** Format: date-time */
+                            created_at: string;
+                            last_used_at: string | null;
+                            /** @description Whether the passkey is backed up (synced), as of its last use */
+                            backed_up: boolean;
+                            /**
+                             * @description `multi_device`: a synced passkey (a password manager, a platform account); `single_device`: bound to one authenticator
+                             * @enum {string}
+                             */
+                            device_type: "multi_device" | "single_device";
+                            transports: string[];
+                        }[];
+                        /** @description Whether the account has a password */
+                        password: boolean;
+                    };
+                };
+            };
+            /** @description No or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    removePasskey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "current_password": "correct horse battery staple"
+                 *     }
+                 */
+                "application/json": {
+                    current_password?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid request (`validation_failed`, `malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Wrong current password (`invalid_credentials`), or no or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No sign-in in the last five minutes and no `current_password` (`reauthentication_required`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller has no passkey with that id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The last passkey of an account without a password (`last_passkey`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than 16384 bytes (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many wrong passwords (`too_many_attempts`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    renamePasskey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "Work laptop"
+                 *     }
+                 */
+                "application/json": {
+                    name: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The renamed passkey */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        passkey: {
+                            /** @description The credential id, base64url */
+                            id: string;
+                            name: string;
+                            /** Format: date-time */
+                            created_at: string;
+                            last_used_at: string | null;
+                            /** @description Whether the passkey is backed up (synced), as of its last use */
+                            backed_up: boolean;
+                            /**
+                             * @description `multi_device`: a synced passkey (a password manager, a platform account); `single_device`: bound to one authenticator
+                             * @enum {string}
+                             */
+                            device_type: "multi_device" | "single_device";
+                            transports: string[];
+                        };
+                    };
+                };
+            };
+            /** @description Invalid request (`validation_failed`, `malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller has no passkey with that id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than 16384 bytes (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    addPassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "new_password": "a-new-and-unusual-passphrase"
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * @description PASSWORD_MIN_LENGTH (default 8) to 128 characters after NFKC; not one of the 3,000 most common passwords nor a word the operator listed (`password_too_common`)
+                     * @example correct horse battery staple
+                     */
+                    new_password: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The account has a password now */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid new password (`validation_failed`, `password_too_common`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No passkey sign-in in the last five minutes (`reauthentication_required`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The account has a password already (`password_already_set`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than 16384 bytes (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON (`unsupported_media_type`) */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4527,6 +5823,168 @@ export interface operations {
             };
             /** @description Too many wrong codes (`too_many_attempts`), see Retry-After */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    oauthPasskeySignIn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "interaction": "pR0x…",
+                 *       "credential": {
+                 *         "id": "AQIDBA",
+                 *         "rawId": "AQIDBA",
+                 *         "type": "public-key",
+                 *         "response": {
+                 *           "clientDataJSON": "eyJ0eXBlIjoi",
+                 *           "authenticatorData": "SZYN5YgO",
+                 *           "signature": "MEUCIQ",
+                 *           "userHandle": "dXNlcg"
+                 *         }
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    /** @description The `interaction` of the page’s URL */
+                    interaction: string;
+                    /** @description What `PublicKeyCredential.toJSON()` gives for `navigator.credentials.get()` */
+                    credential: {
+                        /** @description The credential id, base64url */
+                        id: string;
+                        /** @description The credential id, base64url */
+                        rawId: string;
+                        /** @constant */
+                        type: "public-key";
+                        response: {
+                            clientDataJSON: string;
+                            authenticatorData: string;
+                            signature: string;
+                            userHandle?: string | null;
+                        };
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Signed in; the next step */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        step: "sign_in";
+                        client: {
+                            /** @description The client’s registered `client_name` (or its id) */
+                            name: string;
+                            /** @description Its registered logo, only when https */
+                            logo_uri?: string;
+                            /**
+                             * @description It registered itself (open registration): its name is only its own claim
+                             * @constant
+                             */
+                            self_registered?: true;
+                        };
+                        login_hint?: string;
+                    } | {
+                        /** @constant */
+                        step: "consent";
+                        client: {
+                            /** @description The client’s registered `client_name` (or its id) */
+                            name: string;
+                            /** @description Its registered logo, only when https */
+                            logo_uri?: string;
+                            /**
+                             * @description It registered itself (open registration): its name is only its own claim
+                             * @constant
+                             */
+                            self_registered?: true;
+                        };
+                        user: {
+                            username: string;
+                        };
+                        scopes: {
+                            scope: string;
+                            description: string;
+                        }[];
+                    } | {
+                        /** @constant */
+                        step: "redirect";
+                        /** @description Where the page sends the browser: back to the client */
+                        redirect_to: string;
+                    };
+                };
+            };
+            /** @description The interaction is unknown, expired, already completed or another browser’s (`interaction_expired`), or invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The passkey was refused: `unknown_passkey`, `invalid_passkey_challenge`, `passkey_user_not_verified`, … (as `passkeySignInVerify`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not called by the service’s own page (`csrf_rejected`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than 16384 bytes (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many attempts from this address (`too_many_attempts`), see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description WEBAUTHN_RP_ID is not set (`misconfigured`) */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -21,9 +21,7 @@ import { secondFactorGate } from '../two-factor/mfa';
 import { newSessionQueries, revokeUserSessionsQuery, type IssuedRefresh } from '../sessions/sessions';
 import { assertClaimed, claimProofQuery, type ProofClaim } from '../dpop/replay';
 import {
-  assertAttemptAllowed,
   assertRegistrationAllowed,
-  countPasswordAttemptQuery,
   countRegistrationQuery,
   knownAddressJoin,
   loginAttempt,

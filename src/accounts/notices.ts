@@ -23,6 +23,8 @@ const NOTICES = {
   mfa_disabled: 'Two-factor authentication was turned off',
   mfa_reset_by_admin: 'An administrator turned off your two-factor authentication',
   mfa_locked: 'Authenticator codes were locked after too many wrong ones in a row',
+  passkey_added: 'A passkey was added to your account',
+  password_added: 'A password was added to your account',
 } as const;
 
 /** What the owner can do, where the general advice is not enough. */

@@ -71,6 +71,26 @@ export async function createUser(db: Database, input: { username: string; passwo
   }
 }
 
+/** The insert createUser makes, for a caller that batches it (a sign-up with a passkey). */
+export function insertUserQuery(
+  db: Database,
+  input: { id: string; username: string; passwordHash: string },
+  now: number,
+) {
+  return db
+    .insert(users)
+    .values({
+      id: input.id,
+      username: input.username,
+      usernameKey: usernameKey(input.username),
+      passwordHash: input.passwordHash,
+      role: 'user',
+      createdAt: now,
+      updatedAt: now,
+    })
+    .returning();
+}
+
 export async function findUserByUsername(db: Database, username: string): Promise<User | undefined> {
   return db.query.users.findFirst({ where: eq(users.usernameKey, usernameKey(username)) });
 }

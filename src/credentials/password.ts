@@ -15,6 +15,15 @@ const SALT_BYTES = 16;
 const KEY_BYTES = 32;
 const PHC = /^\$pbkdf2-sha256\$i=(\d{1,7})(,p=1)?\$([A-Za-z0-9_-]{16,})\$([A-Za-z0-9_-]{16,})$/;
 
+/**
+ * The stored hash of an account without a password (one made with a passkey). Like a locked
+ * entry in /etc/shadow it is no hash at all, so no password matches it, and checking one
+ * against it costs the same PBKDF2 work as a wrong password (verifyPassword burns it).
+ */
+export const NO_PASSWORD = '!no-password';
+
+export const hasPassword = (storedHash: string): boolean => storedHash !== NO_PASSWORD;
+
 export type HashOptions = { iterations: number; pepper?: string | undefined };
 
 /** Raw PBKDF2-HMAC-SHA256 (exported for the RFC 7914 test vector). */

@@ -24,6 +24,7 @@ import { oauthAuthorizeRouter } from './routes/oauth-authorize';
 import { oauthLogoutRouter } from './routes/oauth-logout';
 import { oauthRouter } from './routes/oauth';
 import { oauthClientsRouter } from './routes/oauth-clients';
+import { passkeysRouter } from './routes/passkeys';
 import { recoveryRouter } from './routes/recovery';
 import { createRouter, type Router } from './routing';
 import { sessionsRouter } from './routes/sessions';
@@ -48,6 +49,7 @@ const routers: Router[] = [
   documentRouter,
   authRouter,
   mfaRouter,
+  passkeysRouter,
   recoveryRouter,
   sessionsRouter,
   adminRouter,

@@ -8,6 +8,8 @@ export const TAGS = {
   sessions: 'The caller’s active sessions (one per login), and revoking them one by one.',
   admin: 'User management for admins: list users, change roles, delete users.',
   meta: 'Health, the public signing keys (JWKS) and this document.',
+  passkeys:
+    'Passkeys (WebAuthn): sign in with or without a username, sign up without a password, and manage the caller’s passkeys. Each ceremony is two calls: options from the service, then the browser’s response.',
   oauth:
     'The OAuth 2.1 and OpenID Connect provider: discovery, the authorization endpoint (through the hosted sign-in and consent pages, whose JSON endpoints are here too), the token endpoint, userinfo, revocation, introspection, dynamic client registration and RP-initiated logout. Errors of the token, userinfo, revocation, introspection and registration endpoints are RFC 6749 JSON (`error`, `error_description`), not problem documents.',
   'two-factor': 'TOTP second factor: enrolment, the second step of a login (`mfa_required` -> verify), recovery codes.',

@@ -75,11 +75,13 @@ export const errorResponse = (
 ) => authorizationResponse(params.redirect_uri, issuer, params.state, { error, error_description: description });
 
 /**
- * The authentication methods behind a session (RFC 8176): `pwd`, plus `otp` when the session
- * began after the user's TOTP was confirmed, since from then on every login of that user has
- * passed the second factor (the login's gate creates no session without it).
+ * The authentication methods behind a session (RFC 8176): as the session recorded them when it
+ * began (`pwd`, `pwd otp`, `hwk user` for a passkey). A session older than that record: `pwd`,
+ * plus `otp` when it began after the user's TOTP was confirmed, since from then on every login
+ * of that user has passed the second factor (the login's gate creates no session without it).
  */
 async function sessionAmr(db: Database, browser: BrowserSession): Promise<string[]> {
+  if (browser.session.amr) return browser.session.amr.split(' ');
   if (!browser.user.mfaEnabled) return ['pwd'];
   const totp = await db.query.mfaTotp.findFirst({ where: eq(mfaTotp.userId, browser.user.id) });
   return totp?.confirmedAt != null && totp.confirmedAt <= browser.session.createdAt ? ['pwd', 'otp'] : ['pwd'];

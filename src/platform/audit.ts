@@ -33,6 +33,12 @@ export type AuditEvent =
   | 'email_verification_sent'
   | 'email_verified'
   | 'mail_throttled'
+  | 'passkey_registered'
+  | 'passkey_renamed'
+  | 'passkey_removed'
+  | 'passkey_failure'
+  | 'passkey_counter_regressed'
+  | 'password_added'
   | 'oauth_client_registered'
   | 'oauth_client_updated'
   | 'oauth_client_deleted'
@@ -52,8 +58,10 @@ export type AuditFields = {
   role?: string | undefined;
   ip?: string | undefined;
   reason?: string | undefined;
-  /** How a step was done: `totp`, `recovery_code`, `admin`, `email`. */
+  /** How a step was done: `totp`, `recovery_code`, `admin`, `email`, `passkey`. */
   method?: string | undefined;
+  /** The passkey (its credential id, which is public) an event is about. */
+  passkeyId?: string | undefined;
   /** The OAuth client concerned. */
   clientId?: string | undefined;
   /** The OAuth scope concerned (space-separated). */
@@ -77,6 +85,7 @@ export function audit(event: AuditEvent, fields: AuditFields): void {
       ip: fields.ip,
       reason: fields.reason,
       method: fields.method,
+      passkey_id: fields.passkeyId,
       client_id: fields.clientId,
       scope: fields.scope,
     }),

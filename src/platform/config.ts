@@ -89,6 +89,26 @@ const corsOrigin = z
   .transform((u) => u.origin);
 
 /**
+ * A WebAuthn relying party ID: a host name, the service's own or a parent of it that the
+ * apps share (`example.com` for `auth.example.com` and `app.example.com`). Never an IP address:
+ * browsers refuse those as RP IDs.
+ */
+const rpId = z
+  .string()
+  .toLowerCase()
+  .regex(
+    /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/,
+    'must be a host name (no scheme, port or path)',
+  )
+  .refine((id) => !/^\d+(\.\d+){3}$/.test(id), 'must be a domain name: browsers refuse IP addresses as RP IDs');
+
+/** Whether `origin` may ask for credentials of `rpId`: its host is the RP ID or below it. */
+export const originWithin = (origin: string, id: string): boolean => {
+  const host = new URL(origin).hostname;
+  return host === id || host.endsWith(`.${id}`);
+};
+
+/**
  * The OAuth issuer: an origin (no path, query or fragment), https outside loopback. Endpoints
  * are advertised on it, so it must be where this Worker answers; a path would need the
  * path-inserted well-known URLs of RFC 8414 §3, which a Worker on its own hostname never needs.
@@ -152,6 +172,12 @@ const envSchema = z.object({
   EMAIL_USER_MAX: int(1, 100, 3),
   EMAIL_RESET_USER_MAX: int(1, 1000, 10),
   EMAIL_FROM: unset(z.email()),
+  WEBAUTHN_RP_ID: unset(rpId),
+  WEBAUTHN_RP_NAME: z.string().min(1).max(64).default('edge-auth'),
+  WEBAUTHN_ORIGINS: list.pipe(z.array(corsOrigin)),
+  // Passkey sign-in options per address per LOGIN_WINDOW (each stores a challenge; a completed
+  // sign-in gives its one back). Generous: the demo's autofill asks for one on every page load.
+  PASSKEY_OPTIONS_IP_MAX: int(1, 1_000_000_000, 300),
   OAUTH_ISSUER: unset(oauthIssuer),
   OAUTH_OPEN_REGISTRATION: z.enum(['true', 'false']).default('false'),
   // Per minute; a confidential client's backend asks on behalf of all its users from few addresses.
@@ -168,6 +194,16 @@ function toConfig(env: z.output<typeof envSchema>) {
   if (!env.JWT_SECRET && !env.JWT_PRIVATE_KEY) {
     throw new ConfigError(
       'JWT_SECRET is not set: set it (at least 32 random bytes) with `wrangler secret put JWT_SECRET`, or configure JWT_PRIVATE_KEY',
+    );
+  }
+  const origins = env.WEBAUTHN_ORIGINS;
+  if (origins.length > 0 && !env.WEBAUTHN_RP_ID) {
+    throw new ConfigError('invalid configuration: WEBAUTHN_ORIGINS is set without WEBAUTHN_RP_ID: set both');
+  }
+  const outside = origins.filter((origin) => !originWithin(origin, env.WEBAUTHN_RP_ID!));
+  if (outside.length > 0) {
+    throw new ConfigError(
+      'invalid configuration: WEBAUTHN_ORIGINS: every origin must be on WEBAUTHN_RP_ID or a subdomain of it (browsers refuse the others)',
     );
   }
   return {
@@ -211,6 +247,17 @@ function toConfig(env: z.output<typeof envSchema>) {
       proofMaxAge: env.DPOP_PROOF_MAX_AGE,
       /** Every proof must carry a current server nonce (`DPoP-Nonce`, RFC 9449 §8 and §9). */
       nonce: env.DPOP_NONCE === 'true',
+    },
+    /**
+     * Passkeys (src/passkeys/relying-party.ts). Without an RP ID, passkeys work on loopback only
+     * (the RP ID is then `localhost`); elsewhere their routes answer 500 `misconfigured`.
+     * Without origins: the service's own origin plus those of CORS_ORIGINS on the RP ID.
+     */
+    webauthn: {
+      rpId: env.WEBAUTHN_RP_ID,
+      rpName: env.WEBAUTHN_RP_NAME,
+      origins: origins.length > 0 ? origins : undefined,
+      optionsIpMax: env.PASSKEY_OPTIONS_IP_MAX,
     },
     jwt: {
       secret: env.JWT_SECRET,

@@ -44,6 +44,10 @@ export type Bindings = {
   EMAIL_USER_MAX?: string;
   EMAIL_RESET_USER_MAX?: string;
   EMAIL_FROM?: string;
+  WEBAUTHN_RP_ID?: string;
+  WEBAUTHN_RP_NAME?: string;
+  WEBAUTHN_ORIGINS?: string;
+  PASSKEY_OPTIONS_IP_MAX?: string;
   OAUTH_ISSUER?: string;
   OAUTH_OPEN_REGISTRATION?: string;
   OAUTH_TOKEN_CLIENT_MAX?: string;

@@ -57,6 +57,13 @@ const invalidRefresh = () =>
  */
 export type VerifiedUser = { passwordHash: string; tokenVersion: number; mfaEnabled: boolean };
 
+/**
+ * How a session's user authenticated, as RFC 8176 `amr` values: a password (`pwd`), plus a
+ * one-time code (`otp`), or a passkey with user verification (`hwk`, a proof of possession of
+ * a hardware-backed key, and `user`, the verification on the device).
+ */
+export type AuthMethods = readonly ('pwd' | 'otp' | 'hwk' | 'user')[];
+
 /** What makes a session an OAuth grant (see the sessions table): null for the service's own. */
 export type GrantFields = {
   clientId: string;
@@ -79,8 +86,8 @@ const sessionExpiry = (config: Config, createdAt: number, now: number) =>
  * returns no row then. The refresh token
  * row is inserted only if the session row was.
  *
- * `dpopJkt` binds the session to a DPoP key: every sign-in flow (password, two-factor, and
- * passkeys when they come) passes the thumbprint of the proof it verified and spent in D1
+ * `dpopJkt` binds the session to a DPoP key: every sign-in flow (password, two-factor,
+ * passkeys) passes the thumbprint of the proof it verified and spent in D1
  * (src/dpop/replay.ts), and tokenResponse then issues DPoP-bound tokens.
  */
 export async function newSessionQueries(
@@ -95,6 +102,8 @@ export async function newSessionQueries(
      */
     verified: VerifiedUser | { passwordHash?: undefined; tokenVersion: number; mfaEnabled?: undefined };
     grant?: GrantFields | undefined;
+    /** How the user signed in, for a session of the service itself (default: a password). */
+    amr?: AuthMethods | undefined;
     /**
      * Only if this holds too, given the new session's id (an OAuth code exchange: the code was
      * claimed for this very session earlier in the batch).
@@ -130,8 +139,8 @@ export async function newSessionQueries(
             clientId: sql<string | null>`${grant?.clientId ?? null}`.as('client_id'),
             scope: sql<string | null>`${grant?.scope ?? null}`.as('scope'),
             resource: sql<string | null>`${grant?.resource ?? null}`.as('resource'),
-            authTime: sql<number | null>`${grant?.authTime ?? null}`.as('auth_time'),
-            amr: sql<string | null>`${grant?.amr ?? null}`.as('amr'),
+            authTime: sql<number>`${grant?.authTime ?? now}`.as('auth_time'),
+            amr: sql<string>`${grant?.amr ?? (input.amr ?? ['pwd']).join(' ')}`.as('amr'),
             browserSessionId: sql<string | null>`${grant?.browserSessionId ?? null}`.as('browser_session_id'),
             dpopJkt: sql<string | null>`${dpopJkt}`.as('dpop_jkt'),
           })

@@ -72,6 +72,14 @@ export function tooMany(code: ErrorCode, what: string, until: number, now: numbe
 /** A counter with a ceiling: at most `max` attempts per window. */
 export type Limit = Counter & { max: number };
 
+/**
+ * SQL: `limit` is within its ceiling, as counted by a countAttemptQuery earlier in the same
+ * batch; a write that must not happen past the limit carries it as its condition.
+ */
+export function withinLimitSql(limit: Limit): SQL {
+  return sql`coalesce((SELECT ${rateCounters.count} FROM ${rateCounters} WHERE ${rateCounters.key} = ${limit.key}), 0) <= ${limit.max}`;
+}
+
 /** The count of one attempt on `limit`, to batch with other queries; judge it with `assertWithinLimit`. */
 export const countLimitQuery = (db: Database, limit: Limit, now: number) => countAttemptQuery(db, [limit], now);
 

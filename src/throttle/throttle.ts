@@ -218,6 +218,46 @@ export function passwordAttemptSucceededQueries(
   ] as const;
 }
 
+/**
+ * A passkey sign-in, counted on the address alone, under the login's LOGIN_IP_MAX_FAILURES: a
+ * passkey cannot be guessed, so there is no per-account lockout to keep, and before the
+ * passkey is found there is no username to count under. What is bounded is one address trying
+ * responses (a stolen one, a replay) without end.
+ */
+export function countAddressAttemptQuery(db: Database, config: Config, address: string, now: number) {
+  return countAttemptQuery(db, [{ key: addressKey(address), windowSeconds: config.loginWindow }], now);
+}
+
+/** Throws 429 (Retry-After) when the count just returned puts the address over LOGIN_IP_MAX_FAILURES. */
+export function assertAddressAttemptAllowed(counts: Count[], config: Config, now: number): void {
+  const [counted] = counts;
+  if (counted && counted.count > config.loginIpMaxFailures) {
+    throw tooMany('too_many_attempts', 'Too many failed attempts', counted.expiresAt, now);
+  }
+}
+
+/**
+ * After a passkey sign-in: the attempt was no failure (its count, and those of `alsoCounted`,
+ * go back), and the address is known for the account, as after a password login.
+ */
+export function addressAttemptSucceededQueries(
+  db: Database,
+  address: string,
+  userId: string,
+  now: number,
+  alsoCounted: string[] = [],
+) {
+  return [
+    db
+      .update(rateCounters)
+      .set({ count: sql`max(${rateCounters.count} - 1, 0)` })
+      .where(
+        sql`${rateCounters.key} IN ${[addressKey(address), ...alsoCounted]} AND ${rateCounters.expiresAt} > ${now}`,
+      ),
+    rememberAddressQuery(db, userId, address, now),
+  ] as const;
+}
+
 function rememberAddressQuery(db: Database, userId: string, address: string, now: number) {
   return db
     .insert(knownAddresses)

@@ -35,15 +35,7 @@ import { assertDataKey, open, seal } from './data-key';
 import { newRecoveryCode, normalizeRecoveryCode, RECOVERY_CODE_COUNT, recoveryCodeHash } from './recovery-codes';
 import { matchTotp, newTotpSecret, totpUri } from './totp';
 import { audit, type RequestLog } from '../platform/audit';
-import {
-  assertWithinLimit,
-  clearCounterQuery,
-  consumeAttempt,
-  countAttemptQuery,
-  countLimitQuery,
-  tooMany,
-  type Limit,
-} from '../throttle/rate-limit';
+import { clearCounterQuery, countAttemptQuery, tooMany, type Limit } from '../throttle/rate-limit';
 import {
   newSessionQueries,
   revokeUserSessionsQuery,
@@ -509,7 +501,7 @@ export async function verifyLoginChallenge(
   const session = await newSessionQueries(
     db,
     config,
-    { userId: user.id, userAgent: input.userAgent, verified, dpopJkt: input.dpop?.jkt },
+    { userId: user.id, userAgent: input.userAgent, verified, amr: ['pwd', 'otp'], dpopJkt: input.dpop?.jkt },
     now,
   );
   const [created] = await db.batch([

@@ -270,7 +270,7 @@ describe('edge-auth/client from the git repository', () => {
       { cwd: gitConsumer, env: childEnv(scratch()) },
     );
     expect(imported.code, imported.output).toBe(0);
-    expect(imported.output.trim()).toBe('EdgeAuthError createEdgeAuthClient unwrap');
+    expect(imported.output.trim()).toBe('EdgeAuthError createEdgeAuthClient unwrap webauthn');
   });
 
   it('type-checks with moduleResolution nodenext, bundler and node10', async () => {

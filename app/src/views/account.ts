@@ -4,6 +4,7 @@
  */
 import { callProtected, changePassword, logOut, type User } from '../api';
 import { act, alertRegion, field, h, statusRegion } from '../dom';
+import { passkeysView } from './passkeys';
 import { sessionsView } from './sessions';
 import { twoFactorView } from './two-factor';
 import { oauthClientsView } from './oauth-clients';
@@ -60,6 +61,7 @@ export function accountView(user: User): HTMLElement {
     account,
     h('div', { class: 'grid' }, sessions.element, h('section', {}, passwordForm)),
     twoFactorView(user),
+    passkeysView(user),
     user.role === 'admin' ? usersView(user) : null,
     user.role === 'admin' ? oauthClientsView() : null,
   );

@@ -6,6 +6,7 @@
 import { EdgeAuthError } from 'edge-auth/client';
 import { auth } from '../api';
 import { act, alertRegion, announce, field, h, statusRegion } from '../dom';
+import { passkeySignInButton, passkeySignUpButton, startDemoAutofill } from './passkeys';
 
 export function signedOutView(): { element: HTMLElement; focus: () => void } {
   const login = loginSection();
@@ -15,15 +16,22 @@ export function signedOutView(): { element: HTMLElement; focus: () => void } {
 
 function loginSection(): { element: HTMLElement; focus: () => void } {
   const section = h('section', {});
-  const form = h(
+  const form: HTMLFormElement = h(
     'form',
     { 'aria-labelledby': 'log-in-heading', novalidate: true },
     h('h2', { id: 'log-in-heading' }, 'Log in'),
-    field('Username', 'username', 'text', 'username'),
+    // `webauthn`: the browser offers passkeys in this field's autofill (passkeys.ts).
+    field('Username', 'username', 'text', 'username webauthn'),
     field('Password', 'password', 'password', 'current-password'),
     alertRegion(),
-    h('div', { class: 'buttons' }, h('button', { type: 'submit' }, 'Log in')),
+    h(
+      'div',
+      { class: 'buttons' },
+      h('button', { type: 'submit' }, 'Log in'),
+      passkeySignInButton(() => form),
+    ),
   );
+  startDemoAutofill(form);
   const focus = () => form.querySelector('input')?.focus();
   form.addEventListener('submit', (event) => {
     event.preventDefault();
@@ -44,7 +52,7 @@ function loginSection(): { element: HTMLElement; focus: () => void } {
 }
 
 function registerSection(): HTMLElement {
-  const form = h(
+  const form: HTMLFormElement = h(
     'form',
     { 'aria-labelledby': 'register-heading', novalidate: true },
     h('h2', { id: 'register-heading' }, 'Create an account'),
@@ -52,7 +60,12 @@ function registerSection(): HTMLElement {
     field('Password', 'password', 'password', 'new-password'),
     alertRegion(),
     statusRegion(),
-    h('div', { class: 'buttons' }, h('button', { type: 'submit' }, 'Register')),
+    h(
+      'div',
+      { class: 'buttons' },
+      h('button', { type: 'submit' }, 'Register'),
+      passkeySignUpButton(() => form),
+    ),
   );
   form.addEventListener('submit', (event) => {
     event.preventDefault();

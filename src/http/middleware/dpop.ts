@@ -1,6 +1,6 @@
 /**
  * The DPoP proof of a request that begins or continues a session: login, the two-factor step,
- * refresh, and passkey sign-in when it comes (each passes the result to its service, which
+ * refresh, and passkey sign-in and sign-up (each passes the result to its service, which
  * spends the proof in D1 in the batch it sends anyway and binds the session to the key).
  */
 import type { Context } from 'hono';

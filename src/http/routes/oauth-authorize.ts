@@ -7,6 +7,7 @@
  *   POST /oauth/interaction/next      the next step: sign in, consent, or the redirect
  *   POST /oauth/interaction/sign-in   username and password, through the login service
  *   POST /oauth/interaction/verify    the second factor, through the two-factor service
+ *   POST /oauth/interaction/passkey   a passkey instead, through the passkey sign-in
  *   POST /oauth/interaction/consent   Allow or Deny
  *
  * Why through the page's script: the browser's session is the refresh cookie, SameSite=Strict,
@@ -41,6 +42,9 @@ import { sameOriginOnly } from '../middleware/same-origin';
 import { errorPage } from '../error-page';
 import { createRouter, defineRoute } from '../routing';
 import { credentialsSchema, json, MAX_BODY_BYTES, problem } from '../schemas';
+import { finishSignIn } from '../../passkeys/sign-in';
+import { relyingParty } from '../../passkeys/relying-party';
+import { authenticationResponse } from './passkeys';
 import type { Tag } from '../tags';
 
 const tags: Tag[] = ['oauth'];
@@ -244,6 +248,43 @@ export const verifyRoute = defineRoute({
   },
 });
 
+export const passkeySignInRoute = defineRoute({
+  method: 'post',
+  path: '/oauth/interaction/passkey',
+  operationId: 'oauthPasskeySignIn',
+  tags,
+  summary: 'Sign in on the hosted page with a passkey, then the next step',
+  description: `The browser's answer to options from \`passkeySignInOptions\`, verified as \`passkeySignInVerify\` verifies it (the same refusals and throttling), the session delivered as the refresh cookie. A passkey verifies its user, so no second factor is asked; the ID token's \`amr\` is \`hwk user\`. ${pageOnly}`,
+  middleware: [sameOriginOnly()],
+  request: {
+    body: z.object({ interaction: interactionId, credential: authenticationResponse }),
+    example: {
+      interaction: 'pR0x…',
+      credential: {
+        id: 'AQIDBA',
+        rawId: 'AQIDBA',
+        type: 'public-key',
+        response: {
+          clientDataJSON: 'eyJ0eXBlIjoi',
+          authenticatorData: 'SZYN5YgO',
+          signature: 'MEUCIQ',
+          userHandle: 'dXNlcg',
+        },
+      },
+    },
+  },
+  responses: {
+    200: json(stepSchema, 'Signed in; the next step'),
+    400: expired,
+    401: problem(
+      'The passkey was refused: `unknown_passkey`, `invalid_passkey_challenge`, `passkey_user_not_verified`, … (as `passkeySignInVerify`)',
+    ),
+    403: csrf,
+    429: problem('Too many attempts from this address (`too_many_attempts`), see Retry-After'),
+    500: problem('WEBAUTHN_RP_ID is not set (`misconfigured`)'),
+  },
+});
+
 export const consentRoute = defineRoute({
   method: 'post',
   path: '/oauth/interaction/consent',
@@ -324,6 +365,19 @@ export const oauthAuthorizeRouter = createRouter()
       { mfaToken: mfa_token, factor: factorOf(code), userAgent: c.req.header('User-Agent') },
       requestLog(c),
       notifier(c),
+    );
+    return signedIn(c, interaction, result.session);
+  })
+  .route(passkeySignInRoute, async (c) => {
+    const { interaction: id, credential } = c.req.valid('json');
+    const interaction = await loadFor(c, 'authorize', id, Date.now());
+    const result = await finishSignIn(
+      c.get('db'),
+      c.get('config'),
+      relyingParty(c.get('config'), c.req.url),
+      { response: credential, userAgent: c.req.header('User-Agent') },
+      requestLog(c),
+      Date.now(),
     );
     return signedIn(c, interaction, result.session);
   })

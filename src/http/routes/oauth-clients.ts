@@ -11,7 +11,7 @@ import {
 } from '../../oauth/clients';
 import type { OAuthClient } from '../../oauth/clients';
 import { OAuthError } from '../../oauth/errors';
-import { requireAuth, requireRole } from '../middleware/auth';
+import { requireRole } from '../middleware/auth';
 import { createRouter, defineRoute } from '../routing';
 import { json, problem } from '../schemas';
 import type { Tag } from '../tags';

@@ -16,7 +16,7 @@ import { registerDynamicClient } from '../../oauth/registration';
 import { revokeToken } from '../../oauth/revocation';
 import { bearerToken, userinfo } from '../../oauth/userinfo';
 import { CLIENT_AUTH_METHODS } from '../../platform/db/schema';
-import { requireAuth, requireRole } from '../middleware/auth';
+import { requireRole } from '../middleware/auth';
 import { requestLog } from '../middleware/context';
 import { oauthEndpoint } from '../middleware/oauth';
 import { createRouter, defineRoute, type ResponseSpec } from '../routing';

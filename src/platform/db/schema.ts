@@ -17,6 +17,13 @@ export const users = sqliteTable(
     username: text('username').notNull(),
     /** Lower-cased form; the unique index on it makes `Joe` and `joe` one user. */
     usernameKey: text('username_key').notNull(),
+    /**
+     * NO_PASSWORD (credentials/password.ts) for an account made with a passkey: a value no
+     * password matches, not NULL. Making the column nullable would rebuild the table, and on D1
+     * that rebuild's DROP TABLE cascades into every table that references users (checked: it
+     * deleted every session); the equality checks on this column (session inserts, password
+     * changes) also keep working with a value where NULL would never compare equal.
+     */
     passwordHash: text('password_hash').notNull(),
     role: text('role', { enum: ROLES }).notNull().default('user'),
     /** Carried in access tokens as `ver`; bumping it kills every access token issued before. */
@@ -68,9 +75,16 @@ export const sessions = sqliteTable(
     scope: text('scope'),
     /** The RFC 8707 resource bound to the grant; access tokens name it as `aud`. */
     resource: text('resource'),
-    /** When the user authenticated for the grant (ms); the ID token's `auth_time`. */
+    /**
+     * When the user authenticated (ms): for an OAuth grant, the ID token's `auth_time`; for a
+     * session of the service itself, its login (NULL for sessions older than passkeys).
+     */
     authTime: integer('auth_time'),
-    /** RFC 8176 methods of that authentication, space-separated (`pwd`, `pwd otp`). */
+    /**
+     * RFC 8176 methods of that authentication, space-separated: `pwd`, `pwd otp`, or `hwk user`
+     * for a passkey with user verification. The ID token's `amr`; and how an account without a
+     * password proves a recent passkey sign-in before a credential change.
+     */
     amr: text('amr'),
     /** The browser's session with the service the grant was given from, if any. */
     browserSessionId: text('browser_session_id'),
@@ -271,6 +285,59 @@ export const commonPasswords = sqliteTable('common_passwords', { password: text(
   check('common_passwords_lower_case_check', sql`${t.password} = lower(${t.password})`),
 ]);
 
+/**
+ * Passkeys (WebAuthn credentials, src/passkeys/). The id is the credential id (base64url) the
+ * authenticator chose: WebAuthn makes it unique, and the primary key refuses a second
+ * registration of one credential, to this user or another. The public key is stored as the
+ * JWK WebCrypto imports at sign-in (converted from the COSE key once, at registration); it is
+ * no secret, so a database dump signs in nobody.
+ */
+export const passkeys = sqliteTable(
+  'passkeys',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    publicKey: text('public_key').notNull(),
+    /** COSE algorithm: -7 ES256, -8 EdDSA, -257 RS256. */
+    algorithm: integer('algorithm').notNull(),
+    /** The authenticator's signature counter as last seen; 0 for authenticators that keep none. */
+    signCount: integer('sign_count').notNull().default(0),
+    /** JSON array of the transports the browser reported (`internal`, `hybrid`, `usb`, ...). */
+    transports: text('transports').notNull().default('[]'),
+    /** Backup eligible (the BE flag): a synced, multi-device passkey. */
+    backupEligible: integer('backup_eligible', { mode: 'boolean' }).notNull().default(false),
+    /** Backed up (the BS flag), as of the last sign-in. */
+    backedUp: integer('backed_up', { mode: 'boolean' }).notNull().default(false),
+    name: text('name').notNull(),
+    createdAt: integer('created_at').notNull(),
+    lastUsedAt: integer('last_used_at'),
+  },
+  (t) => [index('passkeys_user_id_idx').on(t.userId)],
+);
+
+/**
+ * WebAuthn challenges the service made (src/passkeys/challenges.ts), by SHA-256 of their value:
+ * each is used once (deleted by the verification that reads it) and lives five minutes. A
+ * registration's is bound to the signed-in user, a sign-up's to the username and user id it
+ * will create, a sign-in's to the user named (none for a discoverable sign-in). No foreign
+ * key: a sign-up's user does not exist yet.
+ */
+export const passkeyChallenges = sqliteTable(
+  'passkey_challenges',
+  {
+    challengeHash: text('challenge_hash').primaryKey(),
+    purpose: text('purpose', { enum: ['register', 'sign_in', 'sign_up'] }).notNull(),
+    userId: text('user_id'),
+    /** Sign-up only: the username the account will have. */
+    username: text('username'),
+    createdAt: integer('created_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+  },
+  (t) => [index('passkey_challenges_expires_at_idx').on(t.expiresAt)],
+);
+
 /** The token endpoint authentication methods a client may register (RFC 7591 §2). */
 export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const;
 export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
@@ -397,3 +464,4 @@ export type AccessUser = Pick<
   'id' | 'username' | 'role' | 'tokenVersion' | 'createdAt' | 'mfaEnabled' | 'email' | 'emailVerifiedAt'
 >;
 export type Session = typeof sessions.$inferSelect;
+export type Passkey = typeof passkeys.$inferSelect;
