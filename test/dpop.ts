@@ -5,7 +5,7 @@
  */
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { ORIGIN } from './helpers';
-import { b64url, unsignedPart } from './jwt';
+import { b64url, signHs256, unsignedPart } from './jwt';
 
 export type ProofOptions = {
   /** The access token the proof is for: sets `ath`. */
@@ -61,3 +61,73 @@ export function unsignedProof(jwk: JWK, method: string, path: string, signature 
 
 /** Headers of a call with a DPoP-bound access token. */
 export const dpopAuth = (token: string, proof: string) => ({ Authorization: `DPoP ${token}`, DPoP: proof });
+
+/**
+ * Proofs an attacker or a broken client sends for `METHOD path`, each with a pattern of the
+ * refusal's detail: every one must be refused, none may cause a 500.
+ */
+export function badProofs(
+  method: string,
+  path: string,
+): [string, (key: DpopKey, token: string) => Promise<string>, RegExp][] {
+  return [
+    ['alg none (no signature)', async (key) => unsignedProof(key.jwk, method, path), /one proof/],
+    [
+      'alg none (with signature bytes)',
+      async (key) => unsignedProof(key.jwk, method, path, 'c2ln'),
+      /"alg" \(Algorithm\) Header Parameter value not allowed/,
+    ],
+    [
+      'HS256 with a symmetric key in the header',
+      async (_key, token) =>
+        signHs256(
+          { alg: 'HS256', typ: 'dpop+jwt', jwk: { kty: 'oct', k: 'c2VjcmV0' } },
+          { htm: method, htu: `${ORIGIN}${path}`, iat: Math.floor(Date.now() / 1000), jti: 'x', ath: token },
+          'secret',
+        ),
+      /"alg" \(Algorithm\) Header Parameter value not allowed/,
+    ],
+    [
+      'a private key in the header',
+      async (key, token) => key.proof(method, path, { token, header: { jwk: await key.privateJwk() } }),
+      /private key/,
+    ],
+    ['no jwk header', async (key, token) => key.proof(method, path, { token, header: { jwk: undefined } }), /jwk/],
+    [
+      'a jwk of another curve',
+      async (key, token) => key.proof(method, path, { token, header: { jwk: { ...key.jwk, crv: 'P-384' } } }),
+      /P-256/,
+    ],
+    [
+      'a jwk that is not a point of the curve',
+      async (key, token) => key.proof(method, path, { token, header: { jwk: { ...key.jwk, y: key.jwk.x } } }),
+      /not a valid public key|signature verification failed/,
+    ],
+    ['typ jwt', async (key, token) => key.proof(method, path, { token, header: { typ: 'JWT' } }), /typ/],
+    [
+      'a signature by another key than the header names',
+      async (key, token) => {
+        const [header] = (await key.proof(method, path, { token })).split('.');
+        const [, payload, signature] = (await (await dpopKey()).proof(method, path, { token })).split('.');
+        return `${header}.${payload}.${signature}`;
+      },
+      /signature verification failed/,
+    ],
+    ['a malformed JWT', async () => 'abc.def', /one proof/],
+    ['garbage in every part', async () => 'a.b.c', /JWS Protected Header is invalid/],
+    ['a header that is not JSON', async () => 'bm90IGpzb24.e30.c2ln', /JWS Protected Header is invalid/],
+    [
+      'two proofs (two DPoP header fields)',
+      async (key, token) => {
+        const proof = await key.proof(method, path, { token });
+        return `${proof}, ${proof}`;
+      },
+      /one proof/,
+    ],
+    [
+      'an oversized header',
+      async (key, token) => key.proof(method, path, { token, claims: { pad: 'x'.repeat(3000) } }),
+      /longer than 2048 bytes/,
+    ],
+  ];
+}

@@ -747,7 +747,7 @@ export interface paths {
         put?: never;
         /**
          * Token endpoint: exchange a code, or refresh
-         * @description `authorization_code` (with PKCE `code_verifier` and the same `redirect_uri`) starts a grant: an access token, an ID token with `openid`, and a refresh token with `offline_access`. `refresh_token` rotates the refresh token; presenting a spent one after the grace window ends the grant. Each grant is a session of the user (GET /auth/sessions). Limited per client and per address.
+         * @description `authorization_code` (with PKCE `code_verifier` and the same `redirect_uri`) starts a grant: an access token, an ID token with `openid`, and a refresh token with `offline_access`. `refresh_token` rotates the refresh token; presenting a spent one after the grace window ends the grant. Each grant is a session of the user (GET /auth/sessions). Limited per client and per address. A `DPoP` proof (RFC 9449) binds the access token to its key (`cnf.jkt`); a public client’s refresh token is then bound too, and needs a proof of that key.
          */
         post: operations["oauthToken"];
         delete?: never;
@@ -765,13 +765,13 @@ export interface paths {
         };
         /**
          * Claims about the signed-in user (OpenID Connect UserInfo)
-         * @description Needs an OAuth access token with the `openid` scope whose grant is still live, in `Authorization: Bearer`. Answers the claims of the granted scopes.
+         * @description Needs an OAuth access token with the `openid` scope whose grant is still live, in `Authorization: Bearer`, or for a DPoP-bound token `Authorization: DPoP` with a proof. Answers the claims of the granted scopes.
          */
         get: operations["oauthUserinfo"];
         put?: never;
         /**
          * Claims about the signed-in user (OpenID Connect UserInfo)
-         * @description Needs an OAuth access token with the `openid` scope whose grant is still live, in `Authorization: Bearer`. Answers the claims of the granted scopes.
+         * @description Needs an OAuth access token with the `openid` scope whose grant is still live, in `Authorization: Bearer`, or for a DPoP-bound token `Authorization: DPoP` with a proof. Answers the claims of the granted scopes.
          */
         post: operations["oauthUserinfoPost"];
         delete?: never;
@@ -953,13 +953,13 @@ export interface paths {
         };
         /**
          * Authorization endpoint (browser redirect; parameters in the query)
-         * @description The OAuth 2.1 / OpenID Connect authorization endpoint (authorization code flow with PKCE, S256 only), for browsers: the client sends the user here with `response_type=code`, `client_id`, `redirect_uri`, `scope`, `state`, `code_challenge`, `code_challenge_method=S256`, and optionally `nonce`, `prompt` (`none`, `login`, `consent`), `max_age`, `resource` (RFC 8707) and `login_hint`. An unknown client or a redirect URI that is not registered gets an HTML error page (never a redirect); other errors go back to the redirect URI with `error`, `error_description`, `state` and `iss`. A valid request continues on the hosted sign-in page; the user comes back to the redirect URI with `code`, `state` and `iss` (RFC 9207).
+         * @description The OAuth 2.1 / OpenID Connect authorization endpoint (authorization code flow with PKCE, S256 only), for browsers: the client sends the user here with `response_type=code`, `client_id`, `redirect_uri`, `scope`, `state`, `code_challenge`, `code_challenge_method=S256`, and optionally `nonce`, `prompt` (`none`, `login`, `consent`), `max_age`, `resource` (RFC 8707), `login_hint` and `dpop_jkt` (RFC 9449 §10: the code then needs a DPoP proof of that key). An unknown client or a redirect URI that is not registered gets an HTML error page (never a redirect); other errors go back to the redirect URI with `error`, `error_description`, `state` and `iss`. A valid request continues on the hosted sign-in page; the user comes back to the redirect URI with `code`, `state` and `iss` (RFC 9207).
          */
         get: operations["authorize"];
         put?: never;
         /**
          * Authorization endpoint (parameters as an HTML form post)
-         * @description As GET /oauth/authorize, with the parameters as `application/x-www-form-urlencoded` (OpenID Connect Core §3.1.2.1). The OAuth 2.1 / OpenID Connect authorization endpoint (authorization code flow with PKCE, S256 only), for browsers: the client sends the user here with `response_type=code`, `client_id`, `redirect_uri`, `scope`, `state`, `code_challenge`, `code_challenge_method=S256`, and optionally `nonce`, `prompt` (`none`, `login`, `consent`), `max_age`, `resource` (RFC 8707) and `login_hint`. An unknown client or a redirect URI that is not registered gets an HTML error page (never a redirect); other errors go back to the redirect URI with `error`, `error_description`, `state` and `iss`. A valid request continues on the hosted sign-in page; the user comes back to the redirect URI with `code`, `state` and `iss` (RFC 9207).
+         * @description As GET /oauth/authorize, with the parameters as `application/x-www-form-urlencoded` (OpenID Connect Core §3.1.2.1). The OAuth 2.1 / OpenID Connect authorization endpoint (authorization code flow with PKCE, S256 only), for browsers: the client sends the user here with `response_type=code`, `client_id`, `redirect_uri`, `scope`, `state`, `code_challenge`, `code_challenge_method=S256`, and optionally `nonce`, `prompt` (`none`, `login`, `consent`), `max_age`, `resource` (RFC 8707), `login_hint` and `dpop_jkt` (RFC 9449 §10: the code then needs a DPoP proof of that key). An unknown client or a redirect URI that is not registered gets an HTML error page (never a redirect); other errors go back to the redirect URI with `error`, `error_description`, `state` and `iss`. A valid request continues on the hosted sign-in page; the user comes back to the redirect URI with `code`, `state` and `iss` (RFC 9207).
          */
         post: operations["authorizeWithForm"];
         delete?: never;
@@ -1155,7 +1155,7 @@ export interface components {
         };
         OAuthError: {
             /** @enum {string} */
-            error: "invalid_request" | "invalid_client" | "invalid_grant" | "unauthorized_client" | "unsupported_grant_type" | "invalid_scope" | "access_denied" | "unsupported_response_type" | "server_error" | "temporarily_unavailable" | "login_required" | "consent_required" | "interaction_required" | "account_selection_required" | "invalid_token" | "insufficient_scope" | "invalid_target" | "unsupported_token_type" | "invalid_redirect_uri" | "invalid_client_metadata";
+            error: "invalid_request" | "invalid_client" | "invalid_grant" | "unauthorized_client" | "unsupported_grant_type" | "invalid_scope" | "access_denied" | "unsupported_response_type" | "server_error" | "temporarily_unavailable" | "login_required" | "consent_required" | "interaction_required" | "account_selection_required" | "invalid_token" | "insufficient_scope" | "invalid_target" | "unsupported_token_type" | "invalid_redirect_uri" | "invalid_client_metadata" | "invalid_dpop_proof" | "use_dpop_nonce";
             error_description: string;
         };
     };
@@ -4470,8 +4470,11 @@ export interface operations {
                     "application/json": {
                         /** @description A JWT per RFC 9068 (`typ: at+jwt`), signed with RS256 */
                         access_token: string;
-                        /** @constant */
-                        token_type: "Bearer";
+                        /**
+                         * @description `DPoP` when the request carried a DPoP proof
+                         * @enum {string}
+                         */
+                        token_type: "Bearer" | "DPoP";
                         expires_in: number;
                         scope: string;
                         /** @description Only with `offline_access` granted and the client registered for `refresh_token` */
@@ -4481,7 +4484,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`, `invalid_grant`, `unauthorized_client`, `unsupported_grant_type`, `invalid_scope` or `invalid_target` */
+            /** @description `invalid_request`, `invalid_grant`, `unauthorized_client`, `unsupported_grant_type`, `invalid_scope`, `invalid_target`, `invalid_dpop_proof` or `use_dpop_nonce` (with `DPoP-Nonce`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4554,10 +4557,10 @@ export interface operations {
                     };
                 };
             };
-            /** @description No, an invalid, expired or revoked token (`invalid_token`) */
+            /** @description No, an invalid, expired or revoked token (`invalid_token`), or a bad DPoP proof */
             401: {
                 headers: {
-                    /** @description Bearer challenge (RFC 6750) */
+                    /** @description Bearer (RFC 6750) or DPoP (RFC 9449) challenge */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -4616,10 +4619,10 @@ export interface operations {
                     };
                 };
             };
-            /** @description No, an invalid, expired or revoked token (`invalid_token`) */
+            /** @description No, an invalid, expired or revoked token (`invalid_token`), or a bad DPoP proof */
             401: {
                 headers: {
-                    /** @description Bearer challenge (RFC 6750) */
+                    /** @description Bearer (RFC 6750) or DPoP (RFC 9449) challenge */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };

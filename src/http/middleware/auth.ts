@@ -59,9 +59,11 @@ export type RequireAuthOptions = {
 /**
  * RFC 9449 §7: the token's scheme must match its binding, and a bound token needs a proof
  * made with its key, for this request (method, URL) and this token (`ath`), never seen before
- * by this isolate. One signature check and one thumbprint, before D1 is asked anything.
+ * by this isolate. One signature check and one thumbprint, before D1 is asked anything. Also
+ * the OAuth userinfo endpoint's check, whose 401s the OAuth error handler keeps with their
+ * challenge.
  */
-async function checkBinding(c: Context<AppEnv>, token: string, jkt: string | undefined, dpop: boolean) {
+export async function checkBinding(c: Context<AppEnv>, token: string, jkt: string | undefined, dpop: boolean) {
   if (!dpop) {
     const detail = 'A DPoP-bound token: send it as Authorization: DPoP, with a proof.';
     throw new ApiError(401, 'invalid_token', detail, {

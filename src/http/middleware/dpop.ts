@@ -1,7 +1,8 @@
 /**
  * The DPoP proof of a request that begins or continues a session: login, the two-factor step,
- * refresh, and passkey sign-in and sign-up (each passes the result to its service, which
- * spends the proof in D1 in the batch it sends anyway and binds the session to the key).
+ * refresh, passkey sign-in and sign-up, and the OAuth token endpoint, whose grants are
+ * sessions too. Each passes the result to its service, which spends the proof in D1 in the
+ * batch it sends anyway and binds the session (or the OAuth access token) to the key.
  */
 import type { Context } from 'hono';
 import type { AppEnv } from '../../platform/env';

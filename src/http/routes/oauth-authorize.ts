@@ -79,10 +79,16 @@ export function keepBrowserSecret(c: Context<AppEnv>): string {
 export const loadFor = <K extends InteractionKind>(c: Context<AppEnv>, kind: K, id: string, now: number) =>
   loadInteraction(c.get('db'), kind, id, browserSecretOf(c), now);
 
-/** The browser's session: its refresh cookie, if that is a live session's current token. */
-export async function browserSession(c: Context<AppEnv>, now: number): Promise<BrowserSession | null> {
+/**
+ * The browser's session: its refresh cookie, if that is a live session's current token. A
+ * DPoP-bound session (a `dpop: true` SPA in cookie mode) stands for nothing here unless
+ * `bound` allows it: the page cannot prove its key, and a bound cookie copied to another
+ * browser must not get a grant there. Logout allows it: ending a session gains a thief nothing.
+ */
+export async function browserSession(c: Context<AppEnv>, now: number, bound = false): Promise<BrowserSession | null> {
   const token = readRefreshCookie(c);
-  return token ? findLiveSession(c.get('db'), token, now) : null;
+  const found = token ? await findLiveSession(c.get('db'), token, now) : null;
+  return found && (bound || !found.session.dpopJkt) ? found : null;
 }
 
 const refusedPage = (description: string) =>
@@ -124,7 +130,7 @@ async function authorize(c: Context<AppEnv>, params: URLSearchParams): Promise<R
 }
 
 const authorizeDescription =
-  'The OAuth 2.1 / OpenID Connect authorization endpoint (authorization code flow with PKCE, S256 only), for browsers: the client sends the user here with `response_type=code`, `client_id`, `redirect_uri`, `scope`, `state`, `code_challenge`, `code_challenge_method=S256`, and optionally `nonce`, `prompt` (`none`, `login`, `consent`), `max_age`, `resource` (RFC 8707) and `login_hint`. An unknown client or a redirect URI that is not registered gets an HTML error page (never a redirect); other errors go back to the redirect URI with `error`, `error_description`, `state` and `iss`. A valid request continues on the hosted sign-in page; the user comes back to the redirect URI with `code`, `state` and `iss` (RFC 9207).';
+  'The OAuth 2.1 / OpenID Connect authorization endpoint (authorization code flow with PKCE, S256 only), for browsers: the client sends the user here with `response_type=code`, `client_id`, `redirect_uri`, `scope`, `state`, `code_challenge`, `code_challenge_method=S256`, and optionally `nonce`, `prompt` (`none`, `login`, `consent`), `max_age`, `resource` (RFC 8707), `login_hint` and `dpop_jkt` (RFC 9449 §10: the code then needs a DPoP proof of that key). An unknown client or a redirect URI that is not registered gets an HTML error page (never a redirect); other errors go back to the redirect URI with `error`, `error_description`, `state` and `iss`. A valid request continues on the hosted sign-in page; the user comes back to the redirect URI with `code`, `state` and `iss` (RFC 9207).';
 
 const authorizeResponses = {
   303: { description: 'To the hosted sign-in page, or (an error) back to the redirect URI' },

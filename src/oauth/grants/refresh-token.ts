@@ -8,6 +8,7 @@ import { audit } from '../../platform/audit';
 import type { Session } from '../../platform/db/schema';
 import { ApiError } from '../../platform/errors';
 import { rotateRefreshToken } from '../../sessions/sessions';
+import { replayedProof } from '../../dpop/replay';
 import { OAuthError } from '../errors';
 import { parseScope } from '../scopes';
 import { required, type Grant, type GrantContext } from './context';
@@ -31,6 +32,7 @@ async function handle(ctx: GrantContext) {
     outcome = await rotateRefreshToken(ctx.db, ctx.config, presented, ctx.now, {
       clientId: ctx.client.clientId,
       check,
+      dpop: ctx.dpop,
     });
   } catch (err) {
     if (err instanceof ApiError)
@@ -46,9 +48,17 @@ async function handle(ctx: GrantContext) {
     });
     throw new OAuthError('invalid_grant', 'The refresh token was already used; the grant has been ended.');
   }
-  // Only a DPoP-bound session refuses a refresh without a proof of its key; a grant is never
-  // bound yet, but when it is (issue 20, item 5) this is RFC 9449's answer.
+  // A public client's grant begun with a proof is bound (RFC 9449 §5): a refresh without a
+  // proof of its key is refused and leaves the token unspent; a spent proof, at any grant.
   if (outcome.kind === 'refused') {
+    audit('refresh_dpop_refused', {
+      ...ctx.log,
+      userId: outcome.userId,
+      clientId: ctx.client.clientId,
+      sessionId: outcome.sessionId,
+      reason: outcome.reason,
+    });
+    if (outcome.reason === 'replayed_proof') throw replayedProof();
     throw new OAuthError('invalid_grant', 'This refresh token needs a DPoP proof of its key.');
   }
   const { user, session, issued } = outcome;

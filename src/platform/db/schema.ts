@@ -91,7 +91,8 @@ export const sessions = sqliteTable(
     /**
      * The JWK SHA-256 thumbprint (RFC 7638) of the DPoP key the session was begun with, or NULL
      * for a Bearer session. Its access tokens carry it as `cnf.jkt`, and a refresh must prove
-     * possession of that key (src/dpop/).
+     * possession of that key (src/dpop/). An OAuth grant is bound only for a public client
+     * (RFC 9449 §5): a confidential client's refresh token is bound to its credentials instead.
      */
     dpopJkt: text('dpop_jkt'),
   },
@@ -404,6 +405,8 @@ export const oauthCodes = sqliteTable(
     expiresAt: integer('expires_at').notNull(),
     usedAt: integer('used_at'),
     grantId: text('grant_id'),
+    /** RFC 9449 §10: the `dpop_jkt` of the authorization request; the exchange needs a proof of that key. */
+    dpopJkt: text('dpop_jkt'),
   },
   (t) => [index('oauth_codes_expires_at_idx').on(t.expiresAt)],
 );
