@@ -350,6 +350,19 @@ describe('a protected route with a DPoP-bound token', () => {
     expect((await me(otherKey, other.tokens.access_token, { jti })).status).toBe(200);
   });
 
+  it('refuses a replayed proof by its age alone once it is older than DPOP_PROOF_MAX_AGE plus the skew: the bound for isolates that never saw it', async () => {
+    const key = await dpopKey();
+    const { tokens } = await boundSession(key);
+    const proof = await key.proof('GET', '/auth/me', { token: tokens.access_token });
+    expect((await api('/auth/me', { headers: dpopAuth(tokens.access_token, proof) })).status).toBe(200);
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + 71_000);
+    await expectProofRefused(
+      await api('/auth/me', { headers: dpopAuth(tokens.access_token, proof) }),
+      /too far in the past/,
+    );
+  });
+
   it('refuses an unbound token sent with the DPoP scheme', async () => {
     const user = await register();
     const login = await api('/auth/login', { json: { username: user.username, password: PASSWORD } });
