@@ -76,7 +76,7 @@ const spent = async (refreshToken: string) =>
 async function expectProofRefused(res: Response, detail?: RegExp) {
   const problem = await expectProblem(res, 401, 'invalid_dpop_proof');
   expect(res.headers.get('WWW-Authenticate')).toMatch(
-    /^DPoP error="invalid_dpop_proof", error_description="[^"]+", algs="ES256 EdDSA"$/,
+    /^DPoP error="invalid_dpop_proof", error_description="[^"]+", algs="ES256 EdDSA Ed25519"$/,
   );
   if (detail) expect(problem.detail).toMatch(detail);
   return problem;

@@ -26,7 +26,7 @@ export const sha256B64url = async (text: string) =>
   b64url(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
 
 /** A DPoP key pair (extractable, so a test can leak its private half into a header). */
-export async function dpopKey(alg: 'ES256' | 'EdDSA' = 'ES256') {
+export async function dpopKey(alg: 'ES256' | 'EdDSA' | 'Ed25519' = 'ES256') {
   const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
   const jwk = await exportJWK(publicKey);
   const jkt = await calculateJwkThumbprint(jwk);

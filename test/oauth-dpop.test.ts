@@ -81,8 +81,8 @@ const userinfoProof = (key: DpopKey, token: string, options: Parameters<DpopKey[
   key.proof('GET', '/oauth/userinfo', { token, ...options });
 
 describe('the token endpoint with a DPoP proof', () => {
-  it('answers token_type DPoP with an access token bound to the key (cnf.jkt), for ES256 and EdDSA', async () => {
-    for (const alg of ['ES256', 'EdDSA'] as const) {
+  it('answers token_type DPoP with an access token bound to the key (cnf.jkt), for ES256 and EdDSA (also named Ed25519)', async () => {
+    for (const alg of ['ES256', 'EdDSA', 'Ed25519'] as const) {
       const key = await dpopKey(alg);
       const tokens = await boundGrant(confidential, key);
       expect(tokens.token_type).toBe('DPoP');
@@ -292,7 +292,7 @@ describe('dpop_jkt at the authorization endpoint (RFC 9449 §10)', () => {
 describe('discovery', () => {
   it('lists dpop_signing_alg_values_supported', async () => {
     const metadata = (await (await p.api('/.well-known/openid-configuration')).json()) as Record<string, unknown>;
-    expect(metadata.dpop_signing_alg_values_supported).toEqual(['ES256', 'EdDSA']);
+    expect(metadata.dpop_signing_alg_values_supported).toEqual(['ES256', 'EdDSA', 'Ed25519']);
   });
 });
 
@@ -354,7 +354,7 @@ describe('userinfo with a DPoP-bound token', () => {
   it('offers both schemes to a request without a token', async () => {
     const res = await p.api('/oauth/userinfo');
     expect(res.status).toBe(401);
-    expect(res.headers.get('WWW-Authenticate')).toBe('Bearer realm="edge-auth", DPoP algs="ES256 EdDSA"');
+    expect(res.headers.get('WWW-Authenticate')).toBe('Bearer realm="edge-auth", DPoP algs="ES256 EdDSA Ed25519"');
   });
 });
 

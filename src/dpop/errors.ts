@@ -8,8 +8,12 @@
  */
 import { ApiError } from '../platform/errors';
 
-/** The proof algorithms accepted (RFC 9449 §4.3 step 5: asymmetric only; no `none`, no HS*). */
-export const DPOP_ALGS = ['ES256', 'EdDSA'] as const;
+/**
+ * The proof algorithms accepted (RFC 9449 §4.3 step 5: asymmetric only; no `none`, no HS*).
+ * `Ed25519` is EdDSA's fully-specified name (RFC 9864), which oauth4webapi and openid-client
+ * sign Ed25519 proofs with.
+ */
+export const DPOP_ALGS = ['ES256', 'EdDSA', 'Ed25519'] as const;
 export type DpopAlg = (typeof DPOP_ALGS)[number];
 
 export type DpopErrorCode = 'invalid_dpop_proof' | 'use_dpop_nonce';

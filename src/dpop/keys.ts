@@ -14,9 +14,11 @@ import { invalidProof, type DpopAlg } from './errors';
 const SECRET_MEMBERS = ['d', 'k'];
 
 /** The key type and curve each algorithm signs with, and how WebCrypto imports it. */
+const ED25519 = { kty: 'OKP', crv: 'Ed25519', import: { name: 'Ed25519' } };
 const KEY_TYPES: Record<DpopAlg, { kty: string; crv: string; import: { name: string; namedCurve?: string } }> = {
   ES256: { kty: 'EC', crv: 'P-256', import: { name: 'ECDSA', namedCurve: 'P-256' } },
-  EdDSA: { kty: 'OKP', crv: 'Ed25519', import: { name: 'Ed25519' } },
+  EdDSA: ED25519,
+  Ed25519: ED25519,
 };
 
 export type ProofKey = { jkt: string; key: CryptoKey };
