@@ -51,6 +51,7 @@ export default defineConfig(async () => {
   dropDevVarsNotice();
   // wrangler.toml serves dist/assets: built from app/ here, so tests always see the current app.
   await buildAssets();
+  const openApiDocument = JSON.parse(await readFile('./dist/assets/openapi.json', 'utf8'));
   // The real migrations, applied to each test file's isolated D1 by test/apply-migrations.ts.
   const migrations = await readD1Migrations('./migrations');
   const legacyHashes = await buildLegacyHashes();
@@ -79,6 +80,7 @@ export default defineConfig(async () => {
                 // plugin also reads, cannot change what the tests see.
                 bindings: {
                   TEST_MIGRATIONS: migrations,
+                  TEST_OPENAPI_DOCUMENT: openApiDocument,
                   JWT_SECRET: TEST_JWT_SECRET,
                   JWT_PREVIOUS_SECRETS: '',
                   JWT_PRIVATE_KEY: '',

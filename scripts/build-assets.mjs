@@ -10,6 +10,7 @@
 //   swagger-ui-dist        -> docs/swagger-ui-bundle.js, docs/swagger-ui.css (prebuilt: no CDN at run time)
 //   app/oauth/*.html, oauth.css  the OAuth provider's hosted pages (sign-in and consent, logout)
 //   app/oauth/sign-in.ts   -> oauth/sign-in.js, app/oauth/confirm-logout.ts -> oauth/confirm-logout.js
+//   src/http/document.ts   -> openapi.json (the routes' docs, which the Worker's bundle leaves out)
 //
 // Several builds may run at once (every `wrangler dev` of the e2e tests starts one), so a file
 // is only written when its content changed, and then atomically (a temporary file renamed over
@@ -20,6 +21,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
+import { buildOpenApiDocument } from './lib/openapi-document.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const APP = path.join(ROOT, 'app');
@@ -81,6 +83,7 @@ export async function buildAssets() {
     logLevel: 'warning',
   });
   for (const file of built.outputFiles) outputs.set(path.relative(ASSETS_DIR, file.path), Buffer.from(file.contents));
+  outputs.set('openapi.json', Buffer.from(`${JSON.stringify(await buildOpenApiDocument(), null, 2)}\n`));
 
   for (const [relative, contents] of outputs) await writeIfChanged(path.join(ASSETS_DIR, relative), contents);
   // Leftovers of an earlier layout would be served too.

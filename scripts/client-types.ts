@@ -9,12 +9,12 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import openapiTS, { astToString, COMMENT_HEADER } from 'openapi-typescript';
-import { apiDocument } from '../src/http/app';
+import { buildOpenApiDocument } from './lib/openapi-document.mjs';
 
 export const CLIENT_TYPES_PATH = fileURLToPath(new URL('../client/src/schema.ts', import.meta.url));
 
 export async function clientTypes(): Promise<string> {
-  const ast = await openapiTS(apiDocument() as unknown as Parameters<typeof openapiTS>[0]);
+  const ast = await openapiTS((await buildOpenApiDocument()) as unknown as Parameters<typeof openapiTS>[0]);
   return `${COMMENT_HEADER.replace(' */', ' * Regenerate with `npm run client:types`.\n */')}${astToString(ast)}`;
 }
 

@@ -13,10 +13,12 @@ import {
   api,
   appWith,
   countD1,
+  login,
   ORIGIN,
   PASSWORD,
   pbkdf2IterationsSpent,
   register,
+  sessionIdOf,
   signedIn,
   signedInAdmin,
   uniqueName,
@@ -243,6 +245,62 @@ describe('round trips of the session routes (a batch is one round trip)', () => 
     const { tokens } = await signedIn();
     expect(await roundTrips(() => api('/auth/logout', { json: { refresh_token: tokens.refresh_token } }), 204)).toBe(1);
     expect((await refresh(tokens.refresh_token)()).status).toBe(401);
+  });
+});
+
+describe('round trips of the read routes (the access check rides in the route’s own batch)', () => {
+  /** D1 round trips of a request: batches plus statements run on their own. */
+  async function roundTrips(request: () => Promise<Response>, status: number): Promise<number> {
+    const d1 = countD1();
+    const res = await request();
+    expect(res.status, await res.clone().text()).toBe(status);
+    const trips = d1.batches() + d1.executed.length;
+    vi.restoreAllMocks();
+    return trips;
+  }
+
+  it('GET /auth/sessions and DELETE /auth/sessions/{id} are one round trip each', async () => {
+    const { user, token } = await signedIn();
+    const other = await login(user.username);
+    expect(await roundTrips(() => api('/auth/sessions', { token }), 200)).toBe(1);
+    const id = sessionIdOf(other.access_token);
+    expect(await roundTrips(() => api(`/auth/sessions/${id}`, { method: 'DELETE', token }), 204)).toBe(1);
+    expect(await roundTrips(() => api(`/auth/sessions/${id}`, { method: 'DELETE', token }), 404)).toBe(1);
+  });
+
+  it('GET /admin/users and GET /admin/users/{id} are one round trip each, the admin check included', async () => {
+    const { user, token } = await signedInAdmin();
+    expect(await roundTrips(() => api('/admin/users?limit=2', { token }), 200)).toBe(1);
+    expect(await roundTrips(() => api(`/admin/users/${user.id}`, { token }), 200)).toBe(1);
+    expect(await roundTrips(() => api('/admin/users/no-such-user', { token }), 404)).toBe(1);
+    const plain = await signedIn();
+    expect(await roundTrips(() => api('/admin/users', { token: plain.token }), 403)).toBe(1);
+  });
+
+  it('with D1_READS=nearest, the sessions list is one batch on one replica session, and the admin list one on the primary', async () => {
+    const nearest = appWith({ D1_READS: 'nearest' });
+    const { token } = await signedIn();
+    const admin = await signedInAdmin();
+    const opened: { constraint: string | undefined; batches: number; statements: number }[] = [];
+    const withSession = env.DB.withSession.bind(env.DB);
+    vi.spyOn(env.DB, 'withSession').mockImplementation((constraint?: string) => {
+      const session = withSession(constraint as D1SessionConstraint);
+      const seen = { constraint, batches: 0, statements: 0 };
+      opened.push(seen);
+      return new Proxy(session, {
+        get: (target, name) => {
+          if (name === 'batch') return (s: D1PreparedStatement[]) => (seen.batches++, target.batch(s));
+          if (name === 'prepare') return (q: string) => (seen.statements++, target.prepare(q));
+          return Reflect.get(target, name, target);
+        },
+      });
+    });
+    expect((await nearest('/auth/sessions', { token })).status).toBe(200);
+    const used = () => opened.filter((s) => s.batches + s.statements > 0);
+    expect(used()).toEqual([{ constraint: 'first-unconstrained', batches: 1, statements: 2 }]);
+    opened.length = 0;
+    expect((await nearest('/admin/users', { token: admin.token })).status).toBe(200);
+    expect(used()).toEqual([{ constraint: 'first-primary', batches: 1, statements: 2 }]);
   });
 });
 

@@ -372,6 +372,18 @@ describe('a protected route with a DPoP-bound token', () => {
     expect(res.headers.get('WWW-Authenticate')).toMatch(/^Bearer realm="edge-auth", error="invalid_token"/);
   });
 
+  it('works on a route whose access check rides in its own batch, and is refused there with the DPoP challenge once the session ends', async () => {
+    const key = await dpopKey();
+    const { tokens } = await boundSession(key);
+    const list = async (token: string) =>
+      api('/auth/sessions', { headers: dpopAuth(token, await key.proof('GET', '/auth/sessions', { token })) });
+    expect((await list(tokens.access_token)).status).toBe(200);
+    expect((await api('/auth/logout', { json: { refresh_token: tokens.refresh_token } })).status).toBe(204);
+    const res = await list(tokens.access_token);
+    await expectProblem(res, 401, 'invalid_token');
+    expect(res.headers.get('WWW-Authenticate')).toMatch(/^DPoP error="invalid_token"/);
+  });
+
   it('stops working when the session ends, proof or not', async () => {
     const key = await dpopKey();
     const { tokens } = await boundSession(key);

@@ -19,7 +19,7 @@ beforeAll(async () => {
 
 const normalResponses: Case[] = [
   ['GET /health', () => api('/health'), 200],
-  ['GET /openapi.json', () => api('/openapi.json'), 200],
+  ['GET /.well-known/jwks.json', () => api('/.well-known/jwks.json'), 200],
   ['GET /auth/me', () => api('/auth/me', { token: userToken }), 200],
   ['GET /admin/users', () => api('/admin/users', { token: adminToken }), 200],
 ];

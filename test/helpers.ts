@@ -39,6 +39,12 @@ function buildRequest(path: string, init: Init): Request {
   });
 }
 
+/**
+ * The OpenAPI document as deployed: built from the route declarations at build time
+ * (scripts/build-assets.mjs) and served as a static asset, so the Worker itself never has it.
+ */
+export const apiDocument = (): Record<string, any> => structuredClone(env.TEST_OPENAPI_DOCUMENT);
+
 /** A request to the Worker as deployed (its default export), with the test configuration. */
 export async function api(path: string, init: Init = {}): Promise<Response> {
   return exports.default.fetch(buildRequest(path, init));

@@ -5,7 +5,18 @@
  */
 import { describe, expect, it } from 'vitest';
 import { REFRESH_COOKIE } from '../src/sessions/refresh-cookie';
-import { api, expectProblem, login, ORIGIN, PASSWORD, register, signedIn, signedInAdmin, uniqueName } from './helpers';
+import {
+  api,
+  apiDocument,
+  expectProblem,
+  login,
+  ORIGIN,
+  PASSWORD,
+  register,
+  signedIn,
+  signedInAdmin,
+  uniqueName,
+} from './helpers';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 
@@ -173,7 +184,7 @@ describe('a route whose body is required', () => {
 
 describe('the OpenAPI document', () => {
   it('marks the body optional (requestBody.required: false) exactly where it is: refresh, logout, and the passkey calls whose fields are all optional', async () => {
-    const doc = (await (await api('/openapi.json')).json()) as {
+    const doc = apiDocument() as {
       paths: Record<string, Record<string, { requestBody?: { required: boolean } }>>;
     };
     const optional: string[] = [];

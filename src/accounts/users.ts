@@ -107,17 +107,38 @@ export function bumpTokenVersionQuery(db: Database, id: string) {
     .where(eq(users.id, id));
 }
 
-export async function listUsers(db: Database, opts: { limit: number; cursor?: string | undefined }) {
-  const rows = await db
-    .select()
+/** What the admin routes read of a user: everything toPublicUser shows, never the password hash. */
+const accessUserColumns = {
+  id: users.id,
+  username: users.username,
+  role: users.role,
+  tokenVersion: users.tokenVersion,
+  createdAt: users.createdAt,
+  mfaEnabled: users.mfaEnabled,
+  email: users.email,
+  emailVerifiedAt: users.emailVerifiedAt,
+} satisfies Record<keyof AccessUser, unknown>;
+
+/**
+ * A page of users, oldest id first, one more than `limit` to tell whether another follows
+ * (usersPage). A statement: the route batches it with the caller's access check.
+ */
+export const usersPageQuery = (db: Database, opts: { limit: number; cursor?: string | undefined }) =>
+  db
+    .select(accessUserColumns)
     .from(users)
     .where(opts.cursor ? gt(users.id, opts.cursor) : undefined)
     .orderBy(asc(users.id))
     .limit(opts.limit + 1);
-  const page = rows.slice(0, opts.limit);
-  const nextCursor = rows.length > opts.limit ? page[page.length - 1]!.id : null;
-  return { users: page, nextCursor };
+
+export function usersPage(rows: AccessUser[], limit: number): { users: AccessUser[]; nextCursor: string | null } {
+  const page = rows.slice(0, limit);
+  return { users: page, nextCursor: rows.length > limit ? page[page.length - 1]!.id : null };
 }
+
+/** One user by id (a statement, batched like usersPageQuery). */
+export const userByIdQuery = (db: Database, id: string) =>
+  db.select(accessUserColumns).from(users).where(eq(users.id, id)).limit(1);
 
 /** Another admin must remain: written into the statement so concurrent changes cannot race past it. */
 const anotherAdminRemains = (id: string) =>

@@ -1,8 +1,9 @@
 /**
- * Builds the app: global middleware (outermost first), the routers, the OpenAPI document,
- * and the one place where every error becomes a problem+json response.
+ * Builds the app: global middleware (outermost first), the routers (routers.ts), and the one
+ * place where every error becomes a problem+json response.
  */
-import { Hono, type Context } from 'hono';
+import type { Context } from 'hono';
+import { Hono } from './hono';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import type { AppEnv } from '../platform/env';
@@ -13,21 +14,8 @@ import { OAUTH_PATHS } from '../oauth/endpoints';
 import { context } from './middleware/context';
 import { requireHttps } from './middleware/https';
 import { responseHeaders } from './middleware/response-headers';
-import { openApiDocument } from './openapi';
 import { MAX_BODY_BYTES } from './schemas';
-import { adminRouter } from './routes/admin';
-import { authRouter } from './routes/auth';
-import { compatRouter } from './routes/compat';
-import { metaRouter, openApiRoute } from './routes/meta';
-import { mfaRouter } from './routes/mfa';
-import { oauthAuthorizeRouter } from './routes/oauth-authorize';
-import { oauthLogoutRouter } from './routes/oauth-logout';
-import { oauthRouter } from './routes/oauth';
-import { oauthClientsRouter } from './routes/oauth-clients';
-import { passkeysRouter } from './routes/passkeys';
-import { recoveryRouter } from './routes/recovery';
-import { createRouter, type Router } from './routing';
-import { sessionsRouter } from './routes/sessions';
+import { routers } from './routers';
 
 export { MAX_BODY_BYTES };
 
@@ -42,30 +30,6 @@ const OAUTH_CORS_PATHS = new Set<string>([
   '/.well-known/openid-configuration',
   '/.well-known/oauth-authorization-server',
 ]);
-
-const documentRouter: Router = createRouter().route(openApiRoute, (c) => c.json(apiDocument(), 200));
-const routers: Router[] = [
-  metaRouter,
-  documentRouter,
-  authRouter,
-  mfaRouter,
-  passkeysRouter,
-  recoveryRouter,
-  sessionsRouter,
-  adminRouter,
-  oauthRouter,
-  oauthClientsRouter,
-  compatRouter,
-  oauthAuthorizeRouter,
-  oauthLogoutRouter,
-];
-
-let document: ReturnType<typeof openApiDocument> | undefined;
-/**
- * The OpenAPI document of every route. Built on first use, not at cold start; also read by
- * scripts/client-types.ts, which generates the client's types from it.
- */
-export const apiDocument = () => (document ??= openApiDocument(routers.flatMap((r) => r.specs)));
 
 /**
  * On OAuth endpoints, the service's own errors in the RFC's terms: request-validation failures

@@ -1,7 +1,7 @@
 /** The OpenAPI 3.1 document, generated from the route declarations and their zod schemas. */
 import * as z from 'zod';
 import { REFRESH_COOKIE } from '../sessions/refresh-cookie';
-import type { ResponseSpec, RouteSpec } from './routing';
+import type { ResponseSpec, RouteDocs, RouteSpec } from './routing';
 import { MAX_BODY_BYTES, problem, problemSchema } from './schemas';
 import { TAGS } from './tags';
 import { OAUTH_ERRORS, type OAuthErrorCode } from '../oauth/errors';
@@ -43,11 +43,11 @@ export const CLIENT_BASIC_SCHEME = 'clientSecretBasic';
  * body limit (413) applies to it. A declared 400 that is not a problem document (the Flask
  * routes') gains the problem media type beside its own.
  */
-function impliedResponses(spec: RouteSpec): Record<number, ResponseSpec> {
+function impliedResponses(spec: RouteSpec, docs: RouteDocs): Record<number, ResponseSpec> {
   const { body, query, params } = spec.request ?? {};
   const implied: Record<number, ResponseSpec> = {};
   const error = (description: string, oauthDescription: string): ResponseSpec =>
-    spec.oauthErrors ? { description: oauthDescription, oauthError: true } : problem(description);
+    docs.oauthErrors ? { description: oauthDescription, oauthError: true } : problem(description);
   if (body || query || params) {
     implied[400] = error('Invalid request (`validation_failed`, `malformed_json`)', 'Invalid request');
   }
@@ -58,9 +58,9 @@ function impliedResponses(spec: RouteSpec): Record<number, ResponseSpec> {
     );
     implied[415] = error('Body is not JSON (`unsupported_media_type`)', 'Body is not JSON (`invalid_request`)');
   }
-  const responses = { ...implied, ...spec.responses };
+  const responses = { ...implied, ...docs.responses };
   for (const status of Object.keys(implied).map(Number)) {
-    const kind = spec.oauthErrors ? { oauthError: true as const } : { problem: true as const };
+    const kind = docs.oauthErrors ? { oauthError: true as const } : { problem: true as const };
     if (!responses[status]!.problem && !responses[status]!.oauthError) {
       responses[status] = { ...responses[status]!, ...kind };
     }
@@ -87,26 +87,29 @@ function content(response: ResponseSpec) {
   return { ...(Object.keys(media).length ? { content: media } : {}), ...headers };
 }
 
-function security(spec: RouteSpec) {
+function security(docs: RouteDocs) {
   // The refresh token comes in the body or in the cookie: `{}` makes the cookie optional.
-  if (spec.refreshCookie) return [{}, { [REFRESH_COOKIE_SCHEME]: [] }];
-  if (spec.bearer) return [{ bearerAuth: [] }];
+  if (docs.security) return docs.security;
+  if (docs.refreshCookie) return [{}, { [REFRESH_COOKIE_SCHEME]: [] }];
+  if (docs.bearer) return [{ bearerAuth: [] }];
   // Public, said outright: tools and client generators need not guess whether a credential is missing.
   return [];
 }
 
 function operation(spec: RouteSpec) {
+  const docs = spec.docs;
+  if (!docs) throw new Error(`${spec.method.toUpperCase()} ${spec.path} has no docs: build with API_DOCS = true.`);
   const params = [...parameters(spec.request?.params, 'path'), ...parameters(spec.request?.query, 'query')];
   const body = spec.request?.body;
   const form = spec.request?.form;
-  const example = spec.request?.example;
+  const example = docs.example;
   return {
-    operationId: spec.operationId,
-    tags: spec.tags,
+    operationId: docs.operationId,
+    tags: docs.tags,
     // Plain text: tools render only descriptions as CommonMark, so `code` would show its backticks.
-    summary: spec.summary.replaceAll('`', ''),
-    description: spec.description,
-    security: security(spec),
+    summary: docs.summary.replaceAll('`', ''),
+    description: docs.description,
+    security: security(docs),
     ...(params.length ? { parameters: params } : {}),
     ...(body
       ? {
@@ -132,7 +135,7 @@ function operation(spec: RouteSpec) {
         }
       : {}),
     responses: Object.fromEntries(
-      Object.entries(impliedResponses(spec))
+      Object.entries(impliedResponses(spec, docs))
         .sort(([a], [b]) => Number(a) - Number(b))
         .map(([status, response]) => [status, { description: response.description, ...content(response) }]),
     ),

@@ -8,7 +8,8 @@
  * (93 KiB) this way, and Workers load the whole bundle on every cold start.
  */
 import { zValidator } from '@hono/zod-validator';
-import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
+import { Hono } from './hono';
 import { bodyLimit } from 'hono/body-limit';
 import type * as z from 'zod';
 import type { AppEnv } from '../platform/env';
@@ -32,23 +33,27 @@ export type ResponseSpec = {
   headers?: Record<string, string>;
 };
 
-export type RouteSpec = {
-  method: 'get' | 'post' | 'patch' | 'delete';
-  /** OpenAPI style: `/admin/users/{id}`. */
-  path: string;
+/**
+ * What only documents a route: the OpenAPI document is built from it (openapi.ts, at build
+ * time), the Worker never reads it. Declared as `docs: API_DOCS && { ... }`: API_DOCS is a
+ * build-time constant, false in the Worker's bundle (wrangler.toml [define]), so esbuild drops
+ * every text here from what each cold start loads, and true where scripts/build-assets.mjs
+ * builds /openapi.json.
+ */
+export type RouteDocs = {
   /**
    * Stable, camelCase: client generators name their functions after it, so renaming one is
    * a breaking change for every generated client.
    */
   operationId: string;
-  tags: Tag[];
+  tags: readonly Tag[];
   /** One line, shown in lists. */
   summary: string;
   /** What it does and when to use it; the details a caller needs beyond the schemas. */
   description: string;
-  /** Requires `Authorization: Bearer` (documented; enforced by `middleware`). */
+  /** Requires `Authorization: Bearer` (enforced by the route's `middleware`). */
   bearer?: true;
-  /** Accepts the refresh token from the HttpOnly refresh cookie instead of the body (documented). */
+  /** Accepts the refresh token from the HttpOnly refresh cookie instead of the body. */
   refreshCookie?: true;
   /**
    * Its errors are OAuth errors (RFC 6749 §5.2 JSON; the route runs oauthEndpoint()), so the
@@ -56,14 +61,21 @@ export type RouteSpec = {
    */
   oauthErrors?: true;
   /** OpenAPI security requirements, where `bearer` and `refreshCookie` do not say it (OAuth client auth). */
-  security?: Record<string, string[]>[];
+  security?: readonly Record<string, readonly string[]>[];
+  /** A valid request body, shown by documentation tools (and checked against `body` by openapi:lint). */
+  example?: Record<string, unknown>;
+  responses: Record<number, ResponseSpec>;
+};
+
+export type RouteSpec = {
+  method: 'get' | 'post' | 'patch' | 'delete';
+  /** OpenAPI style: `/admin/users/{id}`. */
+  path: string;
   /** Runs before validation: authentication first, so bad bodies from strangers cost nothing. */
   middleware?: MiddlewareHandler<AppEnv>[];
   request?: {
     body?: z.ZodType;
     bodyOptional?: true;
-    /** A valid request body, shown by documentation tools (and checked against `body` by openapi:lint). */
-    example?: Record<string, unknown>;
     query?: z.ZodType;
     params?: z.ZodType;
     /**
@@ -77,7 +89,7 @@ export type RouteSpec = {
      */
     form?: z.ZodType;
   };
-  responses: Record<number, ResponseSpec>;
+  docs: false | RouteDocs;
 };
 
 /** Keeps the literal types of a route declaration (the handler's `c.req.valid()` relies on them). */

@@ -8,10 +8,9 @@
  * is known to be registered for a client the request proved (by its ID token, or its
  * client_id), or this endpoint would be an open redirector.
  */
-import { decodeHeader } from 'hono/utils/jwt/jwt';
-import { verifying } from 'hono/utils/jwt/jws';
+import { compactVerify, decodeProtectedHeader } from 'jose';
 import type { Config } from '../platform/config';
-import { fromBase64Url, utf8 } from '../platform/crypto';
+import { fromBase64Url } from '../platform/crypto';
 import type { Database } from '../platform/db/client';
 import { ApiError } from '../platform/errors';
 import { audit, type RequestLog } from '../platform/audit';
@@ -39,7 +38,7 @@ async function readIdTokenHint(config: Config, issuer: string, token: string): P
   let header: unknown;
   let payload: unknown;
   try {
-    header = decodeHeader(token);
+    header = decodeProtectedHeader(token);
     payload = JSON.parse(new TextDecoder().decode(fromBase64Url(parts[1]!) ?? new Uint8Array()));
   } catch {
     return null;
@@ -51,8 +50,7 @@ async function readIdTokenHint(config: Config, issuer: string, token: string): P
   const key = typeof kid === 'string' ? (await getKeyRing(config)).verify.get(kid) : undefined;
   // ID tokens are signed with asymmetric keys only; the header's alg must be the key's.
   if (!key || key.alg === 'HS256' || alg !== key.alg) return null;
-  const signature = fromBase64Url(parts[2]!);
-  if (!signature || !(await verifying(key.key, key.alg, signature, utf8(`${parts[0]}.${parts[1]}`)))) return null;
+  if (!(await compactVerify(token, key.key, { algorithms: [key.alg] }).catch(() => null))) return null;
   const { iss, sub, aud, sid } = (typeof payload === 'object' && payload !== null ? payload : {}) as Record<
     string,
     unknown

@@ -78,6 +78,8 @@ export type AppEnv = {
     /** Set by requireAuth: the user as just read from D1 (role is authoritative there). */
     user: AccessUser;
     claims: AccessClaims;
+    /** requireAuth({ deferred: true }): the D1 half of the access check is the handler's (withAccessCheck). */
+    accessCheck: 'deferred' | 'done';
     /**
      * Set by the oauthEndpoint middleware: this route answers errors in the RFC's JSON (RFC 6749
      * §5.2), and `validation` is the code its request-validation failures get.

@@ -465,20 +465,23 @@ export async function rotateRefreshToken(
  * the largest share of the protected path's own CPU in the profile; the columns come back in
  * the order selected here, and SubjectRow names them in that order.
  */
+const subjectColumns = (now: number | SQLWrapper) =>
+  ({
+    id: users.id,
+    username: users.username,
+    role: users.role,
+    tokenVersion: users.tokenVersion,
+    createdAt: users.createdAt,
+    mfaEnabled: users.mfaEnabled,
+    email: users.email,
+    emailVerifiedAt: users.emailVerifiedAt,
+    // 1 when the token's session exists, is not revoked and has not expired; else 0 or NULL.
+    sessionLive: sql<0 | 1 | null>`${sessions.revokedAt} IS NULL AND ${sessions.expiresAt} > ${now}`,
+  }) satisfies Record<keyof AccessUser | 'sessionLive', unknown>;
+
 const prepareSubjectQuery = (db: Database) =>
   db
-    .select({
-      id: users.id,
-      username: users.username,
-      role: users.role,
-      tokenVersion: users.tokenVersion,
-      createdAt: users.createdAt,
-      mfaEnabled: users.mfaEnabled,
-      email: users.email,
-      emailVerifiedAt: users.emailVerifiedAt,
-      // 1 when the token's session exists, is not revoked and has not expired; else 0 or NULL.
-      sessionLive: sql`${sessions.revokedAt} IS NULL AND ${sessions.expiresAt} > ${sql.placeholder('now')}`,
-    } satisfies Record<keyof AccessUser | 'sessionLive', unknown>)
+    .select(subjectColumns(sql.placeholder('now')))
     .from(users)
     .leftJoin(sessions, and(eq(sessions.id, sql.placeholder('sessionId')), eq(sessions.userId, users.id)))
     .where(eq(users.id, sql.placeholder('userId')))
@@ -517,6 +520,34 @@ export async function findTokenSubject(
     sessionLive: sessionLive === 1,
   };
 }
+
+/**
+ * findTokenSubject's query as a statement, for a route that runs its own statement in the same
+ * batch (http/middleware/auth.ts, withAccessCheck): the access check costs no round trip of its own.
+ */
+export const tokenSubjectStatement = (db: Database, userId: string, sessionId: string, now: number) =>
+  db
+    .select(subjectColumns(now))
+    .from(users)
+    .leftJoin(sessions, and(eq(sessions.id, sessionId), eq(sessions.userId, users.id)))
+    .where(eq(users.id, userId));
+
+/** A row of tokenSubjectStatement, read as findTokenSubject answers. */
+export function tokenSubject(
+  row: Awaited<ReturnType<typeof tokenSubjectStatement>>[number] | undefined,
+): { user: AccessUser; sessionLive: boolean } | undefined {
+  if (!row) return undefined;
+  const { sessionLive, mfaEnabled, ...user } = row;
+  return { user: { ...user, mfaEnabled: Boolean(mfaEnabled) }, sessionLive: sessionLive === 1 };
+}
+
+/**
+ * True while an access token still holds: its user exists at the token's version and its
+ * session is live. Written into a write that must not happen for a revoked token, when the
+ * write runs in the same batch as the check (withAccessCheck) rather than after it.
+ */
+export const accessStillValid = (claims: { sub: string; ver: number; sid: string }, now: number) =>
+  sql`EXISTS (SELECT 1 FROM ${users} JOIN ${sessions} ON ${sessions.userId} = ${users.id} WHERE ${users.id} = ${claims.sub} AND ${users.tokenVersion} = ${claims.ver} AND ${sessions.id} = ${claims.sid} AND ${sessions.revokedAt} IS NULL AND ${sessions.expiresAt} > ${now})`;
 
 export async function revokeSession(db: Database, sessionId: string, reason: string, now: number): Promise<void> {
   const [revoked] = await db
@@ -596,7 +627,8 @@ export async function logoutEverywhere(db: Database, userId: string, now: number
 }
 
 /** The user's live sessions, OAuth grants among them with their client's id and name. */
-export async function listActiveSessions(db: Database, userId: string, now: number) {
+/** The user's live sessions, most recently used first (a statement: the route batches it with its access check). */
+export function activeSessionsQuery(db: Database, userId: string, now: number) {
   return db
     .select({
       id: sessions.id,
@@ -614,9 +646,13 @@ export async function listActiveSessions(db: Database, userId: string, now: numb
     .orderBy(desc(sessions.lastUsedAt));
 }
 
-/** Revokes one of the user's own sessions; someone else's id is answered like an unknown one. */
-export async function revokeOwnSession(db: Database, userId: string, sessionId: string, now: number): Promise<void> {
-  const [row] = await db
+/**
+ * Revokes one of the user's own sessions; someone else's id matches nothing, like an unknown
+ * one. `guard` (accessStillValid) keeps it from happening for a caller whose token no longer
+ * holds, when it runs in the batch of the caller's access check.
+ */
+export function revokeOwnSessionStatement(db: Database, userId: string, sessionId: string, now: number, guard?: SQL) {
+  return db
     .update(sessions)
     .set({ revokedAt: now, revokedReason: 'revoked_by_user' })
     .where(
@@ -625,11 +661,21 @@ export async function revokeOwnSession(db: Database, userId: string, sessionId: 
         eq(sessions.userId, userId),
         isNull(sessions.revokedAt),
         gt(sessions.expiresAt, now),
+        guard,
       ),
     )
     .returning({ id: sessions.id });
-  if (!row) throw new ApiError(404, 'not_found', 'No active session with that id.');
+}
+
+/** The outcome of revokeOwnSessionStatement: 404 for no such live session of the user. */
+export function revokedOwnSession(rows: { id: string }[], userId: string): void {
+  if (rows.length === 0) throw new ApiError(404, 'not_found', 'No active session with that id.');
   forgetUser(userId);
+}
+
+/** Revokes one of the user's own sessions (its own round trip). */
+export async function revokeOwnSession(db: Database, userId: string, sessionId: string, now: number): Promise<void> {
+  revokedOwnSession(await revokeOwnSessionStatement(db, userId, sessionId, now), userId);
 }
 
 /** Deletes sessions (and, by cascade, their tokens) that ended more than the retention period ago. */

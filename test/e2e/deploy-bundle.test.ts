@@ -35,6 +35,15 @@ const LEGACY_LIBRARY_MARKERS = ['Invalid salt version', 'expected a power of 2']
 /** The names openid-client and oauth4webapi give themselves: test-only relying parties, never in the Worker. */
 const RELYING_PARTY_MARKERS = ["'openid-client'", '"openid-client"', "'oauth4webapi'", '"oauth4webapi"'];
 
+/** The operations' descriptions, as the build's /openapi.json has them (long enough to be unmistakable). */
+async function documentedTexts(): Promise<string[]> {
+  const { buildOpenApiDocument } = await import('../../scripts/lib/openapi-document.mjs');
+  const doc = (await buildOpenApiDocument()) as { paths: Record<string, Record<string, { description: string }>> };
+  const texts = Object.values(doc.paths).flatMap((ops) => Object.values(ops).map((op) => op.description));
+  expect(texts.length).toBeGreaterThan(50);
+  return texts.filter((t) => t.length > 40);
+}
+
 /** `wrangler deploy --dry-run` of a config; returns the JavaScript it would upload. */
 async function dryRun(configArgs: string[]): Promise<Buffer[]> {
   const outDir = scratch();
@@ -62,6 +71,10 @@ describe('the deploy bundle', () => {
       for (const marker of RELYING_PARTY_MARKERS) expect(code.toString('utf8')).not.toContain(marker);
       // No keep_names helper (wrangler's default): it would run for every closure made per request.
       expect(code.toString('utf8')).not.toMatch(/"name",\{value:[\w$]+,configurable:!0\}/);
+      // The routes' documentation is compiled out (API_DOCS = false): it lives in /openapi.json.
+      const text = code.toString('utf8');
+      const inBundle = (await documentedTexts()).filter((t) => text.includes(t));
+      expect(inBundle).toEqual([]);
       gzipped += gzipSync(code).length;
     }
     console.log(`deploy bundle: ${(gzipped / 1024).toFixed(1)} KiB gzipped (budget ${GZIP_BUDGET / 1024} KiB)`);

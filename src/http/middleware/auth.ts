@@ -7,14 +7,15 @@
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import { createMiddleware } from 'hono/factory';
-import { mayReadReplica, primaryDb } from '../../platform/db/client';
+import type { BatchItem } from 'drizzle-orm/batch';
+import { mayReadReplica, primaryDb, type Database } from '../../platform/db/client';
 import type { Role } from '../../platform/db/schema';
 import type { AppEnv } from '../../platform/env';
 import { cachedCheck, rememberCheck } from '../../sessions/access-cache';
 import { ApiError } from '../../platform/errors';
 import { getKeyRing } from '../../credentials/keys';
-import { findTokenSubject } from '../../sessions/sessions';
-import { verifyAccessToken } from '../../credentials/tokens';
+import { findTokenSubject, tokenSubject, tokenSubjectStatement } from '../../sessions/sessions';
+import { verifyAccessToken, type AccessClaims } from '../../credentials/tokens';
 import { dpopChallenge, DpopProofError, forResource, invalidProof } from '../../dpop/errors';
 import { currentNonce } from '../../dpop/nonce';
 import { verifyDpopProof } from '../../dpop/proof';
@@ -54,6 +55,13 @@ export type RequireAuthOptions = {
    * replica could still show as it was before a demotion.
    */
   primary?: boolean;
+  /**
+   * Verifies the token here but leaves the D1 check to the handler, which runs it in one batch
+   * with its own statement (withAccessCheck): one round trip instead of two, for the routes a
+   * client calls on every page (the sessions list, the admin's user list). The handler must
+   * call withAccessCheck before it answers; a route that forgets fails loudly.
+   */
+  deferred?: boolean;
 };
 
 /**
@@ -89,8 +97,33 @@ export async function checkBinding(c: Context<AppEnv>, token: string, jkt: strin
   if (config.dpop.nonce) c.header('DPoP-Nonce', await currentNonce(config));
 }
 
+type Subject = Awaited<ReturnType<typeof findTokenSubject>>;
+
+/**
+ * The D1 half of the check: the token's user at the token's version, and its session live. A
+ * bound token got here in the DPoP scheme (checkBinding), so its refusals carry DPoP's challenge.
+ */
+function checkSubject(subject: Subject, claims: Pick<AccessClaims, 'ver' | 'cnf'>) {
+  const as = claims.cnf ? 'dpop' : 'bearer';
+  if (!subject) throw unauthorized('The user of this token no longer exists.', true, as);
+  if (subject.user.tokenVersion !== claims.ver || !subject.sessionLive) {
+    throw unauthorized('The access token has been revoked.', true, as);
+  }
+  return subject.user;
+}
+
+function checkRole(roles: readonly Role[], role: Role) {
+  if (!roles.includes(role))
+    throw new ApiError(403, 'forbidden', `This route requires the ${roles.join(' or ')} role.`);
+}
+
 /** Requires a valid access token whose user and session are still live. */
-export const requireAuth = ({ schemes = ['Bearer'], cache = false, primary = false }: RequireAuthOptions = {}) => {
+export const requireAuth = ({
+  schemes = ['Bearer'],
+  cache = false,
+  primary = false,
+  deferred = false,
+}: RequireAuthOptions = {}) => {
   const accepted = new Set(schemes.map((s) => s.toLowerCase()));
   return createMiddleware<AppEnv>(async (c, next) => {
     const header = c.req.header('Authorization')?.trim();
@@ -116,15 +149,19 @@ export const requireAuth = ({ schemes = ['Bearer'], cache = false, primary = fal
     if (dpop || jkt) await checkBinding(c, token, jkt, dpop);
     const now = Date.now();
     if (primary) c.set('db', primaryDb(c.env.DB, config.d1Reads));
+    if (deferred) {
+      c.set('claims', claims);
+      c.set('accessCheck', 'deferred');
+      await next();
+      // An answer without the check would serve a revoked token (a refusal is an error, not an answer).
+      if (!c.error && c.get('accessCheck') !== 'done')
+        throw new Error(`${c.req.path} answered without its access check`);
+      return;
+    }
     const ttl = cache && !primary ? config.accessCheckCacheTtl : 0;
     let user = ttl ? cachedCheck(claims.sub, claims.sid, claims.ver, ttl, now) : undefined;
     if (!user) {
-      const subject = await findTokenSubject(c.get('db'), claims.sub, claims.sid, now);
-      if (!subject) throw unauthorized('The user of this token no longer exists.', true, as);
-      if (subject.user.tokenVersion !== claims.ver || !subject.sessionLive) {
-        throw unauthorized('The access token has been revoked.', true, as);
-      }
-      user = subject.user;
+      user = checkSubject(await findTokenSubject(c.get('db'), claims.sub, claims.sid, now), claims);
       if (config.accessCheckCacheTtl) {
         const fromReplica = !primary && mayReadReplica(config.d1Reads, c.req.method);
         const hold = fromReplica ? (config.accessCheckCacheTtl + config.d1ReplicaLagBound) * 1000 : 0;
@@ -147,10 +184,31 @@ export const requireRole = (...roles: Role[]): MiddlewareHandler<AppEnv>[] => {
   return [
     requireAuth({ primary: true }),
     createMiddleware<AppEnv>(async (c, next) => {
-      if (!roles.includes(c.get('user').role)) {
-        throw new ApiError(403, 'forbidden', `This route requires the ${roles.join(' or ')} role.`);
-      }
+      checkRole(roles, c.get('user').role);
       await next();
     }),
   ];
 };
+
+/**
+ * The access check of a `requireAuth({ deferred: true })` route, in one D1 batch with the
+ * route's own statement: one round trip. The statement runs whatever the check finds (a batch
+ * is all or nothing), so it must be a read, or a write that carries the check in its own WHERE
+ * (sessions' accessStillValid); its result is returned only to a caller that passed, with
+ * `user` set on the context as requireAuth sets it. `roles`: as requireRole, on the same read.
+ */
+export async function withAccessCheck<T extends BatchItem<'sqlite'>>(
+  c: Context<AppEnv>,
+  statement: (db: Database) => T,
+  roles?: readonly Role[],
+): Promise<Awaited<T>> {
+  if (c.get('accessCheck') !== 'deferred') throw new Error('withAccessCheck needs requireAuth({ deferred: true })');
+  const db = c.get('db');
+  const claims = c.get('claims');
+  const [row, result] = await db.batch([tokenSubjectStatement(db, claims.sub, claims.sid, Date.now()), statement(db)]);
+  const user = checkSubject(tokenSubject((row as Parameters<typeof tokenSubject>[0][])[0]), claims);
+  if (roles) checkRole(roles, user.role);
+  c.set('user', user);
+  c.set('accessCheck', 'done');
+  return result as Awaited<T>;
+}

@@ -72,122 +72,136 @@ const refreshTokenBody = z.object({ refresh_token: z.string().max(512).optional(
 export const registerRoute = defineRoute({
   method: 'post',
   path: '/auth/register',
-  operationId: 'register',
-  tags,
-  summary: 'Create a user (always with role `user`)',
-  description:
-    'Creates a user with role `user` and returns it. It does not sign in: call `login` next. The username is NFKC-normalised and unique case-insensitively; the password must meet the length rule and not be one of the most common passwords.',
   request: {
     body: credentialsSchema,
     newPasswords: ['password'],
-    example: { username: 'alice', password: 'correct horse battery staple' },
   },
-  responses: {
-    201: json(z.object({ user: userSchema }), 'The new user'),
-    400: problem('Invalid input (`validation_failed`, `password_too_common`, `malformed_json`)'),
-    409: problem('Username taken (`username_taken`)'),
-    415: problem('Body is not JSON'),
-    429: problem('Too many registrations from this address (`too_many_registrations`), see Retry-After'),
+  docs: API_DOCS && {
+    operationId: 'register',
+    tags,
+    summary: 'Create a user (always with role `user`)',
+    description:
+      'Creates a user with role `user` and returns it. It does not sign in: call `login` next. The username is NFKC-normalised and unique case-insensitively; the password must meet the length rule and not be one of the most common passwords.',
+    example: { username: 'alice', password: 'correct horse battery staple' },
+    responses: {
+      201: json(z.object({ user: userSchema }), 'The new user'),
+      400: problem('Invalid input (`validation_failed`, `password_too_common`, `malformed_json`)'),
+      409: problem('Username taken (`username_taken`)'),
+      415: problem('Body is not JSON'),
+      429: problem('Too many registrations from this address (`too_many_registrations`), see Retry-After'),
+    },
   },
 });
 
 export const loginRoute = defineRoute({
   method: 'post',
   path: '/auth/login',
-  operationId: 'login',
-  tags,
-  summary: 'Exchange username and password for an access token and a refresh token',
-  description:
-    'Starts a session. The access token is short-lived (`expires_in` seconds) and goes in `Authorization: Bearer`; the refresh token, in the body or (`refresh_token_delivery: "cookie"`, for browser SPAs) in an HttpOnly cookie, gets new tokens from `refreshToken`. Failed attempts are throttled per account and address. A `DPoP` proof header binds the session (RFC 9449).',
   request: {
     body: credentialsSchema.extend({ refresh_token_delivery: deliverySchema }),
-    example: { username: 'alice', password: 'correct horse battery staple', refresh_token_delivery: 'body' },
   },
-  responses: {
-    200: json(tokenResponseSchema, 'Tokens and the user'),
-    400: problem('Invalid input, `invalid_dpop_proof` or `use_dpop_nonce`'),
-    401: problem('Wrong username or password (`invalid_credentials`)'),
-    403: problem(
-      'Right password, and the user has two-factor on (`mfa_required`): no tokens, but `mfa_token` and `mfa_token_expires_in` for POST /auth/mfa/verify',
-    ),
-    429: problem(
-      '`too_many_attempts`, see Retry-After: too many failed attempts (the window), or, with none failed, too many attempts for this account from this address still being checked (`Retry-After: 1`; at a known address LOGIN_KNOWN_ADDRESS_PARALLEL may be in flight). An account still on an imported hash also refuses past LEGACY_VERIFY_MAX_FAILURES failures an hour over all addresses',
-    ),
-    503: problem(
-      'The user was imported from Flask with a hash only the companion Worker can check, and it is not configured or failed (`legacy_hash_unavailable`); README section 14',
-    ),
+  docs: API_DOCS && {
+    operationId: 'login',
+    tags,
+    summary: 'Exchange username and password for an access token and a refresh token',
+    description:
+      'Starts a session. The access token is short-lived (`expires_in` seconds) and goes in `Authorization: Bearer`; the refresh token, in the body or (`refresh_token_delivery: "cookie"`, for browser SPAs) in an HttpOnly cookie, gets new tokens from `refreshToken`. Failed attempts are throttled per account and address. A `DPoP` proof header binds the session (RFC 9449).',
+    example: { username: 'alice', password: 'correct horse battery staple', refresh_token_delivery: 'body' },
+    responses: {
+      200: json(tokenResponseSchema, 'Tokens and the user'),
+      400: problem('Invalid input, `invalid_dpop_proof` or `use_dpop_nonce`'),
+      401: problem('Wrong username or password (`invalid_credentials`)'),
+      403: problem(
+        'Right password, and the user has two-factor on (`mfa_required`): no tokens, but `mfa_token` and `mfa_token_expires_in` for POST /auth/mfa/verify',
+      ),
+      429: problem(
+        '`too_many_attempts`, see Retry-After: too many failed attempts (the window), or, with none failed, too many attempts for this account from this address still being checked (`Retry-After: 1`; at a known address LOGIN_KNOWN_ADDRESS_PARALLEL may be in flight). An account still on an imported hash also refuses past LEGACY_VERIFY_MAX_FAILURES failures an hour over all addresses',
+      ),
+      503: problem(
+        'The user was imported from Flask with a hash only the companion Worker can check, and it is not configured or failed (`legacy_hash_unavailable`); README section 14',
+      ),
+    },
   },
 });
 
 export const refreshRoute = defineRoute({
   method: 'post',
   path: '/auth/refresh',
-  operationId: 'refreshToken',
-  tags,
-  summary: 'Rotate a refresh token: new access token and new refresh token',
-  description:
-    'The refresh token comes from the body, or else from the refresh cookie (which needs an allowed Origin). Each refresh token works once: the answer carries its successor, delivered the same way. Presenting a spent one again revokes the whole session (`refresh_token_reused`). A DPoP-bound session needs a `DPoP` proof of its key.',
-  refreshCookie: true,
-  request: { body: refreshTokenBody, bodyOptional: true, example: { refresh_token: 'dseXq0v…' } },
-  responses: {
-    200: json(tokenResponseSchema, 'Fresh tokens'),
-    400: problem('`invalid_dpop_proof` or `use_dpop_nonce`'),
-    401: problem(
-      '`invalid_refresh_token` (also a DPoP-bound one without a proof of its key), or `refresh_token_reused` (the whole session was revoked)',
-    ),
-    403: problem('Cookie sent without an allowed Origin (`csrf_rejected`)'),
+  request: { body: refreshTokenBody, bodyOptional: true },
+  docs: API_DOCS && {
+    operationId: 'refreshToken',
+    tags,
+    summary: 'Rotate a refresh token: new access token and new refresh token',
+    description:
+      'The refresh token comes from the body, or else from the refresh cookie (which needs an allowed Origin). Each refresh token works once: the answer carries its successor, delivered the same way. Presenting a spent one again revokes the whole session (`refresh_token_reused`). A DPoP-bound session needs a `DPoP` proof of its key.',
+    refreshCookie: true,
+    example: { refresh_token: 'dseXq0v…' },
+    responses: {
+      200: json(tokenResponseSchema, 'Fresh tokens'),
+      400: problem('`invalid_dpop_proof` or `use_dpop_nonce`'),
+      401: problem(
+        '`invalid_refresh_token` (also a DPoP-bound one without a proof of its key), or `refresh_token_reused` (the whole session was revoked)',
+      ),
+      403: problem('Cookie sent without an allowed Origin (`csrf_rejected`)'),
+    },
   },
 });
 
 export const logoutRoute = defineRoute({
   method: 'post',
   path: '/auth/logout',
-  operationId: 'logout',
-  tags,
-  summary: 'End the session of a refresh token (idempotent)',
-  description:
-    'Revokes the session of the refresh token from the body or the refresh cookie, and clears the cookie. Access tokens of that session stop working at once. Answers 204 also when there was nothing to end.',
-  refreshCookie: true,
-  request: { body: refreshTokenBody, bodyOptional: true, example: { refresh_token: 'dseXq0v…' } },
-  responses: { 204: { description: 'Logged out' }, 403: problem('`csrf_rejected`') },
+  request: { body: refreshTokenBody, bodyOptional: true },
+  docs: API_DOCS && {
+    operationId: 'logout',
+    tags,
+    summary: 'End the session of a refresh token (idempotent)',
+    description:
+      'Revokes the session of the refresh token from the body or the refresh cookie, and clears the cookie. Access tokens of that session stop working at once. Answers 204 also when there was nothing to end.',
+    refreshCookie: true,
+    example: { refresh_token: 'dseXq0v…' },
+    responses: { 204: { description: 'Logged out' }, 403: problem('`csrf_rejected`') },
+  },
 });
 
 export const logoutAllRoute = defineRoute({
   method: 'post',
   path: '/auth/logout-all',
-  operationId: 'logoutAll',
-  tags,
-  summary: 'End every session of the caller and invalidate every access token issued so far',
-  description:
-    'For a lost device or a suspected leak: every session of the caller, on every device, ends, every access token issued to them so far stops working, and every outstanding password reset token ends.',
   middleware: [requireAuth()],
-  bearer: true,
-  responses: { 204: { description: 'Logged out everywhere' }, 401: problem('No or invalid access token') },
+  docs: API_DOCS && {
+    operationId: 'logoutAll',
+    tags,
+    summary: 'End every session of the caller and invalidate every access token issued so far',
+    description:
+      'For a lost device or a suspected leak: every session of the caller, on every device, ends, every access token issued to them so far stops working, and every outstanding password reset token ends.',
+    bearer: true,
+    responses: { 204: { description: 'Logged out everywhere' }, 401: problem('No or invalid access token') },
+  },
 });
 
 export const passwordRoute = defineRoute({
   method: 'post',
   path: '/auth/password',
-  operationId: 'changePassword',
-  tags,
-  summary: 'Change the password; other sessions and all access tokens are revoked',
-  description:
-    'Needs the current password. Every other session ends and every access token (the caller’s too) stops working; the caller’s own session continues, so its refresh token gets a fresh access token. Every outstanding password reset token ends, and the user’s verified address gets a notice. Wrong current passwords are throttled like failed logins.',
   middleware: [requireAuth()],
-  bearer: true,
   request: {
     body: z.object({ current_password: passwordSchema, new_password: newPasswordSchema }),
     newPasswords: ['new_password'],
-    example: { current_password: 'correct horse battery staple', new_password: 'a-new-and-unusual-passphrase' },
   },
-  responses: {
-    204: { description: 'Changed' },
-    400: problem('Invalid new password'),
-    401: problem('Wrong current password (`invalid_credentials`) or invalid access token'),
-    429: problem('Too many wrong passwords'),
-    503: problem(
-      'The user was imported from Flask with a hash only the companion Worker can check, and it is not configured or failed (`legacy_hash_unavailable`); README section 14',
-    ),
+  docs: API_DOCS && {
+    operationId: 'changePassword',
+    tags,
+    summary: 'Change the password; other sessions and all access tokens are revoked',
+    description:
+      'Needs the current password. Every other session ends and every access token (the caller’s too) stops working; the caller’s own session continues, so its refresh token gets a fresh access token. Every outstanding password reset token ends, and the user’s verified address gets a notice. Wrong current passwords are throttled like failed logins.',
+    bearer: true,
+    example: { current_password: 'correct horse battery staple', new_password: 'a-new-and-unusual-passphrase' },
+    responses: {
+      204: { description: 'Changed' },
+      400: problem('Invalid new password'),
+      401: problem('Wrong current password (`invalid_credentials`) or invalid access token'),
+      429: problem('Too many wrong passwords'),
+      503: problem(
+        'The user was imported from Flask with a hash only the companion Worker can check, and it is not configured or failed (`legacy_hash_unavailable`); README section 14',
+      ),
+    },
   },
 });
 
@@ -196,29 +210,33 @@ const meResponse = z.object({ user: userSchema });
 export const protectedRoute = defineRoute({
   method: 'get',
   path: '/auth/protected',
-  operationId: 'getProtected',
-  tags,
-  summary: 'A protected greeting (the tutorial route)',
-  description: 'Answers only with a valid access token: the simplest way to check one end to end.',
   middleware: [requireAuth({ cache: true })],
-  bearer: true,
-  responses: {
-    200: json(z.object({ message: z.string(), user: userSchema }), 'Greeting'),
-    401: problem('No or invalid access token'),
+  docs: API_DOCS && {
+    operationId: 'getProtected',
+    tags,
+    summary: 'A protected greeting (the tutorial route)',
+    description: 'Answers only with a valid access token: the simplest way to check one end to end.',
+    bearer: true,
+    responses: {
+      200: json(z.object({ message: z.string(), user: userSchema }), 'Greeting'),
+      401: problem('No or invalid access token'),
+    },
   },
 });
 
 export const meRoute = defineRoute({
   method: 'get',
   path: '/auth/me',
-  operationId: 'getMe',
-  tags,
-  summary: 'The caller',
-  description:
-    'The user the access token belongs to, as stored now: a role changed since login shows here (with `ACCESS_CHECK_CACHE_TTL` set, within that many seconds).',
   middleware: [requireAuth({ cache: true })],
-  bearer: true,
-  responses: { 200: json(meResponse, 'The caller'), 401: problem('No or invalid access token') },
+  docs: API_DOCS && {
+    operationId: 'getMe',
+    tags,
+    summary: 'The caller',
+    description:
+      'The user the access token belongs to, as stored now: a role changed since login shows here (with `ACCESS_CHECK_CACHE_TTL` set, within that many seconds).',
+    bearer: true,
+    responses: { 200: json(meResponse, 'The caller'), 401: problem('No or invalid access token') },
+  },
 });
 
 export const authRouter = createRouter()

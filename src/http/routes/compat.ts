@@ -19,48 +19,59 @@ const statusSchema = z.object({ Status: z.enum(['Success', 'Error']), result: z.
 export const signupRoute = defineRoute({
   method: 'post',
   path: '/signup',
-  operationId: 'flaskSignup',
-  tags,
-  summary: 'Flask-JWT tutorial signup',
-  description: 'Registration as the Flask-JWT tutorial answered it. New clients use `register`.',
-  request: { body: credentialsSchema, example: { username: 'alice', password: 'correct horse battery staple' } },
-  responses: {
-    200: json(statusSchema, '`{"Status":"Success","result":"User created"}`'),
-    400: json(statusSchema, '`{"Status":"Error","result":"User already exists"}`; invalid input is a problem document'),
-    429: problem('Too many registrations from this address (`too_many_registrations`), see Retry-After'),
+  request: { body: credentialsSchema },
+  docs: API_DOCS && {
+    operationId: 'flaskSignup',
+    tags,
+    summary: 'Flask-JWT tutorial signup',
+    description: 'Registration as the Flask-JWT tutorial answered it. New clients use `register`.',
+    example: { username: 'alice', password: 'correct horse battery staple' },
+    responses: {
+      200: json(statusSchema, '`{"Status":"Success","result":"User created"}`'),
+      400: json(
+        statusSchema,
+        '`{"Status":"Error","result":"User already exists"}`; invalid input is a problem document',
+      ),
+      429: problem('Too many registrations from this address (`too_many_registrations`), see Retry-After'),
+    },
   },
 });
 
 export const flaskAuthRoute = defineRoute({
   method: 'post',
   path: '/auth',
-  operationId: 'flaskLogin',
-  tags,
-  summary: 'Flask-JWT login: an access token only (no refresh token)',
-  description:
-    'Login as the Flask-JWT tutorial answered it: `{"access_token"}` only, no refresh token. It still belongs to a session, listed and ended like any other. Same users, throttling and tokens as `login`; new clients use `login`.',
-  request: { body: credentialsSchema, example: { username: 'alice', password: 'correct horse battery staple' } },
-  responses: {
-    200: json(z.object({ access_token: z.string() }), 'The access token'),
-    401: problem('`invalid_credentials`'),
-    403: problem('The user has two-factor on (`mfa_required`); this route cannot complete such a login'),
-    429: problem('`too_many_attempts`, see Retry-After (as for POST /auth/login)'),
-    503: problem('`legacy_hash_unavailable`: an imported Flask hash that only the companion Worker can check'),
+  request: { body: credentialsSchema },
+  docs: API_DOCS && {
+    operationId: 'flaskLogin',
+    tags,
+    summary: 'Flask-JWT login: an access token only (no refresh token)',
+    description:
+      'Login as the Flask-JWT tutorial answered it: `{"access_token"}` only, no refresh token. It still belongs to a session, listed and ended like any other. Same users, throttling and tokens as `login`; new clients use `login`.',
+    example: { username: 'alice', password: 'correct horse battery staple' },
+    responses: {
+      200: json(z.object({ access_token: z.string() }), 'The access token'),
+      401: problem('`invalid_credentials`'),
+      403: problem('The user has two-factor on (`mfa_required`); this route cannot complete such a login'),
+      429: problem('`too_many_attempts`, see Retry-After (as for POST /auth/login)'),
+      503: problem('`legacy_hash_unavailable`: an imported Flask hash that only the companion Worker can check'),
+    },
   },
 });
 
 export const helloRoute = defineRoute({
   method: 'get',
   path: '/hello',
-  operationId: 'flaskHello',
-  tags,
-  summary: 'Flask-JWT protected greeting',
-  description: 'Accepts `Authorization: JWT <token>` (Flask-JWT’s scheme) or `Bearer <token>`.',
   middleware: [requireAuth({ schemes: ['JWT', 'Bearer'], cache: true })],
-  bearer: true,
-  responses: {
-    200: json(statusSchema, '`{"Status":"Success","result":"Hello <username>"}`'),
-    401: problem('No or invalid token'),
+  docs: API_DOCS && {
+    operationId: 'flaskHello',
+    tags,
+    summary: 'Flask-JWT protected greeting',
+    description: 'Accepts `Authorization: JWT <token>` (Flask-JWT’s scheme) or `Bearer <token>`.',
+    bearer: true,
+    responses: {
+      200: json(statusSchema, '`{"Status":"Success","result":"Hello <username>"}`'),
+      401: problem('No or invalid token'),
+    },
   },
 });
 

@@ -1,4 +1,4 @@
-/** Service metadata: health, the public signing keys, and (in app.ts) the OpenAPI document. */
+/** Service metadata: health, the public signing keys, and the OpenAPI document's declaration. */
 import { sql } from 'drizzle-orm';
 import * as z from 'zod';
 import { ApiError } from '../../platform/errors';
@@ -12,46 +12,52 @@ const tags: Tag[] = ['meta'];
 export const healthRoute = defineRoute({
   method: 'get',
   path: '/health',
-  operationId: 'getHealth',
-  tags,
-  summary: 'Liveness, including a trivial D1 query',
-  description: 'For load balancers and uptime checks: 200 when the Worker runs and D1 answers.',
-  responses: {
-    200: json(z.object({ status: z.literal('ok') }), 'Up'),
-    503: problem('D1 unreachable (`service_unavailable`)'),
+  docs: API_DOCS && {
+    operationId: 'getHealth',
+    tags,
+    summary: 'Liveness, including a trivial D1 query',
+    description: 'For load balancers and uptime checks: 200 when the Worker runs and D1 answers.',
+    responses: {
+      200: json(z.object({ status: z.literal('ok') }), 'Up'),
+      503: problem('D1 unreachable (`service_unavailable`)'),
+    },
   },
 });
 
 export const jwksRoute = defineRoute({
   method: 'get',
   path: '/.well-known/jwks.json',
-  operationId: 'getJwks',
-  tags,
-  summary: 'Public keys that verify access tokens (empty while only HS256 secrets are configured)',
-  description:
-    'Other services verify EdDSA or ES256 access tokens with these keys, picked by the token’s `kid`. Cacheable for a few minutes.',
-  responses: {
-    200: json(
-      z.object({ keys: z.array(z.looseObject({ kid: z.string(), alg: z.string(), kty: z.string() })) }),
-      'JWKS',
-    ),
+  docs: API_DOCS && {
+    operationId: 'getJwks',
+    tags,
+    summary: 'Public keys that verify access tokens (empty while only HS256 secrets are configured)',
+    description:
+      'Other services verify EdDSA or ES256 access tokens with these keys, picked by the token’s `kid`. Cacheable for a few minutes.',
+    responses: {
+      200: json(
+        z.object({ keys: z.array(z.looseObject({ kid: z.string(), alg: z.string(), kty: z.string() })) }),
+        'JWKS',
+      ),
+    },
   },
 });
 
-/** Declared here, served by app.ts (the document is built from every router, this one included). */
+/** Declared here, built at build time by src/http/document.ts and served as a static asset. */
 export const openApiRoute = defineRoute({
   method: 'get',
   path: '/openapi.json',
-  operationId: 'getOpenApiDocument',
-  tags,
-  summary: 'This OpenAPI 3.1 document',
-  description:
-    'Generated from the same route declarations that validate requests, so it cannot drift from the code. The TypeScript client’s types are generated from it.',
-  responses: {
-    200: json(
-      z.looseObject({ openapi: z.string(), info: z.looseObject({}), paths: z.looseObject({}) }),
-      'The document',
-    ),
+  docs: API_DOCS && {
+    operationId: 'getOpenApiDocument',
+    tags,
+    summary: 'This OpenAPI 3.1 document',
+    description:
+      'Generated from the same route declarations that validate requests, so it cannot drift from the code. The TypeScript client’s types are generated from it.',
+    responses: {
+      200: json(
+        z.looseObject({ openapi: z.string(), info: z.looseObject({}), paths: z.looseObject({}) }),
+        'The document',
+      ),
+    },
   },
 });
 

@@ -49,114 +49,120 @@ const mfaLocked = problem(
 export const enrolTotpRoute = defineRoute({
   method: 'post',
   path: '/auth/mfa/totp',
-  operationId: 'enrolTotp',
-  tags,
-  summary: 'Start TOTP enrolment: a new secret, pending until confirmed (calling again replaces it)',
-  description:
-    'Needs the current password. Returns a new TOTP secret and its otpauth URI (show it as a QR code). Two-factor is not on until POST /auth/mfa/totp/confirm proves the app has it.',
   middleware: [requireAuth()],
-  bearer: true,
   request: {
-    example: { current_password: 'correct horse battery staple' },
     body: z.object({ current_password: currentPasswordSchema }),
   },
-  responses: {
-    200: json(
-      z.object({
-        secret: z.string().meta({ description: 'Base32, for typing into an authenticator app' }),
-        otpauth_uri: z
-          .string()
-          .meta({ description: 'otpauth://totp/<ISSUER>:<username>?secret=…&issuer=…, for a QR code' }),
-      }),
-      'The pending secret',
-    ),
-    400: problem('Invalid input (`validation_failed`): `current_password` is required'),
-    401: problem('Wrong current password (`invalid_credentials`), or no or invalid access token'),
-    409: problem('TOTP is already enabled (`mfa_already_enabled`)'),
-    429: problem('Too many wrong passwords (`too_many_attempts`, the login throttle), see Retry-After'),
-    500: misconfigured,
-    503: legacyHashUnavailable,
+  docs: API_DOCS && {
+    operationId: 'enrolTotp',
+    tags,
+    summary: 'Start TOTP enrolment: a new secret, pending until confirmed (calling again replaces it)',
+    description:
+      'Needs the current password. Returns a new TOTP secret and its otpauth URI (show it as a QR code). Two-factor is not on until POST /auth/mfa/totp/confirm proves the app has it.',
+    bearer: true,
+    example: { current_password: 'correct horse battery staple' },
+    responses: {
+      200: json(
+        z.object({
+          secret: z.string().meta({ description: 'Base32, for typing into an authenticator app' }),
+          otpauth_uri: z
+            .string()
+            .meta({ description: 'otpauth://totp/<ISSUER>:<username>?secret=…&issuer=…, for a QR code' }),
+        }),
+        'The pending secret',
+      ),
+      400: problem('Invalid input (`validation_failed`): `current_password` is required'),
+      401: problem('Wrong current password (`invalid_credentials`), or no or invalid access token'),
+      409: problem('TOTP is already enabled (`mfa_already_enabled`)'),
+      429: problem('Too many wrong passwords (`too_many_attempts`, the login throttle), see Retry-After'),
+      500: misconfigured,
+      503: legacyHashUnavailable,
+    },
   },
 });
 
 export const confirmTotpRoute = defineRoute({
   method: 'post',
   path: '/auth/mfa/totp/confirm',
-  operationId: 'confirmTotp',
-  tags,
-  summary: 'Confirm enrolment with a first code: TOTP is on, and the recovery codes are returned once',
-  description:
-    'Checks a first code from the app, turns two-factor on, and returns ten single-use recovery codes: show them once, they are stored only as hashes. Every other session of the user ends; the caller’s continues.',
   middleware: [requireAuth()],
-  bearer: true,
-  request: { example: { code: '123456' }, body: z.object({ code }) },
-  responses: {
-    200: json(recoveryCodes, 'Ten recovery codes'),
-    400: problem('Wrong code (`invalid_mfa_code`) or invalid input'),
-    401: unauthorized,
-    409: problem('Already enabled (`mfa_already_enabled`) or no enrolment pending (`mfa_not_enabled`)'),
-    429: tooMany,
-    500: misconfigured,
+  request: { body: z.object({ code }) },
+  docs: API_DOCS && {
+    operationId: 'confirmTotp',
+    tags,
+    summary: 'Confirm enrolment with a first code: TOTP is on, and the recovery codes are returned once',
+    description:
+      'Checks a first code from the app, turns two-factor on, and returns ten single-use recovery codes: show them once, they are stored only as hashes. Every other session of the user ends; the caller’s continues.',
+    bearer: true,
+    example: { code: '123456' },
+    responses: {
+      200: json(recoveryCodes, 'Ten recovery codes'),
+      400: problem('Wrong code (`invalid_mfa_code`) or invalid input'),
+      401: unauthorized,
+      409: problem('Already enabled (`mfa_already_enabled`) or no enrolment pending (`mfa_not_enabled`)'),
+      429: tooMany,
+      500: misconfigured,
+    },
   },
 });
 
 export const disableTotpRoute = defineRoute({
   method: 'delete',
   path: '/auth/mfa/totp',
-  operationId: 'disableTotp',
-  tags,
-  summary: 'Turn TOTP off, with the current password and a current code or a recovery code; the recovery codes go too',
-  description:
-    'Needs the current password and a current TOTP code or an unused recovery code. Wrong passwords count against the login throttle, code checks against the per-user limit. The user’s verified address gets a notice.',
   middleware: [requireAuth()],
-  bearer: true,
-  request: { example: reauthenticationExample, body: reauthentication },
-  responses: {
-    204: { description: 'Two-factor is off' },
-    400: problem('Invalid input (`validation_failed`)'),
-    401: reauthenticationRefused,
-    403: mfaLocked,
-    409: problem('TOTP is not enabled (`mfa_not_enabled`)'),
-    429: reauthenticationTooMany,
-    500: misconfigured,
-    503: legacyHashUnavailable,
+  request: { body: reauthentication },
+  docs: API_DOCS && {
+    operationId: 'disableTotp',
+    tags,
+    summary:
+      'Turn TOTP off, with the current password and a current code or a recovery code; the recovery codes go too',
+    description:
+      'Needs the current password and a current TOTP code or an unused recovery code. Wrong passwords count against the login throttle, code checks against the per-user limit. The user’s verified address gets a notice.',
+    bearer: true,
+    example: reauthenticationExample,
+    responses: {
+      204: { description: 'Two-factor is off' },
+      400: problem('Invalid input (`validation_failed`)'),
+      401: reauthenticationRefused,
+      403: mfaLocked,
+      409: problem('TOTP is not enabled (`mfa_not_enabled`)'),
+      429: reauthenticationTooMany,
+      500: misconfigured,
+      503: legacyHashUnavailable,
+    },
   },
 });
 
 export const recoveryCodesRoute = defineRoute({
   method: 'post',
   path: '/auth/mfa/recovery-codes',
-  operationId: 'regenerateRecoveryCodes',
-  tags,
-  summary:
-    'A fresh set of recovery codes, with the current password and a current code or a recovery code; the old set stops working',
-  description:
-    'Needs the current password and a current TOTP code or an unused recovery code; the previous recovery codes stop working.',
   middleware: [requireAuth()],
-  bearer: true,
-  request: { example: reauthenticationExample, body: reauthentication },
-  responses: {
-    200: json(recoveryCodes, 'Ten new recovery codes'),
-    400: problem('Invalid input (`validation_failed`)'),
-    401: reauthenticationRefused,
-    403: mfaLocked,
-    409: problem('TOTP is not enabled (`mfa_not_enabled`)'),
-    429: reauthenticationTooMany,
-    500: misconfigured,
-    503: legacyHashUnavailable,
+  request: { body: reauthentication },
+  docs: API_DOCS && {
+    operationId: 'regenerateRecoveryCodes',
+    tags,
+    summary:
+      'A fresh set of recovery codes, with the current password and a current code or a recovery code; the old set stops working',
+    description:
+      'Needs the current password and a current TOTP code or an unused recovery code; the previous recovery codes stop working.',
+    bearer: true,
+    example: reauthenticationExample,
+    responses: {
+      200: json(recoveryCodes, 'Ten new recovery codes'),
+      400: problem('Invalid input (`validation_failed`)'),
+      401: reauthenticationRefused,
+      403: mfaLocked,
+      409: problem('TOTP is not enabled (`mfa_not_enabled`)'),
+      429: reauthenticationTooMany,
+      500: misconfigured,
+      503: legacyHashUnavailable,
+    },
   },
 });
 
 export const verifyMfaRoute = defineRoute({
   method: 'post',
   path: '/auth/mfa/verify',
-  operationId: 'verifyMfa',
-  tags,
-  summary: "Complete a login that answered 403 `mfa_required`: the login's tokens, delivered as it asked",
-  description:
-    'Send the `mfa_token` of that answer with either `code` (TOTP) or `recovery_code`. The token works once, for five minutes, and dies after five wrong codes. A `DPoP` proof binds the session, as at login.',
   request: {
-    example: { mfa_token: 'Qm9vb2…', code: '123456' },
     body: z
       .object({
         mfa_token: z.string().min(1).max(512),
@@ -168,15 +174,23 @@ export const verifyMfaRoute = defineRoute({
         path: ['code'],
       }),
   },
-  responses: {
-    200: json(tokenResponseSchema, 'Tokens and the user, as from login'),
-    400: problem('Invalid input (`validation_failed`), `invalid_dpop_proof` or `use_dpop_nonce`'),
-    401: problem(
-      'Wrong code (`invalid_mfa_code`), or the token is unknown, expired, used or dead (`invalid_mfa_token`)',
-    ),
-    403: mfaLocked,
-    429: tooMany,
-    500: misconfigured,
+  docs: API_DOCS && {
+    operationId: 'verifyMfa',
+    tags,
+    summary: "Complete a login that answered 403 `mfa_required`: the login's tokens, delivered as it asked",
+    description:
+      'Send the `mfa_token` of that answer with either `code` (TOTP) or `recovery_code`. The token works once, for five minutes, and dies after five wrong codes. A `DPoP` proof binds the session, as at login.',
+    example: { mfa_token: 'Qm9vb2…', code: '123456' },
+    responses: {
+      200: json(tokenResponseSchema, 'Tokens and the user, as from login'),
+      400: problem('Invalid input (`validation_failed`), `invalid_dpop_proof` or `use_dpop_nonce`'),
+      401: problem(
+        'Wrong code (`invalid_mfa_code`), or the token is unknown, expired, used or dead (`invalid_mfa_token`)',
+      ),
+      403: mfaLocked,
+      429: tooMany,
+      500: misconfigured,
+    },
   },
 });
 

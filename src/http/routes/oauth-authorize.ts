@@ -140,11 +140,13 @@ const authorizeResponses = {
 export const authorizeRoute = defineRoute({
   method: 'get',
   path: '/oauth/authorize',
-  operationId: 'authorize',
-  tags,
-  summary: 'Authorization endpoint (browser redirect; parameters in the query)',
-  description: authorizeDescription,
-  responses: authorizeResponses,
+  docs: API_DOCS && {
+    operationId: 'authorize',
+    tags,
+    summary: 'Authorization endpoint (browser redirect; parameters in the query)',
+    description: authorizeDescription,
+    responses: authorizeResponses,
+  },
 });
 
 const limitForm = bodyLimit({
@@ -155,12 +157,14 @@ const limitForm = bodyLimit({
 export const authorizePostRoute = defineRoute({
   method: 'post',
   path: '/oauth/authorize',
-  operationId: 'authorizeWithForm',
-  tags,
-  summary: 'Authorization endpoint (parameters as an HTML form post)',
-  description: `As GET /oauth/authorize, with the parameters as \`application/x-www-form-urlencoded\` (OpenID Connect Core §3.1.2.1). ${authorizeDescription}`,
   middleware: [limitForm],
-  responses: authorizeResponses,
+  docs: API_DOCS && {
+    operationId: 'authorizeWithForm',
+    tags,
+    summary: 'Authorization endpoint (parameters as an HTML form post)',
+    description: `As GET /oauth/authorize, with the parameters as \`application/x-www-form-urlencoded\` (OpenID Connect Core §3.1.2.1). ${authorizeDescription}`,
+    responses: authorizeResponses,
+  },
 });
 
 const interactionId = z.string().min(1).max(128).meta({ description: 'The `interaction` of the page’s URL' });
@@ -198,44 +202,45 @@ const csrf = problem('Not called by the service’s own page (`csrf_rejected`)')
 export const nextStepRoute = defineRoute({
   method: 'post',
   path: '/oauth/interaction/next',
-  operationId: 'oauthNextStep',
-  tags,
-  summary: 'The sign-in page’s next step for a pending authorization request',
-  description: `Decides from the browser’s session (its refresh cookie) whether the user must sign in, give consent, or goes back to the client now. With \`prompt=none\`, what would need the user ends the request with \`login_required\` or \`consent_required\`. ${pageOnly}`,
   middleware: [sameOriginOnly()],
-  request: { body: z.object({ interaction: interactionId }), example: { interaction: 'pR0x…' } },
-  responses: { 200: json(stepSchema, 'The next step'), 400: expired, 403: csrf },
+  request: { body: z.object({ interaction: interactionId }) },
+  docs: API_DOCS && {
+    operationId: 'oauthNextStep',
+    tags,
+    summary: 'The sign-in page’s next step for a pending authorization request',
+    description: `Decides from the browser’s session (its refresh cookie) whether the user must sign in, give consent, or goes back to the client now. With \`prompt=none\`, what would need the user ends the request with \`login_required\` or \`consent_required\`. ${pageOnly}`,
+    example: { interaction: 'pR0x…' },
+    responses: { 200: json(stepSchema, 'The next step'), 400: expired, 403: csrf },
+  },
 });
 
 export const signInRoute = defineRoute({
   method: 'post',
   path: '/oauth/interaction/sign-in',
-  operationId: 'oauthSignIn',
-  tags,
-  summary: 'Sign in on the hosted page (username and password), then the next step',
-  description: `Signs in exactly as \`login\` does (the same errors, throttling and lockout), delivering the session as the refresh cookie; a user with two-factor on gets \`403 mfa_required\` with an \`mfa_token\` for \`oauthVerify\`. ${pageOnly}`,
   middleware: [sameOriginOnly()],
   request: {
     body: credentialsSchema.extend({ interaction: interactionId }),
-    example: { interaction: 'pR0x…', username: 'alice', password: 'correct horse battery staple' },
   },
-  responses: {
-    200: json(stepSchema, 'Signed in; the next step'),
-    400: expired,
-    401: problem('Wrong username or password (`invalid_credentials`)'),
-    403: problem('Two-factor needed (`mfa_required`, with `mfa_token`), or `csrf_rejected`'),
-    429: problem('Too many failed attempts (`too_many_attempts`), see Retry-After'),
-    503: problem('An imported password that cannot be checked now (`legacy_hash_unavailable`)'),
+  docs: API_DOCS && {
+    operationId: 'oauthSignIn',
+    tags,
+    summary: 'Sign in on the hosted page (username and password), then the next step',
+    description: `Signs in exactly as \`login\` does (the same errors, throttling and lockout), delivering the session as the refresh cookie; a user with two-factor on gets \`403 mfa_required\` with an \`mfa_token\` for \`oauthVerify\`. ${pageOnly}`,
+    example: { interaction: 'pR0x…', username: 'alice', password: 'correct horse battery staple' },
+    responses: {
+      200: json(stepSchema, 'Signed in; the next step'),
+      400: expired,
+      401: problem('Wrong username or password (`invalid_credentials`)'),
+      403: problem('Two-factor needed (`mfa_required`, with `mfa_token`), or `csrf_rejected`'),
+      429: problem('Too many failed attempts (`too_many_attempts`), see Retry-After'),
+      503: problem('An imported password that cannot be checked now (`legacy_hash_unavailable`)'),
+    },
   },
 });
 
 export const verifyRoute = defineRoute({
   method: 'post',
   path: '/oauth/interaction/verify',
-  operationId: 'oauthVerify',
-  tags,
-  summary: 'The second factor on the hosted page (a TOTP or recovery code), then the next step',
-  description: `Completes a sign-in that answered \`mfa_required\`, as \`verifyMfa\` does: six digits are a TOTP code, anything else a recovery code. ${pageOnly}`,
   middleware: [sameOriginOnly()],
   request: {
     body: z.object({
@@ -243,27 +248,35 @@ export const verifyRoute = defineRoute({
       mfa_token: z.string().min(1).max(512),
       code: z.string().min(1).max(64),
     }),
-    example: { interaction: 'pR0x…', mfa_token: 'Qm9vb2…', code: '123456' },
   },
-  responses: {
-    200: json(stepSchema, 'Signed in; the next step'),
-    400: expired,
-    401: problem('Wrong code (`invalid_mfa_code`), or the `mfa_token` is no longer valid (`invalid_mfa_token`)'),
-    403: csrf,
-    429: problem('Too many wrong codes (`too_many_attempts`), see Retry-After'),
+  docs: API_DOCS && {
+    operationId: 'oauthVerify',
+    tags,
+    summary: 'The second factor on the hosted page (a TOTP or recovery code), then the next step',
+    description: `Completes a sign-in that answered \`mfa_required\`, as \`verifyMfa\` does: six digits are a TOTP code, anything else a recovery code. ${pageOnly}`,
+    example: { interaction: 'pR0x…', mfa_token: 'Qm9vb2…', code: '123456' },
+    responses: {
+      200: json(stepSchema, 'Signed in; the next step'),
+      400: expired,
+      401: problem('Wrong code (`invalid_mfa_code`), or the `mfa_token` is no longer valid (`invalid_mfa_token`)'),
+      403: csrf,
+      429: problem('Too many wrong codes (`too_many_attempts`), see Retry-After'),
+    },
   },
 });
 
 export const passkeySignInRoute = defineRoute({
   method: 'post',
   path: '/oauth/interaction/passkey',
-  operationId: 'oauthPasskeySignIn',
-  tags,
-  summary: 'Sign in on the hosted page with a passkey, then the next step',
-  description: `The browser's answer to options from \`passkeySignInOptions\`, verified as \`passkeySignInVerify\` verifies it (the same refusals and throttling), the session delivered as the refresh cookie. A passkey verifies its user, so no second factor is asked; the ID token's \`amr\` is \`hwk user\`. ${pageOnly}`,
   middleware: [sameOriginOnly()],
   request: {
     body: z.object({ interaction: interactionId, credential: authenticationResponse }),
+  },
+  docs: API_DOCS && {
+    operationId: 'oauthPasskeySignIn',
+    tags,
+    summary: 'Sign in on the hosted page with a passkey, then the next step',
+    description: `The browser's answer to options from \`passkeySignInOptions\`, verified as \`passkeySignInVerify\` verifies it (the same refusals and throttling), the session delivered as the refresh cookie. A passkey verifies its user, so no second factor is asked; the ID token's \`amr\` is \`hwk user\`. ${pageOnly}`,
     example: {
       interaction: 'pR0x…',
       credential: {
@@ -278,32 +291,34 @@ export const passkeySignInRoute = defineRoute({
         },
       },
     },
-  },
-  responses: {
-    200: json(stepSchema, 'Signed in; the next step'),
-    400: expired,
-    401: problem(
-      'The passkey was refused: `unknown_passkey`, `invalid_passkey_challenge`, `passkey_user_not_verified`, … (as `passkeySignInVerify`)',
-    ),
-    403: csrf,
-    429: problem('Too many attempts from this address (`too_many_attempts`), see Retry-After'),
-    500: problem('WEBAUTHN_RP_ID is not set (`misconfigured`)'),
+    responses: {
+      200: json(stepSchema, 'Signed in; the next step'),
+      400: expired,
+      401: problem(
+        'The passkey was refused: `unknown_passkey`, `invalid_passkey_challenge`, `passkey_user_not_verified`, … (as `passkeySignInVerify`)',
+      ),
+      403: csrf,
+      429: problem('Too many attempts from this address (`too_many_attempts`), see Retry-After'),
+      500: problem('WEBAUTHN_RP_ID is not set (`misconfigured`)'),
+    },
   },
 });
 
 export const consentRoute = defineRoute({
   method: 'post',
   path: '/oauth/interaction/consent',
-  operationId: 'oauthConsent',
-  tags,
-  summary: 'The user’s answer on the consent page: Allow or Deny',
-  description: `\`allow\` remembers the consent for this user, client and scope set and sends the user back with a code; \`deny\` sends \`error=access_denied\` back. When the browser’s session changed meanwhile, the answer is the next step instead (usually sign-in). ${pageOnly}`,
   middleware: [sameOriginOnly()],
   request: {
     body: z.object({ interaction: interactionId, decision: z.enum(['allow', 'deny']) }),
-    example: { interaction: 'pR0x…', decision: 'allow' },
   },
-  responses: { 200: json(stepSchema, 'The redirect (or the next step)'), 400: expired, 403: csrf },
+  docs: API_DOCS && {
+    operationId: 'oauthConsent',
+    tags,
+    summary: 'The user’s answer on the consent page: Allow or Deny',
+    description: `\`allow\` remembers the consent for this user, client and scope set and sends the user back with a code; \`deny\` sends \`error=access_denied\` back. When the browser’s session changed meanwhile, the answer is the next step instead (usually sign-in). ${pageOnly}`,
+    example: { interaction: 'pR0x…', decision: 'allow' },
+    responses: { 200: json(stepSchema, 'The redirect (or the next step)'), 400: expired, 403: csrf },
+  },
 });
 
 /** After a sign-in on the page: the refresh cookie, the sign-in recorded, the next step. */

@@ -49,63 +49,69 @@ const toAdminClient = (client: OAuthClient) => ({
 export const listClientsRoute = defineRoute({
   method: 'get',
   path: '/admin/oauth/clients',
-  operationId: 'listOAuthClients',
-  tags,
-  summary: 'List OAuth clients, oldest id first, with cursor pagination',
-  description: 'Their registered metadata (never a secret). Pass `next_cursor` as `cursor` until it is null.',
   middleware: adminOnly,
-  bearer: true,
   request: {
     query: z.object({
       limit: z.coerce.number().int().min(1).max(100).default(20),
       cursor: z.string().min(1).max(64).optional().meta({ description: '`next_cursor` of the previous page' }),
     }),
   },
-  responses: {
-    200: json(z.object({ clients: z.array(adminClientSchema), next_cursor: z.string().nullable() }), 'A page'),
-    401: unauthorized,
-    403: forbidden,
+  docs: API_DOCS && {
+    operationId: 'listOAuthClients',
+    tags,
+    summary: 'List OAuth clients, oldest id first, with cursor pagination',
+    description: 'Their registered metadata (never a secret). Pass `next_cursor` as `cursor` until it is null.',
+    bearer: true,
+    responses: {
+      200: json(z.object({ clients: z.array(adminClientSchema), next_cursor: z.string().nullable() }), 'A page'),
+      401: unauthorized,
+      403: forbidden,
+    },
   },
 });
 
 export const updateClientRoute = defineRoute({
   method: 'patch',
   path: '/admin/oauth/clients/{client_id}',
-  operationId: 'updateOAuthClient',
-  tags,
-  summary: 'Change an OAuth client’s metadata, or mark it first-party (`skip_consent`)',
-  description:
-    'Members left out stay as they are; `null` clears `client_name`, `logo_uri` or `scope`. The authentication method is fixed at registration. With `skip_consent`, users are not asked for consent for this client.',
   middleware: adminOnly,
-  bearer: true,
   request: {
     params: idParam,
     body: clientUpdateSchema,
-    example: { skip_consent: true, client_name: 'Our own app' },
   },
-  responses: {
-    200: json(z.object({ client: adminClientSchema }), 'The client as changed'),
-    401: unauthorized,
-    403: forbidden,
-    404: problem('No such client'),
+  docs: API_DOCS && {
+    operationId: 'updateOAuthClient',
+    tags,
+    summary: 'Change an OAuth client’s metadata, or mark it first-party (`skip_consent`)',
+    description:
+      'Members left out stay as they are; `null` clears `client_name`, `logo_uri` or `scope`. The authentication method is fixed at registration. With `skip_consent`, users are not asked for consent for this client.',
+    bearer: true,
+    example: { skip_consent: true, client_name: 'Our own app' },
+    responses: {
+      200: json(z.object({ client: adminClientSchema }), 'The client as changed'),
+      401: unauthorized,
+      403: forbidden,
+      404: problem('No such client'),
+    },
   },
 });
 
 export const deleteClientRoute = defineRoute({
   method: 'delete',
   path: '/admin/oauth/clients/{client_id}',
-  operationId: 'deleteOAuthClient',
-  tags,
-  summary: 'Delete an OAuth client; its grants end at once',
-  description: 'Deletes the client with its codes, consents and grants: its tokens stop working at once.',
   middleware: adminOnly,
-  bearer: true,
   request: { params: idParam },
-  responses: {
-    204: { description: 'Deleted' },
-    401: unauthorized,
-    403: forbidden,
-    404: problem('No such client'),
+  docs: API_DOCS && {
+    operationId: 'deleteOAuthClient',
+    tags,
+    summary: 'Delete an OAuth client; its grants end at once',
+    description: 'Deletes the client with its codes, consents and grants: its tokens stop working at once.',
+    bearer: true,
+    responses: {
+      204: { description: 'Deleted' },
+      401: unauthorized,
+      403: forbidden,
+      404: problem('No such client'),
+    },
   },
 });
 

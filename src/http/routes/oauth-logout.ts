@@ -59,27 +59,31 @@ const endSessionResponses = {
 export const endSessionRoute = defineRoute({
   method: 'get',
   path: '/oauth/logout',
-  operationId: 'endSession',
-  tags,
-  summary: 'End-session endpoint (browser redirect; parameters in the query)',
-  description: endSessionDescription,
-  responses: endSessionResponses,
+  docs: API_DOCS && {
+    operationId: 'endSession',
+    tags,
+    summary: 'End-session endpoint (browser redirect; parameters in the query)',
+    description: endSessionDescription,
+    responses: endSessionResponses,
+  },
 });
 
 export const endSessionPostRoute = defineRoute({
   method: 'post',
   path: '/oauth/logout',
-  operationId: 'endSessionWithForm',
-  tags,
-  summary: 'End-session endpoint (parameters as an HTML form post)',
-  description: `As GET /oauth/logout, with the parameters as \`application/x-www-form-urlencoded\`. ${endSessionDescription}`,
   middleware: [
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
       onError: () => refusedPage(`The request is larger than ${MAX_BODY_BYTES} bytes.`),
     }),
   ],
-  responses: endSessionResponses,
+  docs: API_DOCS && {
+    operationId: 'endSessionWithForm',
+    tags,
+    summary: 'End-session endpoint (parameters as an HTML form post)',
+    description: `As GET /oauth/logout, with the parameters as \`application/x-www-form-urlencoded\`. ${endSessionDescription}`,
+    responses: endSessionResponses,
+  },
 });
 
 const interactionBody = z.object({ interaction: z.string().min(1).max(128) });
@@ -90,43 +94,48 @@ const csrf = problem('Not called by the service’s own page (`csrf_rejected`)')
 export const logoutInfoRoute = defineRoute({
   method: 'post',
   path: '/oauth/interaction/logout/next',
-  operationId: 'oauthLogoutInfo',
-  tags,
-  summary: 'What the logout page shows: the client that asks, and who is signed in',
-  description: pageOnly,
   middleware: [sameOriginOnly()],
-  request: { body: interactionBody, example: { interaction: 'pR0x…' } },
-  responses: {
-    200: json(
-      z.object({
-        client: z
-          .object({ name: z.string(), logo_uri: z.string().optional(), self_registered: z.literal(true).optional() })
-          .optional(),
-        username: z.string().optional().meta({ description: 'Absent when the browser is not signed in' }),
-      }),
-      'The page’s content',
-    ),
-    400: expired,
-    403: csrf,
+  request: { body: interactionBody },
+  docs: API_DOCS && {
+    operationId: 'oauthLogoutInfo',
+    tags,
+    summary: 'What the logout page shows: the client that asks, and who is signed in',
+    description: pageOnly,
+    example: { interaction: 'pR0x…' },
+    responses: {
+      200: json(
+        z.object({
+          client: z
+            .object({ name: z.string(), logo_uri: z.string().optional(), self_registered: z.literal(true).optional() })
+            .optional(),
+          username: z.string().optional().meta({ description: 'Absent when the browser is not signed in' }),
+        }),
+        'The page’s content',
+      ),
+      400: expired,
+      403: csrf,
+    },
   },
 });
 
 export const logoutConfirmRoute = defineRoute({
   method: 'post',
   path: '/oauth/interaction/logout',
-  operationId: 'oauthLogout',
-  tags,
-  summary: 'The answer on the logout page: log out, or stay signed in',
-  description: `\`logout\` ends the browser’s session (and the one the ID token named) and clears the refresh cookie; \`stay\` ends nothing. \`redirect_to\` is the client’s registered URI with its state, when the request named one. ${pageOnly}`,
   middleware: [sameOriginOnly()],
   request: {
     body: interactionBody.extend({ decision: z.enum(['logout', 'stay']) }),
-    example: { interaction: 'pR0x…', decision: 'logout' },
   },
-  responses: {
-    200: json(z.object({ redirect_to: z.string().optional() }), 'Done; where to go, if anywhere'),
-    400: expired,
-    403: csrf,
+  docs: API_DOCS && {
+    operationId: 'oauthLogout',
+    tags,
+    summary: 'The answer on the logout page: log out, or stay signed in',
+    description: `\`logout\` ends the browser’s session (and the one the ID token named) and clears the refresh cookie; \`stay\` ends nothing. \`redirect_to\` is the client’s registered URI with its state, when the request named one. ${pageOnly}`,
+    example: { interaction: 'pR0x…', decision: 'logout' },
+    responses: {
+      200: json(z.object({ redirect_to: z.string().optional() }), 'Done; where to go, if anywhere'),
+      400: expired,
+      403: csrf,
+    },
   },
 });
 

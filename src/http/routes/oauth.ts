@@ -42,6 +42,8 @@ const misconfigured = {
 };
 /** Client authentication: Basic, or client_id (and client_secret) as form parameters. */
 const clientSecurity: Record<string, string[]>[] = [{ [CLIENT_BASIC_SCHEME]: [] }, {}];
+/** Registration: an admin's token, or none where open registration is on. */
+const registrationSecurity: Record<string, string[]>[] = [{ bearerAuth: [] }, {}];
 const param = (description: string) => z.string().optional().meta({ description });
 const clientParams = {
   client_id: param('The client, for `client_secret_post` and public clients (`none`)'),
@@ -60,14 +62,16 @@ const discovery = (path: string, operationId: string, summary: string) =>
   defineRoute({
     method: 'get',
     path,
-    operationId,
-    tags,
-    summary,
-    description:
-      'The provider’s metadata: its endpoints and what it supports. OpenID Connect Discovery 1.0 and RFC 8414 serve the same document. Cacheable for a few minutes.',
-    oauthErrors: true,
     middleware: [oauthEndpoint()],
-    responses: { 200: { description: 'The metadata', schema: metadataSchema }, 500: misconfigured },
+    docs: API_DOCS && {
+      operationId,
+      tags,
+      summary,
+      description:
+        'The provider’s metadata: its endpoints and what it supports. OpenID Connect Discovery 1.0 and RFC 8414 serve the same document. Cacheable for a few minutes.',
+      oauthErrors: true,
+      responses: { 200: { description: 'The metadata', schema: metadataSchema }, 500: misconfigured },
+    },
   });
 
 export const openIdConfigurationRoute = discovery(
@@ -96,14 +100,7 @@ const tokenResponseSchema = z.object({
 export const tokenRoute = defineRoute({
   method: 'post',
   path: OAUTH_PATHS.token,
-  operationId: 'oauthToken',
-  tags,
-  summary: 'Token endpoint: exchange a code, or refresh',
-  description:
-    '`authorization_code` (with PKCE `code_verifier` and the same `redirect_uri`) starts a grant: an access token, an ID token with `openid`, and a refresh token with `offline_access`. `refresh_token` rotates the refresh token; presenting a spent one after the grace window ends the grant. Each grant is a session of the user (GET /auth/sessions). Limited per client and per address. A `DPoP` proof (RFC 9449) binds the access token to its key (`cnf.jkt`); a public client’s refresh token is then bound too, and needs a proof of that key.',
-  oauthErrors: true,
   middleware: [oauthEndpoint()],
-  security: clientSecurity,
   request: {
     form: z.looseObject({
       grant_type: z
@@ -119,14 +116,23 @@ export const tokenRoute = defineRoute({
       ...clientParams,
     }),
   },
-  responses: {
-    200: { description: 'Tokens', schema: tokenResponseSchema },
-    400: oauthError(
-      '`invalid_request`, `invalid_grant`, `unauthorized_client`, `unsupported_grant_type`, `invalid_scope`, `invalid_target`, `invalid_dpop_proof` or `use_dpop_nonce` (with `DPoP-Nonce`)',
-    ),
-    401: clientAuthFailed,
-    429: rateLimited,
-    500: misconfigured,
+  docs: API_DOCS && {
+    operationId: 'oauthToken',
+    tags,
+    summary: 'Token endpoint: exchange a code, or refresh',
+    description:
+      '`authorization_code` (with PKCE `code_verifier` and the same `redirect_uri`) starts a grant: an access token, an ID token with `openid`, and a refresh token with `offline_access`. `refresh_token` rotates the refresh token; presenting a spent one after the grace window ends the grant. Each grant is a session of the user (GET /auth/sessions). Limited per client and per address. A `DPoP` proof (RFC 9449) binds the access token to its key (`cnf.jkt`); a public client’s refresh token is then bound too, and needs a proof of that key.',
+    oauthErrors: true,
+    security: clientSecurity,
+    responses: {
+      200: { description: 'Tokens', schema: tokenResponseSchema },
+      400: oauthError(
+        '`invalid_request`, `invalid_grant`, `unauthorized_client`, `unsupported_grant_type`, `invalid_scope`, `invalid_target`, `invalid_dpop_proof` or `use_dpop_nonce` (with `DPoP-Nonce`)',
+      ),
+      401: clientAuthFailed,
+      429: rateLimited,
+      500: misconfigured,
+    },
   },
 });
 
@@ -143,22 +149,24 @@ const userinfoRoute = (method: 'get' | 'post', operationId: string) =>
   defineRoute({
     method,
     path: OAUTH_PATHS.userinfo,
-    operationId,
-    tags,
-    summary: 'Claims about the signed-in user (OpenID Connect UserInfo)',
-    description:
-      'Needs an OAuth access token with the `openid` scope whose grant is still live, in `Authorization: Bearer`, or for a DPoP-bound token `Authorization: DPoP` with a proof. Answers the claims of the granted scopes.',
-    oauthErrors: true,
     middleware: [oauthEndpoint()],
-    bearer: true,
-    responses: {
-      200: { description: 'Claims', schema: userinfoSchema },
-      401: {
-        ...oauthError('No, an invalid, expired or revoked token (`invalid_token`), or a bad DPoP proof'),
-        headers: { 'WWW-Authenticate': 'Bearer (RFC 6750) or DPoP (RFC 9449) challenge' },
+    docs: API_DOCS && {
+      operationId,
+      tags,
+      summary: 'Claims about the signed-in user (OpenID Connect UserInfo)',
+      description:
+        'Needs an OAuth access token with the `openid` scope whose grant is still live, in `Authorization: Bearer`, or for a DPoP-bound token `Authorization: DPoP` with a proof. Answers the claims of the granted scopes.',
+      bearer: true,
+      oauthErrors: true,
+      responses: {
+        200: { description: 'Claims', schema: userinfoSchema },
+        401: {
+          ...oauthError('No, an invalid, expired or revoked token (`invalid_token`), or a bad DPoP proof'),
+          headers: { 'WWW-Authenticate': 'Bearer (RFC 6750) or DPoP (RFC 9449) challenge' },
+        },
+        403: oauthError('The token lacks the `openid` scope (`insufficient_scope`)'),
+        500: misconfigured,
       },
-      403: oauthError('The token lacks the `openid` scope (`insufficient_scope`)'),
-      500: misconfigured,
     },
   });
 export const userinfoGetRoute = userinfoRoute('get', 'oauthUserinfo');
@@ -173,51 +181,55 @@ const tokenParams = {
 export const revocationRoute = defineRoute({
   method: 'post',
   path: OAUTH_PATHS.revocation,
-  operationId: 'oauthRevoke',
-  tags,
-  summary: 'Revoke a token (RFC 7009)',
-  description:
-    'Revoking a refresh token, or one of its access tokens, ends the grant: its tokens stop working at userinfo and introspect as inactive. Answers 200 for unknown tokens and other clients’ tokens too, revoking nothing.',
-  oauthErrors: true,
   middleware: [oauthEndpoint()],
-  security: clientSecurity,
   request: { form: z.looseObject(tokenParams) },
-  responses: {
-    200: { description: 'Revoked, or nothing to revoke' },
-    400: oauthError('`invalid_request`'),
-    401: clientAuthFailed,
-    429: rateLimited,
-    500: misconfigured,
+  docs: API_DOCS && {
+    operationId: 'oauthRevoke',
+    tags,
+    summary: 'Revoke a token (RFC 7009)',
+    description:
+      'Revoking a refresh token, or one of its access tokens, ends the grant: its tokens stop working at userinfo and introspect as inactive. Answers 200 for unknown tokens and other clients’ tokens too, revoking nothing.',
+    oauthErrors: true,
+    security: clientSecurity,
+    responses: {
+      200: { description: 'Revoked, or nothing to revoke' },
+      400: oauthError('`invalid_request`'),
+      401: clientAuthFailed,
+      429: rateLimited,
+      500: misconfigured,
+    },
   },
 });
 
 export const introspectionRoute = defineRoute({
   method: 'post',
   path: OAUTH_PATHS.introspection,
-  operationId: 'oauthIntrospect',
-  tags,
-  summary: 'Introspect a token (RFC 7662)',
-  description:
-    'The calling client sees only tokens issued to it or whose audience is its client_id; for any other token, and for unknown, expired or revoked ones, the answer is `{"active": false}`.',
-  oauthErrors: true,
   middleware: [oauthEndpoint()],
-  security: clientSecurity,
   request: { form: z.looseObject(tokenParams) },
-  responses: {
-    200: {
-      description: 'Whether the token is active, and if so its claims',
-      schema: z.looseObject({
-        active: z.boolean(),
-        scope: z.string().optional(),
-        client_id: z.string().optional(),
-        sub: z.string().optional(),
-        exp: z.number().int().optional(),
-      }),
+  docs: API_DOCS && {
+    operationId: 'oauthIntrospect',
+    tags,
+    summary: 'Introspect a token (RFC 7662)',
+    description:
+      'The calling client sees only tokens issued to it or whose audience is its client_id; for any other token, and for unknown, expired or revoked ones, the answer is `{"active": false}`.',
+    oauthErrors: true,
+    security: clientSecurity,
+    responses: {
+      200: {
+        description: 'Whether the token is active, and if so its claims',
+        schema: z.looseObject({
+          active: z.boolean(),
+          scope: z.string().optional(),
+          client_id: z.string().optional(),
+          sub: z.string().optional(),
+          exp: z.number().int().optional(),
+        }),
+      },
+      400: oauthError('`invalid_request`'),
+      401: clientAuthFailed,
+      429: rateLimited,
+      500: misconfigured,
     },
-    400: oauthError('`invalid_request`'),
-    401: clientAuthFailed,
-    429: rateLimited,
-    500: misconfigured,
   },
 });
 
@@ -246,16 +258,18 @@ const optionalAdmin = [
 export const registrationRoute = defineRoute({
   method: 'post',
   path: OAUTH_PATHS.registration,
-  operationId: 'oauthRegister',
-  tags,
-  summary: 'Register a client (RFC 7591)',
-  description:
-    'With an admin’s access token as the initial access token, any client. Without one, only when `OAUTH_OPEN_REGISTRATION=true`, and then only public clients (`token_endpoint_auth_method: "none"`) whose redirect URIs are https or loopback. A confidential client’s `client_secret` is in this answer only. Limited per address.',
-  oauthErrors: true,
   middleware: [oauthEndpoint('invalid_client_metadata'), ...optionalAdmin],
-  security: [{ bearerAuth: [] }, {}],
   request: {
     body: clientMetadataSchema,
+  },
+  docs: API_DOCS && {
+    operationId: 'oauthRegister',
+    tags,
+    summary: 'Register a client (RFC 7591)',
+    description:
+      'With an admin’s access token as the initial access token, any client. Without one, only when `OAUTH_OPEN_REGISTRATION=true`, and then only public clients (`token_endpoint_auth_method: "none"`) whose redirect URIs are https or loopback. A confidential client’s `client_secret` is in this answer only. Limited per address.',
+    oauthErrors: true,
+    security: registrationSecurity,
     example: {
       client_name: 'Example app',
       redirect_uris: ['https://app.example.com/callback'],
@@ -263,17 +277,17 @@ export const registrationRoute = defineRoute({
       token_endpoint_auth_method: 'client_secret_basic',
       scope: 'openid profile email offline_access',
     },
-  },
-  responses: {
-    201: { description: 'Registered', schema: registrationResponseSchema },
-    400: oauthError('`invalid_client_metadata` or `invalid_redirect_uri`'),
-    401: {
-      ...oauthError('No admin token while open registration is off, or an invalid token (`invalid_token`)'),
-      headers: { 'WWW-Authenticate': 'Bearer challenge (RFC 6750)' },
+    responses: {
+      201: { description: 'Registered', schema: registrationResponseSchema },
+      400: oauthError('`invalid_client_metadata` or `invalid_redirect_uri`'),
+      401: {
+        ...oauthError('No admin token while open registration is off, or an invalid token (`invalid_token`)'),
+        headers: { 'WWW-Authenticate': 'Bearer challenge (RFC 6750)' },
+      },
+      403: oauthError('The token is not an admin’s (`insufficient_scope`)'),
+      429: rateLimited,
+      500: misconfigured,
     },
-    403: oauthError('The token is not an admin’s (`insufficient_scope`)'),
-    429: rateLimited,
-    500: misconfigured,
   },
 });
 

@@ -135,48 +135,52 @@ const unauthorized = problem('No or invalid access token');
 export const registerOptionsRoute = defineRoute({
   method: 'post',
   path: '/auth/passkeys/register/options',
-  operationId: 'passkeyRegisterOptions',
-  tags,
-  summary: 'Start adding a passkey to the caller’s account: the options for navigator.credentials.create()',
-  description:
-    'Needs the same proof as other credential changes: `current_password`, plus `code` (TOTP or recovery code) when two-factor is on. An account without a password (made with a passkey) sends neither: it needs a passkey sign-in in the last five minutes. The challenge is bound to the caller and works once, for five minutes.',
   middleware: [requireAuth()],
-  bearer: true,
   request: {
     body: z.object({
       current_password: passwordSchema.optional().meta({ description: 'Required when the account has a password' }),
       code: z.string().min(1).max(64).optional().meta({ description: 'Required when two-factor is on' }),
     }),
     bodyOptional: true,
-    example: { current_password: 'correct horse battery staple' },
   },
-  responses: {
-    200: json(creationOptions, 'The options'),
-    400: problem('A missing `current_password` or `code` (`validation_failed`)'),
-    401: problem(
-      'Wrong current password (`invalid_credentials`), wrong code (`invalid_mfa_code`), or no or invalid access token',
-    ),
-    403: problem(
-      'An account without a password and no passkey sign-in in the last five minutes (`reauthentication_required`)',
-    ),
-    409: problem('The account holds ten passkeys (`passkey_limit_reached`)'),
-    429: problem('Too many wrong passwords or codes (`too_many_attempts`)'),
-    500: ceremonyProblems[500],
+  docs: API_DOCS && {
+    operationId: 'passkeyRegisterOptions',
+    tags,
+    summary: 'Start adding a passkey to the caller’s account: the options for navigator.credentials.create()',
+    description:
+      'Needs the same proof as other credential changes: `current_password`, plus `code` (TOTP or recovery code) when two-factor is on. An account without a password (made with a passkey) sends neither: it needs a passkey sign-in in the last five minutes. The challenge is bound to the caller and works once, for five minutes.',
+    bearer: true,
+    example: { current_password: 'correct horse battery staple' },
+    responses: {
+      200: json(creationOptions, 'The options'),
+      400: problem('A missing `current_password` or `code` (`validation_failed`)'),
+      401: problem(
+        'Wrong current password (`invalid_credentials`), wrong code (`invalid_mfa_code`), or no or invalid access token',
+      ),
+      403: problem(
+        'An account without a password and no passkey sign-in in the last five minutes (`reauthentication_required`)',
+      ),
+      409: problem('The account holds ten passkeys (`passkey_limit_reached`)'),
+      429: problem('Too many wrong passwords or codes (`too_many_attempts`)'),
+      500: ceremonyProblems[500],
+    },
   },
 });
 
 export const registerVerifyRoute = defineRoute({
   method: 'post',
   path: '/auth/passkeys/register/verify',
-  operationId: 'passkeyRegisterVerify',
-  tags,
-  summary: 'Finish adding a passkey: verify the browser’s response and store the passkey',
-  description:
-    'Send what `navigator.credentials.create()` gave, as JSON (`credential.toJSON()`), and optionally a `name` (default “Passkey”). The passkey must verify the user (PIN or biometric).',
   middleware: [requireAuth()],
-  bearer: true,
   request: {
     body: z.object({ credential: registrationResponse, name: passkeyName.optional() }),
+  },
+  docs: API_DOCS && {
+    operationId: 'passkeyRegisterVerify',
+    tags,
+    summary: 'Finish adding a passkey: verify the browser’s response and store the passkey',
+    description:
+      'Send what `navigator.credentials.create()` gave, as JSON (`credential.toJSON()`), and optionally a `name` (default “Passkey”). The passkey must verify the user (PIN or biometric).',
+    bearer: true,
     example: {
       credential: {
         id: 'AQIDBA',
@@ -186,13 +190,13 @@ export const registerVerifyRoute = defineRoute({
       },
       name: 'Laptop',
     },
-  },
-  responses: {
-    201: json(z.object({ passkey: passkeySchema }), 'The new passkey'),
-    400: ceremonyProblems[400],
-    401: unauthorized,
-    409: problem('Registered already (`passkey_already_registered`), or ten passkeys (`passkey_limit_reached`)'),
-    500: ceremonyProblems[500],
+    responses: {
+      201: json(z.object({ passkey: passkeySchema }), 'The new passkey'),
+      400: ceremonyProblems[400],
+      401: unauthorized,
+      409: problem('Registered already (`passkey_already_registered`), or ten passkeys (`passkey_limit_reached`)'),
+      500: ceremonyProblems[500],
+    },
   },
 });
 
@@ -206,33 +210,37 @@ const signInProblems = {
 export const signInOptionsRoute = defineRoute({
   method: 'post',
   path: '/auth/passkeys/sign-in/options',
-  operationId: 'passkeySignInOptions',
-  tags,
-  summary: 'Start a passkey sign-in: the options for navigator.credentials.get()',
-  description:
-    'Without a body (or a `username`), a sign-in without a username: the browser offers every passkey of this service on the device, or, with `mediation: "conditional"`, in the username field’s autofill. With a `username`, the options list that user’s passkeys and only they are accepted.',
   request: {
     body: z.object({ username: usernameSchema.optional() }),
     bodyOptional: true,
-    example: { username: 'alice' },
   },
-  responses: {
-    200: json(requestOptions, 'The options'),
-    429: problem('Too many sign-ins started from this address (`too_many_attempts`), see Retry-After'),
-    500: ceremonyProblems[500],
+  docs: API_DOCS && {
+    operationId: 'passkeySignInOptions',
+    tags,
+    summary: 'Start a passkey sign-in: the options for navigator.credentials.get()',
+    description:
+      'Without a body (or a `username`), a sign-in without a username: the browser offers every passkey of this service on the device, or, with `mediation: "conditional"`, in the username field’s autofill. With a `username`, the options list that user’s passkeys and only they are accepted.',
+    example: { username: 'alice' },
+    responses: {
+      200: json(requestOptions, 'The options'),
+      429: problem('Too many sign-ins started from this address (`too_many_attempts`), see Retry-After'),
+      500: ceremonyProblems[500],
+    },
   },
 });
 
 export const signInVerifyRoute = defineRoute({
   method: 'post',
   path: '/auth/passkeys/sign-in/verify',
-  operationId: 'passkeySignInVerify',
-  tags,
-  summary: 'Finish a passkey sign-in: the same tokens as login',
-  description:
-    'Send what `navigator.credentials.get()` gave, as JSON. The answer is the login’s, in the delivery asked for. A passkey verifies the user, so it counts as two factors: a user with two-factor on is not asked for a code. Attempts are throttled per address like logins. A `DPoP` proof binds the session, as at login.',
   request: {
     body: z.object({ credential: authenticationResponse, refresh_token_delivery: deliverySchema }),
+  },
+  docs: API_DOCS && {
+    operationId: 'passkeySignInVerify',
+    tags,
+    summary: 'Finish a passkey sign-in: the same tokens as login',
+    description:
+      'Send what `navigator.credentials.get()` gave, as JSON. The answer is the login’s, in the delivery asked for. A passkey verifies the user, so it counts as two factors: a user with two-factor on is not asked for a code. Attempts are throttled per address like logins. A `DPoP` proof binds the session, as at login.',
     example: {
       credential: {
         id: 'AQIDBA',
@@ -247,46 +255,51 @@ export const signInVerifyRoute = defineRoute({
       },
       refresh_token_delivery: 'cookie',
     },
-  },
-  responses: {
-    200: json(tokenResponseSchema, 'Tokens and the user, as from login'),
-    400: problem('`invalid_dpop_proof` or `use_dpop_nonce`'),
-    ...signInProblems,
-    500: ceremonyProblems[500],
+    responses: {
+      200: json(tokenResponseSchema, 'Tokens and the user, as from login'),
+      400: problem('`invalid_dpop_proof` or `use_dpop_nonce`'),
+      ...signInProblems,
+      500: ceremonyProblems[500],
+    },
   },
 });
 
 export const signUpOptionsRoute = defineRoute({
   method: 'post',
   path: '/auth/passkeys/sign-up/options',
-  operationId: 'passkeySignUpOptions',
-  tags,
-  summary: 'Start creating an account with a passkey and no password: the options for navigator.credentials.create()',
-  description:
-    'The username must be free. Counts against the address’s registrations like `register`. The account exists only once the response verifies.',
-  request: { body: z.object({ username: usernameSchema }), example: { username: 'alice' } },
-  responses: {
-    200: json(creationOptions, 'The options'),
-    409: problem('Username taken (`username_taken`)'),
-    429: problem('Too many registrations from this address (`too_many_registrations`), see Retry-After'),
-    500: ceremonyProblems[500],
+  request: { body: z.object({ username: usernameSchema }) },
+  docs: API_DOCS && {
+    operationId: 'passkeySignUpOptions',
+    tags,
+    summary: 'Start creating an account with a passkey and no password: the options for navigator.credentials.create()',
+    description:
+      'The username must be free. Counts against the address’s registrations like `register`. The account exists only once the response verifies.',
+    example: { username: 'alice' },
+    responses: {
+      200: json(creationOptions, 'The options'),
+      409: problem('Username taken (`username_taken`)'),
+      429: problem('Too many registrations from this address (`too_many_registrations`), see Retry-After'),
+      500: ceremonyProblems[500],
+    },
   },
 });
 
 export const signUpVerifyRoute = defineRoute({
   method: 'post',
   path: '/auth/passkeys/sign-up/verify',
-  operationId: 'passkeySignUpVerify',
-  tags,
-  summary: 'Finish creating an account with a passkey: the user, the passkey and a session, as from login',
-  description:
-    'Creates the user (role `user`, no password), stores the passkey and signs in, all or nothing. The account can add a password later (POST /auth/password/add) and more passkeys. A `DPoP` proof binds the session, as at login.',
   request: {
     body: z.object({
       credential: registrationResponse,
       name: passkeyName.optional(),
       refresh_token_delivery: deliverySchema,
     }),
+  },
+  docs: API_DOCS && {
+    operationId: 'passkeySignUpVerify',
+    tags,
+    summary: 'Finish creating an account with a passkey: the user, the passkey and a session, as from login',
+    description:
+      'Creates the user (role `user`, no password), stores the passkey and signs in, all or nothing. The account can add a password later (POST /auth/password/add) and more passkeys. A `DPoP` proof binds the session, as at login.',
     example: {
       credential: {
         id: 'AQIDBA',
@@ -296,103 +309,112 @@ export const signUpVerifyRoute = defineRoute({
       },
       refresh_token_delivery: 'cookie',
     },
-  },
-  responses: {
-    201: json(tokenResponseSchema, 'Tokens and the new user, as from login'),
-    400: problem(`${ceremonyProblems[400].description}, \`invalid_dpop_proof\` or \`use_dpop_nonce\``),
-    409: problem(
-      'Username taken meanwhile (`username_taken`), or the passkey is registered already (`passkey_already_registered`)',
-    ),
-    500: ceremonyProblems[500],
+    responses: {
+      201: json(tokenResponseSchema, 'Tokens and the new user, as from login'),
+      400: problem(`${ceremonyProblems[400].description}, \`invalid_dpop_proof\` or \`use_dpop_nonce\``),
+      409: problem(
+        'Username taken meanwhile (`username_taken`), or the passkey is registered already (`passkey_already_registered`)',
+      ),
+      500: ceremonyProblems[500],
+    },
   },
 });
 
 export const listPasskeysRoute = defineRoute({
   method: 'get',
   path: '/auth/passkeys',
-  operationId: 'listPasskeys',
-  tags,
-  summary: 'The caller’s passkeys',
-  description:
-    'Oldest first, with whether the account has a password (an account made with a passkey has none until it adds one; it then cannot remove its last passkey).',
   middleware: [requireAuth()],
-  bearer: true,
-  responses: {
-    200: json(
-      z.object({
-        passkeys: z.array(passkeySchema),
-        password: z.boolean().meta({ description: 'Whether the account has a password' }),
-      }),
-      'The passkeys',
-    ),
-    401: unauthorized,
+  docs: API_DOCS && {
+    operationId: 'listPasskeys',
+    tags,
+    summary: 'The caller’s passkeys',
+    description:
+      'Oldest first, with whether the account has a password (an account made with a passkey has none until it adds one; it then cannot remove its last passkey).',
+    bearer: true,
+    responses: {
+      200: json(
+        z.object({
+          passkeys: z.array(passkeySchema),
+          password: z.boolean().meta({ description: 'Whether the account has a password' }),
+        }),
+        'The passkeys',
+      ),
+      401: unauthorized,
+    },
   },
 });
 
 export const renamePasskeyRoute = defineRoute({
   method: 'patch',
   path: '/auth/passkeys/{id}',
-  operationId: 'renamePasskey',
-  tags,
-  summary: 'Rename one of the caller’s passkeys',
-  description: 'The name is the caller’s label for it (“Work laptop”); 1 to 64 characters.',
   middleware: [requireAuth()],
-  bearer: true,
-  request: { params: idParam, body: z.object({ name: passkeyName }), example: { name: 'Work laptop' } },
-  responses: {
-    200: json(z.object({ passkey: passkeySchema }), 'The renamed passkey'),
-    401: unauthorized,
-    404: problem('The caller has no passkey with that id'),
+  request: { params: idParam, body: z.object({ name: passkeyName }) },
+  docs: API_DOCS && {
+    operationId: 'renamePasskey',
+    tags,
+    summary: 'Rename one of the caller’s passkeys',
+    description: 'The name is the caller’s label for it (“Work laptop”); 1 to 64 characters.',
+    bearer: true,
+    example: { name: 'Work laptop' },
+    responses: {
+      200: json(z.object({ passkey: passkeySchema }), 'The renamed passkey'),
+      401: unauthorized,
+      404: problem('The caller has no passkey with that id'),
+    },
   },
 });
 
 export const removePasskeyRoute = defineRoute({
   method: 'delete',
   path: '/auth/passkeys/{id}',
-  operationId: 'removePasskey',
-  tags,
-  summary: 'Remove one of the caller’s passkeys; it no longer signs in',
-  description:
-    'Needs a sign-in in the last five minutes, or `current_password`. An account without a password cannot remove its last passkey.',
   middleware: [requireAuth()],
-  bearer: true,
   request: {
     params: idParam,
     body: z.object({ current_password: passwordSchema.optional() }),
     bodyOptional: true,
-    example: { current_password: 'correct horse battery staple' },
   },
-  responses: {
-    204: { description: 'Removed' },
-    401: problem('Wrong current password (`invalid_credentials`), or no or invalid access token'),
-    403: problem('No sign-in in the last five minutes and no `current_password` (`reauthentication_required`)'),
-    404: problem('The caller has no passkey with that id'),
-    409: problem('The last passkey of an account without a password (`last_passkey`)'),
-    429: problem('Too many wrong passwords (`too_many_attempts`)'),
+  docs: API_DOCS && {
+    operationId: 'removePasskey',
+    tags,
+    summary: 'Remove one of the caller’s passkeys; it no longer signs in',
+    description:
+      'Needs a sign-in in the last five minutes, or `current_password`. An account without a password cannot remove its last passkey.',
+    bearer: true,
+    example: { current_password: 'correct horse battery staple' },
+    responses: {
+      204: { description: 'Removed' },
+      401: problem('Wrong current password (`invalid_credentials`), or no or invalid access token'),
+      403: problem('No sign-in in the last five minutes and no `current_password` (`reauthentication_required`)'),
+      404: problem('The caller has no passkey with that id'),
+      409: problem('The last passkey of an account without a password (`last_passkey`)'),
+      429: problem('Too many wrong passwords (`too_many_attempts`)'),
+    },
   },
 });
 
 export const addPasswordRoute = defineRoute({
   method: 'post',
   path: '/auth/password/add',
-  operationId: 'addPassword',
-  tags,
-  summary: 'Give an account made with a passkey its first password',
-  description:
-    'For an account without a password only, after a passkey sign-in in the last five minutes. An account with a password changes it with POST /auth/password.',
   middleware: [requireAuth()],
-  bearer: true,
   request: {
     body: z.object({ new_password: newPasswordSchema }),
     newPasswords: ['new_password'],
-    example: { new_password: 'a-new-and-unusual-passphrase' },
   },
-  responses: {
-    204: { description: 'The account has a password now' },
-    400: problem('Invalid new password (`validation_failed`, `password_too_common`)'),
-    401: unauthorized,
-    403: problem('No passkey sign-in in the last five minutes (`reauthentication_required`)'),
-    409: problem('The account has a password already (`password_already_set`)'),
+  docs: API_DOCS && {
+    operationId: 'addPassword',
+    tags,
+    summary: 'Give an account made with a passkey its first password',
+    description:
+      'For an account without a password only, after a passkey sign-in in the last five minutes. An account with a password changes it with POST /auth/password.',
+    bearer: true,
+    example: { new_password: 'a-new-and-unusual-passphrase' },
+    responses: {
+      204: { description: 'The account has a password now' },
+      400: problem('Invalid new password (`validation_failed`, `password_too_common`)'),
+      401: unauthorized,
+      403: problem('No passkey sign-in in the last five minutes (`reauthentication_required`)'),
+      409: problem('The account has a password already (`password_already_set`)'),
+    },
   },
 });
 

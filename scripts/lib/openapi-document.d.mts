@@ -1,0 +1,1 @@
+export function buildOpenApiDocument(): Promise<Record<string, unknown>>;
