@@ -8,6 +8,7 @@
 //   npm run bench -- --sizes=1000,1000000  protected and login with that many users seeded
 //   npm run bench -- --all                 all of the above
 //   npm run bench -- --only=compare,modes,trips,latency,sizes,startup
+//   npm run bench -- --only=smoke          no load: each compared scenario's requests sent a few times, statuses checked
 //
 // Environment: BENCH_SECONDS per measured run (10), BENCH_ROUNDS (3), BENCH_WARMUP seconds before
 // each first-round run (2), BENCH_LATENCY_CONNECTIONS (1), BENCH_USERS seeded by default (1000),
@@ -19,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { benchPasswordHash, seedPasskey, seedUsers } from '../bench/lib/d1.mjs';
 import { measure } from '../bench/lib/load.mjs';
+import { providerVars } from '../bench/lib/oauth.mjs';
 import { BENCH_PASSKEY, ORIGIN as PASSKEY_ORIGIN, RP_ID as PASSKEY_RP_ID } from '../bench/lib/passkey.mjs';
 import { run } from '../bench/lib/proc.mjs';
 import { fmt, pairedRatio, summarise, table } from '../bench/lib/report.mjs';
@@ -84,6 +86,12 @@ const MODES = {
   cached: { ACCESS_CHECK_CACHE_TTL: '5', D1_READS: 'primary' },
   nearest: { ACCESS_CHECK_CACHE_TTL: '0', D1_READS: 'nearest' },
 };
+/**
+ * An instance serving the OAuth provider has an RS256 key, which then signs the service's own
+ * tokens too (src/credentials/keys.ts); the other scenarios keep running on HS256 instances,
+ * so their numbers stay comparable with earlier runs and with the floor.
+ */
+const PROVIDER_VARS = providerVars();
 /** The latency model's names for the same three modes. */
 const LATENCY_MODES = { primary: MODES.strict, nearest: MODES.nearest, cached: MODES.cached };
 
@@ -167,21 +175,34 @@ const compared = process.env.BENCH_SCENARIOS
   ? COMPARE.filter((s) => process.env.BENCH_SCENARIOS.split(',').includes(s.id))
   : COMPARE;
 
+/** The edge-auth instances the compared scenarios run on, set up; an OAuth provider only if one is compared. */
+async function startCompared(refreshPool) {
+  const a = await start('edge', { vars: MODES.strict });
+  const b = await start('floor');
+  const o = compared.some((s) => s.provider)
+    ? await start('edge', { vars: { ...MODES.strict, ...PROVIDER_VARS } })
+    : null;
+  const sa = await setupEdge(a, { refreshPool, users: USERS });
+  const sb = await setupFloor(b, { users: USERS });
+  const so = o && (await setupEdge(o, { users: USERS, oauth: { refreshPool } }));
+  const on = (s) => (s.provider ? { instance: o, state: so } : { instance: a, state: sa });
+  return { a, b, o, sb, on };
+}
+
 async function compareSection() {
-  const [a, b] = [await start('edge', { vars: MODES.strict }), await start('floor')];
   // Every round (and warm-up) ends with up to 16 refreshes in flight whose successors never
   // come back to the pool, so the pool starts with enough tokens for all of them.
-  const sa = await setupEdge(a, { refreshPool: 16 * (ROUNDS + 2) + 8, users: USERS });
-  const sb = await setupFloor(b, { users: USERS });
+  const { a, b, o, sb, on } = await startCompared(16 * (ROUNDS + 2) + 8);
   const plan = [];
   for (const s of compared) {
-    plan.push({ key: `edge:${s.id}`, instance: a, connections: s.connections, request: () => edge[s.edge](sa) });
+    const { instance, state } = on(s);
+    plan.push({ key: `edge:${s.id}`, instance, connections: s.connections, request: () => edge[s.edge](state) });
     if (s.floor) {
       plan.push({ key: `floor:${s.id}`, instance: b, connections: s.connections, request: () => floor[s.floor](sb) });
     }
   }
   const samples = await interleave(plan);
-  await stop(a, b);
+  await stop(a, b, ...(o ? [o] : []));
   const rows = compared.map((s) => {
     const mine = samples.get(`edge:${s.id}`);
     const theirs = samples.get(`floor:${s.floor ? s.id : s.against}`);
@@ -254,7 +275,9 @@ async function tripsSection() {
   const columns = Object.keys(LATENCY_MODES);
   const cells = new Map(TRIP_ROUTES.map((r) => [r.title, []]));
   for (const mode of columns) {
-    const instance = await start('latency', { vars: { ...LATENCY_MODES[mode], BENCH_D1_LATENCY_MS: '0' } });
+    // A provider (TRIP_ROUTES has OAuth routes); its RS256 key changes no round trip.
+    const vars = { ...LATENCY_MODES[mode], ...PROVIDER_VARS, BENCH_D1_LATENCY_MS: '0' };
+    const instance = await start('latency', { vars });
     const state = await setupEdge(instance, { ...TRIP_SETUP, users: USERS });
     for (const route of TRIP_ROUTES) {
       const res = await sendOnce(instance.url, route.request(state), { 'x-bench-count-d1': '1' });
@@ -392,6 +415,41 @@ async function startupSection() {
   ].join('\n');
 }
 
+let smokeFailed = false;
+/**
+ * No load: each compared scenario's requests (edge-auth's and the floor's) sent a few times one
+ * after another with sendOnce, on instances set up as for `compare`, and their statuses
+ * checked; a sequence passes when its last answer is 2xx and none is an error. For checking
+ * new scenarios on a busy machine; exits non-zero if one fails. Writes no results file.
+ */
+async function smokeSection() {
+  const TIMES = 3;
+  const { a, b, o, sb, on } = await startCompared(TIMES + 1);
+  const rows = [];
+  const check = async (label, instance, request) => {
+    const seen = [];
+    let ok = true;
+    for (let i = 0; i < TIMES; i++) {
+      const res = await sendOnce(instance.url, request);
+      seen.push(res.statuses.join(' -> '));
+      ok &&= res.ok && res.statuses.every((status) => status < 400);
+    }
+    smokeFailed ||= !ok;
+    rows.push([label, seen.join(', '), ok ? 'ok' : 'FAILED']);
+  };
+  for (const s of compared) {
+    const { instance, state } = on(s);
+    await check(`edge: ${s.title}`, instance, edge[s.edge](state));
+    if (s.floor) await check(`floor: ${s.title}`, b, floor[s.floor](sb));
+  }
+  await stop(a, b, ...(o ? [o] : []));
+  return [
+    `### Smoke: each compared scenario sent ${TIMES} times, no load`,
+    '',
+    table(['scenario', 'statuses', ''], rows),
+  ].join('\n');
+}
+
 const SECTIONS = {
   compare: compareSection,
   modes: modesSection,
@@ -399,6 +457,7 @@ const SECTIONS = {
   latency: latencySection,
   sizes: sizesSection,
   startup: startupSection,
+  smoke: smokeSection,
 };
 
 const report = [
@@ -422,6 +481,7 @@ const NEEDS = {
   latency: ['latency'],
   sizes: ['edge'],
   startup: ['edge'],
+  smoke: ['edge', 'floor'],
 };
 try {
   await Promise.all([...new Set([...sections].flatMap((s) => NEEDS[s] ?? []))].map(worker));
@@ -435,8 +495,12 @@ try {
   else log(`scratch kept in ${scratch}`);
 }
 const text = report.join('\n') + '\n';
-const results = resolve('bench/results');
-mkdirSync(results, { recursive: true });
-writeFileSync(join(results, 'latest.md'), text);
 console.log(text);
-log('written to bench/results/latest.md');
+if (sections.size === 1 && sections.has('smoke')) {
+  if (smokeFailed) process.exitCode = 1;
+} else {
+  const results = resolve('bench/results');
+  mkdirSync(results, { recursive: true });
+  writeFileSync(join(results, 'latest.md'), text);
+  log('written to bench/results/latest.md');
+}

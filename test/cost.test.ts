@@ -24,6 +24,7 @@ import {
   uniqueName,
 } from './helpers';
 import { dpopKey } from './dpop';
+import { basic, codeFor, browserUser, exchange, form, grant, provider, registerClient } from './oauth-helpers';
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -301,6 +302,83 @@ describe('round trips of the read routes (the access check rides in the route’
     opened.length = 0;
     expect((await nearest('/admin/users', { token: admin.token })).status).toBe(200);
     expect(used()).toEqual([{ constraint: 'first-primary', batches: 1, statements: 2 }]);
+  });
+});
+
+describe('round trips of the OAuth provider’s routes (npm run bench measures these three)', () => {
+  /** D1 round trips of a request: batches plus statements run on their own. */
+  async function roundTrips(request: () => Promise<Response>, status: number): Promise<number> {
+    const d1 = countD1();
+    const res = await request();
+    expect(res.status, await res.clone().text()).toBe(status);
+    const trips = d1.batches() + d1.executed.length;
+    vi.restoreAllMocks();
+    return trips;
+  }
+
+  it('userinfo is one round trip: the grant, its liveness and the user in one joined read', async () => {
+    const p = await provider();
+    const client = await registerClient(p);
+    const { tokens } = await grant(p, client, { scope: 'openid profile email offline_access' });
+    const userinfo = () => p.api('/oauth/userinfo', { token: tokens.access_token });
+    expect(await roundTrips(userinfo, 200)).toBe(1);
+    // An ended grant is found out by that same read.
+    const revoked = await p.api(
+      '/oauth/revoke',
+      form({ token: tokens.refresh_token! }, { Authorization: basic(client.client_id, client.client_secret!) }),
+    );
+    expect(revoked.status).toBe(200);
+    expect(await roundTrips(userinfo, 401)).toBe(1);
+  });
+
+  it('a code exchange is three round trips: client authentication with its rate counts, the code, and the claim with the new grant', async () => {
+    const p = await provider();
+    const client = await registerClient(p);
+    const user = await browserUser(p);
+    const { code, verifier } = await codeFor(p, client, user);
+    expect(await roundTrips(() => exchange(p, client, code, verifier), 200)).toBe(3);
+  });
+
+  it('a refresh grant is two round trips: client authentication with its rate counts, then the rotation', async () => {
+    const p = await provider();
+    const client = await registerClient(p);
+    const { tokens } = await grant(p, client);
+    const refresh = (refreshToken: string, extra: Record<string, string> = {}) =>
+      p.api(
+        '/oauth/token',
+        form(
+          { grant_type: 'refresh_token', refresh_token: refreshToken, ...extra },
+          { Authorization: basic(client.client_id, client.client_secret!) },
+        ),
+      );
+    let answer!: Response;
+    expect(await roundTrips(async () => (answer = await refresh(tokens.refresh_token!)), 200)).toBe(2);
+    const next = ((await answer.json()) as { refresh_token: string }).refresh_token;
+    // Narrowing the scope reads the grant first, so a refused request leaves the token unspent.
+    expect(await roundTrips(() => refresh(next, { scope: 'openid' }), 200)).toBe(3);
+  });
+
+  it('with a DPoP proof, a public client’s code exchange and bound refresh cost the same: the proof is spent in the batch each sends anyway', async () => {
+    const p = await provider();
+    const client = await registerClient(p, { token_endpoint_auth_method: 'none' });
+    const user = await browserUser(p);
+    const { code, verifier } = await codeFor(p, client, user);
+    const key = await dpopKey();
+    const withProof = async (params: Record<string, string>) =>
+      p.api(
+        '/oauth/token',
+        form({ ...params, client_id: client.client_id }, { DPoP: await key.proof('POST', '/oauth/token') }),
+      );
+    let answer!: Response;
+    const params = {
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: client.redirect_uris[0]!,
+      code_verifier: verifier,
+    };
+    expect(await roundTrips(async () => (answer = await withProof(params)), 200)).toBe(3);
+    const { refresh_token } = (await answer.json()) as { refresh_token: string };
+    expect(await roundTrips(() => withProof({ grant_type: 'refresh_token', refresh_token }), 200)).toBe(2);
   });
 });
 

@@ -1,6 +1,18 @@
 // What each scenario sends, and the setup it needs (tokens got through the real API).
+import { randomBytes } from 'node:crypto';
 import { BENCH_PASSWORD } from './d1.mjs';
 import { dpopSigner } from './dpop.mjs';
+import {
+  BROWSER_COOKIE,
+  REDIRECT_URI,
+  REFRESH_COOKIE,
+  VERIFIER,
+  authorizeQuery,
+  basicAuth,
+  browserSession,
+  header,
+  registerBenchClient,
+} from './oauth.mjs';
 import { assertion } from './passkey.mjs';
 
 /** Production has CF-Connecting-IP on every request, so the per-address throttles run as they would there. */
@@ -26,8 +38,11 @@ const login = (url, username) => post(url, '/auth/login', { username, password: 
 /**
  * Tokens for an edge-auth instance: a user, an admin, `refreshPool` live refresh tokens, and a
  * DPoP-bound session of the user with the key that signs its proofs.
+ * With `oauth` (an instance started with providerVars()): a first-party client, the bench
+ * user's browser session, and grants made through the code flow, one for userinfo's access
+ * token and `oauth.refreshPool` more for their refresh tokens.
  */
-export async function setupEdge(instance, { refreshPool = 0, spare = 0, users }) {
+export async function setupEdge(instance, { refreshPool = 0, spare = 0, users, oauth }) {
   const user = await login(instance.url, BENCH_USER);
   const dpop = dpopSigner();
   const bound = await post(
@@ -46,7 +61,7 @@ export async function setupEdge(instance, { refreshPool = 0, spare = 0, users })
     const tokens = await login(instance.url, BENCH_USER);
     spareSessions.push({ refreshToken: tokens.refresh_token, id: sessionIdOf(tokens.access_token) });
   }
-  return {
+  const state = {
     url: instance.url,
     userToken: user.access_token,
     dpopToken: bound.access_token,
@@ -57,6 +72,22 @@ export async function setupEdge(instance, { refreshPool = 0, spare = 0, users })
     spareSessions,
     users,
   };
+  if (oauth) state.oauth = await setupOAuth(state, oauth);
+  return state;
+}
+
+async function setupOAuth(state, { refreshPool = 0 }) {
+  const client = await registerBenchClient(state.url, state.adminToken, CLIENT);
+  const refreshCookie = await browserSession(state.url, BENCH_USER, BENCH_PASSWORD, CLIENT);
+  const oauth = { ...client, refreshCookie, refreshTokens: [] };
+  const grant = async () => {
+    const res = await sendOnce(state.url, edge.codeFlow({ ...state, oauth }));
+    if (!res.ok) throw new Error(`code flow (${res.statuses.join(' -> ')}) -> ${await res.text()}`);
+    return res.json();
+  };
+  oauth.accessToken = (await grant()).access_token;
+  for (let i = 0; i < refreshPool; i++) oauth.refreshTokens.push((await grant()).refresh_token);
+  return oauth;
 }
 
 /** The `sid` claim of an access token: the session it belongs to. */
@@ -171,7 +202,96 @@ export const edge = {
       },
     };
   },
+  /** OpenID Connect userinfo with an access token of a grant made by the code flow. */
+  userinfo: (s) => ({ method: 'GET', path: '/oauth/userinfo', headers: bearer(s.oauth.accessToken) }),
+  /** grant_type=refresh_token of the bench client, over a pool of grants as `refresh` does. */
+  oauthRefresh: (s) => {
+    const pool = s.oauth.refreshTokens;
+    let last = pool[0];
+    return {
+      method: 'POST',
+      path: '/oauth/token',
+      headers: tokenHeaders(s),
+      setupRequest: (req) => ({
+        ...req,
+        body: new URLSearchParams({
+          grant_type: 'refresh_token',
+          refresh_token: (last = pool.shift() ?? last),
+        }).toString(),
+      }),
+      onResponse: (status, body) => {
+        if (status === 200) pool.push(JSON.parse(body).refresh_token);
+      },
+    };
+  },
+  /**
+   * The authorization code flow of a signed-in browser and a first-party client, as one
+   * operation of three requests: the authorization request (303 to the hosted page), the
+   * page's call for its next step (the browser's session suffices and consent is skipped, so it
+   * answers with the redirect carrying a fresh code), and the client's exchange of that code
+   * with its PKCE verifier. A code lives 60 s and works once, so each exchange needs the two
+   * requests before it; they are measured with it rather than hidden in a setup. Each
+   * connection is a browser of its own (its own interaction cookie); all share the bench user's
+   * session. `redirects`: the 303s are expected, not errors.
+   */
+  codeFlow: (s) => {
+    const pageHeaders = { ...JSON_HEADERS, origin: s.url, 'sec-fetch-site': 'same-origin' };
+    const cookies = (context) => `${REFRESH_COOKIE}=${s.oauth.refreshCookie}; ${BROWSER_COOKIE}=${context.browser}`;
+    return {
+      redirects: true,
+      sequence: [
+        {
+          method: 'GET',
+          path: `/oauth/authorize?${authorizeQuery(s.oauth.clientId)}`,
+          headers: { ...CLIENT, 'sec-fetch-site': 'cross-site' },
+          setupRequest: (req, context) => {
+            context.browser ??= randomBytes(32).toString('base64url');
+            return { ...req, headers: { ...req.headers, cookie: `${BROWSER_COOKIE}=${context.browser}` } };
+          },
+          onResponse: (status, body, context, headers) => {
+            const location = status === 303 ? header(headers, 'location') : undefined;
+            context.interaction = location ? new URL(location, s.url).searchParams.get('interaction') : undefined;
+          },
+        },
+        {
+          method: 'POST',
+          path: '/oauth/interaction/next',
+          headers: pageHeaders,
+          setupRequest: (req, context) => ({
+            ...req,
+            headers: { ...req.headers, cookie: cookies(context) },
+            body: JSON.stringify({ interaction: context.interaction ?? 'none' }),
+          }),
+          onResponse: (status, body, context) => {
+            const step = status === 200 ? JSON.parse(body) : undefined;
+            context.code = step?.step === 'redirect' ? new URL(step.redirect_to).searchParams.get('code') : undefined;
+          },
+        },
+        {
+          method: 'POST',
+          path: '/oauth/token',
+          headers: tokenHeaders(s),
+          setupRequest: (req, context) => ({
+            ...req,
+            body: new URLSearchParams({
+              grant_type: 'authorization_code',
+              code: context.code ?? 'none',
+              redirect_uri: REDIRECT_URI,
+              code_verifier: VERIFIER,
+            }).toString(),
+          }),
+        },
+      ],
+    };
+  },
 };
+
+/** The bench client's token request: a form, client_secret_basic. */
+const tokenHeaders = (s) => ({
+  ...CLIENT,
+  'content-type': 'application/x-www-form-urlencoded',
+  authorization: basicAuth(s.oauth.clientId, s.oauth.clientSecret),
+});
 
 export const floor = {
   protected: (s) => ({ method: 'GET', path: '/protected', headers: bearer(s.userToken) }),
@@ -217,6 +337,31 @@ export const COMPARE = [
     edge: 'adminList',
     against: 'protected-16',
   },
+  // `provider`: measured on the instance configured as an OAuth provider (scripts/bench.mjs).
+  {
+    id: 'userinfo',
+    title: 'OAuth userinfo, 16 connections',
+    connections: 16,
+    edge: 'userinfo',
+    against: 'protected-16',
+    provider: true,
+  },
+  {
+    id: 'code-flow',
+    title: 'OAuth code flow (authorize + page’s next step + code exchange), 16 connections',
+    connections: 16,
+    edge: 'codeFlow',
+    against: 'protected-16',
+    provider: true,
+  },
+  {
+    id: 'oauth-refresh',
+    title: 'OAuth refresh grant, 16 connections',
+    connections: 16,
+    edge: 'oauthRefresh',
+    against: 'protected-16',
+    provider: true,
+  },
 ];
 
 /** The requests whose D1 round trips are counted, in order (each runs once, as the bench user). */
@@ -232,19 +377,39 @@ export const TRIP_ROUTES = [
   { title: 'POST /auth/logout', request: (s) => edge.logout(s) },
   { title: 'GET /admin/users', request: (s) => edge.adminList(s) },
   { title: 'GET /admin/users/{id}', request: (s) => edge.adminUser(s) },
+  { title: 'GET /oauth/userinfo', request: (s) => edge.userinfo(s) },
+  // The last request of the flow is the one counted: the exchange.
+  { title: 'POST /oauth/token (authorization_code)', request: (s) => edge.codeFlow(s) },
+  { title: 'POST /oauth/token (refresh_token)', request: (s) => edge.oauthRefresh(s) },
 ];
-/** What setupEdge must prepare for TRIP_ROUTES: two refresh tokens, and a spare session for each route that ends one. */
-export const TRIP_SETUP = { refreshPool: 2, spare: 2 };
+/**
+ * What setupEdge must prepare for TRIP_ROUTES (on an instance started with providerVars()): two
+ * refresh tokens, a spare session for each route that ends one, and an OAuth grant to refresh.
+ */
+export const TRIP_SETUP = { refreshPool: 2, spare: 2, oauth: { refreshPool: 1 } };
 
-/** Sends one scenario request with fetch (for counting round trips), running its hooks. */
+/**
+ * Sends one scenario request with fetch (for counting round trips and the smoke check), running
+ * its hooks as autocannon does; a sequence is sent step by step with one context. Returns the
+ * last response, readable again, with `statuses`: every step's status, in order.
+ */
 export async function sendOnce(url, request, headers = {}) {
-  const req = request.setupRequest ? request.setupRequest({ ...request }) : request;
-  const res = await fetch(url + req.path, {
-    method: req.method,
-    headers: { ...req.headers, ...headers },
-    body: req.body,
-  });
-  const body = await res.text();
-  request.onResponse?.(res.status, body);
-  return res;
+  const context = {};
+  const statuses = [];
+  let last;
+  for (const step of request.sequence ?? [request]) {
+    const req = step.setupRequest ? step.setupRequest({ ...step }, context) : step;
+    const res = await fetch(url + req.path, {
+      method: req.method,
+      headers: { ...req.headers, ...headers },
+      body: req.body,
+      redirect: 'manual',
+    });
+    const body = await res.text();
+    statuses.push(res.status);
+    step.onResponse?.(res.status, body, context, Object.fromEntries(res.headers));
+    const empty = [101, 204, 205, 304].includes(res.status);
+    last = new Response(empty ? null : body, { status: res.status, headers: res.headers });
+  }
+  return Object.assign(last, { statuses });
 }

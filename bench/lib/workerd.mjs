@@ -59,6 +59,8 @@ export async function prepareWorker({ name, configPath, main, dir, minify }) {
       main: resolve(main ?? config.main),
       minify: minify ?? config.minify,
       keep_names: config.keep_names,
+      // Build-time constants (API_DOCS): without them the bundle throws on its first line.
+      define: config.define,
     }),
   );
   const bundleDir = join(dir, 'bundle');
