@@ -1,6 +1,6 @@
 /** /auth/*: registration, login, tokens, logout, password change and the caller's own user. */
 import type { Context } from 'hono';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import type { AccessUser } from '../../platform/db/schema';
 import type { AppEnv } from '../../platform/env';
 import { ApiError } from '../../platform/errors';
@@ -35,9 +35,11 @@ import { replayedProof } from '../../dpop/replay';
 
 const tags: Tag[] = ['auth'];
 
-export const deliverySchema = z.enum(['body', 'cookie']).default('body').meta({
-  description: '`cookie` puts the refresh token in an HttpOnly cookie (for browser SPAs) instead of the body',
-});
+export const deliverySchema = z._default(z.enum(['body', 'cookie']), 'body').check(
+  z.meta({
+    description: '`cookie` puts the refresh token in an HttpOnly cookie (for browser SPAs) instead of the body',
+  }),
+);
 
 /** The login/refresh response: an access token, and the refresh token in the body or a cookie. */
 export async function tokenResponse(
@@ -67,7 +69,7 @@ export async function tokenResponse(
 }
 
 /** Refresh and logout take the token from the body, or else from the refresh cookie. */
-const refreshTokenBody = z.object({ refresh_token: z.string().max(512).optional() });
+const refreshTokenBody = z.object({ refresh_token: z.optional(z.string().check(z.maxLength(512))) });
 
 export const registerRoute = defineRoute({
   method: 'post',
@@ -97,7 +99,7 @@ export const loginRoute = defineRoute({
   method: 'post',
   path: '/auth/login',
   request: {
-    body: credentialsSchema.extend({ refresh_token_delivery: deliverySchema }),
+    body: z.extend(credentialsSchema, { refresh_token_delivery: deliverySchema }),
   },
   docs: API_DOCS && {
     operationId: 'login',

@@ -1,5 +1,5 @@
 /** /auth/mfa/*: TOTP enrolment, the second step of a login, recovery codes. */
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { requireAuth } from '../middleware/auth';
 import { sessionProof } from '../middleware/dpop';
 import { notifier, requestLog } from '../middleware/context';
@@ -16,14 +16,18 @@ import {
 import { tokenResponse } from './auth';
 
 const tags: Tag[] = ['two-factor'];
-const code = z.string().min(1).max(64).meta({ example: '123456', description: 'A TOTP code' });
+const code = z
+  .string()
+  .check(z.minLength(1), z.maxLength(64), z.meta({ example: '123456', description: 'A TOTP code' }));
 const codeOrRecovery = z
   .string()
-  .min(1)
-  .max(64)
-  .meta({ example: '123456', description: 'A current TOTP code, or one of the recovery codes' });
+  .check(
+    z.minLength(1),
+    z.maxLength(64),
+    z.meta({ example: '123456', description: 'A current TOTP code, or one of the recovery codes' }),
+  );
 const recoveryCodes = z.object({
-  recovery_codes: z.array(z.string()).meta({ description: 'Shown this once; each works once' }),
+  recovery_codes: z.array(z.string()).check(z.meta({ description: 'Shown this once; each works once' })),
 });
 const misconfigured = problem(
   'DATA_ENCRYPTION_KEY is not set (`misconfigured`; the detail names it on loopback only, the log always)',
@@ -64,10 +68,10 @@ export const enrolTotpRoute = defineRoute({
     responses: {
       200: json(
         z.object({
-          secret: z.string().meta({ description: 'Base32, for typing into an authenticator app' }),
+          secret: z.string().check(z.meta({ description: 'Base32, for typing into an authenticator app' })),
           otpauth_uri: z
             .string()
-            .meta({ description: 'otpauth://totp/<ISSUER>:<username>?secret=…&issuer=…, for a QR code' }),
+            .check(z.meta({ description: 'otpauth://totp/<ISSUER>:<username>?secret=…&issuer=…, for a QR code' })),
         }),
         'The pending secret',
       ),
@@ -165,14 +169,16 @@ export const verifyMfaRoute = defineRoute({
   request: {
     body: z
       .object({
-        mfa_token: z.string().min(1).max(512),
-        code: code.optional(),
-        recovery_code: z.string().min(1).max(64).optional(),
+        mfa_token: z.string().check(z.minLength(1), z.maxLength(512)),
+        code: z.optional(code),
+        recovery_code: z.optional(z.string().check(z.minLength(1), z.maxLength(64))),
       })
-      .refine((body) => (body.code === undefined) !== (body.recovery_code === undefined), {
-        message: 'send either code or recovery_code',
-        path: ['code'],
-      }),
+      .check(
+        z.refine((body) => (body.code === undefined) !== (body.recovery_code === undefined), {
+          message: 'send either code or recovery_code',
+          path: ['code'],
+        }),
+      ),
   },
   docs: API_DOCS && {
     operationId: 'verifyMfa',

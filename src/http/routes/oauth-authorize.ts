@@ -19,7 +19,7 @@
 import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { getCookie, setCookie } from 'hono/cookie';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import type { AppEnv } from '../../platform/env';
 import { login } from '../../accounts/auth';
 import { factorOf, mfaRequired, verifyLoginChallenge } from '../../two-factor/mfa';
@@ -167,19 +167,20 @@ export const authorizePostRoute = defineRoute({
   },
 });
 
-const interactionId = z.string().min(1).max(128).meta({ description: 'The `interaction` of the page’s URL' });
+const interactionId = z
+  .string()
+  .check(z.minLength(1), z.maxLength(128), z.meta({ description: 'The `interaction` of the page’s URL' }));
 
 const clientSchema = z.object({
-  name: z.string().meta({ description: 'The client’s registered `client_name` (or its id)' }),
-  logo_uri: z.string().optional().meta({ description: 'Its registered logo, only when https' }),
+  name: z.string().check(z.meta({ description: 'The client’s registered `client_name` (or its id)' })),
+  logo_uri: z.optional(z.string()).check(z.meta({ description: 'Its registered logo, only when https' })),
   self_registered: z
-    .literal(true)
-    .optional()
-    .meta({ description: 'It registered itself (open registration): its name is only its own claim' }),
+    .optional(z.literal(true))
+    .check(z.meta({ description: 'It registered itself (open registration): its name is only its own claim' })),
 });
 
 export const stepSchema = z.discriminatedUnion('step', [
-  z.object({ step: z.literal('sign_in'), client: clientSchema, login_hint: z.string().optional() }),
+  z.object({ step: z.literal('sign_in'), client: clientSchema, login_hint: z.optional(z.string()) }),
   z.object({
     step: z.literal('consent'),
     client: clientSchema,
@@ -188,7 +189,7 @@ export const stepSchema = z.discriminatedUnion('step', [
   }),
   z.object({
     step: z.literal('redirect'),
-    redirect_to: z.string().meta({ description: 'Where the page sends the browser: back to the client' }),
+    redirect_to: z.string().check(z.meta({ description: 'Where the page sends the browser: back to the client' })),
   }),
 ]);
 
@@ -219,7 +220,7 @@ export const signInRoute = defineRoute({
   path: '/oauth/interaction/sign-in',
   middleware: [sameOriginOnly()],
   request: {
-    body: credentialsSchema.extend({ interaction: interactionId }),
+    body: z.extend(credentialsSchema, { interaction: interactionId }),
   },
   docs: API_DOCS && {
     operationId: 'oauthSignIn',
@@ -245,8 +246,8 @@ export const verifyRoute = defineRoute({
   request: {
     body: z.object({
       interaction: interactionId,
-      mfa_token: z.string().min(1).max(512),
-      code: z.string().min(1).max(64),
+      mfa_token: z.string().check(z.minLength(1), z.maxLength(512)),
+      code: z.string().check(z.minLength(1), z.maxLength(64)),
     }),
   },
   docs: API_DOCS && {

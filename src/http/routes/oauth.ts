@@ -5,7 +5,7 @@
  * an issuer or an RS256 key fails loudly. (The authorization endpoint and the hosted pages
  * live beside these, in their own router.)
  */
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { OAUTH_PATHS } from '../../oauth/endpoints';
 import { serverMetadata } from '../../oauth/discovery';
 import { authenticateClientRequest } from '../../oauth/client-auth';
@@ -44,7 +44,7 @@ const misconfigured = {
 const clientSecurity: Record<string, string[]>[] = [{ [CLIENT_BASIC_SCHEME]: [] }, {}];
 /** Registration: an admin's token, or none where open registration is on. */
 const registrationSecurity: Record<string, string[]>[] = [{ bearerAuth: [] }, {}];
-const param = (description: string) => z.string().optional().meta({ description });
+const param = (description: string) => z.optional(z.string()).check(z.meta({ description }));
 const clientParams = {
   client_id: param('The client, for `client_secret_post` and public clients (`none`)'),
   client_secret: param('The secret, for `client_secret_post`'),
@@ -86,15 +86,14 @@ export const authorizationServerMetadataRoute = discovery(
 );
 
 const tokenResponseSchema = z.object({
-  access_token: z.string().meta({ description: 'A JWT per RFC 9068 (`typ: at+jwt`), signed with RS256' }),
-  token_type: z.enum(['Bearer', 'DPoP']).meta({ description: '`DPoP` when the request carried a DPoP proof' }),
-  expires_in: z.number().int(),
+  access_token: z.string().check(z.meta({ description: 'A JWT per RFC 9068 (`typ: at+jwt`), signed with RS256' })),
+  token_type: z.enum(['Bearer', 'DPoP']).check(z.meta({ description: '`DPoP` when the request carried a DPoP proof' })),
+  expires_in: z.number().check(z.int()),
   scope: z.string(),
   refresh_token: z
-    .string()
-    .optional()
-    .meta({ description: 'Only with `offline_access` granted and the client registered for `refresh_token`' }),
-  id_token: z.string().optional().meta({ description: 'With the `openid` scope' }),
+    .optional(z.string())
+    .check(z.meta({ description: 'Only with `offline_access` granted and the client registered for `refresh_token`' })),
+  id_token: z.optional(z.string()).check(z.meta({ description: 'With the `openid` scope' })),
 });
 
 export const tokenRoute = defineRoute({
@@ -104,9 +103,8 @@ export const tokenRoute = defineRoute({
   request: {
     form: z.looseObject({
       grant_type: z
-        .enum(CLIENT_GRANT_TYPES)
-        .or(z.string())
-        .meta({ description: 'authorization_code or refresh_token' }),
+        .union([z.enum(CLIENT_GRANT_TYPES), z.string()])
+        .check(z.meta({ description: 'authorization_code or refresh_token' })),
       code: param('authorization_code: the code from the redirect'),
       redirect_uri: param('authorization_code: as in the authorization request'),
       code_verifier: param('authorization_code: the PKCE verifier (43-128 characters)'),
@@ -138,11 +136,11 @@ export const tokenRoute = defineRoute({
 
 const userinfoSchema = z.looseObject({
   sub: z.string(),
-  preferred_username: z.string().optional().meta({ description: 'With `profile`' }),
-  updated_at: z.number().int().optional().meta({ description: 'With `profile`' }),
-  email: z.string().optional().meta({ description: 'With `email`, when the user has a verified address' }),
-  email_verified: z.boolean().optional(),
-  role: z.string().optional().meta({ description: 'With `roles`' }),
+  preferred_username: z.optional(z.string()).check(z.meta({ description: 'With `profile`' })),
+  updated_at: z.optional(z.number().check(z.int())).check(z.meta({ description: 'With `profile`' })),
+  email: z.optional(z.string()).check(z.meta({ description: 'With `email`, when the user has a verified address' })),
+  email_verified: z.optional(z.boolean()),
+  role: z.optional(z.string()).check(z.meta({ description: 'With `roles`' })),
 });
 
 const userinfoRoute = (method: 'get' | 'post', operationId: string) =>
@@ -173,7 +171,7 @@ export const userinfoGetRoute = userinfoRoute('get', 'oauthUserinfo');
 export const userinfoPostRoute = userinfoRoute('post', 'oauthUserinfoPost');
 
 const tokenParams = {
-  token: z.string().meta({ description: 'An access token or a refresh token' }),
+  token: z.string().check(z.meta({ description: 'An access token or a refresh token' })),
   token_type_hint: param('`access_token` or `refresh_token`: where to look first'),
   ...clientParams,
 };
@@ -219,10 +217,10 @@ export const introspectionRoute = defineRoute({
         description: 'Whether the token is active, and if so its claims',
         schema: z.looseObject({
           active: z.boolean(),
-          scope: z.string().optional(),
-          client_id: z.string().optional(),
-          sub: z.string().optional(),
-          exp: z.number().int().optional(),
+          scope: z.optional(z.string()),
+          client_id: z.optional(z.string()),
+          sub: z.optional(z.string()),
+          exp: z.optional(z.number().check(z.int())),
         }),
       },
       400: oauthError('`invalid_request`'),
@@ -235,9 +233,9 @@ export const introspectionRoute = defineRoute({
 
 const registrationResponseSchema = z.looseObject({
   client_id: z.string(),
-  client_secret: z.string().optional().meta({ description: 'Confidential clients only; shown this once' }),
-  client_secret_expires_at: z.number().int().optional(),
-  client_id_issued_at: z.number().int(),
+  client_secret: z.optional(z.string()).check(z.meta({ description: 'Confidential clients only; shown this once' })),
+  client_secret_expires_at: z.optional(z.number().check(z.int())),
+  client_id_issued_at: z.number().check(z.int()),
   redirect_uris: z.array(z.string()),
   token_endpoint_auth_method: z.enum(CLIENT_AUTH_METHODS),
   id_token_signed_response_alg: z.enum(ID_TOKEN_ALGS),
