@@ -14,6 +14,7 @@ import { deleteForgottenAddressesQuery, deleteLapsedAttemptsQuery } from './thro
 import { deleteExpiredCodesQuery } from './oauth/codes';
 import { deleteExpiredDeviceCodesQuery } from './oauth/device-codes';
 import { deleteEndedInteractionsQuery } from './oauth/interactions';
+import { deleteExpiredProofsQuery } from './dpop/replay';
 import { deleteExpiredChallengesQuery } from './passkeys/challenges';
 
 const app = createApp();
@@ -27,6 +28,7 @@ export type CleanupSummary = {
   lapsedAttempts: number;
   oauthCodes: number;
   oauthDeviceCodes: number;
+  dpopProofs: number;
 };
 
 /**
@@ -35,25 +37,35 @@ export type CleanupSummary = {
  * expired throttle counters, addresses not seen for KNOWN_ADDRESS_DAYS, login attempts whose
  * in-flight mark lapsed (their Worker died before the verdict), OAuth codes expired more than
  * SESSION_RETENTION ago (device authorizations too), OAuth sign-in and logout requests past their
- * lifetime, and expired passkey challenges.
+ * lifetime, expired passkey challenges, and spent DPoP proofs too old to be accepted anyway.
  */
 export async function cleanup(env: Bindings, now = Date.now()): Promise<CleanupSummary> {
   const config = getConfig(env);
   const db = getDb(env.DB);
-  const [sessions, spentTokens, sealedSuccessors, counters, knownAddresses, lapsedAttempts, oauthCodes, deviceCodes] =
-    await db.batch([
-      deleteEndedSessionsQuery(db, config, now),
-      deleteSpentExpiredTokensQuery(db, now),
-      eraseSealedSuccessorsQuery(db, now - config.refreshReuseGrace * 1000),
-      deleteExpiredCountersQuery(db, now),
-      deleteForgottenAddressesQuery(db, now),
-      deleteLapsedAttemptsQuery(db, now),
-      deleteExpiredCodesQuery(db, config, now),
-      deleteExpiredDeviceCodesQuery(db, config, now),
-      ...deleteEndedRecoveryQueries(db, now),
-      deleteEndedInteractionsQuery(db, now),
-      deleteExpiredChallengesQuery(db, now),
-    ]);
+  const [
+    sessions,
+    spentTokens,
+    sealedSuccessors,
+    counters,
+    knownAddresses,
+    lapsedAttempts,
+    oauthCodes,
+    deviceCodes,
+    dpopProofs,
+  ] = await db.batch([
+    deleteEndedSessionsQuery(db, config, now),
+    deleteSpentExpiredTokensQuery(db, now),
+    eraseSealedSuccessorsQuery(db, now - config.refreshReuseGrace * 1000),
+    deleteExpiredCountersQuery(db, now),
+    deleteForgottenAddressesQuery(db, now),
+    deleteLapsedAttemptsQuery(db, now),
+    deleteExpiredCodesQuery(db, config, now),
+    deleteExpiredDeviceCodesQuery(db, config, now),
+    deleteExpiredProofsQuery(db, now),
+    ...deleteEndedRecoveryQueries(db, now),
+    deleteEndedInteractionsQuery(db, now),
+    deleteExpiredChallengesQuery(db, now),
+  ]);
   return {
     sessions: sessions.meta.changes,
     spentTokens: spentTokens.meta.changes,
@@ -63,6 +75,7 @@ export async function cleanup(env: Bindings, now = Date.now()): Promise<CleanupS
     lapsedAttempts: lapsedAttempts.meta.changes,
     oauthCodes: oauthCodes.meta.changes,
     oauthDeviceCodes: deviceCodes.meta.changes,
+    dpopProofs: dpopProofs.meta.changes,
   };
 }
 
@@ -82,6 +95,7 @@ export default {
             deleted_lapsed_attempts: deleted.lapsedAttempts,
             deleted_oauth_codes: deleted.oauthCodes,
             deleted_oauth_device_codes: deleted.oauthDeviceCodes,
+            deleted_dpop_proofs: deleted.dpopProofs,
           }),
         ),
       ),

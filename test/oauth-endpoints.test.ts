@@ -135,10 +135,10 @@ describe('userinfo', () => {
     }
   });
 
-  it('answers no token with a bare Bearer challenge, and a bad one with invalid_token', async () => {
+  it('answers no token with bare Bearer and DPoP challenges, and a bad one with invalid_token', async () => {
     const bare = await p.api('/oauth/userinfo');
     expect(bare.status).toBe(401);
-    expect(bare.headers.get('WWW-Authenticate')).toBe('Bearer realm="edge-auth"');
+    expect(bare.headers.get('WWW-Authenticate')).toBe('Bearer realm="edge-auth", DPoP algs="ES256 EdDSA Ed25519"');
     const bad = await p.api('/oauth/userinfo', { token: 'not.a.token' });
     expect(bad.status).toBe(401);
     expect(bad.headers.get('WWW-Authenticate')).toMatch(/^Bearer realm="edge-auth", error="invalid_token"/);

@@ -41,6 +41,17 @@ describe('validation errors', () => {
     expect(empty.errors).toEqual([{ field: 'password', message: 'Password must not be empty.' }]);
   });
 
+  it('list the fields in the order of the form, a normalised username among them', async () => {
+    // The username passes through its NFKC step before its rule is checked; its error still comes first.
+    const res = await api('/auth/login', { json: { username: 'a b', password: 7, refresh_token_delivery: 'x' } });
+    const problem = await expectProblem(res, 400, 'validation_failed');
+    expect((problem.errors as FieldErrors).map((e) => e.field)).toEqual([
+      'username',
+      'password',
+      'refresh_token_delivery',
+    ]);
+  });
+
   it('name a value of the wrong type and a value outside a list in words', async () => {
     const res = await api('/auth/login', {
       json: { username: 'alice', password: 7, refresh_token_delivery: 'carrier-pigeon' },

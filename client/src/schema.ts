@@ -96,7 +96,7 @@ export interface paths {
         put?: never;
         /**
          * Exchange username and password for an access token and a refresh token
-         * @description Starts a session. The access token is short-lived (`expires_in` seconds) and goes in `Authorization: Bearer`; the refresh token, in the body or (`refresh_token_delivery: "cookie"`, for browser SPAs) in an HttpOnly cookie, gets new tokens from `refreshToken`. Failed attempts are throttled per account and address.
+         * @description Starts a session. The access token is short-lived (`expires_in` seconds) and goes in `Authorization: Bearer`; the refresh token, in the body or (`refresh_token_delivery: "cookie"`, for browser SPAs) in an HttpOnly cookie, gets new tokens from `refreshToken`. Failed attempts are throttled per account and address. A `DPoP` proof header binds the session (RFC 9449).
          */
         post: operations["login"];
         delete?: never;
@@ -116,7 +116,7 @@ export interface paths {
         put?: never;
         /**
          * Rotate a refresh token: new access token and new refresh token
-         * @description The refresh token comes from the body, or else from the refresh cookie (which needs an allowed Origin). Each refresh token works once: the answer carries its successor, delivered the same way. Presenting a spent one again revokes the whole session (`refresh_token_reused`).
+         * @description The refresh token comes from the body, or else from the refresh cookie (which needs an allowed Origin). Each refresh token works once: the answer carries its successor, delivered the same way. Presenting a spent one again revokes the whole session (`refresh_token_reused`). A DPoP-bound session needs a `DPoP` proof of its key.
          */
         post: operations["refreshToken"];
         delete?: never;
@@ -300,7 +300,7 @@ export interface paths {
         put?: never;
         /**
          * Complete a login that answered 403 mfa_required: the login's tokens, delivered as it asked
-         * @description Send the `mfa_token` of that answer with either `code` (TOTP) or `recovery_code`. The token works once, for five minutes, and dies after five wrong codes.
+         * @description Send the `mfa_token` of that answer with either `code` (TOTP) or `recovery_code`. The token works once, for five minutes, and dies after five wrong codes. A `DPoP` proof binds the session, as at login.
          */
         post: operations["verifyMfa"];
         delete?: never;
@@ -380,7 +380,7 @@ export interface paths {
         put?: never;
         /**
          * Finish a passkey sign-in: the same tokens as login
-         * @description Send what `navigator.credentials.get()` gave, as JSON. The answer is the login’s, in the delivery asked for. A passkey verifies the user, so it counts as two factors: a user with two-factor on is not asked for a code. Attempts are throttled per address like logins.
+         * @description Send what `navigator.credentials.get()` gave, as JSON. The answer is the login’s, in the delivery asked for. A passkey verifies the user, so it counts as two factors: a user with two-factor on is not asked for a code. Attempts are throttled per address like logins. A `DPoP` proof binds the session, as at login.
          */
         post: operations["passkeySignInVerify"];
         delete?: never;
@@ -420,7 +420,7 @@ export interface paths {
         put?: never;
         /**
          * Finish creating an account with a passkey: the user, the passkey and a session, as from login
-         * @description Creates the user (role `user`, no password), stores the passkey and signs in, all or nothing. The account can add a password later (POST /auth/password/add) and more passkeys.
+         * @description Creates the user (role `user`, no password), stores the passkey and signs in, all or nothing. The account can add a password later (POST /auth/password/add) and more passkeys. A `DPoP` proof binds the session, as at login.
          */
         post: operations["passkeySignUpVerify"];
         delete?: never;
@@ -752,7 +752,7 @@ export interface paths {
         put?: never;
         /**
          * Token endpoint: exchange a code, poll for a device, or refresh
-         * @description `authorization_code` (with PKCE `code_verifier` and the same `redirect_uri`) starts a grant: an access token, an ID token with `openid`, and a refresh token with `offline_access`. `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628, with `device_code`) is polled every `interval` seconds: `authorization_pending` until the user answers on the device page, `slow_down` when polled sooner (the interval then grows by 5 seconds), `access_denied`, `expired_token`, then the same tokens as a code exchange; a spent device code is `invalid_grant` and ends its grant. `refresh_token` rotates the refresh token; presenting a spent one after the grace window ends the grant. Each grant is a session of the user (GET /auth/sessions). Limited per client and per address.
+         * @description `authorization_code` (with PKCE `code_verifier` and the same `redirect_uri`) starts a grant: an access token, an ID token with `openid`, and a refresh token with `offline_access`. `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628, with `device_code`) is polled every `interval` seconds: `authorization_pending` until the user answers on the device page, `slow_down` when polled sooner (the interval then grows by 5 seconds), `access_denied`, `expired_token`, then the same tokens as a code exchange; a spent device code is `invalid_grant` and ends its grant. `refresh_token` rotates the refresh token; presenting a spent one after the grace window ends the grant. Each grant is a session of the user (GET /auth/sessions). Limited per client and per address. A `DPoP` proof (RFC 9449) binds the access token to its key (`cnf.jkt`); a public client’s refresh token is then bound too, and needs a proof of that key.
          */
         post: operations["oauthToken"];
         delete?: never;
@@ -770,13 +770,13 @@ export interface paths {
         };
         /**
          * Claims about the signed-in user (OpenID Connect UserInfo)
-         * @description Needs an OAuth access token with the `openid` scope whose grant is still live, in `Authorization: Bearer`. Answers the claims of the granted scopes.
+         * @description Needs an OAuth access token with the `openid` scope whose grant is still live, in `Authorization: Bearer`, or for a DPoP-bound token `Authorization: DPoP` with a proof. Answers the claims of the granted scopes.
          */
         get: operations["oauthUserinfo"];
         put?: never;
         /**
          * Claims about the signed-in user (OpenID Connect UserInfo)
-         * @description Needs an OAuth access token with the `openid` scope whose grant is still live, in `Authorization: Bearer`. Answers the claims of the granted scopes.
+         * @description Needs an OAuth access token with the `openid` scope whose grant is still live, in `Authorization: Bearer`, or for a DPoP-bound token `Authorization: DPoP` with a proof. Answers the claims of the granted scopes.
          */
         post: operations["oauthUserinfoPost"];
         delete?: never;
@@ -958,13 +958,13 @@ export interface paths {
         };
         /**
          * Authorization endpoint (browser redirect; parameters in the query)
-         * @description The OAuth 2.1 / OpenID Connect authorization endpoint (authorization code flow with PKCE, S256 only), for browsers: the client sends the user here with `response_type=code`, `client_id`, `redirect_uri`, `scope`, `state`, `code_challenge`, `code_challenge_method=S256`, and optionally `nonce`, `prompt` (`none`, `login`, `consent`), `max_age`, `resource` (RFC 8707) and `login_hint`. An unknown client or a redirect URI that is not registered gets an HTML error page (never a redirect); other errors go back to the redirect URI with `error`, `error_description`, `state` and `iss`. A valid request continues on the hosted sign-in page; the user comes back to the redirect URI with `code`, `state` and `iss` (RFC 9207).
+         * @description The OAuth 2.1 / OpenID Connect authorization endpoint (authorization code flow with PKCE, S256 only), for browsers: the client sends the user here with `response_type=code`, `client_id`, `redirect_uri`, `scope`, `state`, `code_challenge`, `code_challenge_method=S256`, and optionally `nonce`, `prompt` (`none`, `login`, `consent`), `max_age`, `resource` (RFC 8707), `login_hint` and `dpop_jkt` (RFC 9449 §10: the code then needs a DPoP proof of that key). An unknown client or a redirect URI that is not registered gets an HTML error page (never a redirect); other errors go back to the redirect URI with `error`, `error_description`, `state` and `iss`. A valid request continues on the hosted sign-in page; the user comes back to the redirect URI with `code`, `state` and `iss` (RFC 9207).
          */
         get: operations["authorize"];
         put?: never;
         /**
          * Authorization endpoint (parameters as an HTML form post)
-         * @description As GET /oauth/authorize, with the parameters as `application/x-www-form-urlencoded` (OpenID Connect Core §3.1.2.1). The OAuth 2.1 / OpenID Connect authorization endpoint (authorization code flow with PKCE, S256 only), for browsers: the client sends the user here with `response_type=code`, `client_id`, `redirect_uri`, `scope`, `state`, `code_challenge`, `code_challenge_method=S256`, and optionally `nonce`, `prompt` (`none`, `login`, `consent`), `max_age`, `resource` (RFC 8707) and `login_hint`. An unknown client or a redirect URI that is not registered gets an HTML error page (never a redirect); other errors go back to the redirect URI with `error`, `error_description`, `state` and `iss`. A valid request continues on the hosted sign-in page; the user comes back to the redirect URI with `code`, `state` and `iss` (RFC 9207).
+         * @description As GET /oauth/authorize, with the parameters as `application/x-www-form-urlencoded` (OpenID Connect Core §3.1.2.1). The OAuth 2.1 / OpenID Connect authorization endpoint (authorization code flow with PKCE, S256 only), for browsers: the client sends the user here with `response_type=code`, `client_id`, `redirect_uri`, `scope`, `state`, `code_challenge`, `code_challenge_method=S256`, and optionally `nonce`, `prompt` (`none`, `login`, `consent`), `max_age`, `resource` (RFC 8707), `login_hint` and `dpop_jkt` (RFC 9449 §10: the code then needs a DPoP proof of that key). An unknown client or a redirect URI that is not registered gets an HTML error page (never a redirect); other errors go back to the redirect URI with `error`, `error_description`, `state` and `iss`. A valid request continues on the hosted sign-in page; the user comes back to the redirect URI with `code`, `state` and `iss` (RFC 9207).
          */
         post: operations["authorizeWithForm"];
         delete?: never;
@@ -1187,7 +1187,7 @@ export interface components {
             status: number;
             detail: string;
             /** @enum {string} */
-            code: "validation_failed" | "malformed_json" | "unsupported_media_type" | "payload_too_large" | "username_taken" | "password_too_common" | "invalid_credentials" | "too_many_attempts" | "too_many_registrations" | "unauthorized" | "invalid_token" | "invalid_refresh_token" | "refresh_token_reused" | "forbidden" | "csrf_rejected" | "https_required" | "not_found" | "method_not_allowed" | "last_admin" | "mfa_required" | "mfa_already_enabled" | "mfa_not_enabled" | "invalid_mfa_code" | "invalid_mfa_token" | "mfa_locked" | "invalid_reset_token" | "invalid_email_code" | "email_taken" | "email_disabled" | "reauthentication_required" | "invalid_passkey_challenge" | "invalid_passkey" | "unknown_passkey" | "passkey_origin_mismatch" | "passkey_rp_id_mismatch" | "passkey_user_not_verified" | "passkey_counter_regressed" | "passkey_already_registered" | "passkey_limit_reached" | "last_passkey" | "password_already_set" | "service_unavailable" | "interaction_expired" | "invalid_user_code" | "legacy_hash_unavailable" | "misconfigured" | "internal_error";
+            code: "validation_failed" | "malformed_json" | "unsupported_media_type" | "payload_too_large" | "username_taken" | "password_too_common" | "invalid_credentials" | "too_many_attempts" | "too_many_registrations" | "unauthorized" | "invalid_token" | "invalid_refresh_token" | "refresh_token_reused" | "invalid_dpop_proof" | "use_dpop_nonce" | "forbidden" | "csrf_rejected" | "https_required" | "not_found" | "method_not_allowed" | "last_admin" | "mfa_required" | "mfa_already_enabled" | "mfa_not_enabled" | "invalid_mfa_code" | "invalid_mfa_token" | "mfa_locked" | "invalid_reset_token" | "invalid_email_code" | "email_taken" | "email_disabled" | "reauthentication_required" | "invalid_passkey_challenge" | "invalid_passkey" | "unknown_passkey" | "passkey_origin_mismatch" | "passkey_rp_id_mismatch" | "passkey_user_not_verified" | "passkey_counter_regressed" | "passkey_already_registered" | "passkey_limit_reached" | "last_passkey" | "password_already_set" | "service_unavailable" | "interaction_expired" | "invalid_user_code" | "legacy_hash_unavailable" | "misconfigured" | "internal_error";
             request_id?: string;
             errors?: {
                 field: string;
@@ -1200,7 +1200,7 @@ export interface components {
         };
         OAuthError: {
             /** @enum {string} */
-            error: "invalid_request" | "invalid_client" | "invalid_grant" | "unauthorized_client" | "unsupported_grant_type" | "invalid_scope" | "access_denied" | "unsupported_response_type" | "server_error" | "temporarily_unavailable" | "login_required" | "consent_required" | "interaction_required" | "account_selection_required" | "invalid_token" | "insufficient_scope" | "authorization_pending" | "slow_down" | "expired_token" | "invalid_target" | "unsupported_token_type" | "invalid_redirect_uri" | "invalid_client_metadata";
+            error: "invalid_request" | "invalid_client" | "invalid_grant" | "unauthorized_client" | "unsupported_grant_type" | "invalid_scope" | "access_denied" | "unsupported_response_type" | "server_error" | "temporarily_unavailable" | "login_required" | "consent_required" | "interaction_required" | "account_selection_required" | "invalid_token" | "insufficient_scope" | "authorization_pending" | "slow_down" | "expired_token" | "invalid_target" | "unsupported_token_type" | "invalid_redirect_uri" | "invalid_client_metadata" | "invalid_dpop_proof" | "use_dpop_nonce";
             error_description: string;
         };
     };
@@ -1439,8 +1439,11 @@ export interface operations {
                 content: {
                     "application/json": {
                         access_token: string;
-                        /** @constant */
-                        token_type: "Bearer";
+                        /**
+                         * @description `DPoP`: a DPoP-bound session (RFC 9449)
+                         * @enum {string}
+                         */
+                        token_type: "Bearer" | "DPoP";
                         expires_in: number;
                         /** @description Absent when delivered as a cookie */
                         refresh_token?: string;
@@ -1461,7 +1464,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input, `invalid_dpop_proof` or `use_dpop_nonce` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1554,8 +1557,11 @@ export interface operations {
                 content: {
                     "application/json": {
                         access_token: string;
-                        /** @constant */
-                        token_type: "Bearer";
+                        /**
+                         * @description `DPoP`: a DPoP-bound session (RFC 9449)
+                         * @enum {string}
+                         */
+                        token_type: "Bearer" | "DPoP";
                         expires_in: number;
                         /** @description Absent when delivered as a cookie */
                         refresh_token?: string;
@@ -1576,7 +1582,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Invalid request (`validation_failed`, `malformed_json`) */
+            /** @description `invalid_dpop_proof` or `use_dpop_nonce` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1585,7 +1591,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `invalid_refresh_token`, or `refresh_token_reused` (the whole session was revoked) */
+            /** @description `invalid_refresh_token` (also a DPoP-bound one without a proof of its key), or `refresh_token_reused` (the whole session was revoked) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2375,8 +2381,11 @@ export interface operations {
                 content: {
                     "application/json": {
                         access_token: string;
-                        /** @constant */
-                        token_type: "Bearer";
+                        /**
+                         * @description `DPoP`: a DPoP-bound session (RFC 9449)
+                         * @enum {string}
+                         */
+                        token_type: "Bearer" | "DPoP";
                         expires_in: number;
                         /** @description Absent when delivered as a cookie */
                         refresh_token?: string;
@@ -2397,7 +2406,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Invalid input (`validation_failed`) */
+            /** @description Invalid input (`validation_failed`), `invalid_dpop_proof` or `use_dpop_nonce` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2884,8 +2893,11 @@ export interface operations {
                 content: {
                     "application/json": {
                         access_token: string;
-                        /** @constant */
-                        token_type: "Bearer";
+                        /**
+                         * @description `DPoP`: a DPoP-bound session (RFC 9449)
+                         * @enum {string}
+                         */
+                        token_type: "Bearer" | "DPoP";
                         expires_in: number;
                         /** @description Absent when delivered as a cookie */
                         refresh_token?: string;
@@ -2906,7 +2918,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Invalid request (`validation_failed`, `malformed_json`) */
+            /** @description `invalid_dpop_proof` or `use_dpop_nonce` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3146,8 +3158,11 @@ export interface operations {
                 content: {
                     "application/json": {
                         access_token: string;
-                        /** @constant */
-                        token_type: "Bearer";
+                        /**
+                         * @description `DPoP`: a DPoP-bound session (RFC 9449)
+                         * @enum {string}
+                         */
+                        token_type: "Bearer" | "DPoP";
                         expires_in: number;
                         /** @description Absent when delivered as a cookie */
                         refresh_token?: string;
@@ -3168,7 +3183,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Refused: `invalid_passkey_challenge` (unknown, expired or used), `passkey_origin_mismatch`, `passkey_rp_id_mismatch`, `passkey_user_not_verified` (no PIN or biometric), `invalid_passkey` (malformed, wrong ceremony, bad signature or key), `validation_failed` */
+            /** @description Refused: `invalid_passkey_challenge` (unknown, expired or used), `passkey_origin_mismatch`, `passkey_rp_id_mismatch`, `passkey_user_not_verified` (no PIN or biometric), `invalid_passkey` (malformed, wrong ceremony, bad signature or key), `validation_failed`, `invalid_dpop_proof` or `use_dpop_nonce` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4574,8 +4589,11 @@ export interface operations {
                     "application/json": {
                         /** @description A JWT per RFC 9068 (`typ: at+jwt`), signed with RS256 */
                         access_token: string;
-                        /** @constant */
-                        token_type: "Bearer";
+                        /**
+                         * @description `DPoP` when the request carried a DPoP proof
+                         * @enum {string}
+                         */
+                        token_type: "Bearer" | "DPoP";
                         expires_in: number;
                         scope: string;
                         /** @description Only with `offline_access` granted and the client registered for `refresh_token` */
@@ -4585,7 +4603,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`, `invalid_grant`, `unauthorized_client`, `unsupported_grant_type`, `invalid_scope`, `invalid_target`, or for the device flow `authorization_pending`, `slow_down`, `access_denied`, `expired_token` */
+            /** @description `invalid_request`, `invalid_grant`, `unauthorized_client`, `unsupported_grant_type`, `invalid_scope`, `invalid_target`, `invalid_dpop_proof` or `use_dpop_nonce` (with `DPoP-Nonce`), or for the device flow `authorization_pending`, `slow_down`, `access_denied`, `expired_token` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4658,10 +4676,10 @@ export interface operations {
                     };
                 };
             };
-            /** @description No, an invalid, expired or revoked token (`invalid_token`) */
+            /** @description No, an invalid, expired or revoked token (`invalid_token`), or a bad DPoP proof */
             401: {
                 headers: {
-                    /** @description Bearer challenge (RFC 6750) */
+                    /** @description Bearer (RFC 6750) or DPoP (RFC 9449) challenge */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -4720,10 +4738,10 @@ export interface operations {
                     };
                 };
             };
-            /** @description No, an invalid, expired or revoked token (`invalid_token`) */
+            /** @description No, an invalid, expired or revoked token (`invalid_token`), or a bad DPoP proof */
             401: {
                 headers: {
-                    /** @description Bearer challenge (RFC 6750) */
+                    /** @description Bearer (RFC 6750) or DPoP (RFC 9449) challenge */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };

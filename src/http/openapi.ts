@@ -1,5 +1,5 @@
 /** The OpenAPI 3.1 document, generated from the route declarations and their zod schemas. */
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { REFRESH_COOKIE } from '../sessions/refresh-cookie';
 import type { ResponseSpec, RouteDocs, RouteSpec } from './routing';
 import { MAX_BODY_BYTES, problem, problemSchema } from './schemas';
@@ -9,12 +9,12 @@ import { OAUTH_ERRORS, type OAuthErrorCode } from '../oauth/errors';
 type JsonSchema = Record<string, unknown> & { properties?: Record<string, unknown>; required?: string[] };
 
 /** OpenAPI 3.1 schemas are JSON Schema 2020-12, zod's own target. */
-function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
+function jsonSchema(schema: z.ZodMiniType, io: 'input' | 'output'): JsonSchema {
   const { $schema: _, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as JsonSchema;
   return rest;
 }
 
-function parameters(schema: z.ZodType | undefined, where: 'path' | 'query') {
+function parameters(schema: z.ZodMiniType | undefined, where: 'path' | 'query') {
   if (!schema) return [];
   const object = jsonSchema(schema, 'input');
   return Object.entries(object.properties ?? {}).map(([name, property]) => ({
@@ -164,7 +164,8 @@ export function openApiDocument(specs: RouteSpec[]) {
           type: 'http',
           scheme: 'bearer',
           bearerFormat: 'JWT',
-          description: 'The access token from login or refresh: `Authorization: Bearer <access_token>`.',
+          description:
+            'The access token from login or refresh: `Authorization: Bearer <access_token>` (or `DPoP <access_token>` with a proof).',
         },
         [CLIENT_BASIC_SCHEME]: {
           type: 'http',

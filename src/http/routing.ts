@@ -11,7 +11,7 @@ import { zValidator } from '@hono/zod-validator';
 import type { Context, MiddlewareHandler } from 'hono';
 import { Hono } from './hono';
 import { bodyLimit } from 'hono/body-limit';
-import type * as z from 'zod';
+import type * as z from 'zod/mini';
 import type { AppEnv } from '../platform/env';
 import type { Tag } from './tags';
 import { ApiError } from '../platform/errors';
@@ -23,7 +23,7 @@ import { validationFailed, zodFieldErrors } from './validation';
 
 export type ResponseSpec = {
   description: string;
-  schema?: z.ZodType;
+  schema?: z.ZodMiniType;
   problem?: true;
   /** An HTML page (the OAuth endpoints' error page, for the browser that was sent there). */
   html?: true;
@@ -74,10 +74,10 @@ export type RouteSpec = {
   /** Runs before validation: authentication first, so bad bodies from strangers cost nothing. */
   middleware?: MiddlewareHandler<AppEnv>[];
   request?: {
-    body?: z.ZodType;
+    body?: z.ZodMiniType;
     bodyOptional?: true;
-    query?: z.ZodType;
-    params?: z.ZodType;
+    query?: z.ZodMiniType;
+    params?: z.ZodMiniType;
     /**
      * Body fields holding a new password. Their length rule is configured (PASSWORD_MIN_LENGTH),
      * so it cannot live in the static schema; it is checked beside it, in the same answer.
@@ -87,7 +87,7 @@ export type RouteSpec = {
      * An `application/x-www-form-urlencoded` body (the OAuth endpoints), read by formBody:
      * each parameter once, empty values absent, failures as OAuth `invalid_request`.
      */
-    form?: z.ZodType;
+    form?: z.ZodMiniType;
   };
   docs: false | RouteDocs;
 };
@@ -96,12 +96,12 @@ export type RouteSpec = {
 export const defineRoute = <const S extends RouteSpec>(spec: S): S => spec;
 
 type Request<S extends RouteSpec> = NonNullable<S['request']>;
-type Validated<S extends RouteSpec> = (Request<S> extends { body: infer B extends z.ZodType }
+type Validated<S extends RouteSpec> = (Request<S> extends { body: infer B extends z.ZodMiniType }
   ? { json: z.output<B> }
   : {}) &
-  (Request<S> extends { query: infer Q extends z.ZodType } ? { query: z.output<Q> } : {}) &
-  (Request<S> extends { params: infer P extends z.ZodType } ? { param: z.output<P> } : {}) &
-  (Request<S> extends { form: infer F extends z.ZodType } ? { form: z.output<F> } : {});
+  (Request<S> extends { query: infer Q extends z.ZodMiniType } ? { query: z.output<Q> } : {}) &
+  (Request<S> extends { params: infer P extends z.ZodMiniType } ? { param: z.output<P> } : {}) &
+  (Request<S> extends { form: infer F extends z.ZodMiniType } ? { form: z.output<F> } : {});
 
 export type RouteHandler<S extends RouteSpec> = (
   c: Context<AppEnv, string, { out: Validated<S> }>,

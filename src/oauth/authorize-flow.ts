@@ -165,6 +165,7 @@ async function issueCode(ctx: Context, client: OAuthClient, browser: BrowserSess
     resource: params.resource,
     authTime: browser.session.createdAt,
     amr: await sessionAmr(ctx.db, browser),
+    dpopJkt: params.dpop_jkt,
   });
   return {
     step: 'redirect',

@@ -171,6 +171,11 @@ function checkRest(params: URLSearchParams, client: OAuthClient, redirectUri: st
     maxAge = undefined;
   }
   const resource = checkResource(params);
+  // RFC 9449 §10: a JWK SHA-256 thumbprint is 43 base64url characters.
+  const dpopJkt = single(params, 'dpop_jkt');
+  if (dpopJkt !== undefined && !/^[A-Za-z0-9_-]{43}$/.test(dpopJkt)) {
+    throw new Refusal('invalid_request', 'dpop_jkt must be a JWK SHA-256 thumbprint (43 base64url characters).');
+  }
 
   return {
     client_id: client.clientId,
@@ -183,6 +188,7 @@ function checkRest(params: URLSearchParams, client: OAuthClient, redirectUri: st
     max_age: maxAge,
     resource,
     login_hint: bounded(params, 'login_hint'),
+    dpop_jkt: dpopJkt,
   };
 }
 

@@ -4,7 +4,7 @@
  * getClient, redirect-URI matching, secret checks.
  */
 import { asc, eq, gt } from 'drizzle-orm';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { randomToken, sha256, timingSafeEqual, toBase64Url, utf8 } from '../platform/crypto';
 import type { Database } from '../platform/db/client';
 import { CLIENT_AUTH_METHODS, oauthClients, type ClientAuthMethod, type OAuthClientRow } from '../platform/db/schema';
@@ -149,40 +149,38 @@ function redirectUriProblem(uri: string, allowPrivateUse: boolean): string | nul
     : 'must be https or http on loopback';
 }
 
-const uri = z.string().min(1).max(MAX_URI_LENGTH);
-const uris = z.array(uri).max(MAX_URIS);
+const uri = z.string().check(z.minLength(1), z.maxLength(MAX_URI_LENGTH));
+const uris = z.array(uri).check(z.maxLength(MAX_URIS));
 
 /** RFC 7591 §2 client metadata as accepted here; unknown members are ignored (RFC 7591 §2). */
 export const clientMetadataSchema = z.object({
   // Required of clients of the code flow (checkMetadata); a device-flow client has none.
-  redirect_uris: uris.optional(),
-  post_logout_redirect_uris: uris.optional(),
-  client_name: z.string().trim().min(1).max(100).optional(),
-  grant_types: z.array(z.enum(CLIENT_GRANT_TYPES)).min(1).max(CLIENT_GRANT_TYPES.length).optional(),
-  response_types: z
-    .array(z.enum(['code']))
-    .min(1)
-    .max(1)
-    .optional(),
-  token_endpoint_auth_method: z.enum(CLIENT_AUTH_METHODS).optional(),
-  scope: z.string().max(1000).optional(),
-  id_token_signed_response_alg: z.enum(ID_TOKEN_ALGS).optional(),
-  logo_uri: uri.optional(),
+  redirect_uris: z.optional(uris),
+  post_logout_redirect_uris: z.optional(uris),
+  client_name: z.optional(z.string().check(z.trim(), z.minLength(1), z.maxLength(100))),
+  grant_types: z.optional(
+    z.array(z.enum(CLIENT_GRANT_TYPES)).check(z.minLength(1), z.maxLength(CLIENT_GRANT_TYPES.length)),
+  ),
+  response_types: z.optional(z.array(z.enum(['code'])).check(z.minLength(1), z.maxLength(1))),
+  token_endpoint_auth_method: z.optional(z.enum(CLIENT_AUTH_METHODS)),
+  scope: z.optional(z.string().check(z.maxLength(1000))),
+  id_token_signed_response_alg: z.optional(z.enum(ID_TOKEN_ALGS)),
+  logo_uri: z.optional(uri),
 });
 export type ClientMetadata = z.output<typeof clientMetadataSchema>;
 
 /** What an admin may change on a registered client. The auth method is fixed at registration. */
-export const clientUpdateSchema = clientMetadataSchema
-  .omit({ token_endpoint_auth_method: true, response_types: true })
-  .partial()
-  .extend({
+export const clientUpdateSchema = z.extend(
+  z.partial(z.omit(clientMetadataSchema, { token_endpoint_auth_method: true, response_types: true })),
+  {
     // A change never empties them (a device-only client never had any to empty).
-    redirect_uris: uris.min(1).optional(),
-    skip_consent: z.boolean().optional(),
-    client_name: z.string().trim().min(1).max(100).nullable().optional(),
-    logo_uri: uri.nullable().optional(),
-    scope: z.string().max(1000).nullable().optional(),
-  });
+    redirect_uris: z.optional(uris.check(z.minLength(1))),
+    skip_consent: z.optional(z.boolean()),
+    client_name: z.optional(z.nullable(z.string().check(z.trim(), z.minLength(1), z.maxLength(100)))),
+    logo_uri: z.optional(z.nullable(uri)),
+    scope: z.optional(z.nullable(z.string().check(z.maxLength(1000)))),
+  },
+);
 export type ClientUpdate = z.output<typeof clientUpdateSchema>;
 
 /** The checks zod cannot express: URI rules, scope syntax, consistency (RFC 7591 §2.1). */

@@ -9,6 +9,7 @@ import { OAUTH_PATHS } from './endpoints';
 import { GRANT_TYPES } from './grants';
 import { SCOPE_CLAIMS, SUPPORTED_SCOPES } from './scopes';
 import { CLIENT_AUTH_METHODS } from '../platform/db/schema';
+import { DPOP_ALGS } from '../dpop/errors';
 
 export function serverMetadata(issuer: string, ring: KeyRing) {
   const url = (path: string) => `${issuer}${path}`;
@@ -50,6 +51,7 @@ export function serverMetadata(issuer: string, ring: KeyRing) {
     request_parameter_supported: false,
     request_uri_parameter_supported: false,
     authorization_response_iss_parameter_supported: true,
+    dpop_signing_alg_values_supported: DPOP_ALGS,
     prompt_values_supported: ['none', 'login', 'consent'],
   };
 }

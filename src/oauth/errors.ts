@@ -40,6 +40,9 @@ export const OAUTH_ERRORS = {
   // RFC 7591 §3.2.2.
   invalid_redirect_uri: 400,
   invalid_client_metadata: 400,
+  // RFC 9449 §5, §8 (token endpoint; a resource answers them with 401 and a DPoP challenge).
+  invalid_dpop_proof: 400,
+  use_dpop_nonce: 400,
 } as const;
 
 export type OAuthErrorCode = keyof typeof OAUTH_ERRORS;

@@ -40,6 +40,8 @@ export type AuthorizeParams = {
   /** RFC 8707: the audience the grant's access tokens are for. */
   resource?: string | undefined;
   login_hint?: string | undefined;
+  /** RFC 9449 §10: the thumbprint of the DPoP key the code is bound to. */
+  dpop_jkt?: string | undefined;
 };
 
 /** A validated logout request (src/oauth/end-session.ts), as stored. */

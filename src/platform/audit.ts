@@ -10,6 +10,7 @@ export type AuditEvent =
   | 'login_locked'
   | 'refresh'
   | 'refresh_reuse_detected'
+  | 'refresh_dpop_refused'
   | 'logout'
   | 'logout_all'
   | 'session_revoked'

@@ -3,9 +3,15 @@
  * plus secrets). Nothing else in the service reads `env.SOME_VAR`; a bad setting fails
  * loudly here, naming the variable and never echoing its value (it may be a secret).
  */
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import en from 'zod/v4/locales/en.js';
 import { ConfigError } from './errors';
 import { isLoopbackHost } from './loopback';
+
+// zod/mini sets no locale: without English, every message zod words itself is "Invalid input".
+// Configuration errors quote it (docs/configuration.md), and so does an OAuth error_description
+// (formBody): 1.1 KiB gzipped, for the whole Worker, since the setting is global.
+z.config(en());
 
 /** Deployed Workers refuse PBKDF2 above this (workerd's DEFAULT_MAX_PBKDF2_ITERATIONS). */
 export const MAX_PBKDF2_ITERATIONS = 100_000;
@@ -17,18 +23,19 @@ export const MAX_ACCESS_CHECK_CACHE_TTL = 60;
 export const MAX_D1_REPLICA_LAG_BOUND = 300;
 
 const bytes = (s: string) => new TextEncoder().encode(s).length;
-const int = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
+const int = (min: number, max: number, fallback: number) =>
+  z._default(z.coerce.number().check(z.int(), z.minimum(min), z.maximum(max)), fallback);
 const secret = (name: string) =>
-  z.string().refine((s) => bytes(s) >= MIN_SECRET_BYTES, `${name} must be at least ${MIN_SECRET_BYTES} bytes`);
-const list = z
-  .string()
-  .default('')
-  .transform((s) =>
+  z.string().check(z.refine((s) => bytes(s) >= MIN_SECRET_BYTES, `${name} must be at least ${MIN_SECRET_BYTES} bytes`));
+const list = z.pipe(
+  z._default(z.string(), ''),
+  z.transform((s) =>
     s
       .split(/[\s,]+/)
       .map((v) => v.trim())
       .filter(Boolean),
-  );
+  ),
+);
 
 /** RS256 is what OpenID Connect requires every provider to support (OIDC Core §15.1). */
 export const ASYMMETRIC_ALGS = ['EdDSA', 'ES256', 'RS256'] as const;
@@ -37,70 +44,104 @@ const KEY_TYPES: Record<AsymmetricAlg, string> = { EdDSA: 'OKP', ES256: 'EC', RS
 const keyTypeMatches = (jwk: { alg: AsymmetricAlg; kty: string }) => KEY_TYPES[jwk.alg] === jwk.kty;
 const KEY_TYPE_RULE = 'kty must match alg (EdDSA: OKP, ES256: EC, RS256: RSA)';
 
-const privateJwk = z
-  .looseObject({
-    kid: z.string().min(1).max(64),
-    alg: z.enum(ASYMMETRIC_ALGS),
-    kty: z.enum(['OKP', 'EC', 'RSA']),
-    d: z.string().min(1),
-  })
-  .refine(keyTypeMatches, KEY_TYPE_RULE)
-  .transform((jwk) => jwk as JsonWebKey & { kid: string; alg: AsymmetricAlg });
-const publicJwk = z
-  .looseObject({ kid: z.string().min(1).max(64), alg: z.enum(ASYMMETRIC_ALGS), kty: z.enum(['OKP', 'EC', 'RSA']) })
-  .refine((jwk) => !('d' in jwk), 'must be a public key (no "d")')
-  .refine(keyTypeMatches, KEY_TYPE_RULE)
-  .transform((jwk) => jwk as JsonWebKey & { kid: string; alg: AsymmetricAlg });
+const privateJwk = z.pipe(
+  z
+    .looseObject({
+      kid: z.string().check(z.minLength(1), z.maxLength(64)),
+      alg: z.enum(ASYMMETRIC_ALGS),
+      kty: z.enum(['OKP', 'EC', 'RSA']),
+      d: z.string().check(z.minLength(1)),
+    })
+    .check(z.refine(keyTypeMatches, KEY_TYPE_RULE)),
+  z.transform((jwk) => jwk as JsonWebKey & { kid: string; alg: AsymmetricAlg }),
+);
+const publicJwk = z.pipe(
+  z
+    .looseObject({
+      kid: z.string().check(z.minLength(1), z.maxLength(64)),
+      alg: z.enum(ASYMMETRIC_ALGS),
+      kty: z.enum(['OKP', 'EC', 'RSA']),
+    })
+    .check(
+      z.refine((jwk) => !('d' in jwk), 'must be a public key (no "d")'),
+      z.refine(keyTypeMatches, KEY_TYPE_RULE),
+    ),
+  z.transform((jwk) => jwk as JsonWebKey & { kid: string; alg: AsymmetricAlg }),
+);
 /**
  * One private JWK, or an array of them with at most one per algorithm: the first signs the
  * service's own access tokens; each signs the OAuth tokens (ID tokens, OAuth access tokens)
  * of its algorithm, so an RS256 key can sit beside a faster EdDSA one.
  */
 const privateJwks = z
-  .union([privateJwk.transform((jwk) => [jwk]), z.array(privateJwk).min(1).max(3)])
-  .refine((keys) => new Set(keys.map((k) => k.alg)).size === keys.length, 'at most one key per alg')
-  .refine((keys) => new Set(keys.map((k) => k.kid)).size === keys.length, 'each key needs its own kid');
+  .union([
+    z.pipe(
+      privateJwk,
+      z.transform((jwk) => [jwk]),
+    ),
+    z.array(privateJwk).check(z.minLength(1), z.maxLength(3)),
+  ])
+  .check(
+    z.refine((keys) => new Set(keys.map((k) => k.alg)).size === keys.length, 'at most one key per alg'),
+    z.refine((keys) => new Set(keys.map((k) => k.kid)).size === keys.length, 'each key needs its own kid'),
+  );
 
-const json = <T extends z.ZodType>(schema: T) =>
-  z
-    .string()
-    .transform((s, ctx) => {
-      try {
-        return JSON.parse(s) as unknown;
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'must be valid JSON' });
-        return z.NEVER;
-      }
-    })
-    .pipe(schema);
+const json = <T extends z.ZodMiniType>(schema: T) =>
+  z.pipe(
+    z.pipe(
+      z.string(),
+      z.transform((s, payload) => {
+        try {
+          return JSON.parse(s) as unknown;
+        } catch {
+          payload.issues.push({ code: 'custom', message: 'must be valid JSON', input: s });
+          return z.NEVER;
+        }
+      }),
+    ),
+    schema,
+  );
 
 /** An optional setting; set to the empty string it counts as not set (`PASSWORD_PEPPER=`). */
-const unset = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
+const unset = <T extends z.ZodMiniType>(schema: T) =>
+  z.pipe(
+    z.transform((v) => (v === '' ? undefined : v)),
+    z.optional(schema),
+  );
 
 /**
  * A browser origin allowed to call with credentials. Plain http only on loopback (a local dev
  * server): a page served over http elsewhere can be rewritten by anyone on the network path,
  * who would then read tokens and ride the refresh cookie as that origin.
  */
-const corsOrigin = z
-  .url({ protocol: /^https?$/ })
-  .transform((u) => new URL(u))
-  .refine((u) => u.protocol === 'https:' || isLoopbackHost(u.hostname), 'must be https:// (http:// only on loopback)')
-  .transform((u) => u.origin);
+const corsOrigin = z.pipe(
+  z
+    .pipe(
+      z.url({ protocol: /^https?$/ }),
+      z.transform((u) => new URL(u)),
+    )
+    .check(
+      z.refine(
+        (u) => u.protocol === 'https:' || isLoopbackHost(u.hostname),
+        'must be https:// (http:// only on loopback)',
+      ),
+    ),
+  z.transform((u) => u.origin),
+);
 
 /**
  * A WebAuthn relying party ID: a host name, the service's own or a parent of it that the
  * apps share (`example.com` for `auth.example.com` and `app.example.com`). Never an IP address:
  * browsers refuse those as RP IDs.
  */
-const rpId = z
-  .string()
-  .toLowerCase()
-  .regex(
+const rpId = z.string().check(
+  z.toLowerCase(),
+  z.regex(
     /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/,
     'must be a host name (no scheme, port or path)',
-  )
-  .refine((id) => !/^\d+(\.\d+){3}$/.test(id), 'must be a domain name: browsers refuse IP addresses as RP IDs');
+  ),
+  z.refine((id) => !/^\d+(\.\d+){3}$/.test(id), 'must be a domain name: browsers refuse IP addresses as RP IDs'),
+);
 
 /** Whether `origin` may ask for credentials of `rpId`: its host is the RP ID or below it. */
 export const originWithin = (origin: string, id: string): boolean => {
@@ -113,16 +154,25 @@ export const originWithin = (origin: string, id: string): boolean => {
  * are advertised on it, so it must be where this Worker answers; a path would need the
  * path-inserted well-known URLs of RFC 8414 §3, which a Worker on its own hostname never needs.
  */
-const oauthIssuer = z
-  .url({ protocol: /^https?$/ })
-  .transform((u) => new URL(u))
-  .refine((u) => u.protocol === 'https:' || isLoopbackHost(u.hostname), 'must be https:// (http:// only on loopback)')
-  .refine((u) => u.pathname === '/' && !u.search && !u.hash, 'must be an origin, without path, query or fragment')
-  .transform((u) => u.origin);
+const oauthIssuer = z.pipe(
+  z
+    .pipe(
+      z.url({ protocol: /^https?$/ }),
+      z.transform((u) => new URL(u)),
+    )
+    .check(
+      z.refine(
+        (u) => u.protocol === 'https:' || isLoopbackHost(u.hostname),
+        'must be https:// (http:// only on loopback)',
+      ),
+      z.refine((u) => u.pathname === '/' && !u.search && !u.hash, 'must be an origin, without path, query or fragment'),
+    ),
+  z.transform((u) => u.origin),
+);
 
 const envSchema = z.object({
-  ISSUER: z.string().min(1).default('edge-auth'),
-  AUDIENCE: z.string().min(1).default('edge-auth'),
+  ISSUER: z._default(z.string().check(z.minLength(1)), 'edge-auth'),
+  AUDIENCE: z._default(z.string().check(z.minLength(1)), 'edge-auth'),
   ACCESS_TOKEN_TTL: int(30, 86_400, 900),
   REFRESH_TOKEN_TTL: int(60, 400 * 86_400, 30 * 86_400),
   REFRESH_REUSE_GRACE: int(0, 120, 10),
@@ -149,16 +199,24 @@ const envSchema = z.object({
   // Seconds a positive access check may be reused by an isolate (0 = every request asks D1).
   ACCESS_CHECK_CACHE_TTL: int(0, MAX_ACCESS_CHECK_CACHE_TTL, 0),
   // `nearest`: reads through D1 read replication (the Sessions API); see db/client.ts.
-  D1_READS: z.enum(['primary', 'nearest']).default('primary'),
+  D1_READS: z._default(z.enum(['primary', 'nearest']), 'primary'),
   // Seconds a replica may lag the primary: after this isolate revokes a user, checks of that
   // user read from a replica are not cached for ACCESS_CHECK_CACHE_TTL plus this.
   D1_REPLICA_LAG_BOUND: int(0, MAX_D1_REPLICA_LAG_BOUND, 10),
-  CORS_ORIGINS: list.pipe(z.array(corsOrigin)),
+  CORS_ORIGINS: z.pipe(list, z.array(corsOrigin)),
   JWT_SECRET: unset(secret('JWT_SECRET')),
-  JWT_PREVIOUS_SECRETS: list.pipe(z.array(secret('JWT_PREVIOUS_SECRETS entries'))),
+  JWT_PREVIOUS_SECRETS: z.pipe(list, z.array(secret('JWT_PREVIOUS_SECRETS entries'))),
   JWT_PRIVATE_KEY: unset(json(privateJwks)),
   JWT_PREVIOUS_PUBLIC_KEYS: unset(
-    json(z.union([z.array(publicJwk), z.object({ keys: z.array(publicJwk) }).transform((s) => s.keys)])),
+    json(
+      z.union([
+        z.array(publicJwk),
+        z.pipe(
+          z.object({ keys: z.array(publicJwk) }),
+          z.transform((s) => s.keys),
+        ),
+      ]),
+    ),
   ),
   PASSWORD_PEPPER: unset(secret('PASSWORD_PEPPER')),
   DATA_ENCRYPTION_KEY: unset(secret('DATA_ENCRYPTION_KEY')),
@@ -173,13 +231,13 @@ const envSchema = z.object({
   EMAIL_RESET_USER_MAX: int(1, 1000, 10),
   EMAIL_FROM: unset(z.email()),
   WEBAUTHN_RP_ID: unset(rpId),
-  WEBAUTHN_RP_NAME: z.string().min(1).max(64).default('edge-auth'),
-  WEBAUTHN_ORIGINS: list.pipe(z.array(corsOrigin)),
+  WEBAUTHN_RP_NAME: z._default(z.string().check(z.minLength(1), z.maxLength(64)), 'edge-auth'),
+  WEBAUTHN_ORIGINS: z.pipe(list, z.array(corsOrigin)),
   // Passkey sign-in options per address per LOGIN_WINDOW (each stores a challenge; a completed
   // sign-in gives its one back). Generous: the demo's autofill asks for one on every page load.
   PASSKEY_OPTIONS_IP_MAX: int(1, 1_000_000_000, 300),
   OAUTH_ISSUER: unset(oauthIssuer),
-  OAUTH_OPEN_REGISTRATION: z.enum(['true', 'false']).default('false'),
+  OAUTH_OPEN_REGISTRATION: z._default(z.enum(['true', 'false']), 'false'),
   // Per minute; a confidential client's backend asks on behalf of all its users from few addresses.
   OAUTH_TOKEN_CLIENT_MAX: int(1, 1_000_000, 600),
   OAUTH_TOKEN_IP_MAX: int(1, 1_000_000, 600),
@@ -187,6 +245,9 @@ const envSchema = z.object({
   // codes per address, and wrong codes over every address together.
   OAUTH_USER_CODE_IP_MAX: int(1, 10_000, 20),
   OAUTH_USER_CODE_FAILURES_MAX: int(1, 1_000_000, 1000),
+  // RFC 9449: how old a DPoP proof's `iat` may be; also how long a spent proof's jti is kept.
+  DPOP_PROOF_MAX_AGE: int(10, 300, 60),
+  DPOP_NONCE: z._default(z.enum(['true', 'false']), 'false'),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -243,6 +304,12 @@ function toConfig(env: z.output<typeof envSchema>) {
     /** Per user and day: reset mails asked from addresses the user is not known at, together. */
     emailResetUserMax: env.EMAIL_RESET_USER_MAX,
     emailFrom: env.EMAIL_FROM,
+    dpop: {
+      /** Seconds a proof's `iat` may lie in the past; also the server nonce's window (src/dpop/nonce.ts). */
+      proofMaxAge: env.DPOP_PROOF_MAX_AGE,
+      /** Every proof must carry a current server nonce (`DPoP-Nonce`, RFC 9449 §8 and §9). */
+      nonce: env.DPOP_NONCE === 'true',
+    },
     /**
      * Passkeys (src/passkeys/relying-party.ts). Without an RP ID, passkeys work on loopback only
      * (the RP ID is then `localhost`); elsewhere their routes answer 500 `misconfigured`.

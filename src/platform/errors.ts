@@ -20,6 +20,8 @@ export const ERROR_CODES = {
   invalid_token: 'Invalid access token',
   invalid_refresh_token: 'Invalid refresh token',
   refresh_token_reused: 'Refresh token reused',
+  invalid_dpop_proof: 'Invalid DPoP proof',
+  use_dpop_nonce: 'DPoP nonce required',
   forbidden: 'Forbidden',
   csrf_rejected: 'Cross-site request rejected',
   https_required: 'HTTPS required',

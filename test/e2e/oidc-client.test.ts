@@ -9,6 +9,9 @@
  *    through the browser, userinfo, refresh, introspection, revocation and logout.
  * 3. openid-client as a device (RFC 8628): the device authorization, the hosted device page in
  *    Chromium (code, sign-in, Allow or Deny), the polling, userinfo.
+ * 4. DPoP (RFC 9449): oauth4webapi's DPoP helpers for a public client's code flow with
+ *    `dpop_jkt` and its bound refresh; openid-client's for a confidential client's code flow and
+ *    userinfo.
  *
  * Playwright's page.route does not see the targets of redirects, so each callback lands on a
  * real loopback listener: the example app's own, or one this file starts (port from the OS:
@@ -20,6 +23,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { calculateJwkThumbprint, exportJWK } from 'jose';
+import * as oauth from 'oauth4webapi';
 import * as oidc from 'openid-client';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -212,23 +217,38 @@ describe('examples/oidc-client', () => {
   });
 });
 
-describe('openid-client as a third party', () => {
+/**
+ * A loopback listener for the redirects back to a client, for the describe block it is called
+ * in: `url()` is its origin, `expect()` arms it and resolves with the next URL it is sent to.
+ */
+function useCallbackListener() {
   let callbacks: HttpServer;
-  let callbackUrl = '';
-  /** The last request the loopback listener caught. */
-  let caught: Promise<URL>;
-  let resolveCaught: (url: URL) => void;
-  const expectCallback = () => (caught = new Promise((resolve) => (resolveCaught = resolve)));
-
+  let origin = '';
+  let resolveCaught: (url: URL) => void = () => {};
   beforeAll(async () => {
     callbacks = createServer((req, res) => {
-      resolveCaught(new URL(req.url ?? '/', callbackUrl));
+      resolveCaught(new URL(req.url ?? '/', origin));
       res.writeHead(200, { 'Content-Type': 'text/plain' }).end('done');
     });
     await new Promise<void>((resolve) => callbacks.listen(0, '127.0.0.1', resolve));
-    callbackUrl = `http://127.0.0.1:${(callbacks.address() as AddressInfo).port}`;
+    origin = `http://127.0.0.1:${(callbacks.address() as AddressInfo).port}`;
   });
   afterAll(() => new Promise<void>((resolve) => callbacks.close(() => resolve())));
+  return {
+    url: () => origin,
+    expect: () => new Promise<URL>((resolve) => (resolveCaught = resolve)),
+  };
+}
+
+describe('openid-client as a third party', () => {
+  const listener = useCallbackListener();
+  let callbackUrl = '';
+  /** The last request the loopback listener caught. */
+  let caught: Promise<URL>;
+  const expectCallback = () => (caught = listener.expect());
+  beforeAll(() => {
+    callbackUrl = listener.url();
+  });
 
   it('discovers, registers, signs in through Chromium, and uses userinfo, refresh, introspection, revocation and logout', async () => {
     const insecure = { execute: [oidc.allowInsecureRequests] };
@@ -391,6 +411,133 @@ describe('the device flow (RFC 8628), openid-client as the device', () => {
     await page.getByRole('button', { name: 'Deny' }).click();
     await page.getByRole('heading', { name: 'Device denied' }).waitFor();
     expect(await outcome).toBe('access_denied');
+  });
+});
+
+describe('DPoP (RFC 9449) with third-party clients', () => {
+  const listener = useCallbackListener();
+  const insecure = { [oauth.allowInsecureRequests]: true } as const;
+
+  /** Sends a new browser through the hosted pages to `authorize`; returns where it came back to. */
+  async function authorizeInBrowser(authorize: URL, clientName: string): Promise<URL> {
+    const page = await newPage();
+    const back = listener.expect();
+    await page.goto(authorize.href);
+    await signInAndAllow(page, clientName);
+    return back;
+  }
+
+  it('oauth4webapi: a public client’s code flow with dpop_jkt, userinfo, and a refresh bound to its key', async () => {
+    const issuer = new URL(base());
+    const as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, insecure));
+    expect(as.dpop_signing_alg_values_supported).toEqual(['ES256', 'EdDSA', 'Ed25519']);
+    const redirectUri = `${listener.url()}/dpop`;
+    const registered = await registerClient({
+      client_name: 'DPoP app',
+      redirect_uris: [redirectUri],
+      grant_types: ['authorization_code', 'refresh_token'],
+      token_endpoint_auth_method: 'none',
+    });
+    const client: oauth.Client = { client_id: registered.client_id, token_endpoint_auth_method: 'none' };
+    const keyPair = await oauth.generateKeyPair('ES256');
+    const DPoP = oauth.DPoP(client, keyPair);
+
+    // The code is bound to the key from the start (dpop_jkt, RFC 9449 §10).
+    const verifier = oauth.generateRandomCodeVerifier();
+    const state = oauth.generateRandomState();
+    const authorize = new URL(as.authorization_endpoint!);
+    for (const [name, value] of Object.entries({
+      client_id: client.client_id,
+      redirect_uri: redirectUri,
+      response_type: 'code',
+      scope: 'openid profile offline_access',
+      code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+      dpop_jkt: await calculateJwkThumbprint(await exportJWK(keyPair.publicKey)),
+    })) {
+      authorize.searchParams.set(name, value);
+    }
+    const params = oauth.validateAuthResponse(as, client, await authorizeInBrowser(authorize, 'DPoP app'), state);
+    const tokens = await oauth.processAuthorizationCodeResponse(
+      as,
+      client,
+      await oauth.authorizationCodeGrantRequest(as, client, oauth.None(), params, redirectUri, verifier, {
+        DPoP,
+        ...insecure,
+      }),
+      { requireIdToken: true },
+    );
+    expect(tokens.token_type).toBe('dpop');
+    const sub = oauth.getValidatedIdTokenClaims(tokens)!.sub;
+    const info = await oauth.processUserInfoResponse(
+      as,
+      client,
+      sub,
+      await oauth.userInfoRequest(as, client, tokens.access_token, { DPoP, ...insecure }),
+    );
+    expect(info.preferred_username).toBe(username);
+
+    // The refresh token is bound: another key, or none, is refused (and leaves it unspent).
+    const refresh = (handle?: oauth.DPoPHandle) =>
+      oauth
+        .refreshTokenGrantRequest(as, client, oauth.None(), tokens.refresh_token!, {
+          ...(handle ? { DPoP: handle } : {}),
+          ...insecure,
+        })
+        .then((res) => oauth.processRefreshTokenResponse(as, client, res));
+    const thief = oauth.DPoP(client, await oauth.generateKeyPair('ES256'));
+    await expect(refresh(thief)).rejects.toMatchObject({ error: 'invalid_grant' });
+    await expect(refresh()).rejects.toMatchObject({ error: 'invalid_grant' });
+    const refreshed = await refresh(DPoP);
+    expect(refreshed.token_type).toBe('dpop');
+    expect(refreshed.refresh_token).not.toBe(tokens.refresh_token);
+  });
+
+  it('openid-client: a confidential client’s code flow with an EdDSA key, and userinfo that refuses the token as Bearer', async () => {
+    const redirectUri = `${listener.url()}/dpop-rp`;
+    const config = await oidc.dynamicClientRegistration(
+      new URL(base()),
+      {
+        client_name: 'DPoP RP',
+        redirect_uris: [redirectUri],
+        grant_types: ['authorization_code'],
+        token_endpoint_auth_method: 'client_secret_basic',
+      },
+      oidc.ClientSecretBasic(),
+      { execute: [oidc.allowInsecureRequests], initialAccessToken: adminToken },
+    );
+    const DPoP = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair('EdDSA'));
+    const verifier = oidc.randomPKCECodeVerifier();
+    const state = oidc.randomState();
+    const nonce = oidc.randomNonce();
+    const authorize = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: redirectUri,
+      scope: 'openid profile',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+      nonce,
+    });
+    const tokens = await oidc.authorizationCodeGrant(
+      config,
+      await authorizeInBrowser(authorize, 'DPoP RP'),
+      { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true },
+      undefined,
+      { DPoP },
+    );
+    expect(tokens.token_type).toBe('dpop');
+    const sub = tokens.claims()!.sub;
+    expect((await oidc.fetchUserInfo(config, tokens.access_token, sub, { DPoP })).preferred_username).toBe(username);
+
+    // Introspection names the key; the token alone, as Bearer, is refused with the DPoP challenge.
+    const introspected = await oidc.tokenIntrospection(config, tokens.access_token);
+    expect(introspected).toMatchObject({ active: true, token_type: 'DPoP', cnf: { jkt: expect.any(String) } });
+    const stolen = await fetch(config.serverMetadata().userinfo_endpoint!, {
+      headers: { Authorization: `Bearer ${tokens.access_token}` },
+    });
+    expect(stolen.status).toBe(401);
+    expect(stolen.headers.get('WWW-Authenticate')).toMatch(/^DPoP error="invalid_token"/);
   });
 });
 

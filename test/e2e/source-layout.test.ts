@@ -61,6 +61,22 @@ describe('src/', () => {
     expect(upward).toEqual([]);
   });
 
+  it('imports zod as zod/mini only: classic zod would put its JSON Schema generator in the Worker', async () => {
+    // Classic zod attaches toJSONSchema to every schema it builds, so it is bundled whether or not
+    // anything calls it; only the build-time OpenAPI document (openapi.ts) needs it, from zod/mini.
+    const allowed = new Set(['zod/mini', 'zod/v4/core', 'zod/v4/locales/en.js']);
+    const files = (await readdir(SRC, { recursive: true })).filter((f) => f.endsWith('.ts'));
+    const imports: string[] = [];
+    for (const file of files) {
+      const text = await readFile(path.join(SRC, file), 'utf8');
+      for (const match of text.matchAll(/(?:from\s+|import\s*\(\s*)'(zod(?:\/[^']*)?)'/g)) {
+        if (!allowed.has(match[1]!)) imports.push(`src/${file}: ${match[1]}`);
+      }
+    }
+    expect(files.length).toBeGreaterThan(0);
+    expect(imports).toEqual([]);
+  });
+
   it('keeps no loose module at its top level but the entry point', async () => {
     const entries = await readdir(SRC, { withFileTypes: true });
     expect(entries.filter((entry) => entry.isFile()).map((entry) => entry.name)).toEqual(['index.ts']);

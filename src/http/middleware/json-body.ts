@@ -8,7 +8,7 @@
  * refused too.
  */
 import { createMiddleware } from 'hono/factory';
-import type * as z from 'zod';
+import type * as z from 'zod/mini';
 import type { AppEnv } from '../../platform/env';
 import type { Config } from '../../platform/config';
 import { ApiError, type FieldError } from '../../platform/errors';
@@ -91,14 +91,17 @@ function parseObject(contentType: string | undefined, text: string): object {
  */
 export type BodyCheck = (body: Record<string, unknown>, config: Config) => FieldError[];
 
-export const jsonBody = (schema: z.ZodType, options: { optional?: boolean; check?: BodyCheck } = {}) =>
+export const jsonBody = (schema: z.ZodMiniType, options: { optional?: boolean; check?: BodyCheck } = {}) =>
   createMiddleware<AppEnv>(async (c, next) => {
     // Bytes, not .text(): workerd warns when .text() meets a Content-Type that is not text.
     const text = new TextDecoder().decode(await c.req.arrayBuffer());
     let value: object = {};
     if (!EMPTY.test(text)) value = parseObject(c.req.header('Content-Type'), text);
     else if (!options.optional) throw validationFailed([{ field: 'body', message: 'A JSON object is required.' }]);
-    const result = await schema.safeParseAsync(value);
+    // Synchronous: under safeParseAsync zod/mini settles every transform (the username's NFKC
+    // step) as a promise, after the other fields, which reorders the data and the field errors.
+    // No body schema has an async check (safeParse would throw on one).
+    const result = schema.safeParse(value);
     // The route's own check runs whether or not the schema passed, so every bad field is named at once.
     const checked = options.check?.(value as Record<string, unknown>, c.get('config')) ?? [];
     if (!result.success)

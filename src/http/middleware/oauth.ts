@@ -3,7 +3,7 @@
  * the way RFC 6749 asks (§3.1: no parameter twice; an empty value counts as absent).
  */
 import { createMiddleware } from 'hono/factory';
-import type * as z from 'zod';
+import type * as z from 'zod/mini';
 import type { AppEnv } from '../../platform/env';
 import { OAuthError } from '../../oauth/errors';
 import { oauthKeys, resolveIssuer } from '../../oauth/issuer';
@@ -68,7 +68,7 @@ export async function readForm(request: Request): Promise<Record<string, string>
 }
 
 /** Reads the form body and validates it against `schema`; the handler gets it as `c.req.valid('form')`. */
-export const formBody = (schema: z.ZodType) =>
+export const formBody = (schema: z.ZodMiniType) =>
   createMiddleware<AppEnv>(async (c, next) => {
     const params = await readForm(c.req.raw);
     const result = schema.safeParse(params);

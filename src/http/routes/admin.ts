@@ -1,5 +1,5 @@
 /** /admin/users: user management for admins. The first admin is made by `npm run admin:promote`. */
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { ROLES } from '../../platform/db/schema';
 import { requireAuth, requireRole, withAccessCheck } from '../middleware/auth';
 import { createRouter, defineRoute } from '../routing';
@@ -17,7 +17,7 @@ const adminOnly = requireRole(...ADMIN);
  * read itself (withAccessCheck), so a page of users is one round trip.
  */
 const adminRead = [requireAuth({ deferred: true, primary: true })];
-const idParam = z.object({ id: z.string().min(1).max(64) });
+const idParam = z.object({ id: z.string().check(z.minLength(1), z.maxLength(64)) });
 const forbidden = problem('Caller is not an admin (`forbidden`)');
 const unauthorized = problem('No or invalid access token');
 
@@ -27,8 +27,10 @@ export const listUsersRoute = defineRoute({
   middleware: adminRead,
   request: {
     query: z.object({
-      limit: z.coerce.number().int().min(1).max(100).default(20),
-      cursor: z.string().min(1).max(64).optional().meta({ description: '`next_cursor` of the previous page' }),
+      limit: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(100)), 20),
+      cursor: z
+        .optional(z.string().check(z.minLength(1), z.maxLength(64)))
+        .check(z.meta({ description: '`next_cursor` of the previous page' })),
     }),
   },
   docs: API_DOCS && {
@@ -38,7 +40,7 @@ export const listUsersRoute = defineRoute({
     description: 'Pages of up to `limit` users; pass `next_cursor` as `cursor` for the next page until it is null.',
     bearer: true,
     responses: {
-      200: json(z.object({ users: z.array(userSchema), next_cursor: z.string().nullable() }), 'A page of users'),
+      200: json(z.object({ users: z.array(userSchema), next_cursor: z.nullable(z.string()) }), 'A page of users'),
       400: problem('Bad `limit` or `cursor`'),
       401: unauthorized,
       403: forbidden,

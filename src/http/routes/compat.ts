@@ -2,7 +2,7 @@
  * Flask-JWT compatibility: /signup, /auth and /hello answer as the Flask-JWT tutorial did,
  * so its clients move over unchanged. Same users, hashing, throttling and tokens as /auth/*.
  */
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { ApiError } from '../../platform/errors';
 import { getKeyRing } from '../../credentials/keys';
 import { requireAuth } from '../middleware/auth';

@@ -1,6 +1,6 @@
 /** Service metadata: health, the public signing keys, and the OpenAPI document's declaration. */
 import { sql } from 'drizzle-orm';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { ApiError } from '../../platform/errors';
 import { getKeyRing } from '../../credentials/keys';
 import { createRouter, defineRoute } from '../routing';

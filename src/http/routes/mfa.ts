@@ -1,6 +1,7 @@
 /** /auth/mfa/*: TOTP enrolment, the second step of a login, recovery codes. */
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { requireAuth } from '../middleware/auth';
+import { sessionProof } from '../middleware/dpop';
 import { notifier, requestLog } from '../middleware/context';
 import type { Tag } from '../tags';
 import { createRouter, defineRoute } from '../routing';
@@ -15,14 +16,18 @@ import {
 import { tokenResponse } from './auth';
 
 const tags: Tag[] = ['two-factor'];
-const code = z.string().min(1).max(64).meta({ example: '123456', description: 'A TOTP code' });
+const code = z
+  .string()
+  .check(z.minLength(1), z.maxLength(64), z.meta({ example: '123456', description: 'A TOTP code' }));
 const codeOrRecovery = z
   .string()
-  .min(1)
-  .max(64)
-  .meta({ example: '123456', description: 'A current TOTP code, or one of the recovery codes' });
+  .check(
+    z.minLength(1),
+    z.maxLength(64),
+    z.meta({ example: '123456', description: 'A current TOTP code, or one of the recovery codes' }),
+  );
 const recoveryCodes = z.object({
-  recovery_codes: z.array(z.string()).meta({ description: 'Shown this once; each works once' }),
+  recovery_codes: z.array(z.string()).check(z.meta({ description: 'Shown this once; each works once' })),
 });
 const misconfigured = problem(
   'DATA_ENCRYPTION_KEY is not set (`misconfigured`; the detail names it on loopback only, the log always)',
@@ -63,10 +68,10 @@ export const enrolTotpRoute = defineRoute({
     responses: {
       200: json(
         z.object({
-          secret: z.string().meta({ description: 'Base32, for typing into an authenticator app' }),
+          secret: z.string().check(z.meta({ description: 'Base32, for typing into an authenticator app' })),
           otpauth_uri: z
             .string()
-            .meta({ description: 'otpauth://totp/<ISSUER>:<username>?secret=…&issuer=…, for a QR code' }),
+            .check(z.meta({ description: 'otpauth://totp/<ISSUER>:<username>?secret=…&issuer=…, for a QR code' })),
         }),
         'The pending secret',
       ),
@@ -164,25 +169,27 @@ export const verifyMfaRoute = defineRoute({
   request: {
     body: z
       .object({
-        mfa_token: z.string().min(1).max(512),
-        code: code.optional(),
-        recovery_code: z.string().min(1).max(64).optional(),
+        mfa_token: z.string().check(z.minLength(1), z.maxLength(512)),
+        code: z.optional(code),
+        recovery_code: z.optional(z.string().check(z.minLength(1), z.maxLength(64))),
       })
-      .refine((body) => (body.code === undefined) !== (body.recovery_code === undefined), {
-        message: 'send either code or recovery_code',
-        path: ['code'],
-      }),
+      .check(
+        z.refine((body) => (body.code === undefined) !== (body.recovery_code === undefined), {
+          message: 'send either code or recovery_code',
+          path: ['code'],
+        }),
+      ),
   },
   docs: API_DOCS && {
     operationId: 'verifyMfa',
     tags,
     summary: "Complete a login that answered 403 `mfa_required`: the login's tokens, delivered as it asked",
     description:
-      'Send the `mfa_token` of that answer with either `code` (TOTP) or `recovery_code`. The token works once, for five minutes, and dies after five wrong codes.',
+      'Send the `mfa_token` of that answer with either `code` (TOTP) or `recovery_code`. The token works once, for five minutes, and dies after five wrong codes. A `DPoP` proof binds the session, as at login.',
     example: { mfa_token: 'Qm9vb2…', code: '123456' },
     responses: {
       200: json(tokenResponseSchema, 'Tokens and the user, as from login'),
-      400: problem('Invalid input (`validation_failed`)'),
+      400: problem('Invalid input (`validation_failed`), `invalid_dpop_proof` or `use_dpop_nonce`'),
       401: problem(
         'Wrong code (`invalid_mfa_code`), or the token is unknown, expired, used or dead (`invalid_mfa_token`)',
       ),
@@ -229,7 +236,7 @@ export const mfaRouter = createRouter()
     const result = await verifyLoginChallenge(
       c.get('db'),
       c.get('config'),
-      { mfaToken: body.mfa_token, factor, userAgent: c.req.header('User-Agent') },
+      { mfaToken: body.mfa_token, factor, userAgent: c.req.header('User-Agent'), dpop: await sessionProof(c) },
       log,
       notifier(c),
     );

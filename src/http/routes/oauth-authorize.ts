@@ -22,7 +22,7 @@
 import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { getCookie, setCookie } from 'hono/cookie';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import type { AppEnv } from '../../platform/env';
 import { login } from '../../accounts/auth';
 import { factorOf, mfaRequired, verifyLoginChallenge } from '../../two-factor/mfa';
@@ -88,10 +88,16 @@ export const loadFor = <K extends InteractionKind>(c: Context<AppEnv>, kinds: re
 const PAGE_KINDS = ['authorize', 'device'] as const;
 type PageInteraction = AnyInteraction<(typeof PAGE_KINDS)[number]>;
 
-/** The browser's session: its refresh cookie, if that is a live session's current token. */
-export async function browserSession(c: Context<AppEnv>, now: number): Promise<BrowserSession | null> {
+/**
+ * The browser's session: its refresh cookie, if that is a live session's current token. A
+ * DPoP-bound session (a `dpop: true` SPA in cookie mode) stands for nothing here unless
+ * `bound` allows it: the page cannot prove its key, and a bound cookie copied to another
+ * browser must not get a grant there. Logout allows it: ending a session gains a thief nothing.
+ */
+export async function browserSession(c: Context<AppEnv>, now: number, bound = false): Promise<BrowserSession | null> {
   const token = readRefreshCookie(c);
-  return token ? findLiveSession(c.get('db'), token, now) : null;
+  const found = token ? await findLiveSession(c.get('db'), token, now) : null;
+  return found && (bound || !found.session.dpopJkt) ? found : null;
 }
 
 const refusedPage = (description: string) =>
@@ -133,7 +139,7 @@ async function authorize(c: Context<AppEnv>, params: URLSearchParams): Promise<R
 }
 
 const authorizeDescription =
-  'The OAuth 2.1 / OpenID Connect authorization endpoint (authorization code flow with PKCE, S256 only), for browsers: the client sends the user here with `response_type=code`, `client_id`, `redirect_uri`, `scope`, `state`, `code_challenge`, `code_challenge_method=S256`, and optionally `nonce`, `prompt` (`none`, `login`, `consent`), `max_age`, `resource` (RFC 8707) and `login_hint`. An unknown client or a redirect URI that is not registered gets an HTML error page (never a redirect); other errors go back to the redirect URI with `error`, `error_description`, `state` and `iss`. A valid request continues on the hosted sign-in page; the user comes back to the redirect URI with `code`, `state` and `iss` (RFC 9207).';
+  'The OAuth 2.1 / OpenID Connect authorization endpoint (authorization code flow with PKCE, S256 only), for browsers: the client sends the user here with `response_type=code`, `client_id`, `redirect_uri`, `scope`, `state`, `code_challenge`, `code_challenge_method=S256`, and optionally `nonce`, `prompt` (`none`, `login`, `consent`), `max_age`, `resource` (RFC 8707), `login_hint` and `dpop_jkt` (RFC 9449 §10: the code then needs a DPoP proof of that key). An unknown client or a redirect URI that is not registered gets an HTML error page (never a redirect); other errors go back to the redirect URI with `error`, `error_description`, `state` and `iss`. A valid request continues on the hosted sign-in page; the user comes back to the redirect URI with `code`, `state` and `iss` (RFC 9207).';
 
 const authorizeResponses = {
   303: { description: 'To the hosted sign-in page, or (an error) back to the redirect URI' },
@@ -170,23 +176,24 @@ export const authorizePostRoute = defineRoute({
   },
 });
 
-const interactionId = z.string().min(1).max(128).meta({ description: 'The `interaction` of the page’s URL' });
+const interactionId = z
+  .string()
+  .check(z.minLength(1), z.maxLength(128), z.meta({ description: 'The `interaction` of the page’s URL' }));
 
 /** The page's steps, for the docs only: built on first use, so the Worker's bundle leaves them out. */
 const clientSchema = () =>
   z.object({
-    name: z.string().meta({ description: 'The client’s registered `client_name` (or its id)' }),
-    logo_uri: z.string().optional().meta({ description: 'Its registered logo, only when https' }),
+    name: z.string().check(z.meta({ description: 'The client’s registered `client_name` (or its id)' })),
+    logo_uri: z.optional(z.string()).check(z.meta({ description: 'Its registered logo, only when https' })),
     self_registered: z
-      .literal(true)
-      .optional()
-      .meta({ description: 'It registered itself (open registration): its name is only its own claim' }),
+      .optional(z.literal(true))
+      .check(z.meta({ description: 'It registered itself (open registration): its name is only its own claim' })),
   });
 
-let steps: z.ZodType | undefined;
+let steps: z.ZodMiniType | undefined;
 const stepSchema = () =>
   (steps ??= z.discriminatedUnion('step', [
-    z.object({ step: z.literal('sign_in'), client: clientSchema(), login_hint: z.string().optional() }),
+    z.object({ step: z.literal('sign_in'), client: clientSchema(), login_hint: z.optional(z.string()) }),
     z.object({
       step: z.literal('consent'),
       client: clientSchema(),
@@ -195,11 +202,13 @@ const stepSchema = () =>
     }),
     z.object({
       step: z.literal('redirect'),
-      redirect_to: z.string().meta({ description: 'Where the page sends the browser: back to the client' }),
+      redirect_to: z.string().check(z.meta({ description: 'Where the page sends the browser: back to the client' })),
     }),
     z.object({
       step: z.literal('device_done'),
-      approved: z.boolean().meta({ description: 'The device page only: Allow (the device gets its tokens) or Deny' }),
+      approved: z
+        .boolean()
+        .check(z.meta({ description: 'The device page only: Allow (the device gets its tokens) or Deny' })),
     }),
   ]));
 
@@ -230,7 +239,7 @@ export const signInRoute = defineRoute({
   path: '/oauth/interaction/sign-in',
   middleware: [sameOriginOnly()],
   request: {
-    body: credentialsSchema.extend({ interaction: interactionId }),
+    body: z.extend(credentialsSchema, { interaction: interactionId }),
   },
   docs: API_DOCS && {
     operationId: 'oauthSignIn',
@@ -256,8 +265,8 @@ export const verifyRoute = defineRoute({
   request: {
     body: z.object({
       interaction: interactionId,
-      mfa_token: z.string().min(1).max(512),
-      code: z.string().min(1).max(64),
+      mfa_token: z.string().check(z.minLength(1), z.maxLength(512)),
+      code: z.string().check(z.minLength(1), z.maxLength(64)),
     }),
   },
   docs: API_DOCS && {

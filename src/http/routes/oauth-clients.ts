@@ -1,5 +1,5 @@
 /** /admin/oauth/clients: the client registry for admins (registration itself is RFC 7591's, /oauth/register). */
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { audit } from '../../platform/audit';
 import { ApiError } from '../../platform/errors';
 import {
@@ -18,23 +18,23 @@ import type { Tag } from '../tags';
 
 const tags: Tag[] = ['admin'];
 const adminOnly = requireRole('admin');
-const idParam = z.object({ client_id: z.string().min(1).max(64) });
+const idParam = z.object({ client_id: z.string().check(z.minLength(1), z.maxLength(64)) });
 const forbidden = problem('Caller is not an admin (`forbidden`)');
 const unauthorized = problem('No or invalid access token');
 
 const adminClientSchema = z.object({
   client_id: z.string(),
-  client_name: z.string().optional(),
+  client_name: z.optional(z.string()),
   redirect_uris: z.array(z.string()),
   post_logout_redirect_uris: z.array(z.string()),
   grant_types: z.array(z.string()),
   response_types: z.array(z.string()),
   token_endpoint_auth_method: z.string(),
-  scope: z.string().optional(),
+  scope: z.optional(z.string()),
   id_token_signed_response_alg: z.string(),
-  logo_uri: z.string().optional(),
-  client_id_issued_at: z.number().int(),
-  skip_consent: z.boolean().meta({ description: 'Users are not asked for consent (first-party clients)' }),
+  logo_uri: z.optional(z.string()),
+  client_id_issued_at: z.number().check(z.int()),
+  skip_consent: z.boolean().check(z.meta({ description: 'Users are not asked for consent (first-party clients)' })),
   registered_by: z.enum(['admin', 'open']),
   updated_at: z.iso.datetime(),
 });
@@ -52,8 +52,10 @@ export const listClientsRoute = defineRoute({
   middleware: adminOnly,
   request: {
     query: z.object({
-      limit: z.coerce.number().int().min(1).max(100).default(20),
-      cursor: z.string().min(1).max(64).optional().meta({ description: '`next_cursor` of the previous page' }),
+      limit: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(100)), 20),
+      cursor: z
+        .optional(z.string().check(z.minLength(1), z.maxLength(64)))
+        .check(z.meta({ description: '`next_cursor` of the previous page' })),
     }),
   },
   docs: API_DOCS && {
@@ -63,7 +65,7 @@ export const listClientsRoute = defineRoute({
     description: 'Their registered metadata (never a secret). Pass `next_cursor` as `cursor` until it is null.',
     bearer: true,
     responses: {
-      200: json(z.object({ clients: z.array(adminClientSchema), next_cursor: z.string().nullable() }), 'A page'),
+      200: json(z.object({ clients: z.array(adminClientSchema), next_cursor: z.nullable(z.string()) }), 'A page'),
       401: unauthorized,
       403: forbidden,
     },

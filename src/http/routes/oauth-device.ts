@@ -9,7 +9,7 @@
  * The device polls the token endpoint with grant_type urn:ietf:params:oauth:grant-type:device_code
  * (src/oauth/grants/device-code.ts).
  */
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { authenticateClientRequest } from '../../oauth/client-auth';
 import { authorizeDevice } from '../../oauth/device-authorization';
 import { enterUserCode } from '../../oauth/device-flow';
@@ -23,7 +23,7 @@ import type { Tag } from '../tags';
 import { keepBrowserSecret } from './oauth-authorize';
 
 const tags: Tag[] = ['oauth'];
-const param = (description: string) => z.string().optional().meta({ description });
+const param = (description: string) => z.optional(z.string()).check(z.meta({ description }));
 /**
  * Every parameter is an optional string, which the form reader ensures already: the schema only
  * documents them, so the Worker's bundle leaves it out (API_DOCS).
@@ -52,12 +52,14 @@ export const deviceAuthorizationRoute = defineRoute({
       200: {
         description: 'The codes',
         schema: z.object({
-          device_code: z.string().meta({ description: 'The device’s secret for the token endpoint' }),
-          user_code: z.string().meta({ description: '8 letters, shown as `XXXX-XXXX`' }),
+          device_code: z.string().check(z.meta({ description: 'The device’s secret for the token endpoint' })),
+          user_code: z.string().check(z.meta({ description: '8 letters, shown as `XXXX-XXXX`' })),
           verification_uri: z.string(),
-          verification_uri_complete: z.string().meta({ description: 'verification_uri with the code filled in' }),
-          expires_in: z.number().int(),
-          interval: z.number().int().meta({ description: 'Seconds between polls' }),
+          verification_uri_complete: z
+            .string()
+            .check(z.meta({ description: 'verification_uri with the code filled in' })),
+          expires_in: z.number().check(z.int()),
+          interval: z.number().check(z.int(), z.meta({ description: 'Seconds between polls' })),
         }),
       },
       400: {
@@ -87,7 +89,7 @@ export const enterUserCodeRoute = defineRoute({
   path: '/oauth/interaction/device',
   middleware: [sameOriginOnly()],
   request: {
-    body: z.object({ user_code: z.string().min(1).max(64) }),
+    body: z.object({ user_code: z.string().check(z.minLength(1), z.maxLength(64)) }),
   },
   docs: API_DOCS && {
     operationId: 'oauthEnterUserCode',

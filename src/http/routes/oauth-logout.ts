@@ -9,7 +9,7 @@
  */
 import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import type { AppEnv } from '../../platform/env';
 import { clearRefreshCookie } from '../../sessions/refresh-cookie';
 import { confirmLogout, logoutInfo, validateLogoutRequest } from '../../oauth/end-session';
@@ -86,7 +86,7 @@ export const endSessionPostRoute = defineRoute({
   },
 });
 
-const interactionBody = z.object({ interaction: z.string().min(1).max(128) });
+const interactionBody = z.object({ interaction: z.string().check(z.minLength(1), z.maxLength(128)) });
 const pageOnly = 'Called by the hosted logout page only (same-origin, else `403 csrf_rejected`).';
 const expired = problem('The interaction is unknown, expired, completed or another browser’s (`interaction_expired`)');
 const csrf = problem('Not called by the service’s own page (`csrf_rejected`)');
@@ -105,10 +105,14 @@ export const logoutInfoRoute = defineRoute({
     responses: {
       200: json(
         z.object({
-          client: z
-            .object({ name: z.string(), logo_uri: z.string().optional(), self_registered: z.literal(true).optional() })
-            .optional(),
-          username: z.string().optional().meta({ description: 'Absent when the browser is not signed in' }),
+          client: z.optional(
+            z.object({
+              name: z.string(),
+              logo_uri: z.optional(z.string()),
+              self_registered: z.optional(z.literal(true)),
+            }),
+          ),
+          username: z.optional(z.string()).check(z.meta({ description: 'Absent when the browser is not signed in' })),
         }),
         'The page’s content',
       ),
@@ -123,7 +127,7 @@ export const logoutConfirmRoute = defineRoute({
   path: '/oauth/interaction/logout',
   middleware: [sameOriginOnly()],
   request: {
-    body: interactionBody.extend({ decision: z.enum(['logout', 'stay']) }),
+    body: z.extend(interactionBody, { decision: z.enum(['logout', 'stay']) }),
   },
   docs: API_DOCS && {
     operationId: 'oauthLogout',
@@ -132,7 +136,7 @@ export const logoutConfirmRoute = defineRoute({
     description: `\`logout\` ends the browser’s session (and the one the ID token named) and clears the refresh cookie; \`stay\` ends nothing. \`redirect_to\` is the client’s registered URI with its state, when the request named one. ${pageOnly}`,
     example: { interaction: 'pR0x…', decision: 'logout' },
     responses: {
-      200: json(z.object({ redirect_to: z.string().optional() }), 'Done; where to go, if anywhere'),
+      200: json(z.object({ redirect_to: z.optional(z.string()) }), 'Done; where to go, if anywhere'),
       400: expired,
       403: csrf,
     },
@@ -142,7 +146,7 @@ export const logoutConfirmRoute = defineRoute({
 async function logoutContext(c: Context<AppEnv>, id: string) {
   const now = Date.now();
   const interaction: Interaction<'logout'> = await loadFor(c, ['logout'], id, now);
-  return { db: c.get('db'), interaction, browser: await browserSession(c, now), log: requestLog(c), now };
+  return { db: c.get('db'), interaction, browser: await browserSession(c, now, true), log: requestLog(c), now };
 }
 
 export const oauthLogoutRouter = createRouter()

@@ -5,7 +5,7 @@
  * an issuer or an RS256 key fails loudly. (The authorization endpoint and the hosted pages
  * live beside these, in their own router.)
  */
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { OAUTH_PATHS } from '../../oauth/endpoints';
 import { serverMetadata } from '../../oauth/discovery';
 import { authenticateClientRequest } from '../../oauth/client-auth';
@@ -14,11 +14,12 @@ import { runGrant } from '../../oauth/grants';
 import { introspect } from '../../oauth/introspection';
 import { registerDynamicClient } from '../../oauth/registration';
 import { revokeToken } from '../../oauth/revocation';
-import { bearerToken, userinfo } from '../../oauth/userinfo';
+import { accessTokenOf, userinfo } from '../../oauth/userinfo';
 import { CLIENT_AUTH_METHODS } from '../../platform/db/schema';
-import { requireRole } from '../middleware/auth';
+import { checkBinding, requireRole } from '../middleware/auth';
 import { requestLog } from '../middleware/context';
 import { oauthEndpoint } from '../middleware/oauth';
+import { sessionProof } from '../middleware/dpop';
 import { createRouter, defineRoute, type ResponseSpec } from '../routing';
 import { CLIENT_BASIC_SCHEME } from '../openapi';
 import type { Tag } from '../tags';
@@ -43,7 +44,7 @@ const misconfigured = {
 const clientSecurity: Record<string, string[]>[] = [{ [CLIENT_BASIC_SCHEME]: [] }, {}];
 /** Registration: an admin's token, or none where open registration is on. */
 const registrationSecurity: Record<string, string[]>[] = [{ bearerAuth: [] }, {}];
-const param = (description: string) => z.string().optional().meta({ description });
+const param = (description: string) => z.optional(z.string()).check(z.meta({ description }));
 const clientParams = {
   client_id: param('The client, for `client_secret_post` and public clients (`none`)'),
   client_secret: param('The secret, for `client_secret_post`'),
@@ -85,15 +86,14 @@ export const authorizationServerMetadataRoute = discovery(
 );
 
 const tokenResponseSchema = z.object({
-  access_token: z.string().meta({ description: 'A JWT per RFC 9068 (`typ: at+jwt`), signed with RS256' }),
-  token_type: z.literal('Bearer'),
-  expires_in: z.number().int(),
+  access_token: z.string().check(z.meta({ description: 'A JWT per RFC 9068 (`typ: at+jwt`), signed with RS256' })),
+  token_type: z.enum(['Bearer', 'DPoP']).check(z.meta({ description: '`DPoP` when the request carried a DPoP proof' })),
+  expires_in: z.number().check(z.int()),
   scope: z.string(),
   refresh_token: z
-    .string()
-    .optional()
-    .meta({ description: 'Only with `offline_access` granted and the client registered for `refresh_token`' }),
-  id_token: z.string().optional().meta({ description: 'With the `openid` scope' }),
+    .optional(z.string())
+    .check(z.meta({ description: 'Only with `offline_access` granted and the client registered for `refresh_token`' })),
+  id_token: z.optional(z.string()).check(z.meta({ description: 'With the `openid` scope' })),
 });
 
 export const tokenRoute = defineRoute({
@@ -103,9 +103,8 @@ export const tokenRoute = defineRoute({
   request: {
     form: z.looseObject({
       grant_type: z
-        .enum(CLIENT_GRANT_TYPES)
-        .or(z.string())
-        .meta({ description: 'authorization_code, refresh_token or urn:ietf:params:oauth:grant-type:device_code' }),
+        .union([z.enum(CLIENT_GRANT_TYPES), z.string()])
+        .check(z.meta({ description: 'authorization_code, refresh_token or urn:ietf:params:oauth:grant-type:device_code' })),
       code: param('authorization_code: the code from the redirect'),
       redirect_uri: param('authorization_code: as in the authorization request'),
       code_verifier: param('authorization_code: the PKCE verifier (43-128 characters)'),
@@ -121,13 +120,13 @@ export const tokenRoute = defineRoute({
     tags,
     summary: 'Token endpoint: exchange a code, poll for a device, or refresh',
     description:
-      '`authorization_code` (with PKCE `code_verifier` and the same `redirect_uri`) starts a grant: an access token, an ID token with `openid`, and a refresh token with `offline_access`. `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628, with `device_code`) is polled every `interval` seconds: `authorization_pending` until the user answers on the device page, `slow_down` when polled sooner (the interval then grows by 5 seconds), `access_denied`, `expired_token`, then the same tokens as a code exchange; a spent device code is `invalid_grant` and ends its grant. `refresh_token` rotates the refresh token; presenting a spent one after the grace window ends the grant. Each grant is a session of the user (GET /auth/sessions). Limited per client and per address.',
+      '`authorization_code` (with PKCE `code_verifier` and the same `redirect_uri`) starts a grant: an access token, an ID token with `openid`, and a refresh token with `offline_access`. `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628, with `device_code`) is polled every `interval` seconds: `authorization_pending` until the user answers on the device page, `slow_down` when polled sooner (the interval then grows by 5 seconds), `access_denied`, `expired_token`, then the same tokens as a code exchange; a spent device code is `invalid_grant` and ends its grant. `refresh_token` rotates the refresh token; presenting a spent one after the grace window ends the grant. Each grant is a session of the user (GET /auth/sessions). Limited per client and per address. A `DPoP` proof (RFC 9449) binds the access token to its key (`cnf.jkt`); a public client’s refresh token is then bound too, and needs a proof of that key.',
     oauthErrors: true,
     security: clientSecurity,
     responses: {
       200: { description: 'Tokens', schema: tokenResponseSchema },
       400: oauthError(
-        '`invalid_request`, `invalid_grant`, `unauthorized_client`, `unsupported_grant_type`, `invalid_scope`, `invalid_target`, or for the device flow `authorization_pending`, `slow_down`, `access_denied`, `expired_token`',
+        '`invalid_request`, `invalid_grant`, `unauthorized_client`, `unsupported_grant_type`, `invalid_scope`, `invalid_target`, `invalid_dpop_proof` or `use_dpop_nonce` (with `DPoP-Nonce`), or for the device flow `authorization_pending`, `slow_down`, `access_denied`, `expired_token`',
       ),
       401: clientAuthFailed,
       429: rateLimited,
@@ -138,11 +137,11 @@ export const tokenRoute = defineRoute({
 
 const userinfoSchema = z.looseObject({
   sub: z.string(),
-  preferred_username: z.string().optional().meta({ description: 'With `profile`' }),
-  updated_at: z.number().int().optional().meta({ description: 'With `profile`' }),
-  email: z.string().optional().meta({ description: 'With `email`, when the user has a verified address' }),
-  email_verified: z.boolean().optional(),
-  role: z.string().optional().meta({ description: 'With `roles`' }),
+  preferred_username: z.optional(z.string()).check(z.meta({ description: 'With `profile`' })),
+  updated_at: z.optional(z.number().check(z.int())).check(z.meta({ description: 'With `profile`' })),
+  email: z.optional(z.string()).check(z.meta({ description: 'With `email`, when the user has a verified address' })),
+  email_verified: z.optional(z.boolean()),
+  role: z.optional(z.string()).check(z.meta({ description: 'With `roles`' })),
 });
 
 const userinfoRoute = (method: 'get' | 'post', operationId: string) =>
@@ -155,14 +154,14 @@ const userinfoRoute = (method: 'get' | 'post', operationId: string) =>
       tags,
       summary: 'Claims about the signed-in user (OpenID Connect UserInfo)',
       description:
-        'Needs an OAuth access token with the `openid` scope whose grant is still live, in `Authorization: Bearer`. Answers the claims of the granted scopes.',
+        'Needs an OAuth access token with the `openid` scope whose grant is still live, in `Authorization: Bearer`, or for a DPoP-bound token `Authorization: DPoP` with a proof. Answers the claims of the granted scopes.',
       bearer: true,
       oauthErrors: true,
       responses: {
         200: { description: 'Claims', schema: userinfoSchema },
         401: {
-          ...oauthError('No, an invalid, expired or revoked token (`invalid_token`)'),
-          headers: { 'WWW-Authenticate': 'Bearer challenge (RFC 6750)' },
+          ...oauthError('No, an invalid, expired or revoked token (`invalid_token`), or a bad DPoP proof'),
+          headers: { 'WWW-Authenticate': 'Bearer (RFC 6750) or DPoP (RFC 9449) challenge' },
         },
         403: oauthError('The token lacks the `openid` scope (`insufficient_scope`)'),
         500: misconfigured,
@@ -173,7 +172,7 @@ export const userinfoGetRoute = userinfoRoute('get', 'oauthUserinfo');
 export const userinfoPostRoute = userinfoRoute('post', 'oauthUserinfoPost');
 
 const tokenParams = {
-  token: z.string().meta({ description: 'An access token or a refresh token' }),
+  token: z.string().check(z.meta({ description: 'An access token or a refresh token' })),
   token_type_hint: param('`access_token` or `refresh_token`: where to look first'),
   ...clientParams,
 };
@@ -219,10 +218,10 @@ export const introspectionRoute = defineRoute({
         description: 'Whether the token is active, and if so its claims',
         schema: z.looseObject({
           active: z.boolean(),
-          scope: z.string().optional(),
-          client_id: z.string().optional(),
-          sub: z.string().optional(),
-          exp: z.number().int().optional(),
+          scope: z.optional(z.string()),
+          client_id: z.optional(z.string()),
+          sub: z.optional(z.string()),
+          exp: z.optional(z.number().check(z.int())),
         }),
       },
       400: oauthError('`invalid_request`'),
@@ -235,9 +234,9 @@ export const introspectionRoute = defineRoute({
 
 const registrationResponseSchema = z.looseObject({
   client_id: z.string(),
-  client_secret: z.string().optional().meta({ description: 'Confidential clients only; shown this once' }),
-  client_secret_expires_at: z.number().int().optional(),
-  client_id_issued_at: z.number().int(),
+  client_secret: z.optional(z.string()).check(z.meta({ description: 'Confidential clients only; shown this once' })),
+  client_secret_expires_at: z.optional(z.number().check(z.int())),
+  client_id_issued_at: z.number().check(z.int()),
   redirect_uris: z.array(z.string()),
   token_endpoint_auth_method: z.enum(CLIENT_AUTH_METHODS),
   id_token_signed_response_alg: z.enum(ID_TOKEN_ALGS),
@@ -302,7 +301,11 @@ const authenticate = (c: Context<AppEnv>, endpoint: 'token' | 'revocation' | 'in
 
 async function answerUserinfo(c: Context<AppEnv>) {
   const { issuer, keys } = c.get('oauth');
-  const claims = await userinfo(c.get('db'), keys.ring, issuer, bearerToken(c.req.header('Authorization')));
+  const presented = accessTokenOf(c.req.header('Authorization'));
+  // A bound token's proof is checked as on the service's own protected routes.
+  const bound = (jkt: string | undefined) =>
+    jkt || presented.dpop ? checkBinding(c, presented.token, jkt, presented.dpop) : Promise.resolve();
+  const claims = await userinfo(c.get('db'), keys.ring, issuer, presented, bound);
   return c.json(claims, 200);
 }
 
@@ -328,6 +331,7 @@ export const oauthRouter = createRouter()
       keys,
       client,
       params: params as Record<string, string | undefined>,
+      dpop: await sessionProof(c),
       log: requestLog(c),
       now: Date.now(),
     });

@@ -4,9 +4,10 @@
  * The service lives in src/passkeys/.
  */
 import type { Context } from 'hono';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import type { AppEnv } from '../../platform/env';
 import { requireAuth } from '../middleware/auth';
+import { sessionProof } from '../middleware/dpop';
 import { notifier, requestLog } from '../middleware/context';
 import { createRouter, defineRoute } from '../routing';
 import type { Tag } from '../tags';
@@ -23,12 +24,8 @@ const tags: Tag[] = ['passkeys'];
 // --- schemas: the WebAuthn JSON forms (Level 3 §5.1.8-9, toJSON()), as far as the service reads them ---
 
 const base64url = (max: number) =>
-  z
-    .string()
-    .min(1)
-    .max(max)
-    .regex(/^[A-Za-z0-9_-]+$/, 'must be base64url');
-const credentialId = base64url(1400).meta({ description: 'The credential id, base64url' });
+  z.string().check(z.minLength(1), z.maxLength(max), z.regex(/^[A-Za-z0-9_-]+$/, 'must be base64url'));
+const credentialId = base64url(1400).check(z.meta({ description: 'The credential id, base64url' }));
 
 const registrationResponse = z
   .object({
@@ -38,10 +35,10 @@ const registrationResponse = z
     response: z.object({
       clientDataJSON: base64url(4096),
       attestationObject: base64url(12_000),
-      transports: z.array(z.string().max(32)).max(10).optional(),
+      transports: z.optional(z.array(z.string().check(z.maxLength(32))).check(z.maxLength(10))),
     }),
   })
-  .meta({ description: 'What `PublicKeyCredential.toJSON()` gives for `navigator.credentials.create()`' });
+  .check(z.meta({ description: 'What `PublicKeyCredential.toJSON()` gives for `navigator.credentials.create()`' }));
 
 export const authenticationResponse = z
   .object({
@@ -52,28 +49,28 @@ export const authenticationResponse = z
       clientDataJSON: base64url(4096),
       authenticatorData: base64url(4096),
       signature: base64url(1024),
-      userHandle: base64url(128).nullable().optional(),
+      userHandle: z.optional(z.nullable(base64url(128))),
     }),
   })
-  .meta({ description: 'What `PublicKeyCredential.toJSON()` gives for `navigator.credentials.get()`' });
+  .check(z.meta({ description: 'What `PublicKeyCredential.toJSON()` gives for `navigator.credentials.get()`' }));
 
 const descriptor = z.object({
   type: z.literal('public-key'),
   id: z.string(),
-  transports: z.array(z.string()).optional(),
+  transports: z.optional(z.array(z.string())),
 });
 
 const creationOptions = z
   .object({
     rp: z.object({ id: z.string(), name: z.string() }),
     user: z.object({
-      id: z.string().meta({ description: 'The user handle, base64url' }),
+      id: z.string().check(z.meta({ description: 'The user handle, base64url' })),
       name: z.string(),
       displayName: z.string(),
     }),
-    challenge: z.string().meta({ description: 'base64url; usable once, for five minutes' }),
-    pubKeyCredParams: z.array(z.object({ type: z.literal('public-key'), alg: z.number().int() })),
-    timeout: z.number().int(),
+    challenge: z.string().check(z.meta({ description: 'base64url; usable once, for five minutes' })),
+    pubKeyCredParams: z.array(z.object({ type: z.literal('public-key'), alg: z.number().check(z.int()) })),
+    timeout: z.number().check(z.int()),
     excludeCredentials: z.array(descriptor),
     authenticatorSelection: z.object({
       residentKey: z.literal('required'),
@@ -82,39 +79,46 @@ const creationOptions = z
     }),
     attestation: z.literal('none'),
   })
-  .meta({
-    description:
-      '`PublicKeyCredentialCreationOptionsJSON`: pass it to `PublicKeyCredential.parseCreationOptionsFromJSON()`, then to `navigator.credentials.create({ publicKey })`',
-  });
+  .check(
+    z.meta({
+      description:
+        '`PublicKeyCredentialCreationOptionsJSON`: pass it to `PublicKeyCredential.parseCreationOptionsFromJSON()`, then to `navigator.credentials.create({ publicKey })`',
+    }),
+  );
 
 const requestOptions = z
   .object({
-    challenge: z.string().meta({ description: 'base64url; usable once, for five minutes' }),
+    challenge: z.string().check(z.meta({ description: 'base64url; usable once, for five minutes' })),
     rpId: z.string(),
-    timeout: z.number().int(),
+    timeout: z.number().check(z.int()),
     userVerification: z.literal('required'),
     allowCredentials: z
-      .array(descriptor)
-      .optional()
-      .meta({ description: 'The named user’s passkeys; absent for a sign-in without a username' }),
+      .optional(z.array(descriptor))
+      .check(z.meta({ description: 'The named user’s passkeys; absent for a sign-in without a username' })),
   })
-  .meta({
-    description:
-      '`PublicKeyCredentialRequestOptionsJSON`: pass it to `PublicKeyCredential.parseRequestOptionsFromJSON()`, then to `navigator.credentials.get({ publicKey })`',
-  });
+  .check(
+    z.meta({
+      description:
+        '`PublicKeyCredentialRequestOptionsJSON`: pass it to `PublicKeyCredential.parseRequestOptionsFromJSON()`, then to `navigator.credentials.get({ publicKey })`',
+    }),
+  );
 
-const passkeyName = z.string().trim().min(1).max(64);
+const passkeyName = z.string().check(z.trim(), z.minLength(1), z.maxLength(64));
 
 const passkeySchema = z.object({
-  id: z.string().meta({ description: 'The credential id, base64url' }),
+  id: z.string().check(z.meta({ description: 'The credential id, base64url' })),
   name: z.string(),
   created_at: z.iso.datetime(),
-  last_used_at: z.iso.datetime().nullable(),
-  backed_up: z.boolean().meta({ description: 'Whether the passkey is backed up (synced), as of its last use' }),
-  device_type: z.enum(['multi_device', 'single_device']).meta({
-    description:
-      '`multi_device`: a synced passkey (a password manager, a platform account); `single_device`: bound to one authenticator',
-  }),
+  last_used_at: z.nullable(z.iso.datetime()),
+  backed_up: z
+    .boolean()
+    .check(z.meta({ description: 'Whether the passkey is backed up (synced), as of its last use' })),
+  device_type: z.enum(['multi_device', 'single_device']).check(
+    z.meta({
+      description:
+        '`multi_device`: a synced passkey (a password manager, a platform account); `single_device`: bound to one authenticator',
+    }),
+  ),
   transports: z.array(z.string()),
 });
 
@@ -137,8 +141,12 @@ export const registerOptionsRoute = defineRoute({
   middleware: [requireAuth()],
   request: {
     body: z.object({
-      current_password: passwordSchema.optional().meta({ description: 'Required when the account has a password' }),
-      code: z.string().min(1).max(64).optional().meta({ description: 'Required when two-factor is on' }),
+      current_password: z
+        .optional(passwordSchema)
+        .check(z.meta({ description: 'Required when the account has a password' })),
+      code: z
+        .optional(z.string().check(z.minLength(1), z.maxLength(64)))
+        .check(z.meta({ description: 'Required when two-factor is on' })),
     }),
     bodyOptional: true,
   },
@@ -171,7 +179,7 @@ export const registerVerifyRoute = defineRoute({
   path: '/auth/passkeys/register/verify',
   middleware: [requireAuth()],
   request: {
-    body: z.object({ credential: registrationResponse, name: passkeyName.optional() }),
+    body: z.object({ credential: registrationResponse, name: z.optional(passkeyName) }),
   },
   docs: API_DOCS && {
     operationId: 'passkeyRegisterVerify',
@@ -210,7 +218,7 @@ export const signInOptionsRoute = defineRoute({
   method: 'post',
   path: '/auth/passkeys/sign-in/options',
   request: {
-    body: z.object({ username: usernameSchema.optional() }),
+    body: z.object({ username: z.optional(usernameSchema) }),
     bodyOptional: true,
   },
   docs: API_DOCS && {
@@ -239,7 +247,7 @@ export const signInVerifyRoute = defineRoute({
     tags,
     summary: 'Finish a passkey sign-in: the same tokens as login',
     description:
-      'Send what `navigator.credentials.get()` gave, as JSON. The answer is the login’s, in the delivery asked for. A passkey verifies the user, so it counts as two factors: a user with two-factor on is not asked for a code. Attempts are throttled per address like logins.',
+      'Send what `navigator.credentials.get()` gave, as JSON. The answer is the login’s, in the delivery asked for. A passkey verifies the user, so it counts as two factors: a user with two-factor on is not asked for a code. Attempts are throttled per address like logins. A `DPoP` proof binds the session, as at login.',
     example: {
       credential: {
         id: 'AQIDBA',
@@ -256,6 +264,7 @@ export const signInVerifyRoute = defineRoute({
     },
     responses: {
       200: json(tokenResponseSchema, 'Tokens and the user, as from login'),
+      400: problem('`invalid_dpop_proof` or `use_dpop_nonce`'),
       ...signInProblems,
       500: ceremonyProblems[500],
     },
@@ -288,7 +297,7 @@ export const signUpVerifyRoute = defineRoute({
   request: {
     body: z.object({
       credential: registrationResponse,
-      name: passkeyName.optional(),
+      name: z.optional(passkeyName),
       refresh_token_delivery: deliverySchema,
     }),
   },
@@ -297,7 +306,7 @@ export const signUpVerifyRoute = defineRoute({
     tags,
     summary: 'Finish creating an account with a passkey: the user, the passkey and a session, as from login',
     description:
-      'Creates the user (role `user`, no password), stores the passkey and signs in, all or nothing. The account can add a password later (POST /auth/password/add) and more passkeys.',
+      'Creates the user (role `user`, no password), stores the passkey and signs in, all or nothing. The account can add a password later (POST /auth/password/add) and more passkeys. A `DPoP` proof binds the session, as at login.',
     example: {
       credential: {
         id: 'AQIDBA',
@@ -309,7 +318,7 @@ export const signUpVerifyRoute = defineRoute({
     },
     responses: {
       201: json(tokenResponseSchema, 'Tokens and the new user, as from login'),
-      400: ceremonyProblems[400],
+      400: problem(`${ceremonyProblems[400].description}, \`invalid_dpop_proof\` or \`use_dpop_nonce\``),
       409: problem(
         'Username taken meanwhile (`username_taken`), or the passkey is registered already (`passkey_already_registered`)',
       ),
@@ -333,7 +342,7 @@ export const listPasskeysRoute = defineRoute({
       200: json(
         z.object({
           passkeys: z.array(passkeySchema),
-          password: z.boolean().meta({ description: 'Whether the account has a password' }),
+          password: z.boolean().check(z.meta({ description: 'Whether the account has a password' })),
         }),
         'The passkeys',
       ),
@@ -368,7 +377,7 @@ export const removePasskeyRoute = defineRoute({
   middleware: [requireAuth()],
   request: {
     params: idParam,
-    body: z.object({ current_password: passwordSchema.optional() }),
+    body: z.object({ current_password: z.optional(passwordSchema) }),
     bodyOptional: true,
   },
   docs: API_DOCS && {
@@ -465,7 +474,7 @@ export const passkeysRouter = createRouter()
       c.get('db'),
       c.get('config'),
       rp(c),
-      { response: credential, userAgent: c.req.header('User-Agent') },
+      { response: credential, userAgent: c.req.header('User-Agent'), dpop: await sessionProof(c) },
       requestLog(c),
       Date.now(),
     );
@@ -488,7 +497,7 @@ export const passkeysRouter = createRouter()
       c.get('db'),
       c.get('config'),
       rp(c),
-      { response: credential, name, userAgent: c.req.header('User-Agent') },
+      { response: credential, name, userAgent: c.req.header('User-Agent'), dpop: await sessionProof(c) },
       requestLog(c),
       Date.now(),
     );

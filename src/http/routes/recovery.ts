@@ -2,7 +2,7 @@
  * Account recovery: password reset with a token (admin-issued or mailed), forgot-password,
  * the email address it is mailed to, and the operator's two-factor reset.
  */
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { requireAuth, requireRole } from '../middleware/auth';
 import { notifier, requestLog } from '../middleware/context';
 import { createRouter, defineRoute } from '../routing';
@@ -16,8 +16,8 @@ import { addressKey } from '../../platform/address';
 import { toPublicUser } from '../../accounts/users';
 
 const adminOnly = requireRole('admin');
-const idParam = z.object({ id: z.string().min(1).max(64) });
-const email = z.email().max(254).meta({ example: 'alice@example.com' });
+const idParam = z.object({ id: z.string().check(z.minLength(1), z.maxLength(64)) });
+const email = z.email().check(z.maxLength(254), z.meta({ example: 'alice@example.com' }));
 const unauthorized = problem('No or invalid access token');
 const forbidden = problem('Caller is not an admin (`forbidden`)');
 const emailDisabled = problem('This deployment sends no mail (`email_disabled`)');
@@ -41,7 +41,7 @@ export const adminPasswordResetRoute = defineRoute({
       201: json(
         z.object({
           reset_token: z.string(),
-          expires_in: z.number().int().meta({ description: 'Seconds (PASSWORD_RESET_TTL)' }),
+          expires_in: z.number().check(z.int(), z.meta({ description: 'Seconds (PASSWORD_RESET_TTL)' })),
         }),
         'The token; any older unused one stops working',
       ),
@@ -77,7 +77,10 @@ export const passwordResetRoute = defineRoute({
   method: 'post',
   path: '/auth/password/reset',
   request: {
-    body: z.object({ reset_token: z.string().min(1).max(512), new_password: newPasswordSchema }),
+    body: z.object({
+      reset_token: z.string().check(z.minLength(1), z.maxLength(512)),
+      new_password: newPasswordSchema,
+    }),
     newPasswords: ['new_password'],
   },
   docs: API_DOCS && {
@@ -99,12 +102,12 @@ export const forgotPasswordRoute = defineRoute({
   method: 'post',
   path: '/auth/password/forgot',
   request: {
-    body: z
-      .object({ username: usernameSchema.optional(), email: email.optional() })
-      .refine((b) => (b.username === undefined) !== (b.email === undefined), {
+    body: z.object({ username: z.optional(usernameSchema), email: z.optional(email) }).check(
+      z.refine((b) => (b.username === undefined) !== (b.email === undefined), {
         message: 'send either username or email',
         path: ['username'],
       }),
+    ),
   },
   docs: API_DOCS && {
     operationId: 'forgotPassword',
@@ -131,11 +134,10 @@ export const addEmailRoute = defineRoute({
       email,
       current_password: currentPasswordSchema,
       code: z
-        .string()
-        .min(1)
-        .max(64)
-        .optional()
-        .meta({ description: 'Required when two-factor is on: a current TOTP code, or one of the recovery codes' }),
+        .optional(z.string().check(z.minLength(1), z.maxLength(64)))
+        .check(
+          z.meta({ description: 'Required when two-factor is on: a current TOTP code, or one of the recovery codes' }),
+        ),
     }),
   },
   docs: API_DOCS && {
@@ -147,7 +149,7 @@ export const addEmailRoute = defineRoute({
     bearer: true,
     example: { email: 'alice@example.com', current_password: 'correct horse battery staple' },
     responses: {
-      202: json(z.object({ message: z.string(), expires_in: z.number().int() }), 'Code sent'),
+      202: json(z.object({ message: z.string(), expires_in: z.number().check(z.int()) }), 'Code sent'),
       400: problem(
         'Invalid input (`validation_failed`): an invalid address, no `current_password`, or no `code` while two-factor is on',
       ),
@@ -173,7 +175,7 @@ export const verifyEmailRoute = defineRoute({
   method: 'post',
   path: '/auth/email/verify',
   middleware: [requireAuth()],
-  request: { body: z.object({ code: z.string().min(1).max(16) }) },
+  request: { body: z.object({ code: z.string().check(z.minLength(1), z.maxLength(16)) }) },
   docs: API_DOCS && {
     operationId: 'verifyEmail',
     tags: ['recovery'],

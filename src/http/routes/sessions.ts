@@ -1,5 +1,5 @@
 /** /auth/sessions: the caller's active sessions (logins), and revoking one of them. */
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { requireAuth, withAccessCheck } from '../middleware/auth';
 import { createRouter, defineRoute } from '../routing';
 import type { Tag } from '../tags';
@@ -23,11 +23,13 @@ const sessionSchema = z.object({
   created_at: z.iso.datetime(),
   last_used_at: z.iso.datetime(),
   expires_at: z.iso.datetime(),
-  user_agent: z.string().nullable(),
-  current: z.boolean().meta({ description: 'The session the presented access token belongs to' }),
-  client: z.object({ client_id: z.string(), client_name: z.string().nullable(), scope: z.string() }).nullable().meta({
-    description: 'For an OAuth grant: the application it was granted to, and the scope granted; null for a login',
-  }),
+  user_agent: z.nullable(z.string()),
+  current: z.boolean().check(z.meta({ description: 'The session the presented access token belongs to' })),
+  client: z.nullable(z.object({ client_id: z.string(), client_name: z.nullable(z.string()), scope: z.string() })).check(
+    z.meta({
+      description: 'For an OAuth grant: the application it was granted to, and the scope granted; null for a login',
+    }),
+  ),
 });
 
 export const listSessionsRoute = defineRoute({
@@ -52,7 +54,7 @@ export const revokeSessionRoute = defineRoute({
   method: 'delete',
   path: '/auth/sessions/{id}',
   middleware: checkedInBatch,
-  request: { params: z.object({ id: z.string().min(1).max(64) }) },
+  request: { params: z.object({ id: z.string().check(z.minLength(1), z.maxLength(64)) }) },
   docs: API_DOCS && {
     operationId: 'revokeSession',
     tags,

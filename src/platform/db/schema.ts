@@ -88,6 +88,13 @@ export const sessions = sqliteTable(
     amr: text('amr'),
     /** The browser's session with the service the grant was given from, if any. */
     browserSessionId: text('browser_session_id'),
+    /**
+     * The JWK SHA-256 thumbprint (RFC 7638) of the DPoP key the session was begun with, or NULL
+     * for a Bearer session. Its access tokens carry it as `cnf.jkt`, and a refresh must prove
+     * possession of that key (src/dpop/). An OAuth grant is bound only for a public client
+     * (RFC 9449 §5): a confidential client's refresh token is bound to its credentials instead.
+     */
+    dpopJkt: text('dpop_jkt'),
   },
   (t) => [
     index('sessions_user_id_idx').on(t.userId),
@@ -121,6 +128,23 @@ export const refreshTokens = sqliteTable(
     successorSealed: text('successor_sealed'),
   },
   (t) => [index('refresh_tokens_session_id_idx').on(t.sessionId)],
+);
+
+/**
+ * DPoP proofs spent at the endpoints that begin or continue a session (login, two-factor
+ * verify, refresh), by SHA-256 of the key's thumbprint and the proof's `jti`: the primary key
+ * makes a second use of one proof fail, on every isolate at once. `claim` is a random value of
+ * the request that inserted the row, so the refresh batch can tell its own insert from an
+ * earlier one. Kept until the proof is too old to be accepted anyway (daily cleanup).
+ */
+export const dpopProofs = sqliteTable(
+  'dpop_proofs',
+  {
+    key: text('key').primaryKey(),
+    claim: text('claim').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+  },
+  (t) => [index('dpop_proofs_expires_at_idx').on(t.expiresAt)],
 );
 
 /**
@@ -381,6 +405,8 @@ export const oauthCodes = sqliteTable(
     expiresAt: integer('expires_at').notNull(),
     usedAt: integer('used_at'),
     grantId: text('grant_id'),
+    /** RFC 9449 §10: the `dpop_jkt` of the authorization request; the exchange needs a proof of that key. */
+    dpopJkt: text('dpop_jkt'),
   },
   (t) => [index('oauth_codes_expires_at_idx').on(t.expiresAt)],
 );
