@@ -8,8 +8,9 @@
 //   app/docs/index.html    -> docs/index.html
 //   app/docs/docs.ts       -> docs/docs.js
 //   swagger-ui-dist        -> docs/swagger-ui-bundle.js, docs/swagger-ui.css (prebuilt: no CDN at run time)
-//   app/oauth/*.html, oauth.css  the OAuth provider's hosted pages (sign-in and consent, logout)
-//   app/oauth/sign-in.ts   -> oauth/sign-in.js, app/oauth/confirm-logout.ts -> oauth/confirm-logout.js
+//   app/oauth/*.html, oauth.css  the OAuth provider's hosted pages (sign-in and consent, logout, device)
+//   app/oauth/sign-in.ts   -> oauth/sign-in.js, app/oauth/confirm-logout.ts -> oauth/confirm-logout.js,
+//   app/oauth/device.ts    -> oauth/device.js
 //   src/http/document.ts   -> openapi.json (the routes' docs, which the Worker's bundle leaves out)
 //
 // Several builds may run at once (every `wrangler dev` of the e2e tests starts one), so a file
@@ -35,6 +36,7 @@ const COPIED = {
   'docs/index.html': 'docs/index.html',
   'oauth/sign-in.html': 'oauth/sign-in.html',
   'oauth/confirm-logout.html': 'oauth/confirm-logout.html',
+  'oauth/device.html': 'oauth/device.html',
   'oauth/oauth.css': 'oauth/oauth.css',
 };
 
@@ -70,6 +72,7 @@ export async function buildAssets() {
       'docs/docs': path.join(APP, 'docs/docs.ts'),
       'oauth/sign-in': path.join(APP, 'oauth/sign-in.ts'),
       'oauth/confirm-logout': path.join(APP, 'oauth/confirm-logout.ts'),
+      'oauth/device': path.join(APP, 'oauth/device.ts'),
     },
     outdir: ASSETS_DIR,
     bundle: true,

@@ -185,10 +185,10 @@ describe('GET /auth/protected', () => {
     });
   });
 
-  it('asks for a token without an error attribute when none was sent (RFC 6750)', async () => {
+  it('asks for a token without an error attribute when none was sent (RFC 6750), offering DPoP too (RFC 9449)', async () => {
     const res = await api('/auth/protected');
     await expectProblem(res, 401, 'unauthorized');
-    expect(res.headers.get('WWW-Authenticate')).toBe('Bearer realm="edge-auth"');
+    expect(res.headers.get('WWW-Authenticate')).toBe('Bearer realm="edge-auth", DPoP algs="ES256 EdDSA Ed25519"');
   });
 
   it('answers a bad token with error="invalid_token"', async () => {

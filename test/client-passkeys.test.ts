@@ -60,12 +60,18 @@ function authenticator(bend: Bend = {}) {
   return { container, held };
 }
 
-const client = (credentials: CredentialsContainerLike) =>
+/** The requests the client sent, for checking their headers. */
+const sent: Request[] = [];
+const client = (credentials: CredentialsContainerLike, options: { dpop?: boolean } = {}) =>
   createEdgeAuthClient({
     baseUrl: ORIGIN,
     refreshTokenDelivery: 'body',
-    fetch: (request) => exports.default.fetch(request),
+    fetch: (request) => {
+      sent.push(request.clone());
+      return exports.default.fetch(request);
+    },
     credentials,
+    ...options,
   });
 
 describe('auth.passkeys', () => {
@@ -102,6 +108,21 @@ describe('auth.passkeys', () => {
     expect((await auth.passkeys.list()).password).toBe(false);
     await auth.passkeys.addPassword('a-new-and-unusual-passphrase');
     expect((await auth.passkeys.list()).password).toBe(true);
+  });
+
+  it('with dpop: true, signs up and signs in with a DPoP proof: the session is bound, its calls carry proofs', async () => {
+    const device = authenticator();
+    const auth = client(device.container, { dpop: true });
+    await auth.passkeys.signUp({ username: uniqueName('client') });
+    await auth.logout();
+    const fresh = client(device.container, { dpop: true });
+    sent.length = 0;
+    const { user } = await fresh.passkeys.signIn();
+    const verify = sent.find((r) => new URL(r.url).pathname === '/auth/passkeys/sign-in/verify')!;
+    expect(verify.headers.get('DPoP')).toMatch(/^ey[\w-]+\.[\w-]+\.[\w-]+$/);
+    const me = await fresh.api.GET('/auth/me');
+    expect(me.data?.user.id).toBe(user.id);
+    expect(sent.at(-1)!.headers.get('Authorization')).toMatch(/^DPoP /);
   });
 
   it('throws the service’s refusal as an EdgeAuthError, and keeps nobody signed in', async () => {

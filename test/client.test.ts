@@ -13,6 +13,61 @@ import {
   type User,
 } from '../client/src/index';
 import { ORIGIN, PASSWORD, api, enrolTotp, promote, register, signedIn, uniqueName } from './helpers';
+import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
+import { env } from 'cloudflare:workers';
+import { createApp } from '../src/http/app';
+import { dpopKey } from './dpop';
+import { decodePart } from './jwt';
+
+/**
+ * The part of IndexedDB the client uses, in memory: a CryptoKeyPair is kept as the object it
+ * is, as structured cloning keeps a non-extractable key. One call is one browser profile.
+ */
+function fakeIndexedDb() {
+  const stores = new Map<string, Map<string, unknown>>();
+  const request = <T>(produce: () => T) => {
+    const req: { result?: T; error?: unknown; onsuccess?: () => void; onerror?: () => void } = {};
+    queueMicrotask(() => {
+      try {
+        req.result = produce();
+        req.onsuccess?.();
+      } catch (err) {
+        req.error = err;
+        req.onerror?.();
+      }
+    });
+    return req;
+  };
+  return {
+    open(name: string) {
+      const req: Record<string, unknown> & { onupgradeneeded?: () => void; onsuccess?: () => void } = {};
+      const db = {
+        createObjectStore: (store: string) => stores.set(`${name}/${store}`, new Map()),
+        transaction: (store: string) => ({
+          objectStore: () => {
+            const map = stores.get(`${name}/${store}`)!;
+            return {
+              get: (key: string) => request(() => map.get(key)),
+              add: (value: unknown, key: string) =>
+                request(() => {
+                  if (map.has(key)) throw new Error('ConstraintError');
+                  map.set(key, value);
+                  return key;
+                }),
+            };
+          },
+        }),
+        close: () => {},
+      };
+      queueMicrotask(() => {
+        req.result = db;
+        if (![...stores.keys()].some((k) => k.startsWith(`${name}/`))) req.onupgradeneeded?.();
+        req.onsuccess?.();
+      });
+      return req;
+    },
+  };
+}
 
 /** The Worker as the client's fetch, recording `METHOD /path` of each request. */
 function recordingFetch(prepare: (request: Request) => Request = (r) => r) {
@@ -501,6 +556,134 @@ describe('edge-auth/client', () => {
       expect(auth.user).toBeNull();
       expect(await phone.refresh()).toBeNull();
       expect(phone.user).toBeNull();
+    });
+  });
+
+  describe('DPoP (dpop: true)', () => {
+    /** Records the DPoP proof each request carried, by `METHOD /path`. */
+    function provingFetch(
+      fetch: (request: Request) => Promise<Response> = exports.default.fetch.bind(exports.default),
+    ) {
+      const sent: { call: string; authorization: string | null; proof: Record<string, unknown> | null }[] = [];
+      const recording = async (request: Request) => {
+        const proof = request.headers.get('DPoP');
+        sent.push({
+          call: `${request.method} ${new URL(request.url).pathname}`,
+          authorization: request.headers.get('Authorization'),
+          proof: proof ? decodePart(proof, 1) : null,
+        });
+        return fetch(request);
+      };
+      return { fetch: recording, sent, count: (call: string) => sent.filter((s) => s.call === call).length };
+    }
+
+    it('binds the session at login and signs a fresh proof for every call, with ath on protected ones', async () => {
+      const { fetch, sent } = provingFetch();
+      const auth = client(fetch, { dpop: true });
+      const { username } = await register();
+      await auth.login({ username, password: PASSWORD });
+      const loginToken = auth.accessToken!;
+      const claims = decodePart(loginToken, 1);
+      expect(claims.cnf).toEqual({ jkt: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
+      expect((await auth.api.GET('/auth/me')).data?.user.username).toBe(username);
+      expect((await auth.api.GET('/auth/protected')).response.status).toBe(200);
+      await auth.refresh();
+      expect((await auth.api.GET('/auth/me')).response.status).toBe(200);
+
+      const [login, me] = sent;
+      expect(login).toMatchObject({ call: 'POST /auth/login', authorization: null });
+      expect(login!.proof).toMatchObject({ htm: 'POST', htu: `${ORIGIN}/auth/login` });
+      expect(login!.proof).not.toHaveProperty('ath');
+      expect(me!.authorization).toBe(`DPoP ${loginToken}`);
+      expect(me!.proof).toMatchObject({ htm: 'GET', htu: `${ORIGIN}/auth/me`, ath: expect.any(String) });
+      const jtis = sent.map((s) => s.proof?.jti);
+      expect(new Set(jtis).size).toBe(sent.length);
+    });
+
+    it('makes stolen tokens useless: the access token and the refresh token fail without the key', async () => {
+      let refreshToken: string | null = null;
+      const auth = client(provingFetch().fetch, { dpop: true, onRefreshToken: (t) => (refreshToken = t) });
+      const { username } = await register();
+      await auth.login({ username, password: PASSWORD });
+      const stolen = { access: auth.accessToken!, refresh: refreshToken! };
+
+      // Replayed as a bearer token, or with a proof of the thief's own key: refused.
+      const asBearer = await api('/auth/me', { token: stolen.access });
+      expect(asBearer.status).toBe(401);
+      expect(asBearer.headers.get('WWW-Authenticate')).toMatch(/^DPoP error="invalid_token"/);
+      const thief = await dpopKey();
+      const withOwnKey = await api('/auth/me', {
+        headers: {
+          Authorization: `DPoP ${stolen.access}`,
+          DPoP: await thief.proof('GET', '/auth/me', { token: stolen.access }),
+        },
+      });
+      expect(withOwnKey.status).toBe(401);
+      expect(((await withOwnKey.json()) as { code: string }).code).toBe('invalid_dpop_proof');
+
+      // The refresh token, in the thief's own DPoP client (another key) or sent bare: signed out.
+      const thiefsClient = client(recordingFetch().fetch, { dpop: true, refreshToken: stolen.refresh });
+      expect(await thiefsClient.refresh()).toBeNull();
+      expect((await api('/auth/refresh', { json: { refresh_token: stolen.refresh } })).status).toBe(401);
+
+      // Neither attempt spent it: the owner carries on.
+      expect((await auth.refresh())?.username).toBe(username);
+      expect((await auth.api.GET('/auth/me')).response.status).toBe(200);
+    });
+
+    it('refreshes and retries with a new proof when a call meets 401 invalid_token', async () => {
+      const { fetch, count } = provingFetch();
+      const auth = client(fetch, { dpop: true });
+      const { username } = await register();
+      await auth.login({ username, password: PASSWORD });
+      await invalidateAccessTokens(auth);
+      const { data } = await auth.api.GET('/auth/me');
+      expect(data?.user.username).toBe(username);
+      expect(count('POST /auth/refresh')).toBe(1);
+      expect(count('GET /auth/me')).toBe(2);
+    });
+
+    it('with DPOP_NONCE=true, takes the server nonce from use_dpop_nonce, retries once, and keeps it', async () => {
+      const app = createApp();
+      const nonceEnv = { ...env, DPOP_NONCE: 'true' };
+      const nonced = async (request: Request) => {
+        const ctx = createExecutionContext();
+        const res = await app.fetch(request, nonceEnv, ctx);
+        await waitOnExecutionContext(ctx);
+        return res;
+      };
+      const { fetch, count, sent } = provingFetch(nonced);
+      const auth = client(fetch, { dpop: true });
+      const { username } = await register();
+      await auth.login({ username, password: PASSWORD });
+      expect(count('POST /auth/login')).toBe(2);
+      expect(sent[0]!.proof).not.toHaveProperty('nonce');
+      expect(sent[1]!.proof).toHaveProperty('nonce');
+      // The nonce of the login's answer is used from then on: no refusal, no retry.
+      expect((await auth.api.GET('/auth/me')).data?.user.username).toBe(username);
+      expect(count('GET /auth/me')).toBe(1);
+      expect((await auth.refresh())?.username).toBe(username);
+      expect(count('POST /auth/refresh')).toBe(1);
+    });
+
+    it('keeps the key in IndexedDB in a browser, so a reload continues the bound session', async () => {
+      vi.stubGlobal('indexedDB', fakeIndexedDb());
+      const jar = new Map<string, string>();
+      const first = client(browser(jar).fetch, { dpop: true, refreshTokenDelivery: 'cookie' });
+      const { username } = await register();
+      await first.login({ username, password: PASSWORD });
+      const jkt = (decodePart(first.accessToken!, 1).cnf as { jkt: string }).jkt;
+
+      const reloaded = client(browser(jar).fetch, { dpop: true, refreshTokenDelivery: 'cookie' });
+      expect((await reloaded.refresh())?.username).toBe(username);
+      expect(decodePart(reloaded.accessToken!, 1).cnf).toEqual({ jkt });
+      expect((await reloaded.api.GET('/auth/me')).response.status).toBe(200);
+
+      // Another browser profile (its own key store) with the same cookie gets nothing.
+      vi.stubGlobal('indexedDB', fakeIndexedDb());
+      const elsewhere = client(browser(jar).fetch, { dpop: true, refreshTokenDelivery: 'cookie' });
+      expect(await elsewhere.refresh()).toBeNull();
+      vi.unstubAllGlobals();
     });
   });
 });

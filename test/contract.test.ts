@@ -196,6 +196,14 @@ const oauth = await provider();
 const apiKeyBody = { name: 'Contract', scope: 'api', current_password: PASSWORD };
 const oauthClient = await registerClient(oauth);
 const oauthAuth = { Authorization: basic(oauthClient.client_id, oauthClient.client_secret!) };
+/** A client of the device flow (RFC 8628), and a user code of a pending device authorization. */
+const deviceClient = await registerClient(oauth, {
+  grant_types: ['authorization_code', 'urn:ietf:params:oauth:grant-type:device_code'],
+});
+const deviceAuth = { Authorization: basic(deviceClient.client_id, deviceClient.client_secret!) };
+const userCode = async () =>
+  ((await (await oauth.api('/oauth/device_authorization', form({}, deviceAuth))).json()) as { user_code: string })
+    .user_code;
 /** The default test app is HS256-only: its OAuth routes answer 500 misconfigured (and log it). */
 async function unconfigured(path: string, init: Parameters<typeof api>[1] = {}): Promise<Response> {
   const quiet = vi.spyOn(console, 'error').mockImplementation(() => {});
@@ -335,6 +343,44 @@ const CASES: Record<string, Record<number, Send[]>> = {
     ],
     429: [() => oauthUntil429('/oauth/introspect', { token: 'x' })],
     500: [() => unconfigured('/oauth/introspect', form({ token: 'x' }))],
+  },
+  oauthDeviceAuthorization: {
+    200: [() => oauth.api('/oauth/device_authorization', form({}, deviceAuth))],
+    400: [
+      () => oauth.api('/oauth/device_authorization', form({}, oauthAuth)),
+      () => oauth.api('/oauth/device_authorization', form({ scope: 'nonsense' }, deviceAuth)),
+    ],
+    401: [() => oauth.api('/oauth/device_authorization', form({ client_id: 'nobody' }))],
+    429: [() => oauthUntil429('/oauth/device_authorization', {})],
+    500: [() => unconfigured('/oauth/device_authorization', form({ client_id: 'x' }))],
+  },
+  oauthEnterUserCode: {
+    200: [async () => new Browser(oauth.api).page('/oauth/interaction/device', { user_code: await userCode() })],
+    400: [
+      () => new Browser(oauth.api).page('/oauth/interaction/device', { user_code: 'BCDF-GHJK' }),
+      () => new Browser(oauth.api).page('/oauth/interaction/device', { user_code: 'not a code' }),
+    ],
+    403: [async () => crossSite(new Browser(oauth.api), '/oauth/interaction/device', { user_code: await userCode() })],
+    429: [
+      async () => {
+        const browser = new Browser(providerApi({ OAUTH_USER_CODE_IP_MAX: '1' }));
+        const wrong = () =>
+          browser.page('/oauth/interaction/device', { user_code: 'BCDF-GHJK' }, { 'CF-Connecting-IP': '192.0.2.77' });
+        return until429(wrong);
+      },
+    ],
+    500: [
+      async () => {
+        const quiet = vi.spyOn(console, 'error').mockImplementation(() => {});
+        try {
+          return await new Browser(providerApi({ DATA_ENCRYPTION_KEY: '' })).page('/oauth/interaction/device', {
+            user_code: 'BCDF-GHJK',
+          });
+        } finally {
+          quiet.mockRestore();
+        }
+      },
+    ],
   },
   oauthRegister: {
     201: [

@@ -282,9 +282,11 @@ describe('CORS', () => {
         'PATCH',
         'POST',
       ]);
+      // DPoP: the proof header goes out with DPoP-bound calls (RFC 9449).
       expect(res.headers.get('Access-Control-Allow-Headers')?.toLowerCase().split(',').sort()).toEqual([
         'authorization',
         'content-type',
+        'dpop',
       ]);
       expect(res.headers.get('Access-Control-Max-Age')).toBe('600');
       // Caches must not serve one origin's answer to another.

@@ -23,9 +23,22 @@ import {
   signedInAdmin,
   uniqueName,
 } from './helpers';
+import { dpopKey } from './dpop';
 import { basic, codeFor, browserUser, exchange, form, grant, provider, registerClient } from './oauth-helpers';
 
 afterEach(() => vi.restoreAllMocks());
+
+/** A fresh user signed in with a DPoP proof: a bound session, and the key. */
+async function dpopSignedIn() {
+  const user = await register(uniqueName());
+  const key = await dpopKey();
+  const res = await api('/auth/login', {
+    json: { username: user.username, password: PASSWORD },
+    headers: { DPoP: await key.proof('POST', '/auth/login') },
+  });
+  expect(res.status).toBe(200);
+  return { user, key, tokens: (await res.json()) as { access_token: string; refresh_token: string } };
+}
 
 const pbkdf2Runs = () => {
   const spy = vi.spyOn(crypto.subtle, 'deriveBits');
@@ -77,6 +90,49 @@ describe('cost per request', () => {
     expect(runs()).toBe(1);
     expect(d1.batches()).toBe(2);
     expect(d1.executed).toHaveLength(0);
+  });
+
+  it('a login with a DPoP proof is still one PBKDF2 run and two round trips (the proof is spent in the first)', async () => {
+    const { user } = await signedIn();
+    const key = await dpopKey();
+    const proof = await key.proof('POST', '/auth/login');
+    const d1 = countD1();
+    const runs = pbkdf2Runs();
+    const res = await api('/auth/login', {
+      json: { username: user.username, password: PASSWORD },
+      headers: { DPoP: proof },
+    });
+    expect(res.status).toBe(200);
+    expect(runs()).toBe(1);
+    expect(d1.batches()).toBe(2);
+    expect(d1.executed).toHaveLength(0);
+  });
+
+  it('a DPoP-bound protected request is one D1 query, no write, and no key import once the key is known', async () => {
+    const { tokens, key } = await dpopSignedIn();
+    const me = async () =>
+      api('/auth/me', {
+        headers: {
+          Authorization: `DPoP ${tokens.access_token}`,
+          DPoP: await key.proof('GET', '/auth/me', { token: tokens.access_token }),
+        },
+      });
+    expect((await me()).status).toBe(200);
+    const proofs = await Promise.all([0, 1, 2].map(() => key.proof('GET', '/auth/me', { token: tokens.access_token })));
+    const d1 = countD1();
+    const imports = vi.spyOn(crypto.subtle, 'importKey');
+    const verifies = vi.spyOn(crypto.subtle, 'verify');
+    for (const proof of proofs) {
+      const res = await api('/auth/me', { headers: { Authorization: `DPoP ${tokens.access_token}`, DPoP: proof } });
+      expect(res.status).toBe(200);
+    }
+    expect(d1.executed).toHaveLength(3);
+    for (const sql of d1.executed) expect(sql).toMatch(/^select /i);
+    expect(d1.batches()).toBe(0);
+    expect(imports).not.toHaveBeenCalled();
+    // The access token's signature (HMAC, checked by sign-and-compare or verify) aside, one
+    // signature check per request: the proof's.
+    expect(verifies.mock.calls.filter(([alg]) => (alg as { name: string }).name === 'ECDSA')).toHaveLength(3);
   });
 
   it('a failed login is one PBKDF2 run and answers after one round trip (it was counted before the check)', async () => {
@@ -165,6 +221,25 @@ describe('round trips of the session routes (a batch is one round trip)', () => 
     expect((await refresh(next.refresh_token)()).status).toBe(200);
     // Two rotations stale: reuse, which revokes the family in a second round trip.
     expect(await roundTrips(refresh(tokens.refresh_token), 401)).toBe(2);
+  });
+
+  it('a refresh of a DPoP-bound session is one round trip: the proof is spent and the key compared in the batch', async () => {
+    const { tokens, key } = await dpopSignedIn();
+    const withProof = async () =>
+      api('/auth/refresh', {
+        json: { refresh_token: tokens.refresh_token },
+        headers: { DPoP: await key.proof('POST', '/auth/refresh') },
+      });
+    // Refused (no proof, then another key's) in one round trip too, and unspent.
+    expect(await roundTrips(refresh(tokens.refresh_token), 401)).toBe(1);
+    const stranger = await dpopKey();
+    const otherKey = async () =>
+      api('/auth/refresh', {
+        json: { refresh_token: tokens.refresh_token },
+        headers: { DPoP: await stranger.proof('POST', '/auth/refresh') },
+      });
+    expect(await roundTrips(otherKey, 401)).toBe(1);
+    expect(await roundTrips(withProof, 200)).toBe(1);
   });
 
   it('a logout is one round trip', async () => {
@@ -281,6 +356,29 @@ describe('round trips of the OAuth provider’s routes (npm run bench measures t
     const next = ((await answer.json()) as { refresh_token: string }).refresh_token;
     // Narrowing the scope reads the grant first, so a refused request leaves the token unspent.
     expect(await roundTrips(() => refresh(next, { scope: 'openid' }), 200)).toBe(3);
+  });
+
+  it('with a DPoP proof, a public client’s code exchange and bound refresh cost the same: the proof is spent in the batch each sends anyway', async () => {
+    const p = await provider();
+    const client = await registerClient(p, { token_endpoint_auth_method: 'none' });
+    const user = await browserUser(p);
+    const { code, verifier } = await codeFor(p, client, user);
+    const key = await dpopKey();
+    const withProof = async (params: Record<string, string>) =>
+      p.api(
+        '/oauth/token',
+        form({ ...params, client_id: client.client_id }, { DPoP: await key.proof('POST', '/oauth/token') }),
+      );
+    let answer!: Response;
+    const params = {
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: client.redirect_uris[0]!,
+      code_verifier: verifier,
+    };
+    expect(await roundTrips(async () => (answer = await withProof(params)), 200)).toBe(3);
+    const { refresh_token } = (await answer.json()) as { refresh_token: string };
+    expect(await roundTrips(() => withProof({ grant_type: 'refresh_token', refresh_token }), 200)).toBe(2);
   });
 });
 

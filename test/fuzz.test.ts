@@ -82,6 +82,8 @@ const STATUSES_OF_CODE: Record<string, number[]> = {
   invalid_mfa_code: [400, 401],
   invalid_mfa_token: [401],
   interaction_expired: [400],
+  invalid_dpop_proof: [400, 401],
+  use_dpop_nonce: [400, 401],
   invalid_reset_token: [400],
   invalid_email_code: [400],
   email_taken: [409],
@@ -145,7 +147,11 @@ async function expectWellFormed(sent: Sent, res: Response) {
   expect(Object.keys(ERROR_CODES), where).toContain(problem.code);
   expect(STATUSES_OF_CODE[problem.code], `${where} -> ${res.status} ${text}`).toContain(res.status);
   if (problem.code === 'unauthorized' || problem.code === 'invalid_token') {
-    expect(res.headers.get('WWW-Authenticate') ?? '', where).toMatch(/^Bearer /);
+    // A request in the DPoP scheme, or with a DPoP-bound token, gets the DPoP challenge (RFC 9449 §7.1).
+    expect(res.headers.get('WWW-Authenticate') ?? '', where).toMatch(/^(Bearer|DPoP) /);
+  }
+  if (res.status === 401 && problem.code.includes('dpop')) {
+    expect(res.headers.get('WWW-Authenticate') ?? '', where).toMatch(/^DPoP error="/);
   }
   if (res.status === 405) {
     // A 405 whose Allow lists the very method that was refused contradicts itself.
@@ -175,7 +181,7 @@ describe('Fuzzing', () => {
   let refreshToken: string;
 
   /** A currently valid access token of `userId`, minted with the service secret (no PBKDF2). */
-  async function mint(userId: string): Promise<string> {
+  async function mint(userId: string, extra: Json = {}): Promise<string> {
     const row = await userRow(userId);
     const iat = Math.floor(Date.now() / 1000);
     // Every access token names a live session; the fuzzer may have ended earlier ones.
@@ -197,6 +203,7 @@ describe('Fuzzing', () => {
         aud: 'edge-auth',
         iat,
         exp: iat + 600,
+        ...extra,
       },
     );
   }
@@ -472,6 +479,89 @@ describe('Fuzzing', () => {
         },
       ),
       { numRuns: 150 },
+    );
+  }, 60_000);
+
+  /** A DPoP-proof-shaped string: plausible or hostile headers and claims; never a valid signature. */
+  const randomProofArb = () => {
+    const now = Math.floor(Date.now() / 1000);
+    const jwkArb = fc.oneof(
+      fc.jsonValue({ maxDepth: 2 }),
+      fc.record(
+        {
+          kty: fc.constantFrom('EC', 'OKP', 'RSA', 'oct', ''),
+          crv: fc.constantFrom('P-256', 'Ed25519', 'P-384', 'X25519'),
+          x: fc.oneof(asciiText(50), fc.stringMatching(/^[A-Za-z0-9_-]{43}$/)),
+          y: fc.oneof(asciiText(50), fc.stringMatching(/^[A-Za-z0-9_-]{43}$/)),
+          d: fc.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+          k: asciiText(20),
+        },
+        { requiredKeys: [] },
+      ),
+    );
+    const headerArb = fc.record(
+      {
+        alg: fc.constantFrom('ES256', 'EdDSA', 'none', 'HS256', 'RS256', ''),
+        typ: fc.constantFrom('dpop+jwt', 'JWT', ''),
+        jwk: jwkArb,
+      },
+      { requiredKeys: [] },
+    );
+    const payloadArb = fc.oneof(
+      fc.jsonValue({ maxDepth: 2 }),
+      fc.record(
+        {
+          htm: fc.constantFrom('GET', 'POST', 'get', ''),
+          htu: fc.oneof(fc.constantFrom(`${ORIGIN}/oauth/token`, `${ORIGIN}/auth/me`, 'not a url'), asciiText(40)),
+          iat: fc.oneof(fc.constant(now), fc.integer(), asciiText(5)),
+          jti: fc.oneof(asciiText(40), fc.integer(), fc.constant('x'.repeat(300))),
+          ath: asciiText(43),
+          nonce: fc.oneof(asciiText(43), fc.integer()),
+        },
+        { requiredKeys: [] },
+      ),
+    );
+    return fc.oneof(
+      fc
+        .tuple(headerArb, payloadArb, fc.stringMatching(/^[A-Za-z0-9_-]{0,90}$/))
+        .map(([h, p, sig]) => `${b64url(JSON.stringify(h))}.${b64url(JSON.stringify(p))}.${sig}`),
+      asciiText(80),
+      fc.constant('x'.repeat(3000)),
+    );
+  };
+
+  it('never answers 5xx to a hostile DPoP header, at the routes that take one, in their own error format', async () => {
+    const nonced = await provider({ DPOP_NONCE: 'true' });
+    const targets: [string, string, string | undefined][] = [
+      ['POST', '/auth/login', JSON.stringify({ username: plain.username, password: PASSWORD })],
+      ['POST', '/auth/refresh', JSON.stringify({ refresh_token: 'x'.repeat(43) })],
+      ['POST', '/auth/mfa/verify', JSON.stringify({ mfa_token: 'x'.repeat(43), code: '123456' })],
+      ['POST', '/auth/passkeys/sign-in/verify', '{}'],
+      ['POST', '/oauth/token', 'grant_type=refresh_token&refresh_token=abc&client_id=nobody'],
+      ['GET', '/oauth/userinfo', undefined],
+      ['GET', '/auth/me', undefined],
+    ];
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...targets),
+        randomProofArb(),
+        fc.constantFrom('DPoP ', 'Bearer ', 'dpop '),
+        fc.boolean(),
+        async ([method, path, body], proof, scheme, nonce) => {
+          const headers: Record<string, string> = {
+            DPoP: proof,
+            'Content-Type': path === '/oauth/token' ? 'application/x-www-form-urlencoded' : 'application/json',
+          };
+          // A DPoP-bound token, so the protected route reads the proof.
+          if (method === 'GET')
+            headers.Authorization = scheme + (await mint(plain.id, { cnf: { jkt: 'k'.repeat(43) } }));
+          const url = `${ORIGIN}${path}`;
+          const sent: Sent = { method, url, headers, ...(body ? { body } : {}) };
+          const res = await (nonce ? nonced : oauthProvider).api(url, { method, headers, ...(body ? { body } : {}) });
+          await expectWellFormed(sent, res);
+        },
+      ),
+      { numRuns: 120 },
     );
   }, 60_000);
 

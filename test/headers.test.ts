@@ -231,6 +231,8 @@ describe('CORS', () => {
       const exposed = (allowed.headers.get('Access-Control-Expose-Headers') ?? '').toLowerCase();
       expect(exposed).toContain('www-authenticate');
       expect(exposed).toContain('x-request-id');
+      // The next server nonce rides on answers to DPoP calls (RFC 9449 §8, §9).
+      expect(exposed).toContain('dpop-nonce');
     });
   });
 });

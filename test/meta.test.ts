@@ -183,6 +183,8 @@ describe('The OpenAPI document (/openapi.json, a static asset built from the rou
         'PATCH /admin/oauth/clients/{client_id}',
         'DELETE /admin/oauth/clients/{client_id}',
         'POST /oauth/interaction/passkey',
+        'POST /oauth/device_authorization',
+        'POST /oauth/interaction/device',
       ].sort(),
     );
   });

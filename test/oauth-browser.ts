@@ -137,14 +137,15 @@ export class Browser {
   consent = (interaction: string, decision: 'allow' | 'deny') =>
     this.step('/oauth/interaction/consent', { interaction, decision });
 
-  /** Signs in to the service in cookie mode, as the demo app does. */
-  async login(username: string, password = PASSWORD) {
+  /** Signs in to the service in cookie mode, as the demo app does (with `headers`: a DPoP proof). */
+  async login(username: string, password = PASSWORD, headers: Record<string, string> = {}) {
     const res = await this.call('/auth/login', {
       json: { username, password, refresh_token_delivery: 'cookie' },
-      headers: { Origin: ORIGIN },
+      headers: { Origin: ORIGIN, ...headers },
     });
     expect(res.status).toBe(200);
     this.keep(res);
+    return (await res.json()) as { access_token: string; token_type: string };
   }
 }
 

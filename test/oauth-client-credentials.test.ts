@@ -6,6 +6,7 @@
  */
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
+import { dpopKey } from './dpop';
 import { captureAudit } from './helpers';
 import {
   adminOf,
@@ -164,6 +165,19 @@ describe('the token', () => {
     await expectOAuthError(res, 400, 'unauthorized_client');
     const web = await registerClient(p, {}, admin.token);
     await expectOAuthError(await clientCredentials(p, web), 400, 'unauthorized_client');
+  });
+
+  it('binds the token to a DPoP key (cnf.jkt), and refuses the same proof twice', async () => {
+    const key = await dpopKey();
+    const proof = await key.proof('POST', '/oauth/token');
+    const auth = { Authorization: basic(job.client_id, job.client_secret!), DPoP: proof };
+    const res = await p.api('/oauth/token', form({ grant_type: 'client_credentials' }, auth));
+    const body = (await res.json()) as { access_token: string; token_type: string };
+    expect(res.status, JSON.stringify(body)).toBe(200);
+    expect(body.token_type).toBe('DPoP');
+    expect(await verifyOffline(p, body.access_token)).toMatchObject({ cnf: { jkt: key.jkt } });
+    const again = await p.api('/oauth/token', form({ grant_type: 'client_credentials' }, auth));
+    expect(again.status).toBe(400);
   });
 
   it('refuses a wrong secret (401 invalid_client with a Basic challenge)', async () => {

@@ -124,7 +124,7 @@ describe('registration without a token', () => {
   it('is refused while open registration is off', async () => {
     const res = await register({ ...web, token_endpoint_auth_method: 'none' });
     await expectError(res, 401, 'invalid_token');
-    expect(res.headers.get('WWW-Authenticate')).toBe('Bearer realm="edge-auth"');
+    expect(res.headers.get('WWW-Authenticate')).toBe('Bearer realm="edge-auth", DPoP algs="ES256 EdDSA Ed25519"');
   });
 
   it('with OAUTH_OPEN_REGISTRATION=true, takes public clients redirecting to https or loopback only', async () => {

@@ -45,6 +45,7 @@ describe('discovery', () => {
     expect(metadata).toMatchObject({
       issuer: ISSUER,
       authorization_endpoint: `${ISSUER}/oauth/authorize`,
+      device_authorization_endpoint: `${ISSUER}/oauth/device_authorization`,
       token_endpoint: `${ISSUER}/oauth/token`,
       userinfo_endpoint: `${ISSUER}/oauth/userinfo`,
       revocation_endpoint: `${ISSUER}/oauth/revoke`,
@@ -54,7 +55,12 @@ describe('discovery', () => {
       jwks_uri: `${ISSUER}/.well-known/jwks.json`,
       response_types_supported: ['code'],
       code_challenge_methods_supported: ['S256'],
-      grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
+      grant_types_supported: [
+        'authorization_code',
+        'refresh_token',
+        'urn:ietf:params:oauth:grant-type:device_code',
+        'client_credentials',
+      ],
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
       token_endpoint_auth_signing_alg_values_supported: ['RS256', 'ES256', 'EdDSA'],
       authorization_response_iss_parameter_supported: true,
@@ -136,10 +142,10 @@ describe('userinfo', () => {
     }
   });
 
-  it('answers no token with a bare Bearer challenge, and a bad one with invalid_token', async () => {
+  it('answers no token with bare Bearer and DPoP challenges, and a bad one with invalid_token', async () => {
     const bare = await p.api('/oauth/userinfo');
     expect(bare.status).toBe(401);
-    expect(bare.headers.get('WWW-Authenticate')).toBe('Bearer realm="edge-auth"');
+    expect(bare.headers.get('WWW-Authenticate')).toBe('Bearer realm="edge-auth", DPoP algs="ES256 EdDSA Ed25519"');
     const bad = await p.api('/oauth/userinfo', { token: 'not.a.token' });
     expect(bad.status).toBe(401);
     expect(bad.headers.get('WWW-Authenticate')).toMatch(/^Bearer realm="edge-auth", error="invalid_token"/);

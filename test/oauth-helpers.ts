@@ -165,6 +165,8 @@ export type CodeOptions = {
   amr?: string[];
   authTime?: number;
   sessionId?: string | null;
+  /** RFC 9449 §10: the code is bound to this DPoP key thumbprint. */
+  dpopJkt?: string;
 };
 
 /** A code, as the authorization endpoint makes one after sign-in and consent. */
@@ -186,6 +188,7 @@ export async function codeFor(
     resource: options.resource,
     authTime: options.authTime ?? Date.now() - 5_000,
     amr: options.amr ?? ['pwd'],
+    dpopJkt: options.dpopJkt,
   });
   return { code, verifier };
 }

@@ -8,8 +8,12 @@
 import { EdgeAuthError, type ProblemDocument } from 'edge-auth/client';
 import { h } from '../src/dom';
 
-/** The interaction this page was sent to complete (the authorization or logout endpoint put it there). */
-export const interaction = new URLSearchParams(location.search).get('interaction') ?? '';
+/**
+ * The interaction this page completes: the authorization or logout endpoint put it in the URL;
+ * the device page gets one for the code the user enters (useInteraction).
+ */
+let interaction = new URLSearchParams(location.search).get('interaction') ?? '';
+export const useInteraction = (id: string) => (interaction = id);
 
 export async function post<T>(path: string, body: Record<string, unknown>): Promise<T> {
   const response = await fetch(path, {

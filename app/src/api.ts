@@ -17,7 +17,11 @@ export type { User };
  */
 const baseUrl = document.querySelector<HTMLMetaElement>('meta[name="edge-auth-url"]')?.content || location.origin;
 
-export const auth = createEdgeAuthClient({ baseUrl, refreshTokenDelivery: 'cookie' });
+/**
+ * `dpop`: the session is bound to a key this browser made (non-extractable, in IndexedDB), so an
+ * access token lifted from this page by a script or an extension works nowhere else.
+ */
+export const auth = createEdgeAuthClient({ baseUrl, refreshTokenDelivery: 'cookie', dpop: true });
 
 /** Set while a sign-out the user asked for is under way, to tell it from one the service made. */
 let leaving = false;

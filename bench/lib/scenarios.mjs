@@ -1,6 +1,7 @@
 // What each scenario sends, and the setup it needs (tokens got through the real API).
 import { randomBytes } from 'node:crypto';
 import { BENCH_PASSWORD } from './d1.mjs';
+import { dpopSigner } from './dpop.mjs';
 import {
   BROWSER_COOKIE,
   REDIRECT_URI,
@@ -23,8 +24,12 @@ export const BENCH_USER = 'bench-user';
 export const BENCH_USER_ID = `bench-${BENCH_USER}`;
 export const BENCH_ADMIN = 'bench-admin';
 
-async function post(url, path, body) {
-  const res = await fetch(url + path, { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify(body) });
+async function post(url, path, body, headers = {}) {
+  const res = await fetch(url + path, {
+    method: 'POST',
+    headers: { ...JSON_HEADERS, ...headers },
+    body: JSON.stringify(body),
+  });
   if (!res.ok) throw new Error(`POST ${path} -> ${res.status} ${await res.text()}`);
   return res.json();
 }
@@ -32,13 +37,23 @@ async function post(url, path, body) {
 const login = (url, username) => post(url, '/auth/login', { username, password: BENCH_PASSWORD });
 
 /**
- * Tokens for an edge-auth instance: a user, an admin, and `refreshPool` live refresh tokens.
+ * Tokens for an edge-auth instance: a user, an admin, `refreshPool` live refresh tokens, and a
+ * DPoP-bound session of the user with the key that signs its proofs.
  * With `oauth` (an instance started with providerVars()): a first-party client, a machine
- * client (client credentials), the bench user's browser session, and grants made through the code flow, one for userinfo's access
+ * client (client credentials), the bench user's browser session, and grants made through the
+ * code flow, one for userinfo's access
  * token and `oauth.refreshPool` more for their refresh tokens.
  */
 export async function setupEdge(instance, { refreshPool = 0, spare = 0, users, oauth }) {
   const user = await login(instance.url, BENCH_USER);
+  const dpop = dpopSigner();
+  const bound = await post(
+    instance.url,
+    '/auth/login',
+    { username: BENCH_USER, password: BENCH_PASSWORD },
+    { dpop: dpop('POST', `${instance.url}/auth/login`) },
+  );
+  if (bound.token_type !== 'DPoP') throw new Error(`a login with a DPoP proof answered ${bound.token_type}`);
   const admin = await login(instance.url, BENCH_ADMIN);
   const refreshTokens = [];
   for (let i = 0; i < refreshPool; i++) refreshTokens.push((await login(instance.url, BENCH_USER)).refresh_token);
@@ -51,6 +66,8 @@ export async function setupEdge(instance, { refreshPool = 0, spare = 0, users, o
   const state = {
     url: instance.url,
     userToken: user.access_token,
+    dpopToken: bound.access_token,
+    dpop,
     adminToken: admin.access_token,
     userId: user.user.id,
     refreshTokens,
@@ -110,6 +127,19 @@ const seededLogin = (path, users) => ({
 
 export const edge = {
   protected: (s) => ({ method: 'GET', path: '/auth/protected', headers: bearer(s.userToken) }),
+  /** The DPoP-bound token with a fresh proof each time: one more signature check and a thumbprint. */
+  protectedDpop: (s) => ({
+    method: 'GET',
+    path: '/auth/protected',
+    setupRequest: (req) => ({
+      ...req,
+      headers: {
+        ...CLIENT,
+        authorization: `DPoP ${s.dpopToken}`,
+        dpop: s.dpop('GET', `${s.url}/auth/protected`, s.dpopToken),
+      },
+    }),
+  }),
   /** A machine's token (RFC 6749 §4.4): its secret checked, an RS256 JWT signed, no grant written. */
   clientCredentials: (s) => ({
     method: 'POST',
@@ -296,6 +326,13 @@ export const floor = {
 export const COMPARE = [
   { id: 'protected-16', title: 'protected, 16 connections', connections: 16, edge: 'protected', floor: 'protected' },
   { id: 'protected-64', title: 'protected, 64 connections', connections: 64, edge: 'protected', floor: 'protected' },
+  {
+    id: 'protected-dpop',
+    title: 'protected DPoP-bound, 16 connections',
+    connections: 16,
+    edge: 'protectedDpop',
+    against: 'protected-16',
+  },
   { id: 'me', title: 'me, 16 connections', connections: 16, edge: 'me', against: 'protected-16' },
   { id: 'login', title: 'login, 8 connections', connections: 8, edge: 'login', floor: 'login' },
   {

@@ -12,8 +12,11 @@
  *   process alive, and logout stops it.
  * - Signed-in state changes are published to `onChange` listeners, for UIs.
  *
+ * - With `dpop: true`, the session is bound to a key made on this device (RFC 9449, ./dpop.ts):
+ *   every call carries a proof signed with it, so stolen tokens are useless elsewhere.
+ *
  * Calls go through openapi-fetch with types generated from the service's OpenAPI document
- * (./schema.ts). The bearer token is attached, and the retry after a refresh happens, in one
+ * (./schema.ts). The token (and proof) is attached, and the retry after a refresh happens, in one
  * openapi-fetch middleware rather than in a wrapper around every call.
  */
 import { type Client } from 'openapi-fetch';
@@ -68,6 +71,14 @@ export type EdgeAuthClientOptions = {
     onRefreshToken?: (refreshToken: string | null) => void;
     /** Refresh ahead of the access token's expiry (default true). */
     autoRefresh?: boolean;
+    /**
+     * Bind the session to a key made on this device (DPoP, RFC 9449): a non-extractable ES256
+     * key (kept in IndexedDB in browsers, in memory elsewhere) signs a proof for every call, so a
+     * token copied from this client works nowhere else. The refresh token is bound too: in
+     * `body` delivery, a stored refresh token works only for a client holding the same key, that
+     * is, in the same browser profile (default false).
+     */
+    dpop?: boolean;
     /**
      * What passkey ceremonies run on (default: the browser's `navigator.credentials`, looked up
      * at call time); a webview bridge or a test can bring its own.
@@ -191,7 +202,8 @@ export declare function createEdgeAuthClient(options: EdgeAuthClientOptions): {
     readonly user: User | null;
     /**
      * The current access token, for calling your own services that verify it (see the README,
-     * "Verifying tokens in other services"). Keep it in memory only.
+     * "Verifying tokens in other services"). Keep it in memory only. With `dpop`, it is bound to
+     * this client's key (`cnf.jkt`): a service must then check a DPoP proof with it.
      */
     readonly accessToken: string | null;
     /**

@@ -12,11 +12,15 @@
  *   process alive, and logout stops it.
  * - Signed-in state changes are published to `onChange` listeners, for UIs.
  *
+ * - With `dpop: true`, the session is bound to a key made on this device (RFC 9449, ./dpop.ts):
+ *   every call carries a proof signed with it, so stolen tokens are useless elsewhere.
+ *
  * Calls go through openapi-fetch with types generated from the service's OpenAPI document
- * (./schema.ts). The bearer token is attached, and the retry after a refresh happens, in one
+ * (./schema.ts). The token (and proof) is attached, and the retry after a refresh happens, in one
  * openapi-fetch middleware rather than in a wrapper around every call.
  */
 import createClient, {} from 'openapi-fetch';
+import { createDpopProofs } from './dpop.js';
 import { EdgeAuthError, toEdgeAuthError, unwrap } from './error.js';
 import { browserCredentials, conditionalMediationAvailable, creationOptions, credentialJson, requestOptions, } from './webauthn.js';
 export { EdgeAuthError, unwrap } from './error.js';
@@ -31,6 +35,14 @@ const REFRESH_LEAD_MS = 60_000;
 /** setTimeout's largest delay; longer ones fire at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const BEARER_ERROR = /\berror="invalid_token"/;
+/** The calls that begin or continue a session: with `dpop`, they carry a proof and bind it. */
+const SESSION_CALLS = new Set([
+    '/auth/login',
+    '/auth/mfa/verify',
+    '/auth/refresh',
+    '/auth/passkeys/sign-in/verify',
+    '/auth/passkeys/sign-up/verify',
+]);
 // Through globalThis: the same source is type-checked without the DOM library (Workers, Node).
 const isBrowser = () => 'window' in globalThis && 'document' in globalThis;
 export function createEdgeAuthClient(options) {
@@ -47,7 +59,10 @@ export function createEdgeAuthClient(options) {
     const session = createClient(clientOptions);
     /** For everything else: bearer token attached, one retry after a refresh (see `bearer`). */
     const api = createClient(clientOptions);
+    const dpop = options.dpop ? createDpopProofs(options.baseUrl) : null;
     let accessToken = null;
+    /** `DPoP` when the service bound the session to this client's key (its answer's token_type). */
+    let tokenType = 'Bearer';
     let expiresAt = 0;
     let refreshToken = delivery === 'body' ? (options.refreshToken ?? null) : null;
     let user = null;
@@ -96,6 +111,7 @@ export function createEdgeAuthClient(options) {
     }
     function accept(tokens) {
         accessToken = tokens.access_token;
+        tokenType = tokens.token_type;
         expiresAt = Date.now() + tokens.expires_in * 1000;
         if (tokens.refresh_token)
             setRefreshToken(tokens.refresh_token);
@@ -149,13 +165,55 @@ export function createEdgeAuthClient(options) {
     const canRefresh = () => (delivery === 'body' ? refreshToken !== null : user !== null);
     /** The body and token of each authenticated request in flight, by openapi-fetch's request id. */
     const inFlight = new Map();
-    const withToken = (request, body, token) => {
+    /**
+     * The request as sent: the token in the scheme the session has, and with DPoP a new proof
+     * (each send is a new request to the service, so a retry gets its own `jti`).
+     */
+    const withToken = async (request, body, token) => {
         const headers = new Headers(request.headers);
-        headers.set('Authorization', `Bearer ${token}`);
+        if (dpop && tokenType === 'DPoP') {
+            headers.set('Authorization', `DPoP ${token}`);
+            headers.set('DPoP', await dpop.proof(request.method, request.url, token));
+        }
+        else {
+            headers.set('Authorization', `Bearer ${token}`);
+        }
         // A body can be read once, so each send gets its own copy of the bytes (request.clone()
         // would tee a stream that, for a retry, is never read in time on some runtimes).
         return new Request(request, { headers, body });
     };
+    /** The SESSION_CALLS with `dpop`: a proof, and one retry with the server's nonce. */
+    const pendingProofs = new Map();
+    const withProof = async (request, body) => {
+        const headers = new Headers(request.headers);
+        headers.set('DPoP', await dpop.proof(request.method, request.url));
+        return new Request(request, { headers, body });
+    };
+    const proofs = {
+        async onRequest({ request, schemaPath, id }) {
+            if (!SESSION_CALLS.has(schemaPath))
+                return undefined;
+            const body = request.body ? await request.arrayBuffer() : null;
+            pendingProofs.set(id, { request, body });
+            return withProof(request, body);
+        },
+        async onResponse({ response, id, options: { fetch } }) {
+            const sent = pendingProofs.get(id);
+            pendingProofs.delete(id);
+            dpop.observe(response);
+            if (!sent || !(await dpop.wantsNonce(response)))
+                return undefined;
+            const retried = await fetch(await withProof(sent.request, sent.body));
+            dpop.observe(retried);
+            return retried;
+        },
+        onError({ id }) {
+            pendingProofs.delete(id);
+            return undefined;
+        },
+    };
+    if (dpop)
+        session.use(proofs);
     const bearer = {
         async onRequest({ request, id }) {
             if (request.headers.has('Authorization'))
@@ -167,13 +225,18 @@ export function createEdgeAuthClient(options) {
             if (!token)
                 return undefined;
             const body = request.body ? await request.arrayBuffer() : null;
-            const outgoing = withToken(request, body, token);
-            inFlight.set(id, { request: outgoing, body, token });
-            return outgoing;
+            inFlight.set(id, { request, body, token });
+            return withToken(request, body, token);
         },
         async onResponse({ response, id, options: { fetch } }) {
             const sent = inFlight.get(id);
             inFlight.delete(id);
+            dpop?.observe(response);
+            if (sent && dpop && (await dpop.wantsNonce(response))) {
+                const retried = await fetch(await withToken(sent.request, sent.body, sent.token));
+                dpop.observe(retried);
+                return retried;
+            }
             if (!sent || response.status !== 401)
                 return undefined;
             if (!BEARER_ERROR.test(response.headers.get('WWW-Authenticate') ?? ''))
@@ -187,7 +250,7 @@ export function createEdgeAuthClient(options) {
             const token = accessToken;
             if (!token || token === sent.token)
                 return undefined;
-            return fetch(withToken(sent.request, sent.body, token));
+            return fetch(await withToken(sent.request, sent.body, token));
         },
         onError({ id }) {
             inFlight.delete(id);
@@ -402,7 +465,8 @@ export function createEdgeAuthClient(options) {
         },
         /**
          * The current access token, for calling your own services that verify it (see the README,
-         * "Verifying tokens in other services"). Keep it in memory only.
+         * "Verifying tokens in other services"). Keep it in memory only. With `dpop`, it is bound to
+         * this client's key (`cnf.jkt`): a service must then check a DPoP proof with it.
          */
         get accessToken() {
             return accessToken;

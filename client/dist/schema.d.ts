@@ -95,7 +95,7 @@ export interface paths {
         put?: never;
         /**
          * Exchange username and password for an access token and a refresh token
-         * @description Starts a session. The access token is short-lived (`expires_in` seconds) and goes in `Authorization: Bearer`; the refresh token, in the body or (`refresh_token_delivery: "cookie"`, for browser SPAs) in an HttpOnly cookie, gets new tokens from `refreshToken`. Failed attempts are throttled per account and address.
+         * @description Starts a session. The access token is short-lived (`expires_in` seconds) and goes in `Authorization: Bearer`; the refresh token, in the body or (`refresh_token_delivery: "cookie"`, for browser SPAs) in an HttpOnly cookie, gets new tokens from `refreshToken`. Failed attempts are throttled per account and address. A `DPoP` proof header binds the session (RFC 9449).
          */
         post: operations["login"];
         delete?: never;
@@ -115,7 +115,7 @@ export interface paths {
         put?: never;
         /**
          * Rotate a refresh token: new access token and new refresh token
-         * @description The refresh token comes from the body, or else from the refresh cookie (which needs an allowed Origin). Each refresh token works once: the answer carries its successor, delivered the same way. Presenting a spent one again revokes the whole session (`refresh_token_reused`).
+         * @description The refresh token comes from the body, or else from the refresh cookie (which needs an allowed Origin). Each refresh token works once: the answer carries its successor, delivered the same way. Presenting a spent one again revokes the whole session (`refresh_token_reused`). A DPoP-bound session needs a `DPoP` proof of its key.
          */
         post: operations["refreshToken"];
         delete?: never;
@@ -299,7 +299,7 @@ export interface paths {
         put?: never;
         /**
          * Complete a login that answered 403 mfa_required: the login's tokens, delivered as it asked
-         * @description Send the `mfa_token` of that answer with either `code` (TOTP) or `recovery_code`. The token works once, for five minutes, and dies after five wrong codes.
+         * @description Send the `mfa_token` of that answer with either `code` (TOTP) or `recovery_code`. The token works once, for five minutes, and dies after five wrong codes. A `DPoP` proof binds the session, as at login.
          */
         post: operations["verifyMfa"];
         delete?: never;
@@ -379,7 +379,7 @@ export interface paths {
         put?: never;
         /**
          * Finish a passkey sign-in: the same tokens as login
-         * @description Send what `navigator.credentials.get()` gave, as JSON. The answer is the login’s, in the delivery asked for. A passkey verifies the user, so it counts as two factors: a user with two-factor on is not asked for a code. Attempts are throttled per address like logins.
+         * @description Send what `navigator.credentials.get()` gave, as JSON. The answer is the login’s, in the delivery asked for. A passkey verifies the user, so it counts as two factors: a user with two-factor on is not asked for a code. Attempts are throttled per address like logins. A `DPoP` proof binds the session, as at login.
          */
         post: operations["passkeySignInVerify"];
         delete?: never;
@@ -419,7 +419,7 @@ export interface paths {
         put?: never;
         /**
          * Finish creating an account with a passkey: the user, the passkey and a session, as from login
-         * @description Creates the user (role `user`, no password), stores the passkey and signs in, all or nothing. The account can add a password later (POST /auth/password/add) and more passkeys.
+         * @description Creates the user (role `user`, no password), stores the passkey and signs in, all or nothing. The account can add a password later (POST /auth/password/add) and more passkeys. A `DPoP` proof binds the session, as at login.
          */
         post: operations["passkeySignUpVerify"];
         delete?: never;
@@ -794,8 +794,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Token endpoint: exchange a code, refresh, or client credentials
-         * @description `authorization_code` (with PKCE `code_verifier` and the same `redirect_uri`) starts a grant: an access token, an ID token with `openid`, and a refresh token with `offline_access`. `refresh_token` rotates the refresh token; presenting a spent one after the grace window ends the grant. Each grant is a session of the user (GET /auth/sessions). `client_credentials` (confidential clients): an access token for the client itself (`sub` = client_id), or for an API key’s user, for scopes within the registered ones; no refresh or ID token. Limited per client and per address.
+         * Token endpoint: exchange a code, poll for a device, refresh, or client credentials
+         * @description `authorization_code` (with PKCE `code_verifier` and the same `redirect_uri`) starts a grant: an access token, an ID token with `openid`, and a refresh token with `offline_access`. `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628, with `device_code`) is polled every `interval` seconds: `authorization_pending` until the user answers on the device page, `slow_down` when polled sooner (the interval then grows by 5 seconds), `access_denied`, `expired_token`, then the same tokens as a code exchange; a spent device code is `invalid_grant` and ends its grant. `refresh_token` rotates the refresh token; presenting a spent one after the grace window ends the grant. Each grant is a session of the user (GET /auth/sessions). `client_credentials` (confidential clients): an access token for the client itself (`sub` = client_id), or for an API key’s user, for scopes within the registered ones; no refresh or ID token. Limited per client and per address. A `DPoP` proof (RFC 9449) binds the access token to its key (`cnf.jkt`); a public client’s refresh token is then bound too, and needs a proof of that key.
          */
         post: operations["oauthToken"];
         delete?: never;
@@ -813,13 +813,13 @@ export interface paths {
         };
         /**
          * Claims about the signed-in user (OpenID Connect UserInfo)
-         * @description Needs an OAuth access token with the `openid` scope whose grant is still live, in `Authorization: Bearer`. Answers the claims of the granted scopes.
+         * @description Needs an OAuth access token with the `openid` scope whose grant is still live, in `Authorization: Bearer`, or for a DPoP-bound token `Authorization: DPoP` with a proof. Answers the claims of the granted scopes.
          */
         get: operations["oauthUserinfo"];
         put?: never;
         /**
          * Claims about the signed-in user (OpenID Connect UserInfo)
-         * @description Needs an OAuth access token with the `openid` scope whose grant is still live, in `Authorization: Bearer`. Answers the claims of the granted scopes.
+         * @description Needs an OAuth access token with the `openid` scope whose grant is still live, in `Authorization: Bearer`, or for a DPoP-bound token `Authorization: DPoP` with a proof. Answers the claims of the granted scopes.
          */
         post: operations["oauthUserinfoPost"];
         delete?: never;
@@ -1001,13 +1001,13 @@ export interface paths {
         };
         /**
          * Authorization endpoint (browser redirect; parameters in the query)
-         * @description The OAuth 2.1 / OpenID Connect authorization endpoint (authorization code flow with PKCE, S256 only), for browsers: the client sends the user here with `response_type=code`, `client_id`, `redirect_uri`, `scope`, `state`, `code_challenge`, `code_challenge_method=S256`, and optionally `nonce`, `prompt` (`none`, `login`, `consent`), `max_age`, `resource` (RFC 8707) and `login_hint`. An unknown client or a redirect URI that is not registered gets an HTML error page (never a redirect); other errors go back to the redirect URI with `error`, `error_description`, `state` and `iss`. A valid request continues on the hosted sign-in page; the user comes back to the redirect URI with `code`, `state` and `iss` (RFC 9207).
+         * @description The OAuth 2.1 / OpenID Connect authorization endpoint (authorization code flow with PKCE, S256 only), for browsers: the client sends the user here with `response_type=code`, `client_id`, `redirect_uri`, `scope`, `state`, `code_challenge`, `code_challenge_method=S256`, and optionally `nonce`, `prompt` (`none`, `login`, `consent`), `max_age`, `resource` (RFC 8707), `login_hint` and `dpop_jkt` (RFC 9449 §10: the code then needs a DPoP proof of that key). An unknown client or a redirect URI that is not registered gets an HTML error page (never a redirect); other errors go back to the redirect URI with `error`, `error_description`, `state` and `iss`. A valid request continues on the hosted sign-in page; the user comes back to the redirect URI with `code`, `state` and `iss` (RFC 9207).
          */
         get: operations["authorize"];
         put?: never;
         /**
          * Authorization endpoint (parameters as an HTML form post)
-         * @description As GET /oauth/authorize, with the parameters as `application/x-www-form-urlencoded` (OpenID Connect Core §3.1.2.1). The OAuth 2.1 / OpenID Connect authorization endpoint (authorization code flow with PKCE, S256 only), for browsers: the client sends the user here with `response_type=code`, `client_id`, `redirect_uri`, `scope`, `state`, `code_challenge`, `code_challenge_method=S256`, and optionally `nonce`, `prompt` (`none`, `login`, `consent`), `max_age`, `resource` (RFC 8707) and `login_hint`. An unknown client or a redirect URI that is not registered gets an HTML error page (never a redirect); other errors go back to the redirect URI with `error`, `error_description`, `state` and `iss`. A valid request continues on the hosted sign-in page; the user comes back to the redirect URI with `code`, `state` and `iss` (RFC 9207).
+         * @description As GET /oauth/authorize, with the parameters as `application/x-www-form-urlencoded` (OpenID Connect Core §3.1.2.1). The OAuth 2.1 / OpenID Connect authorization endpoint (authorization code flow with PKCE, S256 only), for browsers: the client sends the user here with `response_type=code`, `client_id`, `redirect_uri`, `scope`, `state`, `code_challenge`, `code_challenge_method=S256`, and optionally `nonce`, `prompt` (`none`, `login`, `consent`), `max_age`, `resource` (RFC 8707), `login_hint` and `dpop_jkt` (RFC 9449 §10: the code then needs a DPoP proof of that key). An unknown client or a redirect URI that is not registered gets an HTML error page (never a redirect); other errors go back to the redirect URI with `error`, `error_description`, `state` and `iss`. A valid request continues on the hosted sign-in page; the user comes back to the redirect URI with `code`, `state` and `iss` (RFC 9207).
          */
         post: operations["authorizeWithForm"];
         delete?: never;
@@ -1180,6 +1180,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/oauth/device_authorization": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Device authorization endpoint (RFC 8628): codes for a device to sign a user in
+         * @description For a client registered with the grant type `urn:ietf:params:oauth:grant-type:device_code`, authenticated as at the token endpoint (a public client sends its `client_id`). The device shows `user_code` and `verification_uri` (or `verification_uri_complete` as a link or QR code), then polls the token endpoint with `device_code` every `interval` seconds until the user has answered on the hosted page. Limited per client and per address, as the token endpoint.
+         */
+        post: operations["oauthDeviceAuthorization"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth/interaction/device": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The device page: the code the device shows, for an interaction
+         * @description Any case, with or without the dash. A code of a pending device authorization starts an interaction, which the page continues with `oauthNextStep` and the sign-in and consent calls. Wrong codes are limited per address and over all addresses (`OAUTH_USER_CODE_IP_MAX`, `OAUTH_USER_CODE_FAILURES_MAX` per hour). Called by the hosted page only: same-origin, or `403 csrf_rejected`.
+         */
+        post: operations["oauthEnterUserCode"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1190,7 +1230,7 @@ export interface components {
             status: number;
             detail: string;
             /** @enum {string} */
-            code: "validation_failed" | "malformed_json" | "unsupported_media_type" | "payload_too_large" | "username_taken" | "password_too_common" | "invalid_credentials" | "too_many_attempts" | "too_many_registrations" | "unauthorized" | "invalid_token" | "invalid_refresh_token" | "refresh_token_reused" | "forbidden" | "csrf_rejected" | "https_required" | "not_found" | "method_not_allowed" | "last_admin" | "mfa_required" | "mfa_already_enabled" | "mfa_not_enabled" | "invalid_mfa_code" | "invalid_mfa_token" | "mfa_locked" | "invalid_reset_token" | "invalid_email_code" | "email_taken" | "email_disabled" | "reauthentication_required" | "invalid_passkey_challenge" | "invalid_passkey" | "unknown_passkey" | "passkey_origin_mismatch" | "passkey_rp_id_mismatch" | "passkey_user_not_verified" | "passkey_counter_regressed" | "passkey_already_registered" | "passkey_limit_reached" | "last_passkey" | "password_already_set" | "api_key_limit_reached" | "service_unavailable" | "interaction_expired" | "legacy_hash_unavailable" | "misconfigured" | "internal_error";
+            code: "validation_failed" | "malformed_json" | "unsupported_media_type" | "payload_too_large" | "username_taken" | "password_too_common" | "invalid_credentials" | "too_many_attempts" | "too_many_registrations" | "unauthorized" | "invalid_token" | "invalid_refresh_token" | "refresh_token_reused" | "invalid_dpop_proof" | "use_dpop_nonce" | "forbidden" | "csrf_rejected" | "https_required" | "not_found" | "method_not_allowed" | "last_admin" | "mfa_required" | "mfa_already_enabled" | "mfa_not_enabled" | "invalid_mfa_code" | "invalid_mfa_token" | "mfa_locked" | "invalid_reset_token" | "invalid_email_code" | "email_taken" | "email_disabled" | "reauthentication_required" | "invalid_passkey_challenge" | "invalid_passkey" | "unknown_passkey" | "passkey_origin_mismatch" | "passkey_rp_id_mismatch" | "passkey_user_not_verified" | "passkey_counter_regressed" | "passkey_already_registered" | "passkey_limit_reached" | "last_passkey" | "password_already_set" | "api_key_limit_reached" | "service_unavailable" | "interaction_expired" | "invalid_user_code" | "legacy_hash_unavailable" | "misconfigured" | "internal_error";
             request_id?: string;
             errors?: {
                 field: string;
@@ -1203,7 +1243,7 @@ export interface components {
         };
         OAuthError: {
             /** @enum {string} */
-            error: "invalid_request" | "invalid_client" | "invalid_grant" | "unauthorized_client" | "unsupported_grant_type" | "invalid_scope" | "access_denied" | "unsupported_response_type" | "server_error" | "temporarily_unavailable" | "login_required" | "consent_required" | "interaction_required" | "account_selection_required" | "invalid_token" | "insufficient_scope" | "invalid_target" | "unsupported_token_type" | "invalid_redirect_uri" | "invalid_client_metadata";
+            error: "invalid_request" | "invalid_client" | "invalid_grant" | "unauthorized_client" | "unsupported_grant_type" | "invalid_scope" | "access_denied" | "unsupported_response_type" | "server_error" | "temporarily_unavailable" | "login_required" | "consent_required" | "interaction_required" | "account_selection_required" | "invalid_token" | "insufficient_scope" | "authorization_pending" | "slow_down" | "expired_token" | "invalid_target" | "unsupported_token_type" | "invalid_redirect_uri" | "invalid_client_metadata" | "invalid_dpop_proof" | "use_dpop_nonce";
             error_description: string;
         };
     };
@@ -1442,8 +1482,11 @@ export interface operations {
                 content: {
                     "application/json": {
                         access_token: string;
-                        /** @constant */
-                        token_type: "Bearer";
+                        /**
+                         * @description `DPoP`: a DPoP-bound session (RFC 9449)
+                         * @enum {string}
+                         */
+                        token_type: "Bearer" | "DPoP";
                         expires_in: number;
                         /** @description Absent when delivered as a cookie */
                         refresh_token?: string;
@@ -1464,7 +1507,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input, `invalid_dpop_proof` or `use_dpop_nonce` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1557,8 +1600,11 @@ export interface operations {
                 content: {
                     "application/json": {
                         access_token: string;
-                        /** @constant */
-                        token_type: "Bearer";
+                        /**
+                         * @description `DPoP`: a DPoP-bound session (RFC 9449)
+                         * @enum {string}
+                         */
+                        token_type: "Bearer" | "DPoP";
                         expires_in: number;
                         /** @description Absent when delivered as a cookie */
                         refresh_token?: string;
@@ -1579,7 +1625,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Invalid request (`validation_failed`, `malformed_json`) */
+            /** @description `invalid_dpop_proof` or `use_dpop_nonce` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1588,7 +1634,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `invalid_refresh_token`, or `refresh_token_reused` (the whole session was revoked) */
+            /** @description `invalid_refresh_token` (also a DPoP-bound one without a proof of its key), or `refresh_token_reused` (the whole session was revoked) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2378,8 +2424,11 @@ export interface operations {
                 content: {
                     "application/json": {
                         access_token: string;
-                        /** @constant */
-                        token_type: "Bearer";
+                        /**
+                         * @description `DPoP`: a DPoP-bound session (RFC 9449)
+                         * @enum {string}
+                         */
+                        token_type: "Bearer" | "DPoP";
                         expires_in: number;
                         /** @description Absent when delivered as a cookie */
                         refresh_token?: string;
@@ -2400,7 +2449,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Invalid input (`validation_failed`) */
+            /** @description Invalid input (`validation_failed`), `invalid_dpop_proof` or `use_dpop_nonce` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2887,8 +2936,11 @@ export interface operations {
                 content: {
                     "application/json": {
                         access_token: string;
-                        /** @constant */
-                        token_type: "Bearer";
+                        /**
+                         * @description `DPoP`: a DPoP-bound session (RFC 9449)
+                         * @enum {string}
+                         */
+                        token_type: "Bearer" | "DPoP";
                         expires_in: number;
                         /** @description Absent when delivered as a cookie */
                         refresh_token?: string;
@@ -2909,7 +2961,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Invalid request (`validation_failed`, `malformed_json`) */
+            /** @description `invalid_dpop_proof` or `use_dpop_nonce` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3149,8 +3201,11 @@ export interface operations {
                 content: {
                     "application/json": {
                         access_token: string;
-                        /** @constant */
-                        token_type: "Bearer";
+                        /**
+                         * @description `DPoP`: a DPoP-bound session (RFC 9449)
+                         * @enum {string}
+                         */
+                        token_type: "Bearer" | "DPoP";
                         expires_in: number;
                         /** @description Absent when delivered as a cookie */
                         refresh_token?: string;
@@ -3171,7 +3226,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Refused: `invalid_passkey_challenge` (unknown, expired or used), `passkey_origin_mismatch`, `passkey_rp_id_mismatch`, `passkey_user_not_verified` (no PIN or biometric), `invalid_passkey` (malformed, wrong ceremony, bad signature or key), `validation_failed` */
+            /** @description Refused: `invalid_passkey_challenge` (unknown, expired or used), `passkey_origin_mismatch`, `passkey_rp_id_mismatch`, `passkey_user_not_verified` (no PIN or biometric), `invalid_passkey` (malformed, wrong ceremony, bad signature or key), `validation_failed`, `invalid_dpop_proof` or `use_dpop_nonce` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4743,8 +4798,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/x-www-form-urlencoded": {
-                    /** @description authorization_code, refresh_token or client_credentials */
-                    grant_type: ("authorization_code" | "refresh_token" | "client_credentials") | string;
+                    /** @description authorization_code, refresh_token, urn:ietf:params:oauth:grant-type:device_code or client_credentials */
+                    grant_type: ("authorization_code" | "refresh_token" | "urn:ietf:params:oauth:grant-type:device_code" | "client_credentials") | string;
                     /** @description authorization_code: the code from the redirect */
                     code?: string;
                     /** @description authorization_code: as in the authorization request */
@@ -4753,6 +4808,8 @@ export interface operations {
                     code_verifier?: string;
                     /** @description refresh_token: the current refresh token */
                     refresh_token?: string;
+                    /** @description device_code: the device code of the device authorization */
+                    device_code?: string;
                     /** @description refresh_token: a narrower scope; client_credentials: the scopes asked */
                     scope?: string;
                     /** @description RFC 8707: the resource bound to the grant; client_credentials: the token’s audience */
@@ -4780,8 +4837,11 @@ export interface operations {
                     "application/json": {
                         /** @description A JWT per RFC 9068 (`typ: at+jwt`), signed with RS256 */
                         access_token: string;
-                        /** @constant */
-                        token_type: "Bearer";
+                        /**
+                         * @description `DPoP` when the request carried a DPoP proof
+                         * @enum {string}
+                         */
+                        token_type: "Bearer" | "DPoP";
                         expires_in: number;
                         scope: string;
                         /** @description Only with `offline_access` granted and the client registered for `refresh_token` */
@@ -4791,7 +4851,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`, `invalid_grant`, `unauthorized_client`, `unsupported_grant_type`, `invalid_scope` or `invalid_target` */
+            /** @description `invalid_request`, `invalid_grant`, `unauthorized_client`, `unsupported_grant_type`, `invalid_scope`, `invalid_target`, `invalid_dpop_proof` or `use_dpop_nonce` (with `DPoP-Nonce`), or for the device flow `authorization_pending`, `slow_down`, `access_denied`, `expired_token` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4864,10 +4924,10 @@ export interface operations {
                     };
                 };
             };
-            /** @description No, an invalid, expired or revoked token (`invalid_token`) */
+            /** @description No, an invalid, expired or revoked token (`invalid_token`), or a bad DPoP proof */
             401: {
                 headers: {
-                    /** @description Bearer challenge (RFC 6750) */
+                    /** @description Bearer (RFC 6750) or DPoP (RFC 9449) challenge */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -4926,10 +4986,10 @@ export interface operations {
                     };
                 };
             };
-            /** @description No, an invalid, expired or revoked token (`invalid_token`) */
+            /** @description No, an invalid, expired or revoked token (`invalid_token`), or a bad DPoP proof */
             401: {
                 headers: {
-                    /** @description Bearer challenge (RFC 6750) */
+                    /** @description Bearer (RFC 6750) or DPoP (RFC 9449) challenge */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -5148,7 +5208,7 @@ export interface operations {
                     redirect_uris?: string[];
                     post_logout_redirect_uris?: string[];
                     client_name?: string;
-                    grant_types?: ("authorization_code" | "refresh_token" | "client_credentials")[];
+                    grant_types?: ("authorization_code" | "refresh_token" | "urn:ietf:params:oauth:grant-type:device_code" | "client_credentials")[];
                     response_types?: "code"[];
                     /** @enum {string} */
                     token_endpoint_auth_method?: "client_secret_basic" | "client_secret_post" | "private_key_jwt" | "none";
@@ -5416,7 +5476,7 @@ export interface operations {
                     redirect_uris?: string[];
                     post_logout_redirect_uris?: string[];
                     client_name?: string | null;
-                    grant_types?: ("authorization_code" | "refresh_token" | "client_credentials")[];
+                    grant_types?: ("authorization_code" | "refresh_token" | "urn:ietf:params:oauth:grant-type:device_code" | "client_credentials")[];
                     scope?: string | null;
                     /** @enum {string} */
                     id_token_signed_response_alg?: "RS256" | "ES256" | "EdDSA";
@@ -5867,6 +5927,11 @@ export interface operations {
                         step: "redirect";
                         /** @description Where the page sends the browser: back to the client */
                         redirect_to: string;
+                    } | {
+                        /** @constant */
+                        step: "device_done";
+                        /** @description The device page only: Allow (the device gets its tokens) or Deny */
+                        approved: boolean;
                     };
                 };
             };
@@ -5984,6 +6049,11 @@ export interface operations {
                         step: "redirect";
                         /** @description Where the page sends the browser: back to the client */
                         redirect_to: string;
+                    } | {
+                        /** @constant */
+                        step: "device_done";
+                        /** @description The device page only: Allow (the device gets its tokens) or Deny */
+                        approved: boolean;
                     };
                 };
             };
@@ -6124,6 +6194,11 @@ export interface operations {
                         step: "redirect";
                         /** @description Where the page sends the browser: back to the client */
                         redirect_to: string;
+                    } | {
+                        /** @constant */
+                        step: "device_done";
+                        /** @description The device page only: Allow (the device gets its tokens) or Deny */
+                        approved: boolean;
                     };
                 };
             };
@@ -6277,6 +6352,11 @@ export interface operations {
                         step: "redirect";
                         /** @description Where the page sends the browser: back to the client */
                         redirect_to: string;
+                    } | {
+                        /** @constant */
+                        step: "device_done";
+                        /** @description The device page only: Allow (the device gets its tokens) or Deny */
+                        approved: boolean;
                     };
                 };
             };
@@ -6416,6 +6496,11 @@ export interface operations {
                         step: "redirect";
                         /** @description Where the page sends the browser: back to the client */
                         redirect_to: string;
+                    } | {
+                        /** @constant */
+                        step: "device_done";
+                        /** @description The device page only: Allow (the device gets its tokens) or Deny */
+                        approved: boolean;
                     };
                 };
             };
@@ -6650,6 +6735,179 @@ export interface operations {
             };
             /** @description Body is not JSON (`unsupported_media_type`) */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    oauthDeviceAuthorization: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    /** @description The client, for `client_secret_post` and public clients (`none`) */
+                    client_id?: string;
+                    /** @description The secret, for `client_secret_post` */
+                    client_secret?: string;
+                    /** @description The scopes asked for; default: the client’s registered `scope` */
+                    scope?: string;
+                    /** @description RFC 8707: the API the access tokens are for (their `aud`) */
+                    resource?: string;
+                } & {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description The codes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description The device’s secret for the token endpoint */
+                        device_code: string;
+                        /** @description 8 letters, shown as `XXXX-XXXX` */
+                        user_code: string;
+                        verification_uri: string;
+                        /** @description verification_uri with the code filled in */
+                        verification_uri_complete: string;
+                        expires_in: number;
+                        /** @description Seconds between polls */
+                        interval: number;
+                    };
+                };
+            };
+            /** @description `invalid_request`, `unauthorized_client`, `invalid_scope` or `invalid_target` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description Client authentication failed (`invalid_client`) */
+            401: {
+                headers: {
+                    /** @description Basic realm="edge-auth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description Too many requests from this client or address (`temporarily_unavailable`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description No issuer, RS256 key or DATA_ENCRYPTION_KEY (`misconfigured`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    oauthEnterUserCode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "user_code": "BCDF-GHJK"
+                 *     }
+                 */
+                "application/json": {
+                    user_code: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The interaction, for the page’s next calls */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        interaction: string;
+                    };
+                };
+            };
+            /** @description Wrong, expired or already answered code (`invalid_user_code`), or invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not called by the service’s own page (`csrf_rejected`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than 16384 bytes (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many wrong codes (`too_many_attempts`), see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description DATA_ENCRYPTION_KEY is not set (`misconfigured`) */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };

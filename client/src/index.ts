@@ -12,11 +12,15 @@
  *   process alive, and logout stops it.
  * - Signed-in state changes are published to `onChange` listeners, for UIs.
  *
+ * - With `dpop: true`, the session is bound to a key made on this device (RFC 9449, ./dpop.ts):
+ *   every call carries a proof signed with it, so stolen tokens are useless elsewhere.
+ *
  * Calls go through openapi-fetch with types generated from the service's OpenAPI document
- * (./schema.ts). The bearer token is attached, and the retry after a refresh happens, in one
+ * (./schema.ts). The token (and proof) is attached, and the retry after a refresh happens, in one
  * openapi-fetch middleware rather than in a wrapper around every call.
  */
 import createClient, { type Client, type Middleware } from 'openapi-fetch';
+import { createDpopProofs } from './dpop.js';
 import { EdgeAuthError, toEdgeAuthError, unwrap } from './error.js';
 import type { components, paths } from './schema.js';
 import {
@@ -74,6 +78,14 @@ export type EdgeAuthClientOptions = {
   /** Refresh ahead of the access token's expiry (default true). */
   autoRefresh?: boolean;
   /**
+   * Bind the session to a key made on this device (DPoP, RFC 9449): a non-extractable ES256
+   * key (kept in IndexedDB in browsers, in memory elsewhere) signs a proof for every call, so a
+   * token copied from this client works nowhere else. The refresh token is bound too: in
+   * `body` delivery, a stored refresh token works only for a client holding the same key, that
+   * is, in the same browser profile (default false).
+   */
+  dpop?: boolean;
+  /**
    * What passkey ceremonies run on (default: the browser's `navigator.credentials`, looked up
    * at call time); a webview bridge or a test can bring its own.
    */
@@ -85,6 +97,14 @@ const REFRESH_LEAD_MS = 60_000;
 /** setTimeout's largest delay; longer ones fire at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const BEARER_ERROR = /\berror="invalid_token"/;
+/** The calls that begin or continue a session: with `dpop`, they carry a proof and bind it. */
+const SESSION_CALLS = new Set([
+  '/auth/login',
+  '/auth/mfa/verify',
+  '/auth/refresh',
+  '/auth/passkeys/sign-in/verify',
+  '/auth/passkeys/sign-up/verify',
+]);
 
 // Through globalThis: the same source is type-checked without the DOM library (Workers, Node).
 const isBrowser = () => 'window' in globalThis && 'document' in globalThis;
@@ -103,8 +123,11 @@ export function createEdgeAuthClient(options: EdgeAuthClientOptions) {
   const session = createClient<paths>(clientOptions);
   /** For everything else: bearer token attached, one retry after a refresh (see `bearer`). */
   const api = createClient<paths>(clientOptions);
+  const dpop = options.dpop ? createDpopProofs(options.baseUrl) : null;
 
   let accessToken: string | null = null;
+  /** `DPoP` when the service bound the session to this client's key (its answer's token_type). */
+  let tokenType: TokenResponse['token_type'] = 'Bearer';
   let expiresAt = 0;
   let refreshToken = delivery === 'body' ? (options.refreshToken ?? null) : null;
   let user: User | null = null;
@@ -153,6 +176,7 @@ export function createEdgeAuthClient(options: EdgeAuthClientOptions) {
 
   function accept(tokens: TokenResponse) {
     accessToken = tokens.access_token;
+    tokenType = tokens.token_type;
     expiresAt = Date.now() + tokens.expires_in * 1000;
     if (tokens.refresh_token) setRefreshToken(tokens.refresh_token);
     schedule(tokens.expires_in);
@@ -210,13 +234,52 @@ export function createEdgeAuthClient(options: EdgeAuthClientOptions) {
   /** The body and token of each authenticated request in flight, by openapi-fetch's request id. */
   const inFlight = new Map<string, { request: Request; body: ArrayBuffer | null; token: string }>();
 
-  const withToken = (request: Request, body: ArrayBuffer | null, token: string) => {
+  /**
+   * The request as sent: the token in the scheme the session has, and with DPoP a new proof
+   * (each send is a new request to the service, so a retry gets its own `jti`).
+   */
+  const withToken = async (request: Request, body: ArrayBuffer | null, token: string) => {
     const headers = new Headers(request.headers);
-    headers.set('Authorization', `Bearer ${token}`);
+    if (dpop && tokenType === 'DPoP') {
+      headers.set('Authorization', `DPoP ${token}`);
+      headers.set('DPoP', await dpop.proof(request.method, request.url, token));
+    } else {
+      headers.set('Authorization', `Bearer ${token}`);
+    }
     // A body can be read once, so each send gets its own copy of the bytes (request.clone()
     // would tee a stream that, for a retry, is never read in time on some runtimes).
     return new Request(request, { headers, body });
   };
+
+  /** The SESSION_CALLS with `dpop`: a proof, and one retry with the server's nonce. */
+  const pendingProofs = new Map<string, { request: Request; body: ArrayBuffer | null }>();
+  const withProof = async (request: Request, body: ArrayBuffer | null) => {
+    const headers = new Headers(request.headers);
+    headers.set('DPoP', await dpop!.proof(request.method, request.url));
+    return new Request(request, { headers, body });
+  };
+  const proofs: Middleware = {
+    async onRequest({ request, schemaPath, id }) {
+      if (!SESSION_CALLS.has(schemaPath)) return undefined;
+      const body = request.body ? await request.arrayBuffer() : null;
+      pendingProofs.set(id, { request, body });
+      return withProof(request, body);
+    },
+    async onResponse({ response, id, options: { fetch } }) {
+      const sent = pendingProofs.get(id);
+      pendingProofs.delete(id);
+      dpop!.observe(response);
+      if (!sent || !(await dpop!.wantsNonce(response))) return undefined;
+      const retried = await fetch(await withProof(sent.request, sent.body));
+      dpop!.observe(retried);
+      return retried;
+    },
+    onError({ id }) {
+      pendingProofs.delete(id);
+      return undefined;
+    },
+  };
+  if (dpop) session.use(proofs);
 
   const bearer: Middleware = {
     async onRequest({ request, id }) {
@@ -226,13 +289,18 @@ export function createEdgeAuthClient(options: EdgeAuthClientOptions) {
       const token = accessToken;
       if (!token) return undefined;
       const body = request.body ? await request.arrayBuffer() : null;
-      const outgoing = withToken(request, body, token);
-      inFlight.set(id, { request: outgoing, body, token });
-      return outgoing;
+      inFlight.set(id, { request, body, token });
+      return withToken(request, body, token);
     },
     async onResponse({ response, id, options: { fetch } }) {
       const sent = inFlight.get(id);
       inFlight.delete(id);
+      dpop?.observe(response);
+      if (sent && dpop && (await dpop.wantsNonce(response))) {
+        const retried = await fetch(await withToken(sent.request, sent.body, sent.token));
+        dpop.observe(retried);
+        return retried;
+      }
       if (!sent || response.status !== 401) return undefined;
       if (!BEARER_ERROR.test(response.headers.get('WWW-Authenticate') ?? '')) return undefined;
       // Another request may have refreshed since this one left: then just use its token.
@@ -242,7 +310,7 @@ export function createEdgeAuthClient(options: EdgeAuthClientOptions) {
       }
       const token = accessToken;
       if (!token || token === sent.token) return undefined;
-      return fetch(withToken(sent.request, sent.body, token));
+      return fetch(await withToken(sent.request, sent.body, token));
     },
     onError({ id }) {
       inFlight.delete(id);
@@ -502,7 +570,8 @@ export function createEdgeAuthClient(options: EdgeAuthClientOptions) {
 
     /**
      * The current access token, for calling your own services that verify it (see the README,
-     * "Verifying tokens in other services"). Keep it in memory only.
+     * "Verifying tokens in other services"). Keep it in memory only. With `dpop`, it is bound to
+     * this client's key (`cnf.jkt`): a service must then check a DPoP proof with it.
      */
     get accessToken(): string | null {
       return accessToken;

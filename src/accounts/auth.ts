@@ -19,6 +19,7 @@ import { hashOptions, passwordProof, verifyOptions } from './password-proof';
 import { assertNotCommonPassword, commonPasswordQuery, notCommonPassword } from '../credentials/common-passwords';
 import { secondFactorGate } from '../two-factor/mfa';
 import { newSessionQueries, revokeUserSessionsQuery, type IssuedRefresh } from '../sessions/sessions';
+import { assertClaimed, claimProofQuery, type ProofClaim } from '../dpop/replay';
 import {
   assertRegistrationAllowed,
   countRegistrationQuery,
@@ -102,6 +103,8 @@ export async function login(
     legacyHashes?: LegacyHashesCompanion | undefined;
     /** Runs work the answer need not wait for (ExecutionContext.waitUntil); without it, it is awaited. */
     defer?: ((work: Promise<unknown>) => void) | undefined;
+    /** A verified DPoP proof: spent in D1 with the attempt, and the session is bound to its key. */
+    dpop?: ProofClaim | undefined;
   },
   now = Date.now(),
 ): Promise<LoginResult> {
@@ -126,9 +129,10 @@ async function checkCredentials(
 ): Promise<LoginResult> {
   const keys: AttemptKeys = { user: usernameKey(input.username), address: addressKey(input.ip) };
   const attempt = loginAttempt(db, config, keys, now, legacyVerifyLimit(config, keys.user));
-  // One round trip: the attempt is counted and judged before the password is checked, and the
-  // user is read with whether this address is known for them. (A relational findFirst that
-  // matches nothing crashes drizzle's batch result mapping, hence the plain select.)
+  // One round trip: the attempt is counted and judged before the password is checked, the user
+  // is read with whether this address is known for them, and a DPoP proof is spent. (A
+  // relational findFirst that matches nothing crashes drizzle's batch result mapping, hence the
+  // plain select.)
   const [matches, ...judged] = await db.batch([
     db
       .select({ user: users, knownSince: knownAddresses.lastSeenAt })
@@ -136,8 +140,10 @@ async function checkCredentials(
       .leftJoin(knownAddresses, knownAddressJoin(users.id, keys.address, now))
       .where(eq(users.usernameKey, keys.user))
       .limit(1),
+    ...(input.dpop ? [claimProofQuery(db, input.dpop)] : []),
     ...attempt.queries,
   ]);
+  const claimed = input.dpop ? (judged.shift() as unknown[]) : null;
   attempt.admit(judged);
   const found = matches[0];
 
@@ -154,6 +160,11 @@ async function checkCredentials(
     if (input.defer) input.defer(work);
     else await work;
   };
+  // A replayed proof is refused before the password is checked; the attempt counts as failed.
+  if (claimed && claimed.length === 0) {
+    await failed();
+    assertClaimed(claimed);
+  }
   let verdict;
   try {
     verdict = found
@@ -179,7 +190,12 @@ async function checkCredentials(
   const gate = await secondFactorGate(db, user, verified, input.delivery, now);
   const session = gate
     ? null
-    : await newSessionQueries(db, config, { userId: user.id, userAgent: input.userAgent, verified }, now);
+    : await newSessionQueries(
+        db,
+        config,
+        { userId: user.id, userAgent: input.userAgent, verified, dpopJkt: input.dpop?.jkt },
+        now,
+      );
   // Upgrading the hash costs a second PBKDF2 run, once per user after a parameter change.
   const rehash = verdict.needsRehash ? await hashPassword(input.password, hashOptions(config)) : null;
   const [created] = await db.batch([

@@ -25,6 +25,8 @@ export type AccessClaims = {
   nbf?: number | undefined;
   exp: number;
   jti?: string | undefined;
+  /** RFC 9449 §6: the thumbprint of the DPoP key the token is bound to (absent: a Bearer token). */
+  cnf?: { jkt: string } | undefined;
 };
 
 const nonEmpty = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
@@ -38,7 +40,8 @@ const optional = (v: unknown, type: 'number' | 'string') => v === undefined || t
  */
 function accessClaims(payload: unknown): AccessClaims | null {
   if (typeof payload !== 'object' || payload === null) return null;
-  const { sub, role, ver, sid, token_use, iss, aud, iat, nbf, exp, jti } = payload as Record<string, unknown>;
+  const { sub, role, ver, sid, token_use, iss, aud, iat, nbf, exp, jti, cnf } = payload as Record<string, unknown>;
+  const jkt = typeof cnf === 'object' && cnf !== null ? (cnf as { jkt?: unknown }).jkt : undefined;
   const valid =
     nonEmpty(sub) &&
     ROLES.includes(role as Role) &&
@@ -50,7 +53,10 @@ function accessClaims(payload: unknown): AccessClaims | null {
     Number.isInteger(iat) &&
     optional(nbf, 'number') &&
     Number.isInteger(exp) &&
-    optional(jti, 'string');
+    optional(jti, 'string') &&
+    // A `cnf` this service did not write (no jkt, another confirmation method) binds to nothing
+    // it can check: refused rather than treated as a Bearer token.
+    (cnf === undefined || nonEmpty(jkt));
   if (!valid) return null;
   return {
     sub,
@@ -64,10 +70,18 @@ function accessClaims(payload: unknown): AccessClaims | null {
     nbf: nbf as number | undefined,
     exp: exp as number,
     jti: jti as string | undefined,
+    cnf: cnf === undefined ? undefined : { jkt: jkt as string },
   };
 }
 
-export type AccessSubject = { userId: string; role: AccessClaims['role']; tokenVersion: number; sessionId: string };
+export type AccessSubject = {
+  userId: string;
+  role: AccessClaims['role'];
+  tokenVersion: number;
+  sessionId: string;
+  /** The session's DPoP key thumbprint: the token is then bound to it (`cnf.jkt`). */
+  dpopJkt?: string | null | undefined;
+};
 
 /** Signs an access token with the isolate's imported CryptoKey (no JWK import per call). */
 export async function issueAccessToken(
@@ -90,6 +104,7 @@ export async function issueAccessToken(
     // Unique per token: two tokens for one session in the same second would otherwise be
     // byte-identical, so a resource server could neither tell them apart nor deny-list one.
     jti: toBase64Url(crypto.getRandomValues(new Uint8Array(16))),
+    ...(subject.dpopJkt ? { cnf: { jkt: subject.dpopJkt } } : {}),
   };
   const { alg, kid, key } = ring.signing;
   const token = await new CompactSign(utf8(JSON.stringify(claims)))

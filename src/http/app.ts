@@ -22,6 +22,7 @@ export { MAX_BODY_BYTES };
 /** The OAuth endpoints a browser-based client calls with fetch (not the authorization pages it navigates to). */
 const OAUTH_CORS_PATHS = new Set<string>([
   OAUTH_PATHS.token,
+  OAUTH_PATHS.deviceAuthorization,
   OAUTH_PATHS.userinfo,
   OAUTH_PATHS.revocation,
   OAUTH_PATHS.introspection,
@@ -41,6 +42,10 @@ function asOAuthError(err: ApiError | HTTPException, validation: OAuthErrorCode)
   const headers: Record<string, string> =
     err instanceof ApiError ? { ...err.extra.headers } : Object.fromEntries(err.getResponse().headers);
   const description = err instanceof ApiError ? err.detail : err.message || 'Bad request.';
+  // RFC 9449's codes are OAuth's too (src/dpop/errors.ts), with their status and DPoP headers.
+  if (err instanceof ApiError && (err.code === 'invalid_dpop_proof' || err.code === 'use_dpop_nonce')) {
+    return new OAuthError(err.code, description, { status, headers });
+  }
   if (status === 401) return new OAuthError('invalid_token', description, { headers });
   if (status === 403) return new OAuthError('insufficient_scope', description, { headers });
   if (status === 429) return new OAuthError('temporarily_unavailable', description, { status, headers });
@@ -119,8 +124,8 @@ export function createApp() {
     origin: (origin, c: Context<AppEnv>) => (c.get('config').corsOrigins.includes(origin) ? origin : null),
     credentials: true,
     allowMethods: ['GET', 'POST', 'PATCH', 'DELETE'],
-    allowHeaders: ['Authorization', 'Content-Type'],
-    exposeHeaders: ['Retry-After', 'WWW-Authenticate', 'X-Request-Id'],
+    allowHeaders: ['Authorization', 'Content-Type', 'DPoP'],
+    exposeHeaders: ['DPoP-Nonce', 'Retry-After', 'WWW-Authenticate', 'X-Request-Id'],
     maxAge: 600,
   });
   // The OAuth machine endpoints take no cookies (a client authenticates itself, a token is a

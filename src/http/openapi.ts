@@ -164,7 +164,8 @@ export function openApiDocument(specs: RouteSpec[]) {
           type: 'http',
           scheme: 'bearer',
           bearerFormat: 'JWT',
-          description: 'The access token from login or refresh: `Authorization: Bearer <access_token>`.',
+          description:
+            'The access token from login or refresh: `Authorization: Bearer <access_token>` (or `DPoP <access_token>` with a proof).',
         },
         [CLIENT_BASIC_SCHEME]: {
           type: 'http',

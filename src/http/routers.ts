@@ -7,6 +7,7 @@ import { metaRouter } from './routes/meta';
 import { mfaRouter } from './routes/mfa';
 import { oauthAuthorizeRouter } from './routes/oauth-authorize';
 import { oauthClientsRouter } from './routes/oauth-clients';
+import { oauthDeviceRouter } from './routes/oauth-device';
 import { oauthLogoutRouter } from './routes/oauth-logout';
 import { oauthRouter } from './routes/oauth';
 import { passkeysRouter } from './routes/passkeys';
@@ -28,4 +29,5 @@ export const routers: Router[] = [
   compatRouter,
   oauthAuthorizeRouter,
   oauthLogoutRouter,
+  oauthDeviceRouter,
 ];

@@ -80,7 +80,7 @@ export const problemSchema = z.object({
 
 export const tokenResponseSchema = z.object({
   access_token: z.string(),
-  token_type: z.literal('Bearer'),
+  token_type: z.enum(['Bearer', 'DPoP']).check(z.meta({ description: '`DPoP`: a DPoP-bound session (RFC 9449)' })),
   expires_in: z.number().check(z.int()),
   refresh_token: z.optional(z.string()).check(z.meta({ description: 'Absent when delivered as a cookie' })),
   refresh_expires_in: z.optional(z.number().check(z.int())),

@@ -38,7 +38,9 @@ export type Step =
       user: { username: string };
       scopes: { scope: string; description: string }[];
     }
-  | { step: 'redirect'; redirect_to: string };
+  | { step: 'redirect'; redirect_to: string }
+  /** The device page's end (device-flow.ts): the device may go on, or was refused. */
+  | { step: 'device_done'; approved: boolean };
 
 export function clientView(client: OAuthClient): ClientView {
   const logo = client.logoUri?.startsWith('https://') ? client.logoUri : undefined;
@@ -80,7 +82,7 @@ export const errorResponse = (
  * plus `otp` when it began after the user's TOTP was confirmed, since from then on every login
  * of that user has passed the second factor (the login's gate creates no session without it).
  */
-async function sessionAmr(db: Database, browser: BrowserSession): Promise<string[]> {
+export async function sessionAmr(db: Database, browser: BrowserSession): Promise<string[]> {
   if (browser.session.amr) return browser.session.amr.split(' ');
   if (!browser.user.mfaEnabled) return ['pwd'];
   const totp = await db.query.mfaTotp.findFirst({ where: eq(mfaTotp.userId, browser.user.id) });
@@ -163,6 +165,7 @@ async function issueCode(ctx: Context, client: OAuthClient, browser: BrowserSess
     resource: params.resource,
     authTime: browser.session.createdAt,
     amr: await sessionAmr(ctx.db, browser),
+    dpopJkt: params.dpop_jkt,
   });
   return {
     step: 'redirect',

@@ -12,7 +12,7 @@ import type { Database } from '../platform/db/client';
 import { getClient, matchRedirectUri, type OAuthClient } from './clients';
 import { OAuthError } from './errors';
 import type { AuthorizeParams, Prompt } from './interactions';
-import { assertScopesAllowed, formatScope, isResourceUri, isScope, parseScope } from './scopes';
+import { assertScopesAllowed, formatScope, isScope, parseScope } from './scopes';
 
 /** The errors of RFC 6749 §4.1.2.1, OpenID Connect Core §3.1.2.6 and RFC 8707 §2 this endpoint sends. */
 export type AuthorizeErrorCode =
@@ -171,6 +171,11 @@ function checkRest(params: URLSearchParams, client: OAuthClient, redirectUri: st
     maxAge = undefined;
   }
   const resource = checkResource(params);
+  // RFC 9449 §10: a JWK SHA-256 thumbprint is 43 base64url characters.
+  const dpopJkt = single(params, 'dpop_jkt');
+  if (dpopJkt !== undefined && !/^[A-Za-z0-9_-]{43}$/.test(dpopJkt)) {
+    throw new Refusal('invalid_request', 'dpop_jkt must be a JWK SHA-256 thumbprint (43 base64url characters).');
+  }
 
   return {
     client_id: client.clientId,
@@ -183,6 +188,7 @@ function checkRest(params: URLSearchParams, client: OAuthClient, redirectUri: st
     max_age: maxAge,
     resource,
     login_hint: bounded(params, 'login_hint'),
+    dpop_jkt: dpopJkt,
   };
 }
 
@@ -230,8 +236,19 @@ function checkResource(params: URLSearchParams): string | undefined {
   if (values.length === 0) return undefined;
   if (values.length > 1) throw new Refusal('invalid_target', 'Ask for one resource per request.');
   const value = values[0]!;
-  if (!isResourceUri(value) || value.length > MAX_PARAM_LENGTH) {
-    throw new Refusal('invalid_target', 'resource must be an absolute URI without a fragment.');
-  }
+  if (!isResourceUri(value)) throw new Refusal('invalid_target', RESOURCE_RULE);
   return value;
+}
+
+export const RESOURCE_RULE = 'resource must be an absolute URI without a fragment.';
+
+/** RFC 8707 §2: a `resource` is an absolute URI without a fragment (and, here, of a sane length). */
+export function isResourceUri(value: string): boolean {
+  if (value.includes('#') || value.length > MAX_PARAM_LENGTH) return false;
+  try {
+    new URL(value);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -116,7 +116,7 @@ export async function authenticateClientRequest(
   db: Database,
   config: Config,
   input: {
-    endpoint: 'token' | 'revocation' | 'introspection';
+    endpoint: 'token' | 'revocation' | 'introspection' | 'device_authorization';
     issuer: string;
     authorization: string | undefined;
     params: Record<string, string | undefined>;

@@ -18,8 +18,16 @@ import { isLoopbackHost } from '../platform/loopback';
 import { OAuthError } from './errors';
 import { formatScope, machineScopes, parseScopeWith } from './scopes';
 
+/** RFC 8628 §3.4: the device flow's grant type. */
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+
 /** Grant types a client may register. Each has its handler in grants/. */
-export const CLIENT_GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
+export const CLIENT_GRANT_TYPES = [
+  'authorization_code',
+  'refresh_token',
+  DEVICE_CODE_GRANT,
+  'client_credentials',
+] as const;
 export type ClientGrantType = (typeof CLIENT_GRANT_TYPES)[number];
 export const ID_TOKEN_ALGS = ['RS256', 'ES256', 'EdDSA'] as const;
 export type IdTokenAlg = (typeof ID_TOKEN_ALGS)[number];
@@ -178,7 +186,8 @@ export type JwkSet = z.output<typeof jwksSchema>;
  * `redirect_uris` is needed for `authorization_code` only (checkConsistency).
  */
 export const clientMetadataSchema = z.object({
-  redirect_uris: z.optional(uris.check(z.minLength(1))),
+  // Required of clients of the code flow (checkConsistency); other clients have none.
+  redirect_uris: z.optional(uris),
   post_logout_redirect_uris: z.optional(uris),
   client_name: z.optional(z.string().check(z.trim(), z.minLength(1), z.maxLength(100))),
   grant_types: z.optional(
@@ -198,6 +207,8 @@ export type ClientMetadata = z.output<typeof clientMetadataSchema>;
 export const clientUpdateSchema = z.extend(
   z.partial(z.omit(clientMetadataSchema, { token_endpoint_auth_method: true, response_types: true })),
   {
+    // A change never empties them (a device-only client never had any to empty).
+    redirect_uris: z.optional(uris.check(z.minLength(1))),
     skip_consent: z.optional(z.boolean()),
     client_name: z.optional(z.nullable(z.string().check(z.trim(), z.minLength(1), z.maxLength(100)))),
     logo_uri: z.optional(z.nullable(uri)),
@@ -265,8 +276,13 @@ function checkConsistency(
   if (grants.includes('authorization_code') && client.redirectUris.length === 0) {
     throw invalidMetadata('redirect_uris is required for authorization_code.');
   }
-  if (grants.includes('refresh_token') && !grants.includes('authorization_code')) {
-    throw invalidMetadata('refresh_token needs authorization_code.');
+  if (
+    grants.includes('refresh_token') &&
+    !grants.includes('authorization_code') &&
+    !grants.includes(DEVICE_CODE_GRANT)
+  ) {
+    // Refresh tokens are for grants of a user, signed in in a browser or through a device.
+    throw invalidMetadata(`refresh_token needs authorization_code or ${DEVICE_CODE_GRANT}.`);
   }
   if (grants.includes('client_credentials')) {
     // RFC 6749 §4.4: only a confidential client may use client credentials.
@@ -332,7 +348,7 @@ export async function registerClient(
       redirectUris: toJson(metadata.redirect_uris),
       postLogoutRedirectUris: toJson(metadata.post_logout_redirect_uris),
       grantTypes: JSON.stringify(grantTypes),
-      // RFC 7591 §2.1: `code` goes with authorization_code; the other grants use no response type.
+      // RFC 7591 §2.1: `code` goes with authorization_code; the other grants use none.
       responseTypes: JSON.stringify(grantTypes.includes('authorization_code') ? ['code'] : []),
       tokenEndpointAuthMethod: method,
       scope,

@@ -35,6 +35,8 @@ export type AuthorizationCodeInput = {
   authTime: number;
   /** RFC 8176 methods: `pwd`, plus `otp` after a second factor. */
   amr: readonly string[];
+  /** RFC 9449 §10: the exchange must prove this DPoP key. */
+  dpopJkt?: string | undefined;
 };
 
 export const codeHash = (code: string) => sha256Base64Url(`edge-auth authorization code\u0000${code}`);
@@ -76,6 +78,7 @@ export async function createAuthorizationCode(
           expiresAt: sql<number>`${now + CODE_TTL_SECONDS * 1000}`.as('expires_at'),
           usedAt: sql<null>`NULL`.as('used_at'),
           grantId: sql<null>`NULL`.as('grant_id'),
+          dpopJkt: sql<string | null>`${input.dpopJkt ?? null}`.as('dpop_jkt'),
         })
         .from(users)
         .where(sql`${users.id} = ${input.userId}`),

@@ -9,6 +9,7 @@ import { OAUTH_PATHS } from './endpoints';
 import { GRANT_TYPES } from './grants';
 import { machineScopes, SCOPE_CLAIMS, SUPPORTED_SCOPES } from './scopes';
 import { CLIENT_AUTH_METHODS } from '../platform/db/schema';
+import { DPOP_ALGS } from '../dpop/errors';
 
 export function serverMetadata(issuer: string, ring: KeyRing, apiScopes: readonly string[]) {
   const url = (path: string) => `${issuer}${path}`;
@@ -17,6 +18,7 @@ export function serverMetadata(issuer: string, ring: KeyRing, apiScopes: readonl
   return {
     issuer,
     authorization_endpoint: url(OAUTH_PATHS.authorization),
+    device_authorization_endpoint: url(OAUTH_PATHS.deviceAuthorization),
     token_endpoint: url(OAUTH_PATHS.token),
     userinfo_endpoint: url(OAUTH_PATHS.userinfo),
     revocation_endpoint: url(OAUTH_PATHS.revocation),
@@ -53,6 +55,7 @@ export function serverMetadata(issuer: string, ring: KeyRing, apiScopes: readonl
     request_parameter_supported: false,
     request_uri_parameter_supported: false,
     authorization_response_iss_parameter_supported: true,
+    dpop_signing_alg_values_supported: DPOP_ALGS,
     prompt_values_supported: ['none', 'login', 'consent'],
   };
 }

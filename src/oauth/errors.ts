@@ -29,6 +29,10 @@ export const OAUTH_ERRORS = {
   // RFC 6750 §3.1 (userinfo, registration's initial access token).
   invalid_token: 401,
   insufficient_scope: 403,
+  // RFC 8628 §3.5 (device_code grant): keep polling, poll slower, or the codes expired.
+  authorization_pending: 400,
+  slow_down: 400,
+  expired_token: 400,
   // RFC 8707 §2: a resource the grant does not cover.
   invalid_target: 400,
   // RFC 7009 §2.2.1.
@@ -36,6 +40,9 @@ export const OAUTH_ERRORS = {
   // RFC 7591 §3.2.2.
   invalid_redirect_uri: 400,
   invalid_client_metadata: 400,
+  // RFC 9449 §5, §8 (token endpoint; a resource answers them with 401 and a DPoP challenge).
+  invalid_dpop_proof: 400,
+  use_dpop_nonce: 400,
 } as const;
 
 export type OAuthErrorCode = keyof typeof OAUTH_ERRORS;

@@ -14,7 +14,7 @@
  * Rows live INTERACTION_TTL_SECONDS and are spent by the step that ends them (a code issued,
  * a denial, a logout), by a conditional write, so two racing clicks end one interaction once.
  */
-import { and, eq, gt, isNull, lt } from 'drizzle-orm';
+import { and, eq, gt, inArray, isNull, lt } from 'drizzle-orm';
 import { randomToken, sha256Base64Url } from '../platform/crypto';
 import type { Database } from '../platform/db/client';
 import { oauthInteractions } from '../platform/db/schema';
@@ -40,6 +40,8 @@ export type AuthorizeParams = {
   /** RFC 8707: the audience the grant's access tokens are for. */
   resource?: string | undefined;
   login_hint?: string | undefined;
+  /** RFC 9449 §10: the thumbprint of the DPoP key the code is bound to. */
+  dpop_jkt?: string | undefined;
 };
 
 /** A validated logout request (src/oauth/end-session.ts), as stored. */
@@ -51,10 +53,17 @@ export type LogoutParams = {
   session_id?: string | undefined;
 };
 
-type Kinds = { authorize: AuthorizeParams; logout: LogoutParams };
+/** A device authorization whose user code was entered on the device page (src/oauth/device-flow.ts). */
+export type DeviceParams = {
+  /** The authorization's row (its device code's hash; the code itself is never stored). */
+  device: string;
+};
+
+type Kinds = { authorize: AuthorizeParams; logout: LogoutParams; device: DeviceParams };
 export type InteractionKind = keyof Kinds;
 
 export type Interaction<K extends InteractionKind> = {
+  kind: K;
   idHash: string;
   clientId: string | null;
   params: Kinds[K];
@@ -94,18 +103,21 @@ export async function createInteraction<K extends InteractionKind>(
 const live = (idHash: string, now: number) =>
   and(eq(oauthInteractions.idHash, idHash), isNull(oauthInteractions.usedAt), gt(oauthInteractions.expiresAt, now));
 
+/** One interaction of any of the kinds K, told apart by `kind`. */
+export type AnyInteraction<K extends InteractionKind> = K extends InteractionKind ? Interaction<K> : never;
+
 /**
- * The live interaction `id` names, if this browser started it; else 400 `interaction_expired`
- * (the same answer for unknown, expired, used and another browser's, so the answer tells a
- * guesser nothing).
+ * The live interaction `id` names, if this browser started it and it is of one of `kinds`; else
+ * 400 `interaction_expired` (the same answer for unknown, expired, used and another browser's,
+ * so the answer tells a guesser nothing).
  */
 export async function loadInteraction<K extends InteractionKind>(
   db: Database,
-  kind: K,
+  kinds: readonly K[],
   id: string,
   browserSecret: string | undefined,
   now: number,
-): Promise<Interaction<K>> {
+): Promise<AnyInteraction<K>> {
   if (!browserSecret) throw interactionExpired();
   const idHash = await sha256Base64Url(id);
   // Both secrets are matched by their hashes in the lookup, as refresh tokens are: nothing
@@ -113,18 +125,21 @@ export async function loadInteraction<K extends InteractionKind>(
   const row = await db.query.oauthInteractions.findFirst({
     where: and(
       live(idHash, now),
-      eq(oauthInteractions.kind, kind),
+      inArray(oauthInteractions.kind, [...kinds]),
       eq(oauthInteractions.browserHash, await sha256Base64Url(browserSecret)),
     ),
   });
   if (!row) throw interactionExpired();
-  return {
+  // The row's kind is one of `kinds` (the query asked for those only), its params that kind's.
+  const interaction: Interaction<InteractionKind> = {
+    kind: row.kind,
     idHash,
     clientId: row.clientId,
-    params: JSON.parse(row.params) as Kinds[K],
+    params: JSON.parse(row.params) as Kinds[InteractionKind],
     signedInSessionId: row.signedInSessionId,
     createdAt: row.createdAt,
   };
+  return interaction as AnyInteraction<K>;
 }
 
 /** Records the session a sign-in on this interaction's page started. */

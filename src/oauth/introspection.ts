@@ -40,7 +40,9 @@ async function introspectAccessToken(
   }
   return {
     active: true,
-    token_type: 'Bearer',
+    // RFC 9449 §6.2: a bound token says so, and names its key, for the resource server to check.
+    token_type: claims.cnf ? 'DPoP' : 'Bearer',
+    ...(claims.cnf ? { cnf: claims.cnf } : {}),
     scope: claims.scope,
     client_id: claims.client_id,
     sub: claims.sub,
@@ -60,6 +62,7 @@ async function introspectRefreshToken(db: Database, client: OAuthClient, token: 
       createdAt: refreshTokens.createdAt,
       expiresAt: refreshTokens.expiresAt,
       rotatedAt: refreshTokens.rotatedAt,
+      jkt: sessions.dpopJkt,
     })
     .from(refreshTokens)
     .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
@@ -82,6 +85,7 @@ async function introspectRefreshToken(db: Database, client: OAuthClient, token: 
     sub: live.user.id,
     iat: Math.floor(row.createdAt / 1000),
     exp: Math.floor(Math.min(row.expiresAt, live.grant.expiresAt) / 1000),
+    ...(row.jkt ? { cnf: { jkt: row.jkt } } : {}),
   } satisfies Introspection;
 }
 

@@ -1,7 +1,6 @@
 /**
  * The scopes this provider grants, what each means in plain words (the consent page shows
- * them), the one parser every endpoint uses for a `scope` parameter, and the rule for the
- * `resource` a token may be asked for.
+ * them), and the one parser every endpoint uses for a `scope` parameter.
  */
 import { OAuthError } from './errors';
 
@@ -101,14 +100,4 @@ export function assertScopesAllowed(scopes: readonly Scope[], allowed: readonly 
 /** Plain-words lines for a consent page, one per scope that means something to a person. */
 export function describeScopes(scopes: readonly Scope[]): { scope: Scope; description: string }[] {
   return scopes.map((scope) => ({ scope, description: SCOPES[scope] }));
-}
-
-/** RFC 8707 §2: a `resource` is an absolute URI without a fragment. */
-export function isResourceUri(value: string): boolean {
-  try {
-    new URL(value);
-  } catch {
-    return false;
-  }
-  return !value.includes('#');
 }

@@ -40,6 +40,8 @@ export type OAuthAccessClaims = {
   auth_time?: number | undefined;
   /** RFC 9068 §2.2.3.1 (SCIM's `roles`): the user's role, with the `roles` scope only. */
   roles?: string[] | undefined;
+  /** RFC 9449 §6.1: the DPoP key the token is bound to (its JWK SHA-256 thumbprint). */
+  cnf?: { jkt: string } | undefined;
 };
 
 /**
@@ -55,6 +57,8 @@ export type TokenSubject = {
   /** ms since the epoch. */
   authTime?: number | undefined;
   role?: string | undefined;
+  /** The DPoP key of the token request's proof: the token is bound to it. */
+  jkt?: string | undefined;
 };
 
 export async function issueOAuthAccessToken(
@@ -78,6 +82,7 @@ export async function issueOAuthAccessToken(
     ...(subject.grantId ? { sid: subject.grantId } : {}),
     ...(subject.authTime ? { auth_time: Math.floor(subject.authTime / 1000) } : {}),
     ...(subject.role && scopes.includes('roles') ? { roles: [subject.role] } : {}),
+    ...(subject.jkt ? { cnf: { jkt: subject.jkt } } : {}),
   };
   const key = keys.signer(ACCESS_TOKEN_ALG);
   const token = await new SignJWT(claims as unknown as JWTPayload)
@@ -155,7 +160,8 @@ export async function verifyOAuthAccessToken(
   }
   // jose's tolerance applies to `exp` too; this token must never be used past its lifetime.
   if (typeof payload.exp !== 'number' || payload.exp * 1000 <= Date.now()) return null;
-  const { sub, aud, client_id, scope, sid, jti, iat, exp, auth_time, roles } = payload as Record<string, unknown>;
+  const { sub, aud, client_id, scope, sid, jti, iat, exp, auth_time, roles, cnf } = payload as Record<string, unknown>;
+  const jkt = (cnf as { jkt?: unknown } | undefined)?.jkt;
   if (
     !nonEmpty(sub) ||
     !nonEmpty(aud) ||
@@ -180,5 +186,6 @@ export async function verifyOAuthAccessToken(
     exp: exp as number,
     auth_time: typeof auth_time === 'number' ? auth_time : undefined,
     roles: Array.isArray(roles) ? (roles as string[]) : undefined,
+    cnf: nonEmpty(jkt) ? { jkt } : undefined,
   };
 }

@@ -14,6 +14,7 @@ import type { Database } from '../platform/db/client';
 import { users, type AccessUser, type Passkey, type User } from '../platform/db/schema';
 import { ApiError } from '../platform/errors';
 import { newSessionQueries, type IssuedRefresh } from '../sessions/sessions';
+import { assertClaimed, claimProofQuery, type ProofClaim } from '../dpop/replay';
 import { assertRegistrationAllowed, countRegistrationQuery } from '../throttle/throttle';
 import { challengeHash, invalidChallenge, newChallengeQuery, takeChallengeQuery } from './challenges';
 import { creationOptions } from './options';
@@ -137,14 +138,22 @@ export async function finishSignUp(
   db: Database,
   config: Config,
   rp: RelyingParty,
-  input: { response: RegistrationResponse; name?: string | undefined; userAgent?: string | undefined },
+  input: {
+    response: RegistrationResponse;
+    name?: string | undefined;
+    userAgent?: string | undefined;
+    /** A verified DPoP proof: spent with the challenge, and the session is bound to its key. */
+    dpop?: ProofClaim | undefined;
+  },
   log: RequestLog,
   now: number,
 ): Promise<{ user: User; session: IssuedRefresh }> {
   const refuse = refusal(400);
   const { challenge, verified } = await audited('passkey_failure', log, async () => {
     const clientData = readClientData(input.response.response.clientDataJSON, refuse);
-    const [challenge] = await takeChallengeQuery(db, await challengeHash(clientData.challenge), 'sign_up', now);
+    const take = takeChallengeQuery(db, await challengeHash(clientData.challenge), 'sign_up', now);
+    const [[challenge], claimed] = input.dpop ? await db.batch([take, claimProofQuery(db, input.dpop)]) : [await take];
+    if (claimed) assertClaimed(claimed);
     if (!challenge?.userId || !challenge.username) throw invalidChallenge(400);
     return { challenge, verified: await verifyRegistration(input.response, clientData, rp, refuse) };
   });
@@ -157,6 +166,7 @@ export async function finishSignUp(
       userAgent: input.userAgent,
       verified: { passwordHash: NO_PASSWORD, tokenVersion: 0, mfaEnabled: false },
       amr: ['hwk', 'user'],
+      dpopJkt: input.dpop?.jkt,
     },
     now,
   );

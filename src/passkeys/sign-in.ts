@@ -13,6 +13,7 @@ import type { Database } from '../platform/db/client';
 import type { User } from '../platform/db/schema';
 import { ApiError } from '../platform/errors';
 import { newSessionQueries, type IssuedRefresh } from '../sessions/sessions';
+import { assertClaimed, claimProofQuery, type ProofClaim } from '../dpop/replay';
 import { countAttemptQuery, tooMany, withinLimitSql, type Count, type Limit } from '../throttle/rate-limit';
 import {
   addressAttemptSucceededQueries,
@@ -72,14 +73,20 @@ export async function startSignIn(
 
 /**
  * Verifies a sign-in response and starts the session. One round trip takes the challenge,
- * counts the attempt and finds the passkey with its user; after the checks, one batch writes
- * the session, the passkey's counter and the throttle's bookkeeping.
+ * counts the attempt, finds the passkey with its user and spends a DPoP proof; after the
+ * checks, one batch writes the session (bound to the proof's key), the passkey's counter and
+ * the throttle's bookkeeping.
  */
 export async function finishSignIn(
   db: Database,
   config: Config,
   rp: RelyingParty,
-  input: { response: AuthenticationResponse; userAgent?: string | undefined },
+  input: {
+    response: AuthenticationResponse;
+    userAgent?: string | undefined;
+    /** A verified DPoP proof (src/http/middleware/dpop.ts): spent here, and the session is bound to its key. */
+    dpop?: ProofClaim | undefined;
+  },
   log: RequestLog,
   now: number,
 ): Promise<{ user: User; session: IssuedRefresh }> {
@@ -106,11 +113,13 @@ export async function finishSignIn(
     const take = takeChallengeQuery(db, await challengeHash(clientData.challenge), 'sign_in', now);
     const [findPasskey, findUser] = findForSignInQueries(db, input.response.id);
     // Counted before anything is checked, like a password attempt (throttle.ts).
-    const [counts, [challenge], [passkey], [owner]] = address
-      ? await db.batch([countAddressAttemptQuery(db, config, address, now), take, findPasskey, findUser])
-      : [[], ...(await db.batch([take, findPasskey, findUser]))];
+    const claim = input.dpop ? [claimProofQuery(db, input.dpop)] : [];
+    const [counts, [challenge], [passkey], [owner], claimed] = address
+      ? await db.batch([countAddressAttemptQuery(db, config, address, now), take, findPasskey, findUser, ...claim])
+      : [[], ...(await db.batch([take, findPasskey, findUser, ...claim]))];
     const found = passkey && owner ? { passkey, user: owner } : undefined;
     assertAddressAttemptAllowed(counts, config, now);
+    if (claimed) assertClaimed(claimed);
     if (!challenge) throw invalidChallenge(401);
     if (!found) throw refuse('unknown_passkey', 'This passkey is not registered here (it may have been removed).');
     userId = found.user.id;
@@ -130,6 +139,7 @@ export async function finishSignIn(
         userAgent: input.userAgent,
         verified: { passwordHash: user.passwordHash, tokenVersion: user.tokenVersion, mfaEnabled: user.mfaEnabled },
         amr: ['hwk', 'user'],
+        dpopJkt: input.dpop?.jkt,
       },
       now,
     );

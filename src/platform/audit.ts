@@ -10,6 +10,7 @@ export type AuditEvent =
   | 'login_locked'
   | 'refresh'
   | 'refresh_reuse_detected'
+  | 'refresh_dpop_refused'
   | 'logout'
   | 'logout_all'
   | 'session_revoked'
@@ -48,6 +49,10 @@ export type AuditEvent =
   | 'oauth_refresh'
   | 'oauth_refresh_reused'
   | 'oauth_token_revoked'
+  | 'oauth_device_approved'
+  | 'oauth_device_denied'
+  | 'oauth_device_token_issued'
+  | 'oauth_device_code_replayed'
   | 'oauth_client_credentials'
   | 'api_key_created'
   | 'api_key_revoked';

@@ -265,6 +265,13 @@ const envSchema = z.object({
   // Per minute; a confidential client's backend asks on behalf of all its users from few addresses.
   OAUTH_TOKEN_CLIENT_MAX: int(1, 1_000_000, 600),
   OAUTH_TOKEN_IP_MAX: int(1, 1_000_000, 600),
+  // Per hour, against guessing the device flow's user codes (8 letters: 2.6e10 of them): wrong
+  // codes per address, and wrong codes over every address together.
+  OAUTH_USER_CODE_IP_MAX: int(1, 10_000, 20),
+  OAUTH_USER_CODE_FAILURES_MAX: int(1, 1_000_000, 1000),
+  // RFC 9449: how old a DPoP proof's `iat` may be; also how long a spent proof's jti is kept.
+  DPOP_PROOF_MAX_AGE: int(10, 300, 60),
+  DPOP_NONCE: z._default(z.enum(['true', 'false']), 'false'),
   OAUTH_API_SCOPES: apiScopes,
 });
 
@@ -322,6 +329,12 @@ function toConfig(env: z.output<typeof envSchema>) {
     /** Per user and day: reset mails asked from addresses the user is not known at, together. */
     emailResetUserMax: env.EMAIL_RESET_USER_MAX,
     emailFrom: env.EMAIL_FROM,
+    dpop: {
+      /** Seconds a proof's `iat` may lie in the past; also the server nonce's window (src/dpop/nonce.ts). */
+      proofMaxAge: env.DPOP_PROOF_MAX_AGE,
+      /** Every proof must carry a current server nonce (`DPoP-Nonce`, RFC 9449 §8 and §9). */
+      nonce: env.DPOP_NONCE === 'true',
+    },
     /**
      * Passkeys (src/passkeys/relying-party.ts). Without an RP ID, passkeys work on loopback only
      * (the RP ID is then `localhost`); elsewhere their routes answer 500 `misconfigured`.
@@ -347,6 +360,9 @@ function toConfig(env: z.output<typeof envSchema>) {
       openRegistration: env.OAUTH_OPEN_REGISTRATION === 'true',
       tokenClientMax: env.OAUTH_TOKEN_CLIENT_MAX,
       tokenIpMax: env.OAUTH_TOKEN_IP_MAX,
+      /** Per hour: wrong user codes on the device page per address, and over all addresses. */
+      userCodeIpMax: env.OAUTH_USER_CODE_IP_MAX,
+      userCodeFailuresMax: env.OAUTH_USER_CODE_FAILURES_MAX,
       /** What machine clients and API keys may be granted, besides `admin` (scopes.ts). */
       apiScopes: env.OAUTH_API_SCOPES,
     },

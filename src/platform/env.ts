@@ -52,6 +52,10 @@ export type Bindings = {
   OAUTH_OPEN_REGISTRATION?: string;
   OAUTH_TOKEN_CLIENT_MAX?: string;
   OAUTH_TOKEN_IP_MAX?: string;
+  OAUTH_USER_CODE_IP_MAX?: string;
+  OAUTH_USER_CODE_FAILURES_MAX?: string;
+  DPOP_PROOF_MAX_AGE?: string;
+  DPOP_NONCE?: string;
   OAUTH_API_SCOPES?: string;
   /** Cloudflare Email Sending (`[[send_email]]` in wrangler.toml); optional, see services/email.ts. */
   EMAIL?: SendEmail;

@@ -37,8 +37,15 @@ import { forgetUser } from './access-cache';
 import { ApiError } from '../platform/errors';
 import { bumpTokenVersionQuery } from '../accounts/users';
 import { endResetTokensQuery } from '../recovery/reset-tokens';
+import { claimedSql, claimProofQuery, type ProofClaim } from '../dpop/replay';
 
-export type IssuedRefresh = { sessionId: string; refreshToken: string; expiresIn: number };
+export type IssuedRefresh = {
+  sessionId: string;
+  refreshToken: string;
+  expiresIn: number;
+  /** The DPoP key the session is bound to (its access tokens carry it as `cnf.jkt`), or null. */
+  dpopJkt: string | null;
+};
 
 const invalidRefresh = () =>
   new ApiError(401, 'invalid_refresh_token', 'The refresh token is invalid, expired or revoked.');
@@ -78,6 +85,10 @@ const sessionExpiry = (config: Config, createdAt: number, now: number) =>
  * deletion or two-factor enrolment that committed after the check wins; the first query
  * returns no row then. The refresh token
  * row is inserted only if the session row was.
+ *
+ * `dpopJkt` binds the session to a DPoP key: every sign-in flow (password, two-factor,
+ * passkeys) passes the thumbprint of the proof it verified and spent in D1
+ * (src/dpop/replay.ts), and tokenResponse then issues DPoP-bound tokens.
  */
 export async function newSessionQueries(
   db: Database,
@@ -100,9 +111,11 @@ export async function newSessionQueries(
     onlyIf?: ((sessionId: string) => SQL) | undefined;
     /** Lifetime of a session without refresh tokens (an OAuth grant without offline access), seconds. */
     lifetime?: number | undefined;
+    dpopJkt?: string | null | undefined;
   },
   now: number,
 ) {
+  const dpopJkt = input.dpopJkt ?? null;
   const sessionId = randomToken(16);
   const refreshToken = randomToken(32);
   const expiresAt = input.lifetime ? now + input.lifetime * 1000 : sessionExpiry(config, now, now);
@@ -129,6 +142,7 @@ export async function newSessionQueries(
             authTime: sql<number>`${grant?.authTime ?? now}`.as('auth_time'),
             amr: sql<string>`${grant?.amr ?? (input.amr ?? ['pwd']).join(' ')}`.as('amr'),
             browserSessionId: sql<string | null>`${grant?.browserSessionId ?? null}`.as('browser_session_id'),
+            dpopJkt: sql<string | null>`${dpopJkt}`.as('dpop_jkt'),
           })
           .from(users)
           .where(
@@ -160,7 +174,7 @@ export async function newSessionQueries(
     ),
   ] as const;
   const expiresIn = Math.floor((expiresAt - now) / 1000);
-  return { issued: { sessionId, refreshToken, expiresIn } satisfies IssuedRefresh, queries };
+  return { issued: { sessionId, refreshToken, expiresIn, dpopJkt } satisfies IssuedRefresh, queries };
 }
 
 /** AES-GCM key derived from a refresh token's value: only its holder can open what it seals. */
@@ -193,7 +207,7 @@ async function openSuccessor(presented: string, sealed: string): Promise<string 
  */
 const successorHead = alias(refreshTokens, 'successor_head');
 const col = <T>(column: SQLWrapper, name: string) => sql<T>`${column}`.as(name);
-function readRotation(db: Database, tokenHash: string) {
+function readRotation(db: Database, tokenHash: string, dpop: ProofClaim | null) {
   return db
     .select({
       tokenExpiresAt: col<number>(refreshTokens.expiresAt, 'r_token_expires_at'),
@@ -210,6 +224,9 @@ function readRotation(db: Database, tokenHash: string) {
       sessionResource: col<string | null>(sessions.resource, 'r_session_resource'),
       sessionAuthTime: col<number | null>(sessions.authTime, 'r_session_auth_time'),
       sessionAmr: col<string | null>(sessions.amr, 'r_session_amr'),
+      sessionDpopJkt: col<string | null>(sessions.dpopJkt, 'r_session_dpop_jkt'),
+      // Whether the proof's row in D1 is this request's own: 0 when an earlier request spent it.
+      proofClaimed: col<number>(dpop ? claimedSql(dpop) : sql`1`, 'r_proof_claimed'),
       headRotatedAt: col<number | null>(successorHead.rotatedAt, 'r_head_rotated_at'),
       headExpiresAt: col<number | null>(successorHead.expiresAt, 'r_head_expires_at'),
       userId: col<string>(users.id, 'r_user_id'),
@@ -272,7 +289,12 @@ export type RotatedSession = Pick<Session, 'id' | 'createdAt' | 'clientId' | 'sc
 
 export type RotateOutcome =
   | { kind: 'rotated'; user: RotatedUser; session: RotatedSession; issued: IssuedRefresh }
-  | { kind: 'reused'; userId: string; sessionId: string };
+  | { kind: 'reused'; userId: string; sessionId: string }
+  /**
+   * The session is DPoP-bound and the request did not prove its key: no proof, a proof made
+   * with another key, or a proof already spent. The token was not spent.
+   */
+  | { kind: 'refused'; reason: 'no_proof' | 'other_key' | 'replayed_proof'; userId: string; sessionId: string };
 
 export type RotateOptions = {
   /**
@@ -287,6 +309,11 @@ export type RotateOptions = {
    * which must refuse a wider scope or another resource without spending the token, uses it.
    */
   check?: (session: Session) => void;
+  /**
+   * The request's verified DPoP proof (src/dpop/): claimed in the batch, and required to be
+   * made with the session's key when the session is bound.
+   */
+  dpop?: ProofClaim | null | undefined;
 };
 
 /**
@@ -300,13 +327,18 @@ export type RotateOptions = {
  * successors past the grace window, and (5) reads the outcome: the row names our successor if
  * we won; otherwise it holds the earlier rotation, whose sealed successor and live head decide
  * between a grace-window repeat and reuse. Only a detected reuse sends a second round trip.
+ *
+ * A DPoP-bound session is continued only with a proof of its key (`dpop`, verified by the
+ * caller): the same batch first claims the proof in D1, and the swap also requires that the
+ * session's key is the proof's (or that it has none) and that the claim is this request's. The
+ * outcome read returns the session's key and the claim, so a refusal costs no extra trip.
  */
 export async function rotateRefreshToken(
   db: Database,
   config: Config,
   presented: string,
   now: number,
-  { clientId = null, check }: RotateOptions = {},
+  { clientId = null, check, dpop = null }: RotateOptions = {},
 ): Promise<RotateOutcome> {
   const tokenHash = await sha256Base64Url(presented);
   if (check) {
@@ -319,13 +351,17 @@ export async function rotateRefreshToken(
   const sealed = graceMs > 0 ? await sealSuccessor(presented, successor) : null;
   // The session's new expiry, as sessionExpiry() computes it, in SQL: the batch reads nothing first.
   const newExpiry = sql<number>`MIN(${now + config.refreshTokenTtl * 1000}, ${sessions.createdAt} + ${config.sessionMaxLifetime * 1000})`;
+  // A bound session needs the proof's key; a Bearer session takes a proof or none (it stays Bearer).
+  const keyProven = dpop
+    ? sql`(${sessions.dpopJkt} IS NULL OR ${sessions.dpopJkt} = ${dpop.jkt})`
+    : sql`${sessions.dpopJkt} IS NULL`;
   const live = sql`EXISTS (SELECT 1 FROM ${sessions} JOIN ${users} ON ${users.id} = ${sessions.userId}
     WHERE ${sessions.id} = ${refreshTokens.sessionId} AND ${sessions.revokedAt} IS NULL
       AND ${sessions.expiresAt} > ${now} AND ${sessions.tokenVersion} = ${users.tokenVersion}
-      AND ${sessions.clientId} IS ${clientId})`;
+      AND ${sessions.clientId} IS ${clientId} AND ${keyProven})`;
   const sessionOfSuccessor = sql`(SELECT ${refreshTokens.sessionId} FROM ${refreshTokens} WHERE ${refreshTokens.tokenHash} = ${successorHash})`;
 
-  const [, , , , rows] = await db.batch([
+  const queries = [
     db
       .update(refreshTokens)
       .set({ rotatedAt: now, successorHash, successorSealed: sealed })
@@ -335,6 +371,8 @@ export async function rotateRefreshToken(
           isNull(refreshTokens.rotatedAt),
           gt(refreshTokens.expiresAt, now),
           live,
+          // A proof spent before (a replayed request) spends no token.
+          dpop ? claimedSql(dpop) : undefined,
         ),
       ),
     // INSERT ... SELECT: the successor lands only if the swap above named it.
@@ -359,8 +397,9 @@ export async function rotateRefreshToken(
       now - graceMs,
       sql`(SELECT ${refreshTokens.sessionId} FROM ${refreshTokens} WHERE ${refreshTokens.tokenHash} = ${tokenHash})`,
     ),
-    readRotation(db, tokenHash),
-  ]);
+    readRotation(db, tokenHash, dpop),
+  ] as const;
+  const rows = dpop ? (await db.batch([claimProofQuery(db, dpop), ...queries]))[5] : (await db.batch(queries))[4];
   const row = rows[0];
   if (
     !row ||
@@ -374,7 +413,11 @@ export async function rotateRefreshToken(
   ) {
     throw invalidRefresh();
   }
-  const { sessionId } = row;
+  const { sessionId, sessionDpopJkt: dpopJkt } = row;
+  if (dpopJkt !== null && dpopJkt !== dpop?.jkt) {
+    return { kind: 'refused', reason: dpop ? 'other_key' : 'no_proof', userId: row.userId, sessionId };
+  }
+  if (row.proofClaimed !== 1) return { kind: 'refused', reason: 'replayed_proof', userId: row.userId, sessionId };
   const user: RotatedUser = {
     id: row.userId,
     username: row.username,
@@ -397,7 +440,7 @@ export async function rotateRefreshToken(
   };
   if (row.successorHash === successorHash) {
     const expiresIn = Math.floor((sessionExpiry(config, row.sessionCreatedAt, now) - now) / 1000);
-    return { kind: 'rotated', user, session, issued: { sessionId, refreshToken: successor, expiresIn } };
+    return { kind: 'rotated', user, session, issued: { sessionId, refreshToken: successor, expiresIn, dpopJkt } };
   }
 
   // Rotated before this request, by an earlier refresh or one racing this one.
@@ -409,7 +452,7 @@ export async function rotateRefreshToken(
     // is two or more rotations stale: that is reuse, grace window or not.
     if (earlier && (await sha256Base64Url(earlier)) === row.successorHash && row.headRotatedAt === null) {
       const expiresIn = Math.floor((row.headExpiresAt - now) / 1000);
-      return { kind: 'rotated', user, session, issued: { sessionId, refreshToken: earlier, expiresIn } };
+      return { kind: 'rotated', user, session, issued: { sessionId, refreshToken: earlier, expiresIn, dpopJkt } };
     }
   }
   await revokeSession(db, sessionId, 'refresh_token_reused', now);

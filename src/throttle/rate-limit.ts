@@ -9,7 +9,7 @@
  * of them pass. Reading the counters, doing the work, and only then writing a failure would
  * let every request that read before the first write through.
  */
-import { lte, sql, type SQL } from 'drizzle-orm';
+import { inArray, lte, sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../platform/db/client';
 import { rateCounters } from '../platform/db/schema';
 import { ApiError, type ErrorCode } from '../platform/errors';
@@ -51,6 +51,14 @@ export function countAttemptQuery(db: Database, counters: readonly [Counter, ...
       },
     })
     .returning({ key: rateCounters.key, count: rateCounters.count, expiresAt: rateCounters.expiresAt });
+}
+
+/** Takes one attempt back from each counter: it turned out to be no failure (a right code). */
+export function takeBackQuery(db: Database, keys: [string, ...string[]]) {
+  return db
+    .update(rateCounters)
+    .set({ count: sql`max(${rateCounters.count} - 1, 0)` })
+    .where(inArray(rateCounters.key, keys));
 }
 
 export function clearCounterQuery(db: Database, key: string) {

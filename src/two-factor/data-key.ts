@@ -3,18 +3,18 @@
  * serves two purposes), imported once per isolate:
  * - an AES-GCM key that seals TOTP secrets at rest, with the user id as associated data
  *   (a sealed secret copied onto another user's row does not open);
- * - HMAC keys for recovery-code hashes and for email verification codes, so a database dump
- *   alone cannot be searched for codes offline (a 6-digit code's plain hash falls to a
- *   million guesses at once).
- * Without the variable the two-factor and email-verification routes answer `500
- * misconfigured` naming it.
+ * - HMAC keys for recovery-code hashes, email verification codes and the device flow's user
+ *   codes, so a database dump alone cannot be searched for codes offline (a 6-digit code's
+ *   plain hash falls to a million guesses at once, an 8-letter user code's to 2.6e10).
+ * Without the variable the two-factor, email-verification and device authorization routes
+ * answer `500 misconfigured` naming it.
  */
 import type { Config } from '../platform/config';
 import { fromBase64Url, randomBytes, toBase64Url, utf8 } from '../platform/crypto';
 import { ConfigError } from '../platform/errors';
 
 /** What an HMAC key is for: each use has its own key. */
-export type MacPurpose = 'recovery_code' | 'email_code';
+export type MacPurpose = 'recovery_code' | 'email_code' | 'user_code';
 
 type DataKeys = { seal: CryptoKey } & Record<MacPurpose, CryptoKey>;
 
@@ -25,22 +25,23 @@ async function derive(secret: string): Promise<DataKeys> {
   const params = (info: string) => ({ name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(), info: utf8(info) });
   const hmac = (info: string) =>
     crypto.subtle.deriveKey(params(info), master, { name: 'HMAC', hash: 'SHA-256', length: 256 }, false, ['sign']);
-  const [seal, recoveryCode, emailCode] = await Promise.all([
+  const [seal, recoveryCode, emailCode, userCode] = await Promise.all([
     crypto.subtle.deriveKey(params('edge-auth totp secret seal v1'), master, { name: 'AES-GCM', length: 256 }, false, [
       'encrypt',
       'decrypt',
     ]),
     hmac('edge-auth recovery code mac v1'),
     hmac('edge-auth email code mac v1'),
+    hmac('edge-auth device user code mac v1'),
   ]);
-  return { seal, recovery_code: recoveryCode, email_code: emailCode };
+  return { seal, recovery_code: recoveryCode, email_code: emailCode, user_code: userCode };
 }
 
 /** Throws ConfigError (500 `misconfigured`) when DATA_ENCRYPTION_KEY is not set. */
 export function assertDataKey(config: Config): string {
   if (!config.dataEncryptionKey) {
     throw new ConfigError(
-      'DATA_ENCRYPTION_KEY is not set: two-factor authentication and email verification need it (at least 32 random bytes, `wrangler secret put DATA_ENCRYPTION_KEY`)',
+      'DATA_ENCRYPTION_KEY is not set: two-factor authentication, email verification and the device flow need it (at least 32 random bytes, `wrangler secret put DATA_ENCRYPTION_KEY`)',
     );
   }
   return config.dataEncryptionKey;

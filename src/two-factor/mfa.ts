@@ -42,6 +42,7 @@ import {
   type IssuedRefresh,
   type VerifiedUser,
 } from '../sessions/sessions';
+import { assertClaimed, claimProofQuery, type ProofClaim } from '../dpop/replay';
 import { findUserById } from '../accounts/users';
 import type { LegacyHashesCompanion } from '../credentials/legacy-hashes-companion';
 import { provePassword } from '../accounts/password-proof';
@@ -468,12 +469,20 @@ export function mfaRequired(challenge: IssuedChallenge | null): ApiError {
 export async function verifyLoginChallenge(
   db: Database,
   config: Config,
-  input: { mfaToken: string; factor: { code: string } | { recoveryCode: string }; userAgent?: string | undefined },
+  input: {
+    mfaToken: string;
+    factor: { code: string } | { recoveryCode: string };
+    userAgent?: string | undefined;
+    /** A verified DPoP proof: the session is bound to its key. */
+    dpop?: ProofClaim | undefined;
+  },
   log: RequestLog,
   notify: Notify,
   now = Date.now(),
 ): Promise<{ user: User; session: IssuedRefresh; delivery: Delivery }> {
   assertDataKey(config);
+  // Spent first, on its own trip (this flow makes several): a replayed proof costs no attempt.
+  if (input.dpop) assertClaimed(await claimProofQuery(db, input.dpop));
   const challenge = await takeAttempt(db, input.mfaToken, now);
   const streak = await countCheck(db, config, challenge.userId, now);
   const user = await db.query.users.findFirst({ where: eq(users.id, challenge.userId) });
@@ -492,7 +501,7 @@ export async function verifyLoginChallenge(
   const session = await newSessionQueries(
     db,
     config,
-    { userId: user.id, userAgent: input.userAgent, verified, amr: ['pwd', 'otp'] },
+    { userId: user.id, userAgent: input.userAgent, verified, amr: ['pwd', 'otp'], dpopJkt: input.dpop?.jkt },
     now,
   );
   const [created] = await db.batch([

@@ -7,7 +7,12 @@
  *    the ID token's claims shown) and out (RP-initiated logout with its confirmation page).
  * 2. openid-client in this process, as a third party: discovery, registration, the code flow
  *    through the browser, userinfo, refresh, introspection, revocation and logout.
- * 3. Machines through openid-client: client credentials with client_secret_basic and with
+ * 3. openid-client as a device (RFC 8628): the device authorization, the hosted device page in
+ *    Chromium (code, sign-in, Allow or Deny), the polling, userinfo.
+ * 4. DPoP (RFC 9449): oauth4webapi's DPoP helpers for a public client's code flow with
+ *    `dpop_jkt` and its bound refresh; openid-client's for a confidential client's code flow and
+ *    userinfo.
+ * 5. Machines through openid-client: client credentials with client_secret_basic and with
  *    private_key_jwt (its assertion refused when replayed), and a user's API key.
  *
  * Playwright's page.route does not see the targets of redirects, so each callback lands on a
@@ -20,7 +25,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { calculateJwkThumbprint, createRemoteJWKSet, exportJWK, jwtVerify } from 'jose';
+import * as oauth from 'oauth4webapi';
 import * as oidc from 'openid-client';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -213,23 +219,38 @@ describe('examples/oidc-client', () => {
   });
 });
 
-describe('openid-client as a third party', () => {
+/**
+ * A loopback listener for the redirects back to a client, for the describe block it is called
+ * in: `url()` is its origin, `expect()` arms it and resolves with the next URL it is sent to.
+ */
+function useCallbackListener() {
   let callbacks: HttpServer;
-  let callbackUrl = '';
-  /** The last request the loopback listener caught. */
-  let caught: Promise<URL>;
-  let resolveCaught: (url: URL) => void;
-  const expectCallback = () => (caught = new Promise((resolve) => (resolveCaught = resolve)));
-
+  let origin = '';
+  let resolveCaught: (url: URL) => void = () => {};
   beforeAll(async () => {
     callbacks = createServer((req, res) => {
-      resolveCaught(new URL(req.url ?? '/', callbackUrl));
+      resolveCaught(new URL(req.url ?? '/', origin));
       res.writeHead(200, { 'Content-Type': 'text/plain' }).end('done');
     });
     await new Promise<void>((resolve) => callbacks.listen(0, '127.0.0.1', resolve));
-    callbackUrl = `http://127.0.0.1:${(callbacks.address() as AddressInfo).port}`;
+    origin = `http://127.0.0.1:${(callbacks.address() as AddressInfo).port}`;
   });
   afterAll(() => new Promise<void>((resolve) => callbacks.close(() => resolve())));
+  return {
+    url: () => origin,
+    expect: () => new Promise<URL>((resolve) => (resolveCaught = resolve)),
+  };
+}
+
+describe('openid-client as a third party', () => {
+  const listener = useCallbackListener();
+  let callbackUrl = '';
+  /** The last request the loopback listener caught. */
+  let caught: Promise<URL>;
+  const expectCallback = () => (caught = listener.expect());
+  beforeAll(() => {
+    callbackUrl = listener.url();
+  });
 
   it('discovers, registers, signs in through Chromium, and uses userinfo, refresh, introspection, revocation and logout', async () => {
     const insecure = { execute: [oidc.allowInsecureRequests] };
@@ -410,6 +431,217 @@ describe('machine clients through openid-client', () => {
       client_id: key.body.client_id,
       scope: 'api',
     });
+  });
+});
+
+describe('the device flow (RFC 8628), openid-client as the device', () => {
+  const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+  let config: oidc.Configuration;
+  let page: Page;
+
+  beforeAll(async () => {
+    // A CLI: a public client of the device flow, without redirect URIs.
+    const registered = await registerClient({
+      client_name: 'Example CLI',
+      grant_types: [DEVICE_GRANT, 'refresh_token'],
+      token_endpoint_auth_method: 'none',
+      scope: 'openid profile offline_access',
+    });
+    config = await oidc.discovery(new URL(base()), registered.client_id, undefined, oidc.None(), {
+      execute: [oidc.allowInsecureRequests],
+    });
+    page = await newPage();
+    await page.setViewportSize({ width: 375, height: 740 });
+  });
+
+  it('shows a code; the user types it on the hosted page, signs in and allows; the device gets tokens and calls userinfo', async () => {
+    expect(config.serverMetadata().device_authorization_endpoint).toBe(`${base()}/oauth/device_authorization`);
+    const device = await oidc.initiateDeviceAuthorization(config, { scope: 'openid profile offline_access' });
+    expect(device.user_code).toMatch(/^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/);
+    expect(device.verification_uri).toBe(`${base()}/oauth/device`);
+    // The device polls (every `interval` seconds) while the user answers.
+    const polling = oidc.pollDeviceAuthorizationGrant(config, device);
+    polling.catch(() => {});
+
+    await page.goto(device.verification_uri);
+    await page.getByRole('heading', { name: 'Connect a device' }).waitFor();
+    const headers = (await fetch(page.url())).headers;
+    expect(headers.get('Content-Security-Policy')).toContain("frame-ancestors 'none'");
+    // A wrong code is refused beside the field; the right one is taken in lower case, without the dash.
+    await page.getByLabel('Code').fill('BCDF-GHJK');
+    await page.getByLabel('Code').press('Enter');
+    await page.getByText('That code is wrong or has expired.').first().waitFor();
+    await page.getByLabel('Code').fill(device.user_code.replace('-', '').toLowerCase());
+    await page.getByRole('button', { name: 'Continue' }).click();
+
+    // The code flow's sign-in, then the client, the scopes and the code, with Allow and Deny.
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await page.getByText('to continue to Example CLI.').waitFor();
+    await page.getByLabel('Username').fill(username);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('heading', { name: 'Allow Example CLI access?' }).waitFor();
+    expect(await page.getByRole('listitem').allTextContents()).toEqual([
+      'Sign you in with your account',
+      'See your username and when your profile last changed',
+      'Keep access while you are not using it',
+    ]);
+    await page.getByText(device.user_code, { exact: true }).waitFor();
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+    await page.getByRole('button', { name: 'Allow' }).click();
+    await page.getByRole('heading', { name: 'Device allowed' }).waitFor();
+    expect(await violations(page)).toEqual([]);
+
+    const tokens = await polling;
+    const claims = tokens.claims()!;
+    expect(claims).toMatchObject({ iss: base(), aud: config.clientMetadata().client_id, preferred_username: username });
+    expect(tokens.refresh_token).toBeTruthy();
+    const info = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
+    expect(info.preferred_username).toBe(username);
+  });
+
+  it('fills the code in from verification_uri_complete, still asks, and Deny ends the polling with access_denied', async () => {
+    const device = await oidc.initiateDeviceAuthorization(config, { scope: 'openid' });
+    const outcome = oidc.pollDeviceAuthorizationGrant(config, device).then(
+      () => 'tokens',
+      (err: { error?: string }) => err.error,
+    );
+    // The same browser, still signed in: no password, but Continue and the question stay.
+    await page.goto(device.verification_uri_complete!);
+    await page.getByRole('heading', { name: 'Connect a device' }).waitFor();
+    expect(await page.getByLabel('Code').inputValue()).toBe(device.user_code);
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByRole('heading', { name: 'Allow Example CLI access?' }).waitFor();
+    await page.getByRole('button', { name: 'Deny' }).click();
+    await page.getByRole('heading', { name: 'Device denied' }).waitFor();
+    expect(await outcome).toBe('access_denied');
+  });
+});
+
+describe('DPoP (RFC 9449) with third-party clients', () => {
+  const listener = useCallbackListener();
+  const insecure = { [oauth.allowInsecureRequests]: true } as const;
+
+  /** Sends a new browser through the hosted pages to `authorize`; returns where it came back to. */
+  async function authorizeInBrowser(authorize: URL, clientName: string): Promise<URL> {
+    const page = await newPage();
+    const back = listener.expect();
+    await page.goto(authorize.href);
+    await signInAndAllow(page, clientName);
+    return back;
+  }
+
+  it('oauth4webapi: a public client’s code flow with dpop_jkt, userinfo, and a refresh bound to its key', async () => {
+    const issuer = new URL(base());
+    const as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, insecure));
+    expect(as.dpop_signing_alg_values_supported).toEqual(['ES256', 'EdDSA', 'Ed25519']);
+    const redirectUri = `${listener.url()}/dpop`;
+    const registered = await registerClient({
+      client_name: 'DPoP app',
+      redirect_uris: [redirectUri],
+      grant_types: ['authorization_code', 'refresh_token'],
+      token_endpoint_auth_method: 'none',
+    });
+    const client: oauth.Client = { client_id: registered.client_id, token_endpoint_auth_method: 'none' };
+    const keyPair = await oauth.generateKeyPair('ES256');
+    const DPoP = oauth.DPoP(client, keyPair);
+
+    // The code is bound to the key from the start (dpop_jkt, RFC 9449 §10).
+    const verifier = oauth.generateRandomCodeVerifier();
+    const state = oauth.generateRandomState();
+    const authorize = new URL(as.authorization_endpoint!);
+    for (const [name, value] of Object.entries({
+      client_id: client.client_id,
+      redirect_uri: redirectUri,
+      response_type: 'code',
+      scope: 'openid profile offline_access',
+      code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+      dpop_jkt: await calculateJwkThumbprint(await exportJWK(keyPair.publicKey)),
+    })) {
+      authorize.searchParams.set(name, value);
+    }
+    const params = oauth.validateAuthResponse(as, client, await authorizeInBrowser(authorize, 'DPoP app'), state);
+    const tokens = await oauth.processAuthorizationCodeResponse(
+      as,
+      client,
+      await oauth.authorizationCodeGrantRequest(as, client, oauth.None(), params, redirectUri, verifier, {
+        DPoP,
+        ...insecure,
+      }),
+      { requireIdToken: true },
+    );
+    expect(tokens.token_type).toBe('dpop');
+    const sub = oauth.getValidatedIdTokenClaims(tokens)!.sub;
+    const info = await oauth.processUserInfoResponse(
+      as,
+      client,
+      sub,
+      await oauth.userInfoRequest(as, client, tokens.access_token, { DPoP, ...insecure }),
+    );
+    expect(info.preferred_username).toBe(username);
+
+    // The refresh token is bound: another key, or none, is refused (and leaves it unspent).
+    const refresh = (handle?: oauth.DPoPHandle) =>
+      oauth
+        .refreshTokenGrantRequest(as, client, oauth.None(), tokens.refresh_token!, {
+          ...(handle ? { DPoP: handle } : {}),
+          ...insecure,
+        })
+        .then((res) => oauth.processRefreshTokenResponse(as, client, res));
+    const thief = oauth.DPoP(client, await oauth.generateKeyPair('ES256'));
+    await expect(refresh(thief)).rejects.toMatchObject({ error: 'invalid_grant' });
+    await expect(refresh()).rejects.toMatchObject({ error: 'invalid_grant' });
+    const refreshed = await refresh(DPoP);
+    expect(refreshed.token_type).toBe('dpop');
+    expect(refreshed.refresh_token).not.toBe(tokens.refresh_token);
+  });
+
+  it('openid-client: a confidential client’s code flow with an EdDSA key, and userinfo that refuses the token as Bearer', async () => {
+    const redirectUri = `${listener.url()}/dpop-rp`;
+    const config = await oidc.dynamicClientRegistration(
+      new URL(base()),
+      {
+        client_name: 'DPoP RP',
+        redirect_uris: [redirectUri],
+        grant_types: ['authorization_code'],
+        token_endpoint_auth_method: 'client_secret_basic',
+      },
+      oidc.ClientSecretBasic(),
+      { execute: [oidc.allowInsecureRequests], initialAccessToken: adminToken },
+    );
+    const DPoP = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair('EdDSA'));
+    const verifier = oidc.randomPKCECodeVerifier();
+    const state = oidc.randomState();
+    const nonce = oidc.randomNonce();
+    const authorize = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: redirectUri,
+      scope: 'openid profile',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+      nonce,
+    });
+    const tokens = await oidc.authorizationCodeGrant(
+      config,
+      await authorizeInBrowser(authorize, 'DPoP RP'),
+      { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true },
+      undefined,
+      { DPoP },
+    );
+    expect(tokens.token_type).toBe('dpop');
+    const sub = tokens.claims()!.sub;
+    expect((await oidc.fetchUserInfo(config, tokens.access_token, sub, { DPoP })).preferred_username).toBe(username);
+
+    // Introspection names the key; the token alone, as Bearer, is refused with the DPoP challenge.
+    const introspected = await oidc.tokenIntrospection(config, tokens.access_token);
+    expect(introspected).toMatchObject({ active: true, token_type: 'DPoP', cnf: { jkt: expect.any(String) } });
+    const stolen = await fetch(config.serverMetadata().userinfo_endpoint!, {
+      headers: { Authorization: `Bearer ${tokens.access_token}` },
+    });
+    expect(stolen.status).toBe(401);
+    expect(stolen.headers.get('WWW-Authenticate')).toMatch(/^DPoP error="invalid_token"/);
   });
 });
 

@@ -1,8 +1,9 @@
 /**
- * Bearer authentication and role checks. The token proves who the caller was when it was
- * issued; the user row and the token's session, read from D1 on every protected request
+ * Bearer and DPoP authentication and role checks. The token proves who the caller was when it
+ * was issued; the user row and the token's session, read from D1 on every protected request
  * (one query), say who they are now: deleted users, demotions, logout, revoked sessions and
- * logout-all take effect at once.
+ * logout-all take effect at once. A DPoP-bound token (`cnf.jkt`) also needs, with every
+ * request, a proof signed by its key (RFC 9449 §7): a copy of the token alone is useless.
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import { createMiddleware } from 'hono/factory';
@@ -14,24 +15,33 @@ import { cachedCheck, rememberCheck } from '../../sessions/access-cache';
 import { ApiError } from '../../platform/errors';
 import { getKeyRing } from '../../credentials/keys';
 import { findTokenSubject, tokenSubject, tokenSubjectStatement } from '../../sessions/sessions';
-import { verifyAccessToken } from '../../credentials/tokens';
+import { verifyAccessToken, type AccessClaims } from '../../credentials/tokens';
+import { dpopChallenge, DpopProofError, forResource, invalidProof } from '../../dpop/errors';
+import { currentNonce } from '../../dpop/nonce';
+import { verifyDpopProof } from '../../dpop/proof';
+import { spendInIsolate } from '../../dpop/replay';
 
 const REALM = 'edge-auth';
 
 /** RFC 6750 §3: no `error` attribute when the request carried no credentials at all. */
 function challenge(err?: { code: string; detail: string }): string {
-  if (!err) return `Bearer realm="${REALM}"`;
+  if (!err) return `Bearer realm="${REALM}", ${dpopChallenge()}`;
   return `Bearer realm="${REALM}", error="${err.code}", error_description="${err.detail.replaceAll('"', "'")}"`;
 }
 
-function unauthorized(detail: string, withError: boolean): ApiError {
+/** A 401 in the challenge of the scheme the request used (RFC 9449 §7.1 for DPoP). */
+function unauthorized(detail: string, withError: boolean, scheme: 'bearer' | 'dpop' = 'bearer'): ApiError {
+  const error = withError ? { code: 'invalid_token', detail } : undefined;
   return new ApiError(401, withError ? 'invalid_token' : 'unauthorized', detail, {
-    headers: { 'WWW-Authenticate': challenge(withError ? { code: 'invalid_token', detail } : undefined) },
+    headers: { 'WWW-Authenticate': scheme === 'dpop' ? dpopChallenge(error) : challenge(error) },
   });
 }
 
 export type RequireAuthOptions = {
-  /** Accepted Authorization schemes (`JWT` is Flask-JWT's, kept for its compatibility routes). */
+  /**
+   * Accepted Authorization schemes (`JWT` is Flask-JWT's, kept for its compatibility routes).
+   * `DPoP` is always accepted besides them, for DPoP-bound tokens.
+   */
   schemes?: readonly string[];
   /**
    * May reuse a check cached by this isolate for up to ACCESS_CHECK_CACHE_TTL seconds. Only
@@ -54,13 +64,50 @@ export type RequireAuthOptions = {
   deferred?: boolean;
 };
 
+/**
+ * RFC 9449 §7: the token's scheme must match its binding, and a bound token needs a proof
+ * made with its key, for this request (method, URL) and this token (`ath`), never seen before
+ * by this isolate. One signature check and one thumbprint, before D1 is asked anything. Also
+ * the OAuth userinfo endpoint's check, whose 401s the OAuth error handler keeps with their
+ * challenge.
+ */
+export async function checkBinding(c: Context<AppEnv>, token: string, jkt: string | undefined, dpop: boolean) {
+  if (!dpop) {
+    const detail = 'A DPoP-bound token: send it as Authorization: DPoP, with a proof.';
+    throw new ApiError(401, 'invalid_token', detail, {
+      headers: { 'WWW-Authenticate': dpopChallenge({ code: 'invalid_token', detail }) },
+    });
+  }
+  if (!jkt) throw unauthorized('Not a DPoP-bound token: send it as Authorization: Bearer.', true);
+  const config = c.get('config');
+  try {
+    const proof = await verifyDpopProof(config, {
+      method: c.req.method,
+      url: c.req.url,
+      headers: c.req.raw.headers,
+      accessToken: token,
+    });
+    if (!proof) throw invalidProof('DPoP proof: required with a DPoP-bound token.');
+    if (proof.jkt !== jkt) throw invalidProof('DPoP proof: not made with the key the token is bound to.');
+    spendInIsolate(proof);
+  } catch (err) {
+    throw err instanceof DpopProofError ? forResource(err) : err;
+  }
+  // RFC 9449 §9: the next nonce rides on every answer, so a client never waits for a refusal.
+  if (config.dpop.nonce) c.header('DPoP-Nonce', await currentNonce(config));
+}
+
 type Subject = Awaited<ReturnType<typeof findTokenSubject>>;
 
-/** The D1 half of the check: the token's user at the token's version, and its session live. */
-function checkSubject(subject: Subject, tokenVersion: number) {
-  if (!subject) throw unauthorized('The user of this token no longer exists.', true);
-  if (subject.user.tokenVersion !== tokenVersion || !subject.sessionLive) {
-    throw unauthorized('The access token has been revoked.', true);
+/**
+ * The D1 half of the check: the token's user at the token's version, and its session live. A
+ * bound token got here in the DPoP scheme (checkBinding), so its refusals carry DPoP's challenge.
+ */
+function checkSubject(subject: Subject, claims: Pick<AccessClaims, 'ver' | 'cnf'>) {
+  const as = claims.cnf ? 'dpop' : 'bearer';
+  if (!subject) throw unauthorized('The user of this token no longer exists.', true, as);
+  if (subject.user.tokenVersion !== claims.ver || !subject.sessionLive) {
+    throw unauthorized('The access token has been revoked.', true, as);
   }
   return subject.user;
 }
@@ -81,21 +128,25 @@ export const requireAuth = ({
   return createMiddleware<AppEnv>(async (c, next) => {
     const header = c.req.header('Authorization')?.trim();
     const [scheme = '', ...rest] = header ? header.split(/ +/) : [];
+    const dpop = scheme.toLowerCase() === 'dpop';
     // RFC 6750 §3.1: no credentials, or another scheme (Basic, ...), gets a bare challenge.
-    if (!accepted.has(scheme.toLowerCase())) {
+    if (!dpop && !accepted.has(scheme.toLowerCase())) {
       throw unauthorized(`This route requires an access token (Authorization: ${schemes[0]} <token>).`, false);
     }
+    const as = dpop ? 'dpop' : 'bearer';
     const token = rest.length === 1 && /^[A-Za-z0-9_.~+/=-]+$/.test(rest[0]!) ? rest[0] : undefined;
-    if (!token) throw unauthorized('The Authorization header does not carry one well-formed token.', true);
+    if (!token) throw unauthorized('The Authorization header does not carry one well-formed token.', true, as);
 
     const config = c.get('config');
     let claims;
     try {
       claims = await verifyAccessToken(config, await getKeyRing(config), token);
     } catch (err) {
-      if (err instanceof ApiError) throw unauthorized(err.detail, true);
+      if (err instanceof ApiError) throw unauthorized(err.detail, true, as);
       throw err;
     }
+    const jkt = claims.cnf?.jkt;
+    if (dpop || jkt) await checkBinding(c, token, jkt, dpop);
     const now = Date.now();
     if (primary) c.set('db', primaryDb(c.env.DB, config.d1Reads));
     if (deferred) {
@@ -110,7 +161,7 @@ export const requireAuth = ({
     const ttl = cache && !primary ? config.accessCheckCacheTtl : 0;
     let user = ttl ? cachedCheck(claims.sub, claims.sid, claims.ver, ttl, now) : undefined;
     if (!user) {
-      user = checkSubject(await findTokenSubject(c.get('db'), claims.sub, claims.sid, now), claims.ver);
+      user = checkSubject(await findTokenSubject(c.get('db'), claims.sub, claims.sid, now), claims);
       if (config.accessCheckCacheTtl) {
         const fromReplica = !primary && mayReadReplica(config.d1Reads, c.req.method);
         const hold = fromReplica ? (config.accessCheckCacheTtl + config.d1ReplicaLagBound) * 1000 : 0;
@@ -155,7 +206,7 @@ export async function withAccessCheck<T extends BatchItem<'sqlite'>>(
   const db = c.get('db');
   const claims = c.get('claims');
   const [row, result] = await db.batch([tokenSubjectStatement(db, claims.sub, claims.sid, Date.now()), statement(db)]);
-  const user = checkSubject(tokenSubject((row as Parameters<typeof tokenSubject>[0][])[0]), claims.ver);
+  const user = checkSubject(tokenSubject((row as Parameters<typeof tokenSubject>[0][])[0]), claims);
   if (roles) checkRole(roles, user.role);
   c.set('user', user);
   c.set('accessCheck', 'done');

@@ -6,6 +6,7 @@ import type { AppEnv } from '../../platform/env';
 import { ApiError } from '../../platform/errors';
 import { getKeyRing } from '../../credentials/keys';
 import { requireAuth } from '../middleware/auth';
+import { sessionProof } from '../middleware/dpop';
 import { notifier } from '../middleware/context';
 import { clearRefreshCookie, readRefreshCookie, setRefreshCookie } from '../../sessions/refresh-cookie';
 import { createRouter, defineRoute } from '../routing';
@@ -30,6 +31,7 @@ import {
 } from '../../sessions/sessions';
 import { toPublicUser } from '../../accounts/users';
 import { issueAccessToken } from '../../credentials/tokens';
+import { replayedProof } from '../../dpop/replay';
 
 const tags: Tag[] = ['auth'];
 
@@ -52,11 +54,13 @@ export async function tokenResponse(
     role: user.role,
     tokenVersion: user.tokenVersion,
     sessionId: session.sessionId,
+    dpopJkt: session.dpopJkt,
   });
   if (delivery === 'cookie') setRefreshCookie(c, session.refreshToken, session.expiresIn);
   return {
     access_token: access.token,
-    token_type: 'Bearer' as const,
+    // RFC 9449 §5: a DPoP-bound session's tokens say so.
+    token_type: session.dpopJkt ? ('DPoP' as const) : ('Bearer' as const),
     expires_in: access.expiresIn,
     ...(delivery === 'body' ? { refresh_token: session.refreshToken } : {}),
     refresh_expires_in: session.expiresIn,
@@ -102,11 +106,11 @@ export const loginRoute = defineRoute({
     tags,
     summary: 'Exchange username and password for an access token and a refresh token',
     description:
-      'Starts a session. The access token is short-lived (`expires_in` seconds) and goes in `Authorization: Bearer`; the refresh token, in the body or (`refresh_token_delivery: "cookie"`, for browser SPAs) in an HttpOnly cookie, gets new tokens from `refreshToken`. Failed attempts are throttled per account and address.',
+      'Starts a session. The access token is short-lived (`expires_in` seconds) and goes in `Authorization: Bearer`; the refresh token, in the body or (`refresh_token_delivery: "cookie"`, for browser SPAs) in an HttpOnly cookie, gets new tokens from `refreshToken`. Failed attempts are throttled per account and address. A `DPoP` proof header binds the session (RFC 9449).',
     example: { username: 'alice', password: 'correct horse battery staple', refresh_token_delivery: 'body' },
     responses: {
       200: json(tokenResponseSchema, 'Tokens and the user'),
-      400: problem('Invalid input'),
+      400: problem('Invalid input, `invalid_dpop_proof` or `use_dpop_nonce`'),
       401: problem('Wrong username or password (`invalid_credentials`)'),
       403: problem(
         'Right password, and the user has two-factor on (`mfa_required`): no tokens, but `mfa_token` and `mfa_token_expires_in` for POST /auth/mfa/verify',
@@ -130,12 +134,15 @@ export const refreshRoute = defineRoute({
     tags,
     summary: 'Rotate a refresh token: new access token and new refresh token',
     description:
-      'The refresh token comes from the body, or else from the refresh cookie (which needs an allowed Origin). Each refresh token works once: the answer carries its successor, delivered the same way. Presenting a spent one again revokes the whole session (`refresh_token_reused`).',
+      'The refresh token comes from the body, or else from the refresh cookie (which needs an allowed Origin). Each refresh token works once: the answer carries its successor, delivered the same way. Presenting a spent one again revokes the whole session (`refresh_token_reused`). A DPoP-bound session needs a `DPoP` proof of its key.',
     refreshCookie: true,
     example: { refresh_token: 'dseXq0v…' },
     responses: {
       200: json(tokenResponseSchema, 'Fresh tokens'),
-      401: problem('`invalid_refresh_token`, or `refresh_token_reused` (the whole session was revoked)'),
+      400: problem('`invalid_dpop_proof` or `use_dpop_nonce`'),
+      401: problem(
+        '`invalid_refresh_token` (also a DPoP-bound one without a proof of its key), or `refresh_token_reused` (the whole session was revoked)',
+      ),
       403: problem('Cookie sent without an allowed Origin (`csrf_rejected`)'),
     },
   },
@@ -254,6 +261,7 @@ export const authRouter = createRouter()
       delivery: refresh_token_delivery,
       legacyHashes: c.env.LEGACY_HASHES,
       defer: (work) => c.executionCtx.waitUntil(work),
+      dpop: await sessionProof(c),
     });
     if (result.mfa) throw mfaRequired(result.mfa.challenge);
     return c.json(await tokenResponse(c, result.user, result.session, refresh_token_delivery), 200);
@@ -262,7 +270,19 @@ export const authRouter = createRouter()
     const fromBody = c.req.valid('json').refresh_token;
     const presented = fromBody ?? readRefreshCookie(c);
     if (!presented) throw new ApiError(401, 'invalid_refresh_token', 'No refresh token was sent.');
-    const outcome = await rotateRefreshToken(c.get('db'), c.get('config'), presented, Date.now());
+    const proof = await sessionProof(c);
+    const outcome = await rotateRefreshToken(c.get('db'), c.get('config'), presented, Date.now(), { dpop: proof });
+    if (outcome.kind === 'refused') {
+      audit('refresh_dpop_refused', {
+        requestId: c.get('requestId'),
+        userId: outcome.userId,
+        sessionId: outcome.sessionId,
+        ip: c.get('clientIp'),
+        reason: outcome.reason,
+      });
+      if (outcome.reason === 'replayed_proof') throw replayedProof();
+      throw new ApiError(401, 'invalid_refresh_token', 'This refresh token needs a DPoP proof of its key.');
+    }
     if (outcome.kind === 'reused') {
       audit('refresh_reuse_detected', {
         requestId: c.get('requestId'),

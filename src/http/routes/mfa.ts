@@ -1,6 +1,7 @@
 /** /auth/mfa/*: TOTP enrolment, the second step of a login, recovery codes. */
 import * as z from 'zod/mini';
 import { requireAuth } from '../middleware/auth';
+import { sessionProof } from '../middleware/dpop';
 import { notifier, requestLog } from '../middleware/context';
 import type { Tag } from '../tags';
 import { createRouter, defineRoute } from '../routing';
@@ -184,11 +185,11 @@ export const verifyMfaRoute = defineRoute({
     tags,
     summary: "Complete a login that answered 403 `mfa_required`: the login's tokens, delivered as it asked",
     description:
-      'Send the `mfa_token` of that answer with either `code` (TOTP) or `recovery_code`. The token works once, for five minutes, and dies after five wrong codes.',
+      'Send the `mfa_token` of that answer with either `code` (TOTP) or `recovery_code`. The token works once, for five minutes, and dies after five wrong codes. A `DPoP` proof binds the session, as at login.',
     example: { mfa_token: 'Qm9vb2…', code: '123456' },
     responses: {
       200: json(tokenResponseSchema, 'Tokens and the user, as from login'),
-      400: problem('Invalid input (`validation_failed`)'),
+      400: problem('Invalid input (`validation_failed`), `invalid_dpop_proof` or `use_dpop_nonce`'),
       401: problem(
         'Wrong code (`invalid_mfa_code`), or the token is unknown, expired, used or dead (`invalid_mfa_token`)',
       ),
@@ -235,7 +236,7 @@ export const mfaRouter = createRouter()
     const result = await verifyLoginChallenge(
       c.get('db'),
       c.get('config'),
-      { mfaToken: body.mfa_token, factor, userAgent: c.req.header('User-Agent') },
+      { mfaToken: body.mfa_token, factor, userAgent: c.req.header('User-Agent'), dpop: await sessionProof(c) },
       log,
       notifier(c),
     );

@@ -10,6 +10,9 @@
  *   POST /oauth/interaction/passkey   a passkey instead, through the passkey sign-in
  *   POST /oauth/interaction/consent   Allow or Deny
  *
+ * The device page (/oauth/device, src/oauth/device-flow.ts) uses the same endpoints once the
+ * user's code has made it an interaction of kind `device` (routes/oauth-device.ts).
+ *
  * Why through the page's script: the browser's session is the refresh cookie, SameSite=Strict,
  * which browsers do not send on the cross-site navigation that brings the user here from the
  * client. The page's own requests are same-origin, so they carry it; the endpoint never needs
@@ -33,9 +36,11 @@ import {
   loadInteraction,
   newBrowserSecret,
   recordSignIn,
+  type AnyInteraction,
   type Interaction,
   type InteractionKind,
 } from '../../oauth/interactions';
+import { decideDevice, deviceStep } from '../../oauth/device-flow';
 import { oauthKeys, resolveIssuer } from '../../oauth/issuer';
 import { notifier, requestLog } from '../middleware/context';
 import { sameOriginOnly } from '../middleware/same-origin';
@@ -76,13 +81,23 @@ export function keepBrowserSecret(c: Context<AppEnv>): string {
   return secret;
 }
 
-export const loadFor = <K extends InteractionKind>(c: Context<AppEnv>, kind: K, id: string, now: number) =>
-  loadInteraction(c.get('db'), kind, id, browserSecretOf(c), now);
+export const loadFor = <K extends InteractionKind>(c: Context<AppEnv>, kinds: readonly K[], id: string, now: number) =>
+  loadInteraction(c.get('db'), kinds, id, browserSecretOf(c), now);
 
-/** The browser's session: its refresh cookie, if that is a live session's current token. */
-export async function browserSession(c: Context<AppEnv>, now: number): Promise<BrowserSession | null> {
+/** The interactions the sign-in endpoints serve: an authorization request, or a device's code. */
+const PAGE_KINDS = ['authorize', 'device'] as const;
+type PageInteraction = AnyInteraction<(typeof PAGE_KINDS)[number]>;
+
+/**
+ * The browser's session: its refresh cookie, if that is a live session's current token. A
+ * DPoP-bound session (a `dpop: true` SPA in cookie mode) stands for nothing here unless
+ * `bound` allows it: the page cannot prove its key, and a bound cookie copied to another
+ * browser must not get a grant there. Logout allows it: ending a session gains a thief nothing.
+ */
+export async function browserSession(c: Context<AppEnv>, now: number, bound = false): Promise<BrowserSession | null> {
   const token = readRefreshCookie(c);
-  return token ? findLiveSession(c.get('db'), token, now) : null;
+  const found = token ? await findLiveSession(c.get('db'), token, now) : null;
+  return found && (bound || !found.session.dpopJkt) ? found : null;
 }
 
 const refusedPage = (description: string) =>
@@ -124,7 +139,7 @@ async function authorize(c: Context<AppEnv>, params: URLSearchParams): Promise<R
 }
 
 const authorizeDescription =
-  'The OAuth 2.1 / OpenID Connect authorization endpoint (authorization code flow with PKCE, S256 only), for browsers: the client sends the user here with `response_type=code`, `client_id`, `redirect_uri`, `scope`, `state`, `code_challenge`, `code_challenge_method=S256`, and optionally `nonce`, `prompt` (`none`, `login`, `consent`), `max_age`, `resource` (RFC 8707) and `login_hint`. An unknown client or a redirect URI that is not registered gets an HTML error page (never a redirect); other errors go back to the redirect URI with `error`, `error_description`, `state` and `iss`. A valid request continues on the hosted sign-in page; the user comes back to the redirect URI with `code`, `state` and `iss` (RFC 9207).';
+  'The OAuth 2.1 / OpenID Connect authorization endpoint (authorization code flow with PKCE, S256 only), for browsers: the client sends the user here with `response_type=code`, `client_id`, `redirect_uri`, `scope`, `state`, `code_challenge`, `code_challenge_method=S256`, and optionally `nonce`, `prompt` (`none`, `login`, `consent`), `max_age`, `resource` (RFC 8707), `login_hint` and `dpop_jkt` (RFC 9449 §10: the code then needs a DPoP proof of that key). An unknown client or a redirect URI that is not registered gets an HTML error page (never a redirect); other errors go back to the redirect URI with `error`, `error_description`, `state` and `iss`. A valid request continues on the hosted sign-in page; the user comes back to the redirect URI with `code`, `state` and `iss` (RFC 9207).';
 
 const authorizeResponses = {
   303: { description: 'To the hosted sign-in page, or (an error) back to the redirect URI' },
@@ -165,27 +180,37 @@ const interactionId = z
   .string()
   .check(z.minLength(1), z.maxLength(128), z.meta({ description: 'The `interaction` of the page’s URL' }));
 
-const clientSchema = z.object({
-  name: z.string().check(z.meta({ description: 'The client’s registered `client_name` (or its id)' })),
-  logo_uri: z.optional(z.string()).check(z.meta({ description: 'Its registered logo, only when https' })),
-  self_registered: z
-    .optional(z.literal(true))
-    .check(z.meta({ description: 'It registered itself (open registration): its name is only its own claim' })),
-});
+/** The page's steps, for the docs only: built on first use, so the Worker's bundle leaves them out. */
+const clientSchema = () =>
+  z.object({
+    name: z.string().check(z.meta({ description: 'The client’s registered `client_name` (or its id)' })),
+    logo_uri: z.optional(z.string()).check(z.meta({ description: 'Its registered logo, only when https' })),
+    self_registered: z
+      .optional(z.literal(true))
+      .check(z.meta({ description: 'It registered itself (open registration): its name is only its own claim' })),
+  });
 
-export const stepSchema = z.discriminatedUnion('step', [
-  z.object({ step: z.literal('sign_in'), client: clientSchema, login_hint: z.optional(z.string()) }),
-  z.object({
-    step: z.literal('consent'),
-    client: clientSchema,
-    user: z.object({ username: z.string() }),
-    scopes: z.array(z.object({ scope: z.string(), description: z.string() })),
-  }),
-  z.object({
-    step: z.literal('redirect'),
-    redirect_to: z.string().check(z.meta({ description: 'Where the page sends the browser: back to the client' })),
-  }),
-]);
+let steps: z.ZodMiniType | undefined;
+const stepSchema = () =>
+  (steps ??= z.discriminatedUnion('step', [
+    z.object({ step: z.literal('sign_in'), client: clientSchema(), login_hint: z.optional(z.string()) }),
+    z.object({
+      step: z.literal('consent'),
+      client: clientSchema(),
+      user: z.object({ username: z.string() }),
+      scopes: z.array(z.object({ scope: z.string(), description: z.string() })),
+    }),
+    z.object({
+      step: z.literal('redirect'),
+      redirect_to: z.string().check(z.meta({ description: 'Where the page sends the browser: back to the client' })),
+    }),
+    z.object({
+      step: z.literal('device_done'),
+      approved: z
+        .boolean()
+        .check(z.meta({ description: 'The device page only: Allow (the device gets its tokens) or Deny' })),
+    }),
+  ]));
 
 const pageOnly =
   'Called by the hosted sign-in page only: the request must be same-origin (`Origin` is the service’s own, `Sec-Fetch-Site: same-origin`), or it is refused with `403 csrf_rejected`.';
@@ -205,7 +230,7 @@ export const nextStepRoute = defineRoute({
     summary: 'The sign-in page’s next step for a pending authorization request',
     description: `Decides from the browser’s session (its refresh cookie) whether the user must sign in, give consent, or goes back to the client now. With \`prompt=none\`, what would need the user ends the request with \`login_required\` or \`consent_required\`. ${pageOnly}`,
     example: { interaction: 'pR0x…' },
-    responses: { 200: json(stepSchema, 'The next step'), 400: expired, 403: csrf },
+    responses: { 200: json(stepSchema(), 'The next step'), 400: expired, 403: csrf },
   },
 });
 
@@ -223,7 +248,7 @@ export const signInRoute = defineRoute({
     description: `Signs in exactly as \`login\` does (the same errors, throttling and lockout), delivering the session as the refresh cookie; a user with two-factor on gets \`403 mfa_required\` with an \`mfa_token\` for \`oauthVerify\`. ${pageOnly}`,
     example: { interaction: 'pR0x…', username: 'alice', password: 'correct horse battery staple' },
     responses: {
-      200: json(stepSchema, 'Signed in; the next step'),
+      200: json(stepSchema(), 'Signed in; the next step'),
       400: expired,
       401: problem('Wrong username or password (`invalid_credentials`)'),
       403: problem('Two-factor needed (`mfa_required`, with `mfa_token`), or `csrf_rejected`'),
@@ -251,7 +276,7 @@ export const verifyRoute = defineRoute({
     description: `Completes a sign-in that answered \`mfa_required\`, as \`verifyMfa\` does: six digits are a TOTP code, anything else a recovery code. ${pageOnly}`,
     example: { interaction: 'pR0x…', mfa_token: 'Qm9vb2…', code: '123456' },
     responses: {
-      200: json(stepSchema, 'Signed in; the next step'),
+      200: json(stepSchema(), 'Signed in; the next step'),
       400: expired,
       401: problem('Wrong code (`invalid_mfa_code`), or the `mfa_token` is no longer valid (`invalid_mfa_token`)'),
       403: csrf,
@@ -287,7 +312,7 @@ export const passkeySignInRoute = defineRoute({
       },
     },
     responses: {
-      200: json(stepSchema, 'Signed in; the next step'),
+      200: json(stepSchema(), 'Signed in; the next step'),
       400: expired,
       401: problem(
         'The passkey was refused: `unknown_passkey`, `invalid_passkey_challenge`, `passkey_user_not_verified`, … (as `passkeySignInVerify`)',
@@ -312,18 +337,34 @@ export const consentRoute = defineRoute({
     summary: 'The user’s answer on the consent page: Allow or Deny',
     description: `\`allow\` remembers the consent for this user, client and scope set and sends the user back with a code; \`deny\` sends \`error=access_denied\` back. When the browser’s session changed meanwhile, the answer is the next step instead (usually sign-in). ${pageOnly}`,
     example: { interaction: 'pR0x…', decision: 'allow' },
-    responses: { 200: json(stepSchema, 'The redirect (or the next step)'), 400: expired, 403: csrf },
+    responses: { 200: json(stepSchema(), 'The redirect (or the next step)'), 400: expired, 403: csrf },
   },
 });
 
 /** After a sign-in on the page: the refresh cookie, the sign-in recorded, the next step. */
-async function signedIn(c: Context<AppEnv>, interaction: Interaction<'authorize'>, issued: IssuedRefresh) {
+async function signedIn(c: Context<AppEnv>, interaction: PageInteraction, issued: IssuedRefresh) {
   const now = Date.now();
   setRefreshCookie(c, issued.refreshToken, issued.expiresIn);
   await recordSignIn(c.get('db'), interaction.idHash, issued.sessionId, now);
   interaction.signedInSessionId = issued.sessionId;
   const browser = await findLiveSession(c.get('db'), issued.refreshToken, now);
-  return c.json(await nextStep(flowContext(c, interaction, browser, now)), 200);
+  return c.json(await stepOf(c, interaction, browser, now), 200);
+}
+
+/** The next step of either flow; with `decision`, the user's answer on its consent step. */
+function stepOf(
+  c: Context<AppEnv>,
+  interaction: PageInteraction,
+  browser: BrowserSession | null,
+  now: number,
+  decision?: 'allow' | 'deny',
+) {
+  if (interaction.kind === 'device') {
+    const ctx = { db: c.get('db'), interaction, browser, log: requestLog(c), now };
+    return decision ? decideDevice(ctx, decision === 'allow') : deviceStep(ctx);
+  }
+  const ctx = flowContext(c, interaction, browser, now);
+  return decision ? decide(ctx, decision === 'allow') : nextStep(ctx);
 }
 
 const flowContext = (
@@ -352,13 +393,13 @@ export const oauthAuthorizeRouter = createRouter()
   })
   .route(nextStepRoute, async (c) => {
     const now = Date.now();
-    const interaction = await loadFor(c, 'authorize', c.req.valid('json').interaction, now);
-    return c.json(await nextStep(flowContext(c, interaction, await browserSession(c, now), now)), 200);
+    const interaction = await loadFor(c, PAGE_KINDS, c.req.valid('json').interaction, now);
+    return c.json(await stepOf(c, interaction, await browserSession(c, now), now), 200);
   })
   .route(signInRoute, async (c) => {
     const { interaction: id, username, password } = c.req.valid('json');
     // The interaction first: a request that is not pending here costs no password hashing.
-    const interaction = await loadFor(c, 'authorize', id, Date.now());
+    const interaction = await loadFor(c, PAGE_KINDS, id, Date.now());
     const result = await login(c.get('db'), c.get('config'), {
       username,
       password,
@@ -374,7 +415,7 @@ export const oauthAuthorizeRouter = createRouter()
   })
   .route(verifyRoute, async (c) => {
     const { interaction: id, mfa_token, code } = c.req.valid('json');
-    const interaction = await loadFor(c, 'authorize', id, Date.now());
+    const interaction = await loadFor(c, PAGE_KINDS, id, Date.now());
     const result = await verifyLoginChallenge(
       c.get('db'),
       c.get('config'),
@@ -386,7 +427,7 @@ export const oauthAuthorizeRouter = createRouter()
   })
   .route(passkeySignInRoute, async (c) => {
     const { interaction: id, credential } = c.req.valid('json');
-    const interaction = await loadFor(c, 'authorize', id, Date.now());
+    const interaction = await loadFor(c, PAGE_KINDS, id, Date.now());
     const result = await finishSignIn(
       c.get('db'),
       c.get('config'),
@@ -400,7 +441,6 @@ export const oauthAuthorizeRouter = createRouter()
   .route(consentRoute, async (c) => {
     const { interaction: id, decision } = c.req.valid('json');
     const now = Date.now();
-    const interaction = await loadFor(c, 'authorize', id, now);
-    const ctx = flowContext(c, interaction, await browserSession(c, now), now);
-    return c.json(await decide(ctx, decision === 'allow'), 200);
+    const interaction = await loadFor(c, PAGE_KINDS, id, now);
+    return c.json(await stepOf(c, interaction, await browserSession(c, now), now, decision), 200);
   });

@@ -145,8 +145,8 @@ export const logoutConfirmRoute = defineRoute({
 
 async function logoutContext(c: Context<AppEnv>, id: string) {
   const now = Date.now();
-  const interaction: Interaction<'logout'> = await loadFor(c, 'logout', id, now);
-  return { db: c.get('db'), interaction, browser: await browserSession(c, now), log: requestLog(c), now };
+  const interaction: Interaction<'logout'> = await loadFor(c, ['logout'], id, now);
+  return { db: c.get('db'), interaction, browser: await browserSession(c, now, true), log: requestLog(c), now };
 }
 
 export const oauthLogoutRouter = createRouter()

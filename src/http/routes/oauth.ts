@@ -14,11 +14,12 @@ import { runGrant } from '../../oauth/grants';
 import { introspect } from '../../oauth/introspection';
 import { registerDynamicClient } from '../../oauth/registration';
 import { revokeToken } from '../../oauth/revocation';
-import { bearerToken, userinfo } from '../../oauth/userinfo';
+import { accessTokenOf, userinfo } from '../../oauth/userinfo';
 import { CLIENT_AUTH_METHODS } from '../../platform/db/schema';
-import { requireRole } from '../middleware/auth';
+import { checkBinding, requireRole } from '../middleware/auth';
 import { requestLog } from '../middleware/context';
 import { oauthEndpoint } from '../middleware/oauth';
+import { sessionProof } from '../middleware/dpop';
 import { createRouter, defineRoute, type ResponseSpec } from '../routing';
 import { CLIENT_BASIC_SCHEME } from '../openapi';
 import type { Tag } from '../tags';
@@ -105,7 +106,9 @@ export const authorizationServerMetadataRoute = discovery(
 const tokenResponseSchema = API_DOCS
   ? z.object({
       access_token: z.string().check(z.meta({ description: 'A JWT per RFC 9068 (`typ: at+jwt`), signed with RS256' })),
-      token_type: z.literal('Bearer'),
+      token_type: z
+        .enum(['Bearer', 'DPoP'])
+        .check(z.meta({ description: '`DPoP` when the request carried a DPoP proof' })),
       expires_in: z.number().check(z.int()),
       scope: z.string(),
       refresh_token: z
@@ -123,13 +126,17 @@ export const tokenRoute = defineRoute({
   middleware: [oauthEndpoint()],
   request: {
     form: z.looseObject({
-      grant_type: z
-        .union([z.enum(CLIENT_GRANT_TYPES), z.string()])
-        .check(z.meta({ description: 'authorization_code, refresh_token or client_credentials' })),
+      grant_type: z.union([z.enum(CLIENT_GRANT_TYPES), z.string()]).check(
+        z.meta({
+          description:
+            'authorization_code, refresh_token, urn:ietf:params:oauth:grant-type:device_code or client_credentials',
+        }),
+      ),
       code: param('authorization_code: the code from the redirect'),
       redirect_uri: param('authorization_code: as in the authorization request'),
       code_verifier: param('authorization_code: the PKCE verifier (43-128 characters)'),
       refresh_token: param('refresh_token: the current refresh token'),
+      device_code: param('device_code: the device code of the device authorization'),
       scope: param('refresh_token: a narrower scope; client_credentials: the scopes asked'),
       resource: param('RFC 8707: the resource bound to the grant; client_credentials: the token’s audience'),
       ...clientParams,
@@ -138,15 +145,15 @@ export const tokenRoute = defineRoute({
   docs: API_DOCS && {
     operationId: 'oauthToken',
     tags,
-    summary: 'Token endpoint: exchange a code, refresh, or client credentials',
+    summary: 'Token endpoint: exchange a code, poll for a device, refresh, or client credentials',
     description:
-      '`authorization_code` (with PKCE `code_verifier` and the same `redirect_uri`) starts a grant: an access token, an ID token with `openid`, and a refresh token with `offline_access`. `refresh_token` rotates the refresh token; presenting a spent one after the grace window ends the grant. Each grant is a session of the user (GET /auth/sessions). `client_credentials` (confidential clients): an access token for the client itself (`sub` = client_id), or for an API key’s user, for scopes within the registered ones; no refresh or ID token. Limited per client and per address.',
+      '`authorization_code` (with PKCE `code_verifier` and the same `redirect_uri`) starts a grant: an access token, an ID token with `openid`, and a refresh token with `offline_access`. `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628, with `device_code`) is polled every `interval` seconds: `authorization_pending` until the user answers on the device page, `slow_down` when polled sooner (the interval then grows by 5 seconds), `access_denied`, `expired_token`, then the same tokens as a code exchange; a spent device code is `invalid_grant` and ends its grant. `refresh_token` rotates the refresh token; presenting a spent one after the grace window ends the grant. Each grant is a session of the user (GET /auth/sessions). `client_credentials` (confidential clients): an access token for the client itself (`sub` = client_id), or for an API key’s user, for scopes within the registered ones; no refresh or ID token. Limited per client and per address. A `DPoP` proof (RFC 9449) binds the access token to its key (`cnf.jkt`); a public client’s refresh token is then bound too, and needs a proof of that key.',
     oauthErrors: true,
     security: clientSecurity,
     responses: {
       200: { description: 'Tokens', schema: tokenResponseSchema },
       400: oauthError(
-        '`invalid_request`, `invalid_grant`, `unauthorized_client`, `unsupported_grant_type`, `invalid_scope` or `invalid_target`',
+        '`invalid_request`, `invalid_grant`, `unauthorized_client`, `unsupported_grant_type`, `invalid_scope`, `invalid_target`, `invalid_dpop_proof` or `use_dpop_nonce` (with `DPoP-Nonce`), or for the device flow `authorization_pending`, `slow_down`, `access_denied`, `expired_token`',
       ),
       401: clientAuthFailed,
       429: rateLimited,
@@ -178,14 +185,14 @@ const userinfoRoute = (method: 'get' | 'post', operationId: string) =>
       tags,
       summary: 'Claims about the signed-in user (OpenID Connect UserInfo)',
       description:
-        'Needs an OAuth access token with the `openid` scope whose grant is still live, in `Authorization: Bearer`. Answers the claims of the granted scopes.',
+        'Needs an OAuth access token with the `openid` scope whose grant is still live, in `Authorization: Bearer`, or for a DPoP-bound token `Authorization: DPoP` with a proof. Answers the claims of the granted scopes.',
       bearer: true,
       oauthErrors: true,
       responses: {
         200: { description: 'Claims', schema: userinfoSchema },
         401: {
-          ...oauthError('No, an invalid, expired or revoked token (`invalid_token`)'),
-          headers: { 'WWW-Authenticate': 'Bearer challenge (RFC 6750)' },
+          ...oauthError('No, an invalid, expired or revoked token (`invalid_token`), or a bad DPoP proof'),
+          headers: { 'WWW-Authenticate': 'Bearer (RFC 6750) or DPoP (RFC 9449) challenge' },
         },
         403: oauthError('The token lacks the `openid` scope (`insufficient_scope`)'),
         500: misconfigured,
@@ -330,7 +337,11 @@ const authenticate = (c: Context<AppEnv>, endpoint: 'token' | 'revocation' | 'in
 
 async function answerUserinfo(c: Context<AppEnv>) {
   const { issuer, keys } = c.get('oauth');
-  const claims = await userinfo(c.get('db'), keys.ring, issuer, bearerToken(c.req.header('Authorization')));
+  const presented = accessTokenOf(c.req.header('Authorization'));
+  // A bound token's proof is checked as on the service's own protected routes.
+  const bound = (jkt: string | undefined) =>
+    jkt || presented.dpop ? checkBinding(c, presented.token, jkt, presented.dpop) : Promise.resolve();
+  const claims = await userinfo(c.get('db'), keys.ring, issuer, presented, bound);
   return c.json(claims, 200);
 }
 
@@ -356,6 +367,7 @@ export const oauthRouter = createRouter()
       keys,
       client,
       params: params as Record<string, string | undefined>,
+      dpop: await sessionProof(c),
       log: requestLog(c),
       now: Date.now(),
     });

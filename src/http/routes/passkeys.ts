@@ -7,6 +7,7 @@ import type { Context } from 'hono';
 import * as z from 'zod/mini';
 import type { AppEnv } from '../../platform/env';
 import { requireAuth } from '../middleware/auth';
+import { sessionProof } from '../middleware/dpop';
 import { notifier, requestLog } from '../middleware/context';
 import { createRouter, defineRoute } from '../routing';
 import type { Tag } from '../tags';
@@ -246,7 +247,7 @@ export const signInVerifyRoute = defineRoute({
     tags,
     summary: 'Finish a passkey sign-in: the same tokens as login',
     description:
-      'Send what `navigator.credentials.get()` gave, as JSON. The answer is the login’s, in the delivery asked for. A passkey verifies the user, so it counts as two factors: a user with two-factor on is not asked for a code. Attempts are throttled per address like logins.',
+      'Send what `navigator.credentials.get()` gave, as JSON. The answer is the login’s, in the delivery asked for. A passkey verifies the user, so it counts as two factors: a user with two-factor on is not asked for a code. Attempts are throttled per address like logins. A `DPoP` proof binds the session, as at login.',
     example: {
       credential: {
         id: 'AQIDBA',
@@ -263,6 +264,7 @@ export const signInVerifyRoute = defineRoute({
     },
     responses: {
       200: json(tokenResponseSchema, 'Tokens and the user, as from login'),
+      400: problem('`invalid_dpop_proof` or `use_dpop_nonce`'),
       ...signInProblems,
       500: ceremonyProblems[500],
     },
@@ -304,7 +306,7 @@ export const signUpVerifyRoute = defineRoute({
     tags,
     summary: 'Finish creating an account with a passkey: the user, the passkey and a session, as from login',
     description:
-      'Creates the user (role `user`, no password), stores the passkey and signs in, all or nothing. The account can add a password later (POST /auth/password/add) and more passkeys.',
+      'Creates the user (role `user`, no password), stores the passkey and signs in, all or nothing. The account can add a password later (POST /auth/password/add) and more passkeys. A `DPoP` proof binds the session, as at login.',
     example: {
       credential: {
         id: 'AQIDBA',
@@ -316,7 +318,7 @@ export const signUpVerifyRoute = defineRoute({
     },
     responses: {
       201: json(tokenResponseSchema, 'Tokens and the new user, as from login'),
-      400: ceremonyProblems[400],
+      400: problem(`${ceremonyProblems[400].description}, \`invalid_dpop_proof\` or \`use_dpop_nonce\``),
       409: problem(
         'Username taken meanwhile (`username_taken`), or the passkey is registered already (`passkey_already_registered`)',
       ),
@@ -472,7 +474,7 @@ export const passkeysRouter = createRouter()
       c.get('db'),
       c.get('config'),
       rp(c),
-      { response: credential, userAgent: c.req.header('User-Agent') },
+      { response: credential, userAgent: c.req.header('User-Agent'), dpop: await sessionProof(c) },
       requestLog(c),
       Date.now(),
     );
@@ -495,7 +497,7 @@ export const passkeysRouter = createRouter()
       c.get('db'),
       c.get('config'),
       rp(c),
-      { response: credential, name, userAgent: c.req.header('User-Agent') },
+      { response: credential, name, userAgent: c.req.header('User-Agent'), dpop: await sessionProof(c) },
       requestLog(c),
       Date.now(),
     );

@@ -13,6 +13,7 @@ import { audit } from '../../platform/audit';
 import { sha256Base64Url, timingSafeEqual, utf8 } from '../../platform/crypto';
 import { oauthCodes, sessions, users } from '../../platform/db/schema';
 import { newSessionQueries, revokeSession } from '../../sessions/sessions';
+import { assertClaimed, claimedSql, claimProofQuery } from '../../dpop/replay';
 import { codeHash } from '../codes';
 import { OAuthError } from '../errors';
 import { required, type Grant, type GrantContext } from './context';
@@ -84,6 +85,10 @@ async function handle(ctx: GrantContext) {
   if (resource !== undefined && resource !== stored.resource) {
     throw new OAuthError('invalid_target', 'resource differs from the one granted at the authorization request.');
   }
+  // RFC 9449 §10: a code asked for with dpop_jkt goes only to a proof of that key.
+  if (stored.dpopJkt !== null && stored.dpopJkt !== ctx.dpop?.jkt) {
+    throw invalidGrant('The code is bound to the dpop_jkt key: send a DPoP proof made with it.');
+  }
 
   const scopes = stored.scope.split(' ');
   // Refresh tokens only where the user granted offline access and the client may refresh.
@@ -105,17 +110,27 @@ async function handle(ctx: GrantContext) {
       onlyIf: (grantId) =>
         sql`EXISTS (SELECT 1 FROM ${oauthCodes} WHERE ${oauthCodes.codeHash} = ${hash} AND ${oauthCodes.grantId} = ${grantId})`,
       lifetime: refreshable ? undefined : ctx.config.accessTokenTtl,
+      // RFC 9449 §5: a public client's refresh token is bound to the proof's key; a
+      // confidential client's is bound to its credentials, and each access token to its own proof.
+      dpopJkt: ctx.client.tokenEndpointAuthMethod === 'none' ? ctx.dpop?.jkt : undefined,
     },
     ctx.now,
   );
   // The code is claimed and the grant created in one batch: of two racing exchanges one claims
-  // it, and the grant row lands only if this request's claim did.
+  // it, and the grant row lands only if this request's claim did. A DPoP proof is spent first
+  // in the same batch, and the code is claimed only if that was this request's: a replayed
+  // proof leaves the code unspent.
+  const proof = ctx.dpop;
   const claim = ctx.db
     .update(oauthCodes)
     .set({ usedAt: ctx.now, grantId: issued.sessionId })
-    .where(and(eq(oauthCodes.codeHash, hash), isNull(oauthCodes.usedAt)))
+    .where(and(eq(oauthCodes.codeHash, hash), isNull(oauthCodes.usedAt), proof ? claimedSql(proof) : undefined))
     .returning({ grantId: oauthCodes.grantId });
-  const [claimed, created] = await ctx.db.batch([claim, queries[0], ...(refreshable ? [queries[1]] : [])]);
+  const writes = [claim, queries[0], ...(refreshable ? [queries[1]] : [])] as const;
+  const [spent, claimed, created] = proof
+    ? await ctx.db.batch([claimProofQuery(ctx.db, proof), ...writes])
+    : [null, ...(await ctx.db.batch(writes))];
+  if (spent) assertClaimed(spent);
   if (claimed.length === 0) {
     const winner = await ctx.db
       .select({ grantId: oauthCodes.grantId })

@@ -10,9 +10,11 @@
  * user as `sub` and the key's grant as `sid`, so whatever ends the user's sessions ends them.
  */
 import { useApiKey } from '../../api-keys/api-keys';
+import { assertClaimed, claimProofQuery } from '../../dpop/replay';
 import { audit } from '../../platform/audit';
 import { invalidClient, OAuthError } from '../errors';
-import { formatScope, isResourceUri, isScope, machineScopes, parseScopeWith } from '../scopes';
+import { isResourceUri, RESOURCE_RULE } from '../authorize-request';
+import { formatScope, isScope, machineScopes, parseScopeWith } from '../scopes';
 import { issueOAuthAccessToken, type TokenSubject } from '../tokens';
 import type { Grant, GrantContext } from './context';
 
@@ -23,7 +25,7 @@ async function handle(ctx: GrantContext) {
   }
   const resource = params.resource;
   if (resource !== undefined && !isResourceUri(resource)) {
-    throw new OAuthError('invalid_target', 'resource must be an absolute URI without a fragment.');
+    throw new OAuthError('invalid_target', RESOURCE_RULE);
   }
   const machine = machineScopes(ctx.config.oauth.apiScopes);
   // Scopes of the APIs (as configured now) within the registered ones; a key also the OpenID
@@ -35,7 +37,17 @@ async function handle(ctx: GrantContext) {
   const scope = formatScope(asked);
   if (!scope) throw new OAuthError('invalid_scope', 'This client has no scope to ask for.');
 
-  let subject: TokenSubject = { userId: client.clientId, clientId: client.clientId, scope, resource: resource ?? null };
+  // RFC 9449: a proof binds the token to its key (cnf.jkt), as at the other grants; its jti is
+  // spent in D1 first, so a replayed proof gets nothing.
+  const jkt = ctx.dpop?.jkt;
+  if (ctx.dpop) assertClaimed(await claimProofQuery(ctx.db, ctx.dpop));
+  let subject: TokenSubject = {
+    userId: client.clientId,
+    clientId: client.clientId,
+    scope,
+    resource: resource ?? null,
+    jkt,
+  };
   if (client.ownerId) {
     const key = await useApiKey(ctx.db, client.clientId, scope, ctx.now);
     if (!key) throw invalidClient('This API key has been revoked or has expired.');
@@ -49,7 +61,7 @@ async function handle(ctx: GrantContext) {
     clientId: client.clientId,
     scope,
   });
-  return { access_token: token, token_type: 'Bearer' as const, expires_in: ttl, scope };
+  return { access_token: token, token_type: jkt ? ('DPoP' as const) : ('Bearer' as const), expires_in: ttl, scope };
 }
 
 export const clientCredentialsGrant: Grant = { grantType: 'client_credentials', handle };

@@ -2,6 +2,7 @@
 import type { Config } from '../../platform/config';
 import type { Database } from '../../platform/db/client';
 import type { RequestLog } from '../../platform/audit';
+import type { ProofClaim } from '../../dpop/replay';
 import type { OAuthClient } from '../clients';
 import { OAuthError } from '../errors';
 import type { OAuthKeys } from '../issuer';
@@ -15,6 +16,11 @@ export type GrantContext = {
   /** Authenticated, and registered for this grant type. */
   client: OAuthClient;
   params: Record<string, string | undefined>;
+  /**
+   * The request's verified DPoP proof (RFC 9449 §5), not yet spent: the grant claims it in D1
+   * with its own writes, and the access token is bound to its key.
+   */
+  dpop?: ProofClaim | undefined;
   log: RequestLog;
   now: number;
 };

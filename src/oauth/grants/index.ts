@@ -8,10 +8,11 @@ import { OAuthError } from '../errors';
 import { authorizationCodeGrant } from './authorization-code';
 import { clientCredentialsGrant } from './client-credentials';
 import type { Grant, GrantContext } from './context';
+import { deviceCodeGrant } from './device-code';
 import type { TokenResponse } from './issue';
 import { refreshTokenGrant } from './refresh-token';
 
-const GRANTS: readonly Grant[] = [authorizationCodeGrant, refreshTokenGrant, clientCredentialsGrant];
+const GRANTS: readonly Grant[] = [authorizationCodeGrant, refreshTokenGrant, deviceCodeGrant, clientCredentialsGrant];
 const byType = new Map(GRANTS.map((g) => [g.grantType, g]));
 
 /** Every grant type the token endpoint serves, for discovery. */

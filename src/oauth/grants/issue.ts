@@ -5,10 +5,12 @@ import type { OAuthClient } from '../clients';
 import type { OAuthKeys } from '../issuer';
 import { issueIdToken, issueOAuthAccessToken } from '../tokens';
 import type { Config } from '../../platform/config';
+import type { ProofClaim } from '../../dpop/replay';
 
 export type TokenResponse = {
   access_token: string;
-  token_type: 'Bearer';
+  /** RFC 9449 §5: `DPoP` for a token bound to the request's proof. */
+  token_type: 'Bearer' | 'DPoP';
   expires_in: number;
   scope: string;
   refresh_token?: string | undefined;
@@ -26,12 +28,21 @@ export type IssuedGrant = {
 };
 
 export async function tokenResponse(
-  ctx: { config: Config; issuer: string; keys: OAuthKeys; client: OAuthClient; now: number },
+  ctx: {
+    config: Config;
+    issuer: string;
+    keys: OAuthKeys;
+    client: OAuthClient;
+    now: number;
+    dpop?: ProofClaim | undefined;
+  },
   grant: IssuedGrant,
   extra: { refreshToken?: string | undefined; nonce?: string | null | undefined },
 ): Promise<TokenResponse> {
   const ttl = ctx.config.accessTokenTtl;
+  const jkt = ctx.dpop?.jkt;
   const subject = {
+    jkt,
     userId: grant.user.id,
     clientId: ctx.client.clientId,
     grantId: grant.id,
@@ -61,7 +72,7 @@ export async function tokenResponse(
     : undefined;
   return {
     access_token: access.token,
-    token_type: 'Bearer',
+    token_type: jkt ? 'DPoP' : 'Bearer',
     expires_in: ttl,
     scope: grant.scope,
     ...(extra.refreshToken ? { refresh_token: extra.refreshToken } : {}),

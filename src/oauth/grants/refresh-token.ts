@@ -8,6 +8,7 @@ import { audit } from '../../platform/audit';
 import type { Session } from '../../platform/db/schema';
 import { ApiError } from '../../platform/errors';
 import { rotateRefreshToken } from '../../sessions/sessions';
+import { replayedProof } from '../../dpop/replay';
 import { OAuthError } from '../errors';
 import { parseScope } from '../scopes';
 import { required, type Grant, type GrantContext } from './context';
@@ -33,6 +34,7 @@ async function handle(ctx: GrantContext) {
       // Only a request that narrows the scope or names a resource can be refused by the check,
       // which reads the grant first: the common refresh skips that read (one round trip fewer).
       check: asked !== undefined || resource !== undefined ? check : undefined,
+      dpop: ctx.dpop,
     });
   } catch (err) {
     if (err instanceof ApiError)
@@ -47,6 +49,19 @@ async function handle(ctx: GrantContext) {
       sessionId: outcome.sessionId,
     });
     throw new OAuthError('invalid_grant', 'The refresh token was already used; the grant has been ended.');
+  }
+  // A public client's grant begun with a proof is bound (RFC 9449 §5): a refresh without a
+  // proof of its key is refused and leaves the token unspent; a spent proof, at any grant.
+  if (outcome.kind === 'refused') {
+    audit('refresh_dpop_refused', {
+      ...ctx.log,
+      userId: outcome.userId,
+      clientId: ctx.client.clientId,
+      sessionId: outcome.sessionId,
+      reason: outcome.reason,
+    });
+    if (outcome.reason === 'replayed_proof') throw replayedProof();
+    throw new OAuthError('invalid_grant', 'This refresh token needs a DPoP proof of its key.');
   }
   const { user, session, issued } = outcome;
   const granted = grantedOf(session);

@@ -88,6 +88,13 @@ export const sessions = sqliteTable(
     amr: text('amr'),
     /** The browser's session with the service the grant was given from, if any. */
     browserSessionId: text('browser_session_id'),
+    /**
+     * The JWK SHA-256 thumbprint (RFC 7638) of the DPoP key the session was begun with, or NULL
+     * for a Bearer session. Its access tokens carry it as `cnf.jkt`, and a refresh must prove
+     * possession of that key (src/dpop/). An OAuth grant is bound only for a public client
+     * (RFC 9449 §5): a confidential client's refresh token is bound to its credentials instead.
+     */
+    dpopJkt: text('dpop_jkt'),
   },
   (t) => [
     index('sessions_user_id_idx').on(t.userId),
@@ -121,6 +128,23 @@ export const refreshTokens = sqliteTable(
     successorSealed: text('successor_sealed'),
   },
   (t) => [index('refresh_tokens_session_id_idx').on(t.sessionId)],
+);
+
+/**
+ * DPoP proofs spent at the endpoints that begin or continue a session (login, two-factor
+ * verify, refresh), by SHA-256 of the key's thumbprint and the proof's `jti`: the primary key
+ * makes a second use of one proof fail, on every isolate at once. `claim` is a random value of
+ * the request that inserted the row, so the refresh batch can tell its own insert from an
+ * earlier one. Kept until the proof is too old to be accepted anyway (daily cleanup).
+ */
+export const dpopProofs = sqliteTable(
+  'dpop_proofs',
+  {
+    key: text('key').primaryKey(),
+    claim: text('claim').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+  },
+  (t) => [index('dpop_proofs_expires_at_idx').on(t.expiresAt)],
 );
 
 /**
@@ -396,6 +420,8 @@ export const oauthCodes = sqliteTable(
     expiresAt: integer('expires_at').notNull(),
     usedAt: integer('used_at'),
     grantId: text('grant_id'),
+    /** RFC 9449 §10: the `dpop_jkt` of the authorization request; the exchange needs a proof of that key. */
+    dpopJkt: text('dpop_jkt'),
   },
   (t) => [index('oauth_codes_expires_at_idx').on(t.expiresAt)],
 );
@@ -419,8 +445,9 @@ export const oauthConsents = sqliteTable(
 
 /**
  * A browser's pending step at the OAuth provider: an authorization request that passed
- * validation and waits for sign-in and consent on the hosted page, or a logout waiting for its
- * confirmation (src/oauth/interactions.ts). Short-lived and single-use. The page names it by an
+ * validation and waits for sign-in and consent on the hosted page, a device authorization whose
+ * code the user entered on the device page, or a logout waiting for its confirmation
+ * (src/oauth/interactions.ts). Short-lived and single-use. The page names it by an
  * unguessable id (stored as SHA-256) and the browser proves it is the one that started it with
  * a cookie (stored as SHA-256 too).
  */
@@ -428,7 +455,7 @@ export const oauthInteractions = sqliteTable(
   'oauth_interactions',
   {
     idHash: text('id_hash').primaryKey(),
-    kind: text('kind', { enum: ['authorize', 'logout'] }).notNull(),
+    kind: text('kind', { enum: ['authorize', 'logout', 'device'] }).notNull(),
     browserHash: text('browser_hash').notNull(),
     /** Null for a logout that names no client (it then ends with a page, not a redirect). */
     clientId: text('client_id').references(() => oauthClients.id, { onDelete: 'cascade' }),
@@ -458,6 +485,48 @@ export const oauthAssertionJtis = sqliteTable(
     expiresAt: integer('expires_at').notNull(),
   },
   (t) => [index('oauth_assertion_jtis_expires_at_idx').on(t.expiresAt)],
+);
+
+/**
+ * Device authorizations (RFC 8628, src/oauth/device-codes.ts): a device (a CLI, a TV) holds the
+ * device code and polls the token endpoint with it; the user types the short user code on the
+ * hosted device page and answers Allow or Deny there. Neither code is stored: the device code
+ * (256 random bits) as its SHA-256, the user code (8 letters, about 34.5 bits, which a plain
+ * hash would give up to a few seconds of offline guessing) as an HMAC under a key derived from
+ * DATA_ENCRYPTION_KEY. Once answered, the row records who allowed it, from which session, and
+ * how they had signed in, which the token endpoint turns into a grant as a code exchange does.
+ */
+export const oauthDeviceCodes = sqliteTable(
+  'oauth_device_codes',
+  {
+    deviceCodeHash: text('device_code_hash').primaryKey(),
+    userCodeHash: text('user_code_hash').notNull(),
+    clientId: text('client_id')
+      .notNull()
+      .references(() => oauthClients.id, { onDelete: 'cascade' }),
+    scope: text('scope').notNull(),
+    resource: text('resource'),
+    status: text('status', { enum: ['pending', 'approved', 'denied'] }).notNull(),
+    /** Set by the answer on the device page: who answered, with their token version then. */
+    userId: text('user_id').references(() => users.id, { onDelete: 'cascade' }),
+    tokenVersion: integer('token_version'),
+    browserSessionId: text('browser_session_id'),
+    authTime: integer('auth_time'),
+    amr: text('amr'),
+    /** Seconds the device must wait between polls; grows by 5 with each slow_down (RFC 8628 §3.5). */
+    pollInterval: integer('poll_interval').notNull(),
+    /** The last poll, or the issue before the first: the next poll is due pollInterval after it. */
+    polledAt: integer('polled_at').notNull(),
+    createdAt: integer('created_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+    /** When the token endpoint answered it for good: with tokens (grant_id set) or access_denied. */
+    usedAt: integer('used_at'),
+    grantId: text('grant_id'),
+  },
+  (t) => [
+    uniqueIndex('oauth_device_codes_user_code_hash_unique').on(t.userCodeHash),
+    index('oauth_device_codes_expires_at_idx').on(t.expiresAt),
+  ],
 );
 
 export type OAuthClientRow = typeof oauthClients.$inferSelect;
