@@ -17,6 +17,7 @@ import {
   signedIn,
   signedInAdmin,
   type Api,
+  gatedD1,
 } from './helpers';
 import { basic, clientCredentials, form, provider, verifyOffline, type Provider } from './oauth-helpers';
 
@@ -313,30 +314,6 @@ describe('what ends a key and its tokens', () => {
 });
 
 describe('races', () => {
-  /** The real test D1, except that its `n`-th batch waits until `release()`. */
-  function gatedD1(n: number) {
-    let calls = 0;
-    let reached!: () => void;
-    let release!: () => void;
-    const reachedP = new Promise<void>((resolve) => (reached = resolve));
-    const released = new Promise<void>((resolve) => (release = resolve));
-    const real = env.DB;
-    const d1 = {
-      prepare: (query: string) => real.prepare(query),
-      batch: async (statements: D1PreparedStatement[]) => {
-        calls += 1;
-        if (calls === n) {
-          reached();
-          await released;
-        }
-        return real.batch(statements);
-      },
-      exec: (query: string) => real.exec(query),
-      withSession: (constraint?: string) => real.withSession(constraint),
-    } as unknown as D1Database;
-    return { d1, reached: reachedP, release };
-  }
-
   it('an admin key made while its user is demoted is not made', async () => {
     const demoted = await signedInAdmin();
     // The creation's third batch (after the password proof's two) inserts the key's grant.

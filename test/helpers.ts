@@ -270,3 +270,31 @@ export async function withVerifiedEmail(call: Api, sent: Sent[], prefix: string)
   expect((await call('/auth/email/verify', { json: { code }, token: s.token })).status).toBe(200);
   return { ...s, email };
 }
+
+/**
+ * The real test D1, except that its `batchNumber`-th batch waits until `release()`.
+ * `reached` resolves when that batch is called.
+ */
+export function gatedD1(batchNumber: number) {
+  let calls = 0;
+  let reached!: () => void;
+  let release!: () => void;
+  const reachedP = new Promise<void>((resolve) => (reached = resolve));
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const real = env.DB;
+  const d1 = {
+    prepare: (query: string) => real.prepare(query),
+    batch: async (statements: D1PreparedStatement[]) => {
+      calls += 1;
+      if (calls === batchNumber) {
+        reached();
+        await released;
+      }
+      return real.batch(statements);
+    },
+    exec: (query: string) => real.exec(query),
+    dump: () => real.dump(),
+    withSession: (constraint?: string) => real.withSession(constraint),
+  } as unknown as D1Database;
+  return { d1, reached: reachedP, release };
+}
