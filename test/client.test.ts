@@ -516,7 +516,11 @@ describe('edge-auth/client', () => {
       expect((await again.refresh())?.username).toBe(username);
       expect((await again.api.GET('/auth/me')).data?.user.username).toBe(username);
 
+      // A page may reload on the signed-out event: by then the service has cleared the cookie.
+      const jarAtSignOut: number[] = [];
+      again.onChange((user) => user === null && jarAtSignOut.push(tab.jar.size));
       await again.logout();
+      expect(jarAtSignOut).toEqual([0]);
       expect(tab.jar.size).toBe(0);
       expect(await client(browser(tab.jar).fetch, { refreshTokenDelivery: 'cookie' }).refresh()).toBeNull();
     });

@@ -548,12 +548,20 @@ export function createEdgeAuthClient(options: EdgeAuthClientOptions) {
      */
     async logout(): Promise<void> {
       const token = refreshToken;
-      clear();
-      if (delivery === 'body' && !token) return;
-      const { error, response } = await session.POST('/auth/logout', {
-        body: token ? { refresh_token: token } : undefined,
-      });
-      if (!response.ok) throw toEdgeAuthError(response, error);
+      // No refresh may start or land meanwhile: the session is ending.
+      epoch += 1;
+      stopTimer();
+      try {
+        if (delivery === 'body' && !token) return;
+        const { error, response } = await session.POST('/auth/logout', {
+          body: token ? { refresh_token: token } : undefined,
+        });
+        if (!response.ok) throw toEdgeAuthError(response, error);
+      } finally {
+        // Listeners hear of it only after the service answered: a page that reloads or closes on
+        // the signed-out event would otherwise cut off the answer that clears the refresh cookie.
+        clear();
+      }
     },
 
     /** Ends every session of the user, on every device, and every access token issued so far. */

@@ -57,19 +57,9 @@ export function d1Command({ name, usage, options = {} }) {
   }
   const where = values.local ? 'local' : 'remote';
 
-  /**
-   * Runs `wrangler d1 execute` with `--command` or `--file` and returns its parsed `--json`
-   * output (an array of results); a failure ends the script with exit status 1.
-   * @param {{ command?: string, file?: string }} input
-   * @param {{ timeoutMs?: number }} [limits] a remote call may be slow, but must not hang forever
-   */
-  function execute(input, { timeoutMs = 120_000 } = {}) {
-    const args = ['d1', 'execute', 'DB', values.local ? '--local' : '--remote'];
-    // Relative to where the operator ran the command, not to the repo root wrangler runs in.
-    if (values['persist-to'] !== undefined) args.push('--persist-to', path.resolve(values['persist-to']));
-    if (values.remote) args.push('--yes');
-    args.push('--json', ...(input.file ? ['--file', input.file] : ['--command', input.command]));
-    const result = spawnSync('wrangler', args, {
+  /** One `wrangler d1 execute` run, from the repo root. */
+  function runWrangler(args, timeoutMs) {
+    return spawnSync('wrangler', args, {
       // The repo root, so wrangler finds wrangler.toml wherever this is run from.
       cwd: root,
       encoding: 'utf8',
@@ -83,6 +73,33 @@ export function d1Command({ name, usage, options = {} }) {
         WRANGLER_SEND_METRICS: 'false',
       },
     });
+  }
+
+  /** Whether wrangler answered that another process holds the local database's write lock. */
+  const isLocked = (result) => /SQLITE_BUSY|database is locked/.test(`${result.stdout ?? ''}${result.stderr ?? ''}`);
+
+  /**
+   * Runs `wrangler d1 execute` with `--command` or `--file` and returns its parsed `--json`
+   * output (an array of results); a failure ends the script with exit status 1.
+   * @param {{ command?: string, file?: string }} input
+   * @param {{ timeoutMs?: number }} [limits] a remote call may be slow, but must not hang forever
+   */
+  function execute(input, { timeoutMs = 120_000 } = {}) {
+    const args = ['d1', 'execute', 'DB', values.local ? '--local' : '--remote'];
+    // Relative to where the operator ran the command, not to the repo root wrangler runs in.
+    if (values['persist-to'] !== undefined) args.push('--persist-to', path.resolve(values['persist-to']));
+    if (values.remote) args.push('--yes');
+    args.push('--json', ...(input.file ? ['--file', input.file] : ['--command', input.command]));
+    let result = runWrangler(args, timeoutMs);
+    // A local database is a SQLite file that another process may be writing at that moment:
+    // `wrangler dev` (its startup, or a request), or a second script. SQLite then refuses at
+    // once rather than wait. Every statement these scripts send is idempotent (INSERT … ON
+    // CONFLICT DO NOTHING, UPDATE … SET), and a refused run wrote nothing, so it is run again,
+    // waiting up to about 15 s in all.
+    for (let waitMs = 250; values.local && isLocked(result) && waitMs <= 8_000; waitMs *= 2) {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, waitMs);
+      result = runWrangler(args, timeoutMs);
+    }
     if (result.error) fail(`could not run wrangler: ${result.error.message}`);
     // `--json` prints a JSON array of results, or an object with `error` when the query failed.
     let output;
@@ -91,7 +108,11 @@ export function d1Command({ name, usage, options = {} }) {
     } catch {}
     if (result.status !== 0 || !Array.isArray(output)) {
       const detail = output?.error?.text ?? (result.stderr || result.stdout).trim();
-      const hint = /no such table/.test(detail) ? ` (migrations not applied? npm run db:migrate:${where})` : '';
+      const hint = /no such table/.test(detail)
+        ? ` (migrations not applied? npm run db:migrate:${where})`
+        : isLocked(result)
+          ? ' (another process kept the local database busy: a request to `wrangler dev`, or a second script?)'
+          : '';
       fail(`wrangler d1 execute failed (exit ${result.status ?? result.signal}): ${detail}${hint}`);
     }
     return output;

@@ -10,7 +10,9 @@
  *
  * Run: npx vitest run test/e2e/import-users.test.ts
  */
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -264,6 +266,36 @@ describe('users:import from a Flask app, then login over HTTP', () => {
     for (const u of FLASK_USERS) expect(hashOf(users, u.username), u.username).toMatch(/^\$pbkdf2-sha256\$i=100000\$/);
     // The plaintext user's hash was already the service's own: a login leaves it alone.
     expect(hashOf(users, 'tutorial')).toBe(hashOf(afterFirstImport, 'tutorial'));
+  });
+
+  it('waits while another process holds the write lock (as `wrangler dev` may), then imports', async () => {
+    const dir = scratch();
+    const csv = path.join(dir, 'locked.csv');
+    await writeFile(csv, 'username,password\nwhile_locked,a password long enough\n');
+    const [databaseFile] = readdirSync(path.join(dir, 'v3/d1/miniflare-D1DatabaseObject'))
+      .filter((f) => f.endsWith('.sqlite') && f !== 'metadata.sqlite')
+      .map((f) => path.join(dir, 'v3/d1/miniflare-D1DatabaseObject', f));
+    // A writer that holds SQLite's exclusive lock for 3 s; wrangler is refused at once meanwhile.
+    const holder = spawn(
+      'node',
+      [
+        '--disable-warning=ExperimentalWarning',
+        '--input-type=module',
+        '-e',
+        `import { DatabaseSync } from 'node:sqlite';
+         const db = new DatabaseSync(process.argv[1]);
+         db.exec('BEGIN EXCLUSIVE');
+         console.log('locked');
+         setTimeout(() => db.exec('COMMIT'), 3000);`,
+        databaseFile!,
+      ],
+      { env: childEnv(dir), stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    await once(holder.stdout, 'data');
+    const result = await importUsers(csv).finally(() => holder.kill());
+    expect(result.code, result.output).toBe(0);
+    expect(result.output).toContain('imported 1 of 1');
+    expect((await dumpUsers()).map((u) => u.username)).toContain('while_locked');
   });
 });
 
