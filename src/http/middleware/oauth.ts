@@ -67,6 +67,17 @@ export async function readForm(request: Request): Promise<Record<string, string>
   return params;
 }
 
+/**
+ * The parameters of a hosted page's POST (authorization, end session): a form body's, or none
+ * for any other body, which names no client and so is answered as a page. Read as bytes, not
+ * .text(): workerd warns when .text() meets a Content-Type that is not text.
+ */
+export async function pageFormParams(request: Request): Promise<URLSearchParams> {
+  const type = request.headers.get('Content-Type')?.split(';')[0]?.trim().toLowerCase();
+  if (type !== FORM_TYPE) return new URLSearchParams();
+  return new URLSearchParams(new TextDecoder().decode(await request.arrayBuffer()));
+}
+
 /** Reads the form body and validates it against `schema`; the handler gets it as `c.req.valid('form')`. */
 export const formBody = (schema: z.ZodMiniType) =>
   createMiddleware<AppEnv>(async (c, next) => {

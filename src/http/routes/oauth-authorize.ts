@@ -44,6 +44,7 @@ import { decideDevice, deviceStep } from '../../oauth/device-flow';
 import { oauthKeys, resolveIssuer } from '../../oauth/issuer';
 import { notifier, requestLog } from '../middleware/context';
 import { sameOriginOnly } from '../middleware/same-origin';
+import { pageFormParams } from '../middleware/oauth';
 import { errorPage } from '../error-page';
 import { createRouter, defineRoute } from '../routing';
 import { credentialsSchema, json, MAX_BODY_BYTES, problem } from '../schemas';
@@ -385,11 +386,7 @@ const flowContext = (
 export const oauthAuthorizeRouter = createRouter()
   .route(authorizeRoute, (c) => authorize(c, new URL(c.req.url).searchParams))
   .route(authorizePostRoute, async (c) => {
-    const type = c.req.header('Content-Type')?.split(';')[0]?.trim().toLowerCase();
-    // Anything but a form has no parameters we can read: it names no client, so it is a page.
-    const params =
-      type === 'application/x-www-form-urlencoded' ? new URLSearchParams(await c.req.text()) : new URLSearchParams();
-    return authorize(c, params);
+    return authorize(c, await pageFormParams(c.req.raw));
   })
   .route(nextStepRoute, async (c) => {
     const now = Date.now();

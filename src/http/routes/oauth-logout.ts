@@ -17,6 +17,7 @@ import { createInteraction, type Interaction } from '../../oauth/interactions';
 import { oauthKeys, resolveIssuer } from '../../oauth/issuer';
 import { requestLog } from '../middleware/context';
 import { sameOriginOnly } from '../middleware/same-origin';
+import { pageFormParams } from '../middleware/oauth';
 import { errorPage } from '../error-page';
 import { createRouter, defineRoute } from '../routing';
 import { json, MAX_BODY_BYTES, problem } from '../schemas';
@@ -152,10 +153,7 @@ async function logoutContext(c: Context<AppEnv>, id: string) {
 export const oauthLogoutRouter = createRouter()
   .route(endSessionRoute, (c) => endSession(c, new URL(c.req.url).searchParams))
   .route(endSessionPostRoute, async (c) => {
-    const type = c.req.header('Content-Type')?.split(';')[0]?.trim().toLowerCase();
-    const params =
-      type === 'application/x-www-form-urlencoded' ? new URLSearchParams(await c.req.text()) : new URLSearchParams();
-    return endSession(c, params);
+    return endSession(c, await pageFormParams(c.req.raw));
   })
   .route(logoutInfoRoute, async (c) =>
     c.json(await logoutInfo(await logoutContext(c, c.req.valid('json').interaction)), 200),
