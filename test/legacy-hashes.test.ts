@@ -260,7 +260,8 @@ describe('login with a legacy hash, through the Worker', () => {
   it("logs in above 100,000 iterations under a deployed Worker's WebCrypto cap, replacing the hash for good", async () => {
     const v = byPrefix('pbkdf2:sha256:100001$');
     const user = await insertImportedUser(v.hash);
-    const first = await api('/auth/login', { json: { username: user.username, password: v.password } });
+    const deployed = appWith({ PBKDF2_ITERATIONS: '100000' });
+    const first = await deployed('/auth/login', { json: { username: user.username, password: v.password } });
     expect(first.status).toBe(200);
     // The legacy check took the pure-JS path: the only WebCrypto PBKDF2 was the new hash.
     expect(asked).toEqual([100_000]);
@@ -270,7 +271,7 @@ describe('login with a legacy hash, through the Worker', () => {
       ok: true,
       needsRehash: false,
     });
-    const second = await api('/auth/login', { json: { username: user.username, password: v.password } });
+    const second = await deployed('/auth/login', { json: { username: user.username, password: v.password } });
     expect(second.status).toBe(200);
     expect(await storedHash(user.id)).toBe(upgraded);
   }, 30_000);

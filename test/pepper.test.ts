@@ -11,12 +11,12 @@ const storedHash = async (id: string) =>
 describe('password hashes are upgraded at the next login', () => {
   it('when PASSWORD_PEPPER is turned on', async () => {
     const user = await register();
-    expect(await storedHash(user.id)).toMatch(/^\$pbkdf2-sha256\$i=100000\$/);
+    expect(await storedHash(user.id)).toMatch(new RegExp(`^\\$pbkdf2-sha256\\$i=${env.PBKDF2_ITERATIONS}\\$`));
 
     const peppered = appWith({ PASSWORD_PEPPER: PEPPER });
     expect((await peppered('/auth/login', { json: { username: user.username, password: PASSWORD } })).status).toBe(200);
     const upgraded = await storedHash(user.id);
-    expect(upgraded).toMatch(/^\$pbkdf2-sha256\$i=100000,p=1\$/);
+    expect(upgraded).toMatch(new RegExp(`^\\$pbkdf2-sha256\\$i=${env.PBKDF2_ITERATIONS},p=1\\$`));
 
     // The upgraded hash needs the pepper: the database alone no longer verifies it.
     expect((await peppered('/auth/login', { json: { username: user.username, password: PASSWORD } })).status).toBe(200);
