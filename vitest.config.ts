@@ -121,9 +121,9 @@ export default defineConfig(async () => {
             name: 'e2e',
             include: ['test/e2e/**/*.test.ts'],
             environment: 'node',
-            globalSetup: ['./test/e2e/chromium-setup.ts'],
-            // Starting a server applies every migration first (each one starts workerd) and then
-            // waits for /health: on 2 busy cores that alone can take minutes.
+            globalSetup: ['./test/e2e/chromium-setup.ts', './test/e2e/d1-setup.ts'],
+            // Starting a server waits for the migrated D1 (d1-setup.ts) and then for /health: on
+            // 2 busy cores that alone can take minutes.
             testTimeout: 240_000,
             hookTimeout: 300_000,
           },

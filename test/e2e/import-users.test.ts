@@ -21,6 +21,7 @@ import {
   ROOT,
   api as apiAt,
   childEnv,
+  copyMigratedD1,
   onFreePort,
   run as runCommand,
   startServer,
@@ -48,18 +49,27 @@ const FLASK_USERS = [
 const scratch = useScratchDir('import');
 
 /**
- * Writes a SQLite file as Flask-SQLAlchemy would, from a child Node: `node:sqlite` warns that
- * it is experimental, and a passing test run prints nothing but test names.
+ * Runs statements on a SQLite file (a Flask app's, or the local D1's) from a child Node:
+ * `node:sqlite` warns that it is experimental, and a passing test run prints nothing but test
+ * names. Returns the rows of the last statement.
  */
-async function writeSqlite(file: string, statements: { sql: string; params?: (string | null | Buffer)[] }[]) {
+async function sqlite(
+  file: string,
+  statements: { sql: string; params?: (string | null | Buffer)[] }[],
+): Promise<Record<string, unknown>[]> {
   const code = `
     import { DatabaseSync } from 'node:sqlite';
     const [file, json] = process.argv.slice(1);
     const db = new DatabaseSync(file);
+    db.exec('PRAGMA busy_timeout = 10000'); // wrangler dev may be writing the local D1.
+    let rows = [];
     for (const { sql, params = [] } of JSON.parse(json)) {
-      db.prepare(sql).run(...params.map((p) => (p && typeof p === 'object' ? Buffer.from(p.blob, 'base64') : p)));
+      const statement = db.prepare(sql);
+      const values = params.map((p) => (p && typeof p === 'object' ? Buffer.from(p.blob, 'base64') : p));
+      rows = statement.columns().length ? statement.all(...values) : (statement.run(...values), []);
     }
-    db.close();`;
+    db.close();
+    console.log(JSON.stringify(rows));`;
   const encoded = statements.map(({ sql, params = [] }) => ({
     sql,
     params: params.map((p) => (Buffer.isBuffer(p) ? { blob: p.toString('base64') } : p)),
@@ -73,7 +83,8 @@ async function writeSqlite(file: string, statements: { sql: string; params?: (st
     JSON.stringify(encoded),
   ];
   const result = await run('node', args);
-  if (result.code !== 0) throw new Error(`writing ${file} failed:\n${result.output}`);
+  if (result.code !== 0) throw new Error(`SQLite on ${file} failed:\n${result.output}`);
+  return JSON.parse(result.output);
 }
 let server: Promise<Server> | undefined;
 let wrangler: Server | undefined;
@@ -84,23 +95,15 @@ const importUsers = (file: string) => run('node', [IMPORT, file, '--local', '--p
 const api = (pathname: string, init: { json?: unknown; token?: string } = {}) =>
   apiAt(wrangler!.baseUrl, pathname, init);
 
-/** Every column of every user, through the same CLI the import uses. */
-async function dumpUsers(): Promise<Record<string, unknown>[]> {
-  const sql = 'SELECT * FROM users ORDER BY username_key';
-  const result = await run('wrangler', [
-    'd1',
-    'execute',
-    'DB',
-    '--local',
-    '--persist-to',
-    scratch(),
-    '--json',
-    '--command',
-    sql,
-  ]);
-  expect(result.code, result.output).toBe(0);
-  return JSON.parse(result.output.slice(result.output.indexOf('[')))[0].results;
+/** The local D1's SQLite file, as wrangler keeps it under --persist-to. */
+function localD1File(): string {
+  const dir = path.join(scratch(), 'v3/d1/miniflare-D1DatabaseObject');
+  const [file] = readdirSync(dir).filter((f) => f.endsWith('.sqlite') && f !== 'metadata.sqlite');
+  return path.join(dir, file!);
 }
+
+/** Every column of every user, read from the local D1's file. */
+const dumpUsers = () => sqlite(localD1File(), [{ sql: 'SELECT * FROM users ORDER BY username_key' }]);
 const hashOf = (users: Record<string, unknown>[], name: string) =>
   users.find((u) => u.username_key === name.toLowerCase())?.password_hash;
 
@@ -110,13 +113,12 @@ describe('users:import from a Flask app, then login over HTTP', () => {
 
   beforeAll(async () => {
     const dir = scratch();
-    const migrated = await run('wrangler', ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', dir]);
-    if (migrated.code !== 0) throw new Error(`migrations failed (exit ${migrated.code}):\n${migrated.output}`);
+    await copyMigratedD1(dir);
 
     // As Flask-SQLAlchemy creates it for `class User(db.Model)`.
     sqliteFile = path.join(dir, 'app.db');
     const insert = 'INSERT INTO user (username, password_hash, role) VALUES (?, ?, ?)';
-    await writeSqlite(sqliteFile, [
+    await sqlite(sqliteFile, [
       {
         sql:
           'CREATE TABLE user (id INTEGER NOT NULL PRIMARY KEY, username VARCHAR(80) NOT NULL UNIQUE, ' +
@@ -272,9 +274,6 @@ describe('users:import from a Flask app, then login over HTTP', () => {
     const dir = scratch();
     const csv = path.join(dir, 'locked.csv');
     await writeFile(csv, 'username,password\nwhile_locked,a password long enough\n');
-    const [databaseFile] = readdirSync(path.join(dir, 'v3/d1/miniflare-D1DatabaseObject'))
-      .filter((f) => f.endsWith('.sqlite') && f !== 'metadata.sqlite')
-      .map((f) => path.join(dir, 'v3/d1/miniflare-D1DatabaseObject', f));
     // A writer that holds SQLite's exclusive lock for 3 s; wrangler is refused at once meanwhile.
     const holder = spawn(
       'node',
@@ -287,7 +286,7 @@ describe('users:import from a Flask app, then login over HTTP', () => {
          db.exec('BEGIN EXCLUSIVE');
          console.log('locked');
          setTimeout(() => db.exec('COMMIT'), 3000);`,
-        databaseFile!,
+        localD1File(),
       ],
       { env: childEnv(dir), stdio: ['ignore', 'pipe', 'inherit'] },
     );
@@ -313,7 +312,7 @@ describe('users:import refuses bad invocations before touching D1', () => {
 
   it('exits 1 naming the problem when the table or the CSV header is not what a Flask app has', async () => {
     const dbFile = path.join(scratch(), 'other.db');
-    await writeSqlite(dbFile, [{ sql: 'CREATE TABLE accounts (name TEXT, pw TEXT)' }]);
+    await sqlite(dbFile, [{ sql: 'CREATE TABLE accounts (name TEXT, pw TEXT)' }]);
     const noTable = await importWith(dbFile, '--local', '--persist-to', scratch());
     expect(noTable.code, noTable.output).toBe(1);
     expect(noTable.output).toContain('no table "user" (use --table)');

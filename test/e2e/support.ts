@@ -4,12 +4,13 @@
  * process group, waited for on GET /health, and stopped with everything they started.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const BIN = path.join(ROOT, 'node_modules', '.bin');
@@ -217,8 +218,25 @@ export async function onFreePort(start: (port: number) => Promise<Server>, tries
 }
 
 /**
+ * Makes `stateDir` hold a local D1 with every migration applied, as `wrangler d1 migrations
+ * apply --local --persist-to stateDir` leaves it: a copy of the one d1-setup.ts migrated for
+ * this run, once it is ready.
+ */
+export async function copyMigratedD1(stateDir: string): Promise<void> {
+  const template = inject('migratedD1');
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (!existsSync(path.join(template, 'READY'))) {
+    if (existsSync(path.join(template, 'FAILED')))
+      throw new Error(await readFile(path.join(template, 'FAILED'), 'utf8'));
+    if (Date.now() > deadline) throw new Error(`the migrated D1 was not ready after ${START_TIMEOUT_MS} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  await cp(path.join(template, 'state'), stateDir, { recursive: true });
+}
+
+/**
  * A real `wrangler dev` on 127.0.0.1 (workerd, wrangler.toml's bindings) serving a fresh local
- * D1 in `stateDir`, to which the real migrations are applied first. `vars` become `--var`s.
+ * D1 in `stateDir`, with the real migrations applied (copyMigratedD1). `vars` become `--var`s.
  *
  * With --env-file, wrangler reads that file INSTEAD of .dev.vars (and .env). --var alone is
  * not enough: it does win over .dev.vars for the same name (checked: the token's kid was the
@@ -231,10 +249,7 @@ export async function startWranglerDev(
 ): Promise<Server> {
   const env = childEnv(stateDir);
   const config = options.config ? ['--config', options.config] : [];
-  const migrate = ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', stateDir, ...config];
-  // Each migration starts workerd: about 20 s for all of them on a 2-core machine under load.
-  const migrated = await run('wrangler', migrate, { cwd: ROOT, env, timeoutMs: START_TIMEOUT_MS });
-  if (migrated.code !== 0) throw new Error(`migrations failed (exit ${migrated.code}):\n${migrated.output}`);
+  await copyMigratedD1(stateDir);
   const envFile = path.join(stateDir, 'e2e.env');
   await writeFile(envFile, '# Deliberately empty: see startWranglerDev in support.ts.\n');
   return onFreePort((port) =>
