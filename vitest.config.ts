@@ -3,6 +3,7 @@ import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
 import * as esbuild from 'esbuild';
 import { defineConfig } from 'vitest/config';
 import { buildAssets } from './scripts/build-assets.mjs';
+import InterleavingSequencer from './test/sequencer.ts';
 
 /** A fixed, test-only secret: tests must not depend on a developer's .dev.vars. */
 export const TEST_JWT_SECRET = 'test-only-secret-0123456789abcdefghijklmnopqrstuvwxyz';
@@ -64,6 +65,7 @@ export default defineConfig(async () => {
       // loaded machine listed hundreds, and suites of the same name under different parents
       // (describe.each) printed the same line again and again. A minute marks a test worth a look.
       slowTestThreshold: 60_000,
+      sequence: { sequencer: InterleavingSequencer },
       // Audit lines are asserted by test/audit.test.ts; elsewhere they only bury the report.
       onConsoleLog: (log: string) => !log.includes('"type":"audit"'),
       projects: [
