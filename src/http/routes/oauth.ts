@@ -9,7 +9,7 @@ import * as z from 'zod/mini';
 import { OAUTH_PATHS } from '../../oauth/endpoints';
 import { serverMetadata } from '../../oauth/discovery';
 import { authenticateClientRequest } from '../../oauth/client-auth';
-import { clientMetadataSchema, CLIENT_GRANT_TYPES, ID_TOKEN_ALGS } from '../../oauth/clients';
+import { clientMetadataSchema, CLIENT_GRANT_TYPES, CLIENT_KEY_ALGS, ID_TOKEN_ALGS } from '../../oauth/clients';
 import { runGrant } from '../../oauth/grants';
 import { introspect } from '../../oauth/introspection';
 import { registerDynamicClient } from '../../oauth/registration';
@@ -274,6 +274,12 @@ const registrationResponseSchema = API_DOCS
       redirect_uris: z.array(z.string()),
       token_endpoint_auth_method: z.enum(CLIENT_AUTH_METHODS),
       id_token_signed_response_alg: z.enum(ID_TOKEN_ALGS),
+      token_endpoint_auth_signing_alg: z
+        .optional(z.enum(CLIENT_KEY_ALGS))
+        .check(z.meta({ description: '`private_key_jwt`: the only algorithm its assertions may be signed with' })),
+      dpop_bound_access_tokens: z
+        .boolean()
+        .check(z.meta({ description: 'RFC 9449 §5.2: token requests without a DPoP proof are refused' })),
     })
   : (undefined as never);
 
