@@ -927,7 +927,7 @@ export interface paths {
         head?: never;
         /**
          * Change an OAuth client’s metadata, or mark it first-party (skip_consent)
-         * @description Members left out stay as they are; `null` clears `client_name`, `logo_uri` or `scope`. The authentication method is fixed at registration. With `skip_consent`, users are not asked for consent for this client.
+         * @description Members left out stay as they are; `null` clears `client_name`, `logo_uri`, `scope` or `token_endpoint_auth_signing_alg`. The authentication method is fixed at registration. With `skip_consent`, users are not asked for consent for this client.
          */
         patch: operations["updateOAuthClient"];
         trace?: never;
@@ -5225,6 +5225,9 @@ export interface operations {
                         })[];
                     };
                     jwks_uri?: string;
+                    /** @enum {string} */
+                    token_endpoint_auth_signing_alg?: "RS256" | "ES256" | "EdDSA";
+                    dpop_bound_access_tokens?: boolean;
                 };
             };
         };
@@ -5246,6 +5249,13 @@ export interface operations {
                         token_endpoint_auth_method: "client_secret_basic" | "client_secret_post" | "private_key_jwt" | "none";
                         /** @enum {string} */
                         id_token_signed_response_alg: "RS256" | "ES256" | "EdDSA";
+                        /**
+                         * @description `private_key_jwt`: the only algorithm its assertions may be signed with
+                         * @enum {string}
+                         */
+                        token_endpoint_auth_signing_alg?: "RS256" | "ES256" | "EdDSA";
+                        /** @description RFC 9449 §5.2: token requests without a DPoP proof are refused */
+                        dpop_bound_access_tokens: boolean;
                     } & {
                         [key: string]: unknown;
                     };
@@ -5358,6 +5368,8 @@ export interface operations {
                                 [key: string]: unknown;
                             };
                             jwks_uri?: string;
+                            token_endpoint_auth_signing_alg?: string;
+                            dpop_bound_access_tokens: boolean;
                             client_id_issued_at: number;
                             /** @description Users are not asked for consent (first-party clients) */
                             skip_consent: boolean;
@@ -5490,6 +5502,8 @@ export interface operations {
                         })[];
                     } | null;
                     jwks_uri?: string | null;
+                    token_endpoint_auth_signing_alg?: ("RS256" | "ES256" | "EdDSA") | null;
+                    dpop_bound_access_tokens?: boolean;
                     skip_consent?: boolean;
                 };
             };
@@ -5521,6 +5535,8 @@ export interface operations {
                                 [key: string]: unknown;
                             };
                             jwks_uri?: string;
+                            token_endpoint_auth_signing_alg?: string;
+                            dpop_bound_access_tokens: boolean;
                             client_id_issued_at: number;
                             /** @description Users are not asked for consent (first-party clients) */
                             skip_consent: boolean;
