@@ -2,7 +2,8 @@
  * Client authentication with a JWT the client signs, `private_key_jwt` (RFC 7523 §2.2 and §3,
  * OIDC Core §9), checked as node-oidc-provider's lib/shared/jwt_client_auth.js checks it, with
  * jose: `iss` and `sub` are the client_id, `aud` is the issuer or the token endpoint, `exp` is
- * required and at most five minutes away, and the `jti` is used once. Every failure is
+ * required and at most five minutes away, the `jti` is used once, and the algorithm is the
+ * client's `token_endpoint_auth_signing_alg` when it registered one. Every failure is
  * `invalid_client` (RFC 7521 §4.2.1).
  *
  * The keys are the client's registered `jwks`, or the JWK Set at its `jwks_uri`, fetched with a
@@ -100,9 +101,6 @@ async function remoteKeys(uri: string, now: number, maxAge: number): Promise<Jwk
   return keys;
 }
 
-const wrongAlg = (algorithms: readonly ClientKeyAlg[]) =>
-  invalidClient(`The client assertion must be signed with ${algorithms.join(', ')}.`);
-
 /** What jose's refusal means, in words for error_description. */
 function describe(err: unknown): string {
   const { code, claim } = err as { code?: string; claim?: string };
@@ -132,7 +130,9 @@ export async function verifyClientAssertion(
   } catch {
     throw invalidClient('The client assertion is not a JWT.');
   }
-  if (!algorithms.includes(alg as ClientKeyAlg)) throw wrongAlg(algorithms);
+  if (!algorithms.includes(alg as ClientKeyAlg)) {
+    throw invalidClient(`The client assertion must be signed with ${algorithms.join(', ')}.`);
+  }
   const verify = (keys: JwkSet) =>
     jwtVerify(assertion, keyIn(keys), {
       algorithms: [...algorithms],
