@@ -243,6 +243,132 @@ describe('registration', () => {
   });
 });
 
+describe('token_endpoint_auth_signing_alg', () => {
+  const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+  /** A client that holds an ES256 and an EdDSA key and registered EdDSA as its only algorithm. */
+  async function edOnly() {
+    const [es, ed] = [await keyPair('ES256'), await keyPair('EdDSA')];
+    const client = await keyedClient(es, {
+      jwks: { keys: [es.jwk, ed.jwk] },
+      grant_types: ['client_credentials', DEVICE_GRANT],
+      scope: 'api openid',
+      token_endpoint_auth_signing_alg: 'EdDSA',
+    });
+    return { client, es, ed };
+  }
+
+  it('is returned at registration and in the admin listing', async () => {
+    const { client } = await edOnly();
+    expect(client.token_endpoint_auth_signing_alg).toBe('EdDSA');
+    const listed = (await (await p.api('/admin/oauth/clients?limit=100', { token: admin.token })).json()) as {
+      clients: Record<string, unknown>[];
+    };
+    expect(listed.clients.find((c) => c.client_id === client.client_id)).toMatchObject({
+      token_endpoint_auth_signing_alg: 'EdDSA',
+    });
+  });
+
+  it('refuses an assertion signed with another algorithm the service takes, at every endpoint that authenticates clients', async () => {
+    const { client, es, ed } = await edOnly();
+    const ok = await tokenRequest(await assertion(client.client_id, ed));
+    expect(ok.status, await ok.clone().text()).toBe(200);
+    const { access_token } = (await ok.json()) as { access_token: string };
+    for (const [path, params] of [
+      ['/oauth/token', { grant_type: 'client_credentials' }],
+      ['/oauth/introspect', { token: access_token }],
+      ['/oauth/revoke', { token: access_token }],
+      ['/oauth/device_authorization', { scope: 'openid' }],
+    ] as const) {
+      const res = await p.api(path, form({ ...params, ...withAssertion(await assertion(client.client_id, es)) }));
+      expect(res.headers.get('WWW-Authenticate'), path).toBe('Basic realm="edge-auth"');
+      expect(await expectOAuthError(res, 401, 'invalid_client'), path).toMatch(/must be signed with EdDSA/);
+      // The registered algorithm works there.
+      const good = await p.api(path, form({ ...params, ...withAssertion(await assertion(client.client_id, ed)) }));
+      expect(good.status, `${path}: ${await good.clone().text()}`).toBe(200);
+    }
+  });
+
+  it('is changed or cleared by an admin (PATCH); without it, each of the client’s keys works', async () => {
+    const { client, es } = await edOnly();
+    const patch = (json: Record<string, unknown>) =>
+      p.api(`/admin/oauth/clients/${client.client_id}`, { method: 'PATCH', token: admin.token, json });
+    const cleared = await patch({ token_endpoint_auth_signing_alg: null });
+    expect(cleared.status).toBe(200);
+    expect(((await cleared.json()) as { client: object }).client).not.toHaveProperty('token_endpoint_auth_signing_alg');
+    expect((await tokenRequest(await assertion(client.client_id, es))).status).toBe(200);
+    expect((await patch({ token_endpoint_auth_signing_alg: 'ES256' })).status).toBe(200);
+    expect((await tokenRequest(await assertion(client.client_id, es))).status).toBe(200);
+    // Keys that cannot sign with the algorithm would lock the client out: refused.
+    expect((await patch({ token_endpoint_auth_signing_alg: 'RS256' })).status).toBe(400);
+    expect((await patch({ token_endpoint_auth_signing_alg: 'HS256' })).status).toBe(400);
+  });
+
+  it('refuses an assertion in another algorithm before fetching the keys at a jwks_uri', async () => {
+    const [es, ed] = [await keyPair('ES256'), await keyPair('EdDSA')];
+    const calls: string[] = [];
+    vi.spyOn(globalThis, 'fetch').mockImplementation(async (input) => {
+      calls.push(String(input));
+      return Response.json({ keys: [es.jwk, ed.jwk] });
+    });
+    try {
+      const uri = `https://keys-${crypto.randomUUID()}.example.test/jwks.json`;
+      const client = await keyedClient(ed, {
+        jwks: undefined,
+        jwks_uri: uri,
+        token_endpoint_auth_signing_alg: 'EdDSA',
+      });
+      await expectOAuthError(await tokenRequest(await assertion(client.client_id, es)), 401, 'invalid_client');
+      expect(calls).toEqual([]);
+      expect((await tokenRequest(await assertion(client.client_id, ed))).status).toBe(200);
+      expect(calls).toEqual([uri]);
+    } finally {
+      vi.restoreAllMocks();
+    }
+  });
+
+  it('refuses none, an HMAC, an unknown algorithm, a non-string, keys that cannot sign with it, and any other auth method', async () => {
+    const key = await keyPair('ES256');
+    const register = (metadata: Record<string, unknown>) =>
+      p.api('/oauth/register', {
+        token: admin.token,
+        json: {
+          grant_types: ['client_credentials'],
+          scope: 'api',
+          token_endpoint_auth_method: 'private_key_jwt',
+          jwks: { keys: [key.jwk] },
+          ...metadata,
+        },
+      });
+    for (const alg of ['none', 'HS256', 'PS256', 'ES384', 'es256', 256, null]) {
+      await expectOAuthError(await register({ token_endpoint_auth_signing_alg: alg }), 400, 'invalid_client_metadata');
+    }
+    const mismatch = await register({ token_endpoint_auth_signing_alg: 'EdDSA' });
+    expect(await expectOAuthError(mismatch, 400, 'invalid_client_metadata')).toMatch(/no key for EdDSA/);
+    for (const method of ['client_secret_basic', 'client_secret_post']) {
+      const res = await register({ token_endpoint_auth_method: method, token_endpoint_auth_signing_alg: 'ES256' });
+      expect(await expectOAuthError(res, 400, 'invalid_client_metadata')).toMatch(/private_key_jwt only/);
+    }
+    const publicClient = await p.api('/oauth/register', {
+      token: admin.token,
+      json: {
+        redirect_uris: ['https://rp.example.test/cb'],
+        token_endpoint_auth_method: 'none',
+        token_endpoint_auth_signing_alg: 'ES256',
+      },
+    });
+    await expectOAuthError(publicClient, 400, 'invalid_client_metadata');
+    // Nor may a change give it to a client of another method.
+    const secretClient = await registerClient(p, {}, admin.token);
+    const patched = await p.api(`/admin/oauth/clients/${secretClient.client_id}`, {
+      method: 'PATCH',
+      token: admin.token,
+      json: { token_endpoint_auth_signing_alg: 'ES256' },
+    });
+    expect(patched.status).toBe(400);
+    expect(JSON.stringify(await patched.json())).toMatch(/private_key_jwt only/);
+  });
+});
+
 describe('keys at a jwks_uri', () => {
   afterEach(() => vi.restoreAllMocks());
 

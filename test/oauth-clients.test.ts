@@ -46,9 +46,12 @@ describe('registration with an admin token', () => {
         token_endpoint_auth_method: 'client_secret_basic',
         scope: 'openid email',
         id_token_signed_response_alg: 'RS256',
+        // RFC 9449 §5.2: false when not asked for.
+        dpop_bound_access_tokens: false,
       });
       // RFC 7591 §2: unknown metadata is ignored, not echoed.
       expect(body).not.toHaveProperty('unknown_member');
+      expect(body).not.toHaveProperty('token_endpoint_auth_signing_alg');
       const row = await env.DB.prepare('SELECT * FROM oauth_clients WHERE id = ?').bind(body.client_id).first();
       expect(JSON.stringify(row)).not.toContain(body.client_secret as string);
       expect(row!.secret_hash).toEqual(expect.any(String));
@@ -87,6 +90,11 @@ describe('registration with an admin token', () => {
       { ...web, response_types: ['token'] },
       { ...web, scope: 'openid admin:everything' },
       { ...web, id_token_signed_response_alg: 'none' },
+      { ...web, dpop_bound_access_tokens: 'true' },
+      { ...web, dpop_bound_access_tokens: 1 },
+      // For private_key_jwt clients only.
+      { ...web, token_endpoint_auth_signing_alg: 'ES256' },
+      { ...web, token_endpoint_auth_method: 'none', token_endpoint_auth_signing_alg: 'EdDSA' },
       { ...web, client_name: 'x'.repeat(101) },
       { ...web, redirect_uris: Array.from({ length: 11 }, (_, i) => `https://app.example.test/${i}`) },
     ]) {
@@ -166,7 +174,7 @@ describe('registration without a token', () => {
 
 describe('/admin/oauth/clients', () => {
   it('lists, updates (skip_consent among others) and deletes clients', async () => {
-    const client = await registerClient(p, { client_name: 'First party' }, admin.token);
+    const client = await registerClient(p, { client_name: 'First party', dpop_bound_access_tokens: true }, admin.token);
     const page = (await (await p.api('/admin/oauth/clients?limit=100', { token: admin.token })).json()) as {
       clients: Record<string, unknown>[];
     };
@@ -174,6 +182,7 @@ describe('/admin/oauth/clients', () => {
       client_name: 'First party',
       skip_consent: false,
       registered_by: 'admin',
+      dpop_bound_access_tokens: true,
     });
 
     const patched = await p.api(`/admin/oauth/clients/${client.client_id}`, {
@@ -191,6 +200,7 @@ describe('/admin/oauth/clients', () => {
       skip_consent: true,
       client_name: 'Our app',
       redirect_uris: ['https://ours.example.test/cb'],
+      dpop_bound_access_tokens: true,
     });
 
     const refused = await p.api(`/admin/oauth/clients/${client.client_id}`, {

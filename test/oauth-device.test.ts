@@ -10,6 +10,7 @@ import { cleanup } from '../src/index';
 import { deviceCodeHash, normalizeUserCode } from '../src/oauth/device-codes';
 import { captureAudit, enrolTotp, expectProblem, login, PASSWORD, register, uniqueName } from './helpers';
 import { totp } from './totp';
+import { dpopKey, type DpopKey } from './dpop';
 import { Browser, REFRESH_COOKIE } from './oauth-browser';
 import {
   adminOf,
@@ -75,11 +76,19 @@ async function start(client: RegisteredClient = cli, params: Record<string, stri
   return (await res.json()) as DeviceAnswer;
 }
 
-function poll(client: RegisteredClient, deviceCode: string, extra: Record<string, string> = {}) {
+function poll(
+  client: RegisteredClient,
+  deviceCode: string,
+  extra: Record<string, string> = {},
+  headers: Record<string, string> = {},
+) {
   const auth = credentials(client);
   return p.api(
     '/oauth/token',
-    form({ grant_type: DEVICE_GRANT, device_code: deviceCode, ...auth.params, ...extra }, auth.headers),
+    form(
+      { grant_type: DEVICE_GRANT, device_code: deviceCode, ...auth.params, ...extra },
+      { ...auth.headers, ...headers },
+    ),
   );
 }
 
@@ -461,6 +470,65 @@ describe('polling the token endpoint', () => {
     expect((await p.api('/auth/logout-all', { method: 'POST', token })).status).toBe(204);
     await waited(everywhere.device_code);
     await expectOAuthError(await poll(cli, everywhere.device_code), 400, 'invalid_grant');
+  });
+});
+
+describe('DPoP at the device_code grant (RFC 9449)', () => {
+  const proof = async (key: DpopKey) => ({ DPoP: await key.proof('POST', '/oauth/token') });
+  /** A device allowed by a fresh user, not yet redeemed. */
+  async function allowed(client: RegisteredClient) {
+    const device = await start(client, { scope: 'openid offline_access' });
+    await answer(device.user_code, 'allow');
+    await waited(device.device_code);
+    return device;
+  }
+
+  it('for a client registered with dpop_bound_access_tokens: no tokens without a proof, and the device code stays', async () => {
+    const bound = await registerClient(
+      p,
+      {
+        redirect_uris: undefined,
+        grant_types: [DEVICE_GRANT, 'refresh_token'],
+        token_endpoint_auth_method: 'none',
+        scope: 'openid offline_access',
+        dpop_bound_access_tokens: true,
+      },
+      admin.token,
+    );
+    const device = await allowed(bound);
+    const refused = await expectOAuthError(await poll(bound, device.device_code), 400, 'invalid_grant');
+    expect(refused.error_description).toMatch(/must send a DPoP proof/);
+    const key = await dpopKey();
+    const res = await poll(bound, device.device_code, {}, await proof(key));
+    expect(res.status, await res.clone().text()).toBe(200);
+    const tokens = (await res.json()) as TokenAnswer;
+    expect(tokens.token_type).toBe('DPoP');
+    expect(jwtPart(tokens.access_token, 1).cnf).toEqual({ jkt: key.jkt });
+  });
+
+  it('spends the proof with the device code: a replayed proof gets nothing, and the device code stays', async () => {
+    const key = await dpopKey();
+    const used = await proof(key);
+    const first = await allowed(cli);
+    expect((await poll(cli, first.device_code, {}, used)).status).toBe(200);
+    const second = await allowed(cli);
+    const replayed = await expectOAuthError(await poll(cli, second.device_code, {}, used), 400, 'invalid_dpop_proof');
+    expect(replayed.error_description).toMatch(/already used/);
+    expect((await poll(cli, second.device_code, {}, await proof(key))).status).toBe(200);
+  });
+
+  it('binds a public client’s refresh token to the key, as the code exchange does', async () => {
+    const key = await dpopKey();
+    const device = await allowed(cli);
+    const tokens = (await (await poll(cli, device.device_code, {}, await proof(key))).json()) as TokenAnswer;
+    const refresh = (headers: Record<string, string>) =>
+      p.api(
+        '/oauth/token',
+        form({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token!, client_id: cli.client_id }, headers),
+      );
+    await expectOAuthError(await refresh({}), 400, 'invalid_grant');
+    await expectOAuthError(await refresh(await proof(await dpopKey())), 400, 'invalid_grant');
+    expect((await refresh(await proof(key))).status).toBe(200);
   });
 });
 

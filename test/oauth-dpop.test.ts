@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { captureAudit, ORIGIN, PASSWORD, register, uniqueName } from './helpers';
 import { badProofs, dpopAuth, dpopKey, type DpopKey } from './dpop';
 import {
+  adminOf,
   basic,
   browserUser,
   codeFor,
@@ -27,6 +28,7 @@ import { authorizeParams, Browser, CALLBACK, callbackParams, newClient } from '.
 const p: Provider = await provider();
 const confidential: RegisteredClient = await registerClient(p);
 const publicClient: RegisteredClient = await registerClient(p, { token_endpoint_auth_method: 'none' });
+const admin = await adminOf(p);
 
 const TOKEN = '/oauth/token';
 const proofFor = (key: DpopKey, options: Parameters<DpopKey['proof']>[2] = {}) => key.proof('POST', TOKEN, options);
@@ -146,6 +148,111 @@ describe('the token endpoint with a DPoP proof', () => {
     const tokens = (await res.json()) as TokenAnswer;
     expect(tokens.token_type).toBe('Bearer');
     expect((await refreshWith(publicClient, tokens.refresh_token!)).status).toBe(200);
+  });
+});
+
+describe('a client registered with dpop_bound_access_tokens (RFC 9449 §5.2)', () => {
+  const NO_PROOF = /must send a DPoP proof/;
+
+  it('is refused a code exchange without a proof (invalid_grant), and the code stays for the retry with one', async () => {
+    const bound = await registerClient(p, { dpop_bound_access_tokens: true });
+    expect(bound.dpop_bound_access_tokens).toBe(true);
+    const { res, code, verifier } = await exchangeWith(bound, undefined);
+    await expectOAuthError(res, 400, 'invalid_grant', NO_PROOF);
+    const key = await dpopKey();
+    const retried = await tokenRequest(
+      bound,
+      { grant_type: 'authorization_code', code, redirect_uri: bound.redirect_uris[0]!, code_verifier: verifier },
+      await proofFor(key),
+    );
+    expect(retried.status, await retried.clone().text()).toBe(200);
+    const tokens = (await retried.json()) as TokenAnswer;
+    expect(tokens.token_type).toBe('DPoP');
+    expect(jwtPart(tokens.access_token, 1).cnf).toEqual({ jkt: key.jkt });
+  });
+
+  it('is refused a refresh without a proof, though a confidential client’s refresh token is not bound to a key', async () => {
+    const bound = await registerClient(p, { dpop_bound_access_tokens: true });
+    const tokens = await boundGrant(bound, await dpopKey());
+    await expectOAuthError(await refreshWith(bound, tokens.refresh_token!), 400, 'invalid_grant', NO_PROOF);
+    // Refused before the rotation: the token is still the current one, and another key may refresh it.
+    const other = await dpopKey();
+    const res = await refreshWith(bound, tokens.refresh_token!, await proofFor(other));
+    expect(res.status, await res.clone().text()).toBe(200);
+    const next = (await res.json()) as TokenAnswer;
+    expect(next.token_type).toBe('DPoP');
+    expect(jwtPart(next.access_token, 1).cnf).toEqual({ jkt: other.jkt });
+  });
+
+  it('as a public client, is refused a code exchange without a proof', async () => {
+    const bound = await registerClient(p, { token_endpoint_auth_method: 'none', dpop_bound_access_tokens: true });
+    await expectOAuthError((await exchangeWith(bound, undefined)).res, 400, 'invalid_grant', NO_PROOF);
+    expect((await boundGrant(bound, await dpopKey())).token_type).toBe('DPoP');
+  });
+
+  it('is refused client credentials without a proof, and gets a DPoP token with one', async () => {
+    const machine = await registerClient(
+      p,
+      {
+        redirect_uris: undefined,
+        grant_types: ['client_credentials'],
+        scope: 'api',
+        dpop_bound_access_tokens: true,
+      },
+      admin.token,
+    );
+    const params = { grant_type: 'client_credentials' };
+    await expectOAuthError(await tokenRequest(machine, params), 400, 'invalid_grant', NO_PROOF);
+    const key = await dpopKey();
+    const res = await tokenRequest(machine, params, await proofFor(key));
+    expect(res.status, await res.clone().text()).toBe(200);
+    const tokens = (await res.json()) as TokenAnswer;
+    expect(tokens.token_type).toBe('DPoP');
+    expect(jwtPart(tokens.access_token, 1).cnf).toEqual({ jkt: key.jkt });
+  });
+
+  it('can be switched on and off by an admin (PATCH), and is enforced from the next request', async () => {
+    const machine = await registerClient(
+      p,
+      { redirect_uris: undefined, grant_types: ['client_credentials'], scope: 'api' },
+      admin.token,
+    );
+    expect(machine.dpop_bound_access_tokens).toBe(false);
+    const params = { grant_type: 'client_credentials' };
+    const bearer = await tokenRequest(machine, params);
+    expect(bearer.status).toBe(200);
+    expect(((await bearer.json()) as TokenAnswer).token_type).toBe('Bearer');
+
+    const patch = (json: Record<string, unknown>) =>
+      p.api(`/admin/oauth/clients/${machine.client_id}`, { method: 'PATCH', token: admin.token, json });
+    const on = await patch({ dpop_bound_access_tokens: true });
+    expect(on.status).toBe(200);
+    expect(((await on.json()) as { client: Record<string, unknown> }).client.dpop_bound_access_tokens).toBe(true);
+    await expectOAuthError(await tokenRequest(machine, params), 400, 'invalid_grant', NO_PROOF);
+    expect((await tokenRequest(machine, params, await proofFor(await dpopKey()))).status).toBe(200);
+
+    // Another change leaves it on.
+    expect((await patch({ client_name: 'Renamed' })).status).toBe(200);
+    await expectOAuthError(await tokenRequest(machine, params), 400, 'invalid_grant', NO_PROOF);
+
+    expect((await patch({ dpop_bound_access_tokens: false })).status).toBe(200);
+    expect((await tokenRequest(machine, params)).status).toBe(200);
+  });
+
+  it('refuses a value that is not a boolean, at registration and at PATCH', async () => {
+    for (const value of ['true', 1, null]) {
+      const res = await p.api('/oauth/register', {
+        token: admin.token,
+        json: { redirect_uris: ['https://rp.example.test/cb'], dpop_bound_access_tokens: value },
+      });
+      await expectOAuthError(res, 400, 'invalid_client_metadata');
+      const patched = await p.api(`/admin/oauth/clients/${confidential.client_id}`, {
+        method: 'PATCH',
+        token: admin.token,
+        json: { dpop_bound_access_tokens: value },
+      });
+      expect(patched.status).toBe(400);
+    }
   });
 });
 

@@ -72,6 +72,42 @@ describe('openid-client v6 as the relying party', () => {
   });
 });
 
+describe('openid-client v6 with a client registered with dpop_bound_access_tokens', () => {
+  it('is refused tokens without DPoP (invalid_grant), and gets DPoP-bound ones with its DPoP handle', async () => {
+    const p = await provider();
+    const registered = await registerClient(p, { dpop_bound_access_tokens: true });
+    const config = await client.discovery(
+      new URL(ISSUER),
+      registered.client_id,
+      registered.client_secret,
+      client.ClientSecretBasic(registered.client_secret!),
+      { [client.customFetch]: p.fetch },
+    );
+    config[client.customFetch] = p.fetch;
+    const DPoP = client.getDPoPHandle(config, await client.randomDPoPKeyPair('ES256'));
+
+    const user = await browserUser(p);
+    const { code, verifier } = await codeFor(p, registered, user, { nonce: 'nonce-d' });
+    const callback = new URL(`${registered.redirect_uris[0]}?code=${code}&iss=${encodeURIComponent(ISSUER)}`);
+    const checks = { pkceCodeVerifier: verifier, expectedNonce: 'nonce-d' };
+    await expect(client.authorizationCodeGrant(config, callback, checks)).rejects.toMatchObject({
+      error: 'invalid_grant',
+      error_description: expect.stringMatching(/must send a DPoP proof/),
+    });
+    // The refusal spent nothing: the same code, with a proof.
+    const tokens = await client.authorizationCodeGrant(config, callback, checks, undefined, { DPoP });
+    expect(tokens.token_type).toBe('dpop');
+    const info = await client.fetchUserInfo(config, tokens.access_token, user.id, { DPoP });
+    expect(info).toMatchObject({ sub: user.id });
+
+    await expect(client.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({
+      error: 'invalid_grant',
+    });
+    const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token!, undefined, { DPoP });
+    expect(refreshed.token_type).toBe('dpop');
+  });
+});
+
 describe('oauth4webapi as the relying party', () => {
   it('validates the ID token, the access token (RFC 9068) and the JWKS', async () => {
     const p = await provider();

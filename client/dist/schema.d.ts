@@ -795,7 +795,7 @@ export interface paths {
         put?: never;
         /**
          * Token endpoint: exchange a code, poll for a device, refresh, or client credentials
-         * @description `authorization_code` (with PKCE `code_verifier` and the same `redirect_uri`) starts a grant: an access token, an ID token with `openid`, and a refresh token with `offline_access`. `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628, with `device_code`) is polled every `interval` seconds: `authorization_pending` until the user answers on the device page, `slow_down` when polled sooner (the interval then grows by 5 seconds), `access_denied`, `expired_token`, then the same tokens as a code exchange; a spent device code is `invalid_grant` and ends its grant. `refresh_token` rotates the refresh token; presenting a spent one after the grace window ends the grant. Each grant is a session of the user (GET /auth/sessions). `client_credentials` (confidential clients): an access token for the client itself (`sub` = client_id), or for an API key’s user, for scopes within the registered ones; no refresh or ID token. Limited per client and per address. A `DPoP` proof (RFC 9449) binds the access token to its key (`cnf.jkt`); a public client’s refresh token is then bound too, and needs a proof of that key.
+         * @description `authorization_code` (with PKCE `code_verifier` and the same `redirect_uri`) starts a grant: an access token, an ID token with `openid`, and a refresh token with `offline_access`. `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628, with `device_code`) is polled every `interval` seconds: `authorization_pending` until the user answers on the device page, `slow_down` when polled sooner (the interval then grows by 5 seconds), `access_denied`, `expired_token`, then the same tokens as a code exchange; a spent device code is `invalid_grant` and ends its grant. `refresh_token` rotates the refresh token; presenting a spent one after the grace window ends the grant. Each grant is a session of the user (GET /auth/sessions). `client_credentials` (confidential clients): an access token for the client itself (`sub` = client_id), or for an API key’s user, for scopes within the registered ones; no refresh or ID token. Limited per client and per address. A `DPoP` proof (RFC 9449) binds the access token to its key (`cnf.jkt`); a public client’s refresh token is then bound too, and needs a proof of that key. A client registered with `dpop_bound_access_tokens: true` must send one with every token request (else `invalid_grant`).
          */
         post: operations["oauthToken"];
         delete?: never;
@@ -927,7 +927,7 @@ export interface paths {
         head?: never;
         /**
          * Change an OAuth client’s metadata, or mark it first-party (skip_consent)
-         * @description Members left out stay as they are; `null` clears `client_name`, `logo_uri` or `scope`. The authentication method is fixed at registration. With `skip_consent`, users are not asked for consent for this client.
+         * @description Members left out stay as they are; `null` clears `client_name`, `logo_uri`, `scope` or `token_endpoint_auth_signing_alg`. The authentication method is fixed at registration. With `skip_consent`, users are not asked for consent for this client.
          */
         patch: operations["updateOAuthClient"];
         trace?: never;
@@ -5225,6 +5225,9 @@ export interface operations {
                         })[];
                     };
                     jwks_uri?: string;
+                    /** @enum {string} */
+                    token_endpoint_auth_signing_alg?: "RS256" | "ES256" | "EdDSA";
+                    dpop_bound_access_tokens?: boolean;
                 };
             };
         };
@@ -5246,6 +5249,13 @@ export interface operations {
                         token_endpoint_auth_method: "client_secret_basic" | "client_secret_post" | "private_key_jwt" | "none";
                         /** @enum {string} */
                         id_token_signed_response_alg: "RS256" | "ES256" | "EdDSA";
+                        /**
+                         * @description `private_key_jwt`: the only algorithm its assertions may be signed with
+                         * @enum {string}
+                         */
+                        token_endpoint_auth_signing_alg?: "RS256" | "ES256" | "EdDSA";
+                        /** @description RFC 9449 §5.2: token requests without a DPoP proof are refused */
+                        dpop_bound_access_tokens: boolean;
                     } & {
                         [key: string]: unknown;
                     };
@@ -5358,6 +5368,8 @@ export interface operations {
                                 [key: string]: unknown;
                             };
                             jwks_uri?: string;
+                            token_endpoint_auth_signing_alg?: string;
+                            dpop_bound_access_tokens: boolean;
                             client_id_issued_at: number;
                             /** @description Users are not asked for consent (first-party clients) */
                             skip_consent: boolean;
@@ -5490,6 +5502,8 @@ export interface operations {
                         })[];
                     } | null;
                     jwks_uri?: string | null;
+                    token_endpoint_auth_signing_alg?: ("RS256" | "ES256" | "EdDSA") | null;
+                    dpop_bound_access_tokens?: boolean;
                     skip_consent?: boolean;
                 };
             };
@@ -5521,6 +5535,8 @@ export interface operations {
                                 [key: string]: unknown;
                             };
                             jwks_uri?: string;
+                            token_endpoint_auth_signing_alg?: string;
+                            dpop_bound_access_tokens: boolean;
                             client_id_issued_at: number;
                             /** @description Users are not asked for consent (first-party clients) */
                             skip_consent: boolean;

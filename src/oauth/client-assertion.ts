@@ -2,7 +2,8 @@
  * Client authentication with a JWT the client signs, `private_key_jwt` (RFC 7523 §2.2 and §3,
  * OIDC Core §9), checked as node-oidc-provider's lib/shared/jwt_client_auth.js checks it, with
  * jose: `iss` and `sub` are the client_id, `aud` is the issuer or the token endpoint, `exp` is
- * required and at most five minutes away, and the `jti` is used once. Every failure is
+ * required and at most five minutes away, the `jti` is used once, and the algorithm is the
+ * client's `token_endpoint_auth_signing_alg` when it registered one. Every failure is
  * `invalid_client` (RFC 7521 §4.2.1).
  *
  * The keys are the client's registered `jwks`, or the JWK Set at its `jwks_uri`, fetched with a
@@ -10,12 +11,12 @@
  * fetches it again, at most every JWKS_REFETCH_MS.
  */
 import { lt } from 'drizzle-orm';
-import { jwtVerify, type JWSHeaderParameters, type JWTPayload } from 'jose';
+import { decodeProtectedHeader, jwtVerify, type JWSHeaderParameters, type JWTPayload } from 'jose';
 import { CLOCK_SKEW_SECONDS } from '../credentials/tokens';
 import { fromBase64Url, sha256Base64Url } from '../platform/crypto';
 import type { Database } from '../platform/db/client';
 import { oauthAssertionJtis } from '../platform/db/schema';
-import { CLIENT_KEY_ALGS, jwksSchema, type JwkSet, type OAuthClient } from './clients';
+import { CLIENT_KEY_ALGS, jwksSchema, KEY_TYPES, type ClientKeyAlg, type JwkSet, type OAuthClient } from './clients';
 import { OAUTH_PATHS } from './endpoints';
 import { invalidClient, OAuthError } from './errors';
 
@@ -44,10 +45,10 @@ export function assertedClientId(assertion: string): string {
 }
 
 const IMPORT = {
-  ES256: ['EC', { name: 'ECDSA', namedCurve: 'P-256' }],
-  EdDSA: ['OKP', { name: 'Ed25519' }],
-  RS256: ['RSA', { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }],
-} as const;
+  ES256: { name: 'ECDSA', namedCurve: 'P-256' },
+  EdDSA: { name: 'Ed25519' },
+  RS256: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
+} as const satisfies Record<ClientKeyAlg, object>;
 const NO_KEY = 'no matching key';
 type GetKey = (header: JWSHeaderParameters) => Promise<CryptoKey>;
 
@@ -59,12 +60,11 @@ type GetKey = (header: JWSHeaderParameters) => Promise<CryptoKey>;
 const keyIn =
   (jwks: JwkSet): GetKey =>
   async ({ alg, kid }) => {
-    const [kty, params] = IMPORT[alg as keyof typeof IMPORT];
     const keys = jwks.keys.filter(
-      (k) => k.kty === kty && (k.alg ?? alg) === alg && (kid === undefined || k.kid === kid),
+      (k) => k.kty === KEY_TYPES[alg as ClientKeyAlg] && (k.alg ?? alg) === alg && (kid === undefined || k.kid === kid),
     );
     if (keys.length !== 1) throw new Error(NO_KEY);
-    return crypto.subtle.importKey('jwk', keys[0] as JsonWebKey, params, false, ['verify']);
+    return crypto.subtle.importKey('jwk', keys[0] as JsonWebKey, IMPORT[alg as ClientKeyAlg], false, ['verify']);
   };
 
 /** The body of a JWK Set response, refused past JWKS_MAX_BYTES as it streams in. */
@@ -120,9 +120,22 @@ export async function verifyClientAssertion(
   context: { issuer: string; now: number },
 ): Promise<void> {
   const { issuer, now } = context;
+  // RFC 7591 §2: with token_endpoint_auth_signing_alg registered, an assertion signed with any
+  // other algorithm is refused, even one the service takes from other clients.
+  const algorithms = client.tokenEndpointAuthSigningAlg ? [client.tokenEndpointAuthSigningAlg] : CLIENT_KEY_ALGS;
+  // Checked before any key is fetched from a jwks_uri (jose checks it again, with the signature).
+  let alg: unknown;
+  try {
+    alg = decodeProtectedHeader(assertion).alg;
+  } catch {
+    throw invalidClient('The client assertion is not a JWT.');
+  }
+  if (!algorithms.includes(alg as ClientKeyAlg)) {
+    throw invalidClient(`The client assertion must be signed with ${algorithms.join(', ')}.`);
+  }
   const verify = (keys: JwkSet) =>
     jwtVerify(assertion, keyIn(keys), {
-      algorithms: [...CLIENT_KEY_ALGS],
+      algorithms: [...algorithms],
       issuer: client.clientId,
       subject: client.clientId,
       audience: [issuer, `${issuer}${OAUTH_PATHS.token}`],

@@ -33,6 +33,7 @@ export const ID_TOKEN_ALGS = ['RS256', 'ES256', 'EdDSA'] as const;
 export type IdTokenAlg = (typeof ID_TOKEN_ALGS)[number];
 /** What a `private_key_jwt` client may sign its assertions with (the same three as ID tokens). */
 export const CLIENT_KEY_ALGS = ID_TOKEN_ALGS;
+export type ClientKeyAlg = (typeof CLIENT_KEY_ALGS)[number];
 const MAX_URIS = 10;
 const MAX_URI_LENGTH = 2000;
 
@@ -56,6 +57,10 @@ export type OAuthClient = {
   /** `private_key_jwt`: the registered JWK Set, or where to fetch it. */
   jwks: JwkSet | null;
   jwksUri: string | null;
+  /** `private_key_jwt`: the one algorithm its assertions must be signed with; null: any of CLIENT_KEY_ALGS. */
+  tokenEndpointAuthSigningAlg: ClientKeyAlg | null;
+  /** RFC 9449 §5.2: its token requests without a DPoP proof are refused. */
+  dpopBoundAccessTokens: boolean;
   /** An API key's user (src/api-keys/); null for every other client. */
   ownerId: string | null;
 };
@@ -80,6 +85,8 @@ function toClient(row: OAuthClientRow): OAuthClient {
     updatedAt: row.updatedAt,
     jwks: row.jwks === null ? null : (JSON.parse(row.jwks) as JwkSet),
     jwksUri: row.jwksUri,
+    tokenEndpointAuthSigningAlg: row.tokenEndpointAuthSigningAlg as ClientKeyAlg | null,
+    dpopBoundAccessTokens: row.dpopBoundAccessTokens,
     ownerId: row.ownerId,
   };
 }
@@ -167,6 +174,9 @@ function redirectUriProblem(uri: string, allowPrivateUse: boolean): string | nul
     : 'must be https or http on loopback';
 }
 
+/** The key type each assertion algorithm signs with. */
+export const KEY_TYPES = { ES256: 'EC', EdDSA: 'OKP', RS256: 'RSA' } as const satisfies Record<ClientKeyAlg, string>;
+
 const uri = z.string().check(z.minLength(1), z.maxLength(MAX_URI_LENGTH));
 const uris = z.array(uri).check(z.maxLength(MAX_URIS));
 
@@ -200,6 +210,10 @@ export const clientMetadataSchema = z.object({
   logo_uri: z.optional(uri),
   jwks: z.optional(jwksSchema),
   jwks_uri: z.optional(uri),
+  // RFC 7591 §2: for private_key_jwt only (checkConsistency); `none` and HMACs are not in the enum.
+  token_endpoint_auth_signing_alg: z.optional(z.enum(CLIENT_KEY_ALGS)),
+  // RFC 9449 §5.2.
+  dpop_bound_access_tokens: z.optional(z.boolean()),
 });
 export type ClientMetadata = z.output<typeof clientMetadataSchema>;
 
@@ -215,6 +229,7 @@ export const clientUpdateSchema = z.extend(
     scope: z.optional(z.nullable(z.string().check(z.maxLength(1000)))),
     jwks: z.optional(z.nullable(jwksSchema)),
     jwks_uri: z.optional(z.nullable(uri)),
+    token_endpoint_auth_signing_alg: z.optional(z.nullable(z.enum(CLIENT_KEY_ALGS))),
   },
 );
 export type ClientUpdate = z.output<typeof clientUpdateSchema>;
@@ -269,7 +284,16 @@ function checkMembers(
 
 /** The rules between members (RFC 7591 §2.1), on the client as it will be once stored. */
 function checkConsistency(
-  client: Pick<OAuthClient, 'redirectUris' | 'grantTypes' | 'tokenEndpointAuthMethod' | 'scope' | 'jwks' | 'jwksUri'>,
+  client: Pick<
+    OAuthClient,
+    | 'redirectUris'
+    | 'grantTypes'
+    | 'tokenEndpointAuthMethod'
+    | 'scope'
+    | 'jwks'
+    | 'jwksUri'
+    | 'tokenEndpointAuthSigningAlg'
+  >,
   apiScopes: readonly string[],
 ): void {
   const grants = client.grantTypes;
@@ -295,6 +319,17 @@ function checkConsistency(
   }
   if (client.tokenEndpointAuthMethod === 'private_key_jwt' && !client.jwks === !client.jwksUri) {
     throw invalidMetadata('private_key_jwt needs jwks or jwks_uri, not both.');
+  }
+  const alg = client.tokenEndpointAuthSigningAlg;
+  if (alg) {
+    // A secret or a public client signs nothing: refused rather than dropped, so the client knows.
+    if (client.tokenEndpointAuthMethod !== 'private_key_jwt') {
+      throw invalidMetadata('token_endpoint_auth_signing_alg is for private_key_jwt only.');
+    }
+    // Registered keys none of which can sign with it would lock the client out at once.
+    if (client.jwks && !client.jwks.keys.some((k) => k.kty === KEY_TYPES[alg] && (k.alg ?? alg) === alg)) {
+      throw invalidMetadata(`jwks has no key for ${alg}.`);
+    }
   }
 }
 
@@ -335,6 +370,7 @@ export async function registerClient(
       scope: scope?.split(' ') ?? null,
       jwks,
       jwksUri,
+      tokenEndpointAuthSigningAlg: metadata.token_endpoint_auth_signing_alg ?? null,
     },
     apiScopes,
   );
@@ -360,6 +396,8 @@ export async function registerClient(
       updatedAt: now,
       jwks: jwks && JSON.stringify(jwks),
       jwksUri,
+      tokenEndpointAuthSigningAlg: metadata.token_endpoint_auth_signing_alg ?? null,
+      dpopBoundAccessTokens: metadata.dpop_bound_access_tokens ?? false,
       ownerId: options.ownerId ?? null,
     })
     .returning();
@@ -391,6 +429,10 @@ export async function updateClient(
   const jwks = update.jwks === undefined ? current.jwks : update.jwks && JSON.stringify(update.jwks);
   const jwksUri = update.jwks_uri === undefined ? current.jwksUri : update.jwks_uri;
   const before = toClient(current);
+  const signingAlg =
+    update.token_endpoint_auth_signing_alg === undefined
+      ? before.tokenEndpointAuthSigningAlg
+      : update.token_endpoint_auth_signing_alg;
   checkConsistency(
     {
       redirectUris: update.redirect_uris ?? before.redirectUris,
@@ -399,6 +441,7 @@ export async function updateClient(
       scope: scope?.split(' ') ?? null,
       jwks: jwks ? (JSON.parse(jwks) as JwkSet) : null,
       jwksUri,
+      tokenEndpointAuthSigningAlg: signingAlg,
     },
     apiScopes,
   );
@@ -410,6 +453,10 @@ export async function updateClient(
       scope,
       jwks,
       jwksUri,
+      tokenEndpointAuthSigningAlg: signingAlg,
+      ...(update.dpop_bound_access_tokens !== undefined
+        ? { dpopBoundAccessTokens: update.dpop_bound_access_tokens }
+        : {}),
       ...(update.client_name !== undefined ? { name: update.client_name } : {}),
       ...(update.redirect_uris ? { redirectUris: toJson(update.redirect_uris) } : {}),
       ...(update.post_logout_redirect_uris ? { postLogoutRedirectUris: toJson(update.post_logout_redirect_uris) } : {}),
@@ -461,5 +508,7 @@ export function clientMetadataResponse(client: OAuthClient) {
     logo_uri: client.logoUri ?? undefined,
     jwks: client.jwks ?? undefined,
     jwks_uri: client.jwksUri ?? undefined,
+    token_endpoint_auth_signing_alg: client.tokenEndpointAuthSigningAlg ?? undefined,
+    dpop_bound_access_tokens: client.dpopBoundAccessTokens,
   };
 }

@@ -37,6 +37,8 @@ const adminClientSchema = API_DOCS
       logo_uri: z.optional(z.string()),
       jwks: z.optional(z.looseObject({ keys: z.array(z.looseObject({})) })),
       jwks_uri: z.optional(z.string()),
+      token_endpoint_auth_signing_alg: z.optional(z.string()),
+      dpop_bound_access_tokens: z.boolean(),
       client_id_issued_at: z.number().check(z.int()),
       skip_consent: z.boolean().check(z.meta({ description: 'Users are not asked for consent (first-party clients)' })),
       registered_by: z.enum(['admin', 'open']),
@@ -90,7 +92,7 @@ export const updateClientRoute = defineRoute({
     tags,
     summary: 'Change an OAuth client’s metadata, or mark it first-party (`skip_consent`)',
     description:
-      'Members left out stay as they are; `null` clears `client_name`, `logo_uri` or `scope`. The authentication method is fixed at registration. With `skip_consent`, users are not asked for consent for this client.',
+      'Members left out stay as they are; `null` clears `client_name`, `logo_uri`, `scope` or `token_endpoint_auth_signing_alg`. The authentication method is fixed at registration. With `skip_consent`, users are not asked for consent for this client.',
     bearer: true,
     example: { skip_consent: true, client_name: 'Our own app' },
     responses: {

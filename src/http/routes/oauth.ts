@@ -9,7 +9,7 @@ import * as z from 'zod/mini';
 import { OAUTH_PATHS } from '../../oauth/endpoints';
 import { serverMetadata } from '../../oauth/discovery';
 import { authenticateClientRequest } from '../../oauth/client-auth';
-import { clientMetadataSchema, CLIENT_GRANT_TYPES, ID_TOKEN_ALGS } from '../../oauth/clients';
+import { clientMetadataSchema, CLIENT_GRANT_TYPES, CLIENT_KEY_ALGS, ID_TOKEN_ALGS } from '../../oauth/clients';
 import { runGrant } from '../../oauth/grants';
 import { introspect } from '../../oauth/introspection';
 import { registerDynamicClient } from '../../oauth/registration';
@@ -147,7 +147,7 @@ export const tokenRoute = defineRoute({
     tags,
     summary: 'Token endpoint: exchange a code, poll for a device, refresh, or client credentials',
     description:
-      '`authorization_code` (with PKCE `code_verifier` and the same `redirect_uri`) starts a grant: an access token, an ID token with `openid`, and a refresh token with `offline_access`. `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628, with `device_code`) is polled every `interval` seconds: `authorization_pending` until the user answers on the device page, `slow_down` when polled sooner (the interval then grows by 5 seconds), `access_denied`, `expired_token`, then the same tokens as a code exchange; a spent device code is `invalid_grant` and ends its grant. `refresh_token` rotates the refresh token; presenting a spent one after the grace window ends the grant. Each grant is a session of the user (GET /auth/sessions). `client_credentials` (confidential clients): an access token for the client itself (`sub` = client_id), or for an API key’s user, for scopes within the registered ones; no refresh or ID token. Limited per client and per address. A `DPoP` proof (RFC 9449) binds the access token to its key (`cnf.jkt`); a public client’s refresh token is then bound too, and needs a proof of that key.',
+      '`authorization_code` (with PKCE `code_verifier` and the same `redirect_uri`) starts a grant: an access token, an ID token with `openid`, and a refresh token with `offline_access`. `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628, with `device_code`) is polled every `interval` seconds: `authorization_pending` until the user answers on the device page, `slow_down` when polled sooner (the interval then grows by 5 seconds), `access_denied`, `expired_token`, then the same tokens as a code exchange; a spent device code is `invalid_grant` and ends its grant. `refresh_token` rotates the refresh token; presenting a spent one after the grace window ends the grant. Each grant is a session of the user (GET /auth/sessions). `client_credentials` (confidential clients): an access token for the client itself (`sub` = client_id), or for an API key’s user, for scopes within the registered ones; no refresh or ID token. Limited per client and per address. A `DPoP` proof (RFC 9449) binds the access token to its key (`cnf.jkt`); a public client’s refresh token is then bound too, and needs a proof of that key. A client registered with `dpop_bound_access_tokens: true` must send one with every token request (else `invalid_grant`).',
     oauthErrors: true,
     security: clientSecurity,
     responses: {
@@ -274,6 +274,12 @@ const registrationResponseSchema = API_DOCS
       redirect_uris: z.array(z.string()),
       token_endpoint_auth_method: z.enum(CLIENT_AUTH_METHODS),
       id_token_signed_response_alg: z.enum(ID_TOKEN_ALGS),
+      token_endpoint_auth_signing_alg: z
+        .optional(z.enum(CLIENT_KEY_ALGS))
+        .check(z.meta({ description: '`private_key_jwt`: the only algorithm its assertions may be signed with' })),
+      dpop_bound_access_tokens: z
+        .boolean()
+        .check(z.meta({ description: 'RFC 9449 §5.2: token requests without a DPoP proof are refused' })),
     })
   : (undefined as never);
 

@@ -17,6 +17,7 @@ import { and, eq, isNull, sql } from 'drizzle-orm';
 import { audit } from '../../platform/audit';
 import { oauthDeviceCodes, sessions, users } from '../../platform/db/schema';
 import { newSessionQueries, revokeSession } from '../../sessions/sessions';
+import { assertClaimed, claimedSql, claimProofQuery } from '../../dpop/replay';
 import { DEVICE_CODE_GRANT } from '../clients';
 import { deviceCodeHash } from '../device-codes';
 import { OAuthError } from '../errors';
@@ -119,17 +120,25 @@ async function handle(ctx: GrantContext) {
       onlyIf: (grantId) =>
         sql`EXISTS (SELECT 1 FROM ${t} WHERE ${t.deviceCodeHash} = ${hash} AND ${t.grantId} = ${grantId})`,
       lifetime: refreshable ? undefined : ctx.config.accessTokenTtl,
+      // RFC 9449 §5, as at the code exchange: a public client's refresh token is bound to the key.
+      dpopJkt: ctx.client.tokenEndpointAuthMethod === 'none' ? ctx.dpop?.jkt : undefined,
     },
     ctx.now,
   );
   // Claimed and turned into a grant in one batch, as a code exchange: of two racing polls one
-  // claims it, and the grant row lands only if this request's claim did.
+  // claims it, and the grant row lands only if this request's claim did. A DPoP proof is spent
+  // first in the same batch: a replayed proof leaves the device code unspent.
+  const proof = ctx.dpop;
   const claim = ctx.db
     .update(t)
     .set({ usedAt: ctx.now, grantId: issued.sessionId })
-    .where(and(eq(t.deviceCodeHash, hash), isNull(t.usedAt)))
+    .where(and(eq(t.deviceCodeHash, hash), isNull(t.usedAt), proof ? claimedSql(proof) : undefined))
     .returning({ grantId: t.grantId });
-  const [claimed, created] = await ctx.db.batch([claim, queries[0], ...(refreshable ? [queries[1]] : [])]);
+  const writes = [claim, queries[0], ...(refreshable ? [queries[1]] : [])] as const;
+  const [spent, claimed, created] = proof
+    ? await ctx.db.batch([claimProofQuery(ctx.db, proof), ...writes])
+    : [null, ...(await ctx.db.batch(writes))];
+  if (spent) assertClaimed(spent);
   if (claimed.length === 0) {
     const winner = await ctx.db.select({ grantId: t.grantId }).from(t).where(eq(t.deviceCodeHash, hash)).get();
     return replayed(ctx, winner?.grantId ?? null, row.user.id);

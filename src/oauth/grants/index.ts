@@ -27,5 +27,12 @@ export function runGrant(ctx: GrantContext): Promise<TokenResponse> {
   if (!(ctx.client.grantTypes as string[]).includes(type)) {
     throw new OAuthError('unauthorized_client', `This client is not registered for ${type}.`);
   }
+  // RFC 9449 §5.2: a client registered with dpop_bound_access_tokens gets no token without a
+  // proof, at any grant. Refused before the grant reads its code, refresh token or device code,
+  // so they stay unspent for the retry with a proof. invalid_grant, as node-oidc-provider's
+  // checkDpopRequired answers, and as a bound code or refresh token without a proof is here.
+  if (ctx.client.dpopBoundAccessTokens && !ctx.dpop) {
+    throw new OAuthError('invalid_grant', 'This client must send a DPoP proof with every token request.');
+  }
   return grant.handle(ctx);
 }

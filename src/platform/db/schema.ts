@@ -381,6 +381,10 @@ export const oauthClients = sqliteTable(
     /** `private_key_jwt`: the client's public keys (a JWK Set, JSON), or where to fetch them. */
     jwks: text('jwks'),
     jwksUri: text('jwks_uri'),
+    /** `private_key_jwt`: the one algorithm its assertions may be signed with; NULL: any of CLIENT_KEY_ALGS. */
+    tokenEndpointAuthSigningAlg: text('token_endpoint_auth_signing_alg'),
+    /** RFC 9449 §5.2: every token request of this client must carry a DPoP proof. */
+    dpopBoundAccessTokens: integer('dpop_bound_access_tokens', { mode: 'boolean' }).notNull().default(false),
     /**
      * Set for a personal API key (src/api-keys/): the user it acts as. Deleting the user deletes
      * the key, and the key's grant with it.
