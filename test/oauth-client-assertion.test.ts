@@ -75,6 +75,19 @@ async function expectOAuthError(res: Response, status: number, error: string) {
   return body.error_description;
 }
 
+/** Registers a client-credentials client with `private_key_jwt` and `jwk`, plus `metadata`. */
+const registerAssertionClient = (jwk: unknown, metadata: Record<string, unknown>) =>
+  p.api('/oauth/register', {
+    token: admin.token,
+    json: {
+      grant_types: ['client_credentials'],
+      scope: 'api',
+      token_endpoint_auth_method: 'private_key_jwt',
+      jwks: { keys: [jwk] },
+      ...metadata,
+    },
+  });
+
 describe('authentication with a signed assertion', () => {
   it.each(['ES256', 'EdDSA', 'RS256'] as const)(
     'accepts a client’s %s assertion at the token endpoint',
@@ -215,17 +228,7 @@ describe('registration', () => {
       { jwks: undefined, jwks_uri: 'https://127.0.0.1/jwks.json' },
       { jwks: undefined, jwks_uri: 'https://localhost/jwks.json' },
     ]) {
-      const res = await p.api('/oauth/register', {
-        token: admin.token,
-        json: {
-          grant_types: ['client_credentials'],
-          scope: 'api',
-          token_endpoint_auth_method: 'private_key_jwt',
-          jwks: { keys: [key.jwk] },
-          ...metadata,
-        },
-      });
-      await expectOAuthError(res, 400, 'invalid_client_metadata');
+      await expectOAuthError(await registerAssertionClient(key.jwk, metadata), 400, 'invalid_client_metadata');
     }
   });
 
@@ -328,17 +331,7 @@ describe('token_endpoint_auth_signing_alg', () => {
 
   it('refuses none, an HMAC, an unknown algorithm, a non-string, keys that cannot sign with it, and any other auth method', async () => {
     const key = await keyPair('ES256');
-    const register = (metadata: Record<string, unknown>) =>
-      p.api('/oauth/register', {
-        token: admin.token,
-        json: {
-          grant_types: ['client_credentials'],
-          scope: 'api',
-          token_endpoint_auth_method: 'private_key_jwt',
-          jwks: { keys: [key.jwk] },
-          ...metadata,
-        },
-      });
+    const register = (metadata: Record<string, unknown>) => registerAssertionClient(key.jwk, metadata);
     for (const alg of ['none', 'HS256', 'PS256', 'ES384', 'es256', 256, null]) {
       await expectOAuthError(await register({ token_endpoint_auth_signing_alg: alg }), 400, 'invalid_client_metadata');
     }

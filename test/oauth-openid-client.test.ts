@@ -6,20 +6,26 @@
 import * as oauth from 'oauth4webapi';
 import * as client from 'openid-client';
 import { describe, expect, it } from 'vitest';
-import { browserUser, codeFor, ISSUER, provider, registerClient } from './oauth-helpers';
+import { browserUser, codeFor, ISSUER, provider, registerClient, type Provider } from './oauth-helpers';
+
+/** openid-client's configuration for a confidential client, every request through the Worker. */
+async function discoverAs(p: Provider, registered: { client_id: string; client_secret?: string }) {
+  const config = await client.discovery(
+    new URL(ISSUER),
+    registered.client_id,
+    registered.client_secret,
+    client.ClientSecretBasic(registered.client_secret!),
+    { [client.customFetch]: p.fetch },
+  );
+  config[client.customFetch] = p.fetch;
+  return config;
+}
 
 describe('openid-client v6 as the relying party', () => {
   it('discovers, exchanges a code, reads userinfo, refreshes, introspects and revokes', async () => {
     const p = await provider();
     const registered = await registerClient(p);
-    const config = await client.discovery(
-      new URL(ISSUER),
-      registered.client_id,
-      registered.client_secret,
-      client.ClientSecretBasic(registered.client_secret!),
-      { [client.customFetch]: p.fetch },
-    );
-    config[client.customFetch] = p.fetch;
+    const config = await discoverAs(p, registered);
     expect(config.serverMetadata().issuer).toBe(ISSUER);
 
     const user = await browserUser(p);
@@ -76,14 +82,7 @@ describe('openid-client v6 with a client registered with dpop_bound_access_token
   it('is refused tokens without DPoP (invalid_grant), and gets DPoP-bound ones with its DPoP handle', async () => {
     const p = await provider();
     const registered = await registerClient(p, { dpop_bound_access_tokens: true });
-    const config = await client.discovery(
-      new URL(ISSUER),
-      registered.client_id,
-      registered.client_secret,
-      client.ClientSecretBasic(registered.client_secret!),
-      { [client.customFetch]: p.fetch },
-    );
-    config[client.customFetch] = p.fetch;
+    const config = await discoverAs(p, registered);
     const DPoP = client.getDPoPHandle(config, await client.randomDPoPKeyPair('ES256'));
 
     const user = await browserUser(p);
