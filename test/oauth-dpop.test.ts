@@ -45,16 +45,23 @@ function tokenRequest(client: RegisteredClient, params: Record<string, string>, 
   return call.api(TOKEN, form({ ...params, ...auth.params }, { ...auth.headers, ...(proof ? { DPoP: proof } : {}) }));
 }
 
+/** The parameters of a code exchange: a code of a new signed-in user of `call`, for `client`. */
+async function codeExchange(client: RegisteredClient, options: CodeOptions = {}, call = p) {
+  const user = await browserUser(call);
+  const { code, verifier } = await codeFor(call, client, user, options);
+  const params = {
+    grant_type: 'authorization_code',
+    code,
+    redirect_uri: client.redirect_uris[0]!,
+    code_verifier: verifier,
+  };
+  return { params, code, verifier, user };
+}
+
 /** A code of a signed-in user for `client`, exchanged with `proof` (or none). */
 async function exchangeWith(client: RegisteredClient, proof: string | undefined, options: CodeOptions = {}) {
-  const user = await browserUser(p);
-  const { code, verifier } = await codeFor(p, client, user, options);
-  const res = await tokenRequest(
-    client,
-    { grant_type: 'authorization_code', code, redirect_uri: client.redirect_uris[0]!, code_verifier: verifier },
-    proof,
-  );
-  return { res, code, verifier, user };
+  const { params, code, verifier, user } = await codeExchange(client, options);
+  return { res: await tokenRequest(client, params, proof), code, verifier, user };
 }
 
 /** A grant begun with a proof of `key`: the token answer. */
@@ -502,14 +509,7 @@ describe('server nonces (DPOP_NONCE=true)', () => {
   it('at the token endpoint: 400 use_dpop_nonce with DPoP-Nonce; the retry with it gets tokens and the next nonce', async () => {
     const nonced = await provider({ DPOP_NONCE: 'true' });
     const key = await dpopKey();
-    const user = await browserUser(nonced);
-    const { code, verifier } = await codeFor(nonced, confidential, user);
-    const params = {
-      grant_type: 'authorization_code',
-      code,
-      redirect_uri: confidential.redirect_uris[0]!,
-      code_verifier: verifier,
-    };
+    const { params } = await codeExchange(confidential, {}, nonced);
     const first = await tokenRequest(confidential, params, await proofFor(key), nonced);
     await expectOAuthError(first, 400, 'use_dpop_nonce');
     const nonce = first.headers.get('DPoP-Nonce');
@@ -522,14 +522,7 @@ describe('server nonces (DPOP_NONCE=true)', () => {
   it('at userinfo: 401 with DPoP error="use_dpop_nonce" and the nonce; the retry with it works', async () => {
     const nonced = await provider({ DPOP_NONCE: 'true' });
     const key = await dpopKey();
-    const user = await browserUser(nonced);
-    const { code, verifier } = await codeFor(nonced, confidential, user);
-    const params = {
-      grant_type: 'authorization_code',
-      code,
-      redirect_uri: confidential.redirect_uris[0]!,
-      code_verifier: verifier,
-    };
+    const { params } = await codeExchange(confidential, {}, nonced);
     const first = await tokenRequest(confidential, params, await proofFor(key), nonced);
     const nonce = first.headers.get('DPoP-Nonce')!;
     const tokens = (await (

@@ -12,12 +12,12 @@ import { and, eq, isNull, sql } from 'drizzle-orm';
 import { audit } from '../../platform/audit';
 import { sha256Base64Url, timingSafeEqual, utf8 } from '../../platform/crypto';
 import { oauthCodes, sessions, users } from '../../platform/db/schema';
-import { newSessionQueries, revokeSession } from '../../sessions/sessions';
-import { assertClaimed, claimedSql, claimProofQuery } from '../../dpop/replay';
+import { revokeSession } from '../../sessions/sessions';
 import { codeHash } from '../codes';
 import { OAuthError } from '../errors';
 import { required, type Grant, type GrantContext } from './context';
 import { tokenResponse } from './issue';
+import { redeemIntoGrant } from './redeem';
 
 /** RFC 7636 §4.1: 43-128 characters of [A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~". */
 const VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/;
@@ -93,45 +93,28 @@ async function handle(ctx: GrantContext) {
   const scopes = stored.scope.split(' ');
   // Refresh tokens only where the user granted offline access and the client may refresh.
   const refreshable = scopes.includes('offline_access') && ctx.client.grantTypes.includes('refresh_token');
-  const { issued, queries } = await newSessionQueries(
-    ctx.db,
-    ctx.config,
-    {
-      userId: stored.userId,
-      verified: { tokenVersion: stored.tokenVersion },
-      grant: {
-        clientId: ctx.client.clientId,
-        scope: stored.scope,
-        resource: stored.resource,
-        authTime: stored.authTime,
-        amr: stored.amr,
-        browserSessionId: stored.browserSessionId,
-      },
-      onlyIf: (grantId) =>
-        sql`EXISTS (SELECT 1 FROM ${oauthCodes} WHERE ${oauthCodes.codeHash} = ${hash} AND ${oauthCodes.grantId} = ${grantId})`,
-      lifetime: refreshable ? undefined : ctx.config.accessTokenTtl,
-      // RFC 9449 §5: a public client's refresh token is bound to the proof's key; a
-      // confidential client's is bound to its credentials, and each access token to its own proof.
-      dpopJkt: ctx.client.tokenEndpointAuthMethod === 'none' ? ctx.dpop?.jkt : undefined,
+  const { issued, claimed, created } = await redeemIntoGrant(ctx, {
+    userId: stored.userId,
+    tokenVersion: stored.tokenVersion,
+    grant: {
+      clientId: ctx.client.clientId,
+      scope: stored.scope,
+      resource: stored.resource,
+      authTime: stored.authTime,
+      amr: stored.amr,
+      browserSessionId: stored.browserSessionId,
     },
-    ctx.now,
-  );
-  // The code is claimed and the grant created in one batch: of two racing exchanges one claims
-  // it, and the grant row lands only if this request's claim did. A DPoP proof is spent first
-  // in the same batch, and the code is claimed only if that was this request's: a replayed
-  // proof leaves the code unspent.
-  const proof = ctx.dpop;
-  const claim = ctx.db
-    .update(oauthCodes)
-    .set({ usedAt: ctx.now, grantId: issued.sessionId })
-    .where(and(eq(oauthCodes.codeHash, hash), isNull(oauthCodes.usedAt), proof ? claimedSql(proof) : undefined))
-    .returning({ grantId: oauthCodes.grantId });
-  const writes = [claim, queries[0], ...(refreshable ? [queries[1]] : [])] as const;
-  const [spent, claimed, created] = proof
-    ? await ctx.db.batch([claimProofQuery(ctx.db, proof), ...writes])
-    : [null, ...(await ctx.db.batch(writes))];
-  if (spent) assertClaimed(spent);
-  if (claimed.length === 0) {
+    refreshable,
+    claimedFor: (grantId) =>
+      sql`EXISTS (SELECT 1 FROM ${oauthCodes} WHERE ${oauthCodes.codeHash} = ${hash} AND ${oauthCodes.grantId} = ${grantId})`,
+    claim: (grantId, proofIsOurs) =>
+      ctx.db
+        .update(oauthCodes)
+        .set({ usedAt: ctx.now, grantId })
+        .where(and(eq(oauthCodes.codeHash, hash), isNull(oauthCodes.usedAt), proofIsOurs))
+        .returning({ grantId: oauthCodes.grantId }),
+  });
+  if (!claimed) {
     const winner = await ctx.db
       .select({ grantId: oauthCodes.grantId })
       .from(oauthCodes)
@@ -139,7 +122,7 @@ async function handle(ctx: GrantContext) {
       .get();
     return replayed(ctx, hash, winner?.grantId ?? null, stored.userId);
   }
-  if (created.length === 0) {
+  if (!created) {
     throw invalidGrant('The user signed out everywhere or changed their password since this code was issued.');
   }
   audit('oauth_code_exchanged', {

@@ -16,13 +16,13 @@
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { audit } from '../../platform/audit';
 import { oauthDeviceCodes, sessions, users } from '../../platform/db/schema';
-import { newSessionQueries, revokeSession } from '../../sessions/sessions';
-import { assertClaimed, claimedSql, claimProofQuery } from '../../dpop/replay';
+import { revokeSession } from '../../sessions/sessions';
 import { DEVICE_CODE_GRANT } from '../clients';
 import { deviceCodeHash } from '../device-codes';
 import { OAuthError } from '../errors';
 import { required, type Grant, type GrantContext } from './context';
 import { tokenResponse } from './issue';
+import { redeemIntoGrant } from './redeem';
 
 const t = oauthDeviceCodes;
 const invalidGrant = (description: string) => new OAuthError('invalid_grant', description);
@@ -103,47 +103,32 @@ async function handle(ctx: GrantContext) {
 
   const scopes = device.scope.split(' ');
   const refreshable = scopes.includes('offline_access') && ctx.client.grantTypes.includes('refresh_token');
-  const { issued, queries } = await newSessionQueries(
-    ctx.db,
-    ctx.config,
-    {
-      userId: row.user.id,
-      verified: { tokenVersion: device.tokenVersion ?? -1 },
-      grant: {
-        clientId: ctx.client.clientId,
-        scope: device.scope,
-        resource: device.resource,
-        authTime: device.authTime ?? ctx.now,
-        amr: device.amr ?? '',
-        browserSessionId: device.browserSessionId,
-      },
-      onlyIf: (grantId) =>
-        sql`EXISTS (SELECT 1 FROM ${t} WHERE ${t.deviceCodeHash} = ${hash} AND ${t.grantId} = ${grantId})`,
-      lifetime: refreshable ? undefined : ctx.config.accessTokenTtl,
-      // RFC 9449 §5, as at the code exchange: a public client's refresh token is bound to the key.
-      dpopJkt: ctx.client.tokenEndpointAuthMethod === 'none' ? ctx.dpop?.jkt : undefined,
+  const { issued, claimed, created } = await redeemIntoGrant(ctx, {
+    userId: row.user.id,
+    tokenVersion: device.tokenVersion ?? -1,
+    grant: {
+      clientId: ctx.client.clientId,
+      scope: device.scope,
+      resource: device.resource,
+      authTime: device.authTime ?? ctx.now,
+      amr: device.amr ?? '',
+      browserSessionId: device.browserSessionId,
     },
-    ctx.now,
-  );
-  // Claimed and turned into a grant in one batch, as a code exchange: of two racing polls one
-  // claims it, and the grant row lands only if this request's claim did. A DPoP proof is spent
-  // first in the same batch: a replayed proof leaves the device code unspent.
-  const proof = ctx.dpop;
-  const claim = ctx.db
-    .update(t)
-    .set({ usedAt: ctx.now, grantId: issued.sessionId })
-    .where(and(eq(t.deviceCodeHash, hash), isNull(t.usedAt), proof ? claimedSql(proof) : undefined))
-    .returning({ grantId: t.grantId });
-  const writes = [claim, queries[0], ...(refreshable ? [queries[1]] : [])] as const;
-  const [spent, claimed, created] = proof
-    ? await ctx.db.batch([claimProofQuery(ctx.db, proof), ...writes])
-    : [null, ...(await ctx.db.batch(writes))];
-  if (spent) assertClaimed(spent);
-  if (claimed.length === 0) {
+    refreshable,
+    claimedFor: (grantId) =>
+      sql`EXISTS (SELECT 1 FROM ${t} WHERE ${t.deviceCodeHash} = ${hash} AND ${t.grantId} = ${grantId})`,
+    claim: (grantId, proofIsOurs) =>
+      ctx.db
+        .update(t)
+        .set({ usedAt: ctx.now, grantId })
+        .where(and(eq(t.deviceCodeHash, hash), isNull(t.usedAt), proofIsOurs))
+        .returning({ grantId: t.grantId }),
+  });
+  if (!claimed) {
     const winner = await ctx.db.select({ grantId: t.grantId }).from(t).where(eq(t.deviceCodeHash, hash)).get();
     return replayed(ctx, winner?.grantId ?? null, row.user.id);
   }
-  if (created.length === 0) {
+  if (!created) {
     throw invalidGrant('The user signed out everywhere or changed their password since allowing this device.');
   }
   audit('oauth_device_token_issued', {
