@@ -6,7 +6,7 @@
  * retries once when a call meets `401 invalid_token`; `unwrap` turns each answer into its data
  * or a thrown EdgeAuthError, which the views show (dom.ts `act`).
  */
-import { createEdgeAuthClient, EdgeAuthError, unwrap, type User } from 'edge-auth/client';
+import { createEdgeAuthClient, EdgeAuthError, unwrap, type paths, type User } from 'edge-auth/client';
 
 export type { User };
 
@@ -111,16 +111,17 @@ export const setSkipConsent = (client_id: string, skip_consent: boolean) =>
 export const deleteOAuthClient = (client_id: string) =>
   unwrap(auth.api.DELETE('/admin/oauth/clients/{client_id}', { params: { path: { client_id } } }));
 
+/** RFC 8628's grant type: a device or a CLI whose user signs in on another screen. */
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+
+/** What the registration endpoint takes (RFC 7591 client metadata). */
+export type ClientRegistration = paths['/oauth/register']['post']['requestBody']['content']['application/json'];
+
 /**
  * Registers a client (RFC 7591) with the admin's access token as the initial access token. Its
  * errors are OAuth's (`error_description`), shown like a problem's detail.
  */
-export async function registerOAuthClient(metadata: {
-  client_name: string;
-  redirect_uris: string[];
-  token_endpoint_auth_method: 'none' | 'client_secret_basic';
-  grant_types: ('authorization_code' | 'refresh_token')[];
-}) {
+export async function registerOAuthClient(metadata: ClientRegistration) {
   const { data, error, response } = await auth.api.POST('/oauth/register', { body: metadata });
   if (response.ok && data) return data;
   const oauth = error as { error?: string; error_description?: string } | undefined;
@@ -131,4 +132,17 @@ export async function registerOAuthClient(metadata: {
     detail: oauth?.error_description ?? `The service answered ${response.status}.`,
     code: 'unexpected_response',
   });
+}
+
+/** The scopes users grant to apps at sign-in (the service's src/oauth/scopes.ts SCOPES). */
+const USER_SCOPES = ['openid', 'profile', 'email', 'roles', 'offline_access'];
+
+/**
+ * The scopes a machine client may hold, from discovery's `scopes_supported`: every one but the
+ * users' own, that is the service's API scopes (OAUTH_API_SCOPES) and `admin`, in its order.
+ */
+export async function machineScopes(): Promise<string[]> {
+  const metadata = await unwrap(auth.api.GET('/.well-known/openid-configuration'));
+  const supported = Array.isArray(metadata.scopes_supported) ? metadata.scopes_supported : [];
+  return supported.filter((s): s is string => typeof s === 'string' && !USER_SCOPES.includes(s));
 }

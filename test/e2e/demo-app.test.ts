@@ -11,13 +11,25 @@
  */
 import type { Server as HttpServer } from 'node:http';
 import path from 'node:path';
+import { decodeJwt } from 'jose';
+import * as oidc from 'openid-client';
 import type { Browser, BrowserContext, Locator, Page, Response } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { groupsOfFour } from '../../app/src/format';
 import { qrModules } from '../../app/src/qr';
 import { totp } from '../totp';
 import { launchChromium, newContext, serveAppElsewhere, serviceAnswers, violations } from './browser';
-import { ROOT, api, childEnv, run, startWranglerDev, uniqueName, useScratchDir, type Server } from './support';
+import {
+  ROOT,
+  api,
+  childEnv,
+  rs256Key,
+  run,
+  startWranglerDev,
+  uniqueName,
+  useScratchDir,
+  type Server,
+} from './support';
 
 const PASSWORD = 'a-long-and-unusual-passphrase';
 const JWT_SECRET = `e2e-${crypto.randomUUID()}-${crypto.randomUUID()}`;
@@ -92,6 +104,16 @@ const nextRefresh = (page: Page): Promise<Response> =>
 /** Waits until the status region says something containing `text`. */
 const statusSays = (page: Page, text: string) => status(page).filter({ hasText: text }).waitFor();
 
+/** Makes `username` an admin, as an operator does (scripts/make-admin.mjs on the local D1). */
+async function makeAdmin(username: string): Promise<void> {
+  const promoted = await run(
+    'node',
+    [path.join(ROOT, 'scripts/make-admin.mjs'), username, '--local', '--persist-to', scratch()],
+    { cwd: ROOT, env: childEnv(scratch()) },
+  );
+  expect(promoted.code, promoted.output).toBe(0);
+}
+
 // One `wrangler dev` and one browser for the whole file: starting them is most of its time.
 beforeAll(async () => {
   // The CORS_ORIGINS the service starts with names the listed origin: serve the app first.
@@ -105,6 +127,8 @@ beforeAll(async () => {
   [server, browser] = await Promise.all([
     startWranglerDev(scratch(), {
       JWT_SECRET,
+      // The OAuth endpoints sign with an RS256 key (the OAuth clients test uses them).
+      JWT_PRIVATE_KEY: rs256Key(),
       DATA_ENCRYPTION_KEY: `e2e-${crypto.randomUUID()}-${crypto.randomUUID()}`,
       CORS_ORIGINS: listed,
       // Every registration here comes from 127.0.0.1: lift the per-address limit (20 an hour).
@@ -490,15 +514,7 @@ describe('the demo app in Chromium', () => {
     await signIn(page, 'Register', adminName);
     expect(await page.getByRole('heading', { name: 'Users' }).count()).toBe(0);
 
-    const promoted = await run(
-      'node',
-      [path.join(ROOT, 'scripts/make-admin.mjs'), adminName, '--local', '--persist-to', scratch()],
-      {
-        cwd: ROOT,
-        env: childEnv(scratch()),
-      },
-    );
-    expect(promoted.code, promoted.output).toBe(0);
+    await makeAdmin(adminName);
     // The next refresh (here: a reload) carries the new role; the view follows it.
     await reload(page, { signedInAs: adminName });
     await page.getByText('Role: admin').waitFor();
@@ -621,6 +637,78 @@ describe('the demo app in Chromium', () => {
     const doomedLogin = await api(base(), '/auth/login', { json: { username: doomed, password: PASSWORD } });
     expect(doomedLogin.status).toBe(401);
     expect(await violations(page)).toEqual([]);
+  });
+
+  it('registers a machine and a device client, the form’s fields following the kind; a third party then uses each', async () => {
+    const adminName = uniqueName('clients');
+    expect((await api(base(), '/auth/register', { json: { username: adminName, password: PASSWORD } })).status).toBe(
+      201,
+    );
+    await makeAdmin(adminName);
+    const page = await device();
+    await page.setViewportSize({ width: 375, height: 800 });
+    await signIn(page, 'Log in', adminName);
+    const section = page.getByRole('region', { name: 'OAuth clients' });
+    const form = section.getByRole('form', { name: 'Register a client' });
+    const kind = form.getByLabel('Kind');
+    const redirectUris = form.getByLabel('Redirect URIs (one per line)');
+    const clientType = form.getByLabel('Client type');
+    const scope = form.getByLabel('Scope');
+    const register = form.getByRole('button', { name: 'Register client' });
+    const alert = form.getByRole('alert');
+    const note = section.getByRole('note');
+    const clients = section.getByRole('listitem');
+    expect(await redirectUris.isVisible()).toBe(true);
+
+    // A machine: no redirect URIs, no client type (always confidential), the scopes of the APIs,
+    // the ones the service accepts read from its discovery document.
+    await kind.selectOption({ label: 'Machine: a service acting as itself (client credentials)' });
+    await form.getByText('This service accepts: api, admin.').waitFor();
+    expect(await redirectUris.isVisible()).toBe(false);
+    expect(await clientType.isVisible()).toBe(false);
+    expect(await scope.inputValue()).toBe('api');
+    await form.getByLabel('Client name').fill('Nightly job');
+    // The service's refusals, in its words: no scope of an API, then an unknown scope.
+    await scope.fill('');
+    await register.click();
+    await alert.filter({ hasText: 'client_credentials needs one of the scopes api admin.' }).waitFor();
+    await scope.fill('api payroll');
+    await register.click();
+    await alert.filter({ hasText: 'Unknown scope: payroll.' }).waitFor();
+    await scope.fill('api');
+    await register.click();
+    await note.filter({ hasText: 'Registered Nightly job.' }).waitFor();
+    const [machineId, secret] = await note.locator('code').allTextContents();
+    expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(await alert.isVisible()).toBe(false);
+    await clients.filter({ hasText: 'Nightly job (machine, confidential)' }).waitFor();
+
+    // A device or CLI, public: no redirect URIs, no scope, no secret.
+    await kind.selectOption({ label: 'Device or CLI: users sign in on another screen (device code)' });
+    expect(await redirectUris.isVisible()).toBe(false);
+    expect(await scope.isVisible()).toBe(false);
+    await form.getByLabel('Client name').fill('TV app');
+    await clientType.selectOption({ label: 'Public (an SPA, a native app or a CLI: no secret)' });
+    await register.click();
+    await note.filter({ hasText: 'Registered TV app.' }).waitFor();
+    const codes = await note.locator('code').allTextContents();
+    expect(codes).toHaveLength(1);
+    const deviceId = codes[0]!;
+    await clients.filter({ hasText: 'TV app (device or CLI, public)' }).waitFor();
+    // The machine's secret was shown once: it is gone from the page.
+    expect(await page.getByText(secret!).count()).toBe(0);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+    expect(await violations(page)).toEqual([]);
+
+    // A third party (openid-client) uses each: the machine gets a token acting as itself...
+    const insecure = { execute: [oidc.allowInsecureRequests] };
+    const machine = await oidc.discovery(new URL(base()), machineId!, secret, oidc.ClientSecretBasic(secret), insecure);
+    const tokens = await oidc.clientCredentialsGrant(machine, { scope: 'api' });
+    expect(decodeJwt(tokens.access_token)).toMatchObject({ sub: machineId, client_id: machineId, scope: 'api' });
+    // ...and the device starts a device authorization and gets a code for its user to type.
+    const tv = await oidc.discovery(new URL(base()), deviceId, undefined, oidc.None(), insecure);
+    const started = await oidc.initiateDeviceAuthorization(tv, { scope: 'openid profile' });
+    expect(started.user_code).toMatch(/^[A-Z]{4}-[A-Z]{4}$/);
   });
 
   it('serves the API reference at /docs from /openapi.json: no console error, no other host, plain summaries, working requests', async () => {

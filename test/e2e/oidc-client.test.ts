@@ -21,7 +21,6 @@
  *
  * Run: npx vitest run test/e2e/oidc-client.test.ts
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -36,6 +35,7 @@ import {
   api,
   childEnv,
   freePort,
+  rs256Key,
   run,
   startServer,
   startWranglerDev,
@@ -54,12 +54,6 @@ const base = () => server!.baseUrl;
 let adminToken = '';
 let username = '';
 let adminName = '';
-
-/** An RS256 private JWK, as `npm run keys:generate -- --alg RS256` makes one. */
-function rs256Key(): string {
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  return JSON.stringify({ ...privateKey.export({ format: 'jwk' }), kid: 'e2e-rs256', alg: 'RS256' });
-}
 
 async function newPage(): Promise<Page> {
   const context = await newContext(browser!);

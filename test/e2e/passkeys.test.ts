@@ -8,11 +8,11 @@
  *
  * Run: npx vitest run test/e2e/passkeys.test.ts
  */
-import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { launchChromium, newContext } from './browser';
-import { api, startWranglerDev, uniqueName, useScratchDir, type Server } from './support';
+import { api, rs256Key, startWranglerDev, uniqueName, useScratchDir, type Server } from './support';
 
 const PASSWORD = 'a-long-and-unusual-passphrase';
 const scratch = useScratchDir('passkeys');
@@ -21,12 +21,6 @@ let browser: Browser | undefined;
 const contexts: BrowserContext[] = [];
 /** The service as the browser reaches it: by name, so that it can be the RP ID. */
 const site = () => server!.baseUrl.replace('127.0.0.1', 'localhost');
-
-/** An RS256 private JWK, as `npm run keys:generate -- --alg RS256` makes one. */
-function rs256Key(): string {
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  return JSON.stringify({ ...privateKey.export({ format: 'jwk' }), kid: 'e2e-rs256', alg: 'RS256' });
-}
 
 beforeAll(async () => {
   [server, browser] = await Promise.all([

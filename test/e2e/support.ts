@@ -4,6 +4,7 @@
  * process group, waited for on GET /health, and stopped with everything they started.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -300,6 +301,12 @@ export async function api(
     body = JSON.parse(text);
   } catch {}
   return { status: res.status, type: res.headers.get('Content-Type'), body };
+}
+
+/** An RS256 private JWK for JWT_PRIVATE_KEY, as `npm run keys:generate -- --alg RS256` makes one. */
+export function rs256Key(): string {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return JSON.stringify({ ...privateKey.export({ format: 'jwk' }), kid: 'e2e-rs256', alg: 'RS256' });
 }
 
 export const uniqueName = (prefix: string) => `${prefix}_${crypto.randomUUID().slice(0, 8)}`;
