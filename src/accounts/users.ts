@@ -108,8 +108,11 @@ export function bumpTokenVersionQuery(db: Database, id: string) {
     .where(eq(users.id, id));
 }
 
-/** What the admin routes read of a user: everything toPublicUser shows, never the password hash. */
-const accessUserColumns = {
+/**
+ * What the admin routes and the access check read of a user: everything toPublicUser shows,
+ * never the password hash (in this order: sessions.ts reads the access check as raw rows).
+ */
+export const accessUserColumns = {
   id: users.id,
   username: users.username,
   role: users.role,

@@ -1,7 +1,17 @@
 /** The user claims each granted scope releases (OIDC Core §5.4), for ID tokens and userinfo. */
-import type { User } from '../platform/db/schema';
+import { users, type User } from '../platform/db/schema';
 
 export type ClaimsUser = Pick<User, 'id' | 'username' | 'role' | 'updatedAt' | 'email' | 'emailVerifiedAt'>;
+
+/** The columns of a ClaimsUser, for the reads that issue or answer claims (in this order). */
+export const claimsUserColumns = {
+  id: users.id,
+  username: users.username,
+  role: users.role,
+  updatedAt: users.updatedAt,
+  email: users.email,
+  emailVerifiedAt: users.emailVerifiedAt,
+} satisfies Record<keyof ClaimsUser, unknown>;
 
 /**
  * `profile`: preferred_username and updated_at; `email`: email and email_verified (only when

@@ -7,7 +7,7 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { Database } from '../platform/db/client';
 import { sessions, users } from '../platform/db/schema';
-import type { ClaimsUser } from './claims';
+import { claimsUserColumns, type ClaimsUser } from './claims';
 
 export type LiveGrant = {
   user: ClaimsUser;
@@ -26,12 +26,7 @@ export type LiveGrant = {
 const prepareLiveGrantQuery = (db: Database) =>
   db
     .select({
-      id: users.id,
-      username: users.username,
-      role: users.role,
-      updatedAt: users.updatedAt,
-      email: users.email,
-      emailVerifiedAt: users.emailVerifiedAt,
+      ...claimsUserColumns,
       grantScope: sessions.scope,
       expiresAt: sessions.expiresAt,
     })

@@ -35,7 +35,7 @@ import {
 } from '../platform/db/schema';
 import { forgetUser } from './access-cache';
 import { ApiError } from '../platform/errors';
-import { bumpTokenVersionQuery } from '../accounts/users';
+import { accessUserColumns, bumpTokenVersionQuery } from '../accounts/users';
 import { endResetTokensQuery } from '../recovery/reset-tokens';
 import { claimedSql, claimProofQuery, type ProofClaim } from '../dpop/replay';
 
@@ -460,6 +460,16 @@ export async function rotateRefreshToken(
 }
 
 /**
+ * True in SQL while the session `id` names exists, is not revoked and has not expired: an OAuth
+ * code or device code is redeemed only while the browser session that allowed it lives.
+ */
+export const sessionLiveSql = (id: SQLWrapper, now: number) => {
+  // Its own name for the table: the outer query may read sessions too.
+  const s = sql.raw('live_session');
+  return sql<number>`EXISTS (SELECT 1 FROM ${sessions} AS ${s} WHERE ${s}.id = ${id} AND ${s}.revoked_at IS NULL AND ${s}.expires_at > ${now})`;
+};
+
+/**
  * Built once per Database (once per isolate on the primary): this runs on every protected
  * request. Read as raw rows (`values()`), since mapping them through Drizzle's row mapper was
  * the largest share of the protected path's own CPU in the profile; the columns come back in
@@ -467,14 +477,7 @@ export async function rotateRefreshToken(
  */
 const subjectColumns = (now: number | SQLWrapper) =>
   ({
-    id: users.id,
-    username: users.username,
-    role: users.role,
-    tokenVersion: users.tokenVersion,
-    createdAt: users.createdAt,
-    mfaEnabled: users.mfaEnabled,
-    email: users.email,
-    emailVerifiedAt: users.emailVerifiedAt,
+    ...accessUserColumns,
     // 1 when the token's session exists, is not revoked and has not expired; else 0 or NULL.
     sessionLive: sql<0 | 1 | null>`${sessions.revokedAt} IS NULL AND ${sessions.expiresAt} > ${now}`,
   }) satisfies Record<keyof AccessUser | 'sessionLive', unknown>;

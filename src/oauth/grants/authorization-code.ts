@@ -11,8 +11,9 @@
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { audit } from '../../platform/audit';
 import { sha256Base64Url, timingSafeEqual, utf8 } from '../../platform/crypto';
-import { oauthCodes, sessions, users } from '../../platform/db/schema';
-import { revokeSession } from '../../sessions/sessions';
+import { oauthCodes, users } from '../../platform/db/schema';
+import { revokeSession, sessionLiveSql } from '../../sessions/sessions';
+import { claimsUserColumns } from '../claims';
 import { codeHash } from '../codes';
 import { OAuthError } from '../errors';
 import { required, type Grant, type GrantContext } from './context';
@@ -29,20 +30,12 @@ async function pkceMatches(verifier: string, challenge: string): Promise<boolean
 }
 
 function readCode(ctx: GrantContext, hash: string) {
-  const browser = sql.raw('browser');
   return ctx.db
     .select({
       code: oauthCodes,
-      user: {
-        id: users.id,
-        username: users.username,
-        role: users.role,
-        updatedAt: users.updatedAt,
-        email: users.email,
-        emailVerifiedAt: users.emailVerifiedAt,
-      },
+      user: claimsUserColumns,
       // 1 when the browser session the code came from is still live (or there was none).
-      browserLive: sql<number>`(${oauthCodes.browserSessionId} IS NULL OR EXISTS (SELECT 1 FROM ${sessions} AS ${browser} WHERE ${browser}.id = ${oauthCodes.browserSessionId} AND ${browser}.revoked_at IS NULL AND ${browser}.expires_at > ${ctx.now}))`,
+      browserLive: sql<number>`(${oauthCodes.browserSessionId} IS NULL OR ${sessionLiveSql(oauthCodes.browserSessionId, ctx.now)})`,
     })
     .from(oauthCodes)
     .innerJoin(users, eq(users.id, oauthCodes.userId))

@@ -15,8 +15,9 @@
  */
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { audit } from '../../platform/audit';
-import { oauthDeviceCodes, sessions, users } from '../../platform/db/schema';
-import { revokeSession } from '../../sessions/sessions';
+import { oauthDeviceCodes, users } from '../../platform/db/schema';
+import { revokeSession, sessionLiveSql } from '../../sessions/sessions';
+import { claimsUserColumns } from '../claims';
 import { DEVICE_CODE_GRANT } from '../clients';
 import { deviceCodeHash } from '../device-codes';
 import { OAuthError } from '../errors';
@@ -28,20 +29,12 @@ const t = oauthDeviceCodes;
 const invalidGrant = (description: string) => new OAuthError('invalid_grant', description);
 
 function readDevice(ctx: GrantContext, hash: string) {
-  const browser = sql.raw('browser');
   return ctx.db
     .select({
       device: t,
-      user: {
-        id: users.id,
-        username: users.username,
-        role: users.role,
-        updatedAt: users.updatedAt,
-        email: users.email,
-        emailVerifiedAt: users.emailVerifiedAt,
-      },
+      user: claimsUserColumns,
       // 1 when the browser session that allowed it is still live.
-      browserLive: sql<number>`EXISTS (SELECT 1 FROM ${sessions} AS ${browser} WHERE ${browser}.id = ${t.browserSessionId} AND ${browser}.revoked_at IS NULL AND ${browser}.expires_at > ${ctx.now})`,
+      browserLive: sessionLiveSql(t.browserSessionId, ctx.now),
     })
     .from(t)
     .leftJoin(users, eq(users.id, t.userId))
