@@ -110,22 +110,27 @@ const unset = <T extends z.ZodMiniType>(schema: T) =>
   );
 
 /**
- * A browser origin allowed to call with credentials. Plain http only on loopback (a local dev
- * server): a page served over http elsewhere can be rewritten by anyone on the network path,
- * who would then read tokens and ride the refresh cookie as that origin.
+ * A URL that is https, or plain http on loopback only (a local dev server): a page served over
+ * http elsewhere can be rewritten by anyone on the network path.
+ */
+const secureUrl = z
+  .pipe(
+    z.url({ protocol: /^https?$/ }),
+    z.transform((u) => new URL(u)),
+  )
+  .check(
+    z.refine(
+      (u) => u.protocol === 'https:' || isLoopbackHost(u.hostname),
+      'must be https:// (http:// only on loopback)',
+    ),
+  );
+
+/**
+ * A browser origin allowed to call with credentials, over secureUrl: an origin served over
+ * plain http could be rewritten to read tokens and ride the refresh cookie as that origin.
  */
 const corsOrigin = z.pipe(
-  z
-    .pipe(
-      z.url({ protocol: /^https?$/ }),
-      z.transform((u) => new URL(u)),
-    )
-    .check(
-      z.refine(
-        (u) => u.protocol === 'https:' || isLoopbackHost(u.hostname),
-        'must be https:// (http:// only on loopback)',
-      ),
-    ),
+  secureUrl,
   z.transform((u) => u.origin),
 );
 
@@ -155,18 +160,9 @@ export const originWithin = (origin: string, id: string): boolean => {
  * path-inserted well-known URLs of RFC 8414 §3, which a Worker on its own hostname never needs.
  */
 const oauthIssuer = z.pipe(
-  z
-    .pipe(
-      z.url({ protocol: /^https?$/ }),
-      z.transform((u) => new URL(u)),
-    )
-    .check(
-      z.refine(
-        (u) => u.protocol === 'https:' || isLoopbackHost(u.hostname),
-        'must be https:// (http:// only on loopback)',
-      ),
-      z.refine((u) => u.pathname === '/' && !u.search && !u.hash, 'must be an origin, without path, query or fragment'),
-    ),
+  secureUrl.check(
+    z.refine((u) => u.pathname === '/' && !u.search && !u.hash, 'must be an origin, without path, query or fragment'),
+  ),
   z.transform((u) => u.origin),
 );
 
