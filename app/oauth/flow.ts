@@ -10,7 +10,7 @@
  * no second step.
  */
 import { EdgeAuthError, webauthn } from 'edge-auth/client';
-import { act, alertRegion, announce, field, h } from '../src/dom';
+import { act, alertRegion, announce, field, h, secondFactorForm } from '../src/dom';
 import { ceremony, startAutofill, stopAutofill } from '../src/passkey-ui';
 import { clientLine, leave, post, show } from './page';
 
@@ -109,25 +109,9 @@ async function passkeySignIn(options: { mediation?: 'conditional'; signal?: Abor
 
 /** The second step of a sign-in with two-factor on: a TOTP code or a recovery code. */
 function codeView(client: Client, mfaToken: string, back: () => void): HTMLElement {
-  const form = h(
-    'form',
-    { 'aria-labelledby': 'code-heading', novalidate: true },
-    h('h2', { id: 'code-heading' }, 'Two-factor authentication'),
-    h('p', {}, 'Enter the 6-digit code from your authenticator app, or one of your recovery codes.'),
-    field('Code', 'code', 'text', 'one-time-code'),
-    alertRegion(),
-    h(
-      'div',
-      { class: 'buttons' },
-      h('button', { type: 'submit' }, 'Verify'),
-      h('button', { type: 'button', class: 'secondary', onclick: back }, 'Cancel'),
-    ),
+  const form = secondFactorForm(back, async (code) =>
+    render(await post<Step>('/oauth/interaction/verify', { mfa_token: mfaToken, code })),
   );
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    const code = String(new FormData(form).get('code')).trim();
-    void act(form, async () => render(await post<Step>('/oauth/interaction/verify', { mfa_token: mfaToken, code })));
-  });
   return h('section', { 'aria-label': `Sign in to continue to ${client.name}` }, form);
 }
 

@@ -174,3 +174,31 @@ export function confirmStep(
     });
   });
 }
+
+/**
+ * The second step of a sign-in with two-factor on, in the demo and on the hosted sign-in page
+ * alike: a TOTP code or a recovery code, handed to `verify`; Cancel goes `back`.
+ */
+export function secondFactorForm(back: () => void, verify: (code: string) => Promise<void>): HTMLFormElement {
+  const heading = uniqueId('second-step');
+  const form = h(
+    'form',
+    { 'aria-labelledby': heading, novalidate: true },
+    h('h2', { id: heading }, 'Two-factor authentication'),
+    h('p', {}, 'Enter the 6-digit code from your authenticator app, or one of your recovery codes.'),
+    field('Code', 'code', 'text', 'one-time-code', ['recovery_code']),
+    alertRegion(),
+    h(
+      'div',
+      { class: 'buttons' },
+      h('button', { type: 'submit' }, 'Verify'),
+      h('button', { type: 'button', class: 'secondary', onclick: back }, 'Cancel'),
+    ),
+  );
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const code = String(new FormData(form).get('code')).trim();
+    void act(form, () => verify(code));
+  });
+  return form;
+}

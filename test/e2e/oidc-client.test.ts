@@ -29,6 +29,7 @@ import * as oauth from 'oauth4webapi';
 import * as oidc from 'openid-client';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { totp } from '../totp';
 import { launchChromium, newContext, violations } from './browser';
 import {
   ROOT,
@@ -508,6 +509,41 @@ describe('the device flow (RFC 8628), openid-client as the device', () => {
     await page.getByRole('heading', { name: 'Allow Example CLI access?' }).waitFor();
     await page.getByRole('button', { name: 'Deny' }).click();
     await page.getByRole('heading', { name: 'Device denied' }).waitFor();
+    expect(await outcome).toBe('access_denied');
+  });
+
+  it('asks a user with two-factor on for a Code on the hosted sign-in page; a wrong one is refused there', async () => {
+    const name = uniqueName('totp');
+    expect((await api(base(), '/auth/register', { json: { username: name, password: PASSWORD } })).status).toBe(201);
+    const token = (await api(base(), '/auth/login', { json: { username: name, password: PASSWORD } })).body
+      .access_token;
+    const started = await api(base(), '/auth/mfa/totp', { json: { current_password: PASSWORD }, token });
+    const secret = started.body.secret as string;
+    const confirmed = await api(base(), '/auth/mfa/totp/confirm', { json: { code: await totp(secret) }, token });
+    expect(confirmed.status).toBe(200);
+
+    const device = await oidc.initiateDeviceAuthorization(config, { scope: 'openid' });
+    const outcome = oidc.pollDeviceAuthorizationGrant(config, device).then(
+      () => 'tokens',
+      (err: { error?: string }) => err.error,
+    );
+    const fresh = await newPage();
+    await fresh.goto(device.verification_uri_complete!);
+    await fresh.getByRole('button', { name: 'Continue' }).click();
+    await fresh.getByLabel('Username').fill(name);
+    await fresh.getByLabel('Password').fill(PASSWORD);
+    await fresh.getByRole('button', { name: 'Log in' }).click();
+    const step = fresh.getByRole('form', { name: 'Two-factor authentication' });
+    await step.getByLabel('Code').fill(await totp(secret, Date.now(), 5));
+    await step.getByRole('button', { name: 'Verify' }).click();
+    await step.getByRole('alert').filter({ hasText: /\S/ }).waitFor();
+    // The next step's code: the current one was spent confirming the enrolment, and a step
+    // is accepted once.
+    await step.getByLabel('Code').fill(await totp(secret, Date.now(), 1));
+    await step.getByRole('button', { name: 'Verify' }).click();
+    await fresh.getByRole('heading', { name: 'Allow Example CLI access?' }).waitFor();
+    await fresh.getByRole('button', { name: 'Deny' }).click();
+    await fresh.getByRole('heading', { name: 'Device denied' }).waitFor();
     expect(await outcome).toBe('access_denied');
   });
 });

@@ -5,7 +5,7 @@
  */
 import { EdgeAuthError } from 'edge-auth/client';
 import { auth } from '../api';
-import { act, alertRegion, announce, field, h, statusRegion } from '../dom';
+import { act, alertRegion, announce, field, h, secondFactorForm, statusRegion } from '../dom';
 import { passkeySignInButton, passkeySignUpButton, startDemoAutofill } from './passkeys';
 
 export function signedOutView(): { element: HTMLElement; focus: () => void } {
@@ -101,30 +101,11 @@ async function logIn(credentials: { username: string; password: string }): Promi
 
 /** The second step: a code from the authenticator app, or a recovery code. */
 function codeForm(mfaToken: string, back: () => void): HTMLFormElement {
-  const form = h(
-    'form',
-    { 'aria-labelledby': 'second-step-heading', novalidate: true },
-    h('h2', { id: 'second-step-heading' }, 'Two-factor authentication'),
-    h('p', {}, 'Enter the 6-digit code from your authenticator app, or one of your recovery codes.'),
-    field('Code', 'code', 'text', 'one-time-code', ['recovery_code']),
-    alertRegion(),
-    h(
-      'div',
-      { class: 'buttons' },
-      h('button', { type: 'submit' }, 'Verify'),
-      h('button', { type: 'button', class: 'secondary', onclick: back }, 'Cancel'),
-    ),
-  );
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    const code = String(new FormData(form).get('code')).trim();
-    void act(form, async () => {
-      // Six digits are a TOTP code; anything else is tried as a recovery code.
-      await auth.verifyMfa(
-        /^\d{6}$/.test(code) ? { mfa_token: mfaToken, code } : { mfa_token: mfaToken, recovery_code: code },
-      );
-      announce('Signed in.');
-    });
+  return secondFactorForm(back, async (code) => {
+    // Six digits are a TOTP code; anything else is tried as a recovery code.
+    await auth.verifyMfa(
+      /^\d{6}$/.test(code) ? { mfa_token: mfaToken, code } : { mfa_token: mfaToken, recovery_code: code },
+    );
+    announce('Signed in.');
   });
-  return form;
 }
